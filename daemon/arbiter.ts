@@ -1,0 +1,332 @@
+// The arbiter: one event queue, one loop. Handlers change the desired state (targets, generations,
+// stopping); each pass then lets the supervisor converge (murderWorkers, manageWorkers). Run by the appd master.
+
+import type { ResolvedConfig } from '../shared/config/resolve.js';
+import { AppdError, AppLoadError, BindError, BootError, describeError } from '../shared/errors.js';
+import type { Config } from '../shared/settings/table.js';
+import { EventQueue, type ArbiterEvent, type ArbiterEventType, type EventOf, type JobOutcome, type Requester } from './events.js';
+import { applyReloadedConfig } from './config-reload.js';
+import { fireHook } from './hooks.js';
+import type { Listener } from './listeners.js';
+import type { Logger } from './logger.js';
+import { Pool, poolSettingsFromConfig } from './pool.js';
+import { Supervisor, type StopMode } from './supervisor.js';
+import type { BootFailureReport } from './worker-handle.js';
+
+/** How often the loop wakes with nothing queued, to check timeouts. */
+const TICK_MS = 200;
+
+/** Told about the daemon's milestones: the --daemon parent, systemd notify, tests. */
+export interface LifecycleObserver {
+  ready?(summary: string): void;
+  reloading?(): void;
+  reloaded?(): void;
+  stopping?(): void;
+}
+
+export interface ArbiterOptions {
+  readonly resolved: ResolvedConfig;
+  readonly listeners: readonly Listener[];
+  readonly logger: Logger;
+  readonly baseEnvironment: NodeJS.ProcessEnv;
+  /** Reads every config layer again (for reload). */
+  readonly readConfig: () => Promise<ResolvedConfig>;
+  readonly observer?: LifecycleObserver;
+  readonly now?: () => number;
+  readonly random?: () => number;
+}
+
+/** An operation whose requester waits until a condition holds (appctl scale). */
+interface PendingJob {
+  readonly requester: Requester;
+  readonly deadline: number;
+  readonly check: () => JobOutcome | null;
+}
+
+type Handlers = { readonly [Type in ArbiterEventType]: (event: EventOf<Type>) => void };
+
+export class Arbiter {
+  readonly queue = new EventQueue<ArbiterEvent>();
+  readonly supervisor: Supervisor;
+  readonly listeners: readonly Listener[];
+  readonly startedAt: number;
+  #resolved: ResolvedConfig;
+  readonly #logger: Logger;
+  readonly #options: ArbiterOptions;
+  readonly #now: () => number;
+  #phase: 'booting' | 'running' = 'booting';
+  #stopMode: StopMode | null = null;
+  readonly #stopRequesters: Requester[] = [];
+  #exitError: AppdError | null = null;
+  #everReady = false;
+  #lastBootFailure: BootFailureReport | null = null;
+  #pendingJobs: PendingJob[] = [];
+
+  readonly #handlers: Handlers = {
+    stop: (event) => this.#handleStop(event),
+    reload: (event) => this.#handleReload(event),
+    'config-read': (event) => this.#handleConfigRead(event),
+    scale: (event) => this.#handleScale(event),
+    'reopen-logs': (event) => this.#handleReopenLogs(event),
+    upgrade: (event) => this.#handleUpgrade(event),
+    'stop-workers': (event) => this.#handleStopWorkers(event),
+    'worker-message': (event) => this.#handleWorkerMessage(event),
+    'worker-exit': (event) => this.#handleWorkerExit(event),
+    'worker-spawn-failed': (event) => this.#handleWorkerSpawnFailed(event),
+  };
+
+  constructor(options: ArbiterOptions) {
+    this.#options = options;
+    this.#resolved = options.resolved;
+    this.#logger = options.logger;
+    this.listeners = options.listeners;
+    this.#now = options.now ?? Date.now;
+    this.startedAt = this.#now();
+    this.supervisor = new Supervisor({
+      logger: options.logger,
+      listeners: options.listeners,
+      baseEnvironment: options.baseEnvironment,
+      enqueue: (event) => this.queue.push(event),
+      now: this.#now,
+      random: options.random ?? Math.random,
+      config: () => this.config,
+      hookServer: () => this.hookServer(),
+    });
+    for (const settings of poolSettingsFromConfig(this.config)) {
+      this.supervisor.setIdentity(settings);
+      this.supervisor.pools.set(settings.name, new Pool(settings));
+    }
+  }
+
+  get config(): Config {
+    return this.#resolved.values;
+  }
+  get resolved(): ResolvedConfig {
+    return this.#resolved;
+  }
+  get phase(): 'booting' | 'running' | 'stopping' {
+    return this.#stopMode ? 'stopping' : this.#phase;
+  }
+
+  /** What hooks get as `server`. */
+  hookServer(): { name: string; pid: number; config: Config } {
+    return { name: this.config.name, pid: process.pid, config: this.config };
+  }
+
+  /** Runs until every worker is gone after a stop; returns the exit code or throws why it halted. */
+  async run(): Promise<number> {
+    for (;;) {
+      try {
+        this.supervisor.murderWorkers();
+        this.supervisor.manageWorkers(this.#stopMode);
+        this.#checkProgress();
+      } catch (error) {
+        this.#logger.critical(`master loop error: ${describeError(error)}`);
+      }
+      if (this.#stopMode !== null && this.supervisor.workers.size === 0) break;
+      for (const event of await this.queue.takeAll(TICK_MS)) this.#dispatch(event);
+    }
+    for (const requester of this.#stopRequesters) requester.done?.({ status: 'completed', message: 'stopped' });
+    if (this.#exitError) throw this.#exitError;
+    return 0;
+  }
+
+  #dispatch(event: ArbiterEvent): void {
+    try {
+      (this.#handlers[event.type] as (event: ArbiterEvent) => void)(event);
+    } catch (error) {
+      // One bad event must not take the master down (Unicorn's rule); it is logged with its stack.
+      this.#logger.critical(`master loop error while handling ${event.type}: ${describeError(error)}`);
+    }
+  }
+
+  /** Stops everything quickly and makes run() throw `error` (first start failures). */
+  #halt(error: AppdError): void {
+    this.#exitError ??= error;
+    this.#stopMode = 'quick';
+  }
+
+  #handleStop({ mode, requester }: EventOf<'stop'>): void {
+    this.#stopRequesters.push(requester);
+    if (this.#stopMode === 'quick' || this.#stopMode === mode) return;
+    this.#stopMode = mode;
+    const seconds = Math.max(...[...this.supervisor.pools.values()].map((pool) => pool.settings.gracefulTimeout));
+    this.#logger.info(mode === 'graceful' ? `${requester.origin}: graceful stop (workers finish in-flight requests, up to ${seconds}s)` : `${requester.origin}: quick stop`);
+    this.#options.observer?.stopping?.();
+    for (const pool of this.supervisor.pools.values()) {
+      pool.rollout?.requester.done?.({ status: 'failed', message: 'the daemon is stopping' });
+      pool.rollout = null;
+    }
+  }
+
+  #handleReload({ pool, requester }: EventOf<'reload'>): void {
+    if (this.#stopMode) return requester.done?.({ status: 'failed', message: 'the daemon is stopping' });
+    if (pool !== null && !this.supervisor.pools.has(pool)) return requester.done?.({ status: 'failed', message: `no pool named "${pool}"` });
+    this.#logger.info(`${requester.origin}: reloading${pool ? ` pool ${pool}` : ''}: reading the configuration again`);
+    this.#options.observer?.reloading?.();
+    this.#options.readConfig().then(
+      (result) => this.queue.push({ type: 'config-read', result, pool, requester }),
+      (error: unknown) => this.queue.push({ type: 'config-read', result: error instanceof Error ? error : new Error(String(error)), pool, requester }),
+    );
+  }
+
+  #handleConfigRead({ result, pool, requester }: EventOf<'config-read'>): void {
+    if (this.#stopMode) return requester.done?.({ status: 'failed', message: 'the daemon is stopping' });
+    if (result instanceof Error) {
+      const message = `reload failed, nothing changed: ${result.message}`;
+      this.#logger.error(message);
+      this.#options.observer?.reloaded?.();
+      return requester.done?.({ status: 'failed', message });
+    }
+    const previous = this.#resolved;
+    this.#resolved = result;
+    try {
+      applyReloadedConfig({ previous, next: result, onlyPool: pool, requester, supervisor: this.supervisor, logger: this.#logger, now: this.#now() });
+    } catch (error) {
+      this.#resolved = previous;
+      const message = `reload failed, nothing changed: ${describeError(error)}`;
+      this.#logger.error(message);
+      this.#options.observer?.reloaded?.();
+      return requester.done?.({ status: 'failed', message });
+    }
+    fireHook(this.#logger, 'onReload', this.config.onReload, this.hookServer());
+  }
+
+  #handleScale({ pool: poolName, change, requester }: EventOf<'scale'>): void {
+    const pool = poolName === null ? [...this.supervisor.pools.values()][0] : this.supervisor.pools.get(poolName);
+    if (!pool) return requester.done?.({ status: 'failed', message: `no pool named "${poolName}"` });
+    if (this.#stopMode) return requester.done?.({ status: 'failed', message: 'the daemon is stopping' });
+    const wanted = 'relative' in change ? pool.desired + change.relative : change.absolute;
+    const minimum = 1;
+    const target = Math.max(minimum, wanted);
+    if (wanted < minimum) this.#logger.info(`${requester.origin}: pool ${pool.name} stays at its minimum of ${minimum} worker`);
+    else this.#logger.info(`${requester.origin}: scaling pool ${pool.name} from ${pool.desired} to ${target} workers`);
+    pool.target = target;
+    pool.parked = false;
+    this.#pendingJobs.push({
+      requester,
+      deadline: this.#now() + pool.settings.bootTimeout * 1000 + 1000,
+      check: () => {
+        const extra = this.supervisor.workersOf(pool.name).some((worker) => worker.slot >= pool.desired);
+        if (this.supervisor.readyCount(pool) < pool.desired || extra) return null;
+        return { status: 'completed', message: `pool ${pool.name} has ${pool.desired} ready workers`, data: { pool: pool.name, workers: pool.desired } };
+      },
+    });
+  }
+
+  #handleReopenLogs({ requester }: EventOf<'reopen-logs'>): void {
+    try {
+      this.#logger.reopen();
+      this.#logger.info(`${requester.origin}: reopened log files`);
+    } catch (error) {
+      this.#logger.error(`${requester.origin}: cannot reopen ${this.#logger.path} (${describeError(error)}); still writing to the old file`);
+    }
+    for (const worker of this.supervisor.workers.values()) worker.send({ type: 'reopen-logs' });
+    requester.done?.({ status: 'completed', message: 'log files reopened' });
+  }
+
+  #handleUpgrade({ requester }: EventOf<'upgrade'>): void {
+    const message = 'binary upgrade is not available in this build yet';
+    this.#logger.warning(`${requester.origin}: ${message}`);
+    requester.done?.({ status: 'failed', message });
+  }
+
+  #handleStopWorkers({ requester }: EventOf<'stop-workers'>): void {
+    this.#logger.info(`${requester.origin}: stopping every worker gracefully; the master keeps the sockets (HUP or TTIN starts workers again)`);
+    for (const pool of this.supervisor.pools.values()) pool.parked = true;
+    requester.done?.({ status: 'completed', message: 'workers stopping' });
+  }
+
+  #handleWorkerMessage({ workerId, message }: EventOf<'worker-message'>): void {
+    const worker = this.supervisor.handleMessage(workerId, message);
+    if (worker?.state === 'ready') this.#everReady = true;
+  }
+
+  #handleWorkerExit({ workerId, code, signal }: EventOf<'worker-exit'>): void {
+    const reaped = this.supervisor.reapWorker(workerId, code, signal);
+    if (!reaped?.failedBoot) return;
+    const { worker } = reaped;
+    if (worker.bootFailure) this.#lastBootFailure = worker.bootFailure;
+    if (this.#phase === 'booting') {
+      const failure = worker.bootFailure;
+      // A module that cannot be imported will not import on the next try either: stop now, exit 4.
+      if (failure?.phase === 'load') return this.#halt(new AppLoadError(failure.message));
+      if (failure?.phase === 'listen' && (failure.code === 'EADDRINUSE' || failure.code === 'EACCES')) {
+        return this.#halt(new BindError(failure.message));
+      }
+      return;
+    }
+    const pool = this.supervisor.pools.get(worker.pool);
+    if (pool?.rollout && worker.generation === pool.generation) this.#rollBack(pool, worker.bootFailure?.message ?? 'it exited before becoming ready');
+  }
+
+  #handleWorkerSpawnFailed({ workerId, error }: EventOf<'worker-spawn-failed'>): void {
+    this.#logger.error(`cannot spawn a worker: ${error.message}`);
+    this.#handleWorkerExit({ type: 'worker-exit', workerId, code: null, signal: null });
+  }
+
+  /** A new generation could not boot: keep the old workers serving and report why. */
+  #rollBack(pool: Pool, reason: string): void {
+    const rollout = pool.rollout;
+    if (!rollout) return;
+    const failedGeneration = pool.generation;
+    pool.rollout = null;
+    pool.generation = rollout.fromGeneration;
+    pool.settings = rollout.fromSettings;
+    for (const worker of this.supervisor.workersOf(pool.name)) {
+      if (worker.generation === failedGeneration && worker.state === 'starting') this.supervisor.retireWorker(worker, 'reload rolled back', 'quick');
+    }
+    const message = `reload of pool ${pool.name} rolled back: a generation ${failedGeneration} worker failed to boot: ${reason}`;
+    this.#logger.error(message);
+    this.#options.observer?.reloaded?.();
+    rollout.requester.done?.({ status: 'rolled_back', message });
+  }
+
+  /** First-start completion or failure, finished rollouts, and waiting jobs. */
+  #checkProgress(): void {
+    if (this.#stopMode !== null) return;
+    const now = this.#now();
+    const pools = [...this.supervisor.pools.values()];
+    if (this.#phase === 'booting') {
+      const allReady = pools.every((pool) => this.supervisor.readyCount(pool) >= pool.desired);
+      const limit = Math.max(...pools.map((pool) => pool.settings.bootTimeout)) * 1000;
+      if (allReady) {
+        this.#becomeRunning();
+      } else if (now - this.startedAt > limit) {
+        if (!this.#everReady) {
+          const reason = this.#lastBootFailure?.message ?? 'no worker reported an error';
+          return this.#halt(new BootError(`no worker became ready within boot-timeout (${limit / 1000}s): ${reason}`));
+        }
+        this.#logger.warning('not every worker became ready within boot-timeout; serving with those that did');
+        this.#becomeRunning();
+      }
+    }
+    for (const pool of pools) {
+      const rollout = pool.rollout;
+      if (!rollout) continue;
+      const current = this.supervisor.workersOf(pool.name).filter((worker) => worker.state === 'ready' && worker.generation >= pool.generation && worker.slot < pool.desired);
+      if (new Set(current.map((worker) => worker.slot)).size >= pool.desired) {
+        pool.rollout = null;
+        const seconds = ((now - rollout.startedAt) / 1000).toFixed(2);
+        const message = `pool ${pool.name} reloaded: generation ${pool.generation} serves with ${pool.desired} workers (${seconds}s)`;
+        this.#logger.info(message);
+        this.#options.observer?.reloaded?.();
+        rollout.requester.done?.({ status: 'completed', message, data: { pool: pool.name, generation: pool.generation } });
+      }
+    }
+    this.#pendingJobs = this.#pendingJobs.filter((job) => {
+      const outcome = job.check() ?? (now > job.deadline ? { status: 'failed' as const, message: 'timed out waiting for workers to become ready' } : null);
+      if (outcome) job.requester.done?.(outcome);
+      return outcome === null;
+    });
+  }
+
+  #becomeRunning(): void {
+    this.#phase = 'running';
+    const count = [...this.supervisor.pools.values()].reduce((sum, pool) => sum + this.supervisor.readyCount(pool), 0);
+    const summary = `${count} worker(s) ready in ${this.#now() - this.startedAt}ms`;
+    this.#logger.info(`ready: ${summary}`);
+    fireHook(this.#logger, 'whenReady', this.config.whenReady, this.hookServer());
+    this.#options.observer?.ready?.(summary);
+  }
+}

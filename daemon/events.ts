@@ -1,0 +1,66 @@
+// The arbiter's single event queue: signals, control commands, child exits, IPC messages and timers all
+// become one typed event here; listeners only enqueue. Run by the appd master.
+
+import type { ResolvedConfig } from '../shared/config/resolve.js';
+import type { WorkerToMaster } from './worker-messages.js';
+
+/** Who asked for an operation, and how to tell them the outcome (control clients wait on it). */
+export interface Requester {
+  readonly origin: string;
+  /** Progress lines while the operation runs. */
+  progress?(text: string): void;
+  /** Called once with the final outcome. */
+  done?(outcome: JobOutcome): void;
+}
+
+export type JobOutcome =
+  | { readonly status: 'completed'; readonly message: string; readonly data?: unknown }
+  | { readonly status: 'failed'; readonly message: string }
+  | { readonly status: 'rolled_back'; readonly message: string };
+
+export type ScaleChange = { readonly relative: number } | { readonly absolute: number };
+
+export type ArbiterEvent =
+  | { readonly type: 'stop'; readonly mode: 'graceful' | 'quick'; readonly requester: Requester }
+  | { readonly type: 'reload'; readonly pool: string | null; readonly requester: Requester }
+  | { readonly type: 'config-read'; readonly result: ResolvedConfig | Error; readonly pool: string | null; readonly requester: Requester }
+  | { readonly type: 'scale'; readonly pool: string | null; readonly change: ScaleChange; readonly requester: Requester }
+  | { readonly type: 'reopen-logs'; readonly requester: Requester }
+  | { readonly type: 'upgrade'; readonly requester: Requester }
+  | { readonly type: 'stop-workers'; readonly requester: Requester }
+  | { readonly type: 'worker-message'; readonly workerId: number; readonly message: WorkerToMaster }
+  | { readonly type: 'worker-exit'; readonly workerId: number; readonly code: number | null; readonly signal: NodeJS.Signals | null }
+  | { readonly type: 'worker-spawn-failed'; readonly workerId: number; readonly error: Error };
+
+export type ArbiterEventType = ArbiterEvent['type'];
+export type EventOf<Type extends ArbiterEventType> = Extract<ArbiterEvent, { type: Type }>;
+
+/** A FIFO that the loop awaits; push() never blocks and never drops (signals are not coalesced away). */
+export class EventQueue<Event> {
+  readonly #items: Event[] = [];
+  #wake: (() => void) | null = null;
+
+  push(event: Event): void {
+    this.#items.push(event);
+    const wake = this.#wake;
+    this.#wake = null;
+    wake?.();
+  }
+
+  /** Every queued event, waiting up to `timeoutMs` for the first one; [] on timeout. */
+  async takeAll(timeoutMs: number): Promise<Event[]> {
+    if (this.#items.length === 0) {
+      await new Promise<void>((wake) => {
+        const timer = setTimeout(() => {
+          this.#wake = null;
+          wake();
+        }, timeoutMs);
+        this.#wake = () => {
+          clearTimeout(timer);
+          wake();
+        };
+      });
+    }
+    return this.#items.splice(0, this.#items.length);
+  }
+}

@@ -1,0 +1,212 @@
+// Binds the configured addresses, or adopts sockets inherited from systemd (LISTEN_FDS), fd://N or a
+// previous master (APPD_LISTEN_FDS), and keeps their descriptors open for workers. Run by the appd master.
+
+import { chmodSync, lstatSync, readFileSync, readlinkSync, unlinkSync } from 'node:fs';
+import { lookup } from 'node:dns/promises';
+import net from 'node:net';
+import { dirname, resolve } from 'node:path';
+import { formatListenUrl, type BindAddress } from '../shared/bind-address.js';
+import { BindError, hasErrorCode } from '../shared/errors.js';
+import {
+  BindFailure,
+  bindTcpWithoutListening,
+  bindUnixWithoutListening,
+  socketAddress,
+  wrapInheritedDescriptor,
+  type RawServerHandle,
+} from './server-handle.js';
+
+export type ListenerOrigin = 'bound' | 'systemd' | 'fd' | 'previous-master';
+export type ListenerAddress = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string };
+
+export interface Listener {
+  /** The address as configured ("127.0.0.1:0"), or the inherited one for unnamed systemd sockets. */
+  readonly bindText: string;
+  readonly fd: number;
+  readonly address: ListenerAddress;
+  readonly url: string;
+  readonly origin: ListenerOrigin;
+  /** Kept referenced so the descriptor stays open for the daemon's lifetime. */
+  readonly handle: RawServerHandle;
+  /** Whether stopping removes the socket file (not for inherited sockets, nor after a handoff). */
+  ownsPath: boolean;
+}
+
+/** A socket descriptor handed to this process, and the bind it stands for if known. */
+export interface InheritedSocket {
+  readonly fd: number;
+  readonly bindText: string | null;
+  readonly origin: ListenerOrigin;
+}
+
+const ERROR_EXPLANATIONS: Record<string, string> = {
+  EADDRINUSE: 'address already in use (another process listens there)',
+  EACCES: 'permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE; a unix path needs a writable directory)',
+  EADDRNOTAVAIL: 'address not available on this machine',
+  ENOENT: 'directory does not exist',
+  EINVAL: 'invalid address',
+};
+
+function bindFailed(text: string, code: string): BindError {
+  return new BindError(`cannot listen on ${text}: ${ERROR_EXPLANATIONS[code] ?? code} [${code}]`);
+}
+
+/** The unix socket path behind a descriptor, from /proc (libuv's Pipe wrap has no getsockname). */
+function unixPathOfDescriptor(fd: number): string | null {
+  const link = readlinkSync(`/proc/self/fd/${fd}`);
+  const inode = /^socket:\[(\d+)\]$/.exec(link)?.[1];
+  if (!inode) return null;
+  for (const line of readFileSync('/proc/self/net/unix', 'utf8').split('\n').slice(1)) {
+    const fields = line.trim().split(/\s+/);
+    if (fields[6] === inode) return fields[7] ?? null;
+  }
+  return null;
+}
+
+function describeHandle(handle: RawServerHandle, fd: number): ListenerAddress {
+  const tcp = socketAddress(handle);
+  if (tcp && handle.constructor.name === 'TCP') return { kind: 'tcp', host: tcp.address, port: tcp.port };
+  const path = unixPathOfDescriptor(fd);
+  if (path === null) throw new BindError(`inherited descriptor ${fd} is not a listening TCP or unix socket`);
+  return { kind: 'unix', path };
+}
+
+function sameAddress(bind: BindAddress, address: ListenerAddress, resolvedHost: string | null): boolean {
+  if (bind.kind === 'unix') return address.kind === 'unix' && resolve(bind.path) === address.path;
+  if (bind.kind !== 'tcp' || address.kind !== 'tcp' || bind.port !== address.port) return false;
+  const wildcard = ['::', '0.0.0.0'];
+  return resolvedHost === null ? wildcard.includes(address.host) : resolvedHost === address.host;
+}
+
+/** Removes a unix socket file left by a daemon that died; refuses to touch a live one or a non-socket. */
+async function clearStaleUnixSocket(path: string, text: string): Promise<void> {
+  let stats;
+  try {
+    stats = lstatSync(path);
+  } catch (error) {
+    if (hasErrorCode(error, 'ENOENT')) return; // nothing there: the normal case
+    throw error;
+  }
+  if (!stats.isSocket()) throw new BindError(`cannot listen on ${text}: ${path} exists and is not a socket`);
+  const alive = await new Promise<boolean>((settle) => {
+    const probe = net.connect(path);
+    probe.once('connect', () => {
+      probe.destroy();
+      settle(true);
+    });
+    probe.once('error', () => settle(false));
+  });
+  if (alive) throw bindFailed(text, 'EADDRINUSE');
+  unlinkSync(path);
+}
+
+async function resolveHost(host: string | null): Promise<{ address: string | null; family: 4 | 6 }> {
+  if (host === null) return { address: null, family: 6 };
+  const family = net.isIP(host);
+  if (family === 4 || family === 6) return { address: host, family };
+  const found = await lookup(host);
+  return { address: found.address, family: found.family === 6 ? 6 : 4 };
+}
+
+async function bindOne(bind: BindAddress, unixSocketMode: number): Promise<Listener> {
+  if (bind.kind === 'fd') {
+    return adoptDescriptor({ fd: bind.fd, bindText: bind.text, origin: 'fd' });
+  }
+  if (bind.kind === 'unix') {
+    const path = resolve(bind.path);
+    await clearStaleUnixSocket(path, bind.text);
+    let handle: RawServerHandle;
+    try {
+      handle = bindUnixWithoutListening(path);
+    } catch (error) {
+      if (error instanceof BindFailure) {
+        if (error.code === 'ENOENT') throw new BindError(`cannot listen on ${bind.text}: directory ${dirname(path)} does not exist`);
+        throw bindFailed(bind.text, error.code);
+      }
+      throw error;
+    }
+    chmodSync(path, unixSocketMode);
+    const address: ListenerAddress = { kind: 'unix', path };
+    return { bindText: bind.text, fd: handle.fd, address, url: formatListenUrl(address), origin: 'bound', handle, ownsPath: true };
+  }
+  let target;
+  try {
+    target = await resolveHost(bind.host);
+  } catch (error) {
+    throw new BindError(`cannot listen on ${bind.text}: cannot resolve host ${bind.host ?? ''} (${error instanceof Error ? error.message : String(error)})`);
+  }
+  let handle: RawServerHandle;
+  try {
+    handle = bindTcpWithoutListening(target.address, bind.port, target.family);
+  } catch (error) {
+    if (error instanceof BindFailure) throw bindFailed(bind.text, error.code);
+    throw error;
+  }
+  const bound = socketAddress(handle);
+  const address: ListenerAddress = { kind: 'tcp', host: bound?.address ?? target.address ?? '::', port: bound?.port ?? bind.port };
+  return { bindText: bind.text, fd: handle.fd, address, url: formatListenUrl(address), origin: 'bound', handle, ownsPath: false };
+}
+
+function adoptDescriptor(inherited: InheritedSocket): Listener {
+  let handle: RawServerHandle;
+  try {
+    handle = wrapInheritedDescriptor(inherited.fd);
+  } catch (error) {
+    const code = error instanceof BindFailure ? error.code : String(error);
+    throw new BindError(`cannot use inherited descriptor ${inherited.fd} (${inherited.bindText ?? inherited.origin}): not an open socket [${code}]`);
+  }
+  const address = describeHandle(handle, inherited.fd);
+  const url = formatListenUrl(address);
+  return { bindText: inherited.bindText ?? url, fd: inherited.fd, address, url, origin: inherited.origin, handle, ownsPath: false };
+}
+
+/**
+ * Every configured bind becomes a listener: an inherited socket with the same address (or the same
+ * bind text, after an upgrade) is adopted, the rest are bound now. With no explicit bind and sockets
+ * from systemd, all of those are used.
+ */
+export async function openListeners(
+  binds: readonly BindAddress[],
+  bindIsDefault: boolean,
+  inherited: readonly InheritedSocket[],
+  unixSocketMode: number,
+): Promise<Listener[]> {
+  const adopted = inherited.map(adoptDescriptor);
+  if (bindIsDefault && adopted.length > 0) return adopted;
+  const listeners: Listener[] = [];
+  const unused = new Set(adopted);
+  try {
+    for (const bind of binds) {
+      const host = bind.kind === 'tcp' ? (await resolveHost(bind.host)).address : null;
+      const match = [...unused].find(
+        (listener) => listener.bindText === bind.text || sameAddress(bind, listener.address, host),
+      );
+      if (match) {
+        unused.delete(match);
+        listeners.push({ ...match, bindText: bind.text });
+      } else {
+        listeners.push(await bindOne(bind, unixSocketMode));
+      }
+    }
+  } catch (error) {
+    closeListeners(listeners);
+    throw error;
+  }
+  // Inherited sockets no bind asked for are closed: keeping them would hold ports nobody serves.
+  for (const listener of unused) listener.handle.close();
+  return listeners;
+}
+
+/** Closes every descriptor and removes the unix socket files this daemon created. */
+export function closeListeners(listeners: readonly Listener[]): void {
+  for (const listener of listeners) {
+    listener.handle.close();
+    if (listener.ownsPath && listener.address.kind === 'unix') {
+      try {
+        unlinkSync(listener.address.path);
+      } catch (error) {
+        if (!hasErrorCode(error, 'ENOENT')) throw error; // already gone: fine
+      }
+    }
+  }
+}

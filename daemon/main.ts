@@ -1,0 +1,72 @@
+#!/usr/bin/env node
+// Entry point of the `appd` command: reads the configuration, then runs the master (in the foreground,
+// or detached with --daemon). The one boundary where errors become messages and exit codes.
+
+import { CommanderError } from 'commander';
+import { AppdError, describeError, EXIT } from '../shared/errors.js';
+import { readConfig, type ConfigSources } from './config-sources.js';
+import { detachAndWait, isDaemonChild, reportToForeground, DAEMON_CHILD_VARIABLE } from './daemonize.js';
+import { renderConfig } from './print-config.js';
+import { checkStartable, runMaster } from './start.js';
+
+async function main(argv: readonly string[]): Promise<number> {
+  const daemonChild = isDaemonChild();
+  delete process.env[DAEMON_CHILD_VARIABLE];
+  const sources: ConfigSources = {
+    argv,
+    environmentArguments: process.env['APPD_CMD_ARGS'],
+    environment: process.env,
+    directory: process.cwd(),
+  };
+  const fail = (exitCode: number, message: string): number => {
+    if (daemonChild) reportToForeground({ type: 'daemon-failed', exitCode, message });
+    process.stderr.write(`appd: ${message}\n`);
+    return exitCode;
+  };
+  let start;
+  try {
+    start = await readConfig(sources);
+    if (start.actions.printConfig) {
+      process.stdout.write(renderConfig(start.resolved));
+      return EXIT.ok;
+    }
+    checkStartable(start.resolved);
+    if (start.actions.checkConfig) {
+      process.stdout.write(`appd: configuration OK${start.resolved.configFile ? ` (${start.resolved.configFile})` : ''}\n`);
+      return EXIT.ok;
+    }
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode; // --help or --version, already printed
+    if (error instanceof AppdError) return fail(error.exitCode, error.message);
+    throw error;
+  }
+  if (start.resolved.values.daemon && !daemonChild) {
+    if (start.resolved.values.errorLogfile === '-') {
+      process.stderr.write('appd: note: with --daemon and error-logfile "-" the log is discarded; set --error-logfile\n');
+    }
+    return detachAndWait(argv);
+  }
+  const outcome = await runMaster(start.resolved, sources, {
+    ready: (summary) => {
+      if (daemonChild) reportToForeground({ type: 'daemon-ready', summary });
+    },
+  });
+  if (outcome.error) {
+    // Also into the log file, where an operator of a daemon will look.
+    if (outcome.logger && outcome.logger.path !== '-') outcome.logger.critical(outcome.error.message);
+    outcome.logger?.close();
+    return fail(outcome.error.exitCode, outcome.error.message);
+  }
+  outcome.logger?.close();
+  return outcome.exitCode;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exit(code);
+  },
+  (error: unknown) => {
+    process.stderr.write(`appd: unexpected failure: ${describeError(error)}\n`);
+    process.exit(EXIT.runtimeFailure);
+  },
+);

@@ -1,0 +1,79 @@
+// The only place appd uses a Node internal: net._createServerHandle, which binds a socket without
+// listening on it (node:cluster's SCHED_NONE mode uses it too). Run by the appd master.
+//
+// Why: a master that calls listen() on a public net.Server also accepts connections itself, and the
+// ones it takes hang (measured in ../shared/research/node-feasibility.md section 2). Workers call
+// listen({ fd }) on the inherited descriptor; the master only binds and keeps the fd open.
+// test/daemon/server-handle.test.ts fails loudly if a Node release changes this API.
+
+import net from 'node:net';
+import { getSystemErrorName } from 'node:util';
+
+/** The parts of libuv's TCP/Pipe wrap that appd uses. */
+export interface RawServerHandle {
+  readonly fd: number;
+  getsockname(out: { address?: string; port?: number; family?: string }): number;
+  close(): void;
+}
+
+type CreateServerHandle = (
+  address: string | null,
+  port: number | null,
+  addressType: number | null,
+  fd?: number,
+  flags?: number,
+) => RawServerHandle | number;
+
+/** libuv's UV_TCP_IPV6ONLY */
+const IPV6_ONLY_FLAG = 1;
+
+function createServerHandle(): CreateServerHandle {
+  const internal = (net as unknown as { _createServerHandle?: unknown })._createServerHandle;
+  if (typeof internal !== 'function') {
+    throw new Error(
+      `this Node.js (${process.version}) has no net._createServerHandle; appd cannot bind without accepting. Please report it.`,
+    );
+  }
+  return internal as CreateServerHandle;
+}
+
+/** A bind failure with the system error name (EADDRINUSE, EACCES, ...). */
+export class BindFailure extends Error {
+  readonly code: string;
+  constructor(code: string) {
+    super(code);
+    this.code = code;
+  }
+}
+
+function unwrap(result: RawServerHandle | number): RawServerHandle {
+  if (typeof result === 'number') throw new BindFailure(getSystemErrorName(result));
+  return result;
+}
+
+/** Binds a TCP socket; `address` null means every interface (IPv6 dual-stack, else IPv4). */
+export function bindTcpWithoutListening(address: string | null, port: number, family: 4 | 6, ipv6Only = false): RawServerHandle {
+  return unwrap(createServerHandle()(address, port, address === null ? null : family, undefined, ipv6Only ? IPV6_ONLY_FLAG : 0));
+}
+
+/** Binds a unix stream socket at `path` (which must not exist). */
+export function bindUnixWithoutListening(path: string): RawServerHandle {
+  return unwrap(createServerHandle()(path, -1, -1));
+}
+
+/** Wraps a socket descriptor we inherited (systemd, fd://N, a previous master) to read its address. */
+export function wrapInheritedDescriptor(fd: number): RawServerHandle {
+  try {
+    return unwrap(createServerHandle()(null, null, null, fd));
+  } catch (error) {
+    if (error instanceof BindFailure) throw error;
+    // Node throws ERR_INVALID_FD_TYPE for a descriptor that is not a socket.
+    throw new BindFailure(error instanceof Error && 'code' in error ? String(error.code) : 'EBADF');
+  }
+}
+
+export function socketAddress(handle: RawServerHandle): { address: string; port: number; family: string } | null {
+  const out: { address?: string; port?: number; family?: string } = {};
+  if (handle.getsockname(out) !== 0 || out.port === undefined || out.address === undefined) return null;
+  return { address: out.address, port: out.port, family: out.family ?? '' };
+}

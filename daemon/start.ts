@@ -1,0 +1,79 @@
+// The master's life from start to exit: identity and directories, logs, hooks, pidfile, listeners, the
+// arbiter loop, and cleanup that leaves nothing behind whatever happened. Run by the appd master.
+
+import { resolve } from 'node:path';
+import type { ResolvedConfig } from '../shared/config/resolve.js';
+import { AppdError, ConfigError, describeError } from '../shared/errors.js';
+import { readPackageVersion } from '../shared/version.js';
+import { Arbiter, type LifecycleObserver } from './arbiter.js';
+import { readConfig, type ConfigSources } from './config-sources.js';
+import { awaitHook } from './hooks.js';
+import { takeInheritedSockets } from './inherited-sockets.js';
+import { closeListeners, openListeners, type Listener } from './listeners.js';
+import { Logger } from './logger.js';
+import { checkPidfile, removePidfile, writePidfile } from './pidfile.js';
+import { masterTitle, setProcessTitle } from './process-title.js';
+import { installSignalHandlers } from './signals.js';
+
+export interface MasterOutcome {
+  readonly exitCode: number;
+  /** Set when the master stopped because of an error; the caller prints it. */
+  readonly error: AppdError | null;
+  readonly logger: Logger | null;
+}
+
+/** Checks made before anything is started, so that --check-config reports them too. */
+export function checkStartable(resolved: ResolvedConfig): void {
+  if (!resolved.values.app) {
+    throw new ConfigError('no app to serve: give one (appd ./server.js) or set "app" in the config file');
+  }
+}
+
+export async function runMaster(resolved: ResolvedConfig, sources: ConfigSources, observer: LifecycleObserver): Promise<MasterOutcome> {
+  const config = resolved.values;
+  process.umask(config.umask);
+  if (config.chdir) process.chdir(resolve(sources.directory, config.chdir));
+  const logger = new Logger(config.errorLogfile ?? '-', config.logLevel);
+  const server = { name: config.name, pid: process.pid, config };
+  let listeners: Listener[] = [];
+  let pidfile: string | null = null;
+  try {
+    setProcessTitle(masterTitle(config.name), 'appd: master');
+    await awaitHook(logger, 'onStarting', config.onStarting, server);
+    if (config.pidfile) {
+      pidfile = resolve(config.pidfile);
+      checkPidfile(pidfile);
+    }
+    const bindIsDefault = resolved.sources.bind.kind === 'default';
+    listeners = await openListeners(config.bind, bindIsDefault, takeInheritedSockets(process.env), config.unixSocketMode);
+    if (pidfile) writePidfile(pidfile);
+    logger.info(`Starting appd ${readPackageVersion()} on Node ${process.version} (master pid ${process.pid})`);
+    for (const listener of listeners) logger.info(`Listening at: ${listener.url} (fd ${listener.fd}, ${listener.origin})`);
+    logger.info(`Serving ${config.app} with ${config.workers} worker(s)`);
+
+    const arbiter = new Arbiter({
+      resolved,
+      listeners,
+      logger,
+      baseEnvironment: process.env,
+      readConfig: async () => (await readConfig(sources)).resolved,
+      observer,
+    });
+    const removeSignalHandlers = installSignalHandlers((event) => arbiter.queue.push(event));
+    try {
+      const exitCode = await arbiter.run();
+      logger.info('Shutting down: master');
+      return { exitCode, error: null, logger };
+    } finally {
+      removeSignalHandlers();
+    }
+  } catch (error) {
+    if (error instanceof AppdError) return { exitCode: error.exitCode, error, logger };
+    logger.critical(`master failed: ${describeError(error)}`);
+    throw error;
+  } finally {
+    closeListeners(listeners);
+    if (pidfile) removePidfile(pidfile);
+    await awaitHook(logger, 'onExit', config.onExit, server);
+  }
+}

@@ -1,0 +1,267 @@
+// Makes the running workers converge on the pools' desired state: spawnWorker, retireWorker, reapWorker,
+// manageWorkers (spawn missing, roll outdated, retire extra) and murderWorkers (timeouts). Run by the appd master.
+
+import type { Config } from '../shared/settings/table.js';
+import { backoffDelayMs, START_SECONDS } from './backoff.js';
+import type { ArbiterEvent } from './events.js';
+import { fireHook } from './hooks.js';
+import { resolveIdentity, type Identity } from './identity.js';
+import type { Listener } from './listeners.js';
+import type { Logger } from './logger.js';
+import { relayLines } from './output-relay.js';
+import type { Pool, PoolSettings } from './pool.js';
+import { buildWorkerSpec, spawnHttpWorker } from './spawn-worker.js';
+import { WorkerHandle } from './worker-handle.js';
+import { isWorkerMessage, WORKER_EXIT, type WorkerToMaster } from './worker-messages.js';
+
+/** After a quick stop (INT/QUIT) workers get this long before SIGKILL. */
+const QUICK_STOP_GRACE_MS = 2000;
+/** After asking a timed-out worker for its stack, wait this long for it before SIGKILL. */
+const STACK_GRACE_MS = 1000;
+/** Slots of one pool rolled to a new generation at a time during a reload. */
+const ROLLOUT_BATCH = 1;
+
+export type StopMode = 'graceful' | 'quick';
+
+export interface SupervisorContext {
+  readonly logger: Logger;
+  readonly listeners: readonly Listener[];
+  readonly baseEnvironment: NodeJS.ProcessEnv;
+  readonly enqueue: (event: ArbiterEvent) => void;
+  readonly now: () => number;
+  readonly random: () => number;
+  config(): Config;
+  /** What hooks receive as their first argument. */
+  hookServer(): unknown;
+}
+
+/** What happened when a worker exited, for the arbiter's first-start and rollout bookkeeping. */
+export interface ReapedWorker {
+  readonly worker: WorkerHandle;
+  /** It exited before ever becoming ready, and not because the master retired it first. */
+  readonly failedBoot: boolean;
+}
+
+function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
+  return code !== null ? `exit code ${code}` : `signal ${signal ?? 'unknown'}`;
+}
+
+export class Supervisor {
+  readonly pools = new Map<string, Pool>();
+  readonly workers = new Map<number, WorkerHandle>();
+  readonly #identities = new Map<string, Identity | null>();
+  readonly #context: SupervisorContext;
+  #nextWorkerId = 1;
+
+  constructor(context: SupervisorContext) {
+    this.#context = context;
+  }
+
+  /** Resolves the pool's --user/--group now, so a bad name fails the start or the reload, not a spawn. */
+  setIdentity(settings: PoolSettings): void {
+    this.#identities.set(settings.name, resolveIdentity(settings.user, settings.group, settings.name));
+  }
+
+  workersOf(pool: string, slot?: number): WorkerHandle[] {
+    return [...this.workers.values()].filter(
+      (worker) => worker.pool === pool && (slot === undefined || worker.slot === slot) && worker.state !== 'exited',
+    );
+  }
+
+  spawnWorker(pool: Pool, slot: number): void {
+    const { logger, listeners, baseEnvironment, enqueue, now, random } = this.#context;
+    const id = this.#nextWorkerId;
+    this.#nextWorkerId += 1;
+    const who = { pool: pool.name, slot, generation: pool.generation };
+    fireHook(logger, 'preFork', this.#context.config().preFork, this.#context.hookServer(), who);
+    const spec = buildWorkerSpec(pool.settings, { daemonName: this.#context.config().name, ...who }, listeners, random);
+    const child = spawnHttpWorker(spec, pool.settings, listeners, this.#identities.get(pool.name) ?? null, baseEnvironment);
+    const worker = new WorkerHandle(id, pool.name, slot, pool.generation, child, now(), pool.settings);
+    this.workers.set(id, worker);
+    child.on('message', (message: unknown) => {
+      if (isWorkerMessage(message)) enqueue({ type: 'worker-message', workerId: id, message });
+    });
+    child.on('exit', (code, signal) => enqueue({ type: 'worker-exit', workerId: id, code, signal }));
+    child.on('error', (error) => enqueue({ type: 'worker-spawn-failed', workerId: id, error }));
+    // The worker's stdin is its watchdog pipe; writing to a worker that just died fails with EPIPE.
+    child.stdin?.on('error', () => undefined);
+    const output = (stream: 'stdout' | 'stderr') => (line: string) => {
+      worker.rememberOutput(line);
+      logger.workerOutput(worker.tag, worker.pid, stream, line);
+    };
+    relayLines(child.stdout, output('stdout'));
+    relayLines(child.stderr, output('stderr'));
+    logger.debug(`spawned worker ${worker.label}`);
+    fireHook(logger, 'postFork', this.#context.config().postFork, this.#context.hookServer(), { ...who, pid: worker.pid });
+  }
+
+  /** Asks a worker to stop: TERM drains (graceful), QUIT exits at once (quick). */
+  retireWorker(worker: WorkerHandle, reason: string, mode: StopMode = 'graceful'): void {
+    if (worker.state === 'stopping' && mode === 'graceful') return;
+    worker.transition('retire');
+    worker.retireReason = reason;
+    worker.stopRequestedAt = this.#context.now();
+    worker.stopMode = mode;
+    this.#context.logger.info(`stopping worker ${worker.label}: ${reason}`);
+    worker.signal(mode === 'graceful' ? 'SIGTERM' : 'SIGQUIT');
+  }
+
+  killWorker(worker: WorkerHandle, why: string): void {
+    if (worker.killSentAt !== null) return;
+    this.#context.logger.warning(`killing worker ${worker.label}: ${why}`);
+    worker.killSentAt = this.#context.now();
+    worker.signal('SIGKILL');
+  }
+
+  /** Records a worker's exit, throttles its slot if it is failing, and reports what kind of exit it was. */
+  reapWorker(workerId: number, code: number | null, signal: NodeJS.Signals | null): ReapedWorker | null {
+    const worker = this.workers.get(workerId);
+    if (!worker) return null;
+    const { logger, now } = this.#context;
+    const wasStopping = worker.state === 'stopping';
+    worker.transition('exited');
+    worker.exitCode = code;
+    worker.exitSignal = signal;
+    this.workers.delete(workerId);
+    const how = describeExit(code, signal);
+    const failedBoot = worker.readyAt === null && (!wasStopping || worker.bootFailure !== null);
+    if (wasStopping && worker.bootFailure === null) {
+      logger.info(`worker ${worker.label} exited (${how}) after ${worker.retireReason ?? 'stop'}`);
+    } else {
+      const oom = signal === 'SIGKILL' && worker.killSentAt === null ? '; killed by someone else, perhaps out of memory' : '';
+      const stage = worker.readyAt === null ? 'while booting' : 'unexpectedly';
+      logger.error(`worker ${worker.label} exited ${stage} (${how}${oom})`);
+      if (worker.bootFailure === null && worker.readyAt === null) {
+        const tail = worker.outputTail.slice(-8).join('\n');
+        const phase = code === WORKER_EXIT.appLoadFailed ? 'load' : 'crash';
+        worker.bootFailure = { phase, message: `exited with ${how} before becoming ready${tail ? `; its last output:\n${tail}` : ''}` };
+      }
+      this.#throttleSlot(worker);
+    }
+    fireHook(logger, 'workerExit', this.#context.config().workerExit, this.#context.hookServer(),
+      { pool: worker.pool, slot: worker.slot, generation: worker.generation, pid: worker.pid }, { code, signal });
+    return { worker, failedBoot };
+  }
+
+  #throttleSlot(worker: WorkerHandle): void {
+    const pool = this.pools.get(worker.pool);
+    if (!pool) return;
+    const now = this.#context.now();
+    const backoff = pool.slotBackoff(worker.slot);
+    const ranLongEnough = worker.readyAt !== null && now - worker.spawnedAt >= START_SECONDS * 1000;
+    backoff.failures = ranLongEnough ? 0 : backoff.failures + 1;
+    const delay = ranLongEnough ? 0 : backoffDelayMs(backoff.failures, this.#context.random);
+    backoff.nextSpawnAt = now + delay;
+    if (delay > 0) {
+      this.#context.logger.warning(
+        `slot ${worker.pool}.${worker.slot} failed ${backoff.failures} times in a row; next start in ${(delay / 1000).toFixed(2)}s`,
+      );
+    }
+  }
+
+  handleMessage(workerId: number, message: WorkerToMaster): WorkerHandle | null {
+    const worker = this.workers.get(workerId);
+    if (!worker) return null;
+    const now = this.#context.now();
+    switch (message.type) {
+      case 'ready':
+        if (worker.transition('became-ready') === 'ready') {
+          worker.readyAt = now;
+          worker.lastHeartbeatAt = now;
+          this.#context.logger.info(`worker ${worker.label} ready in ${now - worker.spawnedAt}ms`);
+        }
+        break;
+      case 'boot-error':
+        worker.bootFailure = message.code === undefined
+          ? { phase: message.phase, message: message.message }
+          : { phase: message.phase, message: message.message, code: message.code };
+        break;
+      case 'heartbeat':
+        worker.lastHeartbeatAt = now;
+        worker.stats = message.stats;
+        break;
+      case 'recycle':
+        if (worker.recycleReason === null) {
+          worker.recycleReason = message.reason;
+          this.#context.logger.info(`worker ${worker.label} asks to be replaced: ${message.reason}`);
+        }
+        break;
+    }
+    return worker;
+  }
+
+  /** Spawns missing workers, rolls outdated ones (a successor first, then drain), retires extra slots. */
+  manageWorkers(stopMode: StopMode | null): void {
+    if (stopMode !== null) {
+      for (const worker of this.workers.values()) {
+        if (worker.state !== 'stopping' || (stopMode === 'quick' && worker.stopMode === 'graceful')) {
+          this.retireWorker(worker, stopMode === 'quick' ? 'quick stop' : 'graceful stop', stopMode);
+        }
+      }
+      return;
+    }
+    for (const pool of this.pools.values()) {
+      let rolling = 0;
+      for (let slot = 0; slot < pool.desired; slot += 1) rolling += this.#manageSlot(pool, slot, rolling);
+      for (const worker of this.workersOf(pool.name)) {
+        if (worker.slot >= pool.desired && worker.state !== 'stopping') {
+          this.retireWorker(worker, pool.parked ? 'workers stopped (WINCH)' : `scaled down to ${pool.desired}`);
+        }
+      }
+    }
+  }
+
+  /** Returns 1 if this slot is being rolled to the pool's generation (counts against the batch). */
+  #manageSlot(pool: Pool, slot: number, rollingSoFar: number): number {
+    const live = this.workersOf(pool.name, slot).filter((worker) => worker.state !== 'stopping');
+    const newest = live.at(-1);
+    // A slot whose workers keep failing waits out its backoff, whatever the reason to spawn.
+    const mayStart = this.#context.now() >= pool.slotBackoff(slot).nextSpawnAt;
+    if (!newest) {
+      if (mayStart) this.spawnWorker(pool, slot);
+      return 0;
+    }
+    if (newest.state === 'ready') {
+      for (const older of live.slice(0, -1)) this.retireWorker(older, `replaced by ${newest.label}`);
+    }
+    const outdated = newest.generation < pool.generation;
+    if (newest.state === 'ready' && newest.recycleReason !== null && !outdated) {
+      if (mayStart) this.spawnWorker(pool, slot);
+      return 0;
+    }
+    if (!outdated) return newest.state === 'starting' && live.length > 1 ? 1 : 0;
+    if (newest.state === 'ready' && rollingSoFar < ROLLOUT_BATCH && mayStart) {
+      this.spawnWorker(pool, slot);
+      return 1;
+    }
+    return 0;
+  }
+
+  /** Boot timeouts, heartbeat timeouts and stop deadlines; each ends in SIGKILL. */
+  murderWorkers(): void {
+    const now = this.#context.now();
+    for (const worker of this.workers.values()) {
+      const settings = worker.settings;
+      if (worker.state === 'starting' && now - worker.spawnedAt > settings.bootTimeout * 1000) {
+        worker.bootFailure = { phase: 'timeout', message: `did not become ready within boot-timeout (${settings.bootTimeout}s)` };
+        this.retireWorker(worker, 'boot timeout', 'quick');
+        this.killWorker(worker, `not ready after ${settings.bootTimeout}s`);
+      } else if (worker.state === 'ready' && settings.timeout > 0 && now - worker.lastHeartbeatAt > settings.timeout * 1000) {
+        const silence = ((now - worker.lastHeartbeatAt) / 1000).toFixed(1);
+        this.#context.logger.critical(`WORKER TIMEOUT ${worker.label}: no heartbeat for ${silence}s (timeout ${settings.timeout}s)`);
+        if (settings.timeoutStack) worker.requestStack();
+        this.retireWorker(worker, 'timeout');
+        worker.killAt = now + (settings.timeoutStack ? STACK_GRACE_MS : 0);
+      } else if (worker.state === 'stopping' && worker.killSentAt === null) {
+        const grace = worker.stopMode === 'quick' ? QUICK_STOP_GRACE_MS : settings.gracefulTimeout * 1000;
+        const deadline = worker.killAt ?? (worker.stopRequestedAt ?? now) + grace;
+        if (now >= deadline) this.killWorker(worker, worker.killAt !== null ? 'timed out' : `still running ${grace / 1000}s after stop`);
+      }
+    }
+  }
+
+  /** Ready workers in the slots a pool wants, per pool. */
+  readyCount(pool: Pool): number {
+    return this.workersOf(pool.name).filter((worker) => worker.state === 'ready' && worker.slot < pool.desired).length;
+  }
+}

@@ -1,0 +1,73 @@
+// The contract between the master and an HTTP worker: the boot spec passed in the environment and the
+// messages on the IPC channel. Imported by both the appd master and its worker processes.
+
+/** The environment variable carrying a worker's boot spec (JSON); removed by the worker on start. */
+export const WORKER_SPEC_VARIABLE = 'APPD_WORKER_SPEC';
+
+/** Exit codes a worker uses to tell the master why it could not boot (Gunicorn's contract). */
+export const WORKER_EXIT = {
+  ok: 0,
+  bootFailed: 3,
+  appLoadFailed: 4,
+} as const;
+
+export interface WorkerSpec {
+  readonly daemonName: string;
+  readonly pool: string;
+  readonly slot: number;
+  readonly generation: number;
+  readonly app: string;
+  /** Listening sockets are inherited at fd 3 .. 3 + listenerCount - 1. */
+  readonly listenerCount: number;
+  readonly listenerUrls: readonly string[];
+  readonly backlog: number;
+  readonly heartbeatIntervalMs: number;
+  readonly gracefulTimeoutMs: number;
+  readonly keepAliveMs: number;
+  /** Requests after which the worker asks to be recycled (jitter applied by the master); 0: never. */
+  readonly maxRequests: number;
+  readonly accessLog: string | null;
+  readonly accessLogFormat: string;
+  readonly limitRequestLine: number;
+  readonly limitRequestFields: number;
+  readonly limitRequestFieldSize: number;
+  readonly forwardedAllowIps: string;
+  readonly certfile: string | null;
+  readonly keyfile: string | null;
+  readonly timeoutStack: boolean;
+}
+
+export interface WorkerStats {
+  readonly requests: number;
+  readonly inFlight: number;
+  readonly connections: number;
+  /** Event-loop delay percentiles over the last heartbeat interval, milliseconds. */
+  readonly loopDelayP50: number;
+  readonly loopDelayP99: number;
+  readonly heapUsed: number;
+  readonly heapTotal: number;
+}
+
+export type BootPhase = 'load' | 'init' | 'listen';
+
+export type WorkerToMaster =
+  | { readonly type: 'ready' }
+  | { readonly type: 'boot-error'; readonly phase: BootPhase; readonly message: string; readonly code?: string }
+  | { readonly type: 'heartbeat'; readonly stats: WorkerStats }
+  | { readonly type: 'recycle'; readonly reason: string };
+
+export type MasterToWorker = { readonly type: 'drain' } | { readonly type: 'reopen-logs' };
+
+/** Narrowing for messages arriving on the IPC channel, which are untyped JSON. */
+export function isWorkerMessage(value: unknown): value is WorkerToMaster {
+  if (typeof value !== 'object' || value === null || !('type' in value)) return false;
+  return ['ready', 'boot-error', 'heartbeat', 'recycle'].includes(String(value.type));
+}
+
+export function isMasterMessage(value: unknown): value is MasterToWorker {
+  if (typeof value !== 'object' || value === null || !('type' in value)) return false;
+  return value.type === 'drain' || value.type === 'reopen-logs';
+}
+
+/** The byte the master writes on a worker's stdin to ask its watchdog thread for the stuck stack. */
+export const STACK_REQUEST_BYTE = 's';

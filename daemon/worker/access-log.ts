@@ -1,0 +1,173 @@
+// The access log: Gunicorn's atoms compiled once into a line formatter, and a batching appender that
+// reopens on USR1 without losing a line. Runs in each HTTP worker (the master never sees requests).
+
+import { closeSync, openSync, write, writeSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+export interface RequestRecord {
+  readonly request: IncomingMessage;
+  readonly response: ServerResponse;
+  /** process.hrtime.bigint() when the request arrived. */
+  readonly startedAt: bigint;
+  readonly remoteAddress: string;
+  readonly bytesSent: number;
+}
+
+type Atom = (record: RequestRecord, elapsedMicroseconds: number) => string;
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+let cachedSecond = -1;
+let cachedTime = '';
+
+/** Apache's "[21/Nov/2026:05:51:00 +0000]", recomputed once a second. */
+function apacheTime(): string {
+  const now = Date.now();
+  const second = Math.floor(now / 1000);
+  if (second !== cachedSecond) {
+    const date = new Date(now);
+    const pad = (value: number): string => String(Math.abs(value)).padStart(2, '0');
+    const offset = -date.getTimezoneOffset();
+    const zone = `${offset >= 0 ? '+' : '-'}${pad(Math.trunc(offset / 60))}${pad(offset % 60)}`;
+    cachedTime = `[${pad(date.getDate())}/${MONTHS[date.getMonth()]}/${date.getFullYear()}:${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())} ${zone}]`;
+    cachedSecond = second;
+  }
+  return cachedTime;
+}
+
+function basicUser(request: IncomingMessage): string {
+  const header = request.headers.authorization;
+  if (!header?.startsWith('Basic ')) return '-';
+  const decoded = Buffer.from(header.slice(6), 'base64').toString('utf8');
+  return decoded.slice(0, Math.max(0, decoded.indexOf(':'))) || '-';
+}
+
+function headerText(value: string | string[] | number | undefined): string {
+  if (value === undefined) return '-';
+  return Array.isArray(value) ? value.join(', ') : String(value);
+}
+
+const ATOMS: Record<string, Atom> = {
+  h: (record) => record.remoteAddress,
+  l: () => '-',
+  u: (record) => basicUser(record.request),
+  t: () => apacheTime(),
+  r: (record) => `${record.request.method} ${record.request.url} HTTP/${record.request.httpVersion}`,
+  m: (record) => record.request.method ?? '-',
+  U: (record) => (record.request.url ?? '').split('?')[0] ?? '-',
+  q: (record) => (record.request.url ?? '').split('?')[1] ?? '',
+  H: (record) => `HTTP/${record.request.httpVersion}`,
+  s: (record) => String(record.response.statusCode),
+  B: (record) => String(record.bytesSent),
+  b: (record) => (record.bytesSent > 0 ? String(record.bytesSent) : '-'),
+  f: (record) => headerText(record.request.headers.referer),
+  a: (record) => headerText(record.request.headers['user-agent']),
+  T: (_record, microseconds) => String(Math.floor(microseconds / 1e6)),
+  M: (_record, microseconds) => String(Math.floor(microseconds / 1e3)),
+  D: (_record, microseconds) => String(Math.floor(microseconds)),
+  L: (_record, microseconds) => (microseconds / 1e6).toFixed(6),
+  p: () => `<${process.pid}>`,
+};
+
+function braceAtom(name: string, where: string): Atom {
+  const key = name.toLowerCase();
+  if (where === 'i') return (record) => headerText(record.request.headers[key]);
+  if (where === 'o') return (record) => headerText(record.response.getHeader(key));
+  return () => process.env[name] ?? '-';
+}
+
+/** Compiles "%(h)s ... %({x-request-id}i)s" into a function; unknown atoms print "-" as Gunicorn's do. */
+export function compileAccessLogFormat(format: string): (record: RequestRecord) => string {
+  const parts: (string | Atom)[] = [];
+  let last = 0;
+  for (const match of format.matchAll(/%\(([^)]+)\)s/g)) {
+    parts.push(format.slice(last, match.index));
+    const name = match[1] ?? '';
+    const brace = /^\{([^}]+)\}([ioe])$/.exec(name);
+    parts.push(brace ? braceAtom(brace[1] ?? '', brace[2] ?? 'i') : (ATOMS[name] ?? (() => '-')));
+    last = (match.index ?? 0) + match[0].length;
+  }
+  parts.push(format.slice(last));
+  return (record) => {
+    const microseconds = Number(process.hrtime.bigint() - record.startedAt) / 1000;
+    let line = '';
+    for (const part of parts) line += typeof part === 'string' ? part : part(record, microseconds);
+    return line;
+  };
+}
+
+/** Appends lines in batches, one write in flight; reopen() switches files between writes. */
+export class AccessLogWriter {
+  readonly #path: string;
+  #fd: number | null;
+  #pending: string[] = [];
+  #writing = false;
+  #reopenRequested = false;
+  #scheduled = false;
+
+  constructor(path: string) {
+    this.#path = path;
+    this.#fd = path === '-' ? null : openSync(path, 'a', 0o644);
+  }
+
+  append(line: string): void {
+    this.#pending.push(line);
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(() => {
+        this.#scheduled = false;
+        this.#flush();
+      });
+    }
+  }
+
+  reopen(): void {
+    this.#reopenRequested = true;
+    if (!this.#writing) this.#flush();
+  }
+
+  #switchFile(): void {
+    this.#reopenRequested = false;
+    if (this.#fd === null) return;
+    try {
+      const fresh = openSync(this.#path, 'a', 0o644);
+      closeSync(this.#fd);
+      this.#fd = fresh;
+    } catch (error) {
+      // The directory may be gone or read-only: keep the old file and say so on stderr (the master's log).
+      console.error(`access log ${this.#path}: cannot reopen (${error instanceof Error ? error.message : String(error)}); still writing to the old file`);
+    }
+  }
+
+  #flush(): void {
+    if (this.#writing) return;
+    if (this.#reopenRequested) this.#switchFile();
+    if (this.#pending.length === 0) return;
+    const text = this.#pending.join('\n') + '\n';
+    this.#pending = [];
+    if (this.#fd === null) {
+      process.stdout.write(text);
+      return;
+    }
+    this.#writing = true;
+    write(this.#fd, text, (error) => {
+      this.#writing = false;
+      if (error) console.error(`access log ${this.#path}: ${error.message}`);
+      const waiters = this.#idleWaiters;
+      this.#idleWaiters = [];
+      for (const wake of waiters) wake();
+      if (this.#pending.length > 0 || this.#reopenRequested) this.#flush();
+    });
+  }
+
+  #idleWaiters: (() => void)[] = [];
+
+  /** Waits for the write in flight, then writes the rest synchronously; called before the worker exits. */
+  async close(): Promise<void> {
+    while (this.#writing) await new Promise<void>((wake) => this.#idleWaiters.push(wake));
+    if (this.#pending.length === 0) return;
+    const text = this.#pending.join('\n') + '\n';
+    this.#pending = [];
+    if (this.#fd === null) process.stdout.write(text);
+    else writeSync(this.#fd, text);
+  }
+}

@@ -1,0 +1,65 @@
+// A worker thread inside each HTTP worker: prints the main thread's JavaScript stack when the master
+// says the worker timed out, and ends the process if the master vanished while JavaScript is stuck.
+// Runs in a worker_threads thread of each HTTP worker process.
+//
+// Why a thread: a worker stuck in a busy loop never runs its JS signal handlers, and Node's
+// report-on-signal is such a handler (verified: the report is written only after the loop ends, with an
+// empty stack). An inspector session from another thread can still pause the main thread, but only if
+// the debugger was enabled before the hang; enabling it at the moment of the hang is never processed.
+
+import { writeSync } from 'node:fs';
+import { Session } from 'node:inspector';
+import net from 'node:net';
+import { workerData } from 'node:worker_threads';
+
+interface WatchdogData {
+  readonly tag: string;
+  /** How long to let the main thread drain after the master vanished before killing the process. */
+  readonly orphanGraceMs: number;
+}
+
+interface CallFrame {
+  functionName: string;
+  location: { scriptId: string; lineNumber: number; columnNumber: number };
+}
+
+const { tag, orphanGraceMs } = workerData as WatchdogData;
+const session = new Session();
+const scriptUrls = new Map<string, string>();
+let stackRequested = false;
+
+session.connectToMainThread();
+session.on('Debugger.scriptParsed', (message) => {
+  if (message.params.url) scriptUrls.set(message.params.scriptId, message.params.url);
+});
+session.on('Debugger.paused', (message) => {
+  if (!stackRequested) {
+    session.post('Debugger.resume');
+    return;
+  }
+  stackRequested = false;
+  const frames = (message.params.callFrames as CallFrame[]).map((frame) => {
+    const url = scriptUrls.get(frame.location.scriptId) ?? '<unknown>';
+    const position = `${url}:${frame.location.lineNumber + 1}:${frame.location.columnNumber + 1}`;
+    return `    at ${frame.functionName || '<anonymous>'} (${position})`;
+  });
+  // fd 2 is the pipe to the master, which tags each line with this worker.
+  writeSync(2, `worker ${tag} timed out; its main thread was running:\n${frames.join('\n')}\n`);
+  session.post('Debugger.resume');
+});
+session.post('Debugger.enable');
+
+// stdin is a pipe from the master: one byte asks for the stack, end of file means the master is gone.
+const fromMaster = new net.Socket({ fd: 0, readable: true, writable: false });
+fromMaster.on('data', () => {
+  stackRequested = true;
+  session.post('Debugger.pause');
+});
+fromMaster.on('end', () => {
+  // The main thread drains on its own when the IPC channel drops; this is for a main thread that is
+  // stuck and cannot, so no orphan keeps serving on the shared socket.
+  setTimeout(() => process.kill(process.pid, 'SIGKILL'), orphanGraceMs);
+});
+fromMaster.on('error', (error) => {
+  writeSync(2, `worker ${tag} watchdog: stdin failed (${error.message}); stack dumps are off\n`);
+});

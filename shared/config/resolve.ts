@@ -1,0 +1,118 @@
+// Merges the config layers (default < config file < APPD_CMD_ARGS < command line) into one typed Config,
+// remembering where each value came from. Run by the appd master at start and on every reload.
+
+import { camelCase, kebabCase, type AnySetting } from '../settings/define.js';
+import { InvalidValue } from '../settings/kinds.js';
+import { findSetting, SETTINGS, type Config, type SettingKey } from '../settings/table.js';
+import { ConfigError } from '../errors.js';
+import { closestName } from './closest-key.js';
+
+export type ValueSource =
+  | { readonly kind: 'default' }
+  | { readonly kind: 'file'; readonly path: string }
+  | { readonly kind: 'environment'; readonly variable: string }
+  | { readonly kind: 'argv' };
+
+export function describeSource(source: ValueSource): string {
+  switch (source.kind) {
+    case 'default':
+      return 'default';
+    case 'file':
+      return `config file ${source.path}`;
+    case 'environment':
+      return source.variable;
+    case 'argv':
+      return 'command line';
+  }
+}
+
+/** One layer of raw values, keyed by setting key, as a flag parser or config file produced them. */
+export interface ConfigLayer {
+  readonly source: ValueSource;
+  readonly values: Readonly<Record<string, unknown>>;
+}
+
+export interface ResolvedConfig {
+  readonly values: Config;
+  readonly sources: Readonly<Record<SettingKey, ValueSource>>;
+  /** The config file that was read, if any, so a reload reads the same one. */
+  readonly configFile: string | null;
+}
+
+/** How a setting is named to the user for a given source: its flag on the command line, its key in a file. */
+function settingLabel(setting: AnySetting, source: ValueSource): string {
+  if (source.kind === 'argv' || source.kind === 'environment') {
+    return setting.cli === 'positional' ? 'APP' : `--${kebabCase(setting.key)}`;
+  }
+  return setting.key;
+}
+
+/**
+ * Maps a config file's keys to setting keys: camelCase, kebab-case and snake_case are all accepted.
+ * An unknown key is an error naming the closest known one.
+ */
+export function normaliseFileKeys(values: Record<string, unknown>, path: string): Record<string, unknown> {
+  const result: Record<string, unknown> = {};
+  const allowed = SETTINGS.filter((setting) => setting.cli !== 'cli-only').map((setting) => setting.key as string);
+  for (const [rawKey, value] of Object.entries(values)) {
+    const key = camelCase(rawKey);
+    const setting = findSetting(key);
+    if (!setting || setting.cli === 'cli-only') {
+      const suggestion = closestName(key, allowed);
+      const hint = suggestion ? `; did you mean "${suggestion}"?` : '';
+      const why = setting ? ' (it is a command-line option only)' : '';
+      throw new ConfigError(`config file ${path}: unknown setting "${rawKey}"${why}${hint}`);
+    }
+    if (key in result) throw new ConfigError(`config file ${path}: setting "${key}" is given twice (as "${rawKey}")`);
+    result[key] = value;
+  }
+  return result;
+}
+
+function parseValue(setting: AnySetting, raw: unknown, source: ValueSource): unknown {
+  try {
+    return setting.kind.parse(raw);
+  } catch (error) {
+    if (!(error instanceof InvalidValue)) throw error;
+    throw new ConfigError(`invalid ${settingLabel(setting, source)} (from ${describeSource(source)}): ${error.message}`);
+  }
+}
+
+export function resolveConfig(
+  layers: readonly ConfigLayer[],
+  environment: NodeJS.ProcessEnv,
+  configFile: string | null,
+): ResolvedConfig {
+  const values: Record<string, unknown> = {};
+  const sources: Record<string, ValueSource> = {};
+  for (const setting of SETTINGS) {
+    // The highest layer that sets a key wins; layers are given lowest first.
+    for (let index = layers.length - 1; index >= 0; index -= 1) {
+      const layer = layers[index];
+      if (layer && layer.values[setting.key] !== undefined) {
+        values[setting.key] = parseValue(setting, layer.values[setting.key], layer.source);
+        sources[setting.key] = layer.source;
+        break;
+      }
+    }
+    if (!(setting.key in values)) {
+      const fallback = setting.default;
+      values[setting.key] = typeof fallback === 'function' ? fallback({ environment, values }) : fallback;
+      sources[setting.key] = { kind: 'default' };
+    }
+  }
+  const resolved = { values: values as unknown as Config, sources: sources as Record<SettingKey, ValueSource>, configFile };
+  checkCombinations(resolved);
+  return resolved;
+}
+
+/** Rules that involve several settings; each message names the settings and their sources. */
+function checkCombinations({ values, sources }: ResolvedConfig): void {
+  if ((values.certfile === null) !== (values.keyfile === null)) {
+    const given = values.certfile === null ? 'keyfile' : 'certfile';
+    throw new ConfigError(`${given} (from ${describeSource(sources[given])}) needs ${given === 'certfile' ? 'keyfile' : 'certfile'} too`);
+  }
+  if (values.bind.length === 0) {
+    throw new ConfigError(`bind (from ${describeSource(sources.bind)}) is empty: give at least one address`);
+  }
+}

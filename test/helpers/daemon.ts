@@ -1,0 +1,155 @@
+// Starts a real appd daemon in a temp directory for a test, the way a user would, and guarantees that
+// every process it started and every file is gone after the test, even when the test fails.
+// Runs in the ava test process.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ExecutionContext } from 'ava';
+import { childrenOf, commandLine, isAlive, killQuietly, waitFor } from './processes.js';
+
+export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+export const APPD = join(PROJECT_ROOT, 'dist/daemon/main.js');
+export const APPCTL = join(PROJECT_ROOT, 'dist/ctl/main.js');
+
+export function fixture(name: string): string {
+  return join(PROJECT_ROOT, 'test/fixtures', name);
+}
+
+export interface DaemonOptions {
+  readonly args: readonly string[];
+  readonly env?: Readonly<Record<string, string>>;
+  /** Files to create in the temp directory before start: relative path -> content. */
+  readonly files?: Readonly<Record<string, string>>;
+  /** What to wait for before returning: the "ready" log line (default), or nothing. */
+  readonly waitFor?: 'ready' | 'nothing';
+  readonly timeoutMs?: number;
+}
+
+/** A temp directory removed after the test. */
+export function tempDirectory(t: ExecutionContext, prefix = 'appd-test-'): string {
+  const directory = mkdtempSync(join(tmpdir(), prefix));
+  t.teardown(() => rmSync(directory, { recursive: true, force: true }));
+  return directory;
+}
+
+export class TestDaemon {
+  readonly directory: string;
+  readonly child: ChildProcess;
+  output = '';
+  readonly #seen = new Set<number>();
+  readonly #poll: NodeJS.Timeout;
+  #exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+
+  constructor(directory: string, child: ChildProcess) {
+    this.directory = directory;
+    this.child = child;
+    child.stdout?.setEncoding('utf8').on('data', (text: string) => (this.output += text));
+    child.stderr?.setEncoding('utf8').on('data', (text: string) => (this.output += text));
+    this.#exit = new Promise((settle) => child.once('exit', (code, signal) => settle({ code, signal })));
+    // Remember every descendant ever seen, so cleanup can kill by pid whatever escaped the group.
+    this.#poll = setInterval(() => this.descendants(), 100);
+    this.#poll.unref();
+  }
+
+  get pid(): number {
+    return this.child.pid ?? -1;
+  }
+
+  /** The first "Listening at: http://HOST:PORT" the daemon logged. */
+  get port(): number {
+    const match = /Listening at: https?:\/\/[^\s]*:(\d+) /.exec(this.output);
+    if (!match) throw new Error(`the daemon logged no TCP listener:\n${this.output}`);
+    return Number(match[1]);
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** Live descendants (workers and their children). */
+  descendants(): number[] {
+    const found: number[] = [];
+    const queue = [this.pid];
+    while (queue.length > 0) {
+      const parent = queue.shift() ?? -1;
+      for (const child of childrenOf(parent)) {
+        found.push(child);
+        this.#seen.add(child);
+        queue.push(child);
+      }
+    }
+    return found;
+  }
+
+  /** Live worker pids (by title), sorted by slot. */
+  workers(): number[] {
+    return this.descendants()
+      .filter((pid) => commandLine(pid).startsWith('appd: worker'))
+      .sort((left, right) => commandLine(left).localeCompare(commandLine(right)));
+  }
+
+  async waitForWorkers(count: number, timeoutMs = 10_000): Promise<number[]> {
+    return waitFor(`${count} workers`, () => {
+      const workers = this.workers();
+      return workers.length === count ? workers : null;
+    }, timeoutMs);
+  }
+
+  /** Waits until the log matches (counting only output after `from` characters). */
+  async waitForLog(pattern: RegExp, timeoutMs = 10_000, from = 0): Promise<RegExpExecArray> {
+    return waitFor(`log matching ${pattern}`, () => pattern.exec(this.output.slice(from)), timeoutMs).catch((error: Error) => {
+      throw new Error(`${error.message}\n--- daemon output ---\n${this.output}`);
+    });
+  }
+
+  signal(signal: NodeJS.Signals): void {
+    killQuietly(this.pid, signal);
+  }
+
+  exited(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    return this.#exit;
+  }
+
+  /** SIGKILL to the process group and to every pid ever seen; waits until none is alive. */
+  async cleanup(): Promise<void> {
+    clearInterval(this.#poll);
+    this.descendants();
+    try {
+      process.kill(-this.pid, 'SIGKILL');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error; // group already gone
+    }
+    killQuietly(this.pid);
+    for (const pid of this.#seen) killQuietly(pid);
+    await waitFor('every daemon process to die', () => [this.pid, ...this.#seen].every((pid) => !isAlive(pid)), 5000);
+  }
+}
+
+export async function startDaemon(t: ExecutionContext, options: DaemonOptions): Promise<TestDaemon> {
+  const directory = tempDirectory(t);
+  for (const [name, content] of Object.entries(options.files ?? {})) {
+    mkdirSync(dirname(join(directory, name)), { recursive: true });
+    writeFileSync(join(directory, name), content);
+  }
+  const child = spawn(process.execPath, [APPD, ...options.args], {
+    cwd: directory,
+    // Its own process group, so cleanup can kill the master and all its workers at once.
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, XDG_RUNTIME_DIR: directory, APPD_CMD_ARGS: '', ...options.env },
+  });
+  const daemon = new TestDaemon(directory, child);
+  t.teardown(() => daemon.cleanup());
+  if (options.waitFor !== 'nothing') {
+    await Promise.race([
+      daemon.waitForLog(/\[INFO\] ready: /, options.timeoutMs ?? 15_000),
+      daemon.exited().then(({ code }) => {
+        throw new Error(`appd exited with code ${code} before it was ready:\n${daemon.output}`);
+      }),
+    ]);
+  }
+  return daemon;
+}

@@ -1,0 +1,61 @@
+// A minimal HTTP client for tests: one request per connection unless told otherwise, over TCP or a
+// unix socket, returning status, headers and body. Runs in the ava test process.
+
+import http from 'node:http';
+
+export interface HttpResult {
+  readonly status: number;
+  readonly headers: http.IncomingHttpHeaders;
+  readonly body: string;
+}
+
+export interface RequestOptions {
+  readonly method?: string;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly body?: string;
+  readonly socketPath?: string;
+  readonly timeoutMs?: number;
+}
+
+export function request(url: string, options: RequestOptions = {}): Promise<HttpResult> {
+  return new Promise((settle, fail) => {
+    const target = new URL(url);
+    const outgoing = http.request(
+      {
+        host: target.hostname.replace(/^\[|\]$/g, ''),
+        port: target.port,
+        path: `${target.pathname}${target.search}`,
+        method: options.method ?? 'GET',
+        headers: { connection: 'close', ...options.headers },
+        // A fresh connection per request: keepAlive:false without maxSockets really sends Connection: close.
+        agent: false,
+        ...(options.socketPath ? { socketPath: options.socketPath } : {}),
+        timeout: options.timeoutMs ?? 10_000,
+      },
+      (response) => {
+        let body = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => (body += chunk));
+        response.on('end', () => settle({ status: response.statusCode ?? 0, headers: response.headers, body }));
+        response.on('error', fail);
+      },
+    );
+    outgoing.on('timeout', () => outgoing.destroy(new Error(`request to ${url} timed out`)));
+    outgoing.on('error', fail);
+    outgoing.end(options.body);
+  });
+}
+
+export async function get(url: string, options: RequestOptions = {}): Promise<HttpResult> {
+  return request(url, options);
+}
+
+/** Requests until `count` distinct response bodies matching `pattern` were seen (e.g. worker pids). */
+export async function distinctResponders(url: string, pattern: RegExp, count: number, attempts = 200): Promise<Set<string>> {
+  const seen = new Set<string>();
+  for (let attempt = 0; attempt < attempts && seen.size < count; attempt += 1) {
+    const match = pattern.exec((await get(url)).body);
+    if (match?.[1]) seen.add(match[1]);
+  }
+  return seen;
+}

@@ -1,0 +1,82 @@
+// Process inspection for tests: liveness (a zombie counts as gone), children, titles, from /proc.
+// Runs in the ava test process.
+
+import { readdirSync, readFileSync } from 'node:fs';
+import { hasErrorCode } from '../../shared/errors.js';
+
+/** Reads a /proc file; null when the process is gone (ENOENT, ESRCH). */
+function readProc(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    if (hasErrorCode(error, 'ENOENT', 'ESRCH')) return null;
+    throw error;
+  }
+}
+
+interface ProcStat {
+  readonly pid: number;
+  readonly ppid: number;
+  readonly state: string;
+  readonly comm: string;
+}
+
+export function readStat(pid: number): ProcStat | null {
+  const text = readProc(`/proc/${pid}/stat`);
+  if (text === null) return null;
+  // comm is in parentheses and may contain spaces; the fields after the last ")" are fixed.
+  const close = text.lastIndexOf(')');
+  const fields = text.slice(close + 2).split(' ');
+  return { pid, comm: text.slice(text.indexOf('(') + 1, close), state: fields[0] ?? '?', ppid: Number(fields[1]) };
+}
+
+/** Alive and not a zombie (this sandbox's PID 1 reaps orphans late). */
+export function isAlive(pid: number): boolean {
+  const stat = readStat(pid);
+  return stat !== null && stat.state !== 'Z' && stat.state !== 'X';
+}
+
+export function allPids(): number[] {
+  return readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .map(Number);
+}
+
+export function childrenOf(pid: number): number[] {
+  return allPids().filter((candidate) => readStat(candidate)?.ppid === pid && isAlive(candidate));
+}
+
+export function commandLine(pid: number): string {
+  return (readProc(`/proc/${pid}/cmdline`) ?? '').replace(/\0+$/, '').replace(/\0/g, ' ');
+}
+
+export function comm(pid: number): string {
+  return (readProc(`/proc/${pid}/comm`) ?? '').trim();
+}
+
+/** Every live process whose command line contains `text`. */
+export function findProcesses(text: string): number[] {
+  return allPids().filter((pid) => pid !== process.pid && isAlive(pid) && commandLine(pid).includes(text));
+}
+
+export async function waitFor<T>(what: string, probe: () => T | null | undefined | false | Promise<T | null | undefined | false>, timeoutMs = 10_000, intervalMs = 25): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== null && value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}`);
+    await new Promise((settle) => setTimeout(settle, intervalMs));
+  }
+}
+
+export function killQuietly(pid: number, signal: NodeJS.Signals = 'SIGKILL'): void {
+  try {
+    process.kill(pid, signal);
+  } catch (error) {
+    if (!hasErrorCode(error, 'ESRCH')) throw error; // already gone: what cleanup wants
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((settle) => setTimeout(settle, ms));
+}
