@@ -22,6 +22,8 @@ export interface LifecycleObserver {
   reloading?(): void;
   reloaded?(): void;
   stopping?(): void;
+  /** After every pass of the loop (at least every TICK_MS): proof of life for a watchdog, and state to report. */
+  looped?(arbiter: Arbiter): void;
 }
 
 export interface ArbiterOptions {
@@ -120,6 +122,7 @@ export class Arbiter {
         this.supervisor.murderWorkers();
         this.supervisor.manageWorkers(this.#stopMode);
         this.#checkProgress();
+        this.#options.observer?.looped?.(this);
       } catch (error) {
         this.#logger.critical(`master loop error: ${describeError(error)}`);
       }

@@ -14,6 +14,8 @@ import { Logger } from './logger.js';
 import { checkPidfile, removePidfile, writePidfile } from './pidfile.js';
 import { masterTitle, setProcessTitle } from './process-title.js';
 import { installSignalHandlers } from './signals.js';
+import { combineObservers, SystemdLifecycle } from './systemd-lifecycle.js';
+import { SystemdNotifier } from './systemd-notify.js';
 
 export interface MasterOutcome {
   readonly exitCode: number;
@@ -35,6 +37,8 @@ export async function runMaster(resolved: ResolvedConfig, sources: ConfigSources
   if (config.chdir) process.chdir(resolve(sources.directory, config.chdir));
   const logger = new Logger(config.errorLogfile ?? '-', config.logLevel);
   const server = { name: config.name, pid: process.pid, config };
+  // Before any worker is spawned: it takes NOTIFY_SOCKET out of the environment workers inherit.
+  const notifier = SystemdNotifier.fromEnvironment(process.env, (message) => logger.warning(message));
   let listeners: Listener[] = [];
   let pidfile: string | null = null;
   try {
@@ -57,7 +61,7 @@ export async function runMaster(resolved: ResolvedConfig, sources: ConfigSources
       logger,
       baseEnvironment: process.env,
       readConfig: async () => (await readConfig(sources)).resolved,
-      observer,
+      observer: combineObservers(observer, notifier && new SystemdLifecycle(notifier)),
     });
     const removeSignalHandlers = installSignalHandlers((event) => arbiter.queue.push(event));
     try {
@@ -68,12 +72,17 @@ export async function runMaster(resolved: ResolvedConfig, sources: ConfigSources
       removeSignalHandlers();
     }
   } catch (error) {
-    if (error instanceof AppdError) return { exitCode: error.exitCode, error, logger };
+    if (error instanceof AppdError) {
+      notifier?.send({ STATUS: `failed: ${error.message}` });
+      return { exitCode: error.exitCode, error, logger };
+    }
     logger.critical(`master failed: ${describeError(error)}`);
     throw error;
   } finally {
     closeListeners(listeners);
     if (pidfile) removePidfile(pidfile);
     await awaitHook(logger, 'onExit', config.onExit, server);
+    // STOPPING=1 and a failure's STATUS= must reach systemd before the master is gone.
+    await notifier?.flush();
   }
 }

@@ -1,0 +1,100 @@
+// Turns the arbiter's milestones into sd_notify messages: READY=1 once the first generation is ready,
+// RELOADING=1/READY=1 around reloads, STOPPING=1, STATUS= with workers, WATCHDOG=1. Run by the appd master.
+
+import type { Arbiter, LifecycleObserver } from './arbiter.js';
+import { monotonicMicroseconds, type SystemdNotifier } from './systemd-notify.js';
+
+/** What STATUS= shows: ready/target workers and the generation, per pool. */
+export function describeWorkers(arbiter: Arbiter): string {
+  const { supervisor } = arbiter;
+  const pools = [...supervisor.pools.values()];
+  const parts = pools.map((pool) => {
+    if (arbiter.phase === 'stopping') return `stopping, ${supervisor.workersOf(pool.name).length} worker(s) left`;
+    if (pool.rollout) {
+      const fresh = supervisor.workersOf(pool.name).filter((worker) => worker.state === 'ready' && worker.generation === pool.generation && worker.slot < pool.desired);
+      return `reloading to generation ${pool.generation}: ${fresh.length}/${pool.desired} new workers ready`;
+    }
+    const counts = `${supervisor.readyCount(pool)}/${pool.desired} workers ready`;
+    return arbiter.phase === 'booting' ? `starting: ${counts}` : `${counts}, generation ${pool.generation}`;
+  });
+  if (pools.length === 1) return parts[0] ?? '';
+  return pools.map((pool, index) => `${pool.name}: ${parts[index] ?? ''}`).join('; ');
+}
+
+/**
+ * Gunicorn sends READY=1 before any worker exists and nothing after; Puma's first watchdog ping comes
+ * one interval after READY and gets it killed during hot restarts. appd reports readiness only when
+ * the first generation serves, pings the watchdog with READY and then from the arbiter loop itself (a
+ * wedged loop stops the pings, which is the point), and brackets every reload.
+ */
+export class SystemdLifecycle implements LifecycleObserver {
+  readonly #notifier: SystemdNotifier;
+  readonly #now: () => number;
+  #readySent = false;
+  #reloading = false;
+  #stopping = false;
+  #lastStatus = '';
+  #lastPingAt = 0;
+
+  constructor(notifier: SystemdNotifier, now: () => number = Date.now) {
+    this.#notifier = notifier;
+    this.#now = now;
+  }
+
+  ready(summary: string): void {
+    if (this.#readySent) return;
+    this.#readySent = true;
+    this.#lastPingAt = this.#now();
+    this.#lastStatus = summary;
+    this.#notifier.send({ READY: 1, STATUS: summary, ...(this.#notifier.watchdogMicroseconds !== null ? { WATCHDOG: 1 } : {}) });
+  }
+
+  reloading(): void {
+    // A HUP before the first READY changes nothing systemd knows about: it is still starting.
+    if (!this.#readySent || this.#stopping) return;
+    this.#reloading = true;
+    this.#lastStatus = 'reloading';
+    this.#notifier.send({ RELOADING: 1, MONOTONIC_USEC: monotonicMicroseconds(), STATUS: this.#lastStatus });
+  }
+
+  reloaded(): void {
+    if (!this.#reloading || this.#stopping) return;
+    this.#reloading = false;
+    this.#lastStatus = 'reloaded';
+    this.#notifier.send({ READY: 1, STATUS: this.#lastStatus });
+  }
+
+  stopping(): void {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    this.#lastStatus = 'stopping';
+    this.#notifier.send({ STOPPING: 1, STATUS: this.#lastStatus });
+  }
+
+  /** Called after every pass of the arbiter loop (at least every 200 ms). */
+  looped(arbiter: Arbiter): void {
+    const interval = this.#notifier.watchdogIntervalMs;
+    const now = this.#now();
+    if (interval !== null && now - this.#lastPingAt >= interval) {
+      this.#lastPingAt = now;
+      this.#notifier.send({ WATCHDOG: 1 });
+    }
+    const status = describeWorkers(arbiter);
+    if (status !== this.#lastStatus) {
+      this.#lastStatus = status;
+      this.#notifier.send({ STATUS: status });
+    }
+  }
+}
+
+/** Several observers as one (the --daemon parent and systemd may both listen). */
+export function combineObservers(...observers: readonly (LifecycleObserver | null)[]): LifecycleObserver {
+  const present = observers.filter((observer): observer is LifecycleObserver => observer !== null);
+  return {
+    ready: (summary) => present.forEach((observer) => observer.ready?.(summary)),
+    reloading: () => present.forEach((observer) => observer.reloading?.()),
+    reloaded: () => present.forEach((observer) => observer.reloaded?.()),
+    stopping: () => present.forEach((observer) => observer.stopping?.()),
+    looped: (arbiter) => present.forEach((observer) => observer.looped?.(arbiter)),
+  };
+}

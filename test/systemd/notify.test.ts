@@ -1,0 +1,102 @@
+// sd_notify against a real unix datagram listener standing in for systemd: READY only once workers are
+// ready, watchdog pings, RELOADING/READY around HUP, STOPPING, MAINPID for an upgraded master.
+
+import test from 'ava';
+import { fixture, startDaemon } from '../helpers/daemon.js';
+import { get } from '../helpers/http.js';
+import { startNotifyListener } from '../helpers/notify-listener.js';
+import { sleep } from '../helpers/processes.js';
+import { monotonicMicroseconds, SystemdNotifier } from '../../daemon/systemd-notify.js';
+
+const BOOT_DELAY_MS = 800;
+
+test('READY=1 only after the first generation is ready; RELOADING/READY around HUP; STOPPING on TERM; WATCHDOG pings', async (t) => {
+  const listener = await startNotifyListener(t);
+  const startedUsec = monotonicMicroseconds();
+  const daemon = await startDaemon(t, {
+    args: [`${fixture('slow-boot-app.mjs')}:create()`, '-w', '2', '-b', '127.0.0.1:0'],
+    env: { NOTIFY_SOCKET: listener.socket, WATCHDOG_USEC: '400000', BOOT_DELAY_MS: String(BOOT_DELAY_MS) },
+    waitFor: 'nothing',
+  });
+
+  // The watchdog is fed from the arbiter loop while workers boot, and READY has not been sent yet.
+  const [firstPing] = await listener.waitFor('WATCHDOG', '1');
+  t.is(listener.having('READY').length, 0, `no READY before the workers are ready:\n${listener.describe()}`);
+  t.true((firstPing?.receivedUsec ?? 0n) - startedUsec < BigInt(BOOT_DELAY_MS * 1000), 'the first ping came while the app was still booting');
+
+  const [ready] = await listener.waitFor('READY', '1');
+  t.true((ready?.receivedUsec ?? 0n) - startedUsec >= BigInt(BOOT_DELAY_MS * 1000), 'READY came after the app factory resolved');
+  t.regex(ready?.fields.get('STATUS') ?? '', /^2 worker\(s\) ready/);
+  t.is(ready?.fields.get('WATCHDOG'), '1', 'the watchdog is pinged at once with READY');
+  t.is(ready?.pid, daemon.pid, 'systemd sees the master as the sender');
+  await daemon.waitForLog(/\[INFO\] ready: /);
+  t.regex((await get(daemon.url)).body, /generation=1 leaked=none/, 'workers never see NOTIFY_SOCKET or WATCHDOG_USEC');
+  await listener.waitFor('STATUS', '2/2 workers ready, generation 1');
+
+  const pingsBefore = listener.having('WATCHDOG').length;
+  await sleep(1200);
+  t.true(listener.having('WATCHDOG').length - pingsBefore >= 3, `about one ping per 200 ms:\n${listener.describe()}`);
+
+  const hupUsec = monotonicMicroseconds();
+  daemon.signal('SIGHUP');
+  const [reloading] = await listener.waitFor('RELOADING', '1');
+  const monotonic = BigInt(reloading?.fields.get('MONOTONIC_USEC') ?? '0');
+  t.true(monotonic >= hupUsec && monotonic <= (reloading?.receivedUsec ?? 0n), 'MONOTONIC_USEC is CLOCK_MONOTONIC at the reload');
+  await listener.waitFor('STATUS', 'reloading to generation 2: 0/2 new workers ready');
+  const [, readyAgain] = await listener.waitFor('READY', '1', 2);
+  t.true(listener.messages.indexOf(readyAgain ?? ready ?? listener.messages[0]!) > listener.messages.indexOf(reloading!), 'READY=1 follows RELOADING=1');
+  t.regex(daemon.output, /pool web reloaded: generation 2/, 'READY=1 only once the new generation serves');
+  await listener.waitFor('STATUS', '2/2 workers ready, generation 2');
+
+  daemon.signal('SIGTERM');
+  const [stopping] = await listener.waitFor('STOPPING', '1');
+  t.is(stopping?.pid, daemon.pid);
+  t.deepEqual(await daemon.exited(), { code: 0, signal: null });
+  const afterStop = listener.messages.slice(listener.messages.indexOf(stopping!) + 1);
+  t.false(afterStop.some((message) => message.fields.has('READY')), 'nothing claims readiness after STOPPING');
+});
+
+test('an upgraded master announces itself with MAINPID= and READY=1 (the API the upgrade uses)', async (t) => {
+  const listener = await startNotifyListener(t);
+  const environment: NodeJS.ProcessEnv = { NOTIFY_SOCKET: listener.socket, WATCHDOG_USEC: '30000000', WATCHDOG_PID: String(process.pid), KEEP: 'yes' };
+  const warnings: string[] = [];
+  const notifier = SystemdNotifier.fromEnvironment(environment, (message) => warnings.push(message));
+  t.deepEqual(environment, { KEEP: 'yes' }, 'the variables are taken out of the environment workers inherit');
+  t.is(notifier?.watchdogIntervalMs, 15_000, 'half of WATCHDOG_USEC');
+  t.deepEqual(notifier?.successorEnvironment(), { NOTIFY_SOCKET: listener.socket, WATCHDOG_USEC: '30000000' });
+
+  notifier?.send({ MAINPID: process.pid, READY: 1, STATUS: 'upgraded\nto g2' });
+  await notifier?.flush();
+  const [announced] = await listener.waitFor('MAINPID');
+  t.is(announced?.text, `MAINPID=${process.pid}\nREADY=1\nSTATUS=upgraded to g2`);
+  t.is(announced?.pid, process.pid, 'sent with the credentials of the process that ran systemd-notify');
+  t.deepEqual(warnings, []);
+});
+
+test('messages keep their order; a waiting STATUS-only message is replaced by a newer one', async (t) => {
+  const listener = await startNotifyListener(t);
+  const notifier = new SystemdNotifier({ socket: listener.socket, watchdogMicroseconds: null, warn: (message) => t.fail(message) });
+  notifier.send({ READY: 1 });
+  for (let index = 1; index <= 5; index += 1) notifier.send({ STATUS: `step ${index}` });
+  notifier.send({ STOPPING: 1 });
+  await notifier.flush();
+  await listener.waitFor('STOPPING');
+  const texts = listener.messages.map((message) => message.text);
+  t.is(texts[0], 'READY=1');
+  t.is(texts.at(-1), 'STOPPING=1');
+  t.is(texts.at(-2), 'STATUS=step 5', 'the latest status is never dropped');
+  t.true(texts.length <= 4, `intermediate statuses were merged: ${texts.join(' | ')}`);
+});
+
+test('without systemd-notify on PATH the daemon warns once and serves anyway', async (t) => {
+  const listener = await startNotifyListener(t);
+  const daemon = await startDaemon(t, {
+    args: [fixture('pid-app.mjs'), '-w', '1', '-b', '127.0.0.1:0'],
+    env: { NOTIFY_SOCKET: listener.socket, PATH: '/nonexistent' },
+  });
+  t.is((await get(daemon.url)).status, 200);
+  daemon.signal('SIGTERM');
+  t.deepEqual(await daemon.exited(), { code: 0, signal: null });
+  t.is(daemon.output.match(/systemd-notify was not found on PATH/g)?.length, 1, daemon.output);
+  t.deepEqual(listener.messages, []);
+});
