@@ -18,15 +18,15 @@ export function takeInheritedSockets(environment: NodeJS.ProcessEnv): InheritedS
   const handoff = environment[HANDOFF_VARIABLE];
   if (handoff) {
     const entries = JSON.parse(handoff) as { fd: number; bind: string }[];
-    for (const entry of entries) sockets.push({ fd: entry.fd, bindText: entry.bind, origin: 'previous-master' });
+    for (const entry of entries) sockets.push({ fd: entry.fd, bindText: entry.bind, name: null, origin: 'previous-master' });
   } else if (environment['LISTEN_PID'] === String(process.pid)) {
     const count = Number(environment['LISTEN_FDS'] ?? '0');
     const names = (environment['LISTEN_FDNAMES'] ?? '').split(':');
     for (let index = 0; index < count; index += 1) {
-      // systemd names a socket after its unit unless FileDescriptorName= says otherwise; a name that is
-      // a bind address ("127.0.0.1:8000", "unix:/run/app.sock") matches that bind.
+      // systemd names a socket after its unit ("appd.socket") unless FileDescriptorName= says otherwise;
+      // a bind "fd://NAME" picks it by that name, any other bind by its address.
       const name = names[index];
-      sockets.push({ fd: SD_LISTEN_FDS_START + index, bindText: name && /[:/]/.test(name) ? name : null, origin: 'systemd' });
+      sockets.push({ fd: SD_LISTEN_FDS_START + index, bindText: null, name: name ? name : null, origin: 'systemd' });
     }
   }
   for (const variable of [HANDOFF_VARIABLE, 'LISTEN_PID', 'LISTEN_FDS', 'LISTEN_FDNAMES']) delete environment[variable];

@@ -36,6 +36,8 @@ export interface Listener {
 export interface InheritedSocket {
   readonly fd: number;
   readonly bindText: string | null;
+  /** systemd's name for it (LISTEN_FDNAMES), matched by a bind "fd://NAME". */
+  readonly name: string | null;
   readonly origin: ListenerOrigin;
 }
 
@@ -108,9 +110,13 @@ async function resolveHost(host: string | null): Promise<{ address: string | nul
   return { address: found.address, family: found.family === 6 ? 6 : 4 };
 }
 
-async function bindOne(bind: BindAddress, unixSocketMode: number): Promise<Listener> {
+async function bindOne(bind: BindAddress, unixSocketMode: number, inheritedNames: readonly string[]): Promise<Listener> {
   if (bind.kind === 'fd') {
-    return adoptDescriptor({ fd: bind.fd, bindText: bind.text, origin: 'fd' });
+    return adoptDescriptor({ fd: bind.fd, bindText: bind.text, name: null, origin: 'fd' });
+  }
+  if (bind.kind === 'named-fd') {
+    const known = inheritedNames.length > 0 ? `LISTEN_FDNAMES has ${inheritedNames.join(', ')}` : 'no socket was passed (LISTEN_FDS)';
+    throw new BindError(`cannot listen on ${bind.text}: no inherited socket is named "${bind.name}" (${known})`);
   }
   if (bind.kind === 'unix') {
     const path = resolve(bind.path);
@@ -171,21 +177,26 @@ export async function openListeners(
   inherited: readonly InheritedSocket[],
   unixSocketMode: number,
 ): Promise<Listener[]> {
-  const adopted = inherited.map(adoptDescriptor);
-  if (bindIsDefault && adopted.length > 0) return adopted;
+  const adopted = new Map(inherited.map((socket) => [adoptDescriptor(socket), socket] as const));
+  if (bindIsDefault && adopted.size > 0) return [...adopted.keys()];
   const listeners: Listener[] = [];
-  const unused = new Set(adopted);
+  const unused = new Set(adopted.keys());
+  const inheritedNames = inherited.flatMap((socket) => (socket.name === null ? [] : [socket.name]));
+  const matches = (bind: BindAddress, listener: Listener, host: string | null): boolean => {
+    if (bind.kind === 'named-fd') return adopted.get(listener)?.name === bind.name;
+    // fd://3 naming a descriptor systemd also passed is that same socket, not a second one.
+    if (bind.kind === 'fd') return listener.fd === bind.fd;
+    return listener.bindText === bind.text || sameAddress(bind, listener.address, host);
+  };
   try {
     for (const bind of binds) {
       const host = bind.kind === 'tcp' ? (await resolveHost(bind.host)).address : null;
-      const match = [...unused].find(
-        (listener) => listener.bindText === bind.text || sameAddress(bind, listener.address, host),
-      );
+      const match = [...unused].find((listener) => matches(bind, listener, host));
       if (match) {
         unused.delete(match);
         listeners.push({ ...match, bindText: bind.text });
       } else {
-        listeners.push(await bindOne(bind, unixSocketMode));
+        listeners.push(await bindOne(bind, unixSocketMode, inheritedNames));
       }
     }
   } catch (error) {

@@ -12,7 +12,8 @@ import { getSystemErrorName } from 'node:util';
 /** The parts of libuv's TCP/Pipe wrap that appd uses. */
 export interface RawServerHandle {
   readonly fd: number;
-  getsockname(out: { address?: string; port?: number; family?: string }): number;
+  /** Only TCP wraps have it; a unix socket's Pipe wrap does not. */
+  getsockname?(out: { address?: string; port?: number; family?: string }): number;
   close(): void;
 }
 
@@ -74,6 +75,6 @@ export function wrapInheritedDescriptor(fd: number): RawServerHandle {
 
 export function socketAddress(handle: RawServerHandle): { address: string; port: number; family: string } | null {
   const out: { address?: string; port?: number; family?: string } = {};
-  if (handle.getsockname(out) !== 0 || out.port === undefined || out.address === undefined) return null;
+  if (!handle.getsockname || handle.getsockname(out) !== 0 || out.port === undefined || out.address === undefined) return null;
   return { address: out.address, port: out.port, family: out.family ?? '' };
 }

@@ -1,4 +1,5 @@
-// Parses listen addresses as Gunicorn writes them: HOST:PORT, [::1]:PORT, :PORT, unix:/path, fd://N.
+// Parses listen addresses as Gunicorn writes them: HOST:PORT, [::1]:PORT, :PORT, unix:/path, fd://N,
+// plus fd://NAME for a socket systemd passed under that name (FileDescriptorName=, LISTEN_FDNAMES).
 // Used by the appd master (binding) and by appctl (display).
 
 import { isIP } from 'node:net';
@@ -6,7 +7,8 @@ import { isIP } from 'node:net';
 export type BindAddress =
   | { kind: 'tcp'; text: string; host: string | null; port: number }
   | { kind: 'unix'; text: string; path: string }
-  | { kind: 'fd'; text: string; fd: number };
+  | { kind: 'fd'; text: string; fd: number }
+  | { kind: 'named-fd'; text: string; name: string };
 
 /** The longest unix socket path Linux accepts (sun_path is 108 bytes with the trailing NUL). */
 export const UNIX_PATH_MAX_BYTES = 107;
@@ -36,8 +38,10 @@ export function parseBindAddress(original: string): BindAddress {
   const fdMatch = /^fd:\/\/(.*)$/.exec(text);
   if (fdMatch) {
     const fdText = fdMatch[1] ?? '';
+    // systemd's FileDescriptorName= allows any printable ASCII but ":" (the LISTEN_FDNAMES separator).
+    if (!/^\d+$/.test(fdText) && /^[\x21-\x39\x3b-\x7e]{1,255}$/.test(fdText)) return { kind: 'named-fd', text, name: fdText };
     if (!/^\d+$/.test(fdText) || Number(fdText) < 3) {
-      throw new Error(`invalid file descriptor in ${JSON.stringify(original)} (expected fd://N with N >= 3)`);
+      throw new Error(`invalid file descriptor in ${JSON.stringify(original)} (expected fd://N with N >= 3, or fd://NAME for a socket systemd passed under that name)`);
     }
     return { kind: 'fd', text, fd: Number(fdText) };
   }
@@ -53,7 +57,7 @@ export function parseBindAddress(original: string): BindAddress {
   const colon = withoutScheme.lastIndexOf(':');
   if (colon === -1) {
     throw new Error(
-      `address ${JSON.stringify(original)} has no port (write HOST:PORT, :PORT, [::1]:PORT, unix:/path or fd://N)`,
+      `address ${JSON.stringify(original)} has no port (write HOST:PORT, :PORT, [::1]:PORT, unix:/path, fd://N or fd://NAME)`,
     );
   }
   const host = withoutScheme.slice(0, colon);

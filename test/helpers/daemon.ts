@@ -26,6 +26,8 @@ export interface DaemonOptions {
   /** What to wait for before returning: the "ready" log line (default), or nothing. */
   readonly waitFor?: 'ready' | 'nothing';
   readonly timeoutMs?: number;
+  /** A command that runs appd for us (systemd-socket-activate ..., unshare ...); node, appd and args follow it. */
+  readonly wrapper?: readonly string[];
 }
 
 /** A temp directory removed after the test. */
@@ -134,7 +136,10 @@ export async function startDaemon(t: ExecutionContext, options: DaemonOptions): 
     mkdirSync(dirname(join(directory, name)), { recursive: true });
     writeFileSync(join(directory, name), content);
   }
-  const child = spawn(process.execPath, [APPD, ...options.args], {
+  const [wrapperCommand, ...wrapperArguments] = options.wrapper ?? [];
+  const command = wrapperCommand ?? process.execPath;
+  const commandArguments = wrapperCommand ? [...wrapperArguments, process.execPath, APPD, ...options.args] : [APPD, ...options.args];
+  const child = spawn(command, commandArguments, {
     cwd: directory,
     // Its own process group, so cleanup can kill the master and all its workers at once.
     detached: true,
