@@ -1,7 +1,6 @@
 // Settings table, part 1: the config file, listening sockets and worker processes.
 // Read by the appd master; flags, config keys, --print-config and the man page derive from it.
 
-import { cpus } from 'node:os';
 import { defineSetting } from './define.js';
 import { kinds } from './kinds.js';
 
@@ -68,7 +67,7 @@ export const CONFIG_AND_WORKER_SETTINGS = [
     reload: 'live',
     perPool: true,
     summary: 'The number of worker processes; "auto" means one per CPU.',
-    doc: `Changed at run time with TTIN/TTOU or appctl scale; a reload keeps the run-time count unless this setting itself changed. "auto" is ${cpus().length} on this machine.`,
+    doc: 'Changed at run time with TTIN/TTOU or appctl scale; a reload keeps the run-time count unless this setting itself changed. "auto" is the number of CPUs Node reports (os.availableParallelism()).',
   }),
   defineSetting({
     key: 'timeout',
