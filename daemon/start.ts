@@ -11,6 +11,7 @@ import { awaitHook } from './hooks.js';
 import { takeInheritedSockets } from './inherited-sockets.js';
 import { closeListeners, openListeners, type Listener } from './listeners.js';
 import { Logger } from './logger.js';
+import { warnIfPidOne } from './pid-one.js';
 import { checkPidfile, removePidfile, writePidfile } from './pidfile.js';
 import { masterTitle, setProcessTitle } from './process-title.js';
 import { installSignalHandlers } from './signals.js';
@@ -52,6 +53,7 @@ export async function runMaster(resolved: ResolvedConfig, sources: ConfigSources
     listeners = await openListeners(config.bind, bindIsDefault, takeInheritedSockets(process.env), config.unixSocketMode);
     if (pidfile) writePidfile(pidfile);
     logger.info(`Starting appd ${readPackageVersion()} on Node ${process.version} (master pid ${process.pid})`);
+    warnIfPidOne(logger);
     for (const listener of listeners) logger.info(`Listening at: ${listener.url} (fd ${listener.fd}, ${listener.origin})`);
     logger.info(`Serving ${config.app} with ${config.workers} worker(s)`);
 
