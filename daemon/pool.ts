@@ -2,6 +2,7 @@
 // throttling. Handlers change these; manageWorkers() makes the running workers converge. Run by the appd master.
 
 import { availableParallelism } from 'node:os';
+import type { AdoptListen } from '../shared/settings/kinds.js';
 import type { Config } from '../shared/settings/table.js';
 import type { SlotBackoff } from './backoff.js';
 import type { Requester } from './events.js';
@@ -10,6 +11,10 @@ import type { Requester } from './events.js';
 export interface PoolSettings {
   readonly name: string;
   readonly app: string;
+  /** Set instead of app: an unmodified server script whose listen() the worker adopts. */
+  readonly script: string | null;
+  readonly adoptListen: AdoptListen;
+  readonly waitReady: boolean;
   readonly workers: number;
   readonly timeout: number;
   readonly bootTimeout: number;
@@ -43,6 +48,9 @@ export function poolSettingsFromConfig(config: Config): PoolSettings[] {
     {
       name: 'web',
       app: config.app ?? '',
+      script: config.script,
+      adoptListen: config.adoptListen,
+      waitReady: config.waitReady,
       workers: resolveWorkerCount(config.workers),
       timeout: config.timeout,
       bootTimeout: config.bootTimeout,

@@ -2,6 +2,7 @@
 // stdin as the watchdog pipe, stdout/stderr piped to the master's log. Run by the appd master.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Identity } from './identity.js';
 import type { Listener } from './listeners.js';
@@ -10,6 +11,8 @@ import { workerTitle } from './process-title.js';
 import { WORKER_SPEC_VARIABLE, type WorkerSpec } from './worker-messages.js';
 
 const WORKER_MAIN = fileURLToPath(new URL('./worker/main.js', import.meta.url));
+/** Preloaded (node --import) before a script, so the script's own listen() is adopted. */
+const ADOPT_PRELOAD = new URL('./worker/adopt-listen.js', import.meta.url).href;
 
 /** Spaces after argv[0] give process.title room to grow (a title is cut at the original argv length). */
 const TITLE_ROOM = ' '.repeat(96);
@@ -33,6 +36,9 @@ export function buildWorkerSpec(settings: PoolSettings, who: WorkerIdentity, lis
     slot: who.slot,
     generation: who.generation,
     app: settings.app,
+    script: settings.script,
+    adoptListen: settings.adoptListen,
+    waitReady: settings.waitReady,
     listenerCount: listeners.length,
     listenerUrls: listeners.map((listener) => listener.url),
     backlog: settings.backlog,
@@ -52,6 +58,18 @@ export function buildWorkerSpec(settings: PoolSettings, who: WorkerIdentity, lis
   };
 }
 
+/** What node runs: worker/main.js for an app module; for a script, the script itself as the main module. */
+function workerEntry(settings: PoolSettings): string[] {
+  // The script runs as node's main module so that require.main === module and import.meta checks hold.
+  return settings.script ? ['--import', ADOPT_PRELOAD, resolve(settings.script)] : [WORKER_MAIN];
+}
+
+/** A script reads the port it should listen on from PORT: tell it the real one (env may still override). */
+function portVariable(settings: PoolSettings, listeners: readonly Listener[]): NodeJS.ProcessEnv {
+  const tcp = listeners.find((listener) => listener.address.kind === 'tcp');
+  return settings.script && tcp?.address.kind === 'tcp' ? { PORT: String(tcp.address.port) } : {};
+}
+
 export function spawnHttpWorker(
   spec: WorkerSpec,
   settings: PoolSettings,
@@ -62,13 +80,14 @@ export function spawnHttpWorker(
   const title = workerTitle(spec.pool, spec.slot, spec.generation, spec.daemonName);
   const environment: NodeJS.ProcessEnv = {
     ...baseEnvironment,
+    ...portVariable(settings, listeners),
     ...settings.env,
     APPD_POOL: spec.pool,
     APPD_SLOT: String(spec.slot),
     APPD_GENERATION: String(spec.generation),
     [WORKER_SPEC_VARIABLE]: JSON.stringify(spec),
   };
-  return spawn(process.execPath, [...settings.nodeArgs, `--title=${title}`, WORKER_MAIN], {
+  return spawn(process.execPath, [...settings.nodeArgs, `--title=${title}`, ...workerEntry(settings)], {
     argv0: `appd${TITLE_ROOM}`,
     stdio: ['pipe', 'pipe', 'pipe', ...listeners.map((listener) => listener.fd), 'ipc'],
     env: environment,

@@ -27,8 +27,12 @@ export interface MasterOutcome {
 
 /** Checks made before anything is started, so that --check-config reports them too. */
 export function checkStartable(resolved: ResolvedConfig): void {
-  if (!resolved.values.app) {
-    throw new ConfigError('no app to serve: give one (appd ./server.js) or set "app" in the config file');
+  const { app, script } = resolved.values;
+  if (!app && !script) {
+    throw new ConfigError('no app to serve: give one (appd ./server.js), or a script that listens itself (appd --script ./server.js), or set "app" in the config file');
+  }
+  if (app && script) {
+    throw new ConfigError(`both app (${app}) and script (${script}) are set: give one; app serves a module's export, script runs a server script unmodified`);
   }
 }
 
@@ -55,7 +59,7 @@ export async function runMaster(resolved: ResolvedConfig, sources: ConfigSources
     logger.info(`Starting appd ${readPackageVersion()} on Node ${process.version} (master pid ${process.pid})`);
     warnIfPidOne(logger);
     for (const listener of listeners) logger.info(`Listening at: ${listener.url} (fd ${listener.fd}, ${listener.origin})`);
-    logger.info(`Serving ${config.app} with ${config.workers} worker(s)`);
+    logger.info(`Serving ${config.script ? `script ${config.script}` : config.app} with ${config.workers} worker(s)`);
 
     const arbiter = new Arbiter({
       resolved,

@@ -1,6 +1,8 @@
 // The contract between the master and an HTTP worker: the boot spec passed in the environment and the
 // messages on the IPC channel. Imported by both the appd master and its worker processes.
 
+import type { AdoptListen } from '../shared/settings/kinds.js';
+
 /** The environment variable carrying a worker's boot spec (JSON); removed by the worker on start. */
 export const WORKER_SPEC_VARIABLE = 'APPD_WORKER_SPEC';
 
@@ -17,6 +19,10 @@ export interface WorkerSpec {
   readonly slot: number;
   readonly generation: number;
   readonly app: string;
+  /** Set for script workers (started with the adoption preload instead of worker/main.js). */
+  readonly script: string | null;
+  readonly adoptListen: AdoptListen;
+  readonly waitReady: boolean;
   /** Listening sockets are inherited at fd 3 .. 3 + listenerCount - 1. */
   readonly listenerCount: number;
   readonly listenerUrls: readonly string[];

@@ -5,6 +5,8 @@
 // sent on a socket the server was closing (62-78 resets per 6 swaps, measured). Instead: stop accepting,
 // answer every in-flight and later request with Connection: close, and close only sockets that have
 // been idle for a while, so the race needs a client that waited that long and then sent at that instant.
+// Upgraded connections (WebSockets, CONNECT) are never idle-reaped: they belong to the app, which gets
+// its onDrain hook to close them; whatever is still open at graceful-timeout is cut by cutAll().
 
 import type { Server } from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -17,6 +19,8 @@ const REAP_INTERVAL_MS = 100;
 interface SocketState {
   active: number;
   lastActivity: number;
+  /** Handed to the app by an 'upgrade' or 'connect' event: no longer HTTP, never reaped as idle. */
+  upgraded: boolean;
 }
 
 export class ConnectionTracker {
@@ -38,11 +42,16 @@ export class ConnectionTracker {
   get connections(): number {
     return this.#sockets.size;
   }
+  get upgradedConnections(): number {
+    let count = 0;
+    for (const state of this.#sockets.values()) if (state.upgraded) count += 1;
+    return count;
+  }
 
   /** Registers before the app's listener so every request is counted and marked while draining. */
   watch(server: Server): void {
     server.on('connection', (socket: Socket) => {
-      this.#sockets.set(socket, { active: 0, lastActivity: Date.now() });
+      this.#sockets.set(socket, { active: 0, lastActivity: Date.now(), upgraded: false });
       socket.once('close', () => {
         this.#sockets.delete(socket);
         this.#checkEmpty();
@@ -50,7 +59,7 @@ export class ConnectionTracker {
     });
   }
 
-  /** Call at the start of each request; returns the function to call when its response is done. */
+  /** Call at the start of each request (before the app sees it), so it is counted and marked while draining. */
   requestStarted(request: IncomingMessage, response: ServerResponse): void {
     this.#requests += 1;
     this.#responses.add(response);
@@ -64,6 +73,13 @@ export class ConnectionTracker {
         state.lastActivity = Date.now();
       }
     });
+  }
+
+  /** Call when a request's socket is handed to an 'upgrade' (or 'connect') listener; it counts as a request. */
+  upgradeStarted(request: IncomingMessage): void {
+    this.#requests += 1;
+    const state = this.#sockets.get(request.socket);
+    if (state) state.upgraded = true;
   }
 
   /**
@@ -85,8 +101,15 @@ export class ConnectionTracker {
   #reapIdle(): void {
     const now = Date.now();
     for (const [socket, state] of this.#sockets) {
-      if (state.active === 0 && now - state.lastActivity >= DRAIN_IDLE_MS) socket.destroy();
+      if (!state.upgraded && state.active === 0 && now - state.lastActivity >= DRAIN_IDLE_MS) socket.destroy();
     }
+  }
+
+  /** Destroys every connection still open (graceful-timeout reached); returns how many, and how many were upgraded. */
+  cutAll(): { connections: number; upgraded: number } {
+    const counts = { connections: this.#sockets.size, upgraded: this.upgradedConnections };
+    for (const socket of this.#sockets.keys()) socket.destroy();
+    return counts;
   }
 
   #checkEmpty(): void {

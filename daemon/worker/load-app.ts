@@ -1,13 +1,25 @@
-// Loads the app module named by the `app` setting and turns its export into a Node request listener.
+// Loads the app module named by the `app` setting and finds what it exports: a request handler (Node
+// listener or { fetch }), or a function that wants the http.Server itself, plus its optional onDrain hook.
 // Runs in each HTTP worker process. Import failures are "load" errors (exit 4), factory failures "init" (exit 3).
+//
+// How the server form is told from a request listener (both are functions): by the reference, never
+// by guessing from the function. "PATH:NAME(server)" calls NAME with the http.Server; any other form
+// is a handler. Guessing by arity fails: Express apps take 3 parameters, (...args) takes 0.
 
 import { existsSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { fetchHandlerToListener, type FetchHandler } from './fetch-adapter.js';
+import type { HttpServer } from './instrument-server.js';
+import type { DrainHook } from './worker.js';
 
 export type RequestListener = (request: IncomingMessage, response: ServerResponse) => void;
+
+/** What the app module gives appd: a handler for requests, or a function that takes the server. */
+export type LoadedApp =
+  | { readonly form: 'handler'; readonly listener: RequestListener; readonly drainHooks: DrainHooks }
+  | { readonly form: 'server'; readonly attach: (server: HttpServer) => unknown; readonly label: string; readonly drainHooks: DrainHooks };
 
 /** A boot failure with the phase it happened in, so the master picks the right exit code. */
 export class AppBootFailure extends Error {
@@ -21,15 +33,19 @@ export class AppBootFailure extends Error {
 export interface AppReference {
   readonly path: string;
   readonly exportName: string | null;
+  /** "NAME()": call the export and serve what it returns. */
   readonly callFactory: boolean;
+  /** "NAME(server)": call the export with the http.Server appd created. */
+  readonly passServer: boolean;
 }
 
-/** "./app.mjs" | "./app.mjs:handler" | "./app.js:createApp()" */
+/** "./app.mjs" | "./app.mjs:handler" | "./app.js:createApp()" | "./ws.mjs:attach(server)" */
 export function parseAppReference(text: string): AppReference {
-  const match = /^(.*?)(?::([A-Za-z_$][\w$]*)(\(\))?)?$/.exec(text);
+  const match = /^(.*?)(?::([A-Za-z_$][\w$]*)(\((server)?\))?)?$/.exec(text);
   const path = match?.[1] ?? text;
   if (!path) throw new AppBootFailure('load', `app ${JSON.stringify(text)} names no module`);
-  return { path, exportName: match?.[2] ?? null, callFactory: match?.[3] === '()' };
+  const call = match?.[3];
+  return { path, exportName: match?.[2] ?? null, callFactory: call === '()', passServer: call === '(server)' };
 }
 
 function describeValue(value: unknown): string {
@@ -39,8 +55,8 @@ function describeValue(value: unknown): string {
   return typeof value;
 }
 
-/** Request listener, { fetch } handler, or a Koa-style app with callback(). */
-function toListener(value: unknown, label: string): RequestListener {
+/** Request listener, { fetch } handler, or a Koa-style app with callback(); null for anything else. */
+export function asListener(value: unknown): RequestListener | null {
   if (typeof value === 'function') return value as RequestListener;
   if (typeof value === 'object' && value !== null) {
     if ('fetch' in value && typeof value.fetch === 'function') return fetchHandlerToListener(value as FetchHandler);
@@ -49,13 +65,35 @@ function toListener(value: unknown, label: string): RequestListener {
       if (typeof callback === 'function') return callback as RequestListener;
     }
   }
+  return null;
+}
+
+/** Collects onDrain hooks, each function once (CommonJS shows the same one as named and default export). */
+export class DrainHooks {
+  readonly #hooks = new Map<unknown, DrainHook>();
+
+  /** Adds owner.onDrain if it is a function, called with owner as `this`. */
+  addFrom(owner: unknown): void {
+    if ((typeof owner !== 'object' && typeof owner !== 'function') || owner === null || !('onDrain' in owner)) return;
+    const hook = owner.onDrain;
+    if (typeof hook === 'function' && !this.#hooks.has(hook)) this.#hooks.set(hook, (notice) => hook.call(owner, notice) as unknown);
+  }
+
+  list(): DrainHook[] {
+    return [...this.#hooks.values()];
+  }
+}
+
+function toListener(value: unknown, label: string): RequestListener {
+  const listener = asListener(value);
+  if (listener) return listener;
   throw new AppBootFailure(
     'load',
-    `${label} is ${describeValue(value)}, not a request listener (req, res) or an object with fetch(request)`,
+    `${label} is ${describeValue(value)}, not a request listener (req, res) or an object with fetch(request); to receive the http.Server instead, name it as PATH:NAME(server)`,
   );
 }
 
-export async function loadApp(text: string, directory: string): Promise<RequestListener> {
+export async function loadApp(text: string, directory: string): Promise<LoadedApp> {
   const reference = parseAppReference(text);
   const absolute = resolve(directory, reference.path);
   if (!existsSync(absolute)) throw new AppBootFailure('load', `app module not found: ${absolute}`);
@@ -88,6 +126,16 @@ export async function loadApp(text: string, directory: string): Promise<RequestL
     }
   }
 
+  // onDrain: a named export, or a property of the default export or of the value served.
+  const drainHooks = new DrainHooks();
+  drainHooks.addFrom(module);
+  drainHooks.addFrom(defaultExport);
+
+  if (reference.passServer) {
+    if (typeof value !== 'function') throw new AppBootFailure('load', `${label} is ${describeValue(value)}, not a function to call with the server`);
+    return { form: 'server', attach: value as (server: HttpServer) => unknown, label: `${label}(server)`, drainHooks };
+  }
+
   if (reference.callFactory) {
     if (typeof value !== 'function') throw new AppBootFailure('load', `${label} is ${describeValue(value)}, not a factory function`);
     try {
@@ -98,5 +146,7 @@ export async function loadApp(text: string, directory: string): Promise<RequestL
     }
     label = `the value returned by ${label}()`;
   }
-  return toListener(value, label);
+  const listener = toListener(value, label);
+  drainHooks.addFrom(value);
+  return { form: 'handler', listener, drainHooks };
 }

@@ -169,6 +169,18 @@ export const kinds = {
     };
   },
 
+  /** Which listen() calls of a script are adopted: "any", "env" (port $PORT) or one port number. */
+  adoptListen: {
+    meta: 'any|env|PORT',
+    parse(raw: unknown): AdoptListen {
+      if (raw === 'any' || raw === 'env') return raw;
+      const port = typeof raw === 'string' && /^\d+$/.test(raw.trim()) ? Number(raw) : raw;
+      if (typeof port === 'number' && Number.isInteger(port) && port >= 1 && port <= 65535) return port;
+      throw new InvalidValue(`expected "any", "env" or a port number from 1 to 65535, got ${describeRaw(raw)}`);
+    },
+    format: (value: AdoptListen) => String(value),
+  } satisfies ValueKind<AdoptListen>,
+
   /** Listen addresses; a flag adds one, a config file gives a list (or one string). */
   bindList: {
     meta: 'ADDRESS',
@@ -247,6 +259,9 @@ export const kinds = {
     format: (value: HookFunction | null) => (value ? `[function ${value.name || 'anonymous'}]` : '(none)'),
   } satisfies ValueKind<HookFunction | null>,
 } as const;
+
+/** Which listen() calls of a script the worker adopts (see the adopt-listen setting). */
+export type AdoptListen = 'any' | 'env' | number;
 
 /** Hooks receive plain data describing the event; their return value (or promise) is awaited. */
 export type HookFunction = (...args: unknown[]) => unknown;

@@ -1,0 +1,63 @@
+// Makes one http.Server accept on every listening socket the master handed down (fd 3, 4, ...): the
+// server listens on the first descriptor itself, and each further descriptor gets a small net.Server
+// that passes its connections to it. Runs in each HTTP worker process.
+//
+// Why one server rather than one per descriptor: an app that attaches to "the" server (WebSockets,
+// socket.io) or a script that created its own must see every connection, and a script calls listen()
+// once. Emitting 'connection' is node:http's documented way to hand a server a socket; node:https
+// starts TLS on it the same way.
+
+import net, { type Server } from 'node:net';
+import { SD_LISTEN_FDS_START } from '../inherited-sockets.js';
+import type { WorkerSpec } from '../worker-messages.js';
+
+/** A listen failure with its errno code (EADDRINUSE when another process got the port first). */
+export class ListenFailure extends Error {
+  readonly code: string;
+  constructor(message: string, code: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+function describeListener(spec: WorkerSpec, index: number): string {
+  return spec.listenerUrls[index] ?? `fd ${SD_LISTEN_FDS_START + index}`;
+}
+
+/** What listen() is given for the first inherited socket. */
+export function primaryListenOptions(spec: WorkerSpec): { fd: number; backlog: number } {
+  return { fd: SD_LISTEN_FDS_START, backlog: spec.backlog };
+}
+
+function listenOn(server: Server, spec: WorkerSpec, index: number): Promise<void> {
+  return new Promise((settle, fail) => {
+    const onListenError = (error: NodeJS.ErrnoException): void => {
+      fail(new ListenFailure(`cannot listen on ${describeListener(spec, index)}: ${error.message}`, error.code ?? 'EUNKNOWN'));
+    };
+    server.once('error', onListenError);
+    server.listen({ fd: SD_LISTEN_FDS_START + index, backlog: spec.backlog }, () => {
+      server.off('error', onListenError);
+      // Accept errors (EMFILE under a flood) are reported, not fatal: the kernel keeps the connection queued.
+      server.on('error', (error) => console.error(`server on ${describeListener(spec, index)}: ${error.message}`));
+      settle();
+    });
+  });
+}
+
+/** Listens on fd 4 .. for `server` (which listens on fd 3 itself); returns the forwarding servers. */
+export async function forwardOtherListeners(server: Server, spec: WorkerSpec): Promise<Server[]> {
+  const forwarders: Server[] = [];
+  for (let index = 1; index < spec.listenerCount; index += 1) {
+    // noDelay as node:http sets it on the connections it accepts itself.
+    const forwarder = net.createServer({ noDelay: true }, (socket) => server.emit('connection', socket));
+    await listenOn(forwarder, spec, index);
+    forwarders.push(forwarder);
+  }
+  return forwarders;
+}
+
+/** Listens on every inherited socket; returns every listening server (the app's first), for drain to close. */
+export async function listenOnInheritedSockets(server: Server, spec: WorkerSpec): Promise<Server[]> {
+  await listenOn(server, spec, 0);
+  return [server, ...(await forwardOtherListeners(server, spec))];
+}

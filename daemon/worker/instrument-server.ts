@@ -1,0 +1,106 @@
+// Puts appd between an http.Server and the app's listeners, whoever created the server (appd, or an
+// adopted script): request limits, counting, Connection: close while draining, the access log, and
+// marking upgraded sockets. Runs in each HTTP worker process.
+//
+// Why wrap emit() instead of adding a 'request' listener: a listener cannot stop the app's own
+// listeners from answering a request appd refuses (414/431), and it would run after a listener the app
+// added first. Wrapping the server's emit sees every 'request' and 'upgrade' before any listener, and
+// changes nothing else: Node decides whether an upgrade is handled from listenerCount('upgrade'),
+// before emit, so an app without upgrade listeners behaves exactly as it would without appd.
+
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type https from 'node:https';
+import type { WorkerSpec } from '../worker-messages.js';
+import { compileAccessLogFormat, type AccessLogWriter } from './access-log.js';
+import type { ConnectionTracker } from './connection-tracker.js';
+
+export type HttpServer = http.Server | https.Server;
+
+function trustedProxy(allowed: string): (address: string) => boolean {
+  const list = allowed.split(',').map((item) => item.trim());
+  if (list.includes('*')) return () => true;
+  const set = new Set(list.flatMap((item) => [item, `::ffff:${item}`]));
+  return (address) => set.has(address);
+}
+
+/** Gunicorn's limits, which node:http lacks or applies differently; returns a status to refuse with. */
+function limitViolation(request: IncomingMessage, spec: WorkerSpec): number | null {
+  if (spec.limitRequestLine > 0) {
+    const lineLength = (request.method?.length ?? 0) + (request.url?.length ?? 0) + 10;
+    if (lineLength > spec.limitRequestLine) return 414;
+  }
+  const raw = request.rawHeaders;
+  if (spec.limitRequestFields > 0 && raw.length / 2 > spec.limitRequestFields) return 431;
+  if (spec.limitRequestFieldSize > 0) {
+    for (let index = 0; index + 1 < raw.length; index += 2) {
+      if ((raw[index]?.length ?? 0) + (raw[index + 1]?.length ?? 0) + 2 > spec.limitRequestFieldSize) return 431;
+    }
+  }
+  return null;
+}
+
+/** Node caps all headers together (a server option, fixed at creation); keep it above Gunicorn's per-field limit. */
+export function maxHeaderSize(spec: WorkerSpec): number {
+  return Math.max(16384, spec.limitRequestFieldSize * 2);
+}
+
+/** Counts, limits and logs each request, then hands it to `dispatch` (the app's listeners). */
+function requestHandler(
+  spec: WorkerSpec,
+  tracker: ConnectionTracker,
+  accessLog: AccessLogWriter | null,
+  dispatch: (request: IncomingMessage, response: ServerResponse) => void,
+): (request: IncomingMessage, response: ServerResponse) => void {
+  const formatLine = accessLog ? compileAccessLogFormat(spec.accessLogFormat) : null;
+  const isTrusted = trustedProxy(spec.forwardedAllowIps);
+  return (request, response) => {
+    tracker.requestStarted(request, response);
+    if (formatLine && accessLog) {
+      const startedAt = process.hrtime.bigint();
+      const socket = request.socket;
+      const bytesBefore = socket.bytesWritten;
+      response.once('close', () => {
+        const peer = socket.remoteAddress ?? '-';
+        const forwarded = request.headers['x-forwarded-for'];
+        const remoteAddress =
+          typeof forwarded === 'string' && isTrusted(peer) ? (forwarded.split(',')[0]?.trim() ?? peer) : peer;
+        const declared = Number(response.getHeader('content-length'));
+        const bytesSent = Number.isFinite(declared) ? declared : socket.bytesWritten - bytesBefore;
+        accessLog.append(formatLine({ request, response, startedAt, remoteAddress, bytesSent }));
+      });
+    }
+    const refusal = limitViolation(request, spec);
+    if (refusal !== null) {
+      response.writeHead(refusal, { 'content-type': 'text/plain', connection: 'close' });
+      response.end(`${http.STATUS_CODES[refusal] ?? 'Bad Request'}\n`);
+      return;
+    }
+    dispatch(request, response);
+  };
+}
+
+/**
+ * Instruments a server created by appd or by the app. Call before it accepts its first connection;
+ * the app may add its listeners before or after.
+ */
+export function instrumentServer(server: HttpServer, spec: WorkerSpec, tracker: ConnectionTracker, accessLog: AccessLogWriter | null): void {
+  server.keepAliveTimeout = spec.keepAliveMs;
+  // Node drops headers past maxHeadersCount silently; let one more through so the limit check sees it.
+  server.maxHeadersCount = spec.limitRequestFields > 0 ? spec.limitRequestFields + 1 : 0;
+  tracker.watch(server);
+  // The server's own emit (EventEmitter's, or one an instrumentation library installed), untyped because
+  // the wrapper forwards every event name.
+  const emit = server.emit as (this: HttpServer, event: string | symbol, ...args: unknown[]) => boolean;
+  const handle = requestHandler(spec, tracker, accessLog, (request, response) => {
+    emit.call(server, 'request', request, response);
+  });
+  const instrumented = function (this: HttpServer, event: string | symbol, ...args: unknown[]): boolean {
+    if (event === 'request') {
+      handle(args[0] as IncomingMessage, args[1] as ServerResponse);
+      return true;
+    }
+    if (event === 'upgrade' || event === 'connect') tracker.upgradeStarted(args[0] as IncomingMessage);
+    return emit.call(this, event, ...args);
+  };
+  server.emit = instrumented as typeof server.emit;
+}

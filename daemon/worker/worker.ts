@@ -1,0 +1,203 @@
+// The worker side of the master contract, shared by both ways a worker serves (an app module, or an
+// unmodified script whose listen() is adopted): the boot spec, title, signals, IPC, heartbeat with
+// stats, the watchdog thread, drain and exit. Runs in each HTTP worker process.
+
+import { EventEmitter } from 'node:events';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { Worker as Thread } from 'node:worker_threads';
+import net, { type Server } from 'node:net';
+import { setProcessTitle, workerComm, workerTitle } from '../process-title.js';
+import {
+  WORKER_EXIT,
+  WORKER_SPEC_VARIABLE,
+  isMasterMessage,
+  type BootPhase,
+  type WorkerSpec,
+  type WorkerToMaster,
+} from '../worker-messages.js';
+import type { AccessLogWriter } from './access-log.js';
+import { ConnectionTracker } from './connection-tracker.js';
+
+/** What an app's onDrain hook is told: when appd will cut the connections still open. */
+export interface DrainNotice {
+  readonly gracefulTimeoutMs: number;
+  /** Date.now() value at which open connections (WebSockets included) are cut. */
+  readonly deadline: number;
+}
+
+export type DrainHook = (notice: DrainNotice) => unknown;
+
+/** The process event a script listens to for the drain notice: process.on('appd:drain', ...). */
+export const DRAIN_EVENT = 'appd:drain';
+
+function describe(error: unknown): string {
+  return error instanceof Error ? (error.stack ?? error.message) : String(error);
+}
+
+export class Worker {
+  readonly spec: WorkerSpec;
+  /** "web.0 g1", as the master tags this worker's lines. */
+  readonly tag: string;
+  readonly tracker = new ConnectionTracker();
+  /** The listening servers; drain closes them (stops accepting). */
+  readonly listening: Server[] = [];
+  accessLog: AccessLogWriter | null = null;
+  #ready = false;
+  #exiting = false;
+  readonly #drainHooks: DrainHook[] = [];
+  readonly #watchdog: Thread | null;
+
+  /** Reads the spec from the environment (and removes it, so the app never sees it) and takes over signals and IPC. */
+  static fromEnvironment(): Worker {
+    const spec = JSON.parse(process.env[WORKER_SPEC_VARIABLE] ?? 'null') as WorkerSpec | null;
+    if (!spec || !process.send) {
+      console.error('appd worker: started without a spec or an IPC channel; workers are started by appd, not by hand');
+      process.exit(2);
+    }
+    delete process.env[WORKER_SPEC_VARIABLE];
+    return new Worker(spec);
+  }
+
+  private constructor(spec: WorkerSpec) {
+    this.spec = spec;
+    this.tag = `${spec.pool}.${spec.slot} g${spec.generation}`;
+    setProcessTitle(workerTitle(spec.pool, spec.slot, spec.generation, spec.daemonName), workerComm(spec.pool, spec.slot, spec.generation));
+    this.#watchdog = spec.timeoutStack
+      ? new Thread(new URL('./watchdog-thread.js', import.meta.url), {
+          workerData: { tag: this.tag, orphanGraceMs: spec.gracefulTimeoutMs + 1000 },
+          // Not the worker's own node options: a script worker's --import would run appd's preload in it.
+          execArgv: [],
+        })
+      : null;
+    this.#watchdog?.unref();
+    this.#watchdog?.on('error', (error) => console.error(`worker ${this.tag} watchdog thread failed: ${error.message}`));
+    this.#installHandlers();
+  }
+
+  get ready(): boolean {
+    return this.#ready;
+  }
+
+  send(message: WorkerToMaster): void {
+    // After the master is gone the channel is closed; there is nobody left to tell.
+    if (process.connected) process.send?.(message);
+  }
+
+  /** Registers an app hook run once when draining starts (WebSocket servers close their clients there). */
+  addDrainHook(hook: DrainHook): void {
+    this.#drainHooks.push(hook);
+  }
+
+  /** Tells the master this worker serves; starts the heartbeat. */
+  markReady(): void {
+    if (this.#ready || this.#exiting) return;
+    this.#ready = true;
+    this.send({ type: 'ready' });
+    this.#startHeartbeat();
+  }
+
+  /** Reports why the worker could not boot (the master shows it), then exits with the matching code. */
+  failBoot(phase: BootPhase, message: string, code?: string): Promise<never> {
+    console.error(message);
+    this.send(code === undefined ? { type: 'boot-error', phase, message } : { type: 'boot-error', phase, message, code });
+    return this.exit(phase === 'load' ? WORKER_EXIT.appLoadFailed : WORKER_EXIT.bootFailed);
+  }
+
+  async exit(code: number): Promise<never> {
+    if (!this.#exiting) {
+      this.#exiting = true;
+      await this.accessLog?.close();
+      // Ending the thread first ends its inspector session, which would otherwise make Node print
+      // "Waiting for the debugger to disconnect..." on the way out.
+      await this.#watchdog?.terminate();
+    }
+    process.exit(code);
+  }
+
+  /** Graceful stop: stop accepting, let in-flight requests finish, give the app its onDrain, exit when empty. */
+  drain(reason: string): void {
+    if (!this.#ready) {
+      void this.exit(WORKER_EXIT.ok); // nothing accepted yet, nothing to finish
+      return;
+    }
+    if (this.tracker.draining) return;
+    if (reason !== 'master') process.title = `${process.title} (draining)`;
+    for (const server of this.listening) {
+      // net.Server's close stops accepting; http.Server's would also drop idle keep-alive sockets at once,
+      // racing with requests clients are sending on them.
+      if (server.listening) net.Server.prototype.close.call(server);
+    }
+    const gracefulTimeoutMs = this.spec.gracefulTimeoutMs;
+    this.tracker.drain(() => void this.exit(WORKER_EXIT.ok));
+    this.#runDrainHooks({ gracefulTimeoutMs, deadline: Date.now() + gracefulTimeoutMs });
+    setTimeout(() => {
+      const cut = this.tracker.cutAll();
+      if (cut.connections > 0) {
+        console.error(`worker ${this.tag}: graceful-timeout (${gracefulTimeoutMs / 1000}s) reached; cutting ${cut.connections} connection(s), ${cut.upgraded} of them upgraded (WebSocket)`);
+      }
+      void this.exit(WORKER_EXIT.ok);
+    }, gracefulTimeoutMs).unref();
+  }
+
+  #runDrainHooks(notice: DrainNotice): void {
+    const failed = (error: unknown): void => console.error(`worker ${this.tag}: the app's onDrain hook failed: ${describe(error)}`);
+    for (const hook of this.#drainHooks) {
+      try {
+        Promise.resolve(hook(notice)).catch(failed);
+      } catch (error) {
+        failed(error);
+      }
+    }
+    try {
+      // Scripts have no export appd could call: they listen on process instead.
+      EventEmitter.prototype.emit.call(process, DRAIN_EVENT, notice);
+    } catch (error) {
+      failed(error);
+    }
+  }
+
+  #installHandlers(): void {
+    const reopenLogs = (): void => this.accessLog?.reopen();
+    process.on('SIGTERM', () => this.drain('SIGTERM'));
+    process.on('SIGINT', () => void this.exit(WORKER_EXIT.ok));
+    process.on('SIGQUIT', () => void this.exit(WORKER_EXIT.ok));
+    // USR1 reopens logs (so Node's inspector cannot be started by USR1 in workers; use --node-args --inspect).
+    process.on('SIGUSR1', reopenLogs);
+    // Sent to the whole process group by careless scripts (pkill -HUP appd); meaningful only to the master.
+    for (const signal of ['SIGHUP', 'SIGUSR2', 'SIGWINCH'] as const) process.on(signal, () => undefined);
+    process.on('message', (message: unknown) => {
+      if (!isMasterMessage(message)) return;
+      if (message.type === 'drain') this.drain('master');
+      else reopenLogs();
+    });
+    // The master died (even by SIGKILL): drain and exit, so no orphan keeps serving on the shared socket.
+    process.on('disconnect', () => this.drain('master'));
+  }
+
+  #startHeartbeat(): void {
+    const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+    loopDelay.enable();
+    let recycleRequested = false;
+    const { maxRequests } = this.spec;
+    setInterval(() => {
+      const memory = process.memoryUsage();
+      this.send({
+        type: 'heartbeat',
+        stats: {
+          requests: this.tracker.requests,
+          inFlight: this.tracker.inFlight,
+          connections: this.tracker.connections,
+          loopDelayP50: loopDelay.percentile(50) / 1e6,
+          loopDelayP99: loopDelay.percentile(99) / 1e6,
+          heapUsed: memory.heapUsed,
+          heapTotal: memory.heapTotal,
+        },
+      });
+      loopDelay.reset();
+      if (maxRequests > 0 && !recycleRequested && this.tracker.requests >= maxRequests) {
+        recycleRequested = true;
+        this.send({ type: 'recycle', reason: `served ${this.tracker.requests} requests (max-requests ${maxRequests})` });
+      }
+    }, this.spec.heartbeatIntervalMs);
+  }
+}
