@@ -12,6 +12,7 @@ import type { Logger } from './logger.js';
 import { Pool, poolSettingsFromConfig } from './pool.js';
 import { Supervisor, type StopMode } from './supervisor.js';
 import type { BootFailureReport } from './worker-handle.js';
+import { LISTEN_NOT_ADOPTED } from './worker-messages.js';
 
 /** How often the loop wakes with nothing queued, to check timeouts. */
 const TICK_MS = 200;
@@ -257,6 +258,8 @@ export class Arbiter {
       if (failure?.phase === 'listen' && (failure.code === 'EADDRINUSE' || failure.code === 'EACCES')) {
         return this.#halt(new BindError(failure.message));
       }
+      // The script's listen() does not fit adopt-listen: every retry would be refused the same way.
+      if (failure?.phase === 'listen' && failure.code === LISTEN_NOT_ADOPTED) return this.#halt(new BootError(failure.message));
       return;
     }
     const pool = this.supervisor.pools.get(worker.pool);

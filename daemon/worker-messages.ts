@@ -56,6 +56,9 @@ export interface WorkerStats {
 
 export type BootPhase = 'load' | 'init' | 'listen';
 
+/** The boot-error code of a script whose listen() the adopt-listen policy refused; retrying cannot help. */
+export const LISTEN_NOT_ADOPTED = 'ERR_APPD_LISTEN_NOT_ADOPTED';
+
 export type WorkerToMaster =
   | { readonly type: 'ready' }
   | { readonly type: 'boot-error'; readonly phase: BootPhase; readonly message: string; readonly code?: string }

@@ -11,11 +11,11 @@ import { existsSync } from 'node:fs';
 import type http from 'node:http';
 import type https from 'node:https';
 import { isMainThread } from 'node:worker_threads';
-import { WORKER_SPEC_VARIABLE } from '../worker-messages.js';
+import { LISTEN_NOT_ADOPTED, WORKER_SPEC_VARIABLE } from '../worker-messages.js';
 import { AccessLogWriter } from './access-log.js';
 import { forwardOtherListeners, ListenFailure, primaryListenOptions } from './inherited-listeners.js';
 import { instrumentServer } from './instrument-server.js';
-import { installListenAdoption, NOT_ADOPTED_CODE, type ListenNotAdopted } from './listen-adoption.js';
+import { installListenAdoption, type ListenNotAdopted } from './listen-adoption.js';
 import { Worker } from './worker.js';
 
 type HttpServer = http.Server | https.Server;
@@ -103,7 +103,7 @@ class ScriptWorker {
   #refused(error: ListenNotAdopted, expected: boolean): boolean {
     if (expected) return true;
     if (!this.#worker.ready) {
-      void this.#worker.failBoot('listen', `script ${this.#script}: ${error.message}`, NOT_ADOPTED_CODE);
+      void this.#worker.failBoot('listen', `script ${this.#script}: ${error.message}`, LISTEN_NOT_ADOPTED);
       return false;
     }
     console.error(`worker ${this.#worker.tag}: ${error.message}`);

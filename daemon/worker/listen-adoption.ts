@@ -11,6 +11,7 @@ import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import type { AdoptListen } from '../../shared/settings/kinds.js';
+import { LISTEN_NOT_ADOPTED } from '../worker-messages.js';
 
 export type ListenTarget =
   | { readonly kind: 'port'; readonly port: number; readonly host: string | null }
@@ -25,11 +26,9 @@ export interface ListenCall {
   readonly signal: AbortSignal | null;
 }
 
-export const NOT_ADOPTED_CODE = 'ERR_APPD_LISTEN_NOT_ADOPTED';
-
 /** The error event a listen() appd does not adopt gets (as EADDRINUSE would arrive, asynchronously). */
 export class ListenNotAdopted extends Error {
-  readonly code = NOT_ADOPTED_CODE;
+  readonly code = LISTEN_NOT_ADOPTED;
 }
 
 function portNumber(value: unknown): number {
@@ -105,7 +104,7 @@ export interface AdoptionHandlers {
 export function installListenAdoption(policy: AdoptListen, envPort: number | null, handlers: AdoptionHandlers): void {
   const originalListen = net.Server.prototype.listen;
   let adopted: { server: net.Server; description: string } | null = null;
-  const policyText = policy === 'env' ? `adopt-listen env, PORT=${envPort ?? '(not set)'}` : `adopt-listen ${policy}`;
+  const policyText = policy === 'env' ? `adopt-listen env (PORT=${envPort ?? 'not set'})` : `adopt-listen ${policy}`;
 
   const adoptingListen = function (this: net.Server, ...args: unknown[]): net.Server {
     if (!(this instanceof http.Server || this instanceof https.Server)) return Reflect.apply(originalListen, this, args) as net.Server;
@@ -116,7 +115,7 @@ export function installListenAdoption(policy: AdoptListen, envPort: number | nul
       refusal = `appd serves this worker's sockets with the server that called ${adopted.description}; a second HTTP server's ${description} is not served (it would open a port of its own in every worker)`;
     } else if (!policyMatches(policy, call.target, envPort)) {
       const hint = policy === 'env' ? 'listen on process.env.PORT, or run appd with --adopt-listen any' : 'change --adopt-listen (any, env, or the port the script uses)';
-      refusal = `appd (${policyText}) does not adopt ${description}, and will not let it open a port of its own in every worker: ${hint}`;
+      refusal = `${description} does not match ${policyText}, and appd will not let it open a port of its own in every worker: ${hint}`;
     }
     if (refusal !== null) {
       const error = new ListenNotAdopted(refusal);

@@ -1,0 +1,92 @@
+// Script workers and the server form against real daemons: the adopt-listen policy and its errors,
+// wait-ready, scripts that fail, a server-form app without a request listener, and module onDrain.
+// Runs in the ava test process.
+
+import test from 'ava';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fixture, startDaemon } from '../helpers/daemon.js';
+import { get } from '../helpers/http.js';
+import { findListeningPorts } from '../helpers/ports.js';
+import { sleep } from '../helpers/processes.js';
+
+const FASTIFY_SCRIPT = fixture(join('frameworks', 'fastify-script.mjs'));
+
+test('--adopt-listen 3000 adopts the script listen({ port: 3000 })', async (t) => {
+  const daemon = await startDaemon(t, { args: ['--script', FASTIFY_SCRIPT, '--adopt-listen', '3000', '-b', '127.0.0.1:0'] });
+  t.regex((await get(daemon.url)).body, /^fastify pid=/);
+  t.deepEqual(findListeningPorts(daemon.workers()), [daemon.port]);
+});
+
+test('--adopt-listen env refuses a listen() on another port than PORT: exit 3 naming the call', async (t) => {
+  const daemon = await startDaemon(t, {
+    args: ['--script', FASTIFY_SCRIPT, '--adopt-listen', 'env', '-b', '127.0.0.1:0', '-w', '2'],
+    waitFor: 'nothing',
+  });
+  const { code } = await daemon.exited();
+  t.is(code, 3, daemon.output);
+  t.regex(daemon.output, /listen\(port 3000 on localhost\) does not match adopt-listen env \(PORT=\d+\)/);
+  t.regex(daemon.output, /listen on process\.env\.PORT, or run appd with --adopt-listen any/);
+});
+
+test('a second HTTP server calling listen() fails the boot instead of opening a port in every worker', async (t) => {
+  const daemon = await startDaemon(t, { args: ['--script', fixture('two-servers.mjs'), '-b', '127.0.0.1:0'], waitFor: 'nothing' });
+  const { code } = await daemon.exited();
+  t.is(code, 3, daemon.output);
+  t.regex(daemon.output, /called listen\(port \d+\); a second HTTP server's listen\(port 9464\) is not served/);
+});
+
+test('--wait-ready: a script worker is ready only after process.send("ready"), which the master never sees', async (t) => {
+  const readyFile = 'ready-flag'; // relative to the daemon's (and so the worker's) directory
+  const daemon = await startDaemon(t, {
+    args: ['--script', fixture('wait-ready.mjs'), '--wait-ready', '-b', '127.0.0.1:0'],
+    env: { READY_FILE: readyFile },
+    waitFor: 'nothing',
+  });
+  await daemon.waitForLog(/Listening at: /);
+  await daemon.waitForWorkers(1);
+  await sleep(1000);
+  t.notRegex(daemon.output, /ready in/, 'listening alone does not make it ready');
+  writeFileSync(join(daemon.directory, readyFile), '');
+  await daemon.waitForLog(/\[INFO\] ready: 1 worker/);
+  t.is((await get(daemon.url)).status, 200);
+});
+
+test('without --wait-ready the same script is ready once it listens', async (t) => {
+  const daemon = await startDaemon(t, {
+    args: ['--script', fixture('wait-ready.mjs'), '-b', '127.0.0.1:0'],
+    env: { READY_FILE: '/nonexistent/never' },
+  });
+  t.is((await get(daemon.url)).status, 200);
+});
+
+test('a script that throws before listening: exit 3 with its error', async (t) => {
+  const daemon = await startDaemon(t, { args: ['--script', fixture('script-throws.mjs'), '-b', '127.0.0.1:0', '--boot-timeout', '2'], waitFor: 'nothing' });
+  const { code } = await daemon.exited();
+  t.is(code, 3);
+  t.regex(daemon.output, /cannot connect to the database at db\.internal:5432/);
+});
+
+test('a missing script: exit 4 naming it; app and script together: exit 2', async (t) => {
+  const missing = await startDaemon(t, { args: ['--script', './nope.js', '-b', '127.0.0.1:0'], waitFor: 'nothing' });
+  t.is((await missing.exited()).code, 4);
+  t.regex(missing.output, /script not found: \/.*\/nope\.js/);
+  const both = await startDaemon(t, { args: [fixture('pid-app.mjs'), '--script', FASTIFY_SCRIPT], waitFor: 'nothing' });
+  t.is((await both.exited()).code, 2);
+  t.regex(both.output, /both app \(.*pid-app\.mjs\) and script \(.*fastify-script\.mjs\) are set: give one/);
+});
+
+test('server form without a request listener answers 426; a named onDrain export runs on drain', async (t) => {
+  const daemon = await startDaemon(t, { args: [`${fixture('upgrade-only.mjs')}:attach(server)`, '-b', '127.0.0.1:0', '--graceful-timeout', '7'] });
+  const response = await get(daemon.url);
+  t.is(response.status, 426);
+  daemon.signal('SIGTERM');
+  t.is((await daemon.exited()).code, 0);
+  t.regex(daemon.output, /onDrain called with gracefulTimeoutMs=7000/);
+});
+
+test('a function export is a request listener unless the reference says (server)', async (t) => {
+  // Without (server), attach would be called as a request listener: it would never answer.
+  const daemon = await startDaemon(t, { args: [`${fixture('upgrade-only.mjs')}:attach`, '-b', '127.0.0.1:0'] });
+  await t.throwsAsync(get(daemon.url, { timeoutMs: 500 }), { message: /timed out/ });
+});
