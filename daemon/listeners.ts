@@ -1,7 +1,7 @@
 // Binds the configured addresses, or adopts sockets inherited from systemd (LISTEN_FDS), fd://N or a
 // previous master (APPD_LISTEN_FDS), and keeps their descriptors open for workers. Run by the appd master.
 
-import { chmodSync, lstatSync, readFileSync, readlinkSync, unlinkSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, readFileSync, readlinkSync, unlinkSync } from 'node:fs';
 import { lookup } from 'node:dns/promises';
 import net from 'node:net';
 import { dirname, resolve } from 'node:path';
@@ -43,14 +43,16 @@ export interface InheritedSocket {
 
 const ERROR_EXPLANATIONS: Record<string, string> = {
   EADDRINUSE: 'address already in use (another process listens there)',
-  EACCES: 'permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE; a unix path needs a writable directory)',
+  EACCES: 'permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)',
+  UNIX_EACCES: 'permission denied (the directory is not writable for this user)',
   EADDRNOTAVAIL: 'address not available on this machine',
   ENOENT: 'directory does not exist',
   EINVAL: 'invalid address',
 };
 
-function bindFailed(text: string, code: string): BindError {
-  return new BindError(`cannot listen on ${text}: ${ERROR_EXPLANATIONS[code] ?? code} [${code}]`);
+function bindFailed(text: string, code: string, unix = false): BindError {
+  const explanation = (unix ? ERROR_EXPLANATIONS[`UNIX_${code}`] : undefined) ?? ERROR_EXPLANATIONS[code] ?? code;
+  return new BindError(`cannot listen on ${text}: ${explanation} [${code}]`);
 }
 
 /** The unix socket path behind a descriptor, from /proc (libuv's Pipe wrap has no getsockname). */
@@ -120,15 +122,14 @@ async function bindOne(bind: BindAddress, unixSocketMode: number, inheritedNames
   }
   if (bind.kind === 'unix') {
     const path = resolve(bind.path);
+    // libuv reports a missing directory as EACCES; say what is really wrong.
+    if (!existsSync(dirname(path))) throw new BindError(`cannot listen on ${bind.text}: directory ${dirname(path)} does not exist`);
     await clearStaleUnixSocket(path, bind.text);
     let handle: RawServerHandle;
     try {
       handle = bindUnixWithoutListening(path);
     } catch (error) {
-      if (error instanceof BindFailure) {
-        if (error.code === 'ENOENT') throw new BindError(`cannot listen on ${bind.text}: directory ${dirname(path)} does not exist`);
-        throw bindFailed(bind.text, error.code);
-      }
+      if (error instanceof BindFailure) throw bindFailed(bind.text, error.code, true);
       throw error;
     }
     chmodSync(path, unixSocketMode);

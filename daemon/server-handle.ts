@@ -52,9 +52,21 @@ function unwrap(result: RawServerHandle | number): RawServerHandle {
   return result;
 }
 
-/** Binds a TCP socket; `address` null means every interface (IPv6 dual-stack, else IPv4). */
+/**
+ * Binds a TCP socket; `address` null means every interface (IPv6 dual-stack, else IPv4).
+ *
+ * libuv reports EADDRINUSE from bind() only at the next listen() (its "delayed error") and returns a
+ * socket that is not bound at all. A worker given that descriptor would listen on a random port
+ * without a word, so a socket that did not get its port counts as EADDRINUSE here.
+ */
 export function bindTcpWithoutListening(address: string | null, port: number, family: 4 | 6, ipv6Only = false): RawServerHandle {
-  return unwrap(createServerHandle()(address, port, address === null ? null : family, undefined, ipv6Only ? IPV6_ONLY_FLAG : 0));
+  const handle = unwrap(createServerHandle()(address, port, address === null ? null : family, undefined, ipv6Only ? IPV6_ONLY_FLAG : 0));
+  const bound = socketAddress(handle);
+  if (!bound || bound.port === 0 || (port !== 0 && bound.port !== port)) {
+    handle.close();
+    throw new BindFailure('EADDRINUSE');
+  }
+  return handle;
 }
 
 /** Binds a unix stream socket at `path` (which must not exist). */

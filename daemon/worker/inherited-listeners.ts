@@ -29,6 +29,20 @@ export function primaryListenOptions(spec: WorkerSpec): { fd: number; backlog: n
   return { fd: SD_LISTEN_FDS_START, backlog: spec.backlog };
 }
 
+/**
+ * A descriptor that was never bound (libuv defers bind's EADDRINUSE and leaves the socket unbound)
+ * makes listen() pick a random port silently; serving there would look healthy and answer nobody.
+ */
+export function assertListeningWhereTheMasterBound(server: Server, spec: WorkerSpec, index: number): void {
+  const url = describeListener(spec, index);
+  const address = server.address();
+  const expectedPort = /:(\d+)$/.exec(url)?.[1];
+  if (typeof address === 'object' && address !== null && expectedPort !== undefined && String(address.port) !== expectedPort) {
+    server.close();
+    throw new ListenFailure(`${url} was handed down unbound: listen() chose port ${address.port} instead`, 'EADDRINUSE');
+  }
+}
+
 function listenOn(server: Server, spec: WorkerSpec, index: number): Promise<void> {
   return new Promise((settle, fail) => {
     const onListenError = (error: NodeJS.ErrnoException): void => {
@@ -37,6 +51,12 @@ function listenOn(server: Server, spec: WorkerSpec, index: number): Promise<void
     server.once('error', onListenError);
     server.listen({ fd: SD_LISTEN_FDS_START + index, backlog: spec.backlog }, () => {
       server.off('error', onListenError);
+      try {
+        assertListeningWhereTheMasterBound(server, spec, index);
+      } catch (error) {
+        fail(error);
+        return;
+      }
       // Accept errors (EMFILE under a flood) are reported, not fatal: the kernel keeps the connection queued.
       server.on('error', (error) => console.error(`server on ${describeListener(spec, index)}: ${error.message}`));
       settle();

@@ -6,6 +6,7 @@
 // by guessing from the function. "PATH:NAME(server)" calls NAME with the http.Server; any other form
 // is a handler. Guessing by arity fails: Express apps take 3 parameters, (...args) takes 0.
 
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { resolve } from 'node:path';
@@ -46,6 +47,21 @@ export function parseAppReference(text: string): AppReference {
   if (!path) throw new AppBootFailure('load', `app ${JSON.stringify(text)} names no module`);
   const call = match?.[3];
   return { path, exportName: match?.[2] ?? null, callFactory: call === '()', passServer: call === '(server)' };
+}
+
+/**
+ * Node reports an ES module's SyntaxError without its file and line (only an uncaught one gets the
+ * source arrow). `node --check` on the app file finds it when the mistake is in that file.
+ */
+function syntaxErrorLocation(error: unknown, file: string): string | null {
+  if (!(error instanceof SyntaxError) || /^\/.*:\d+$/m.test(error.stack ?? '')) return null;
+  const check = spawnSync(process.execPath, ['--check', file], { encoding: 'utf8', timeout: 10_000 });
+  if (check.status === 0) return `${error.name}: ${error.message} (in a module that ${file} imports)`;
+  return check.stderr
+    .split('\n')
+    .filter((line) => !/^\s+at checkSyntax|^Node\.js v/.test(line))
+    .join('\n')
+    .trim();
 }
 
 function describeValue(value: unknown): string {
@@ -103,7 +119,7 @@ export async function loadApp(text: string, directory: string): Promise<LoadedAp
     module = (await import(pathToFileURL(absolute).href)) as Record<string, unknown>;
   } catch (error) {
     const text = error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : String(error);
-    throw new AppBootFailure('load', `cannot load app ${absolute}: ${text}`);
+    throw new AppBootFailure('load', `cannot load app ${absolute}: ${syntaxErrorLocation(error, absolute) ?? text}`);
   }
 
   // CommonJS arrives as { default: module.exports }, with named exports only where Node detects them.

@@ -1,0 +1,31 @@
+// Liveness: a worker stuck in a busy loop is killed after --timeout, replaced, and the log shows the
+// JavaScript stack it was stuck in; the other worker keeps serving meanwhile.
+
+import test from 'ava';
+import { fixture, startDaemon } from '../helpers/daemon.js';
+import { get } from '../helpers/http.js';
+import { isAlive, waitFor } from '../helpers/processes.js';
+
+test('a busy-looping worker is killed after its timeout, with its stack in the log', async (t) => {
+  const daemon = await startDaemon(t, { args: [fixture('busy-app.mjs'), '-w', '2', '-b', '127.0.0.1:0', '--timeout', '2'] });
+  const before = await daemon.waitForWorkers(2);
+  get(`${daemon.url}/spin`, { timeoutMs: 20_000 }).catch(() => undefined); // this request never gets an answer
+  const [, stuckPid] = await daemon.waitForLog(/WORKER TIMEOUT web\.\d g1 \(pid (\d+)\): no heartbeat for/, 15_000);
+  t.true(before.includes(Number(stuckPid)));
+  await daemon.waitForLog(/timed out; its main thread was running:\n.*\n?.*at spinForever \(file:\/\/\/.*busy-app\.mjs:3:\d+\)/);
+  t.regex(daemon.output, /at default \(file:\/\/\/.*busy-app\.mjs:9:\d+\)/);
+  await waitFor('the stuck worker to die', () => !isAlive(Number(stuckPid)));
+  t.regex(daemon.output, new RegExp(`killing worker web\\.\\d g1 \\(pid ${stuckPid}\\): timed out`));
+  await daemon.waitForWorkers(2);
+  t.is((await get(daemon.url)).status, 200, 'the pool is whole and serving');
+});
+
+test('with --no-timeout-stack the stuck worker is killed without a stack', async (t) => {
+  const daemon = await startDaemon(t, { args: [fixture('busy-app.mjs'), '-w', '1', '-b', '127.0.0.1:0', '--timeout', '1', '--no-timeout-stack'] });
+  const [worker] = await daemon.waitForWorkers(1);
+  get(`${daemon.url}/spin`, { timeoutMs: 20_000 }).catch(() => undefined);
+  await waitFor('the stuck worker to die', () => !isAlive(worker ?? -1), 15_000);
+  await daemon.waitForWorkers(1);
+  t.notRegex(daemon.output, /main thread was running/);
+  t.regex(daemon.output, /WORKER TIMEOUT/);
+});
