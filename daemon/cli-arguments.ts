@@ -68,7 +68,7 @@ export function parseArguments(args: readonly string[], sourceName: string): Par
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') {
         throw error; // main prints nothing more and exits 0
       }
-      const message = (errorText || error.message).trim().replace(/^error: /, '').split('\n')[0] ?? error.message;
+      const message = (errorText || error.message).trim().replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
       throw new ConfigError(`${sourceName}: ${message}${suggestFlag(error, args)}`);
     }
     throw error;

@@ -78,6 +78,18 @@ function parseValue(setting: AnySetting, raw: unknown, source: ValueSource): unk
   }
 }
 
+/** A computed default reads the environment (PORT, WEB_CONCURRENCY), which can hold nonsense too. */
+function computeDefault(setting: AnySetting, environment: NodeJS.ProcessEnv, values: Record<string, unknown>): unknown {
+  const fallback = setting.default;
+  if (typeof fallback !== 'function') return fallback;
+  try {
+    return fallback({ environment, values });
+  } catch (error) {
+    if (!(error instanceof InvalidValue)) throw error;
+    throw new ConfigError(`invalid default for ${setting.key} (${setting.defaultText ?? 'computed'}): ${error.message}`);
+  }
+}
+
 export function resolveConfig(
   layers: readonly ConfigLayer[],
   environment: NodeJS.ProcessEnv,
@@ -96,8 +108,7 @@ export function resolveConfig(
       }
     }
     if (!(setting.key in values)) {
-      const fallback = setting.default;
-      values[setting.key] = typeof fallback === 'function' ? fallback({ environment, values }) : fallback;
+      values[setting.key] = computeDefault(setting, environment, values);
       sources[setting.key] = { kind: 'default' };
     }
   }

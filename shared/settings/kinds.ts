@@ -31,7 +31,7 @@ function integerIn(minimum: number, maximum: number, meta = 'INT'): ValueKind<nu
     parse(raw) {
       const value = typeof raw === 'string' && /^-?\d+$/.test(raw.trim()) ? Number(raw) : raw;
       if (typeof value !== 'number' || !Number.isInteger(value)) {
-        throw new InvalidValue(`expected an integer, got ${describeRaw(raw)}`);
+        throw new InvalidValue(`expected an integer from ${minimum} to ${maximum}, got ${describeRaw(raw)}`);
       }
       if (value < minimum || value > maximum) {
         throw new InvalidValue(`expected an integer from ${minimum} to ${maximum}, got ${value}`);
@@ -50,7 +50,9 @@ export const kinds = {
     meta: 'INT|auto',
     parse(raw: unknown): number | 'auto' {
       if (raw === 'auto') return 'auto';
-      return integerIn(0, 4096).parse(raw);
+      const value = typeof raw === 'string' && /^\d+$/.test(raw.trim()) ? Number(raw) : raw;
+      if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 4096) return value;
+      throw new InvalidValue(`expected a number of workers (0 to 4096) or "auto", got ${describeRaw(raw)}`);
     },
     format: (value: number | 'auto') => String(value),
   } satisfies ValueKind<number | 'auto'>,

@@ -92,7 +92,7 @@ export const CONFIG_AND_WORKER_SETTINGS = [
     section: 'Worker Processes',
     short: '-w',
     kind: kinds.workerCount,
-    default: ({ environment }) => kinds.workerCount.parse(environment['WEB_CONCURRENCY'] ?? 1),
+    default: ({ environment }) => kinds.workerCount.parse(environment['WEB_CONCURRENCY'] || 1),
     defaultText: '$WEB_CONCURRENCY, else 1',
     reload: 'live',
     perPool: true,

@@ -3,7 +3,7 @@
 // Runs in the ava test process.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,20 +40,35 @@ export function tempDirectory(t: ExecutionContext, prefix = 'appd-test-'): strin
 export class TestDaemon {
   readonly directory: string;
   readonly child: ChildProcess;
-  output = '';
+  /** What the daemon printed on stdout and stderr. */
+  printed = '';
+  /** The --error-logfile, when the test gave one; its content counts as output too. */
+  readonly logFile: string | null;
   readonly #seen = new Set<number>();
   readonly #poll: NodeJS.Timeout;
   #exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
-  constructor(directory: string, child: ChildProcess) {
+  constructor(directory: string, child: ChildProcess, logFile: string | null) {
     this.directory = directory;
     this.child = child;
-    child.stdout?.setEncoding('utf8').on('data', (text: string) => (this.output += text));
-    child.stderr?.setEncoding('utf8').on('data', (text: string) => (this.output += text));
+    this.logFile = logFile;
+    child.stdout?.setEncoding('utf8').on('data', (text: string) => (this.printed += text));
+    child.stderr?.setEncoding('utf8').on('data', (text: string) => (this.printed += text));
     this.#exit = new Promise((settle) => child.once('exit', (code, signal) => settle({ code, signal })));
     // Remember every descendant ever seen, so cleanup can kill by pid whatever escaped the group.
     this.#poll = setInterval(() => this.descendants(), 100);
     this.#poll.unref();
+  }
+
+  /** Everything the daemon printed, then everything in its log file. */
+  get output(): string {
+    if (this.logFile === null) return this.printed;
+    try {
+      return this.printed + readFileSync(this.logFile, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return this.printed; // not created yet
+      throw error;
+    }
   }
 
   get pid(): number {
@@ -146,7 +161,9 @@ export async function startDaemon(t: ExecutionContext, options: DaemonOptions): 
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, XDG_RUNTIME_DIR: directory, APPD_CMD_ARGS: '', ...options.env },
   });
-  const daemon = new TestDaemon(directory, child);
+  const logIndex = options.args.indexOf('--error-logfile');
+  const logName = logIndex >= 0 ? options.args[logIndex + 1] : undefined;
+  const daemon = new TestDaemon(directory, child, logName ? resolve(directory, logName) : null);
   t.teardown(() => daemon.cleanup());
   if (options.waitFor !== 'nothing') {
     await Promise.race([
