@@ -7,7 +7,8 @@
 // is a handler. Guessing by arity fails: Express apps take 3 parameters, (...args) takes 0.
 
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { accessSync, constants } from 'node:fs';
+import { hasErrorCode } from '../../shared/errors.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -112,7 +113,15 @@ function toListener(value: unknown, label: string): RequestListener {
 export async function loadApp(text: string, directory: string): Promise<LoadedApp> {
   const reference = parseAppReference(text);
   const absolute = resolve(directory, reference.path);
-  if (!existsSync(absolute)) throw new AppBootFailure('load', `app module not found: ${absolute}`);
+  try {
+    accessSync(absolute, constants.R_OK);
+  } catch (error) {
+    if (hasErrorCode(error, 'ENOENT', 'ENOTDIR')) throw new AppBootFailure('load', `app module not found: ${absolute}`);
+    if (hasErrorCode(error, 'EACCES')) {
+      throw new AppBootFailure('load', `cannot read app module ${absolute} as uid ${process.getuid?.()}: permission denied (check --user and the directory modes)`);
+    }
+    throw error;
+  }
 
   let module: Record<string, unknown>;
   try {

@@ -23,6 +23,8 @@ export interface DaemonOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** Files to create in the temp directory before start: relative path -> content. */
   readonly files?: Readonly<Record<string, string>>;
+  /** Runs after the files are written, before the daemon starts (e.g. to chmod the directory). */
+  readonly prepare?: (directory: string) => void;
   /** What to wait for before returning: the "ready" log line (default), or nothing. */
   readonly waitFor?: 'ready' | 'nothing';
   readonly timeoutMs?: number;
@@ -151,6 +153,7 @@ export async function startDaemon(t: ExecutionContext, options: DaemonOptions): 
     mkdirSync(dirname(join(directory, name)), { recursive: true });
     writeFileSync(join(directory, name), content);
   }
+  options.prepare?.(directory);
   const [wrapperCommand, ...wrapperArguments] = options.wrapper ?? [];
   const command = wrapperCommand ?? process.execPath;
   const commandArguments = wrapperCommand ? [...wrapperArguments, process.execPath, APPD, ...options.args] : [APPD, ...options.args];

@@ -1,0 +1,33 @@
+// Guards the one Node internal appd relies on (net._createServerHandle): if a Node release changes
+// it, this fails loudly, naming the Node version, before anything subtler breaks.
+
+import test from 'ava';
+import net from 'node:net';
+import { bindTcpWithoutListening, bindUnixWithoutListening, socketAddress, wrapInheritedDescriptor } from '../../daemon/server-handle.js';
+import { tempDirectory } from '../helpers/daemon.js';
+import { join } from 'node:path';
+
+test(`net._createServerHandle exists on Node ${process.version} and binds without accepting`, async (t) => {
+  t.is(typeof (net as unknown as { _createServerHandle?: unknown })._createServerHandle, 'function',
+    `Node ${process.version} has no net._createServerHandle; appd cannot bind without accepting`);
+  const handle = bindTcpWithoutListening('127.0.0.1', 0, 4);
+  const address = socketAddress(handle);
+  t.is(address?.address, '127.0.0.1');
+  t.true((address?.port ?? 0) > 0);
+  t.true(handle.fd > 2);
+  // Bound but not listening: connections are refused, never accepted by this process.
+  await t.throwsAsync(
+    new Promise((settle, fail) => net.connect(address?.port ?? 0, '127.0.0.1').once('connect', settle).once('error', fail)),
+    { code: 'ECONNREFUSED' },
+  );
+  handle.close();
+});
+
+test('unix sockets and inherited descriptors use the same internal', (t) => {
+  const path = join(tempDirectory(t), 'x.sock');
+  const handle = bindUnixWithoutListening(path);
+  t.true(handle.fd > 2);
+  const wrapped = wrapInheritedDescriptor(handle.fd);
+  t.is(wrapped.constructor.name, 'Pipe');
+  handle.close();
+});
