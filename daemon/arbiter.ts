@@ -250,7 +250,10 @@ export class Arbiter {
     const reaped = this.supervisor.reapWorker(workerId, code, signal);
     if (!reaped?.failedBoot) return;
     const { worker } = reaped;
-    if (worker.bootFailure) this.#lastBootFailure = worker.bootFailure;
+    // The app's own error says more than "boot timeout" (a slow machine can turn one into the other).
+    if (worker.bootFailure && (worker.bootFailure.phase !== 'timeout' || this.#lastBootFailure === null)) {
+      this.#lastBootFailure = worker.bootFailure;
+    }
     if (this.#phase === 'booting') {
       const failure = worker.bootFailure;
       // A module that cannot be imported will not import on the next try either: stop now, exit 4.
