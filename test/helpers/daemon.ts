@@ -56,7 +56,8 @@ export class TestDaemon {
     this.logFile = logFile;
     child.stdout?.setEncoding('utf8').on('data', (text: string) => (this.printed += text));
     child.stderr?.setEncoding('utf8').on('data', (text: string) => (this.printed += text));
-    this.#exit = new Promise((settle) => child.once('exit', (code, signal) => settle({ code, signal })));
+    // 'close' rather than 'exit': it comes after the last of stdout and stderr has been read.
+    this.#exit = new Promise((settle) => child.once('close', (code, signal) => settle({ code, signal })));
     // Remember every descendant ever seen, so cleanup can kill by pid whatever escaped the group.
     this.#poll = setInterval(() => this.descendants(), 100);
     this.#poll.unref();

@@ -22,7 +22,8 @@ test('READY=1 only after the first generation is ready; RELOADING/READY around H
   // The watchdog is fed from the arbiter loop while workers boot, and READY has not been sent yet.
   const [firstPing] = await listener.waitFor('WATCHDOG', '1');
   t.is(listener.having('READY').length, 0, `no READY before the workers are ready:\n${listener.describe()}`);
-  t.true((firstPing?.receivedUsec ?? 0n) - startedUsec < BigInt(BOOT_DELAY_MS * 1000), 'the first ping came while the app was still booting');
+  // Ordering, not speed: the ping is seen before READY, i.e. while the workers are still booting.
+  t.truthy(firstPing, 'a watchdog ping came while the app was still booting');
 
   const [ready] = await listener.waitFor('READY', '1');
   t.true((ready?.receivedUsec ?? 0n) - startedUsec >= BigInt(BOOT_DELAY_MS * 1000), 'READY came after the app factory resolved');
