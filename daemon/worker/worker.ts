@@ -128,8 +128,9 @@ export class Worker {
       if (server.listening) net.Server.prototype.close.call(server);
     }
     const gracefulTimeoutMs = this.spec.gracefulTimeoutMs;
-    this.tracker.drain(() => void this.exit(WORKER_EXIT.ok));
-    this.#runDrainHooks({ gracefulTimeoutMs, deadline: Date.now() + gracefulTimeoutMs });
+    // The app hears first; the worker exits once its connections are gone and its hooks have settled.
+    const hooksSettled = this.#runDrainHooks({ gracefulTimeoutMs, deadline: Date.now() + gracefulTimeoutMs });
+    this.tracker.drain(() => void hooksSettled.then(() => this.exit(WORKER_EXIT.ok)));
     setTimeout(() => {
       const cut = this.tracker.cutAll();
       if (cut.connections > 0) {
@@ -139,11 +140,13 @@ export class Worker {
     }, gracefulTimeoutMs).unref();
   }
 
-  #runDrainHooks(notice: DrainNotice): void {
+  /** Runs every onDrain hook (and the script's appd:drain listeners); settles when all have, never rejects. */
+  #runDrainHooks(notice: DrainNotice): Promise<void> {
     const failed = (error: unknown): void => console.error(`worker ${this.tag}: the app's onDrain hook failed: ${describe(error)}`);
+    const running: Promise<unknown>[] = [];
     for (const hook of this.#drainHooks) {
       try {
-        Promise.resolve(hook(notice)).catch(failed);
+        running.push(Promise.resolve(hook(notice)).catch(failed));
       } catch (error) {
         failed(error);
       }
@@ -154,6 +157,7 @@ export class Worker {
     } catch (error) {
       failed(error);
     }
+    return Promise.all(running).then(() => undefined);
   }
 
   #installHandlers(): void {

@@ -9,6 +9,7 @@ import { fixture, startDaemon } from '../helpers/daemon.js';
 import { get } from '../helpers/http.js';
 import { findListeningPorts } from '../helpers/ports.js';
 import { sleep } from '../helpers/processes.js';
+import { reloadAndWait } from '../helpers/reload.js';
 
 const FASTIFY_SCRIPT = fixture(join('frameworks', 'fastify-script.mjs'));
 
@@ -76,13 +77,15 @@ test('a missing script: exit 4 naming it; app and script together: exit 2', asyn
   t.regex(both.output, /both app \(.*pid-app\.mjs\) and script \(.*fastify-script\.mjs\) are set: give one/);
 });
 
-test('server form without a request listener answers 426; a named onDrain export runs on drain', async (t) => {
+test('server form without a request listener answers 426; a named async onDrain export runs before the worker exits', async (t) => {
   const daemon = await startDaemon(t, { args: [`${fixture('upgrade-only.mjs')}:attach(server)`, '-b', '127.0.0.1:0', '--graceful-timeout', '7'] });
   const response = await get(daemon.url);
   t.is(response.status, 426);
-  daemon.signal('SIGTERM');
-  t.is((await daemon.exited()).code, 0);
-  t.regex(daemon.output, /onDrain called with gracefulTimeoutMs=7000/);
+  // A reload, not a stop: the master stays to relay the old worker's last output.
+  await reloadAndWait(daemon, 2);
+  await daemon.waitForLog(/\[web\.0 g1\] onDrain called with gracefulTimeoutMs=7000/);
+  const exitLine = await daemon.waitForLog(/worker web\.0 g1 \(pid \d+\) exited \(exit code 0\)/);
+  t.regex(daemon.output.slice(0, exitLine.index), /\[web\.0 g1\] onDrain finished/, 'the worker waited for its async onDrain');
 });
 
 test('a function export is a request listener unless the reference says (server)', async (t) => {
