@@ -47,7 +47,8 @@ test('a worker killed with SIGKILL is replaced at once', async (t) => {
     return workers.length === 2 && !workers.includes(victim ?? -1) ? workers : null;
   });
   t.true(replaced.includes(survivor ?? -1), 'the other worker is untouched');
-  t.regex(daemon.output, /exited unexpectedly \(signal SIGKILL; killed by someone else/);
+  // Waited for, not read at once: the log line can reach the test after the replacement shows in /proc.
+  await daemon.waitForLog(/exited unexpectedly \(signal SIGKILL; killed by someone else/);
   t.is((await get(daemon.url)).status, 200);
 });
 
