@@ -3,9 +3,11 @@
 // Runs in the ava test process.
 
 import test from 'ava';
+import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import https from 'node:https';
 import { join } from 'node:path';
-import { fixture, startDaemon } from '../helpers/daemon.js';
+import { fixture, startDaemon, tempDirectory } from '../helpers/daemon.js';
 import { get } from '../helpers/http.js';
 import { findListeningPorts } from '../helpers/ports.js';
 import { sleep } from '../helpers/processes.js';
@@ -92,4 +94,30 @@ test('a function export is a request listener unless the reference says (server)
   // Without (server), attach would be called as a request listener: it would never answer.
   const daemon = await startDaemon(t, { args: [`${fixture('upgrade-only.mjs')}:attach`, '-b', '127.0.0.1:0'] });
   await t.throwsAsync(get(daemon.url, { timeoutMs: 500 }), { message: /timed out/ });
+});
+
+function httpsGet(options: https.RequestOptions): Promise<string> {
+  return new Promise((settle, fail) => {
+    const outgoing = https.get({ ...options, rejectUnauthorized: false, agent: false, timeout: 10_000 }, (response) => {
+      let body = '';
+      response.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+      response.on('end', () => settle(body));
+    });
+    outgoing.on('timeout', () => outgoing.destroy(new Error('https request timed out')));
+    outgoing.on('error', fail);
+  });
+}
+
+test('an HTTPS script is adopted too, and serves every bind (TCP and unix) with its own certificate', async (t) => {
+  const directory = tempDirectory(t);
+  const [certFile, keyFile] = [join(directory, 'cert.pem'), join(directory, 'key.pem')];
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '1', '-keyout', keyFile, '-out', certFile], { stdio: 'ignore' });
+  const socketPath = join(directory, 'web.sock');
+  const daemon = await startDaemon(t, {
+    args: ['--script', fixture('https-script.mjs'), '-w', '2', '-b', '127.0.0.1:0', '-b', `unix:${socketPath}`],
+    env: { CERT_FILE: certFile, KEY_FILE: keyFile },
+  });
+  t.regex(await httpsGet({ host: '127.0.0.1', port: daemon.port }), /^tls pid=\d+ encrypted=true/);
+  t.regex(await httpsGet({ socketPath }), /^tls pid=\d+ encrypted=true/, 'the second listener reaches the same TLS server');
+  t.deepEqual(findListeningPorts(daemon.workers()), [daemon.port], 'port 8443 was never opened');
 });

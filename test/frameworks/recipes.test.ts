@@ -26,6 +26,7 @@ const RECIPES: readonly Recipe[] = [
   { title: 'unmodified Koa script (app.listen)', args: ['--script', recipe('koa-script.mjs')], body: /^koa pid=\d+/ },
   { title: 'Hono app exported as a fetch handler', args: [recipe('hono-app.mjs')], body: /^hono pid=\d+/ },
   { title: 'unmodified Hono script (@hono/node-server serve())', args: ['--script', recipe('hono-script.mjs')], body: /^hono pid=\d+/ },
+  { title: 'Next.js-style custom server (prepare(), then createServer().listen(port))', args: ['--script', recipe('next-style-server.mjs')], body: /^next pid=\d+ generation=1 path=\/$/m },
   { title: 'ws echo server in the server form', args: [`${recipe('ws-echo.mjs')}:attach(server)`], body: /^ws pid=\d+/ },
 ];
 
