@@ -4,13 +4,13 @@
 
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { join } from 'node:path';
 import { fixture, startDaemon, tempDirectory } from '../helpers/daemon.js';
 import { get } from '../helpers/http.js';
 import { findListeningPorts } from '../helpers/ports.js';
-import { sleep } from '../helpers/processes.js';
+import { sleep, waitFor } from '../helpers/processes.js';
 import { reloadAndWait } from '../helpers/reload.js';
 
 const FASTIFY_SCRIPT = fixture(join('frameworks', 'fastify-script.mjs'));
@@ -120,4 +120,18 @@ test('an HTTPS script is adopted too, and serves every bind (TCP and unix) with 
   t.regex(await httpsGet({ host: '127.0.0.1', port: daemon.port }), /^tls pid=\d+ encrypted=true/);
   t.regex(await httpsGet({ socketPath }), /^tls pid=\d+ encrypted=true/, 'the second listener reaches the same TLS server');
   t.deepEqual(findListeningPorts(daemon.workers()), [daemon.port], 'port 8443 was never opened');
+});
+
+test('a script worker writes the access log and applies the request limits, like an app module', async (t) => {
+  const daemon = await startDaemon(t, {
+    args: ['--script', fixture(join('frameworks', 'express-script.cjs')), '-b', '127.0.0.1:0', '--access-logfile', 'access.log', '--limit-request-line', '100'],
+  });
+  t.is((await get(`${daemon.url}/?from=test`)).status, 200);
+  t.is((await get(`${daemon.url}/${'x'.repeat(200)}`)).status, 414, 'appd refuses the long request line before Express sees it');
+  const lines = await waitFor('two access log lines', () => {
+    const found = readFileSync(join(daemon.directory, 'access.log'), 'utf8').trim().split('\n');
+    return found.length >= 2 ? found : null;
+  });
+  t.regex(lines[0] ?? '', /^127\.0\.0\.1 - - \[.+\] "GET \/\?from=test HTTP\/1\.1" 200 \d+ "-" "-"$/);
+  t.regex(lines[1] ?? '', /"GET \/x+ HTTP\/1\.1" 414 /);
 });
