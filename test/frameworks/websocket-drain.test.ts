@@ -40,7 +40,8 @@ test('an open WebSocket keeps echoing on its draining worker through a reload; c
   t.is((await client.closed).code, 1000);
   // Far below the 60 s graceful-timeout: the worker exits because its last connection closed.
   await waitFor('the drained worker to exit', () => !isAlive(pid), 10_000);
-  t.regex(daemon.output, new RegExp(`worker web\\.\\d g1 \\(pid ${pid}\\) exited \\(exit code 0\\)`));
+  await daemon.waitForLog(new RegExp(`worker web\\.\\d g1 \\(pid ${pid}\\) exited \\(exit code 0\\)`));
+  t.pass();
 });
 
 test('onDrain sends close frame 1001; a reconnect reaches the new generation', async (t) => {
