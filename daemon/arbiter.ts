@@ -7,7 +7,9 @@ import type { Config } from '../shared/settings/table.js';
 import { EventQueue, type ArbiterEvent, type ArbiterEventType, type EventOf, type JobOutcome, type Requester } from './events.js';
 import { applyReloadedConfig } from './config-reload.js';
 import { fireHook } from './hooks.js';
-import type { Listener } from './listeners.js';
+import { closeListeners, type Listener } from './listeners.js';
+import { openPlannedListeners, planListeners, type ListenerPlan } from './listener-plan.js';
+import { ReloadJob } from './reload-job.js';
 import type { Logger } from './logger.js';
 import { Pool, poolSettingsFromConfig } from './pool.js';
 import { Supervisor, type StopMode } from './supervisor.js';
@@ -51,7 +53,7 @@ type Handlers = { readonly [Type in ArbiterEventType]: (event: EventOf<Type>) =>
 export class Arbiter {
   readonly queue = new EventQueue<ArbiterEvent>();
   readonly supervisor: Supervisor;
-  readonly listeners: readonly Listener[];
+  #listeners: Listener[];
   readonly startedAt: number;
   #resolved: ResolvedConfig;
   readonly #logger: Logger;
@@ -82,12 +84,12 @@ export class Arbiter {
     this.#options = options;
     this.#resolved = options.resolved;
     this.#logger = options.logger;
-    this.listeners = options.listeners;
+    this.#listeners = [...options.listeners];
     this.#now = options.now ?? Date.now;
     this.startedAt = this.#now();
     this.supervisor = new Supervisor({
       logger: options.logger,
-      listeners: options.listeners,
+      listeners: () => this.listeners,
       baseEnvironment: options.baseEnvironment,
       enqueue: (event) => this.queue.push(event),
       now: this.#now,
@@ -99,6 +101,11 @@ export class Arbiter {
       this.supervisor.setIdentity(settings);
       this.supervisor.pools.set(settings.name, new Pool(settings));
     }
+  }
+
+  /** Every socket the master holds now (a reload may bind new ones and close others). */
+  get listeners(): readonly Listener[] {
+    return this.#listeners;
   }
 
   get config(): Config {
@@ -158,7 +165,7 @@ export class Arbiter {
     this.#logger.info(mode === 'graceful' ? `${requester.origin}: graceful stop (workers finish in-flight requests, up to ${seconds}s)` : `${requester.origin}: quick stop`);
     this.#options.observer?.stopping?.();
     for (const pool of this.supervisor.pools.values()) {
-      pool.rollout?.requester.done?.({ status: 'failed', message: 'the daemon is stopping' });
+      pool.rollout?.job.poolAbandoned(pool.name, 'the daemon is stopping');
       pool.rollout = null;
     }
   }
@@ -168,32 +175,51 @@ export class Arbiter {
     if (pool !== null && !this.supervisor.pools.has(pool)) return requester.done?.({ status: 'failed', message: `no pool named "${pool}"` });
     this.#logger.info(`${requester.origin}: reloading${pool ? ` pool ${pool}` : ''}: reading the configuration again`);
     this.#options.observer?.reloading?.();
-    this.#options.readConfig().then(
+    void this.#readForReload().then(
       (result) => this.queue.push({ type: 'config-read', result, pool, requester }),
       (error: unknown) => this.queue.push({ type: 'config-read', result: error instanceof Error ? error : new Error(String(error)), pool, requester }),
     );
   }
 
+  /** Off the loop: read every config layer again and bind any new address, so applying it cannot block. */
+  async #readForReload(): Promise<{ config: ResolvedConfig; plan: ListenerPlan; opened: Listener[] }> {
+    const config = await this.#options.readConfig();
+    const plan = planListeners(this.#listeners, config);
+    return { config, plan, opened: await openPlannedListeners(plan, config.values.unixSocketMode) };
+  }
+
   #handleConfigRead({ result, pool, requester }: EventOf<'config-read'>): void {
-    if (this.#stopMode) return requester.done?.({ status: 'failed', message: 'the daemon is stopping' });
-    if (result instanceof Error) {
-      const message = `reload failed, nothing changed: ${result.message}`;
-      this.#logger.error(message);
-      this.#options.observer?.reloaded?.();
-      return requester.done?.({ status: 'failed', message });
+    if (result instanceof Error) return this.#reloadFailed(requester, result);
+    if (this.#stopMode) {
+      closeListeners(result.opened);
+      return requester.done?.({ status: 'failed', message: 'the daemon is stopping' });
     }
     const previous = this.#resolved;
-    this.#resolved = result;
+    const job = new ReloadJob(requester, this.#now());
+    this.#resolved = result.config;
+    const listenersBefore = this.#listeners;
+    this.#listeners = [...result.plan.keep, ...result.opened];
+    let rolled: string[];
     try {
-      applyReloadedConfig({ previous, next: result, onlyPool: pool, requester, supervisor: this.supervisor, logger: this.#logger, now: this.#now() });
+      rolled = applyReloadedConfig({ previous, next: result.config, onlyPool: pool, job, supervisor: this.supervisor, logger: this.#logger, now: this.#now() });
     } catch (error) {
       this.#resolved = previous;
-      const message = `reload failed, nothing changed: ${describeError(error)}`;
-      this.#logger.error(message);
-      this.#options.observer?.reloaded?.();
-      return requester.done?.({ status: 'failed', message });
+      this.#listeners = listenersBefore;
+      closeListeners(result.opened);
+      return this.#reloadFailed(requester, error);
     }
+    for (const listener of result.opened) this.#logger.info(`Listening at: ${listener.url} (fd ${listener.fd}, bound on reload)`);
+    for (const listener of result.plan.close) this.#logger.info(`Closed ${listener.url}: no pool binds it any more`);
+    closeListeners(result.plan.close);
     fireHook(this.#logger, 'onReload', this.config.onReload, this.hookServer());
+    job.expect(rolled);
+  }
+
+  #reloadFailed(requester: Requester, error: unknown): void {
+    const message = `reload failed, nothing changed: ${error instanceof Error && !(error instanceof AppdError) ? error.message : describeError(error)}`;
+    this.#logger.error(message);
+    this.#options.observer?.reloaded?.();
+    requester.done?.({ status: 'failed', message });
   }
 
   #handleScale({ pool: poolName, change, requester }: EventOf<'scale'>): void {
@@ -288,7 +314,7 @@ export class Arbiter {
     const message = `reload of pool ${pool.name} rolled back: a generation ${failedGeneration} worker failed to boot: ${reason}`;
     this.#logger.error(message);
     this.#options.observer?.reloaded?.();
-    rollout.requester.done?.({ status: 'rolled_back', message });
+    rollout.job.poolRolledBack(pool.name, message);
   }
 
   /** First-start completion or failure, finished rollouts, and waiting jobs. */
@@ -297,7 +323,7 @@ export class Arbiter {
     const now = this.#now();
     const pools = [...this.supervisor.pools.values()];
     if (this.#phase === 'booting') {
-      const allReady = pools.every((pool) => this.supervisor.readyCount(pool) >= pool.desired);
+      const allReady = pools.every((pool) => this.supervisor.isSettled(pool));
       const limit = Math.max(...pools.map((pool) => pool.settings.bootTimeout)) * 1000;
       if (allReady) {
         this.#becomeRunning();
@@ -311,6 +337,11 @@ export class Arbiter {
       }
     }
     for (const pool of pools) {
+      if (pool.removed && this.supervisor.workersOf(pool.name).length === 0) {
+        this.supervisor.pools.delete(pool.name);
+        this.#logger.info(`pool ${pool.name}: removed`);
+        continue;
+      }
       const rollout = pool.rollout;
       if (!rollout) continue;
       const current = this.supervisor.workersOf(pool.name).filter((worker) => worker.state === 'ready' && worker.generation >= pool.generation && worker.slot < pool.desired);
@@ -320,7 +351,7 @@ export class Arbiter {
         const message = `pool ${pool.name} reloaded: generation ${pool.generation} serves with ${pool.desired} workers (${seconds}s)`;
         this.#logger.info(message);
         this.#options.observer?.reloaded?.();
-        rollout.requester.done?.({ status: 'completed', message, data: { pool: pool.name, generation: pool.generation } });
+        rollout.job.poolCompleted(pool.name, message);
       }
     }
     this.#pendingJobs = this.#pendingJobs.filter((job) => {

@@ -4,9 +4,9 @@
 import { describeSource, type ResolvedConfig } from '../shared/config/resolve.js';
 import { ConfigError } from '../shared/errors.js';
 import { SETTINGS } from '../shared/settings/table.js';
-import type { Requester } from './events.js';
+import type { ReloadJob } from './reload-job.js';
 import type { Logger } from './logger.js';
-import { poolSettingsFromConfig } from './pool.js';
+import { checkCommandRunnable, Pool, poolSettingsFromConfig } from './pool.js';
 import type { Supervisor } from './supervisor.js';
 
 export interface ReloadContext {
@@ -14,22 +14,56 @@ export interface ReloadContext {
   readonly next: ResolvedConfig;
   /** Reload only this pool (appctl reload POOL); null for all. */
   readonly onlyPool: string | null;
-  readonly requester: Requester;
+  readonly job: ReloadJob;
   readonly supervisor: Supervisor;
   readonly logger: Logger;
   readonly now: number;
 }
 
-/** Throws (and changes nothing) if the new configuration cannot be applied. */
-export function applyReloadedConfig({ previous, next, onlyPool, requester, supervisor, logger, now }: ReloadContext): void {
-  const poolSettings = poolSettingsFromConfig(next.values);
+/**
+ * Throws (and changes nothing) if the new configuration cannot be applied. Returns the pools whose
+ * workers roll to a new generation; the job hears from each of them.
+ */
+export function applyReloadedConfig({ previous, next, onlyPool, job, supervisor, logger, now }: ReloadContext): string[] {
+  const poolSettings = poolSettingsFromConfig(next.values).filter((settings) => onlyPool === null || settings.name === onlyPool);
+  if (onlyPool !== null && poolSettings.length === 0) throw new ConfigError(`pool ${onlyPool} is no longer in the configuration`);
   for (const settings of poolSettings) {
-    if (!supervisor.pools.has(settings.name)) throw new ConfigError(`pool ${settings.name} is new; adding pools needs a restart`);
+    supervisor.setIdentity(settings);
+    checkCommandRunnable(settings);
   }
   if (next.values.errorLogfile !== previous.values.errorLogfile) logger.switchTo(next.values.errorLogfile ?? '-');
-  for (const settings of poolSettings) supervisor.setIdentity(settings);
-
   logger.setLevel(next.values.logLevel);
+  warnAboutRestartOnlySettings(previous, next, logger);
+
+  const rolled: string[] = [];
+  for (const settings of poolSettings) {
+    const pool = supervisor.pools.get(settings.name);
+    if (!pool) {
+      supervisor.pools.set(settings.name, new Pool(settings));
+      logger.info(`pool ${settings.name}: added with ${settings.workers} worker(s)`);
+      continue;
+    }
+    // The run-time count (TTIN/TTOU, appctl scale) survives a reload unless the setting itself changed.
+    if (settings.workers !== pool.settings.workers) pool.target = settings.workers;
+    pool.parked = false;
+    pool.startRollout(settings, job, now);
+    rolled.push(pool.name);
+    logger.info(`pool ${pool.name}: rolling ${pool.desired} worker(s) to generation ${pool.generation}`);
+  }
+  if (onlyPool === null) {
+    for (const pool of supervisor.pools.values()) {
+      if (poolSettings.some((settings) => settings.name === pool.name) || pool.removed) continue;
+      pool.removed = true;
+      pool.stopped = true;
+      pool.rollout?.job.poolAbandoned(pool.name, 'removed from the configuration');
+      pool.rollout = null;
+      logger.info(`pool ${pool.name}: removed from the configuration; stopping its workers`);
+    }
+  }
+  return rolled;
+}
+
+function warnAboutRestartOnlySettings(previous: ResolvedConfig, next: ResolvedConfig, logger: Logger): void {
   for (const setting of SETTINGS) {
     if (setting.reload !== 'restart') continue;
     const before = setting.kind.format(previous.values[setting.key] as never);
@@ -37,19 +71,5 @@ export function applyReloadedConfig({ previous, next, onlyPool, requester, super
     if (before !== after) {
       logger.warning(`${setting.key} changed to ${after} (${describeSource(next.sources[setting.key])}) but only a new master applies it: run appctl upgrade (USR2) or restart`);
     }
-  }
-
-  for (const settings of poolSettings) {
-    const pool = supervisor.pools.get(settings.name);
-    if (!pool || (onlyPool !== null && pool.name !== onlyPool)) continue;
-    // The run-time count (TTIN/TTOU, appctl scale) survives a reload unless the setting itself changed.
-    if (settings.workers !== pool.settings.workers) pool.target = settings.workers;
-    pool.parked = false;
-    if (pool.rollout) pool.rollout.requester.done?.({ status: 'failed', message: 'superseded by a newer reload' });
-    pool.rollout = { fromGeneration: pool.generation, fromSettings: pool.settings, requester, startedAt: now };
-    pool.settings = settings;
-    pool.latestGeneration += 1;
-    pool.generation = pool.latestGeneration;
-    logger.info(`pool ${pool.name}: rolling ${pool.desired} worker(s) to generation ${pool.generation}`);
   }
 }

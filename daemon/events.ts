@@ -2,6 +2,8 @@
 // become one typed event here; listeners only enqueue. Run by the appd master.
 
 import type { ResolvedConfig } from '../shared/config/resolve.js';
+import type { ListenerPlan } from './listener-plan.js';
+import type { Listener } from './listeners.js';
 import type { WorkerToMaster } from './worker-messages.js';
 
 /** Who asked for an operation, and how to tell them the outcome (control clients wait on it). */
@@ -23,7 +25,12 @@ export type ScaleChange = { readonly relative: number } | { readonly absolute: n
 export type ArbiterEvent =
   | { readonly type: 'stop'; readonly mode: 'graceful' | 'quick'; readonly requester: Requester }
   | { readonly type: 'reload'; readonly pool: string | null; readonly requester: Requester }
-  | { readonly type: 'config-read'; readonly result: ResolvedConfig | Error; readonly pool: string | null; readonly requester: Requester }
+  | {
+      readonly type: 'config-read';
+      readonly result: { readonly config: ResolvedConfig; readonly plan: ListenerPlan; readonly opened: readonly Listener[] } | Error;
+      readonly pool: string | null;
+      readonly requester: Requester;
+    }
   | { readonly type: 'scale'; readonly pool: string | null; readonly change: ScaleChange; readonly requester: Requester }
   | { readonly type: 'reopen-logs'; readonly requester: Requester }
   | { readonly type: 'upgrade'; readonly requester: Requester }

@@ -1,79 +1,69 @@
 // A pool's desired state: its settings, target worker count, current generation and per-slot restart
 // throttling. Handlers change these; manageWorkers() makes the running workers converge. Run by the appd master.
 
+import { accessSync, constants, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import type { AdoptListen } from '../shared/settings/kinds.js';
+import { join } from 'node:path';
+import type { BindAddress } from '../shared/bind-address.js';
+import { ConfigError, hasErrorCode } from '../shared/errors.js';
 import type { Config } from '../shared/settings/table.js';
-import type { SlotBackoff } from './backoff.js';
-import type { Requester } from './events.js';
+import { SlotRecord } from './slot.js';
+import type { ReloadJob } from './reload-job.js';
 
-/** Every setting a worker of a pool needs, resolved for that pool. */
-export interface PoolSettings {
+/**
+ * Every setting a worker of a pool needs, resolved for that pool: the global configuration with the
+ * pool's own overrides on top (pools.NAME.*), so any setting marked perPool in the table is here.
+ */
+export type PoolSettings = Omit<Config, 'workers'> & {
   readonly name: string;
-  readonly app: string;
-  /** Set instead of app: an unmodified server script whose listen() the worker adopts. */
-  readonly script: string | null;
-  readonly adoptListen: AdoptListen;
-  readonly waitReady: boolean;
+  /** http: serves an app module or a script; command: runs any program (pools.NAME.command). */
+  readonly kind: 'http' | 'command';
   readonly workers: number;
-  readonly timeout: number;
-  readonly bootTimeout: number;
-  readonly gracefulTimeout: number;
-  readonly keepAlive: number;
-  readonly maxRequests: number;
-  readonly maxRequestsJitter: number;
-  readonly timeoutStack: boolean;
-  readonly nodeArgs: readonly string[];
-  readonly env: Readonly<Record<string, string>>;
-  readonly user: string | null;
-  readonly group: string | null;
-  readonly backlog: number;
-  readonly accessLogfile: string | null;
-  readonly accessLogFormat: string;
-  readonly limitRequestLine: number;
-  readonly limitRequestFields: number;
-  readonly limitRequestFieldSize: number;
-  readonly forwardedAllowIps: string;
-  readonly certfile: string | null;
-  readonly keyfile: string | null;
-}
+};
 
 export function resolveWorkerCount(value: number | 'auto'): number {
   return value === 'auto' ? availableParallelism() : value;
 }
 
-/** The single-app form: one http pool named "web" serving `app` on every listener. */
+/** Without pools: one http pool named "web" on the global bind. With pools: each as configured. */
 export function poolSettingsFromConfig(config: Config): PoolSettings[] {
-  return [
-    {
-      name: 'web',
-      app: config.app ?? '',
-      script: config.script,
-      adoptListen: config.adoptListen,
-      waitReady: config.waitReady,
-      workers: resolveWorkerCount(config.workers),
-      timeout: config.timeout,
-      bootTimeout: config.bootTimeout,
-      gracefulTimeout: config.gracefulTimeout,
-      keepAlive: config.keepAlive,
-      maxRequests: config.maxRequests,
-      maxRequestsJitter: config.maxRequestsJitter,
-      timeoutStack: config.timeoutStack,
-      nodeArgs: config.nodeArgs,
-      env: config.env,
-      user: config.user,
-      group: config.group,
-      backlog: config.backlog,
-      accessLogfile: config.accessLogfile,
-      accessLogFormat: config.accessLogFormat,
-      limitRequestLine: config.limitRequestLine,
-      limitRequestFields: config.limitRequestFields,
-      limitRequestFieldSize: config.limitRequestFieldSize,
-      forwardedAllowIps: config.forwardedAllowIps,
-      certfile: config.certfile,
-      keyfile: config.keyfile,
-    },
-  ];
+  if (config.pools === null) return [{ ...config, name: 'web', kind: 'http', workers: resolveWorkerCount(config.workers) }];
+  return Object.entries(config.pools).map(([name, overrides]) => {
+    // With pools, binds are per pool: a pool without bind listens nowhere (a plain command pool).
+    const merged = { ...config, bind: [], ...overrides } as Config;
+    return { ...merged, name, kind: merged.command ? 'command' : 'http', workers: resolveWorkerCount(merged.workers) };
+  });
+}
+
+/** Every address the master must hold: the global binds, or with pools every pool's. */
+export function allBinds(config: Config): BindAddress[] {
+  return config.pools === null ? config.bind : poolSettingsFromConfig(config).flatMap((pool) => pool.bind);
+}
+
+/** "app ./server.js", "script ./server.js" or "command python3 -m legacy_server", for logs. */
+export function describeProgram(settings: PoolSettings): string {
+  if (settings.command) return `command ${settings.command.join(' ')}`;
+  return settings.script ? `script ${settings.script}` : `app ${settings.app ?? ''}`;
+}
+
+/** A command pool whose program cannot be found fails at start (exit 2), not in a crash loop. */
+export function checkCommandRunnable(settings: PoolSettings): void {
+  const program = settings.command?.[0];
+  if (program === undefined || findExecutable(program) !== null) return;
+  throw new ConfigError(`pools.${settings.name}.command: "${program}" is not an executable file${program.includes('/') ? '' : ' on PATH'}`);
+}
+
+function findExecutable(program: string): string | null {
+  const candidates = program.includes('/') ? [program] : (process.env['PATH'] ?? '').split(':').filter(Boolean).map((directory) => join(directory, program));
+  for (const candidate of candidates) {
+    try {
+      accessSync(candidate, constants.X_OK);
+      if (statSync(candidate).isFile()) return candidate;
+    } catch (error) {
+      if (!hasErrorCode(error, 'ENOENT', 'EACCES', 'ENOTDIR')) throw error; // not here: try the next directory
+    }
+  }
+  return null;
 }
 
 /** A reload in progress: workers of `generation` replace older ones slot by slot. */
@@ -81,7 +71,8 @@ export interface Rollout {
   readonly fromGeneration: number;
   /** Restored if the new generation cannot boot. */
   readonly fromSettings: PoolSettings;
-  readonly requester: Requester;
+  /** The reload (or restart) this roll is part of; it reports the outcome to whoever asked. */
+  readonly job: ReloadJob;
   readonly startedAt: number;
 }
 
@@ -96,7 +87,11 @@ export class Pool {
   /** WINCH: keep the master, stop every worker, until HUP or a scale brings them back. */
   parked = false;
   rollout: Rollout | null = null;
-  readonly backoff = new Map<number, SlotBackoff>();
+  /** Operator stop (appctl stop-pool): no workers until start-pool; the target is kept. */
+  stopped = false;
+  /** Gone from the config: stopped, and forgotten once its last worker exited. */
+  removed = false;
+  readonly slots = new Map<number, SlotRecord>();
 
   constructor(settings: PoolSettings) {
     this.settings = settings;
@@ -109,15 +104,26 @@ export class Pool {
 
   /** The number of workers this pool should have right now. */
   get desired(): number {
-    return this.parked ? 0 : this.target;
+    return this.parked || this.stopped ? 0 : this.target;
   }
 
-  slotBackoff(slot: number): SlotBackoff {
-    let entry = this.backoff.get(slot);
-    if (!entry) {
-      entry = { failures: 0, nextSpawnAt: 0 };
-      this.backoff.set(slot, entry);
+  /** Starts a rolling replacement of every worker with a new generation running `settings`. */
+  startRollout(settings: PoolSettings, job: ReloadJob, now: number): void {
+    this.rollout?.job.poolAbandoned(this.name, 'superseded by a newer reload');
+    this.rollout = { fromGeneration: this.generation, fromSettings: this.settings, job, startedAt: now };
+    this.settings = settings;
+    this.latestGeneration += 1;
+    this.generation = this.latestGeneration;
+    // A reload or restart is the operator's fresh start: failed, fatal and exited slots try again.
+    for (const record of this.slots.values()) record.reset();
+  }
+
+  slot(index: number): SlotRecord {
+    let record = this.slots.get(index);
+    if (!record) {
+      record = new SlotRecord();
+      this.slots.set(index, record);
     }
-    return entry;
+    return record;
   }
 }

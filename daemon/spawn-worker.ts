@@ -35,7 +35,7 @@ export function buildWorkerSpec(settings: PoolSettings, who: WorkerIdentity, lis
     pool: settings.name,
     slot: who.slot,
     generation: who.generation,
-    app: settings.app,
+    app: settings.app ?? '',
     script: settings.script,
     adoptListen: settings.adoptListen,
     waitReady: settings.waitReady,

@@ -11,6 +11,7 @@ import { awaitHook } from './hooks.js';
 import { takeInheritedSockets } from './inherited-sockets.js';
 import { closeListeners, openListeners, type Listener } from './listeners.js';
 import { Logger } from './logger.js';
+import { allBinds, checkCommandRunnable, describeProgram, poolSettingsFromConfig } from './pool.js';
 import { warnIfPidOne } from './pid-one.js';
 import { checkPidfile, removePidfile, writePidfile } from './pidfile.js';
 import { masterTitle, setProcessTitle } from './process-title.js';
@@ -27,7 +28,11 @@ export interface MasterOutcome {
 
 /** Checks made before anything is started, so that --check-config reports them too. */
 export function checkStartable(resolved: ResolvedConfig): void {
-  const { app, script } = resolved.values;
+  const { app, script, pools } = resolved.values;
+  if (pools !== null) {
+    for (const settings of poolSettingsFromConfig(resolved.values)) checkCommandRunnable(settings);
+    return;
+  }
   if (!app && !script) {
     throw new ConfigError('no app to serve: give one (appd ./server.js), or a script that listens itself (appd --script ./server.js), or set "app" in the config file');
   }
@@ -45,6 +50,7 @@ export async function runMaster(resolved: ResolvedConfig, sources: ConfigSources
   // Before any worker is spawned: it takes NOTIFY_SOCKET out of the environment workers inherit.
   const notifier = SystemdNotifier.fromEnvironment(process.env, (message) => logger.warning(message));
   let listeners: Listener[] = [];
+  let arbiter: Arbiter | null = null;
   let pidfile: string | null = null;
   try {
     setProcessTitle(masterTitle(config.name), 'appd: master');
@@ -53,15 +59,15 @@ export async function runMaster(resolved: ResolvedConfig, sources: ConfigSources
       pidfile = resolve(config.pidfile);
       checkPidfile(pidfile);
     }
-    const bindIsDefault = resolved.sources.bind.kind === 'default';
-    listeners = await openListeners(config.bind, bindIsDefault, takeInheritedSockets(process.env), config.unixSocketMode);
+    const bindIsDefault = resolved.sources.bind.kind === 'default' && config.pools === null;
+    listeners = await openListeners(allBinds(config), bindIsDefault, takeInheritedSockets(process.env), config.unixSocketMode);
     if (pidfile) writePidfile(pidfile);
     logger.info(`Starting appd ${readPackageVersion()} on Node ${process.version} (master pid ${process.pid})`);
     warnIfPidOne(logger);
     for (const listener of listeners) logger.info(`Listening at: ${listener.url} (fd ${listener.fd}, ${listener.origin})`);
-    logger.info(`Serving ${config.script ? `script ${config.script}` : config.app} with ${config.workers} worker(s)`);
+    for (const pool of poolSettingsFromConfig(config)) logger.info(`Pool ${pool.name}: ${describeProgram(pool)}, ${pool.workers} worker(s)`);
 
-    const arbiter = new Arbiter({
+    arbiter = new Arbiter({
       resolved,
       listeners,
       logger,
@@ -69,7 +75,8 @@ export async function runMaster(resolved: ResolvedConfig, sources: ConfigSources
       readConfig: async () => (await readConfig(sources)).resolved,
       observer: combineObservers(observer, notifier && new SystemdLifecycle(notifier)),
     });
-    const removeSignalHandlers = installSignalHandlers((event) => arbiter.queue.push(event));
+    const queue = arbiter.queue;
+    const removeSignalHandlers = installSignalHandlers((event) => queue.push(event));
     try {
       const exitCode = await arbiter.run();
       logger.info('Shutting down: master');
@@ -85,7 +92,8 @@ export async function runMaster(resolved: ResolvedConfig, sources: ConfigSources
     logger.critical(`master failed: ${describeError(error)}`);
     throw error;
   } finally {
-    closeListeners(listeners);
+    // A reload may have bound new sockets and closed old ones: close what the master holds now.
+    closeListeners(arbiter?.listeners ?? listeners);
     if (pidfile) removePidfile(pidfile);
     await awaitHook(logger, 'onExit', config.onExit, server);
     // STOPPING=1 and a failure's STATUS= must reach systemd before the master is gone.

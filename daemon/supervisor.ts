@@ -1,18 +1,21 @@
 // Makes the running workers converge on the pools' desired state: spawnWorker, retireWorker, reapWorker,
 // manageWorkers (spawn missing, roll outdated, retire extra) and murderWorkers (timeouts). Run by the appd master.
 
+import type { ChildProcess } from 'node:child_process';
 import type { Config } from '../shared/settings/table.js';
-import { backoffDelayMs, START_SECONDS } from './backoff.js';
+import { backoffDelayMs } from './backoff.js';
 import type { ArbiterEvent } from './events.js';
 import { fireHook } from './hooks.js';
 import { resolveIdentity, type Identity } from './identity.js';
 import type { Listener } from './listeners.js';
 import type { Logger } from './logger.js';
-import { relayLines } from './output-relay.js';
 import type { Pool, PoolSettings } from './pool.js';
+import type { SlotRecord } from './slot.js';
+import { spawnCommandWorker } from './spawn-command.js';
 import { buildWorkerSpec, spawnHttpWorker } from './spawn-worker.js';
+import { watchChild } from './watch-child.js';
 import { WorkerHandle } from './worker-handle.js';
-import { isWorkerMessage, WORKER_EXIT, type WorkerToMaster } from './worker-messages.js';
+import { WORKER_EXIT, type WorkerToMaster } from './worker-messages.js';
 
 /** After a quick stop (INT/QUIT) workers get this long before SIGKILL. */
 const QUICK_STOP_GRACE_MS = 2000;
@@ -25,7 +28,8 @@ export type StopMode = 'graceful' | 'quick';
 
 export interface SupervisorContext {
   readonly logger: Logger;
-  readonly listeners: readonly Listener[];
+  /** Every listener the master holds, by the bind text that asked for it. */
+  listeners(): readonly Listener[];
   readonly baseEnvironment: NodeJS.ProcessEnv;
   readonly enqueue: (event: ArbiterEvent) => void;
   readonly now: () => number;
@@ -68,42 +72,48 @@ export class Supervisor {
     );
   }
 
+  /** The listeners a pool's workers get: all of them for the single-app form, else the pool's binds. */
+  listenersOf(pool: Pool): Listener[] {
+    const all = this.#context.listeners();
+    if (this.#context.config().pools === null) return [...all];
+    return pool.settings.bind.flatMap((bind) => all.filter((listener) => listener.bindText === bind.text));
+  }
+
   spawnWorker(pool: Pool, slot: number): void {
-    const { logger, listeners, baseEnvironment, enqueue, now, random } = this.#context;
+    const { logger, baseEnvironment, enqueue, now, random } = this.#context;
     const id = this.#nextWorkerId;
     this.#nextWorkerId += 1;
     const who = { pool: pool.name, slot, generation: pool.generation };
     fireHook(logger, 'preFork', this.#context.config().preFork, this.#context.hookServer(), who);
-    const spec = buildWorkerSpec(pool.settings, { daemonName: this.#context.config().name, ...who }, listeners, random);
-    const child = spawnHttpWorker(spec, pool.settings, listeners, this.#identities.get(pool.name) ?? null, baseEnvironment);
+    const listeners = this.listenersOf(pool);
+    const identity = this.#identities.get(pool.name) ?? null;
+    let child: ChildProcess;
+    if (pool.settings.kind === 'command') {
+      child = spawnCommandWorker(pool.settings, who, listeners, identity, baseEnvironment);
+    } else {
+      const spec = buildWorkerSpec(pool.settings, { daemonName: this.#context.config().name, ...who }, listeners, random);
+      child = spawnHttpWorker(spec, pool.settings, listeners, identity, baseEnvironment);
+    }
     const worker = new WorkerHandle(id, pool.name, slot, pool.generation, child, now(), pool.settings);
     this.workers.set(id, worker);
-    child.on('message', (message: unknown) => {
-      if (isWorkerMessage(message)) enqueue({ type: 'worker-message', workerId: id, message });
-    });
-    child.on('exit', (code, signal) => enqueue({ type: 'worker-exit', workerId: id, code, signal }));
-    child.on('error', (error) => enqueue({ type: 'worker-spawn-failed', workerId: id, error }));
-    // The worker's stdin is its watchdog pipe; writing to a worker that just died fails with EPIPE.
-    child.stdin?.on('error', () => undefined);
-    const output = (stream: 'stdout' | 'stderr') => (line: string) => {
-      worker.rememberOutput(line);
-      logger.workerOutput(worker.tag, worker.pid, stream, line);
-    };
-    relayLines(child.stdout, output('stdout'));
-    relayLines(child.stderr, output('stderr'));
+    watchChild(worker, enqueue, logger);
     logger.debug(`spawned worker ${worker.label}`);
     fireHook(logger, 'postFork', this.#context.config().postFork, this.#context.hookServer(), { ...who, pid: worker.pid });
   }
 
-  /** Asks a worker to stop: TERM drains (graceful), QUIT exits at once (quick). */
+  /**
+   * Asks a worker to stop. HTTP workers: TERM drains (graceful), QUIT exits at once (quick). A command
+   * pool's process gets its stop-signal either way; only the grace before SIGKILL differs.
+   */
   retireWorker(worker: WorkerHandle, reason: string, mode: StopMode = 'graceful'): void {
-    if (worker.state === 'stopping' && mode === 'graceful') return;
+    if (worker.state === 'stopping' && (mode === 'graceful' || worker.stopMode === 'quick')) return;
     worker.transition('retire');
     worker.retireReason = reason;
     worker.stopRequestedAt = this.#context.now();
     worker.stopMode = mode;
     this.#context.logger.info(`stopping worker ${worker.label}: ${reason}`);
-    worker.signal(mode === 'graceful' ? 'SIGTERM' : 'SIGQUIT');
+    if (worker.settings.kind === 'command') worker.signal(worker.settings.stopSignal);
+    else worker.signal(mode === 'graceful' ? 'SIGTERM' : 'SIGQUIT');
   }
 
   killWorker(worker: WorkerHandle, why: string): void {
@@ -117,7 +127,7 @@ export class Supervisor {
   reapWorker(workerId: number, code: number | null, signal: NodeJS.Signals | null): ReapedWorker | null {
     const worker = this.workers.get(workerId);
     if (!worker) return null;
-    const { logger, now } = this.#context;
+    const { logger } = this.#context;
     const wasStopping = worker.state === 'stopping';
     worker.transition('exited');
     worker.exitCode = code;
@@ -136,27 +146,45 @@ export class Supervisor {
         const phase = code === WORKER_EXIT.appLoadFailed ? 'load' : 'crash';
         worker.bootFailure = { phase, message: `exited with ${how} before becoming ready${tail ? `; its last output:\n${tail}` : ''}` };
       }
-      this.#throttleSlot(worker);
+      const record = this.pools.get(worker.pool)?.slot(worker.slot);
+      if (record) this.#recordExit(worker, record, code);
     }
     fireHook(logger, 'workerExit', this.#context.config().workerExit, this.#context.hookServer(),
       { pool: worker.pool, slot: worker.slot, generation: worker.generation, pid: worker.pid }, { code, signal });
     return { worker, failedBoot };
   }
 
-  #throttleSlot(worker: WorkerHandle): void {
-    const pool = this.pools.get(worker.pool);
-    if (!pool) return;
-    const now = this.#context.now();
-    const backoff = pool.slotBackoff(worker.slot);
-    const ranLongEnough = worker.readyAt !== null && now - worker.spawnedAt >= START_SECONDS * 1000;
-    backoff.failures = ranLongEnough ? 0 : backoff.failures + 1;
-    const delay = ranLongEnough ? 0 : backoffDelayMs(backoff.failures, this.#context.random);
-    backoff.nextSpawnAt = now + delay;
-    if (delay > 0) {
-      this.#context.logger.warning(
-        `slot ${worker.pool}.${worker.slot} failed ${backoff.failures} times in a row; next start in ${(delay / 1000).toFixed(2)}s`,
-      );
+  /**
+   * An exit the master did not ask for: a command that ended by its restart policy stays exited; one
+   * that ran start-seconds is simply started again; an earlier one is a failed start, throttled with
+   * exponential backoff, and after start-retries of them in a row the slot is fatal.
+   */
+  #recordExit(worker: WorkerHandle, record: SlotRecord, code: number | null): void {
+    const { logger, now, random } = this.#context;
+    const settings = worker.settings;
+    const slot = `${worker.pool}.${worker.slot}`;
+    record.lastExit = { code, signal: worker.exitSignal, at: now() };
+    if (settings.kind === 'command' && (settings.restart === 'never' || (settings.restart === 'on-failure' && code === 0))) {
+      record.finished = true;
+      logger.info(`slot ${slot} stays exited (restart: ${settings.restart})`);
+      return;
     }
+    record.restarts += 1;
+    const started = worker.readyAt !== null && now() - worker.spawnedAt >= settings.startSeconds * 1000;
+    if (started) {
+      record.failures = 0;
+      record.nextSpawnAt = now();
+      return;
+    }
+    record.failures += 1;
+    if (record.failures > settings.startRetries) {
+      record.fatal = true;
+      logger.critical(`slot ${slot} failed to start ${record.failures} times in a row; giving up (fatal) until appctl restart ${worker.pool}`);
+      return;
+    }
+    const delay = backoffDelayMs(record.failures, random);
+    record.nextSpawnAt = now() + delay;
+    if (delay > 0) logger.warning(`slot ${slot} failed to start ${record.failures} times in a row; next start in ${(delay / 1000).toFixed(2)}s`);
   }
 
   handleMessage(workerId: number, message: WorkerToMaster): WorkerHandle | null {
@@ -205,48 +233,62 @@ export class Supervisor {
       for (let slot = 0; slot < pool.desired; slot += 1) rolling += this.#manageSlot(pool, slot, rolling);
       for (const worker of this.workersOf(pool.name)) {
         if (worker.slot >= pool.desired && worker.state !== 'stopping') {
-          this.retireWorker(worker, pool.parked ? 'workers stopped (WINCH)' : `scaled down to ${pool.desired}`);
+          const why = pool.stopped ? 'pool stopped' : pool.parked ? 'workers stopped (WINCH)' : `scaled down to ${pool.desired}`;
+          this.retireWorker(worker, why);
         }
       }
     }
   }
 
+  /**
+   * HTTP pools, and command pools sharing sockets, start the successor first and retire the old worker
+   * once it is ready, so capacity never dips. A plain command pool stops the old process first: two
+   * copies of a queue consumer or a cron-like job must not overlap.
+   */
+  #startsSuccessorFirst(pool: Pool): boolean {
+    return pool.settings.kind === 'http' || pool.settings.bind.length > 0;
+  }
+
   /** Returns 1 if this slot is being rolled to the pool's generation (counts against the batch). */
   #manageSlot(pool: Pool, slot: number, rollingSoFar: number): number {
-    const live = this.workersOf(pool.name, slot).filter((worker) => worker.state !== 'stopping');
+    const workers = this.workersOf(pool.name, slot);
+    const live = workers.filter((worker) => worker.state !== 'stopping');
     const newest = live.at(-1);
-    // A slot whose workers keep failing waits out its backoff, whatever the reason to spawn.
-    const mayStart = this.#context.now() >= pool.slotBackoff(slot).nextSpawnAt;
+    // A failing slot waits out its backoff (or stays down when fatal), whatever the reason to spawn.
+    const mayStart = pool.slot(slot).mayStart(this.#context.now());
     if (!newest) {
-      if (mayStart) this.spawnWorker(pool, slot);
-      return 0;
+      // Stop-first pools wait until the old process is really gone.
+      const waitForOld = !this.#startsSuccessorFirst(pool) && workers.length > 0;
+      if (mayStart && !waitForOld) this.spawnWorker(pool, slot);
+      return workers.some((worker) => worker.generation < pool.generation) ? 1 : 0;
     }
     if (newest.state === 'ready') {
       for (const older of live.slice(0, -1)) this.retireWorker(older, `replaced by ${newest.label}`);
     }
     const outdated = newest.generation < pool.generation;
-    if (newest.state === 'ready' && newest.recycleReason !== null && !outdated) {
-      if (mayStart) this.spawnWorker(pool, slot);
-      return 0;
-    }
-    if (!outdated) return newest.state === 'starting' && live.length > 1 ? 1 : 0;
-    if (newest.state === 'ready' && rollingSoFar < ROLLOUT_BATCH && mayStart) {
-      this.spawnWorker(pool, slot);
-      return 1;
-    }
-    return 0;
+    if (!outdated && newest.recycleReason === null) return newest.state === 'starting' && live.length > 1 ? 1 : 0;
+    if (newest.state !== 'ready' || !mayStart || (outdated && rollingSoFar >= ROLLOUT_BATCH)) return 0;
+    if (this.#startsSuccessorFirst(pool)) this.spawnWorker(pool, slot);
+    else this.retireWorker(newest, outdated ? `restarting into generation ${pool.generation}` : `replacing: ${newest.recycleReason}`);
+    return outdated ? 1 : 0;
   }
 
-  /** Boot timeouts, heartbeat timeouts and stop deadlines; each ends in SIGKILL. */
+  /** Boot timeouts, heartbeat timeouts and stop deadlines (each ends in SIGKILL); command processes that stayed up. */
   murderWorkers(): void {
     const now = this.#context.now();
     for (const worker of this.workers.values()) {
       const settings = worker.settings;
-      if (worker.state === 'starting' && now - worker.spawnedAt > settings.bootTimeout * 1000) {
+      const command = settings.kind === 'command';
+      if (command && worker.state === 'starting' && now - worker.spawnedAt >= settings.startSeconds * 1000) {
+        // A command has no readiness message: having stayed up start-seconds is what counts (supervisord's RUNNING).
+        worker.transition('became-ready');
+        worker.readyAt = now;
+        this.#context.logger.info(`worker ${worker.label} running (up ${settings.startSeconds}s)`);
+      } else if (!command && worker.state === 'starting' && now - worker.spawnedAt > settings.bootTimeout * 1000) {
         worker.bootFailure = { phase: 'timeout', message: `did not become ready within boot-timeout (${settings.bootTimeout}s)` };
         this.retireWorker(worker, 'boot timeout', 'quick');
         this.killWorker(worker, `not ready after ${settings.bootTimeout}s`);
-      } else if (worker.state === 'ready' && settings.timeout > 0 && now - worker.lastHeartbeatAt > settings.timeout * 1000) {
+      } else if (!command && worker.state === 'ready' && settings.timeout > 0 && now - worker.lastHeartbeatAt > settings.timeout * 1000) {
         const silence = ((now - worker.lastHeartbeatAt) / 1000).toFixed(1);
         this.#context.logger.critical(`WORKER TIMEOUT ${worker.label}: no heartbeat for ${silence}s (timeout ${settings.timeout}s)`);
         if (settings.timeoutStack) worker.requestStack();
@@ -258,6 +300,15 @@ export class Supervisor {
         if (now >= deadline) this.killWorker(worker, worker.killAt !== null ? 'timed out' : `still running ${grace / 1000}s after stop`);
       }
     }
+  }
+
+  /** Whether every wanted slot is running, or done by its restart policy (first-start completion). */
+  isSettled(pool: Pool): boolean {
+    for (let slot = 0; slot < pool.desired; slot += 1) {
+      const running = this.workersOf(pool.name, slot).some((worker) => worker.state === 'ready');
+      if (!running && !pool.slot(slot).finished) return false;
+    }
+    return true;
   }
 
   /** Ready workers in the slots a pool wants, per pool. */

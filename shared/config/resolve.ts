@@ -57,6 +57,9 @@ export function normaliseFileKeys(values: Record<string, unknown>, path: string)
   for (const [rawKey, value] of Object.entries(values)) {
     const key = camelCase(rawKey);
     const setting = findSetting(key);
+    if (setting?.poolOnly) {
+      throw new ConfigError(`config file ${path}: "${rawKey}" is set per pool: write it as pools.NAME.${key}`);
+    }
     if (!setting || setting.cli === 'cli-only') {
       const suggestion = closestName(key, allowed);
       const hint = suggestion ? `; did you mean "${suggestion}"?` : '';
@@ -125,5 +128,31 @@ function checkCombinations({ values, sources }: ResolvedConfig): void {
   }
   if (values.bind.length === 0) {
     throw new ConfigError(`bind (from ${describeSource(sources.bind)}) is empty: give at least one address`);
+  }
+  if (values.pools !== null) checkPools({ values, sources });
+}
+
+/** With pools, programs and binds belong to the pools; each address is served by one pool only. */
+function checkPools({ values, sources }: Pick<ResolvedConfig, 'values' | 'sources'>): void {
+  const where = describeSource(sources.pools);
+  for (const key of ['app', 'script'] as const) {
+    if (values[key] !== null) {
+      throw new ConfigError(`${key} (from ${describeSource(sources[key])}) and pools (from ${where}) are both set: move it into a pool, e.g. pools.web.${key}`);
+    }
+  }
+  if (sources.bind.kind !== 'default') {
+    throw new ConfigError(`bind (from ${describeSource(sources.bind)}) is per pool when pools are set (from ${where}): give pools.NAME.bind`);
+  }
+  const owners = new Map<string, string>();
+  for (const [name, overrides] of Object.entries(values.pools ?? {})) {
+    const binds = (overrides['bind'] ?? []) as { text: string }[];
+    if (binds.length === 0 && overrides['command'] === undefined) {
+      throw new ConfigError(`pools.${name} (from ${where}) serves HTTP but has no bind: give pools.${name}.bind`);
+    }
+    for (const bind of binds) {
+      const owner = owners.get(bind.text);
+      if (owner) throw new ConfigError(`pools.${owner} and pools.${name} (from ${where}) both bind ${bind.text}: each address belongs to one pool`);
+      owners.set(bind.text, name);
+    }
   }
 }

@@ -11,6 +11,7 @@ export const SECTIONS = [
   'Logging',
   'Security',
   'Control',
+  'Pools',
   'Hooks',
 ] as const;
 export type Section = (typeof SECTIONS)[number];
@@ -39,6 +40,8 @@ export interface SettingSpec<Key extends string, Value> {
   readonly reload: ReloadBehaviour;
   /** Whether a pool may override it (pools: { web: { timeout: 5 } }). */
   readonly perPool?: boolean;
+  /** Only meaningful inside pools.NAME (command): not a top-level key. */
+  readonly poolOnly?: boolean;
   readonly summary: string;
   readonly doc: string;
 }

@@ -3,7 +3,7 @@
 // Runs in the ava test process.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +13,7 @@ import { childrenOf, commandLine, isAlive, killQuietly, waitFor } from './proces
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const APPD = join(PROJECT_ROOT, 'dist/daemon/main.js');
 export const APPCTL = join(PROJECT_ROOT, 'dist/ctl/main.js');
+const SETPRIV = '/usr/bin/setpriv';
 
 export function fixture(name: string): string {
   return join(PROJECT_ROOT, 'test/fixtures', name);
@@ -155,9 +156,10 @@ export async function startDaemon(t: ExecutionContext, options: DaemonOptions): 
     writeFileSync(join(directory, name), content);
   }
   options.prepare?.(directory);
-  const [wrapperCommand, ...wrapperArguments] = options.wrapper ?? [];
-  const command = wrapperCommand ?? process.execPath;
-  const commandArguments = wrapperCommand ? [...wrapperArguments, process.execPath, APPD, ...options.args] : [APPD, ...options.args];
+  // If this test process dies (ava kills a timed-out test file without running its teardowns), the
+  // daemon gets SIGKILL too, and its workers follow when their IPC channel drops: nothing leaks.
+  const tieToTest = existsSync(SETPRIV) ? [SETPRIV, '--pdeathsig', 'SIGKILL', '--'] : [];
+  const [command = process.execPath, ...commandArguments] = [...tieToTest, ...(options.wrapper ?? []), process.execPath, APPD, ...options.args];
   const child = spawn(command, commandArguments, {
     cwd: directory,
     // Its own process group, so cleanup can kill the master and all its workers at once.

@@ -1,0 +1,28 @@
+// What a reload does to the master's sockets: keep the ones still bound by some pool, bind the new
+// addresses, close the ones no pool names any more. Run by the appd master.
+
+import type { BindAddress } from '../shared/bind-address.js';
+import type { ResolvedConfig } from '../shared/config/resolve.js';
+import { openListeners, type Listener } from './listeners.js';
+import { allBinds } from './pool.js';
+
+export interface ListenerPlan {
+  readonly keep: Listener[];
+  readonly open: BindAddress[];
+  readonly close: Listener[];
+}
+
+export function planListeners(current: readonly Listener[], next: ResolvedConfig): ListenerPlan {
+  // Sockets handed over by systemd with no bind configured stay as they are: they are the binds.
+  if (next.values.pools === null && next.sources.bind.kind === 'default') return { keep: [...current], open: [], close: [] };
+  const wanted = allBinds(next.values);
+  const keep = current.filter((listener) => wanted.some((bind) => bind.text === listener.bindText));
+  const open = wanted.filter((bind) => !current.some((listener) => listener.bindText === bind.text));
+  const close = current.filter((listener) => !keep.includes(listener));
+  return { keep, open, close };
+}
+
+/** Binds the plan's new addresses; if one fails, the ones already bound are closed again. */
+export async function openPlannedListeners(plan: ListenerPlan, unixSocketMode: number): Promise<Listener[]> {
+  return plan.open.length === 0 ? [] : openListeners(plan.open, false, [], unixSocketMode);
+}
