@@ -1,0 +1,160 @@
+// `npm run bench`: appd against a single node:http process, node:cluster (round-robin and SCHED_NONE),
+// PM2 cluster mode and Gunicorn on this machine, in one run; prints one table and writes it, with every
+// measurement, to bench-results.json. Runs as the bench process (not part of npm test).
+
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { installBaselines } from './baselines.js';
+import { cleanUpEverything, installCleanupHandlers } from './cleanup.js';
+import { AppdContender } from './contenders/appd.js';
+import type { Contender } from './contenders/contender.js';
+import { GunicornContender } from './contenders/gunicorn.js';
+import { startCluster, startSingleNode } from './contenders/node-http.js';
+import { Pm2Contender } from './contenders/pm2.js';
+import { loadAverage } from './proc-usage.js';
+import { QuietGate, round } from './quiet-machine.js';
+import { renderTable } from './report.js';
+import type { BenchResults } from './results.js';
+import { appctlMissing, measureBareNodeSpawn, measureScale, measureStatus, measureWorkerSpawn } from './rows/control.js';
+import { memoryOfFreshPool, readMemory } from './rows/memory.js';
+import { runThroughput, summarize, MODES } from './rows/throughput.js';
+import { measureSwaps } from './rows/swaps.js';
+import { readSettings, SETTINGS_HELP } from './settings.js';
+import { median } from './statistics.js';
+
+const log = (line: string): void => void process.stderr.write(`bench: ${line}\n`);
+
+function machine(): BenchResults['machine'] {
+  return {
+    date: new Date().toISOString(),
+    cores: os.availableParallelism(),
+    cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown',
+    node: process.version,
+    kernel: os.release(),
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+  };
+}
+
+async function main(): Promise<void> {
+  if (process.argv.includes('--help')) return void process.stdout.write(`npm run bench [-- --help]\n${SETTINGS_HELP}\n`);
+  installCleanupHandlers();
+  const settings = readSettings();
+  const startedAt = performance.now();
+  mkdirSync(settings.scratch, { recursive: true });
+  const results: BenchResults = {
+    machine: machine(),
+    settings,
+    baselines: null,
+    notes: {},
+    throughputRuns: [],
+    throughput: [],
+    memory: [],
+    memoryAfterLoad: [],
+    swaps: {},
+    status: null,
+    workerSpawn: null,
+    scale: null,
+    load: { atStart: loadAverage(), atEnd: Number.NaN, waitedSeconds: 0, medianForeignCores: null, maxForeignCores: null },
+    table: '',
+    durationSeconds: 0,
+  };
+  /** Runs one part; a failure becomes a note under `name` and the bench goes on. */
+  const section = async <T>(name: string, work: () => Promise<T>): Promise<T | null> => {
+    try {
+      return await work();
+    } catch (error) {
+      const message = error instanceof Error ? error.message.split('\n')[0] ?? error.message : String(error);
+      results.notes[name] = `failed: ${message}`;
+      log(`${name} failed: ${error instanceof Error ? (error.stack ?? message) : message}`);
+      return null;
+    }
+  };
+  const gate = new QuietGate({ loadLimit: settings.loadLimit, maxWaitMs: settings.maxWaitSeconds * 1000, totalWaitBudgetMs: settings.waitBudgetSeconds * 1000 });
+  const running: Contender[] = [];
+  const ourPids = (): number[] => running.flatMap((contender) => [contender.masterPid(), ...contender.workerPids()]).filter((pid): pid is number => pid !== null);
+  const startContender = async <T extends Contender>(name: string, start: () => Promise<T>): Promise<T | null> => {
+    const contender = await section(name, start);
+    if (contender) running.push(contender);
+    return contender;
+  };
+  const stopContender = async (contender: Contender | null): Promise<void> => {
+    if (!contender) return;
+    running.splice(running.indexOf(contender), 1);
+    await section(`stopping ${contender.key}`, () => contender.stop());
+  };
+
+  try {
+    log(`scratch directory ${settings.scratch}; load ${results.load.atStart}`);
+    const baselines = await installBaselines(settings.scratch, log);
+    results.baselines = baselines;
+    for (const [name, availability] of Object.entries(baselines)) if (!availability.available) results.notes[name] = `skipped: ${availability.reason}`;
+
+    const profileArgs = settings.masterProfileDirectory ? ['--cpu-prof', `--cpu-prof-dir=${settings.masterProfileDirectory}`] : [];
+    const appd = await startContender('appd', () => AppdContender.start({ scratch: settings.scratch, workers: settings.workers, masterNodeArgs: profileArgs }));
+    const single = await startContender('node', () => startSingleNode(settings.scratch));
+    const roundRobin = await startContender('cluster-rr', () => startCluster(settings.scratch, 'rr', settings.workers));
+    const schedNone = await startContender('cluster-none', () => startCluster(settings.scratch, 'none', settings.workers));
+    const pm2 = baselines.pm2.available ? await startContender('pm2', () => Pm2Contender.start(baselines.pm2.available ? baselines.pm2.path : '', settings.scratch, settings.workers)) : null;
+    log(`started: ${running.map((contender) => contender.key).join(', ')}`);
+
+    await section('memory (2 workers)', async () => {
+      let settle = 1500;
+      for (const contender of running.filter((candidate) => candidate.masterPid() !== null)) {
+        results.memory.push(await readMemory(contender, settings.workers, settle));
+        settle = 0;
+      }
+    });
+
+    if (baselines.wrk.available) {
+      const wrkPath = baselines.wrk.path;
+      await section('throughput', async () => {
+        results.throughputRuns = await runThroughput(running, { wrkPath, connections: settings.connections, durationSeconds: settings.wrkSeconds, rounds: settings.rounds, warmUpSeconds: settings.warmUpSeconds }, gate, ourPids, log);
+      });
+      results.throughput = running.flatMap((contender) => MODES.map((mode) => summarize(results.throughputRuns, contender.key, mode))).filter((summary) => summary !== null);
+      const foreign = results.throughputRuns.map((run) => run.noise.foreignCores);
+      if (foreign.length > 0) results.load = { ...results.load, medianForeignCores: median(foreign), maxForeignCores: Math.max(...foreign) };
+      await section('memory after load', async () => {
+        for (const contender of running.filter((candidate) => candidate.masterPid() !== null)) results.memoryAfterLoad.push(await readMemory(contender, settings.workers, 0));
+      });
+    }
+
+    if (appd) {
+      results.status = await section('status', () => measureStatus(appd, pm2, settings.commandRepeats, gate));
+      results.workerSpawn = await section('worker spawn', async () => {
+        const measured = await measureWorkerSpawn(appd, settings.workers, 3, gate);
+        return { appdMasterMs: measured.masterMs, appdSignalToLogMs: measured.signalToLogMs, bareNodeMs: await measureBareNodeSpawn(settings.scratch, 3, gate) };
+      });
+      results.scale = await section('scale', () => measureScale(appd, pm2, settings.workers, 2, gate));
+    }
+    for (const contender of [single, roundRobin, schedNone]) await stopContender(contender);
+
+    const gunicorn = baselines.gunicorn.available ? await startContender('gunicorn', () => GunicornContender.start(baselines.gunicorn.available ? baselines.gunicorn.path : '', settings.scratch, settings.workers)) : null;
+    results.swaps = await measureSwaps({ appd, pm2, gunicorn, settings, gate, section, log, notes: results.notes, appctlMissing: appctlMissing() });
+    for (const contender of [gunicorn, appd, pm2]) await stopContender(contender);
+
+    await section('memory (16 workers)', async () => {
+      results.memory.push(await memoryOfFreshPool(() => AppdContender.start({ scratch: settings.scratch, workers: 16, timeoutMs: 120_000 }), 16));
+      if (baselines.pm2.available) {
+        const path = baselines.pm2.path;
+        results.memory.push(await memoryOfFreshPool(() => Pm2Contender.start(path, settings.scratch, 16), 16));
+      }
+      results.memory.push(await memoryOfFreshPool(() => startCluster(settings.scratch, 'rr', 16), 16));
+      results.memory.push(await memoryOfFreshPool(() => startCluster(settings.scratch, 'none', 16), 16));
+    });
+  } finally {
+    await cleanUpEverything();
+  }
+
+  results.load = { ...results.load, atEnd: loadAverage(), waitedSeconds: round(gate.waitedTotalMs / 1000, 1) };
+  results.durationSeconds = round((performance.now() - startedAt) / 1000, 1);
+  results.table = renderTable(results);
+  writeFileSync(settings.outputFile, `${JSON.stringify(results, null, 2)}\n`);
+  process.stdout.write(`${results.table}\n\nWritten to ${settings.outputFile} (${results.durationSeconds} s).\n`);
+}
+
+main().catch(async (error: unknown) => {
+  log(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  await cleanUpEverything();
+  process.exit(1);
+});

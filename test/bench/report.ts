@@ -1,0 +1,167 @@
+// Turns a bench run into the one table it prints and the README carries: a row per measurement, a
+// column per contender, each baseline cell with appd's value divided by it (same run), the target and
+// whether appd met it, then the machine, the load and the footnotes. Runs in the bench process.
+
+import { CONTENDER_LABELS, type ContenderKey } from './contenders/contender.js';
+import type { Timings } from './rows/control.js';
+import type { MemoryReading } from './rows/memory.js';
+import type { SwapMeasurement } from './rows/under-load.js';
+import type { ThroughputSummary } from './rows/throughput.js';
+import { COLUMN_ORDER, type BenchResults } from './results.js';
+import type { ConnectionMode } from './wrk.js';
+
+interface Cell {
+  readonly text: string;
+  /** What the ratio divides; null for a cell without one. */
+  readonly value: number | null;
+}
+
+interface Row {
+  readonly title: string;
+  readonly cells: Partial<Record<ContenderKey, Cell>>;
+  readonly target: string;
+}
+
+const integer = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
+
+class Footnotes {
+  readonly lines: string[] = [];
+  mark(text: string): string {
+    const existing = this.lines.indexOf(text);
+    const index = existing >= 0 ? existing : this.lines.push(text) - 1;
+    return `[${index + 1}]`;
+  }
+}
+
+function ratioOf(appd: Cell | undefined, other: Cell | undefined): number | null {
+  if (!appd || !other || appd.value === null || other.value === null || other.value === 0) return null;
+  return appd.value / other.value;
+}
+
+function verdict(met: boolean | null, ratio: number | null, why = ''): string {
+  const shown = ratio === null ? why : `${ratio.toFixed(2)}x${why ? `, ${why}` : ''}`;
+  if (met === null) return 'not measured';
+  return `${met ? 'met' : 'MISSED'}${shown ? ` (${shown})` : ''}`;
+}
+
+function throughputRows(summaries: readonly ThroughputSummary[], mode: ConnectionMode, rounds: number): Row[] {
+  const cells = (format: (summary: ThroughputSummary) => Cell): Partial<Record<ContenderKey, Cell>> =>
+    Object.fromEntries(summaries.filter((summary) => summary.mode === mode).map((summary) => [summary.contender, format(summary)]));
+  const label = mode === 'keep-alive' ? 'keep-alive' : 'Connection: close';
+  const requests = cells((summary) => ({ text: integer.format(summary.requestsPerSecond), value: summary.requestsPerSecond }));
+  const ratio = ratioOf(requests.appd, requests['cluster-none']);
+  const masterCpu = cells((summary) =>
+    summary.masterCpuSeconds === null ? { text: '-', value: null } : { text: `${summary.masterCpuSeconds.toFixed(2)} s = ${summary.masterCpuPercentOfWorkers?.toFixed(2) ?? '?'}%`, value: summary.masterCpuSeconds },
+  );
+  const appdShare = summaries.find((summary) => summary.mode === mode && summary.contender === 'appd')?.masterCpuPercentOfWorkers ?? null;
+  return [
+    { title: `throughput, ${label} (req/s, median of ${rounds})`, cells: requests, target: `>= 0.97x SCHED_NONE: ${verdict(ratio === null ? null : ratio >= 0.97, ratio)}` },
+    { title: `latency p50 / p99, ${label} (ms)`, cells: cells((summary) => ({ text: `${summary.latencyP50Ms.toFixed(2)} / ${summary.latencyP99Ms.toFixed(2)}`, value: summary.latencyP99Ms })), target: '' },
+    {
+      title: `spread over workers, ${label} (${mode === 'keep-alive' ? 'connections' : 'requests, %'} per worker)`,
+      cells: cells((summary) => ({ text: spreadText(summary, mode), value: null })),
+      target: '',
+    },
+    {
+      title: `master CPU during the ${label} runs (s, % of worker CPU)`,
+      cells: masterCpu,
+      target: `< 2% of worker CPU: ${verdict(appdShare === null ? null : appdShare < 2, null, appdShare === null ? '' : `${appdShare.toFixed(2)}%`)}`,
+    },
+  ];
+}
+
+function spreadText(summary: ThroughputSummary, mode: ConnectionMode): string {
+  if (summary.spread.length <= 1) return '1 process';
+  if (mode === 'keep-alive') return summary.spread.join(' / ');
+  const total = summary.spread.reduce((sum, value) => sum + value, 0) || 1;
+  return summary.spread.map((value) => Math.round((100 * value) / total)).join(' / ');
+}
+
+function swapCell(measurement: SwapMeasurement | undefined, notes: Footnotes, missing: string | undefined): Cell | undefined {
+  if (!measurement) return missing ? { text: `n/a ${notes.mark(missing)}`, value: null } : undefined;
+  if (measurement.failure !== null) return { text: `n/a ${notes.mark(measurement.failure)}`, value: null };
+  const total = measurement.ok + measurement.failed;
+  return { text: `${measurement.failed} of ${integer.format(total)} failed, ${measurement.medianDurationSeconds.toFixed(2)} s`, value: measurement.medianDurationSeconds };
+}
+
+function zeroFailedTarget(measurement: SwapMeasurement | undefined): string {
+  if (!measurement || measurement.failure !== null) return '0 failed: not measured';
+  return `0 failed: ${measurement.failed === 0 ? 'met' : `MISSED (${measurement.failed})`}`;
+}
+
+function timingCell(timing: Timings | null | undefined, notes: Footnotes, suffix = ''): Cell | undefined {
+  if (!timing) return undefined;
+  if (timing.failure !== null) return { text: `n/a ${notes.mark(timing.failure)}`, value: null };
+  return { text: `${timing.medianMs.toFixed(0)} ms${suffix}`, value: timing.medianMs };
+}
+
+function memoryRow(readings: readonly MemoryReading[], workers: number): Row {
+  const cells: Partial<Record<ContenderKey, Cell>> = {};
+  for (const reading of readings.filter((candidate) => candidate.workers === workers && candidate.masterRssKilobytes !== null)) {
+    const kilobytes = reading.masterRssKilobytes ?? 0;
+    cells[reading.contender] = { text: `${(kilobytes / 1024).toFixed(1)} MB`, value: kilobytes };
+  }
+  const ratio = ratioOf(cells.appd, cells.pm2);
+  return { title: `master RSS, ${workers} workers, idle (MB)`, cells, target: `below PM2's daemon: ${verdict(ratio === null ? null : ratio < 1, ratio)}` };
+}
+
+export function buildRows(results: BenchResults, notes: Footnotes): Row[] {
+  const rows: Row[] = [...throughputRows(results.throughput, 'keep-alive', results.settings.rounds), ...throughputRows(results.throughput, 'close', results.settings.rounds)];
+  const swaps = results.swaps;
+  const hup = swaps['appd HUP'];
+  rows.push({
+    title: `reload under load (${results.settings.swaps} reloads; appd: kill -HUP)`,
+    cells: { appd: swapCell(hup, notes, results.notes['appd HUP']), pm2: swapCell(swaps['pm2 reload'], notes, results.notes['pm2 reload']), gunicorn: swapCell(swaps['gunicorn HUP'], notes, results.notes['gunicorn HUP']) },
+    target: zeroFailedTarget(hup),
+  });
+  const appctlReload = swaps['appd appctl reload'];
+  rows.push({ title: 'reload under load (appd: appctl reload)', cells: { appd: swapCell(appctlReload, notes, results.notes['appd appctl reload']) }, target: zeroFailedTarget(appctlReload) });
+  const upgrade = swaps['appd appctl upgrade'];
+  rows.push({
+    title: 'upgrade under load (appd: appctl upgrade; PM2: pm2 update)',
+    cells: { appd: swapCell(upgrade, notes, results.notes['appd appctl upgrade']), pm2: swapCell(swaps['pm2 update'], notes, results.notes['pm2 update']) },
+    target: zeroFailedTarget(upgrade),
+  });
+  const status = { appd: timingCell(results.status?.appd, notes), pm2: timingCell(results.status?.pm2, notes) };
+  const statusRatio = ratioOf(status.appd, status.pm2);
+  rows.push({ title: 'appctl status vs pm2 jlist (whole process, median)', cells: status, target: `faster than pm2 jlist: ${verdict(statusRatio === null ? null : statusRatio < 1, statusRatio)}` });
+  rows.push(memoryRow(results.memory, 2), memoryRow(results.memory, 16));
+  const spawn = results.workerSpawn;
+  rows.push({
+    title: 'spawn to ready, one worker (appd: TTIN, master clock; node: bare process until it accepts)',
+    cells: { appd: timingCell(spawn?.appdMasterMs, notes), node: timingCell(spawn?.bareNodeMs, notes) },
+    target: '',
+  });
+  rows.push({ title: 'scale +4 until ready (appctl scale +4; pm2 scale +4)', cells: { appd: timingCell(results.scale?.appd, notes), pm2: timingCell(results.scale?.pm2, notes) }, target: '' });
+  return rows;
+}
+
+export function renderTable(results: BenchResults): string {
+  const notes = new Footnotes();
+  const rows = buildRows(results, notes);
+  const header = ['', ...COLUMN_ORDER.map((key) => CONTENDER_LABELS[key]), 'target'];
+  const lines = [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`];
+  for (const row of rows) {
+    const appd = row.cells.appd;
+    const cells = COLUMN_ORDER.map((key) => {
+      const cell = row.cells[key];
+      if (!cell) return '';
+      const ratio = key === 'appd' ? null : ratioOf(appd, cell);
+      return ratio === null ? cell.text : `${cell.text} (${ratio.toFixed(2)}x)`;
+    });
+    lines.push(`| ${row.title} | ${cells.join(' | ')} | ${row.target} |`);
+  }
+  const machine = results.machine;
+  const load = results.load;
+  lines.push(
+    '',
+    '(N.NNx) = appd\'s value divided by that column\'s, measured in the same run.',
+    `Machine: ${machine.cores} cores, ${machine.cpuModel}, ${machine.memoryGiB} GiB, Linux ${machine.kernel}, Node ${machine.node}; ${machine.date}.`,
+    `Load: 1-minute load ${load.atStart} at start, ${load.atEnd} at the end; ${load.waitedSeconds} s spent waiting for load < ${results.settings.loadLimit}; ` +
+      `other processes used ${load.medianForeignCores ?? '?'} cores (median, max ${load.maxForeignCores ?? '?'}) during the throughput runs.`,
+  );
+  const skipped = Object.entries(results.notes).filter(([key]) => !notes.lines.some((line) => line === results.notes[key]));
+  for (const [index, line] of notes.lines.entries()) lines.push(`[${index + 1}] ${line}`);
+  for (const [key, line] of skipped) lines.push(`${key}: ${line}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,134 @@
+// The control-plane rows: `appctl status` vs `pm2 jlist` (whole-process wall time), spawn to ready for
+// one worker (appd's TTIN vs a bare node process until it accepts), and `appctl scale +4` vs
+// `pm2 scale +4`. A command appd does not have yet is reported with its own message. Runs in the
+// bench process.
+
+import { existsSync } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { waitFor } from '../../helpers/processes.js';
+import { APPCTL, type AppdContender } from '../contenders/appd.js';
+import { BENCH_FIXTURES, freePort, spawnServer, stopGroup } from '../contenders/contender.js';
+import { PM2_APP_NAME, type Pm2Contender } from '../contenders/pm2.js';
+import { round, type QuietGate } from '../quiet-machine.js';
+import { cleanEnvironment, lastLine, type CommandResult } from '../run-command.js';
+import { median } from '../statistics.js';
+
+/** Timings of one contender's command; `failure` says why there are none. */
+export interface Timings {
+  readonly samplesMs: readonly number[];
+  readonly medianMs: number;
+  readonly failure: string | null;
+}
+
+function timings(samplesMs: readonly number[], failure: string | null = null): Timings {
+  return { samplesMs: samplesMs.map((value) => round(value, 1)), medianMs: round(median(samplesMs), 1), failure };
+}
+
+export function appctlMissing(): string | null {
+  return existsSync(APPCTL) ? null : 'not available yet: appctl (issue 3) is not on main';
+}
+
+function commandFailure(what: string, result: CommandResult): string | null {
+  return result.code === 0 ? null : `${what} failed: ${lastLine(result)}`;
+}
+
+/** appctl status and pm2 jlist, alternating, each run a whole process from spawn to exit. */
+export async function measureStatus(appd: AppdContender, pm2: Pm2Contender | null, repeats: number, gate: QuietGate): Promise<{ appd: Timings; pm2: Timings | null }> {
+  const appdSamples: number[] = [];
+  const pm2Samples: number[] = [];
+  let appdFailure = appctlMissing();
+  let pm2Failure: string | null = null;
+  for (let index = 0; index < repeats; index += 1) {
+    await gate.wait();
+    if (appdFailure === null) {
+      const result = await appd.appctl(['status'], 30_000);
+      appdFailure = commandFailure('appctl status', result);
+      if (appdFailure === null) appdSamples.push(result.wallMs);
+    }
+    if (pm2 !== null && pm2Failure === null) {
+      const result = await pm2.pm2(['jlist'], 30_000);
+      pm2Failure = commandFailure('pm2 jlist', result);
+      if (pm2Failure === null) pm2Samples.push(result.wallMs);
+    }
+  }
+  return { appd: timings(appdSamples, appdFailure), pm2: pm2 === null ? null : timings(pm2Samples, pm2Failure) };
+}
+
+/** TTIN adds one worker; the master logs "worker web.2 g1 (pid N) ready in 61ms" (spawn to ready, its own clock). Then TTOU. */
+export async function measureWorkerSpawn(appd: AppdContender, workers: number, repeats: number, gate: QuietGate): Promise<{ masterMs: Timings; signalToLogMs: Timings }> {
+  const masterSamples: number[] = [];
+  const externalSamples: number[] = [];
+  for (let index = 0; index < repeats; index += 1) {
+    await gate.wait();
+    const from = appd.output().length;
+    const startedAt = performance.now();
+    appd.signal('SIGTTIN');
+    const line = await appd.waitForLog(new RegExp(`worker web\\.${workers} g\\d+ \\(pid \\d+\\) ready in (\\d+)ms`), from, 30_000);
+    externalSamples.push(performance.now() - startedAt);
+    masterSamples.push(Number(line[1]));
+    appd.signal('SIGTTOU');
+    await waitFor(`appd back to ${workers} workers`, () => appd.workerPids().length === workers, 30_000, 10);
+  }
+  return { masterMs: timings(masterSamples), signalToLogMs: timings(externalSamples) };
+}
+
+/** A bare `node hello-server.cjs`: spawn until its port accepts a connection. */
+export async function measureBareNodeSpawn(scratch: string, repeats: number, gate: QuietGate): Promise<Timings> {
+  const samples: number[] = [];
+  for (let index = 0; index < repeats; index += 1) {
+    await gate.wait();
+    const port = await freePort();
+    const startedAt = performance.now();
+    const server = spawnServer(process.execPath, [join(BENCH_FIXTURES, 'hello-server.cjs')], cleanEnvironment({ PORT: String(port) }), scratch);
+    try {
+      await waitFor('bare node to accept', () => connects(port), 30_000, 2);
+      samples.push(performance.now() - startedAt);
+    } finally {
+      await stopGroup(server.pid, server.pid, []);
+    }
+  }
+  return timings(samples);
+}
+
+function connects(port: number): Promise<boolean> {
+  return new Promise((settle) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      settle(true);
+    });
+    socket.once('error', () => settle(false)); // refused: not listening yet, the caller polls again
+  });
+}
+
+/** `appctl scale +4` (it returns once the new workers are ready) and back; `pm2 scale +4` and back. */
+export async function measureScale(appd: AppdContender, pm2: Pm2Contender | null, workers: number, repeats: number, gate: QuietGate): Promise<{ appd: Timings; pm2: Timings | null }> {
+  const appdSamples: number[] = [];
+  const pm2Samples: number[] = [];
+  let appdFailure = appctlMissing();
+  let pm2Failure: string | null = null;
+  for (let index = 0; index < repeats; index += 1) {
+    if (appdFailure === null) {
+      await gate.wait();
+      const result = await appd.appctl(['scale', '+4'], 60_000);
+      appdFailure = commandFailure('appctl scale +4', result);
+      if (appdFailure === null) appdSamples.push(result.wallMs);
+      const back = await appd.appctl(['scale', String(workers)], 60_000);
+      appdFailure ??= commandFailure(`appctl scale ${workers}`, back);
+      await waitFor(`appd back to ${workers} workers`, () => appd.workerPids().length === workers, 30_000, 10);
+    }
+    if (pm2 !== null && pm2Failure === null) {
+      await gate.wait();
+      const result = await pm2.pm2(['scale', PM2_APP_NAME, '+4'], 60_000);
+      pm2Failure = commandFailure('pm2 scale +4', result);
+      if (pm2Failure === null) pm2Samples.push(result.wallMs);
+      pm2.remember();
+      const back = await pm2.pm2(['scale', PM2_APP_NAME, String(workers)], 60_000);
+      pm2Failure ??= commandFailure(`pm2 scale ${workers}`, back);
+      await waitFor(`pm2 back to ${workers} workers`, () => pm2.workerPids().length === workers, 30_000, 10);
+    }
+  }
+  return { appd: timings(appdSamples, appdFailure), pm2: pm2 === null ? null : timings(pm2Samples, pm2Failure) };
+}

@@ -1,0 +1,125 @@
+// The throughput rows: wrk against every contender, keep-alive and Connection: close, several rounds
+// interleaved (the order rotates each round), with per-run CPU of masters and workers, latency,
+// how the load spread over the workers, and the noise around each run. Runs in the bench process.
+
+import { sleep } from '../../helpers/processes.js';
+import type { Contender, ContenderKey } from '../contenders/contender.js';
+import { cpuSeconds } from '../proc-usage.js';
+import { NoiseWindow, round, type GateRecord, type NoiseRecord, type QuietGate } from '../quiet-machine.js';
+import { averageByPosition, median, sum } from '../statistics.js';
+import { readStats, spreadBetween, type WorkerCounts } from '../worker-stats.js';
+import { runWrk, type ConnectionMode, type WrkRun } from '../wrk.js';
+
+export const MODES: readonly ConnectionMode[] = ['keep-alive', 'close'];
+
+export interface ThroughputSettings {
+  readonly wrkPath: string;
+  readonly connections: number;
+  readonly durationSeconds: number;
+  readonly rounds: number;
+  readonly warmUpSeconds: number;
+}
+
+export interface ThroughputRun {
+  readonly contender: ContenderKey;
+  readonly mode: ConnectionMode;
+  readonly round: number;
+  readonly gate: GateRecord;
+  readonly noise: NoiseRecord;
+  readonly wrk: WrkRun;
+  readonly masterCpuSeconds: number | null;
+  readonly workerCpuSeconds: number;
+  /** Per worker, busiest first. */
+  readonly spread: readonly WorkerCounts[];
+}
+
+export interface ThroughputSummary {
+  readonly contender: ContenderKey;
+  readonly mode: ConnectionMode;
+  readonly runs: number;
+  readonly requestsPerSecond: number;
+  readonly latencyP50Ms: number;
+  readonly latencyP99Ms: number;
+  readonly errors: number;
+  /** Over all runs of this cell. */
+  readonly masterCpuSeconds: number | null;
+  readonly workerCpuSeconds: number;
+  /** Master CPU as a share of worker CPU, in percent. */
+  readonly masterCpuPercentOfWorkers: number | null;
+  /** Average per run, busiest worker first: connections (keep-alive) or requests (close). */
+  readonly spread: readonly number[];
+  readonly medianForeignCores: number;
+}
+
+async function measure(contender: Contender, mode: ConnectionMode, round: number, settings: ThroughputSettings, gate: QuietGate, ourPids: () => readonly number[]): Promise<ThroughputRun> {
+  const gateRecord = await gate.wait();
+  const master = contender.masterPid();
+  const workers = contender.workerPids();
+  const statsBefore = readStats(contender.statsDirectory);
+  const masterBefore = master === null ? 0 : cpuSeconds(master);
+  const workersBefore = workers.map(cpuSeconds);
+  const noise = new NoiseWindow(ourPids);
+  const wrk = await runWrk({ wrkPath: settings.wrkPath, url: contender.url, mode, connections: settings.connections, durationSeconds: settings.durationSeconds });
+  const masterCpu = master === null ? null : cpuSeconds(master) - masterBefore;
+  const workerCpu = sum(workers.map((pid, index) => cpuSeconds(pid) - (workersBefore[index] ?? 0)));
+  const noiseRecord = noise.close();
+  await sleep(450); // the workers write their counts every 200 ms
+  const spread = spreadBetween(statsBefore, readStats(contender.statsDirectory), workers);
+  return { contender: contender.key, mode, round, gate: gateRecord, noise: noiseRecord, wrk, masterCpuSeconds: masterCpu === null ? null : round3(masterCpu), workerCpuSeconds: round3(workerCpu), spread };
+}
+
+function round3(value: number): number {
+  return round(value, 3);
+}
+
+export function summarize(runs: readonly ThroughputRun[], contender: ContenderKey, mode: ConnectionMode): ThroughputSummary | null {
+  const cell = runs.filter((run) => run.contender === contender && run.mode === mode);
+  if (cell.length === 0) return null;
+  const masterCpu = cell.every((run) => run.masterCpuSeconds === null) ? null : sum(cell.map((run) => run.masterCpuSeconds ?? 0));
+  const workerCpu = sum(cell.map((run) => run.workerCpuSeconds));
+  const measure = mode === 'keep-alive' ? (counts: WorkerCounts) => counts.connections : (counts: WorkerCounts) => counts.requests;
+  return {
+    contender,
+    mode,
+    runs: cell.length,
+    requestsPerSecond: Math.round(median(cell.map((run) => run.wrk.requestsPerSecond))),
+    latencyP50Ms: round(median(cell.map((run) => run.wrk.latencyP50Ms)), 3),
+    latencyP99Ms: round(median(cell.map((run) => run.wrk.latencyP99Ms)), 3),
+    errors: sum(cell.map((run) => run.wrk.errors)),
+    masterCpuSeconds: masterCpu === null ? null : round3(masterCpu),
+    workerCpuSeconds: round3(workerCpu),
+    masterCpuPercentOfWorkers: masterCpu === null || workerCpu <= 0 ? null : round((100 * masterCpu) / workerCpu, 2),
+    spread: averageByPosition(cell.map((run) => run.spread.map(measure))).map((value) => Math.round(value)),
+    medianForeignCores: median(cell.map((run) => run.noise.foreignCores)),
+  };
+}
+
+/** Warms every contender up, then runs `rounds` rounds; each round visits every contender in both modes. */
+export async function runThroughput(
+  contenders: readonly Contender[],
+  settings: ThroughputSettings,
+  gate: QuietGate,
+  ourPids: () => readonly number[],
+  log: (line: string) => void,
+): Promise<ThroughputRun[]> {
+  for (const contender of contenders) {
+    for (const mode of MODES) {
+      await runWrk({ wrkPath: settings.wrkPath, url: contender.url, mode, connections: settings.connections, durationSeconds: settings.warmUpSeconds });
+    }
+  }
+  const runs: ThroughputRun[] = [];
+  for (let roundIndex = 0; roundIndex < settings.rounds; roundIndex += 1) {
+    const order = contenders.map((_unused, index) => contenders[(index + roundIndex) % contenders.length] as Contender);
+    for (const contender of order) {
+      for (const mode of roundIndex % 2 === 0 ? MODES : [...MODES].reverse()) {
+        const run = await measure(contender, mode, roundIndex + 1, settings, gate, ourPids);
+        runs.push(run);
+        log(
+          `round ${roundIndex + 1} ${contender.key} ${mode}: ${Math.round(run.wrk.requestsPerSecond)} req/s, p99 ${run.wrk.latencyP99Ms} ms, ` +
+            `master ${run.masterCpuSeconds ?? '-'} s CPU, load ${run.gate.loadBefore}, others ${run.noise.foreignCores} cores`,
+        );
+      }
+    }
+  }
+  return runs;
+}
