@@ -1,0 +1,57 @@
+// Unit tests for the bench's parsers and arithmetic (wrk's report, worker spread, medians): the bench
+// itself is not part of npm test, but a wrong parser would print wrong numbers. Runs in the ava test process.
+
+import test from 'ava';
+import { averageByPosition, median } from './statistics.js';
+import { spreadBetween } from './worker-stats.js';
+import { parseWrkReport } from './wrk.js';
+
+const WRK_REPORT = `Running 4s test @ http://127.0.0.1:41123/
+  1 threads and 64 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency   810.25us  402.10us  12.01ms   91.32%
+    Req/Sec    40.12k     1.20k   42.00k    75.00%
+  Latency Distribution
+     50%  742.00us
+     75%    0.90ms
+     90%    1.10ms
+     99%    2.05ms
+  159712 requests in 4.00s, 20.86MB read
+  Socket errors: connect 0, read 3, write 0, timeout 1
+  Non-2xx or 3xx responses: 2
+Requests/sec:  39927.61
+Transfer/sec:      5.21MB
+`;
+
+test('reads requests/s, latency percentiles in any unit, and counts every error', (t) => {
+  t.deepEqual(parseWrkReport(WRK_REPORT), { requestsPerSecond: 39927.61, requests: 159712, latencyP50Ms: 0.742, latencyP99Ms: 2.05, errors: 6 });
+  t.is(parseWrkReport(WRK_REPORT.replace('2.05ms', '1.50s')).latencyP99Ms, 1500);
+});
+
+test('refuses a report it cannot read instead of printing a zero', (t) => {
+  t.throws(() => parseWrkReport('unable to connect to 127.0.0.1:1 Connection refused\n'), { message: /cannot read wrk's report/ });
+  t.throws(() => parseWrkReport(WRK_REPORT.replace(/^\s+99%.*$/m, '')), { message: /no 99% latency/ });
+});
+
+test('spread counts what each worker took between snapshots, busiest first, idle workers as 0', (t) => {
+  const before = new Map([
+    [10, { connections: 5, requests: 100 }],
+    [11, { connections: 1, requests: 10 }],
+  ]);
+  const after = new Map([
+    [10, { connections: 9, requests: 150 }],
+    [11, { connections: 61, requests: 4010 }],
+  ]);
+  t.deepEqual(spreadBetween(before, after, [10, 11, 12]), [
+    { connections: 60, requests: 4000 },
+    { connections: 4, requests: 50 },
+    { connections: 0, requests: 0 },
+  ]);
+});
+
+test('median and position-wise averages', (t) => {
+  t.is(median([3, 1, 2]), 2);
+  t.is(median([4, 1, 3, 2]), 2.5);
+  t.true(Number.isNaN(median([])));
+  t.deepEqual(averageByPosition([[40, 24], [36, 28, 0]]), [38, 26, 0]);
+});
