@@ -58,6 +58,11 @@ function throughputRows(summaries: readonly ThroughputSummary[], mode: Connectio
     { title: `throughput, ${label} (req/s, median of ${rounds})`, cells: requests, target: `>= 0.97x SCHED_NONE: ${verdict(ratio === null ? null : ratio >= 0.97, ratio)}` },
     { title: `latency p50 / p99, ${label} (ms)`, cells: cells((summary) => ({ text: `${summary.latencyP50Ms.toFixed(2)} / ${summary.latencyP99Ms.toFixed(2)}`, value: summary.latencyP99Ms })), target: '' },
     {
+      title: `worker CPU per request, ${label} (µs)`,
+      cells: cells((summary) => ({ text: summary.workerCpuMicrosecondsPerRequest.toFixed(1), value: summary.workerCpuMicrosecondsPerRequest })),
+      target: '',
+    },
+    {
       title: `spread over workers, ${label} (${mode === 'keep-alive' ? 'connections' : 'requests, %'} per worker)`,
       cells: cells((summary) => ({ text: spreadText(summary, mode), value: null })),
       target: '',

@@ -44,6 +44,8 @@ export interface ThroughputSummary {
   /** Over all runs of this cell. */
   readonly masterCpuSeconds: number | null;
   readonly workerCpuSeconds: number;
+  /** Worker CPU per request, in microseconds: less sensitive to a busy machine than requests/s. */
+  readonly workerCpuMicrosecondsPerRequest: number;
   /** Master CPU as a share of worker CPU, in percent. */
   readonly masterCpuPercentOfWorkers: number | null;
   /** Average per run, busiest worker first: connections (keep-alive) or requests (close). */
@@ -88,6 +90,7 @@ export function summarize(runs: readonly ThroughputRun[], contender: ContenderKe
     errors: sum(cell.map((run) => run.wrk.errors)),
     masterCpuSeconds: masterCpu === null ? null : round3(masterCpu),
     workerCpuSeconds: round3(workerCpu),
+    workerCpuMicrosecondsPerRequest: round((1e6 * workerCpu) / Math.max(1, sum(cell.map((run) => run.wrk.requests))), 1),
     masterCpuPercentOfWorkers: masterCpu === null || workerCpu <= 0 ? null : round((100 * masterCpu) / workerCpu, 2),
     spread: averageByPosition(cell.map((run) => run.spread.map(measure))).map((value) => Math.round(value)),
     medianForeignCores: median(cell.map((run) => run.noise.foreignCores)),
