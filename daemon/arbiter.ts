@@ -195,7 +195,8 @@ export class Arbiter {
       return requester.done?.({ status: 'failed', message: 'the daemon is stopping' });
     }
     const previous = this.#resolved;
-    const job = new ReloadJob(requester, this.#now());
+    // One reloaded() per reload, when its last pool settled: READY=1 must not follow the first of several pools.
+    const job = new ReloadJob(requester, this.#now(), () => this.#options.observer?.reloaded?.());
     this.#resolved = result.config;
     const listenersBefore = this.#listeners;
     this.#listeners = [...result.plan.keep, ...result.opened];
@@ -313,7 +314,6 @@ export class Arbiter {
     }
     const message = `reload of pool ${pool.name} rolled back: a generation ${failedGeneration} worker failed to boot: ${reason}`;
     this.#logger.error(message);
-    this.#options.observer?.reloaded?.();
     rollout.job.poolRolledBack(pool.name, message);
   }
 
@@ -350,7 +350,6 @@ export class Arbiter {
         const seconds = ((now - rollout.startedAt) / 1000).toFixed(2);
         const message = `pool ${pool.name} reloaded: generation ${pool.generation} serves with ${pool.desired} workers (${seconds}s)`;
         this.#logger.info(message);
-        this.#options.observer?.reloaded?.();
         rollout.job.poolCompleted(pool.name, message);
       }
     }

@@ -11,9 +11,13 @@ export class ReloadJob {
   readonly #failures: string[] = [];
   #rolledBack = false;
 
-  constructor(requester: Requester, startedAt: number) {
+  readonly #onFinish: ((outcome: JobOutcome) => void) | null;
+
+  /** `onFinish` hears the single outcome too (systemd's READY=1 after RELOADING=1). */
+  constructor(requester: Requester, startedAt: number, onFinish: ((outcome: JobOutcome) => void) | null = null) {
     this.requester = requester;
     this.startedAt = startedAt;
+    this.#onFinish = onFinish;
   }
 
   /** The pools that roll; with none (only settings of the master changed), the job is done at once. */
@@ -51,6 +55,7 @@ export class ReloadJob {
     if (this.#rolledBack) outcome = { status: 'rolled_back', message: this.#failures.join('\n') };
     else if (this.#failures.length > 0) outcome = { status: 'failed', message: this.#failures.join('\n') };
     else outcome = { status: 'completed', message: this.#completed.join('\n') || 'reloaded (no pool to roll)' };
+    this.#onFinish?.(outcome);
     this.requester.done?.(outcome);
   }
 }

@@ -31,7 +31,8 @@ export class SystemdLifecycle implements LifecycleObserver {
   readonly #notifier: SystemdNotifier;
   readonly #now: () => number;
   #readySent = false;
-  #reloading = false;
+  /** Reloads started and not finished: a HUP during a reload starts a second one that supersedes it. */
+  #reloadsInProgress = 0;
   #stopping = false;
   #lastStatus = '';
   #lastPingAt = 0;
@@ -52,14 +53,16 @@ export class SystemdLifecycle implements LifecycleObserver {
   reloading(): void {
     // A HUP before the first READY changes nothing systemd knows about: it is still starting.
     if (!this.#readySent || this.#stopping) return;
-    this.#reloading = true;
+    this.#reloadsInProgress += 1;
     this.#lastStatus = 'reloading';
     this.#notifier.send({ RELOADING: 1, MONOTONIC_USEC: monotonicMicroseconds(), STATUS: this.#lastStatus });
   }
 
+  /** Called once per reload that reloading() announced, when it completed, failed or rolled back. */
   reloaded(): void {
-    if (!this.#reloading || this.#stopping) return;
-    this.#reloading = false;
+    if (this.#reloadsInProgress === 0 || this.#stopping) return;
+    this.#reloadsInProgress -= 1;
+    if (this.#reloadsInProgress > 0) return;
     this.#lastStatus = 'reloaded';
     this.#notifier.send({ READY: 1, STATUS: this.#lastStatus });
   }

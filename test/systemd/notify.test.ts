@@ -100,3 +100,28 @@ test('without systemd-notify on PATH the daemon warns once and serves anyway', a
   t.is(daemon.output.match(/systemd-notify was not found on PATH/g)?.length, 1, daemon.output);
   t.deepEqual(listener.messages, []);
 });
+
+test('with several pools, one READY=1 answers RELOADING=1, after the last pool reloaded', async (t) => {
+  const listener = await startNotifyListener(t);
+  const pools = {
+    web: { app: fixture('pid-app.mjs'), workers: 1, bind: '127.0.0.1:0' },
+    api: { app: `${fixture('slow-boot-app.mjs')}:create()`, workers: 1, bind: 'unix:api.sock', env: { BOOT_DELAY_MS: '1500' } },
+  };
+  const daemon = await startDaemon(t, {
+    args: [],
+    files: { 'appd.config.mjs': `export default ${JSON.stringify({ pools })};\n` },
+    env: { NOTIFY_SOCKET: listener.socket },
+  });
+  await listener.waitFor('READY', '1');
+  daemon.signal('SIGHUP');
+  const [reloading] = await listener.waitFor('RELOADING', '1');
+  await daemon.waitForLog(/pool api reloaded: generation 2/);
+  t.regex(daemon.output, /pool web reloaded: generation 2/);
+  const [, readyAgain] = await listener.waitFor('READY', '1', 2);
+  const statusesAfter = listener.messages.slice(listener.messages.indexOf(readyAgain!) + 1).map((message) => message.fields.get('STATUS') ?? '');
+  t.false(statusesAfter.some((status) => status.includes('reloading')), `READY=1 came only once no pool was reloading:\n${listener.describe()}`);
+  const during = listener.messages.slice(listener.messages.indexOf(reloading!), listener.messages.indexOf(readyAgain!));
+  t.true(during.some((message) => /web: 1\/1 workers ready, generation 2; api: reloading/.test(message.fields.get('STATUS') ?? '')), 'web finished first');
+  await sleep(500);
+  t.is(listener.having('READY').length, 2, `one READY=1 for the start, one for the reload:\n${listener.describe()}`);
+});
