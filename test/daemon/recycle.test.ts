@@ -11,6 +11,8 @@ test('a worker past max-requests is replaced, its successor ready before it drai
   const [first] = await daemon.waitForWorkers(1);
   for (let index = 0; index < 5; index += 1) t.is((await get(daemon.url)).status, 200);
   await waitFor('the first worker to retire', () => !isAlive(first ?? -1));
+  // The master's lines can reach this process after the worker is gone from /proc: wait for the last one.
+  await daemon.waitForLog(new RegExp(`worker web\\.0 g1 \\(pid ${first}\\) exited`));
   const log = daemon.output;
   const asked = log.indexOf(`worker web.0 g1 (pid ${first}) asks to be replaced: served 5 requests (max-requests 5)`);
   const successorReady = log.indexOf('ready in', asked);
