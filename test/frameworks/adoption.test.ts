@@ -135,3 +135,14 @@ test('a script worker writes the access log and applies the request limits, like
   t.regex(lines[0] ?? '', /^127\.0\.0\.1 - - \[.+\] "GET \/\?from=test HTTP\/1\.1" 200 \d+ "-" "-"$/);
   t.regex(lines[1] ?? '', /"GET \/x+ HTTP\/1\.1" 414 /);
 });
+
+test('a pool key runs a script too, with its own adopt-listen over the global one', async (t) => {
+  const config = `export default {
+    adoptListen: 'env',
+    pools: { api: { script: ${JSON.stringify(FASTIFY_SCRIPT)}, adoptListen: 3000, workers: 2, bind: '127.0.0.1:0' } },
+  };\n`;
+  const daemon = await startDaemon(t, { args: ['-c', 'appd.config.mjs'], files: { 'appd.config.mjs': config } });
+  const workers = await daemon.waitForWorkers(2);
+  t.regex((await get(daemon.url)).body, /^fastify pid=/);
+  t.deepEqual(findListeningPorts(workers), [daemon.port]);
+});
