@@ -1,0 +1,85 @@
+// The shape of `appctl status --json` and of the other commands' result data: a stable contract for
+// scripts, health checks and `appctl top`. Built by the appd master, rendered by appctl.
+
+/** Bumped only when a field changes meaning or disappears; new fields may be added at any time. */
+export const STATUS_FORMAT = 1;
+
+export interface WorkerStatus {
+  /** "web.3 g2" */
+  readonly tag: string;
+  readonly pool: string;
+  readonly slot: number;
+  readonly generation: number;
+  readonly pid: number;
+  /** starting, ready, stopping (exited workers are not listed). */
+  readonly state: string;
+  /** Milliseconds since the worker was spawned. */
+  readonly uptimeMs: number;
+  /** Milliseconds from spawn to ready, null while starting. */
+  readonly bootMs: number | null;
+  /** From the worker's last heartbeat; null before the first one. */
+  readonly requests: number | null;
+  readonly inFlight: number | null;
+  readonly connections: number | null;
+  readonly loopDelayP99Ms: number | null;
+  readonly heapUsedBytes: number | null;
+  /** Read by the master from /proc; null when the process is already gone. */
+  readonly rssBytes: number | null;
+  /** Percent of one core since the previous status request (over the process's life on the first). */
+  readonly cpuPercent: number | null;
+  /** Unexpected exits and timeouts of this slot since the daemon started. */
+  readonly restarts: number;
+  /** Why the master is stopping it (scaled down, replaced, timeout …), else null. */
+  readonly stopReason: string | null;
+}
+
+export interface PoolStatus {
+  readonly name: string;
+  readonly kind: 'http';
+  /** Workers wanted now (0 after WINCH). */
+  readonly desired: number;
+  /** Workers in slots below `desired` that are ready. */
+  readonly ready: number;
+  readonly generation: number;
+  /** True while a reload rolls the pool to `generation`. */
+  readonly reloading: boolean;
+  readonly restarts: number;
+  readonly workers: readonly WorkerStatus[];
+}
+
+export interface StatusSnapshot {
+  readonly format: typeof STATUS_FORMAT;
+  readonly name: string;
+  readonly version: string;
+  readonly node: string;
+  readonly master: {
+    readonly pid: number;
+    /** booting (first workers not ready yet), running, stopping. */
+    readonly phase: string;
+    readonly startedAt: string;
+    readonly uptimeMs: number;
+    readonly rssBytes: number | null;
+    readonly cpuPercent: number | null;
+    readonly controlSocket: string;
+    readonly listeners: readonly string[];
+    readonly configFile: string | null;
+  };
+  readonly pools: readonly PoolStatus[];
+}
+
+/** One row of `appctl config`. */
+export interface SettingStatus {
+  readonly key: string;
+  readonly value: string;
+  readonly source: string;
+  /** A restart-only setting changed by a reload: the value a new master (appctl upgrade) would use. */
+  readonly pending?: string;
+}
+
+/** The data of a completed `ping`. */
+export interface PingData {
+  readonly name: string;
+  readonly pid: number;
+  readonly phase: string;
+  readonly uptimeMs: number;
+}
