@@ -2,6 +2,7 @@
 // stopping); each pass then lets the supervisor converge (murderWorkers, manageWorkers). Run by the appd master.
 
 import type { ResolvedConfig } from '../shared/config/resolve.js';
+import type { PingData, StatusSnapshot } from '../shared/control/status.js';
 import { AppdError, AppLoadError, BindError, BootError, describeError } from '../shared/errors.js';
 import type { Config } from '../shared/settings/table.js';
 import { EventQueue, type ArbiterEvent, type ArbiterEventType, type EventOf, type JobOutcome, type Requester } from './events.js';
@@ -10,10 +11,13 @@ import { fireHook } from './hooks.js';
 import { closeListeners, type Listener } from './listeners.js';
 import { openPlannedListeners, planListeners, type ListenerPlan } from './listener-plan.js';
 import { ReloadJob } from './reload-job.js';
-import type { Logger } from './logger.js';
+import type { LogLine, Logger } from './logger.js';
 import { Pool, poolSettingsFromConfig } from './pool.js';
+import { settingRows } from './print-config.js';
+import { ProcessUsage } from './process-usage.js';
+import { buildStatusSnapshot } from './status-snapshot.js';
 import { Supervisor, type StopMode } from './supervisor.js';
-import type { BootFailureReport } from './worker-handle.js';
+import type { BootFailureReport, WorkerHandle } from './worker-handle.js';
 import { LISTEN_NOT_ADOPTED } from './worker-messages.js';
 
 /** How often the loop wakes with nothing queued, to check timeouts. */
@@ -37,6 +41,8 @@ export interface ArbiterOptions {
   /** Reads every config layer again (for reload). */
   readonly readConfig: () => Promise<ResolvedConfig>;
   readonly observer?: LifecycleObserver;
+  /** The control socket path, for status. */
+  readonly controlSocket?: string;
   readonly now?: () => number;
   readonly random?: () => number;
 }
@@ -44,6 +50,8 @@ export interface ArbiterOptions {
 /** An operation whose requester waits until a condition holds (appctl scale). */
 interface PendingJob {
   readonly requester: Requester;
+  /** Workers of this pool becoming ready are reported as progress. */
+  readonly pool: string;
   readonly deadline: number;
   readonly check: () => JobOutcome | null;
 }
@@ -66,6 +74,7 @@ export class Arbiter {
   #everReady = false;
   #lastBootFailure: BootFailureReport | null = null;
   #pendingJobs: PendingJob[] = [];
+  readonly #usage = new ProcessUsage();
 
   readonly #handlers: Handlers = {
     stop: (event) => this.#handleStop(event),
@@ -75,6 +84,10 @@ export class Arbiter {
     'reopen-logs': (event) => this.#handleReopenLogs(event),
     upgrade: (event) => this.#handleUpgrade(event),
     'stop-workers': (event) => this.#handleStopWorkers(event),
+    ping: (event) => this.#handlePing(event),
+    status: (event) => this.#handleStatus(event),
+    'show-config': (event) => this.#handleShowConfig(event),
+    'read-logs': (event) => this.#handleReadLogs(event),
     'worker-message': (event) => this.#handleWorkerMessage(event),
     'worker-exit': (event) => this.#handleWorkerExit(event),
     'worker-spawn-failed': (event) => this.#handleWorkerSpawnFailed(event),
@@ -123,6 +136,21 @@ export class Arbiter {
     return { name: this.config.name, pid: process.pid, config: this.config };
   }
 
+  /** Pools, workers and their stats, as `appctl status` shows them. */
+  snapshot(): StatusSnapshot {
+    return buildStatusSnapshot({
+      name: this.config.name,
+      phase: this.phase,
+      startedAt: this.startedAt,
+      now: this.#now(),
+      supervisor: this.supervisor,
+      listeners: this.listeners,
+      usage: this.#usage,
+      controlSocket: this.#options.controlSocket ?? '',
+      configFile: this.#resolved.configFile,
+    });
+  }
+
   /** Runs until every worker is gone after a stop; returns the exit code or throws why it halted. */
   async run(): Promise<number> {
     for (;;) {
@@ -162,7 +190,9 @@ export class Arbiter {
     if (this.#stopMode === 'quick' || this.#stopMode === mode) return;
     this.#stopMode = mode;
     const seconds = Math.max(...[...this.supervisor.pools.values()].map((pool) => pool.settings.gracefulTimeout));
-    this.#logger.info(mode === 'graceful' ? `${requester.origin}: graceful stop (workers finish in-flight requests, up to ${seconds}s)` : `${requester.origin}: quick stop`);
+    const what = mode === 'graceful' ? `graceful stop (workers finish in-flight requests, up to ${seconds}s)` : 'quick stop';
+    this.#logger.info(`${requester.origin}: ${what}`);
+    requester.progress?.(what);
     this.#options.observer?.stopping?.();
     for (const pool of this.supervisor.pools.values()) {
       pool.rollout?.job.poolAbandoned(pool.name, 'the daemon is stopping');
@@ -174,6 +204,7 @@ export class Arbiter {
     if (this.#stopMode) return requester.done?.({ status: 'failed', message: 'the daemon is stopping' });
     if (pool !== null && !this.supervisor.pools.has(pool)) return requester.done?.({ status: 'failed', message: `no pool named "${pool}"` });
     this.#logger.info(`${requester.origin}: reloading${pool ? ` pool ${pool}` : ''}: reading the configuration again`);
+    requester.progress?.('reading the configuration again');
     this.#options.observer?.reloading?.();
     void this.#readForReload().then(
       (result) => this.queue.push({ type: 'config-read', result, pool, requester }),
@@ -228,14 +259,19 @@ export class Arbiter {
     if (!pool) return requester.done?.({ status: 'failed', message: `no pool named "${poolName}"` });
     if (this.#stopMode) return requester.done?.({ status: 'failed', message: 'the daemon is stopping' });
     const wanted = 'relative' in change ? pool.desired + change.relative : change.absolute;
-    const minimum = 1;
+    // An http pool keeps one worker, or nothing would serve its sockets; a command pool may go to 0.
+    const minimum = pool.settings.kind === 'http' ? 1 : 0;
     const target = Math.max(minimum, wanted);
-    if (wanted < minimum) this.#logger.info(`${requester.origin}: pool ${pool.name} stays at its minimum of ${minimum} worker`);
-    else this.#logger.info(`${requester.origin}: scaling pool ${pool.name} from ${pool.desired} to ${target} workers`);
+    const what = wanted < minimum
+      ? `pool ${pool.name} stays at its minimum of ${minimum} worker (an http pool needs one to serve)`
+      : `scaling pool ${pool.name} from ${pool.desired} to ${target} workers`;
+    this.#logger.info(`${requester.origin}: ${what}`);
+    requester.progress?.(what);
     pool.target = target;
     pool.parked = false;
     this.#pendingJobs.push({
       requester,
+      pool: pool.name,
       deadline: this.#now() + pool.settings.bootTimeout * 1000 + 1000,
       check: () => {
         const extra = this.supervisor.workersOf(pool.name).some((worker) => worker.slot >= pool.desired);
@@ -268,9 +304,53 @@ export class Arbiter {
     requester.done?.({ status: 'completed', message: 'workers stopping' });
   }
 
+  #handlePing({ requester }: EventOf<'ping'>): void {
+    const data: PingData = { name: this.config.name, pid: process.pid, phase: this.phase, uptimeMs: this.#now() - this.startedAt };
+    requester.done?.({ status: 'completed', message: 'pong', data });
+  }
+
+  #handleStatus({ requester }: EventOf<'status'>): void {
+    requester.done?.({ status: 'completed', message: 'status', data: this.snapshot() });
+  }
+
+  #handleShowConfig({ requester }: EventOf<'show-config'>): void {
+    requester.done?.({ status: 'completed', message: 'effective settings', data: settingRows(this.#options.resolved, this.#resolved) });
+  }
+
+  /** The ring's recent lines and the subscription are taken in one turn of the loop: no line is lost or doubled. */
+  #handleReadLogs({ reader, requester }: EventOf<'read-logs'>): void {
+    const pool = reader.pool;
+    if (pool !== null && !this.supervisor.pools.has(pool)) return requester.done?.({ status: 'failed', message: `no pool named "${pool}"` });
+    const prefix = `${pool}.`;
+    const matches = (line: LogLine): boolean => pool === null || line.source.startsWith(prefix);
+    const recent = reader.lines === 0 ? [] : this.#logger.recent().filter(matches).slice(-reader.lines);
+    const stop = reader.follow ? this.#logger.subscribe((line) => {
+      if (matches(line)) reader.line(line);
+    }) : null;
+    reader.begin(recent, stop);
+    if (!reader.follow) requester.done?.({ status: 'completed', message: `${recent.length} line(s)` });
+  }
+
   #handleWorkerMessage({ workerId, message }: EventOf<'worker-message'>): void {
+    const before = this.supervisor.workers.get(workerId)?.state;
     const worker = this.supervisor.handleMessage(workerId, message);
-    if (worker?.state === 'ready') this.#everReady = true;
+    if (worker?.state !== 'ready') return;
+    this.#everReady = true;
+    if (before !== 'ready') this.#reportReady(worker);
+  }
+
+  /** Tells whoever waits on this worker's pool (a reload or a scale) that one more is ready. */
+  #reportReady(worker: WorkerHandle): void {
+    const pool = this.supervisor.pools.get(worker.pool);
+    if (!pool) return;
+    const rollout = pool.rollout;
+    if (rollout && worker.generation === pool.generation) {
+      const done = new Set(this.supervisor.workersOf(pool.name).filter((each) => each.state === 'ready' && each.generation === pool.generation).map((each) => each.slot)).size;
+      rollout.job.requester.progress?.(`worker ${worker.label} ready (${done} of ${pool.desired} on generation ${pool.generation})`);
+    }
+    for (const job of this.#pendingJobs) {
+      if (job.pool === pool.name) job.requester.progress?.(`worker ${worker.label} ready (${this.supervisor.readyCount(pool)} of ${pool.desired})`);
+    }
   }
 
   #handleWorkerExit({ workerId, code, signal }: EventOf<'worker-exit'>): void {

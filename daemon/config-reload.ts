@@ -48,7 +48,9 @@ export function applyReloadedConfig({ previous, next, onlyPool, job, supervisor,
     pool.parked = false;
     pool.startRollout(settings, job, now);
     rolled.push(pool.name);
-    logger.info(`pool ${pool.name}: rolling ${pool.desired} worker(s) to generation ${pool.generation}`);
+    const what = `pool ${pool.name}: rolling ${pool.desired} worker(s) to generation ${pool.generation}`;
+    logger.info(what);
+    job.requester.progress?.(what);
   }
   if (onlyPool === null) {
     for (const pool of supervisor.pools.values()) {

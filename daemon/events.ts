@@ -2,8 +2,10 @@
 // become one typed event here; listeners only enqueue. Run by the appd master.
 
 import type { ResolvedConfig } from '../shared/config/resolve.js';
+import type { Outcome, ScaleChange } from '../shared/control/protocol.js';
 import type { ListenerPlan } from './listener-plan.js';
 import type { Listener } from './listeners.js';
+import type { LogLine } from './logger.js';
 import type { WorkerToMaster } from './worker-messages.js';
 
 /** Who asked for an operation, and how to tell them the outcome (control clients wait on it). */
@@ -15,12 +17,22 @@ export interface Requester {
   done?(outcome: JobOutcome): void;
 }
 
-export type JobOutcome =
-  | { readonly status: 'completed'; readonly message: string; readonly data?: unknown }
-  | { readonly status: 'failed'; readonly message: string }
-  | { readonly status: 'rolled_back'; readonly message: string };
+/** The same outcome appctl receives (shared/control/protocol.ts). */
+export type JobOutcome = Outcome;
+export type { ScaleChange };
 
-export type ScaleChange = { readonly relative: number } | { readonly absolute: number };
+/** A control client reading the log (appctl logs [-f]); the read-logs handler feeds it. */
+export interface LogReader {
+  /** Only lines of this pool's workers; null for every line. */
+  readonly pool: string | null;
+  /** How many recent lines to start with. */
+  readonly lines: number;
+  readonly follow: boolean;
+  /** The recent lines, oldest first; when following, `stop` ends the subscription (null otherwise). */
+  begin(recent: readonly LogLine[], stop: (() => void) | null): void;
+  /** Each new matching line while following. */
+  line(line: LogLine): void;
+}
 
 export type ArbiterEvent =
   | { readonly type: 'stop'; readonly mode: 'graceful' | 'quick'; readonly requester: Requester }
@@ -35,6 +47,10 @@ export type ArbiterEvent =
   | { readonly type: 'reopen-logs'; readonly requester: Requester }
   | { readonly type: 'upgrade'; readonly requester: Requester }
   | { readonly type: 'stop-workers'; readonly requester: Requester }
+  | { readonly type: 'ping'; readonly requester: Requester }
+  | { readonly type: 'status'; readonly requester: Requester }
+  | { readonly type: 'show-config'; readonly requester: Requester }
+  | { readonly type: 'read-logs'; readonly reader: LogReader; readonly requester: Requester }
   | { readonly type: 'worker-message'; readonly workerId: number; readonly message: WorkerToMaster }
   | { readonly type: 'worker-exit'; readonly workerId: number; readonly code: number | null; readonly signal: NodeJS.Signals | null }
   | { readonly type: 'worker-spawn-failed'; readonly workerId: number; readonly error: Error };

@@ -3,10 +3,13 @@
 
 import { resolve } from 'node:path';
 import type { ResolvedConfig } from '../shared/config/resolve.js';
+import { controlSocketPath, currentPathContext } from '../shared/control/socket-path.js';
 import { AppdError, ConfigError, describeError } from '../shared/errors.js';
 import { readPackageVersion } from '../shared/version.js';
 import { Arbiter, type LifecycleObserver } from './arbiter.js';
 import { readConfig, type ConfigSources } from './config-sources.js';
+import { ControlServer } from './control-server.js';
+import { refuseIfRunning } from './control-socket-file.js';
 import { awaitHook } from './hooks.js';
 import { takeInheritedSockets } from './inherited-sockets.js';
 import { closeListeners, openListeners, type Listener } from './listeners.js';
@@ -52,6 +55,8 @@ export async function runMaster(resolved: ResolvedConfig, sources: ConfigSources
   let listeners: Listener[] = [];
   let arbiter: Arbiter | null = null;
   let pidfile: string | null = null;
+  let control: ControlServer | null = null;
+  const controlPath = controlSocketPath(config.name, config.controlSocket === null ? null : resolve(config.controlSocket), currentPathContext());
   try {
     setProcessTitle(masterTitle(config.name), 'appd: master');
     await awaitHook(logger, 'onStarting', config.onStarting, server);
@@ -59,6 +64,8 @@ export async function runMaster(resolved: ResolvedConfig, sources: ConfigSources
       pidfile = resolve(config.pidfile);
       checkPidfile(pidfile);
     }
+    // Before binding anything: a second daemon of the same name is told who runs, not "address in use".
+    await refuseIfRunning(controlPath, config.name);
     const bindIsDefault = resolved.sources.bind.kind === 'default' && config.pools === null;
     listeners = await openListeners(allBinds(config), bindIsDefault, takeInheritedSockets(process.env), config.unixSocketMode);
     if (pidfile) writePidfile(pidfile);
@@ -74,8 +81,16 @@ export async function runMaster(resolved: ResolvedConfig, sources: ConfigSources
       baseEnvironment: process.env,
       readConfig: async () => (await readConfig(sources)).resolved,
       observer: combineObservers(observer, notifier && new SystemdLifecycle(notifier)),
+      controlSocket: controlPath,
     });
     const queue = arbiter.queue;
+    control = await ControlServer.open({
+      path: controlPath,
+      isDefaultPath: config.controlSocket === null,
+      identity: { name: config.name, pid: process.pid, version: readPackageVersion(), node: process.version },
+      logger,
+      enqueue: (event) => queue.push(event),
+    });
     const removeSignalHandlers = installSignalHandlers((event) => queue.push(event));
     try {
       const exitCode = await arbiter.run();
@@ -95,6 +110,9 @@ export async function runMaster(resolved: ResolvedConfig, sources: ConfigSources
     // A reload may have bound new sockets and closed old ones: close what the master holds now.
     closeListeners(arbiter?.listeners ?? listeners);
     if (pidfile) removePidfile(pidfile);
+    // After the port and pidfile are free: a client of `appctl stop` returns when we hang up, and then
+    // `appctl stop && appd …` can start the next daemon at once.
+    await control?.close();
     await awaitHook(logger, 'onExit', config.onExit, server);
     // STOPPING=1 and a failure's STATUS= must reach systemd before the master is gone.
     await notifier?.flush();

@@ -27,15 +27,27 @@ export interface WorkerStatus {
   readonly rssBytes: number | null;
   /** Percent of one core since the previous status request (over the process's life on the first). */
   readonly cpuPercent: number | null;
-  /** Unexpected exits and timeouts of this slot since the daemon started. */
+  /** Times this slot's worker was started again after exiting on its own (since the daemon started). */
   readonly restarts: number;
   /** Why the master is stopping it (scaled down, replaced, timeout …), else null. */
   readonly stopReason: string | null;
 }
 
+export interface SlotStatus {
+  readonly slot: number;
+  /** supervisord's states: starting, running, backoff, stopping, stopped, exited, fatal. */
+  readonly state: string;
+  readonly restarts: number;
+  /** Failed starts in a row; past start-retries the slot is fatal until an operator acts. */
+  readonly failures: number;
+  /** How the slot's last worker ended on its own, if one did. */
+  readonly lastExit: { readonly code: number | null; readonly signal: string | null; readonly at: string } | null;
+}
+
 export interface PoolStatus {
   readonly name: string;
-  readonly kind: 'http';
+  /** http: serves an app or script on the listeners; command: runs any program. */
+  readonly kind: 'http' | 'command';
   /** Workers wanted now (0 after WINCH). */
   readonly desired: number;
   /** Workers in slots below `desired` that are ready. */
@@ -43,7 +55,11 @@ export interface PoolStatus {
   readonly generation: number;
   /** True while a reload rolls the pool to `generation`. */
   readonly reloading: boolean;
+  /** Stopped by an operator (no workers until started again). */
+  readonly stopped: boolean;
   readonly restarts: number;
+  /** Every wanted slot, and any other slot that still has a worker. */
+  readonly slots: readonly SlotStatus[];
   readonly workers: readonly WorkerStatus[];
 }
 

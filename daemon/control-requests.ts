@@ -1,0 +1,27 @@
+// Turns each control request into the arbiter event that carries it out: one entry per command, so a
+// command added to the protocol does not compile until it is wired. Run by the appd master.
+
+import type { Command, Request, RequestOf } from '../shared/control/protocol.js';
+import type { ArbiterEvent, LogReader, Requester } from './events.js';
+
+export interface RequestContext {
+  readonly requester: Requester;
+  /** Makes the reader that streams log lines back to this client. */
+  readonly logReader: (request: RequestOf<'logs'>) => LogReader;
+}
+
+const TO_EVENT: { readonly [C in Command]: (request: RequestOf<C>, context: RequestContext) => ArbiterEvent } = {
+  ping: (_request, { requester }) => ({ type: 'ping', requester }),
+  status: (_request, { requester }) => ({ type: 'status', requester }),
+  config: (_request, { requester }) => ({ type: 'show-config', requester }),
+  scale: ({ pool, change }, { requester }) => ({ type: 'scale', pool, change, requester }),
+  // The same event SIGHUP enqueues: one reload path, whoever asks.
+  reload: ({ pool }, { requester }) => ({ type: 'reload', pool, requester }),
+  upgrade: (_request, { requester }) => ({ type: 'upgrade', requester }),
+  stop: ({ mode }, { requester }) => ({ type: 'stop', mode, requester }),
+  logs: (request, { requester, logReader }) => ({ type: 'read-logs', reader: logReader(request), requester }),
+};
+
+export function eventForRequest(request: Request, context: RequestContext): ArbiterEvent {
+  return (TO_EVENT[request.command] as (request: Request, context: RequestContext) => ArbiterEvent)(request, context);
+}

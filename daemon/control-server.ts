@@ -1,0 +1,103 @@
+// The control socket server: binds the socket file, accepts clients within fixed limits (abandoned
+// connections are evicted oldest first), and on exit answers, flushes and removes everything. Run by the appd master.
+
+import net from 'node:net';
+import type { DaemonIdentity } from '../shared/control/protocol.js';
+import { ControlConnection } from './control-connection.js';
+import { bindControlSocket, prepareControlDirectory, removeControlSocket } from './control-socket-file.js';
+import type { ArbiterEvent } from './events.js';
+import type { Logger } from './logger.js';
+
+/** Connections that have not said hello yet; past this the oldest is closed to make room. */
+const MAX_UNGREETED = 256;
+/** Clients after the hello (appctl runs, dashboards, scripts). */
+const MAX_CLIENTS = 128;
+/** How long exit waits for clients to read their last replies. */
+const SHUTDOWN_FLUSH_MS = 2000;
+
+export interface ControlServerOptions {
+  readonly path: string;
+  /** The path came from the default rule (its directory is appd's own and kept at 0700). */
+  readonly isDefaultPath: boolean;
+  readonly identity: DaemonIdentity;
+  readonly logger: Logger;
+  readonly enqueue: (event: ArbiterEvent) => void;
+}
+
+export class ControlServer {
+  readonly path: string;
+  readonly #server: net.Server;
+  readonly #options: ControlServerOptions;
+  /** Insertion order is arrival order: the first entry is the oldest. */
+  readonly #ungreeted = new Set<ControlConnection>();
+  readonly #clients = new Set<ControlConnection>();
+  #inode = -1;
+  #closing = false;
+
+  private constructor(options: ControlServerOptions) {
+    this.path = options.path;
+    this.#options = options;
+    // Half-open: a client may send its request and shut its side; it still gets the reply.
+    this.#server = net.createServer({ allowHalfOpen: true }, (socket) => this.#accept(socket));
+    this.#server.on('error', (error) => options.logger.error(`control socket ${this.path}: ${error.message}`));
+  }
+
+  /** Binds the socket (refusing if another daemon owns the path) and starts serving. */
+  static async open(options: ControlServerOptions): Promise<ControlServer> {
+    const server = new ControlServer(options);
+    prepareControlDirectory(options.path, options.isDefaultPath);
+    server.#inode = await bindControlSocket(server.#server, options.path, options.identity.name, () =>
+      options.logger.info(`replaced a stale control socket at ${options.path} (no daemon answered there)`),
+    );
+    options.logger.info(`Control socket: ${options.path} (appctl -n ${options.identity.name} …)`);
+    return server;
+  }
+
+  get clientCount(): number {
+    return this.#clients.size;
+  }
+
+  #accept(socket: net.Socket): void {
+    if (this.#closing) {
+      socket.destroy();
+      return;
+    }
+    if (this.#ungreeted.size >= MAX_UNGREETED) {
+      const oldest = this.#ungreeted.values().next().value;
+      oldest?.fail('timeout', `closed to make room: more than ${MAX_UNGREETED} connections were waiting to say hello`);
+    }
+    const connection = new ControlConnection(socket, {
+      identity: this.#options.identity,
+      logger: this.#options.logger,
+      enqueue: this.#options.enqueue,
+      greeted: (greeted) => {
+        this.#ungreeted.delete(greeted);
+        if (this.#clients.size >= MAX_CLIENTS) return false;
+        this.#clients.add(greeted);
+        return true;
+      },
+      closed: (closed) => {
+        this.#ungreeted.delete(closed);
+        this.#clients.delete(closed);
+      },
+    });
+    this.#ungreeted.add(connection);
+  }
+
+  /** Stops accepting, removes the socket file (if still ours), answers and flushes every client. */
+  async close(): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    this.#server.close();
+    removeControlSocket(this.path, this.#inode);
+    for (const connection of this.#ungreeted) connection.destroy();
+    const clients = [...this.#clients];
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(clients.map((client) => client.shutDown())),
+      new Promise<void>((settle) => (timer = setTimeout(settle, SHUTDOWN_FLUSH_MS))),
+    ]);
+    clearTimeout(timer);
+    for (const client of clients) client.destroy();
+  }
+}
