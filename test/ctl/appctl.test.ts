@@ -1,0 +1,254 @@
+// appctl against real daemons: every command, its JSON shape and exit code; socket permissions; one
+// daemon per name; finding the daemon (none, one, several, -n, -s, APPD_SOCKET); a stale socket replaced.
+
+import test from 'ava';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { candidateControlDirectories } from '../../shared/control/socket-path.js';
+import type { StatusSnapshot } from '../../shared/control/status.js';
+import { NoDaemonError } from '../../ctl/errors.js';
+import { connectToDaemon } from '../../ctl/find-daemon.js';
+import { appctl, followAppctl } from '../helpers/appctl.js';
+import { fixture, startDaemon, tempDirectory, type TestDaemon } from '../helpers/daemon.js';
+import { get } from '../helpers/http.js';
+import { waitFor } from '../helpers/processes.js';
+
+function socketOf(daemon: TestDaemon, name: string): string {
+  return join(daemon.directory, 'appd', `${name}.sock`);
+}
+
+async function status(daemon: TestDaemon): Promise<StatusSnapshot> {
+  const result = await appctl(['status', '--json'], { runtimeDirectory: daemon.directory });
+  if (result.code !== 0) throw new Error(`appctl status failed (${result.code}): ${result.stderr}`);
+  return JSON.parse(result.stdout) as StatusSnapshot;
+}
+
+test('status --json, status, ping, config and upgrade against a running daemon', async (t) => {
+  const daemon = await startDaemon(t, { args: [fixture('pid-app.mjs'), '-w', '2', '-b', '127.0.0.1:0'] });
+  const pids = await daemon.waitForWorkers(2);
+  const run = (...args: string[]) => appctl(args, { runtimeDirectory: daemon.directory });
+  for (let index = 0; index < 4; index += 1) await get(daemon.url);
+
+  // Stats arrive with heartbeats (one a second): wait until the four requests are counted.
+  const snapshot = await waitFor('the requests in the status', async () => {
+    const current = await status(daemon);
+    const counted = current.pools[0]?.workers.reduce((sum, worker) => sum + (worker.requests ?? 0), 0) ?? 0;
+    return counted >= 4 ? current : null;
+  });
+  t.like(snapshot, { format: 1, name: 'pid-app', master: { pid: daemon.pid, phase: 'running', controlSocket: socketOf(daemon, 'pid-app') } });
+  t.deepEqual(snapshot.master.listeners, [daemon.url]);
+  const pool = snapshot.pools[0];
+  t.like(pool, { name: 'web', kind: 'http', desired: 2, ready: 2, generation: 1, reloading: false, restarts: 0 });
+  t.deepEqual(pool?.workers.map((worker) => worker.pid).sort(), [...pids].sort());
+  for (const [slot, worker] of (pool?.workers ?? []).entries()) {
+    t.like(worker, { tag: `web.${slot} g1`, pool: 'web', slot, generation: 1, state: 'ready', inFlight: 0, restarts: 0, stopReason: null });
+    t.true(worker.uptimeMs > 0 && (worker.bootMs ?? -1) > 0);
+    t.true((worker.rssBytes ?? 0) > 10 * 1024 * 1024, 'RSS read from /proc');
+    t.true((worker.cpuPercent ?? -1) >= 0);
+  }
+  t.true((snapshot.master.rssBytes ?? 0) > 0);
+
+  const human = await run('status');
+  t.is(human.code, 0);
+  t.regex(human.stdout, /^appd 'pid-app': master pid \d+, running, up \d+s/);
+  t.regex(human.stdout, /WORKER +PID +STATE +UPTIME +REQUESTS +ACTIVE +RSS +CPU +RESTARTS/);
+  for (const pid of pids) t.regex(human.stdout, new RegExp(`web\\.\\d g1 +${pid} +ready`));
+  t.true(human.stdout.split('\n').every((line) => line.length <= 80), human.stdout);
+
+  const ping = await run('ping');
+  t.is(ping.code, 0);
+  t.regex(ping.stdout, new RegExp(`^pong from appd 'pid-app' \\(pid ${daemon.pid}, running, up \\d+s\\) in [\\d.]+ ms`));
+  const pingJson = JSON.parse((await run('ping', '--json')).stdout) as { status: string; data: { pid: number } };
+  t.like(pingJson, { status: 'completed', data: { pid: daemon.pid } });
+
+  const config = JSON.parse((await run('config', '--json')).stdout) as Record<string, { value: string; source: string }>;
+  t.deepEqual(config['workers'], { value: '2', source: 'command line' });
+  t.deepEqual(config['gracefulTimeout'], { value: '30', source: 'default' });
+  const configText = await run('config');
+  t.regex(configText.stdout, /^SETTING +VALUE +SOURCE$/m);
+  t.regex(configText.stdout, /^workers +2 +command line$/m);
+  t.true(configText.stdout.split('\n').every((line) => line.length <= 80), configText.stdout);
+
+  const upgrade = await run('upgrade');
+  t.is(upgrade.code, 1, 'upgrade answers through the event; it fails until issue 4 implements it');
+  t.regex(upgrade.stderr, /^appctl: binary upgrade is not available/);
+});
+
+test('the socket is 0600 in a 0700 directory; a second daemon of the same name is refused with the pid; the socket goes on exit', async (t) => {
+  const first = await startDaemon(t, { args: [fixture('pid-app.mjs'), '-w', '1', '-b', '127.0.0.1:0', '--name', 'shop'] });
+  const socket = socketOf(first, 'shop');
+  t.is(statSync(socket).mode & 0o777, 0o600);
+  t.true(statSync(socket).isSocket());
+  t.is(statSync(join(first.directory, 'appd')).mode & 0o777, 0o700);
+
+  const second = await startDaemon(t, {
+    args: [fixture('pid-app.mjs'), '-w', '1', '-b', '127.0.0.1:0', '--name', 'shop'],
+    env: { XDG_RUNTIME_DIR: first.directory },
+    waitFor: 'nothing',
+  });
+  t.deepEqual(await second.exited(), { code: 2, signal: null });
+  t.regex(second.output, new RegExp(`appd "shop" \\(pid ${first.pid}\\) is already running on control socket ${socket}`));
+  t.is((await appctl(['ping'], { runtimeDirectory: first.directory })).code, 0, 'the first one still answers');
+
+  first.signal('SIGTERM');
+  t.deepEqual(await first.exited(), { code: 0, signal: null });
+  t.false(existsSync(socket), 'the socket file is removed on exit');
+});
+
+test('scale: +N, -N (not an option), N, other pools refused, never below one worker, highest slots drained', async (t) => {
+  const daemon = await startDaemon(t, { args: [fixture('pid-app.mjs'), '-w', '2', '-b', '127.0.0.1:0'] });
+  const run = (...args: string[]) => appctl(args, { runtimeDirectory: daemon.directory });
+  await daemon.waitForWorkers(2);
+
+  const up = await run('scale', '+2');
+  t.is(up.code, 0, up.stderr);
+  t.regex(up.stdout, /scaling pool web from 2 to 4 workers/);
+  t.regex(up.stdout, /pool web has 4 ready workers/);
+  t.is(daemon.workers().length, 4, 'scale returns once the new workers are ready');
+
+  t.is((await run('scale', 'web', '-1')).code, 0);
+  t.is((await run('scale', '-1')).code, 0, '-1 is a delta, not an unknown option');
+  const slots = (await status(daemon)).pools[0]?.workers.map((worker) => worker.slot);
+  t.deepEqual(slots, [0, 1], 'the highest slots were drained');
+  t.is(daemon.workers().length, 2, 'scale-down returns once the drained workers have exited');
+
+  const floor = await run('scale', 'web', '0');
+  t.is(floor.code, 0);
+  t.regex(floor.stdout, /stays at its minimum of 1 worker/);
+  t.is((await run('scale', '-5')).code, 0);
+  t.is((await status(daemon)).pools[0]?.desired, 1);
+
+  const absolute = await run('scale', 'web', '3', '--json');
+  t.is(absolute.code, 0);
+  t.like(JSON.parse(absolute.stdout), { status: 'completed', data: { pool: 'web', workers: 3 } });
+  t.is(daemon.workers().length, 3);
+
+  const noPool = await run('scale', 'jobs', '+1');
+  t.is(noPool.code, 1);
+  t.regex(noPool.stderr, /no pool named "jobs"/);
+  for (const bad of [['scale'], ['scale', 'lots'], ['scale', 'web', '+x'], ['frobnicate']]) {
+    const result = await run(...bad);
+    t.is(result.code, 2, `appctl ${bad.join(' ')}: ${result.stderr}`);
+  }
+});
+
+test('reload blocks until the new generation serves (exit 0); a broken app rolls back (exit 1) and the old one keeps serving', async (t) => {
+  const app = `export default (request, response) => response.end('generation=' + process.env.APPD_GENERATION + '\\n');\n`;
+  const daemon = await startDaemon(t, { args: ['app.mjs', '-w', '2', '-b', '127.0.0.1:0'], files: { 'app.mjs': app } });
+  const before = await daemon.waitForWorkers(2);
+  const run = (...args: string[]) => appctl(args, { runtimeDirectory: daemon.directory });
+
+  const reload = await run('reload');
+  t.is(reload.code, 0, reload.stderr);
+  t.regex(reload.stdout, /reading the configuration again/);
+  t.regex(reload.stdout, /pool web: rolling 2 worker\(s\) to generation 2/);
+  t.regex(reload.stdout, /ready \(2 of 2 on generation 2\)/);
+  t.regex(reload.stdout, /pool web reloaded: generation 2 serves with 2 workers/);
+  const afterReload = await status(daemon);
+  t.true(afterReload.pools[0]?.workers.filter((worker) => worker.state === 'ready').every((worker) => worker.generation === 2));
+  t.is((await get(daemon.url)).body, 'generation=2\n');
+  t.false(afterReload.pools[0]?.workers.some((worker) => before.includes(worker.pid) && worker.state === 'ready'), 'no old worker serves');
+
+  writeFileSync(join(daemon.directory, 'app.mjs'), `throw new Error('broken on purpose');\n`);
+  const broken = await run('reload', 'web', '--json');
+  t.is(broken.code, 1);
+  t.like(JSON.parse(broken.stdout), { status: 'rolled_back' });
+  t.regex(broken.stderr, /rolled back.*broken on purpose/s);
+  t.is((await get(daemon.url)).body, 'generation=2\n', 'the old generation keeps serving');
+  t.is((await run('reload', 'nosuch')).code, 1);
+});
+
+test('logs shows the ring buffer (all, one pool, --json); logs -f follows until the daemon stops', async (t) => {
+  const daemon = await startDaemon(t, { args: [fixture('print-app.mjs'), '-w', '1', '-b', '127.0.0.1:0'] });
+  const run = (...args: string[]) => appctl(args, { runtimeDirectory: daemon.directory });
+  await get(`${daemon.url}/print?text=early-marker&count=3`);
+  await daemon.waitForLog(/early-marker 2/);
+
+  const all = await run('logs');
+  t.is(all.code, 0);
+  t.regex(all.stdout, /\[INFO\] ready: 1 worker\(s\) ready/);
+  t.regex(all.stdout, /\[\d+\] \[web\.0 g1\] early-marker 0\n.*early-marker 1\n.*early-marker 2\n/);
+  const pool = await run('logs', 'web', '--lines', '2');
+  t.deepEqual(pool.stdout.trim().split('\n').map((line) => line.replace(/^.*\] /, '')), ['early-marker 1', 'early-marker 2']);
+  const json = await run('logs', 'web', '--lines', '1', '--json');
+  t.like(JSON.parse(json.stdout.trim()), { source: 'web.0 g1', level: 'stdout', text: 'early-marker 2' });
+  t.is((await run('logs', 'nosuch')).code, 1);
+
+  const follower = followAppctl(t, ['logs', '-f', 'web', '--lines', '1'], { runtimeDirectory: daemon.directory });
+  // The recent line arrives in the same turn of the master's loop as the subscription starts.
+  await waitFor('the follower to subscribe', () => follower.output().includes('early-marker 2'));
+  t.notRegex(follower.output(), /early-marker 1/, '--lines 1 starts with one line');
+  await get(`${daemon.url}/print?text=live-marker&count=2`);
+  await waitFor('the followed line', () => follower.output().includes('live-marker 1'));
+  daemon.signal('SIGTERM');
+  t.is(await follower.exited, 0, 'logs -f ends with exit 0 when the daemon stops');
+});
+
+test('stop waits until the daemon let go of port and socket; stop --quick', async (t) => {
+  const daemon = await startDaemon(t, { args: [fixture('slow-app.mjs'), '-w', '2', '-b', '127.0.0.1:0'] });
+  const port = daemon.port;
+  const slow = get(`${daemon.url}/?delay=600`);
+  await new Promise((settle) => setTimeout(settle, 150));
+  const stop = await appctl(['stop'], { runtimeDirectory: daemon.directory });
+  t.is(stop.code, 0, stop.stderr);
+  t.regex(stop.stdout, /graceful stop .*\nstopped\n$/);
+  t.is((await slow).body, 'slept 600ms\n', 'the in-flight request finished');
+  t.false(existsSync(socketOf(daemon, 'slow-app')));
+  await t.throwsAsync(get(`http://127.0.0.1:${port}/`), { code: 'ECONNREFUSED' });
+  t.deepEqual(await daemon.exited(), { code: 0, signal: null });
+
+  const quick = await startDaemon(t, { args: [fixture('slow-app.mjs'), '-w', '1', '-b', '127.0.0.1:0'] });
+  const result = await appctl(['stop', '--quick', '--json'], { runtimeDirectory: quick.directory });
+  t.is(result.code, 0);
+  t.like(JSON.parse(result.stdout), { status: 'completed', message: 'stopped' });
+  t.deepEqual(await quick.exited(), { code: 0, signal: null });
+});
+
+test('no daemon: exit 3 and a message saying where appctl looked and what to do', async (t) => {
+  const empty = tempDirectory(t);
+  const run = (args: string[], env: Record<string, string> = {}) => appctl(args, { runtimeDirectory: empty, env });
+  // A name no other daemon on this machine uses: -n also looks in /run/appd and $TMPDIR/appd-UID.
+  const named = await run(['-n', 'nobody-runs-this', 'ping']);
+  t.is(named.code, 3);
+  t.regex(named.stderr, new RegExp(`^appctl: no appd running with name 'nobody-runs-this' \\(looked in ${join(empty, 'appd', 'nobody-runs-this.sock')}.*\\); start one with appd or pass -s\n$`));
+  const explicit = await run(['-s', join(empty, 'nothing.sock'), 'ping', '--json']);
+  t.is(explicit.code, 3);
+  t.like(JSON.parse(explicit.stdout), { status: 'error', exitCode: 3 });
+  t.regex(explicit.stderr, /no appd is listening on .*nothing\.sock \(no such socket\)/);
+  t.is((await run(['reload'], { APPD_SOCKET: join(empty, 'gone.sock') })).code, 3);
+});
+
+test('no daemon and no name: every directory is named (found in-process, so no daemon elsewhere on the machine interferes)', async (t) => {
+  const empty = tempDirectory(t);
+  const context = { environment: { XDG_RUNTIME_DIR: empty }, uid: 1234, temporaryDirectory: join(empty, 'tmp') };
+  const error = await t.throwsAsync(connectToDaemon({}, context), { instanceOf: NoDaemonError });
+  t.is(error?.message, `no appd running (looked in ${join(empty, 'appd')}, ${join(empty, 'tmp', 'appd-1234')}); start one with appd, or pass -n NAME or -s SOCKET`);
+  t.is(error?.exitCode, 3);
+  t.deepEqual(candidateControlDirectories({ environment: {}, uid: 0, temporaryDirectory: '/tmp' }), ['/run/appd', '/tmp/appd-0']);
+  t.deepEqual(candidateControlDirectories({ environment: { XDG_RUNTIME_DIR: 'relative' }, uid: 5, temporaryDirectory: '/t' }), ['/t/appd-5']);
+});
+
+test('one daemon needs no -n; several are listed; -n, -s and APPD_SOCKET choose; a stale socket is replaced', async (t) => {
+  const alpha = await startDaemon(t, { args: [fixture('pid-app.mjs'), '-w', '1', '-b', '127.0.0.1:0', '-n', 'alpha'] });
+  const runtimeDirectory = alpha.directory;
+  t.regex((await appctl(['ping'], { runtimeDirectory })).stdout, /pong from appd 'alpha'/);
+  const beta = await startDaemon(t, { args: [fixture('pid-app.mjs'), '-w', '1', '-b', '127.0.0.1:0', '-n', 'beta'], env: { XDG_RUNTIME_DIR: runtimeDirectory } });
+
+  const ambiguous = await appctl(['status'], { runtimeDirectory });
+  t.is(ambiguous.code, 2);
+  t.regex(ambiguous.stderr, /2 appd daemons are running; say which with -n NAME/);
+  t.regex(ambiguous.stderr, new RegExp(`alpha +pid ${alpha.pid}`));
+  t.regex(ambiguous.stderr, new RegExp(`beta +pid ${beta.pid}`));
+  t.regex((await appctl(['-n', 'beta', 'ping'], { runtimeDirectory })).stdout, new RegExp(`pid ${beta.pid}`));
+  t.regex((await appctl(['ping', '-s', socketOf(alpha, 'alpha')], { runtimeDirectory })).stdout, new RegExp(`pid ${alpha.pid}`));
+  t.regex((await appctl(['ping'], { runtimeDirectory, env: { APPD_SOCKET: socketOf(alpha, 'beta') } })).stdout, new RegExp(`pid ${beta.pid}`));
+
+  // A master killed with SIGKILL leaves its socket file behind: the next start replaces it.
+  beta.signal('SIGKILL');
+  await beta.exited();
+  t.true(existsSync(socketOf(alpha, 'beta')), 'the stale socket is still there');
+  t.regex((await appctl(['ping'], { runtimeDirectory })).stdout, /alpha/, 'a stale socket does not count as a daemon');
+  const again = await startDaemon(t, { args: [fixture('pid-app.mjs'), '-w', '1', '-b', '127.0.0.1:0', '-n', 'beta'], env: { XDG_RUNTIME_DIR: runtimeDirectory } });
+  t.regex(again.output, /replaced a stale control socket/);
+  t.regex((await appctl(['-n', 'beta', 'ping'], { runtimeDirectory })).stdout, new RegExp(`pid ${again.pid}`));
+});
