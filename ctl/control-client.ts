@@ -14,6 +14,9 @@ export interface RequestHandlers {
   log?(lines: readonly LogLineMessage[]): void;
 }
 
+/** Connects refused with EAGAIN (a full accept queue) are retried this often, over about a second. */
+const CONNECT_ATTEMPTS = 10;
+
 interface Pending {
   readonly handlers: RequestHandlers;
   readonly settle: (outcome: Outcome) => void;
@@ -25,7 +28,8 @@ function connectError(path: string, error: unknown): Error {
   if (hasErrorCode(error, 'ENOENT')) return new NoDaemonError(`no appd is listening on ${path} (no such socket); start one with appd, or check -n/-s`);
   if (hasErrorCode(error, 'ECONNREFUSED')) return new NoDaemonError(`no appd is listening on ${path} (a stale socket: its daemon is gone); start one with appd`);
   if (hasErrorCode(error, 'EACCES')) return new ControlFailure(`permission denied on ${path}: the control socket is only for the user running the daemon`);
-  return new ControlFailure(`cannot connect to ${path}: ${error instanceof Error ? error.message : String(error)}`);
+  const code = hasErrorCode(error, 'EAGAIN') ? 'EAGAIN' : null;
+  return new ControlFailure(`cannot connect to ${path}: ${error instanceof Error ? error.message : String(error)}`, code);
 }
 
 export class ControlClient {
@@ -45,14 +49,24 @@ export class ControlClient {
     this.#socket.on('close', () => this.#breakWith(new ControlFailure(`the daemon closed the connection before answering (it may have stopped or crashed; see its log)`)));
   }
 
-  /** Connects and exchanges hellos; rejects with NoDaemonError when nothing listens. */
+  /**
+   * Connects and exchanges hellos; rejects with NoDaemonError when nothing listens. EAGAIN means
+   * the daemon's accept queue is full for a moment (a burst of clients): it is retried briefly.
+   */
   static async connect(path: string): Promise<ControlClient> {
-    const client = new ControlClient(path);
-    await new Promise<void>((settle, fail) => {
-      client.#welcome = { settle, fail };
-      client.#socket.once('connect', () => client.#send({ type: 'hello', protocol: PROTOCOL_VERSION, client: 'appctl', pid: process.pid }));
-    });
-    return client;
+    for (let attempt = 1; ; attempt += 1) {
+      const client = new ControlClient(path);
+      try {
+        await new Promise<void>((settle, fail) => {
+          client.#welcome = { settle, fail };
+          client.#socket.once('connect', () => client.#send({ type: 'hello', protocol: PROTOCOL_VERSION, client: 'appctl', pid: process.pid }));
+        });
+        return client;
+      } catch (error) {
+        if (!(error instanceof ControlFailure && error.code === 'EAGAIN') || attempt >= CONNECT_ATTEMPTS) throw error;
+        await new Promise((settle) => setTimeout(settle, 20 * attempt));
+      }
+    }
   }
 
   get daemon(): DaemonIdentity {

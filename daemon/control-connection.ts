@@ -38,6 +38,8 @@ export interface ConnectionContext {
   /** The client said hello; false refuses it (too many clients). */
   readonly greeted: (connection: ControlConnection) => boolean;
   readonly closed: (connection: ControlConnection) => void;
+  /** Logs why a connection was closed (throttled: a flood of bad clients must not flood the log). */
+  readonly reportFailure: (text: string) => void;
 }
 
 export class ControlConnection {
@@ -185,7 +187,7 @@ export class ControlConnection {
   /** Sends an error and closes the connection (bad input, protocol mismatch, timeout). */
   fail(code: ErrorCode, message: string, id: string | null = null): void {
     if (this.#closed) return;
-    this.#context.logger.info(`control connection ${this.name} closed: ${code}: ${message}`);
+    this.#context.reportFailure(`control connection ${this.name} closed: ${code}: ${message}`);
     this.#send({ type: 'error', id, code, message }, REPLY_BUFFER_BYTES);
     this.#closeNow();
     this.#socket.end();

@@ -14,6 +14,9 @@ const MAX_UNGREETED = 256;
 const MAX_CLIENTS = 128;
 /** How long exit waits for clients to read their last replies. */
 const SHUTDOWN_FLUSH_MS = 2000;
+/** At most this many lines about closed bad connections per window; the rest are counted. */
+const FAILURE_LINES_PER_WINDOW = 10;
+const FAILURE_WINDOW_MS = 10_000;
 
 export interface ControlServerOptions {
   readonly path: string;
@@ -33,6 +36,8 @@ export class ControlServer {
   readonly #clients = new Set<ControlConnection>();
   #inode = -1;
   #closing = false;
+  #failureWindowStart = 0;
+  #failuresInWindow = 0;
 
   private constructor(options: ControlServerOptions) {
     this.path = options.path;
@@ -80,8 +85,26 @@ export class ControlServer {
         this.#ungreeted.delete(closed);
         this.#clients.delete(closed);
       },
+      reportFailure: (text) => this.#reportFailure(text),
     });
     this.#ungreeted.add(connection);
+  }
+
+  #reportFailure(text: string): void {
+    const now = Date.now();
+    if (now - this.#failureWindowStart >= FAILURE_WINDOW_MS) {
+      this.#failureWindowStart = now;
+      this.#failuresInWindow = 0;
+    }
+    this.#failuresInWindow += 1;
+    if (this.#failuresInWindow <= FAILURE_LINES_PER_WINDOW) return this.#options.logger.info(text);
+    if (this.#failuresInWindow === FAILURE_LINES_PER_WINDOW + 1) {
+      // One summary when the window ends, however many were left out.
+      setTimeout(() => {
+        const suppressed = this.#failuresInWindow - FAILURE_LINES_PER_WINDOW;
+        this.#options.logger.warning(`${suppressed} more control connection(s) closed for bad input or timeouts within ${FAILURE_WINDOW_MS / 1000}s (not logged one by one)`);
+      }, this.#failureWindowStart + FAILURE_WINDOW_MS - now).unref();
+    }
   }
 
   /** Stops accepting, removes the socket file (if still ours), answers and flushes every client. */

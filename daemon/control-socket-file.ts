@@ -10,6 +10,8 @@ import { parseServerMessage } from '../shared/control/message-guards.js';
 import { PROTOCOL_VERSION, type DaemonIdentity } from '../shared/control/protocol.js';
 import { AlreadyRunningError, ConfigError, hasErrorCode } from '../shared/errors.js';
 
+/** Connections the kernel queues before the master accepts them (capped by net.core.somaxconn). */
+const CONTROL_BACKLOG = 1024;
 /** How long a probe waits for the daemon behind an existing socket to say who it is. */
 const PROBE_TIMEOUT_MS = 2000;
 
@@ -104,7 +106,7 @@ function listen(server: net.Server, path: string): Promise<void> {
     // connectable by others, not even between bind and the chmod below.
     const previousUmask = process.umask(0o177);
     try {
-      server.listen(path, () => {
+      server.listen({ path, backlog: CONTROL_BACKLOG }, () => {
         server.off('error', fail);
         settle();
       });
