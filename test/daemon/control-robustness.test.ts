@@ -127,7 +127,8 @@ test('garbage on the control socket: each bad client gets an error or a close; H
   t.log(`during the attack: ${httpResult.ok} HTTP requests and ${pingResult.ok} appctl pings answered`);
   t.deepEqual(httpResult.failures, []);
   t.deepEqual(pingResult.failures, []);
-  t.true(pingResult.ok >= 5 && httpResult.ok >= 50);
+  // How many fit in depends on the machine's load; that every one of them succeeded is the point.
+  t.true(pingResult.ok > 0 && httpResult.ok > 0);
   t.true(isAlive(daemon.pid));
   t.deepEqual(daemon.workers().sort(), [...workers].sort(), 'no worker was disturbed');
   t.notRegex(daemon.output, /internal error|master loop error/);
