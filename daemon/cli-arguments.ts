@@ -51,7 +51,17 @@ export function buildCommand(): Command {
     if (setting.cli === 'config-only' || setting.cli === 'positional') continue;
     for (const option of optionFor(setting)) command.addOption(option);
   }
-  command.addHelpText('after', '\nSignals: TERM graceful stop, INT/QUIT quick stop, HUP reload, TTIN/TTOU +1/-1 worker,\nUSR1 reopen logs, USR2 upgrade, WINCH stop workers. See man appd.');
+  command.addHelpText(
+    'after',
+    [
+      '',
+      'Signals: TERM graceful stop, INT/QUIT quick stop, HUP reload, TTIN/TTOU +1/-1 worker,',
+      'USR1 reopen logs, USR2 upgrade, WINCH stop workers. See man appd.',
+      '',
+      'Control it with appctl (status, scale, reload, upgrade, stop, logs, config, ping)',
+      'over its control socket (--control-socket). See appctl --help.',
+    ].join('\n'),
+  );
   return command;
 }
 
