@@ -42,8 +42,11 @@ export function renderStatus(snapshot: StatusSnapshot): string {
     ...wrapList('  listening on ', master.listeners.length > 0 ? master.listeners : ['nothing']),
   ];
   for (const pool of snapshot.pools) {
-    const reloading = pool.reloading ? ', reloading' : '';
-    lines.push(`  pool ${pool.name}: ${pool.ready}/${pool.desired} ready, generation ${pool.generation}${reloading}, ${pool.restarts} restart(s)`);
+    const flags = [pool.reloading ? 'reloading' : null, pool.stopped ? 'stopped' : null].filter(Boolean).map((flag) => `, ${flag}`).join('');
+    lines.push(`  pool ${pool.name} (${pool.kind}): ${pool.ready}/${pool.desired} ready, generation ${pool.generation}${flags}, ${pool.restarts} restart(s)`);
+    // Slots without a serving worker (backoff, fatal, exited …) would not show in the worker table.
+    const unusual = pool.slots.filter((slot) => slot.state !== 'running').map((slot) => `${pool.name}.${slot.slot} ${slot.state}`);
+    if (unusual.length > 0) lines.push(...wrapList('    slots: ', unusual));
   }
   const rows = snapshot.pools.flatMap((pool) =>
     pool.workers.map((worker) => [

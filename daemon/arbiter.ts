@@ -263,7 +263,7 @@ export class Arbiter {
     const minimum = pool.settings.kind === 'http' ? 1 : 0;
     const target = Math.max(minimum, wanted);
     const what = wanted < minimum
-      ? `pool ${pool.name} stays at its minimum of ${minimum} worker (an http pool needs one to serve)`
+      ? `pool ${pool.name} stays at its minimum of ${minimum === 1 ? '1 worker (an http pool needs one to serve)' : '0 workers'}`
       : `scaling pool ${pool.name} from ${pool.desired} to ${target} workers`;
     this.#logger.info(`${requester.origin}: ${what}`);
     requester.progress?.(what);

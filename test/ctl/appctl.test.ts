@@ -132,6 +132,33 @@ test('scale: +N, -N (not an option), N, other pools refused, never below one wor
   }
 });
 
+test('scale a command pool to 0 and back (an http pool keeps 1); status shows each pool\'s kind and slots', async (t) => {
+  const config = `export default {
+  pools: {
+    web: { app: ${JSON.stringify(fixture('pid-app.mjs'))}, workers: 1, bind: ['127.0.0.1:0'] },
+    jobs: { command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(fixture('queue-worker.mjs'))}], workers: 2, startSeconds: 0.2 },
+  },
+};
+`;
+  const daemon = await startDaemon(t, { args: ['--name', 'shop'], files: { 'appd.config.mjs': config } });
+  const run = (...args: string[]) => appctl(args, { runtimeDirectory: daemon.directory });
+  const before = await status(daemon);
+  t.deepEqual(before.pools.map((pool) => [pool.name, pool.kind, pool.desired]), [['web', 'http', 1], ['jobs', 'command', 2]]);
+  t.deepEqual(before.pools[1]?.slots.map((slot) => [slot.slot, slot.restarts, slot.lastExit]), [[0, 0, null], [1, 0, null]]);
+
+  const down = await run('scale', 'jobs', '0');
+  t.is(down.code, 0, down.stderr);
+  const stopped = await status(daemon);
+  t.is(stopped.pools[1]?.desired, 0);
+  t.deepEqual(stopped.pools[1]?.workers, []);
+  t.regex((await run('scale', 'jobs', '-1')).stdout, /stays at its minimum of 0 workers/);
+  t.regex((await run('scale', 'web', '-1')).stdout, /stays at its minimum of 1 worker/);
+  t.is((await run('scale', 'jobs', '+3')).code, 0);
+  const after = await status(daemon);
+  t.deepEqual(after.pools[1]?.slots.map((slot) => slot.state), ['running', 'running', 'running']);
+  t.regex((await run('status')).stdout, /pool jobs \(command\): 3\/3 ready/);
+});
+
 test('reload blocks until the new generation serves (exit 0); a broken app rolls back (exit 1) and the old one keeps serving', async (t) => {
   const app = `export default (request, response) => response.end('generation=' + process.env.APPD_GENERATION + '\\n');\n`;
   const daemon = await startDaemon(t, { args: ['app.mjs', '-w', '2', '-b', '127.0.0.1:0'], files: { 'app.mjs': app } });
