@@ -19,8 +19,10 @@ import { WORKER_EXIT, type WorkerToMaster } from './worker-messages.js';
 
 /** After a quick stop (INT/QUIT) workers get this long before SIGKILL. */
 const QUICK_STOP_GRACE_MS = 2000;
-/** After asking a timed-out worker for its stack, wait this long for it before SIGKILL. */
-const STACK_GRACE_MS = 1000;
+/** After asking a timed-out worker for its stack, wait at most this long for it before SIGKILL. */
+const STACK_GRACE_MS = 3000;
+/** Once the stack header is seen, the rest of that one write is moments behind. */
+const STACK_FLUSH_MS = 250;
 /** Slots of one pool rolled to a new generation at a time during a reload. */
 const ROLLOUT_BATCH = 1;
 
@@ -296,7 +298,8 @@ export class Supervisor {
         worker.killAt = now + (settings.timeoutStack ? STACK_GRACE_MS : 0);
       } else if (worker.state === 'stopping' && worker.killSentAt === null) {
         const grace = worker.stopMode === 'quick' ? QUICK_STOP_GRACE_MS : settings.gracefulTimeout * 1000;
-        const deadline = worker.killAt ?? (worker.stopRequestedAt ?? now) + grace;
+        const stackOut = worker.stackPrintedAt === null ? Infinity : worker.stackPrintedAt + STACK_FLUSH_MS;
+        const deadline = worker.killAt === null ? (worker.stopRequestedAt ?? now) + grace : Math.min(worker.killAt, stackOut);
         if (now >= deadline) this.killWorker(worker, worker.killAt !== null ? 'timed out' : `still running ${grace / 1000}s after stop`);
       }
     }

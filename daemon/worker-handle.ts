@@ -4,7 +4,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { AppdBug, hasErrorCode } from '../shared/errors.js';
 import type { PoolSettings } from './pool.js';
-import { STACK_REQUEST_BYTE, type MasterToWorker, type WorkerStats } from './worker-messages.js';
+import { STACK_HEADER, STACK_REQUEST_BYTE, type MasterToWorker, type WorkerStats } from './worker-messages.js';
 import { TRANSITIONS, type WorkerEvent, type WorkerState } from './worker-state.js';
 
 const OUTPUT_TAIL_LINES = 20;
@@ -34,6 +34,8 @@ export class WorkerHandle {
   stopMode: 'graceful' | 'quick' | null = null;
   /** A deadline sooner than the stop grace (a timed-out worker gets a moment to print its stack). */
   killAt: number | null = null;
+  /** When its watchdog printed the stack it was stuck in (after a timeout). */
+  stackPrintedAt: number | null = null;
   killSentAt: number | null = null;
   /** Set when the worker asked to be replaced (max-requests); a successor is spawned first. */
   recycleReason: string | null = null;
@@ -99,6 +101,8 @@ export class WorkerHandle {
   }
 
   rememberOutput(line: string): void {
+    // The whole stack is one write, so its lines arrive together with the header.
+    if (this.stackPrintedAt === null && line.includes(STACK_HEADER)) this.stackPrintedAt = Date.now();
     this.outputTail.push(line);
     if (this.outputTail.length > OUTPUT_TAIL_LINES) this.outputTail.shift();
   }

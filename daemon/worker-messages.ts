@@ -78,5 +78,8 @@ export function isMasterMessage(value: unknown): value is MasterToWorker {
   return value.type === 'drain' || value.type === 'reopen-logs';
 }
 
+/** The watchdog thread's first line before the stack; seeing it, the master knows the stack is out. */
+export const STACK_HEADER = 'timed out; its main thread was running:';
+
 /** The byte the master writes on a worker's stdin to ask its watchdog thread for the stuck stack. */
 export const STACK_REQUEST_BYTE = 's';

@@ -11,6 +11,7 @@ import { writeSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import net from 'node:net';
 import { workerData } from 'node:worker_threads';
+import { STACK_HEADER } from '../worker-messages.js';
 
 interface WatchdogData {
   readonly tag: string;
@@ -44,7 +45,7 @@ session.on('Debugger.paused', (message) => {
     return `    at ${frame.functionName || '<anonymous>'} (${position})`;
   });
   // fd 2 is the pipe to the master, which tags each line with this worker.
-  writeSync(2, `worker ${tag} timed out; its main thread was running:\n${frames.join('\n')}\n`);
+  writeSync(2, `worker ${tag} ${STACK_HEADER}\n${frames.join('\n')}\n`);
   session.post('Debugger.resume');
 });
 session.post('Debugger.enable');
