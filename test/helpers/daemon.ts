@@ -170,7 +170,11 @@ export async function startDaemon(t: ExecutionContext, options: DaemonOptions): 
   const logIndex = options.args.indexOf('--error-logfile');
   const logName = logIndex >= 0 ? options.args[logIndex + 1] : undefined;
   const daemon = new TestDaemon(directory, child, logName ? resolve(directory, logName) : null);
-  t.teardown(() => daemon.cleanup());
+  t.teardown(async () => {
+    // A failed test shows what the daemon said (t.passed is settled by the time teardowns run).
+    if (!t.passed) t.log(`--- appd output (pid ${daemon.pid}) ---\n${daemon.output}`);
+    await daemon.cleanup();
+  });
   if (options.waitFor !== 'nothing') {
     await Promise.race([
       daemon.waitForLog(/\[INFO\] ready: /, options.timeoutMs ?? 15_000),
