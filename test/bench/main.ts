@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { installBaselines } from './baselines.js';
 import { cleanUpEverything, installCleanupHandlers } from './cleanup.js';
 import { AppdContender } from './contenders/appd.js';
-import type { Contender } from './contenders/contender.js';
+import type { Contender, ContenderKey } from './contenders/contender.js';
 import { GunicornContender } from './contenders/gunicorn.js';
 import { startCluster, startSingleNode } from './contenders/node-http.js';
 import { Pm2Contender } from './contenders/pm2.js';
@@ -20,7 +20,7 @@ import { appctlMissing, measureBareNodeSpawn, measureScale, measureStatus, measu
 import { memoryOfFreshPool, readMemory } from './rows/memory.js';
 import { runThroughput, summarize, MODES } from './rows/throughput.js';
 import { measureSwaps } from './rows/swaps.js';
-import { readSettings, SETTINGS_HELP } from './settings.js';
+import { readSettings, SETTINGS_HELP, type Section } from './settings.js';
 import { median } from './statistics.js';
 
 const log = (line: string): void => void process.stderr.write(`bench: ${line}\n`);
@@ -73,7 +73,8 @@ async function main(): Promise<void> {
   const gate = new QuietGate({ loadLimit: settings.loadLimit, maxWaitMs: settings.maxWaitSeconds * 1000, totalWaitBudgetMs: settings.waitBudgetSeconds * 1000 });
   const running: Contender[] = [];
   const ourPids = (): number[] => running.flatMap((contender) => [contender.masterPid(), ...contender.workerPids()]).filter((pid): pid is number => pid !== null);
-  const startContender = async <T extends Contender>(name: string, start: () => Promise<T>): Promise<T | null> => {
+  const startContender = async <T extends Contender>(name: ContenderKey, start: () => Promise<T>): Promise<T | null> => {
+    if (!settings.contenders.includes(name)) return null;
     const contender = await section(name, start);
     if (contender) running.push(contender);
     return contender;
@@ -91,14 +92,15 @@ async function main(): Promise<void> {
     for (const [name, availability] of Object.entries(baselines)) if (!availability.available) results.notes[name] = `skipped: ${availability.reason}`;
 
     const profileArgs = settings.masterProfileDirectory ? ['--cpu-prof', `--cpu-prof-dir=${settings.masterProfileDirectory}`] : [];
-    const appd = await startContender('appd', () => AppdContender.start({ scratch: settings.scratch, workers: settings.workers, masterNodeArgs: profileArgs }));
+    const appd = await startContender('appd', () => AppdContender.start({ scratch: settings.scratch, workers: settings.workers, extraArgs: settings.appdArgs, masterNodeArgs: profileArgs }));
     const single = await startContender('node', () => startSingleNode(settings.scratch));
     const roundRobin = await startContender('cluster-rr', () => startCluster(settings.scratch, 'rr', settings.workers));
     const schedNone = await startContender('cluster-none', () => startCluster(settings.scratch, 'none', settings.workers));
     const pm2 = baselines.pm2.available ? await startContender('pm2', () => Pm2Contender.start(baselines.pm2.available ? baselines.pm2.path : '', settings.scratch, settings.workers)) : null;
     log(`started: ${running.map((contender) => contender.key).join(', ')}`);
 
-    await section('memory (2 workers)', async () => {
+    const wants = (wanted: Section): boolean => settings.sections.includes(wanted);
+    if (wants('memory')) await section('memory (2 workers)', async () => {
       let settle = 1500;
       for (const contender of running.filter((candidate) => candidate.masterPid() !== null)) {
         results.memory.push(await readMemory(contender, settings.workers, settle));
@@ -106,20 +108,20 @@ async function main(): Promise<void> {
       }
     });
 
-    if (baselines.wrk.available) {
+    if (baselines.wrk.available && wants('throughput')) {
       const wrkPath = baselines.wrk.path;
       await section('throughput', async () => {
         results.throughputRuns = await runThroughput(running, { wrkPath, connections: settings.connections, durationSeconds: settings.wrkSeconds, rounds: settings.rounds, warmUpSeconds: settings.warmUpSeconds }, gate, ourPids, log);
       });
       results.throughput = running.flatMap((contender) => MODES.map((mode) => summarize(results.throughputRuns, contender.key, mode))).filter((summary) => summary !== null);
       const foreign = results.throughputRuns.map((run) => run.noise.foreignCores);
-      if (foreign.length > 0) results.load = { ...results.load, medianForeignCores: median(foreign), maxForeignCores: Math.max(...foreign) };
+      if (foreign.length > 0) results.load = { ...results.load, medianForeignCores: round(median(foreign), 2), maxForeignCores: Math.max(...foreign) };
       await section('memory after load', async () => {
         for (const contender of running.filter((candidate) => candidate.masterPid() !== null)) results.memoryAfterLoad.push(await readMemory(contender, settings.workers, 0));
       });
     }
 
-    if (appd) {
+    if (appd && wants('control')) {
       results.status = await section('status', () => measureStatus(appd, pm2, settings.commandRepeats, gate));
       results.workerSpawn = await section('worker spawn', async () => {
         const measured = await measureWorkerSpawn(appd, settings.workers, 3, gate);
@@ -129,19 +131,22 @@ async function main(): Promise<void> {
     }
     for (const contender of [single, roundRobin, schedNone]) await stopContender(contender);
 
-    const gunicorn = baselines.gunicorn.available ? await startContender('gunicorn', () => GunicornContender.start(baselines.gunicorn.available ? baselines.gunicorn.path : '', settings.scratch, settings.workers)) : null;
-    results.swaps = await measureSwaps({ appd, pm2, gunicorn, settings, gate, section, log, notes: results.notes, appctlMissing: appctlMissing() });
+    const gunicorn = baselines.gunicorn.available && wants('swaps') ? await startContender('gunicorn', () => GunicornContender.start(baselines.gunicorn.available ? baselines.gunicorn.path : '', settings.scratch, settings.workers)) : null;
+    if (wants('swaps')) results.swaps = await measureSwaps({ appd, pm2, gunicorn, settings, gate, section, log, notes: results.notes, appctlMissing: appctlMissing() });
     for (const contender of [gunicorn, appd, pm2]) await stopContender(contender);
 
-    await section('memory (16 workers)', async () => {
-      results.memory.push(await memoryOfFreshPool(() => AppdContender.start({ scratch: settings.scratch, workers: 16, timeoutMs: 120_000 }), 16));
-      if (baselines.pm2.available) {
-        const path = baselines.pm2.path;
-        results.memory.push(await memoryOfFreshPool(() => Pm2Contender.start(path, settings.scratch, 16), 16));
-      }
-      results.memory.push(await memoryOfFreshPool(() => startCluster(settings.scratch, 'rr', 16), 16));
-      results.memory.push(await memoryOfFreshPool(() => startCluster(settings.scratch, 'none', 16), 16));
-    });
+    if (wants('memory')) {
+      await section('memory (16 workers)', async () => {
+        const has = (key: ContenderKey): boolean => settings.contenders.includes(key);
+        if (has('appd')) results.memory.push(await memoryOfFreshPool(() => AppdContender.start({ scratch: settings.scratch, workers: 16, extraArgs: settings.appdArgs, timeoutMs: 120_000 }), 16));
+        if (has('pm2') && baselines.pm2.available) {
+          const path = baselines.pm2.path;
+          results.memory.push(await memoryOfFreshPool(() => Pm2Contender.start(path, settings.scratch, 16), 16));
+        }
+        if (has('cluster-rr')) results.memory.push(await memoryOfFreshPool(() => startCluster(settings.scratch, 'rr', 16), 16));
+        if (has('cluster-none')) results.memory.push(await memoryOfFreshPool(() => startCluster(settings.scratch, 'none', 16), 16));
+      });
+    }
   } finally {
     await cleanUpEverything();
   }

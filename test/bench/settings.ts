@@ -3,7 +3,7 @@
 
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative, resolve } from 'node:path';
-import { PROJECT_ROOT } from './contenders/contender.js';
+import { CONTENDER_LABELS, PROJECT_ROOT, type ContenderKey } from './contenders/contender.js';
 
 export interface BenchSettings {
   /** Installs and state (PM2, PM2_HOME, sockets, worker stats), outside the repository. */
@@ -19,6 +19,12 @@ export interface BenchSettings {
   readonly waitBudgetSeconds: number;
   readonly swaps: number;
   readonly commandRepeats: number;
+  /** Which contenders to run (all by default); a subset makes a quick A/B while profiling. */
+  readonly contenders: readonly ContenderKey[];
+  /** Which groups of rows to run (all by default). */
+  readonly sections: readonly Section[];
+  /** Extra appd flags for the throughput daemon (e.g. --no-timeout-stack), split on spaces. */
+  readonly appdArgs: readonly string[];
   /** When set, the appd master of the throughput run writes a V8 CPU profile into this directory. */
   readonly masterProfileDirectory: string | null;
 }
@@ -38,7 +44,30 @@ export const SETTINGS_HELP = `Environment (defaults in brackets):
   BENCH_MAX_WAIT [15]      longest wait (s)   BENCH_WAIT_BUDGET [120] total waiting (s) for the whole run
   BENCH_SWAPS [3]          reloads per row    BENCH_REPEATS [7]      appctl status / pm2 jlist runs
   BENCH_SCRATCH [$TMPDIR/appd-bench]          BENCH_OUTPUT [bench-results.json]
+  BENCH_CONTENDERS=appd,cluster-none,...  a subset of appd,node,cluster-rr,cluster-none,pm2,gunicorn
+  BENCH_SECTIONS=throughput,control,swaps,memory  a subset of the row groups
+  BENCH_APPD_ARGS='--no-timeout-stack'     extra flags for the appd under test
   BENCH_PROFILE_MASTER=DIR  write a --cpu-prof profile of appd's master during the throughput run`;
+
+export const SECTIONS = ['throughput', 'control', 'swaps', 'memory'] as const;
+export type Section = (typeof SECTIONS)[number];
+
+function sectionsFrom(text: string | undefined): Section[] {
+  if (!text) return [...SECTIONS];
+  const chosen = text.split(',').map((item) => item.trim()).filter(Boolean);
+  const unknown = chosen.filter((item) => !(SECTIONS as readonly string[]).includes(item));
+  if (unknown.length > 0) throw new Error(`BENCH_SECTIONS: unknown ${unknown.join(', ')} (known: ${SECTIONS.join(', ')})`);
+  return chosen as Section[];
+}
+
+function contendersFrom(text: string | undefined): ContenderKey[] {
+  const all = Object.keys(CONTENDER_LABELS) as ContenderKey[];
+  if (!text) return all;
+  const chosen = text.split(',').map((item) => item.trim()).filter(Boolean);
+  const unknown = chosen.filter((item) => !all.includes(item as ContenderKey));
+  if (unknown.length > 0) throw new Error(`BENCH_CONTENDERS: unknown ${unknown.join(', ')} (known: ${all.join(', ')})`);
+  return chosen as ContenderKey[];
+}
 
 export function readSettings(): BenchSettings {
   const scratch = resolve(process.env.BENCH_SCRATCH || join(tmpdir(), 'appd-bench'));
@@ -57,6 +86,9 @@ export function readSettings(): BenchSettings {
     waitBudgetSeconds: numberFrom('BENCH_WAIT_BUDGET', 120),
     swaps: Math.max(1, Math.round(numberFrom('BENCH_SWAPS', 3))),
     commandRepeats: Math.max(1, Math.round(numberFrom('BENCH_REPEATS', 7))),
+    contenders: contendersFrom(process.env.BENCH_CONTENDERS),
+    sections: sectionsFrom(process.env.BENCH_SECTIONS),
+    appdArgs: (process.env.BENCH_APPD_ARGS ?? '').split(' ').filter(Boolean),
     masterProfileDirectory: process.env.BENCH_PROFILE_MASTER ? resolve(process.env.BENCH_PROFILE_MASTER) : null,
   };
 }

@@ -15,6 +15,8 @@ export const APPCTL = join(PROJECT_ROOT, 'dist/ctl/main.js');
 export interface AppdOptions {
   readonly scratch: string;
   readonly workers: number;
+  /** More appd flags (e.g. --no-timeout-stack for an A/B run). */
+  readonly extraArgs?: readonly string[];
   /** node flags for the master itself (e.g. --cpu-prof while profiling). */
   readonly masterNodeArgs?: readonly string[];
   readonly timeoutMs?: number;
@@ -55,6 +57,7 @@ export class AppdContender implements Contender {
       '--name', name,
       '--control-socket', controlSocket,
       '--pidfile', pidfile,
+      ...(options.extraArgs ?? []),
     ];
     const env = cleanEnvironment({ BENCH_STATS_DIR: statsDirectory, APPD_CMD_ARGS: '', XDG_RUNTIME_DIR: runDirectory });
     const server = spawnServer(process.execPath, args, env, options.scratch);
