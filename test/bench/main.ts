@@ -70,7 +70,7 @@ async function main(): Promise<void> {
       return null;
     }
   };
-  const gate = new QuietGate({ loadLimit: settings.loadLimit, maxWaitMs: settings.maxWaitSeconds * 1000, totalWaitBudgetMs: settings.waitBudgetSeconds * 1000 });
+  const gate = new QuietGate({ loadLimit: settings.loadLimit, idleCores: settings.idleCores, maxWaitMs: settings.maxWaitSeconds * 1000, totalWaitBudgetMs: settings.waitBudgetSeconds * 1000 });
   const running: Contender[] = [];
   const ourPids = (): number[] => running.flatMap((contender) => [contender.masterPid(), ...contender.workerPids()]).filter((pid): pid is number => pid !== null);
   const startContender = async <T extends Contender>(name: ContenderKey, start: () => Promise<T>): Promise<T | null> => {

@@ -1,5 +1,5 @@
 // Noise control on a shared 2-core machine: before each measurement, wait (bounded) for the 1-minute
-// load to drop below a limit; during it, measure how much CPU processes other than ours used. Runs in
+// load to drop below a limit or the machine to sit idle; during it, measure how much CPU processes other than ours used. Runs in
 // the bench process.
 
 import { performance } from 'node:perf_hooks';
@@ -7,8 +7,10 @@ import { sleep } from '../helpers/processes.js';
 import { cpuSeconds, loadAverage, machineBusySeconds, ownAndReapedChildrenCpuSeconds } from './proc-usage.js';
 
 export interface QuietSettings {
-  /** Wait while the 1-minute load average is at or above this. */
+  /** Wait while the 1-minute load average is at or above this... */
   readonly loadLimit: number;
+  /** ...unless the whole machine used less than this many cores in each of the last two seconds. */
+  readonly idleCores: number;
   /** Longest wait before one measurement. */
   readonly maxWaitMs: number;
   /** Longest total waiting over the whole run; after that measurements start at once. */
@@ -17,11 +19,19 @@ export interface QuietSettings {
 
 export interface GateRecord {
   readonly loadBefore: number;
+  /** Cores the machine used in the last second before the measurement started. */
+  readonly busyCoresBefore: number;
   readonly waitedMs: number;
-  /** The load was still at or above the limit when the wait ended. */
+  /** The machine was still busy when the wait ended. */
   readonly proceededLoaded: boolean;
 }
 
+const SAMPLE_MS = 1000;
+
+/**
+ * Waits (bounded) for a quiet machine before a measurement. The 1-minute load average trails a burst by
+ * minutes, so a machine that has been idle for two full seconds counts as quiet too.
+ */
 export class QuietGate {
   readonly #settings: QuietSettings;
   #waitedTotalMs = 0;
@@ -38,15 +48,26 @@ export class QuietGate {
     const startedAt = performance.now();
     const budgetLeft = Math.max(0, this.#settings.totalWaitBudgetMs - this.#waitedTotalMs);
     const deadline = startedAt + Math.min(this.#settings.maxWaitMs, budgetLeft);
+    const idleSeconds: boolean[] = [];
     let load = loadAverage();
-    while (load >= this.#settings.loadLimit && performance.now() < deadline) {
-      await sleep(500);
+    let busy = await busyCores(Math.min(SAMPLE_MS, 200));
+    const quiet = (): boolean => load < this.#settings.loadLimit || (idleSeconds.length >= 2 && idleSeconds.slice(-2).every(Boolean));
+    while (!quiet() && performance.now() < deadline) {
+      busy = await busyCores(SAMPLE_MS);
+      idleSeconds.push(busy < this.#settings.idleCores);
       load = loadAverage();
     }
     const waitedMs = performance.now() - startedAt;
     this.#waitedTotalMs += waitedMs;
-    return { loadBefore: load, waitedMs: Math.round(waitedMs), proceededLoaded: load >= this.#settings.loadLimit };
+    return { loadBefore: load, busyCoresBefore: round(busy, 2), waitedMs: Math.round(waitedMs), proceededLoaded: !quiet() };
   }
+}
+
+async function busyCores(windowMs: number): Promise<number> {
+  const before = machineBusySeconds();
+  const startedAt = performance.now();
+  await sleep(windowMs);
+  return (machineBusySeconds() - before) / ((performance.now() - startedAt) / 1000);
 }
 
 export interface NoiseRecord {

@@ -141,6 +141,12 @@ export function buildRows(results: BenchResults, notes: Footnotes): Row[] {
   return rows;
 }
 
+function busyStarts(results: BenchResults): string {
+  const runs = results.throughputRuns;
+  const busy = runs.filter((run) => run.gate.proceededLoaded).length;
+  return runs.length === 0 ? 'no throughput runs' : `${busy} of ${runs.length} throughput runs started on a busy machine after the wait ran out`;
+}
+
 export function renderTable(results: BenchResults): string {
   const notes = new Footnotes();
   const rows = buildRows(results, notes);
@@ -162,8 +168,9 @@ export function renderTable(results: BenchResults): string {
     '',
     '(N.NNx) = appd\'s value divided by that column\'s, measured in the same run.',
     `Machine: ${machine.cores} cores, ${machine.cpuModel}, ${machine.memoryGiB} GiB, Linux ${machine.kernel}, Node ${machine.node}; ${machine.date}.`,
-    `Load: 1-minute load ${load.atStart} at start, ${load.atEnd} at the end; ${load.waitedSeconds} s spent waiting for load < ${results.settings.loadLimit}; ` +
-      `other processes used ${load.medianForeignCores ?? '?'} cores (median, max ${load.maxForeignCores ?? '?'}) during the throughput runs.`,
+    `Load: 1-minute load ${load.atStart} at start, ${load.atEnd} at the end; ${load.waitedSeconds} s spent waiting for a quiet machine ` +
+      `(load < ${results.settings.loadLimit} or 2 s below ${results.settings.idleCores} busy cores), ${busyStarts(results)}; ` +
+      `other processes used ${load.medianForeignCores ?? '?'} of ${machine.cores} cores (median; max ${load.maxForeignCores ?? '?'}) during the throughput runs.`,
   );
   const skipped = Object.entries(results.notes).filter(([key]) => !notes.lines.some((line) => line === results.notes[key]));
   for (const [index, line] of notes.lines.entries()) lines.push(`[${index + 1}] ${line}`);

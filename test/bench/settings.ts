@@ -15,6 +15,7 @@ export interface BenchSettings {
   readonly connections: number;
   readonly warmUpSeconds: number;
   readonly loadLimit: number;
+  readonly idleCores: number;
   readonly maxWaitSeconds: number;
   readonly waitBudgetSeconds: number;
   readonly swaps: number;
@@ -40,8 +41,9 @@ function numberFrom(name: string, fallback: number): number {
 export const SETTINGS_HELP = `Environment (defaults in brackets):
   BENCH_SECONDS [4]        one wrk run        BENCH_ROUNDS [3]       runs per throughput cell (median)
   BENCH_CONNECTIONS [64]   wrk connections    BENCH_WARMUP [1]       warm-up seconds per contender and mode
-  BENCH_LOAD_LIMIT [1.5]   wait while the 1-minute load is at or above this before each measurement
-  BENCH_MAX_WAIT [15]      longest wait (s)   BENCH_WAIT_BUDGET [120] total waiting (s) for the whole run
+  BENCH_LOAD_LIMIT [1.5]   before each measurement, wait while the 1-minute load is at or above this,
+  BENCH_IDLE_CORES [0.4]     unless the machine used fewer cores than this in each of the last 2 seconds
+  BENCH_MAX_WAIT [10]      longest wait (s)   BENCH_WAIT_BUDGET [60] total waiting (s) for the whole run
   BENCH_SWAPS [3]          reloads per row    BENCH_REPEATS [7]      appctl status / pm2 jlist runs
   BENCH_SCRATCH [$TMPDIR/appd-bench]          BENCH_OUTPUT [bench-results.json]
   BENCH_CONTENDERS=appd,cluster-none,...  a subset of appd,node,cluster-rr,cluster-none,pm2,gunicorn
@@ -82,8 +84,9 @@ export function readSettings(): BenchSettings {
     connections: Math.max(1, Math.round(numberFrom('BENCH_CONNECTIONS', 64))),
     warmUpSeconds: numberFrom('BENCH_WARMUP', 1),
     loadLimit: numberFrom('BENCH_LOAD_LIMIT', 1.5),
-    maxWaitSeconds: numberFrom('BENCH_MAX_WAIT', 15),
-    waitBudgetSeconds: numberFrom('BENCH_WAIT_BUDGET', 120),
+    idleCores: numberFrom('BENCH_IDLE_CORES', 0.4),
+    maxWaitSeconds: numberFrom('BENCH_MAX_WAIT', 10),
+    waitBudgetSeconds: numberFrom('BENCH_WAIT_BUDGET', 60),
     swaps: Math.max(1, Math.round(numberFrom('BENCH_SWAPS', 3))),
     commandRepeats: Math.max(1, Math.round(numberFrom('BENCH_REPEATS', 7))),
     contenders: contendersFrom(process.env.BENCH_CONTENDERS),

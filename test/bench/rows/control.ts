@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { waitFor } from '../../helpers/processes.js';
 import { APPCTL, type AppdContender } from '../contenders/appd.js';
-import { BENCH_FIXTURES, freePort, spawnServer, stopGroup } from '../contenders/contender.js';
+import { BENCH_FIXTURES, PROJECT_ROOT, freePort, spawnServer, stopGroup } from '../contenders/contender.js';
 import { PM2_APP_NAME, type Pm2Contender } from '../contenders/pm2.js';
 import { round, type QuietGate } from '../quiet-machine.js';
 import { cleanEnvironment, lastLine, type CommandResult } from '../run-command.js';
@@ -26,8 +26,9 @@ function timings(samplesMs: readonly number[], failure: string | null = null): T
   return { samplesMs: samplesMs.map((value) => round(value, 1)), medianMs: round(median(samplesMs), 1), failure };
 }
 
+/** Checks the source too: a dist/ctl left by a build of another branch must not count. */
 export function appctlMissing(): string | null {
-  return existsSync(APPCTL) ? null : 'not available yet: appctl (issue 3) is not on main';
+  return existsSync(APPCTL) && existsSync(join(PROJECT_ROOT, 'ctl', 'main.ts')) ? null : 'not available yet: appctl (issue 3) is not on main';
 }
 
 function commandFailure(what: string, result: CommandResult): string | null {
