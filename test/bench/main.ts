@@ -2,13 +2,14 @@
 // PM2 cluster mode and Gunicorn on this machine, in one run; prints one table and writes it, with every
 // measurement, to bench-results.json. Runs as the bench process (not part of npm test).
 
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { installBaselines } from './baselines.js';
 import { cleanUpEverything, installCleanupHandlers } from './cleanup.js';
 import { AppdContender } from './contenders/appd.js';
-import type { Contender, ContenderKey } from './contenders/contender.js';
+import { PROJECT_ROOT, type Contender, type ContenderKey } from './contenders/contender.js';
 import { GunicornContender } from './contenders/gunicorn.js';
 import { startCluster, startSingleNode } from './contenders/node-http.js';
 import { Pm2Contender } from './contenders/pm2.js';
@@ -36,8 +37,20 @@ function machine(): BenchResults['machine'] {
   };
 }
 
+/** Replaces the table between the README's bench-table markers with this run's. */
+function updateReadme(table: string): void {
+  const path = join(PROJECT_ROOT, 'README.md');
+  const text = readFileSync(path, 'utf8');
+  const start = '<!-- bench-table -->\n';
+  const end = '<!-- /bench-table -->';
+  const from = text.indexOf(start);
+  const to = text.indexOf(end);
+  if (from < 0 || to < from) throw new Error(`README.md has no ${start.trim()} ... ${end} block`);
+  writeFileSync(path, `${text.slice(0, from + start.length)}${table}\n${text.slice(to)}`);
+}
+
 async function main(): Promise<void> {
-  if (process.argv.includes('--help')) return void process.stdout.write(`npm run bench [-- --help]\n${SETTINGS_HELP}\n`);
+  if (process.argv.includes('--help')) return void process.stdout.write(`npm run bench [-- --help] [-- --update-readme]\n${SETTINGS_HELP}\n`);
   installCleanupHandlers();
   const settings = readSettings();
   const startedAt = performance.now();
@@ -155,6 +168,7 @@ async function main(): Promise<void> {
   results.durationSeconds = round((performance.now() - startedAt) / 1000, 1);
   results.table = renderTable(results);
   writeFileSync(settings.outputFile, `${JSON.stringify(results, null, 2)}\n`);
+  if (process.argv.includes('--update-readme')) updateReadme(results.table);
   process.stdout.write(`${results.table}\n\nWritten to ${settings.outputFile} (${results.durationSeconds} s).\n`);
 }
 
