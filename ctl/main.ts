@@ -3,7 +3,7 @@
 // and the one boundary where errors become a message and an exit code (0 done, 1 failed, 2 usage, 3 no daemon).
 
 import { Command, CommanderError } from 'commander';
-import { AppdError, describeError } from '../shared/errors.js';
+import { AppdError, describeError, hasErrorCode } from '../shared/errors.js';
 import { readPackageVersion } from '../shared/version.js';
 import { CommandContext, type GlobalOptions, type Register } from './command-context.js';
 import { registerConfig } from './config-command.js';
@@ -75,6 +75,12 @@ async function main(argv: readonly string[]): Promise<number> {
     throw error;
   }
 }
+
+// `appctl logs -f | head -1`: the reader went away, which ends our work; exit quietly, not with a stack.
+process.stdout.on('error', (error) => {
+  if (!hasErrorCode(error, 'EPIPE')) throw error;
+  process.exit(CTL_EXIT.ok);
+});
 
 main(process.argv.slice(2)).then(
   (code) => {

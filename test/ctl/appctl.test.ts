@@ -8,7 +8,7 @@ import { candidateControlDirectories } from '../../shared/control/socket-path.js
 import type { StatusSnapshot } from '../../shared/control/status.js';
 import { NoDaemonError } from '../../ctl/errors.js';
 import { connectToDaemon } from '../../ctl/find-daemon.js';
-import { appctl, followAppctl } from '../helpers/appctl.js';
+import { appctl, followAppctl, spawnAppctl } from '../helpers/appctl.js';
 import { fixture, startDaemon, tempDirectory, type TestDaemon } from '../helpers/daemon.js';
 import { get } from '../helpers/http.js';
 import { waitFor } from '../helpers/processes.js';
@@ -185,6 +185,15 @@ test('reload blocks until the new generation serves (exit 0); a broken app rolls
   t.is((await run('reload', 'nosuch')).code, 1);
 });
 
+test('an appctl killed in the middle of a reload leaves no half-done work: the daemon finishes the job', async (t) => {
+  const daemon = await startDaemon(t, { args: [`${fixture('slow-boot-app.mjs')}:create()`, '-w', '2', '-b', '127.0.0.1:0'], env: { BOOT_DELAY_MS: '700' } });
+  const reload = followAppctl(t, ['reload'], { runtimeDirectory: daemon.directory });
+  await waitFor('the reload to start', () => reload.output().includes('rolling 2 worker(s) to generation 2'));
+  reload.child.kill('SIGKILL');
+  await daemon.waitForLog(/pool web reloaded: generation 2 serves with 2 workers/, 20_000);
+  t.regex((await get(daemon.url)).body, /generation=2/);
+});
+
 test('logs shows the ring buffer (all, one pool, --json); logs -f follows until the daemon stops', async (t) => {
   const daemon = await startDaemon(t, { args: [fixture('print-app.mjs'), '-w', '1', '-b', '127.0.0.1:0'] });
   const run = (...args: string[]) => appctl(args, { runtimeDirectory: daemon.directory });
@@ -200,6 +209,13 @@ test('logs shows the ring buffer (all, one pool, --json); logs -f follows until 
   const json = await run('logs', 'web', '--lines', '1', '--json');
   t.like(JSON.parse(json.stdout.trim()), { source: 'web.0 g1', level: 'stdout', text: 'early-marker 2' });
   t.is((await run('logs', 'nosuch')).code, 1);
+  // `appctl logs | head -1`: a reader that goes away ends appctl quietly.
+  const headless = spawnAppctl(['logs'], { runtimeDirectory: daemon.directory });
+  headless.stdout?.destroy();
+  let headlessErrors = '';
+  headless.stderr?.setEncoding('utf8').on('data', (text: string) => (headlessErrors += text));
+  t.is(await new Promise((settle) => headless.on('close', settle)), 0);
+  t.is(headlessErrors, '');
 
   const follower = followAppctl(t, ['logs', '-f', 'web', '--lines', '1'], { runtimeDirectory: daemon.directory });
   // The recent line arrives in the same turn of the master's loop as the subscription starts.
