@@ -72,6 +72,12 @@ export async function withTimeout<T>(work: Promise<T>, timeoutMs: number | null,
   }
 }
 
+/** For streams (logs -f, events): --timeout means "follow this long", then exit 0; null: forever. */
+export function followFor(timeoutMs: number | null): Promise<number> {
+  if (timeoutMs === null) return new Promise<number>(() => undefined);
+  return new Promise<number>((settle) => setTimeout(() => settle(CTL_EXIT.ok), timeoutMs).unref());
+}
+
 /** Sends `request`, prints progress and the outcome; the outcome gives the exit code. */
 export async function runJob(
   context: CommandContext,

@@ -5,13 +5,14 @@ import net from 'node:net';
 import { nanoid } from 'nanoid';
 import { encodeFrame, FrameDecoder, FrameError } from '../shared/control/frame-codec.js';
 import { parseServerMessage, ProtocolViolation } from '../shared/control/message-guards.js';
-import { MAX_FRAME_BYTES, PROTOCOL_VERSION, type DaemonIdentity, type LogLineMessage, type Outcome, type Request, type ServerMessage } from '../shared/control/protocol.js';
+import { MAX_FRAME_BYTES, PROTOCOL_VERSION, type DaemonIdentity, type LogLineMessage, type Outcome, type Request, type ServerMessage, type WorkerEventMessage } from '../shared/control/protocol.js';
 import { hasErrorCode } from '../shared/errors.js';
 import { ControlFailure, NoDaemonError } from './errors.js';
 
 export interface RequestHandlers {
   progress?(text: string): void;
   log?(lines: readonly LogLineMessage[]): void;
+  events?(events: readonly WorkerEventMessage[]): void;
 }
 
 /** Connects refused with EAGAIN (a full accept queue) are retried this often, over about a second. */
@@ -131,6 +132,9 @@ export class ControlClient {
         return;
       case 'log':
         this.#pending.get(message.id)?.handlers.log?.(message.lines);
+        return;
+      case 'event':
+        this.#pending.get(message.id)?.handlers.events?.(message.events);
         return;
       case 'reply': {
         const pending = this.#pending.get(message.id);

@@ -1,7 +1,7 @@
 // `appctl logs [-f] [POOL]`: recent lines from the daemon's ring buffer, then (with -f) every new line
 // until interrupted or the daemon stops; --json prints one JSON object per line. Run by appctl.
 
-import { QUICK_TIMEOUT_MS, withTimeout, type Register } from './command-context.js';
+import { followFor, QUICK_TIMEOUT_MS, withTimeout, type Register } from './command-context.js';
 import { CTL_EXIT, UsageError } from './errors.js';
 import { renderLogLine } from './render-log-line.js';
 
@@ -37,12 +37,13 @@ export const registerLogs: Register = (program, run) => {
               },
             },
           );
-          const finished = withTimeout(request, context.timeoutMs(follow ? null : QUICK_TIMEOUT_MS), client).then((outcome) => {
+          // Following, --timeout says how long to follow; otherwise how long to wait for the lines.
+          const finished = withTimeout(request, follow ? null : context.timeoutMs(QUICK_TIMEOUT_MS), client).then((outcome) => {
             if (outcome.status === 'completed') return CTL_EXIT.ok;
             process.stderr.write(`appctl: ${outcome.message}\n`);
             return CTL_EXIT.failed;
           });
-          return await Promise.race([finished, interrupted]);
+          return await Promise.race([finished, interrupted, ...(follow ? [followFor(context.timeoutMs(null))] : [])]);
         } finally {
           client.close();
         }

@@ -8,6 +8,7 @@ import { readPackageVersion } from '../shared/version.js';
 import { CommandContext, type GlobalOptions, type Register } from './command-context.js';
 import { registerConfig } from './config-command.js';
 import { CTL_EXIT } from './errors.js';
+import { registerEvents } from './events-command.js';
 import { registerLogs } from './logs-command.js';
 import { registerPing } from './ping-command.js';
 import { registerReload } from './reload-command.js';
@@ -16,7 +17,7 @@ import { registerStatus } from './status-command.js';
 import { registerStop } from './stop-command.js';
 import { registerUpgrade } from './upgrade-command.js';
 
-const SUBCOMMANDS: readonly Register[] = [registerStatus, registerScale, registerReload, registerUpgrade, registerStop, registerLogs, registerConfig, registerPing];
+const SUBCOMMANDS: readonly Register[] = [registerStatus, registerScale, registerReload, registerUpgrade, registerStop, registerLogs, registerEvents, registerConfig, registerPing];
 
 const HELP_AFTER = `
 Which daemon: -s SOCKET, else $APPD_SOCKET, else -n NAME, else the only appd
@@ -38,7 +39,7 @@ function buildProgram(run: (options: GlobalOptions, action: (context: CommandCon
     .option('-n, --name <NAME>', 'the daemon with this --name')
     .option('-s, --socket <PATH>', 'the control socket at PATH (also $APPD_SOCKET)')
     .option('--json', 'machine-readable output (stable for scripts)')
-    .option('--timeout <SECONDS>', 'give up after this long (default: 10 for status, ping, config, logs; none for jobs)')
+    .option('--timeout <SECONDS>', 'give up after this long (default: 10 for status, ping, config, logs; none for jobs); logs -f and events follow this long, then exit 0')
     .version(readPackageVersion(), '-v, --version')
     .helpOption('-h, --help', 'show this help')
     .helpCommand('help [COMMAND]', 'show help for a command')

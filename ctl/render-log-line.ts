@@ -7,9 +7,14 @@ function pad(value: number): string {
   return String(value).padStart(2, '0');
 }
 
+/** "2026-11-21 05:51:00", local time, as the daemon's log shows it. */
+export function formatTime(epochMilliseconds: number): string {
+  const date = new Date(epochMilliseconds);
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
+}
+
 export function renderLogLine(line: LogLineMessage): string {
-  const date = new Date(line.time);
-  const time = `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
+  const time = formatTime(line.time);
   const tag = line.source === 'master' ? line.level.toUpperCase() : line.level === 'stderr' ? `${line.source} stderr` : line.source;
   return `${time} [${line.pid}] [${tag}] ${line.text}`;
 }

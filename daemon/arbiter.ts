@@ -2,10 +2,11 @@
 // stopping); each pass then lets the supervisor converge (murderWorkers, manageWorkers). Run by the appd master.
 
 import type { ResolvedConfig } from '../shared/config/resolve.js';
+import type { WorkerEventMessage } from '../shared/control/protocol.js';
 import type { PingData, StatusSnapshot } from '../shared/control/status.js';
 import { AppdError, AppLoadError, BindError, BootError, describeError } from '../shared/errors.js';
 import type { Config } from '../shared/settings/table.js';
-import { EventQueue, type ArbiterEvent, type ArbiterEventType, type EventOf, type JobOutcome, type Requester } from './events.js';
+import { EventQueue, type ArbiterEvent, type ArbiterEventType, type EventOf, type EventReader, type JobOutcome, type Requester } from './events.js';
 import { applyReloadedConfig } from './config-reload.js';
 import { fireHook } from './hooks.js';
 import { closeListeners, type Listener } from './listeners.js';
@@ -58,6 +59,13 @@ interface PendingJob {
 
 type Handlers = { readonly [Type in ArbiterEventType]: (event: EventOf<Type>) => void };
 
+function workerEvent(worker: WorkerHandle): WorkerEventMessage {
+  let detail: string | null = null;
+  if (worker.state === 'stopping') detail = worker.retireReason;
+  else if (worker.state === 'exited') detail = worker.exitCode !== null ? `exit code ${worker.exitCode}` : `signal ${worker.exitSignal ?? 'unknown'}`;
+  return { time: Date.now(), tag: worker.tag, pool: worker.pool, slot: worker.slot, generation: worker.generation, pid: worker.pid, state: worker.state, detail };
+}
+
 export class Arbiter {
   readonly queue = new EventQueue<ArbiterEvent>();
   readonly supervisor: Supervisor;
@@ -75,6 +83,8 @@ export class Arbiter {
   #lastBootFailure: BootFailureReport | null = null;
   #pendingJobs: PendingJob[] = [];
   readonly #usage = new ProcessUsage();
+  /** Control clients watching worker state changes. */
+  readonly #eventReaders = new Set<EventReader>();
 
   readonly #handlers: Handlers = {
     stop: (event) => this.#handleStop(event),
@@ -88,6 +98,7 @@ export class Arbiter {
     status: (event) => this.#handleStatus(event),
     'show-config': (event) => this.#handleShowConfig(event),
     'read-logs': (event) => this.#handleReadLogs(event),
+    'watch-events': (event) => this.#handleWatchEvents(event),
     'worker-message': (event) => this.#handleWorkerMessage(event),
     'worker-exit': (event) => this.#handleWorkerExit(event),
     'worker-spawn-failed': (event) => this.#handleWorkerSpawnFailed(event),
@@ -109,6 +120,7 @@ export class Arbiter {
       random: options.random ?? Math.random,
       config: () => this.config,
       hookServer: () => this.hookServer(),
+      workerChanged: (worker) => this.#publishWorkerChange(worker),
     });
     for (const settings of poolSettingsFromConfig(this.config)) {
       this.supervisor.setIdentity(settings);
@@ -329,6 +341,22 @@ export class Arbiter {
     }) : null;
     reader.begin(recent, stop);
     if (!reader.follow) requester.done?.({ status: 'completed', message: `${recent.length} line(s)` });
+  }
+
+  /**
+   * Starts with every live worker's current state, then streams each change; answered only when the
+   * client goes or the daemon stops.
+   */
+  #handleWatchEvents({ reader }: EventOf<'watch-events'>): void {
+    this.#eventReaders.add(reader);
+    reader.begin(() => this.#eventReaders.delete(reader));
+    for (const worker of this.supervisor.workers.values()) reader.event(workerEvent(worker));
+  }
+
+  #publishWorkerChange(worker: WorkerHandle): void {
+    if (this.#eventReaders.size === 0) return;
+    const event = workerEvent(worker);
+    for (const reader of this.#eventReaders) reader.event(event);
   }
 
   #handleWorkerMessage({ workerId, message }: EventOf<'worker-message'>): void {

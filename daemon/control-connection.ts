@@ -16,10 +16,16 @@ import {
   type ServerMessage,
 } from '../shared/control/protocol.js';
 import { describeError } from '../shared/errors.js';
-import { LogFollower } from './control-log-follower.js';
+import { EventFollower, LogFollower } from './control-followers.js';
+import type { SubscriptionSink } from './control-subscription.js';
 import { eventForRequest } from './control-requests.js';
 import type { ArbiterEvent, Requester } from './events.js';
 import type { Logger } from './logger.js';
+
+/** A request that streams until the client goes (logs -f, events). */
+interface Follower {
+  end(): void;
+}
 
 /** Requests one connection may have in flight. */
 const MAX_OUTSTANDING = 32;
@@ -46,8 +52,8 @@ export class ControlConnection {
   readonly #socket: net.Socket;
   readonly #context: ConnectionContext;
   readonly #decoder = new FrameDecoder(MAX_REQUEST_FRAME_BYTES);
-  /** Requests answered by a reply, by id; a follower's stays here until the client goes. */
-  readonly #outstanding = new Map<string, { follower: LogFollower | null }>();
+  /** Requests answered by a reply, by id; a subscription's stays here until the client goes. */
+  readonly #outstanding = new Map<string, { follower: Follower | null }>();
   #client: string | null = null;
   #closed = false;
   #clientEnded = false;
@@ -123,7 +129,12 @@ export class ControlConnection {
       this.#send({ type: 'error', id, code: 'too_many_requests', message: why }, REPLY_BUFFER_BYTES);
       return;
     }
-    const entry: { follower: LogFollower | null } = { follower: null };
+    const entry: { follower: Follower | null } = { follower: null };
+    const sink: SubscriptionSink = {
+      send: (frame) => this.#send(frame, REPLY_BUFFER_BYTES),
+      unreadBytes: () => this.#socket.writableLength,
+      drop: (reason) => this.#drop(reason),
+    };
     const requester: Requester = {
       origin: this.#client,
       progress: (text) => {
@@ -136,12 +147,14 @@ export class ControlConnection {
       eventForRequest(request, {
         requester,
         logReader: (logs) => {
-          entry.follower = new LogFollower(logs, id, {
-            send: (frame) => this.#send(frame, REPLY_BUFFER_BYTES),
-            unreadBytes: () => this.#socket.writableLength,
-            drop: (reason) => this.#drop(reason),
-          });
-          return entry.follower;
+          const follower = new LogFollower(logs, id, sink);
+          entry.follower = follower;
+          return follower;
+        },
+        eventReader: () => {
+          const follower = new EventFollower(id, sink);
+          entry.follower = follower;
+          return follower;
         },
       }),
     );

@@ -2,12 +2,14 @@
 // command added to the protocol does not compile until it is wired. Run by the appd master.
 
 import type { Command, Request, RequestOf } from '../shared/control/protocol.js';
-import type { ArbiterEvent, LogReader, Requester } from './events.js';
+import type { ArbiterEvent, EventReader, LogReader, Requester } from './events.js';
 
 export interface RequestContext {
   readonly requester: Requester;
   /** Makes the reader that streams log lines back to this client. */
   readonly logReader: (request: RequestOf<'logs'>) => LogReader;
+  /** Makes the reader that streams worker events back to this client. */
+  readonly eventReader: () => EventReader;
 }
 
 const TO_EVENT: { readonly [C in Command]: (request: RequestOf<C>, context: RequestContext) => ArbiterEvent } = {
@@ -20,6 +22,7 @@ const TO_EVENT: { readonly [C in Command]: (request: RequestOf<C>, context: Requ
   upgrade: (_request, { requester }) => ({ type: 'upgrade', requester }),
   stop: ({ mode }, { requester }) => ({ type: 'stop', mode, requester }),
   logs: (request, { requester, logReader }) => ({ type: 'read-logs', reader: logReader(request), requester }),
+  events: (_request, { requester, eventReader }) => ({ type: 'watch-events', reader: eventReader(), requester }),
 };
 
 export function eventForRequest(request: Request, context: RequestContext): ArbiterEvent {

@@ -2,7 +2,7 @@
 // become one typed event here; listeners only enqueue. Run by the appd master.
 
 import type { ResolvedConfig } from '../shared/config/resolve.js';
-import type { Outcome, ScaleChange } from '../shared/control/protocol.js';
+import type { Outcome, ScaleChange, WorkerEventMessage } from '../shared/control/protocol.js';
 import type { ListenerPlan } from './listener-plan.js';
 import type { Listener } from './listeners.js';
 import type { LogLine } from './logger.js';
@@ -34,6 +34,13 @@ export interface LogReader {
   line(line: LogLine): void;
 }
 
+/** A control client watching worker state changes (appctl events); the watch-events handler feeds it. */
+export interface EventReader {
+  /** Called once the subscription starts; `stop` ends it. */
+  begin(stop: () => void): void;
+  event(event: WorkerEventMessage): void;
+}
+
 export type ArbiterEvent =
   | { readonly type: 'stop'; readonly mode: 'graceful' | 'quick'; readonly requester: Requester }
   | { readonly type: 'reload'; readonly pool: string | null; readonly requester: Requester }
@@ -51,6 +58,7 @@ export type ArbiterEvent =
   | { readonly type: 'status'; readonly requester: Requester }
   | { readonly type: 'show-config'; readonly requester: Requester }
   | { readonly type: 'read-logs'; readonly reader: LogReader; readonly requester: Requester }
+  | { readonly type: 'watch-events'; readonly reader: EventReader; readonly requester: Requester }
   | { readonly type: 'worker-message'; readonly workerId: number; readonly message: WorkerToMaster }
   | { readonly type: 'worker-exit'; readonly workerId: number; readonly code: number | null; readonly signal: NodeJS.Signals | null }
   | { readonly type: 'worker-spawn-failed'; readonly workerId: number; readonly error: Error };

@@ -39,6 +39,8 @@ export interface SupervisorContext {
   config(): Config;
   /** What hooks receive as their first argument. */
   hookServer(): unknown;
+  /** A worker was spawned or changed state (appctl events). */
+  workerChanged?(worker: WorkerHandle): void;
 }
 
 /** What happened when a worker exited, for the arbiter's first-start and rollout bookkeeping. */
@@ -98,6 +100,8 @@ export class Supervisor {
     }
     const worker = new WorkerHandle(id, pool.name, slot, pool.generation, child, now(), pool.settings);
     this.workers.set(id, worker);
+    worker.onStateChange = (changed) => this.#context.workerChanged?.(changed);
+    this.#context.workerChanged?.(worker);
     watchChild(worker, enqueue, logger);
     logger.debug(`spawned worker ${worker.label}`);
     fireHook(logger, 'postFork', this.#context.config().postFork, this.#context.hookServer(), { ...who, pid: worker.pid });
@@ -109,10 +113,11 @@ export class Supervisor {
    */
   retireWorker(worker: WorkerHandle, reason: string, mode: StopMode = 'graceful'): void {
     if (worker.state === 'stopping' && (mode === 'graceful' || worker.stopMode === 'quick')) return;
-    worker.transition('retire');
+    // Before the transition: whoever watches state changes reads why it stops.
     worker.retireReason = reason;
     worker.stopRequestedAt = this.#context.now();
     worker.stopMode = mode;
+    worker.transition('retire');
     this.#context.logger.info(`stopping worker ${worker.label}: ${reason}`);
     if (worker.settings.kind === 'command') worker.signal(worker.settings.stopSignal);
     else worker.signal(mode === 'graceful' ? 'SIGTERM' : 'SIGQUIT');
@@ -131,9 +136,10 @@ export class Supervisor {
     if (!worker) return null;
     const { logger } = this.#context;
     const wasStopping = worker.state === 'stopping';
-    worker.transition('exited');
+    // Before the transition: whoever watches state changes reads how it exited.
     worker.exitCode = code;
     worker.exitSignal = signal;
+    worker.transition('exited');
     this.workers.delete(workerId);
     const how = describeExit(code, signal);
     const failedBoot = worker.readyAt === null && (!wasStopping || worker.bootFailure !== null);

@@ -43,6 +43,8 @@ export class WorkerHandle {
   exitCode: number | null = null;
   exitSignal: NodeJS.Signals | null = null;
   readonly outputTail: string[] = [];
+  /** Told of every state change (the master's event feed for `appctl events`). */
+  onStateChange: ((worker: WorkerHandle) => void) | null = null;
 
   constructor(id: number, pool: string, slot: number, generation: number, child: ChildProcess, now: number, settings: PoolSettings) {
     this.id = id;
@@ -73,11 +75,13 @@ export class WorkerHandle {
     return `${this.tag} (pid ${this.pid})`;
   }
 
-  /** The only writer of the state (see worker-state.ts). */
+  /** The only writer of the state (see worker-state.ts); tells `onStateChange` when it really changes. */
   transition(event: WorkerEvent): WorkerState {
     const next = TRANSITIONS[this.#state][event];
     if (next === null) throw new AppdBug(`worker ${this.label}: event "${event}" in state "${this.#state}"`);
+    const changed = next !== this.#state;
     this.#state = next;
+    if (changed) this.onStateChange?.(this);
     return next;
   }
 

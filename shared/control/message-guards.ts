@@ -13,6 +13,7 @@ import {
   type RequestOf,
   type ScaleChange,
   type ServerMessage,
+  type WorkerEventMessage,
 } from './protocol.js';
 
 /** A message that breaks the protocol; `code` says how, `id` is the request's when it was readable. */
@@ -74,6 +75,7 @@ const REQUEST_PARSERS: { readonly [C in Command]: (fields: Fields, id: string) =
   status: () => ({ command: 'status' }),
   config: () => ({ command: 'config' }),
   upgrade: () => ({ command: 'upgrade' }),
+  events: () => ({ command: 'events' }),
   scale: (fields, id) => ({ command: 'scale', pool: poolField(fields, id), change: scaleChange(fields, id) }),
   reload: (fields, id) => ({ command: 'reload', pool: poolField(fields, id) }),
   stop: (fields, id) => {
@@ -138,6 +140,20 @@ function parseLogLine(value: unknown): LogLineMessage {
   };
 }
 
+function parseWorkerEvent(value: unknown): WorkerEventMessage {
+  const fields = isFields(value) ? value : {};
+  return {
+    time: Number(fields['time'] ?? 0),
+    tag: String(fields['tag'] ?? '?'),
+    pool: String(fields['pool'] ?? '?'),
+    slot: Number(fields['slot'] ?? -1),
+    generation: Number(fields['generation'] ?? 0),
+    pid: Number(fields['pid'] ?? 0),
+    state: String(fields['state'] ?? '?'),
+    detail: typeof fields['detail'] === 'string' ? fields['detail'] : null,
+  };
+}
+
 function parseOutcome(value: unknown): Outcome {
   if (!isFields(value) || typeof value['message'] !== 'string') throw new ProtocolViolation('bad_message', 'reply without an outcome');
   const { status, message } = value;
@@ -166,6 +182,9 @@ export function parseServerMessage(value: unknown): ServerMessage {
     case 'log':
       if (id === null || !Array.isArray(value['lines'])) throw new ProtocolViolation('bad_message', 'malformed log');
       return { type: 'log', id, lines: value['lines'].map(parseLogLine) };
+    case 'event':
+      if (id === null || !Array.isArray(value['events'])) throw new ProtocolViolation('bad_message', 'malformed event');
+      return { type: 'event', id, events: value['events'].map(parseWorkerEvent) };
     case 'reply':
       if (id === null) throw new ProtocolViolation('bad_message', 'reply without an id');
       return { type: 'reply', id, outcome: parseOutcome(value['outcome']) };

@@ -63,9 +63,11 @@ export interface RequestArguments {
   stop: { readonly mode: 'graceful' | 'quick' };
   /** The most recent `lines` lines (of one pool's workers, or all), then every new one when following. */
   logs: { readonly pool: string | null; readonly lines: number; readonly follow: boolean };
+  /** Every worker state change from now on (for dashboards and scripts), until the client goes. */
+  events: object;
 }
 export type Command = keyof RequestArguments;
-export const COMMANDS = ['ping', 'status', 'config', 'scale', 'reload', 'upgrade', 'stop', 'logs'] as const satisfies readonly Command[];
+export const COMMANDS = ['ping', 'status', 'config', 'scale', 'reload', 'upgrade', 'stop', 'logs', 'events'] as const satisfies readonly Command[];
 
 export type Request = { readonly [C in Command]: { readonly command: C } & RequestArguments[C] }[Command];
 export type RequestOf<C extends Command> = Extract<Request, { command: C }>;
@@ -105,10 +107,27 @@ export interface LogLineMessage {
   readonly text: string;
 }
 
+/** A worker changed state (streamed to `events` subscribers). */
+export interface WorkerEventMessage {
+  /** Milliseconds since the epoch. */
+  readonly time: number;
+  /** "web.3 g2" */
+  readonly tag: string;
+  readonly pool: string;
+  readonly slot: number;
+  readonly generation: number;
+  readonly pid: number;
+  /** starting (just spawned), ready, stopping, exited. */
+  readonly state: string;
+  /** Why it is stopping, or how it exited ("exit code 0", "signal SIGKILL"); else null. */
+  readonly detail: string | null;
+}
+
 export type ServerMessage =
   | { readonly type: 'welcome'; readonly protocol: number; readonly daemon: DaemonIdentity }
   | { readonly type: 'progress'; readonly id: string; readonly text: string }
   | { readonly type: 'log'; readonly id: string; readonly lines: readonly LogLineMessage[] }
+  | { readonly type: 'event'; readonly id: string; readonly events: readonly WorkerEventMessage[] }
   | { readonly type: 'reply'; readonly id: string; readonly outcome: Outcome }
   | { readonly type: 'error'; readonly id: string | null; readonly code: ErrorCode; readonly message: string };
 

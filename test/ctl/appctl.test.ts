@@ -227,6 +227,25 @@ test('logs shows the ring buffer (all, one pool, --json); logs -f follows until 
   t.is(await follower.exited, 0, 'logs -f ends with exit 0 when the daemon stops');
 });
 
+test('events streams every worker state change, starting with the current ones', async (t) => {
+  const daemon = await startDaemon(t, { args: [fixture('pid-app.mjs'), '-w', '1', '-b', '127.0.0.1:0'] });
+  const [first] = await daemon.waitForWorkers(1);
+  const events = followAppctl(t, ['events', '--json'], { runtimeDirectory: daemon.directory });
+  const parsed = () => events.output().trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as { tag: string; state: string; pid: number; detail: string | null });
+  await waitFor('the current state', () => parsed().length > 0);
+  t.like(parsed()[0], { tag: 'web.0 g1', state: 'ready', pid: first });
+  t.is((await appctl(['scale', '+1'], { runtimeDirectory: daemon.directory })).code, 0);
+  t.is((await appctl(['scale', '-1'], { runtimeDirectory: daemon.directory })).code, 0);
+  await waitFor('web.1 to exit', () => parsed().some((event) => event.tag === 'web.1 g1' && event.state === 'exited'));
+  t.deepEqual(
+    parsed().filter((event) => event.tag === 'web.1 g1').map((event) => [event.state, event.detail]),
+    [['starting', null], ['ready', null], ['stopping', 'scaled down to 1'], ['exited', 'exit code 0']],
+  );
+  const human = await appctl(['events', '--timeout', '1'], { runtimeDirectory: daemon.directory });
+  t.is(human.code, 0, '--timeout ends a stream with exit 0');
+  t.regex(human.stdout, new RegExp(`^\\d{4}-\\d\\d-\\d\\d [\\d:]+ web\\.0 g1 \\(pid ${first}\\) ready$`, 'm'));
+});
+
 test('stop waits until the daemon let go of port and socket; stop --quick', async (t) => {
   const daemon = await startDaemon(t, { args: [fixture('slow-app.mjs'), '-w', '2', '-b', '127.0.0.1:0'] });
   const port = daemon.port;
