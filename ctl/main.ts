@@ -11,13 +11,17 @@ import { CTL_EXIT } from './errors.js';
 import { registerEvents } from './events-command.js';
 import { registerLogs } from './logs-command.js';
 import { registerPing } from './ping-command.js';
+import { registerRestart, registerStartPool, registerStopPool } from './pool-commands.js';
 import { registerReload } from './reload-command.js';
 import { registerScale } from './scale-command.js';
 import { registerStatus } from './status-command.js';
 import { registerStop } from './stop-command.js';
 import { registerUpgrade } from './upgrade-command.js';
 
-const SUBCOMMANDS: readonly Register[] = [registerStatus, registerScale, registerReload, registerUpgrade, registerStop, registerLogs, registerEvents, registerConfig, registerPing];
+const SUBCOMMANDS: readonly Register[] = [
+  registerStatus, registerScale, registerReload, registerRestart, registerStopPool, registerStartPool,
+  registerUpgrade, registerStop, registerLogs, registerEvents, registerConfig, registerPing,
+];
 
 const HELP_AFTER = `
 Which daemon: -s SOCKET, else $APPD_SOCKET, else -n NAME, else the only appd
@@ -30,6 +34,7 @@ Examples:
   appctl status --json | jq '.pools[0].workers[].pid'
   appctl scale +2          appctl scale web -1          appctl scale web 6
   appctl reload && echo "new generation serving"
+  appctl restart jobs      appctl restart web 2         appctl stop-pool legacy
   appctl -n shop logs -f web`;
 
 function buildProgram(run: (options: GlobalOptions, action: (context: CommandContext) => Promise<number>) => Promise<void>): Command {

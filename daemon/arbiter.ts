@@ -6,12 +6,13 @@ import type { WorkerEventMessage } from '../shared/control/protocol.js';
 import type { PingData, StatusSnapshot } from '../shared/control/status.js';
 import { AppdError, AppLoadError, BindError, BootError, describeError } from '../shared/errors.js';
 import type { Config } from '../shared/settings/table.js';
-import { EventQueue, type ArbiterEvent, type ArbiterEventType, type EventOf, type EventReader, type JobOutcome, type Requester } from './events.js';
+import { EventQueue, type ArbiterEvent, type ArbiterEventType, type EventOf, type EventReader, type Requester } from './events.js';
 import { applyReloadedConfig } from './config-reload.js';
 import { fireHook } from './hooks.js';
-import { closeListeners, type Listener } from './listeners.js';
+import { closeListeners, describeListener, type Listener } from './listeners.js';
 import { openPlannedListeners, planListeners, type ListenerPlan } from './listener-plan.js';
 import { ReloadJob } from './reload-job.js';
+import { restartWorkers, scalePool, startPool, stopPool, type PendingJob, type PoolCommandContext } from './pool-commands.js';
 import type { LogLine, Logger } from './logger.js';
 import { Pool, poolSettingsFromConfig } from './pool.js';
 import { settingRows } from './print-config.js';
@@ -23,6 +24,8 @@ import { LISTEN_NOT_ADOPTED } from './worker-messages.js';
 
 /** How often the loop wakes with nothing queued, to check timeouts. */
 const TICK_MS = 200;
+/** How often workers' RSS is compared with max-memory. */
+const MEMORY_CHECK_MS = 1000;
 
 /** Told about the daemon's milestones: the --daemon parent, systemd notify, tests. */
 export interface LifecycleObserver {
@@ -46,15 +49,6 @@ export interface ArbiterOptions {
   readonly controlSocket?: string;
   readonly now?: () => number;
   readonly random?: () => number;
-}
-
-/** An operation whose requester waits until a condition holds (appctl scale). */
-interface PendingJob {
-  readonly requester: Requester;
-  /** Workers of this pool becoming ready are reported as progress. */
-  readonly pool: string;
-  readonly deadline: number;
-  readonly check: () => JobOutcome | null;
 }
 
 type Handlers = { readonly [Type in ArbiterEventType]: (event: EventOf<Type>) => void };
@@ -82,6 +76,7 @@ export class Arbiter {
   #everReady = false;
   #lastBootFailure: BootFailureReport | null = null;
   #pendingJobs: PendingJob[] = [];
+  #memoryCheckedAt = 0;
   readonly #usage = new ProcessUsage();
   /** Control clients watching worker state changes. */
   readonly #eventReaders = new Set<EventReader>();
@@ -90,7 +85,10 @@ export class Arbiter {
     stop: (event) => this.#handleStop(event),
     reload: (event) => this.#handleReload(event),
     'config-read': (event) => this.#handleConfigRead(event),
-    scale: (event) => this.#handleScale(event),
+    scale: (event) => scalePool(this.#poolCommandContext(), event),
+    restart: (event) => restartWorkers(this.#poolCommandContext(), event),
+    'stop-pool': (event) => stopPool(this.#poolCommandContext(), event),
+    'start-pool': (event) => startPool(this.#poolCommandContext(), event),
     'reopen-logs': (event) => this.#handleReopenLogs(event),
     upgrade: (event) => this.#handleUpgrade(event),
     'stop-workers': (event) => this.#handleStopWorkers(event),
@@ -168,6 +166,7 @@ export class Arbiter {
     for (;;) {
       try {
         this.supervisor.murderWorkers();
+        this.#checkMemory();
         this.supervisor.manageWorkers(this.#stopMode);
         this.#checkProgress();
         this.#options.observer?.looped?.(this);
@@ -252,7 +251,7 @@ export class Arbiter {
       closeListeners(result.opened);
       return this.#reloadFailed(requester, error);
     }
-    for (const listener of result.opened) this.#logger.info(`Listening at: ${listener.url} (fd ${listener.fd}, bound on reload)`);
+    for (const listener of result.opened) this.#logger.info(`Listening at: ${describeListener(listener, 'bound on reload')}`);
     for (const listener of result.plan.close) this.#logger.info(`Closed ${listener.url}: no pool binds it any more`);
     closeListeners(result.plan.close);
     fireHook(this.#logger, 'onReload', this.config.onReload, this.hookServer());
@@ -266,31 +265,24 @@ export class Arbiter {
     requester.done?.({ status: 'failed', message });
   }
 
-  #handleScale({ pool: poolName, change, requester }: EventOf<'scale'>): void {
-    const pool = poolName === null ? [...this.supervisor.pools.values()][0] : this.supervisor.pools.get(poolName);
-    if (!pool) return requester.done?.({ status: 'failed', message: `no pool named "${poolName}"` });
-    if (this.#stopMode) return requester.done?.({ status: 'failed', message: 'the daemon is stopping' });
-    const wanted = 'relative' in change ? pool.desired + change.relative : change.absolute;
-    // An http pool keeps one worker, or nothing would serve its sockets; a command pool may go to 0.
-    const minimum = pool.settings.kind === 'http' ? 1 : 0;
-    const target = Math.max(minimum, wanted);
-    const what = wanted < minimum
-      ? `pool ${pool.name} stays at its minimum of ${minimum === 1 ? '1 worker (an http pool needs one to serve)' : '0 workers'}`
-      : `scaling pool ${pool.name} from ${pool.desired} to ${target} workers`;
-    this.#logger.info(`${requester.origin}: ${what}`);
-    requester.progress?.(what);
-    pool.target = target;
-    pool.parked = false;
-    this.#pendingJobs.push({
-      requester,
-      pool: pool.name,
-      deadline: this.#now() + pool.settings.bootTimeout * 1000 + 1000,
-      check: () => {
-        const extra = this.supervisor.workersOf(pool.name).some((worker) => worker.slot >= pool.desired);
-        if (this.supervisor.readyCount(pool) < pool.desired || extra) return null;
-        return { status: 'completed', message: `pool ${pool.name} has ${pool.desired} ready workers`, data: { pool: pool.name, workers: pool.desired } };
-      },
-    });
+  /** max-memory is checked about once a second, and only if some pool sets it. */
+  #checkMemory(): void {
+    const now = this.#now();
+    if (now - this.#memoryCheckedAt < MEMORY_CHECK_MS) return;
+    this.#memoryCheckedAt = now;
+    if (![...this.supervisor.pools.values()].some((pool) => pool.settings.maxMemory > 0)) return;
+    this.supervisor.recycleOverMemory((pid) => this.#usage.sample(pid, now)?.rssBytes ?? null);
+  }
+
+  /** What the pool commands (scale, restart, stop-pool, start-pool) may touch. */
+  #poolCommandContext(): PoolCommandContext {
+    return {
+      supervisor: this.supervisor,
+      logger: this.#logger,
+      now: this.#now(),
+      stopping: this.#stopMode !== null,
+      addJob: (job) => this.#pendingJobs.push(job),
+    };
   }
 
   #handleReopenLogs({ requester }: EventOf<'reopen-logs'>): void {
@@ -433,8 +425,13 @@ export class Arbiter {
     if (this.#phase === 'booting') {
       const allReady = pools.every((pool) => this.supervisor.isSettled(pool));
       const limit = Math.max(...pools.map((pool) => pool.settings.bootTimeout)) * 1000;
-      if (allReady) {
+      const anyRunning = [...this.supervisor.workers.values()].some((worker) => worker.state === 'ready');
+      if (allReady && anyRunning) {
         this.#becomeRunning();
+      } else if (allReady) {
+        // Every slot gave up (fatal) before any worker ran: waiting for boot-timeout would change nothing.
+        const reason = this.#lastBootFailure?.message ?? 'every slot failed to start';
+        return this.#halt(new BootError(`no worker could start (every slot is fatal after start-retries): ${reason}`));
       } else if (now - this.startedAt > limit) {
         if (!this.#everReady) {
           const reason = this.#lastBootFailure?.message ?? 'no worker reported an error';

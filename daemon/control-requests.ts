@@ -19,6 +19,9 @@ const TO_EVENT: { readonly [C in Command]: (request: RequestOf<C>, context: Requ
   scale: ({ pool, change }, { requester }) => ({ type: 'scale', pool, change, requester }),
   // The same event SIGHUP enqueues: one reload path, whoever asks.
   reload: ({ pool }, { requester }) => ({ type: 'reload', pool, requester }),
+  restart: ({ pool, slot }, { requester }) => ({ type: 'restart', pool, slot, requester }),
+  'stop-pool': ({ pool }, { requester }) => ({ type: 'stop-pool', pool, requester }),
+  'start-pool': ({ pool }, { requester }) => ({ type: 'start-pool', pool, requester }),
   upgrade: (_request, { requester }) => ({ type: 'upgrade', requester }),
   stop: ({ mode }, { requester }) => ({ type: 'stop', mode, requester }),
   logs: (request, { requester, logReader }) => ({ type: 'read-logs', reader: logReader(request), requester }),

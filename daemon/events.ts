@@ -51,6 +51,9 @@ export type ArbiterEvent =
       readonly requester: Requester;
     }
   | { readonly type: 'scale'; readonly pool: string | null; readonly change: ScaleChange; readonly requester: Requester }
+  | { readonly type: 'restart'; readonly pool: string | null; readonly slot: number | null; readonly requester: Requester }
+  | { readonly type: 'stop-pool'; readonly pool: string; readonly requester: Requester }
+  | { readonly type: 'start-pool'; readonly pool: string; readonly requester: Requester }
   | { readonly type: 'reopen-logs'; readonly requester: Requester }
   | { readonly type: 'upgrade'; readonly requester: Requester }
   | { readonly type: 'stop-workers'; readonly requester: Requester }

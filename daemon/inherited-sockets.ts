@@ -6,7 +6,7 @@ import type { InheritedSocket } from './listeners.js';
 /** systemd passes sockets from this descriptor on (sd_listen_fds(3)). */
 export const SD_LISTEN_FDS_START = 3;
 
-/** The environment variable a master sets for its successor: JSON [{ fd, bind }]. */
+/** The environment variable a master sets for its successor: JSON [{ fd, bind, pool }]. */
 export const HANDOFF_VARIABLE = 'APPD_LISTEN_FDS';
 
 /**
@@ -17,8 +17,8 @@ export function takeInheritedSockets(environment: NodeJS.ProcessEnv): InheritedS
   const sockets: InheritedSocket[] = [];
   const handoff = environment[HANDOFF_VARIABLE];
   if (handoff) {
-    const entries = JSON.parse(handoff) as { fd: number; bind: string }[];
-    for (const entry of entries) sockets.push({ fd: entry.fd, bindText: entry.bind, name: null, origin: 'previous-master' });
+    const entries = JSON.parse(handoff) as { fd: number; bind: string; pool?: string | null }[];
+    for (const entry of entries) sockets.push({ fd: entry.fd, bindText: entry.bind, pool: entry.pool ?? null, name: null, origin: 'previous-master' });
   } else if (environment['LISTEN_PID'] === String(process.pid)) {
     const count = Number(environment['LISTEN_FDS'] ?? '0');
     const names = (environment['LISTEN_FDNAMES'] ?? '').split(':');
@@ -26,7 +26,7 @@ export function takeInheritedSockets(environment: NodeJS.ProcessEnv): InheritedS
       // systemd names a socket after its unit ("appd.socket") unless FileDescriptorName= says otherwise;
       // a bind "fd://NAME" picks it by that name, any other bind by its address.
       const name = names[index];
-      sockets.push({ fd: SD_LISTEN_FDS_START + index, bindText: null, name: name ? name : null, origin: 'systemd' });
+      sockets.push({ fd: SD_LISTEN_FDS_START + index, bindText: null, pool: null, name: name ? name : null, origin: 'systemd' });
     }
   }
   for (const variable of [HANDOFF_VARIABLE, 'LISTEN_PID', 'LISTEN_FDS', 'LISTEN_FDNAMES']) delete environment[variable];

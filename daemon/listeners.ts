@@ -22,6 +22,8 @@ export type ListenerAddress = { kind: 'tcp'; host: string; port: number } | { ki
 export interface Listener {
   /** The address as configured ("127.0.0.1:0"), or the inherited one for unnamed systemd sockets. */
   readonly bindText: string;
+  /** The pool whose bind it is (null in the single-app form, where every worker gets every socket). */
+  readonly pool: string | null;
   readonly fd: number;
   readonly address: ListenerAddress;
   readonly url: string;
@@ -36,6 +38,8 @@ export interface Listener {
 export interface InheritedSocket {
   readonly fd: number;
   readonly bindText: string | null;
+  /** The pool it served under the previous master (two pools may both bind ":0"). */
+  readonly pool: string | null;
   /** systemd's name for it (LISTEN_FDNAMES), matched by a bind "fd://NAME". */
   readonly name: string | null;
   readonly origin: ListenerOrigin;
@@ -114,7 +118,7 @@ async function resolveHost(host: string | null): Promise<{ address: string | nul
 
 async function bindOne(bind: BindAddress, unixSocketMode: number, inheritedNames: readonly string[]): Promise<Listener> {
   if (bind.kind === 'fd') {
-    return adoptDescriptor({ fd: bind.fd, bindText: bind.text, name: null, origin: 'fd' });
+    return adoptDescriptor({ fd: bind.fd, bindText: bind.text, name: null, pool: null, origin: 'fd' });
   }
   if (bind.kind === 'named-fd') {
     const known = inheritedNames.length > 0 ? `LISTEN_FDNAMES has ${inheritedNames.join(', ')}` : 'no socket was passed (LISTEN_FDS)';
@@ -134,7 +138,7 @@ async function bindOne(bind: BindAddress, unixSocketMode: number, inheritedNames
     }
     chmodSync(path, unixSocketMode);
     const address: ListenerAddress = { kind: 'unix', path };
-    return { bindText: bind.text, fd: handle.fd, address, url: formatListenUrl(address), origin: 'bound', handle, ownsPath: true };
+    return { bindText: bind.text, pool: null, fd: handle.fd, address, url: formatListenUrl(address), origin: 'bound', handle, ownsPath: true };
   }
   let target;
   try {
@@ -151,7 +155,7 @@ async function bindOne(bind: BindAddress, unixSocketMode: number, inheritedNames
   }
   const bound = socketAddress(handle);
   const address: ListenerAddress = { kind: 'tcp', host: bound?.address ?? target.address ?? '::', port: bound?.port ?? bind.port };
-  return { bindText: bind.text, fd: handle.fd, address, url: formatListenUrl(address), origin: 'bound', handle, ownsPath: false };
+  return { bindText: bind.text, pool: null, fd: handle.fd, address, url: formatListenUrl(address), origin: 'bound', handle, ownsPath: false };
 }
 
 function adoptDescriptor(inherited: InheritedSocket): Listener {
@@ -164,7 +168,7 @@ function adoptDescriptor(inherited: InheritedSocket): Listener {
   }
   const address = describeHandle(handle, inherited.fd);
   const url = formatListenUrl(address);
-  return { bindText: inherited.bindText ?? url, fd: inherited.fd, address, url, origin: inherited.origin, handle, ownsPath: false };
+  return { bindText: inherited.bindText ?? url, pool: inherited.pool, fd: inherited.fd, address, url, origin: inherited.origin, handle, ownsPath: false };
 }
 
 /**
@@ -172,8 +176,14 @@ function adoptDescriptor(inherited: InheritedSocket): Listener {
  * bind text, after an upgrade) is adopted, the rest are bound now. With no explicit bind and sockets
  * from systemd, all of those are used.
  */
+/** A bind and the pool it belongs to (null: the single-app form's global bind). */
+export interface OwnedBind {
+  readonly pool: string | null;
+  readonly bind: BindAddress;
+}
+
 export async function openListeners(
-  binds: readonly BindAddress[],
+  binds: readonly OwnedBind[],
   bindIsDefault: boolean,
   inherited: readonly InheritedSocket[],
   unixSocketMode: number,
@@ -183,21 +193,24 @@ export async function openListeners(
   const listeners: Listener[] = [];
   const unused = new Set(adopted.keys());
   const inheritedNames = inherited.flatMap((socket) => (socket.name === null ? [] : [socket.name]));
-  const matches = (bind: BindAddress, listener: Listener, host: string | null): boolean => {
+  const matches = (bind: BindAddress, pool: string | null, listener: Listener, host: string | null): boolean => {
+    // After an upgrade, a socket goes back to the pool that had it: ":0" in two pools are two sockets.
+    const previousPool = adopted.get(listener)?.pool ?? null;
+    if (previousPool !== null && previousPool !== pool) return false;
     if (bind.kind === 'named-fd') return adopted.get(listener)?.name === bind.name;
     // fd://3 naming a descriptor systemd also passed is that same socket, not a second one.
     if (bind.kind === 'fd') return listener.fd === bind.fd;
     return listener.bindText === bind.text || sameAddress(bind, listener.address, host);
   };
   try {
-    for (const bind of binds) {
+    for (const { bind, pool } of binds) {
       const host = bind.kind === 'tcp' ? (await resolveHost(bind.host)).address : null;
-      const match = [...unused].find((listener) => matches(bind, listener, host));
+      const match = [...unused].find((listener) => matches(bind, pool, listener, host));
       if (match) {
         unused.delete(match);
-        listeners.push({ ...match, bindText: bind.text });
+        listeners.push({ ...match, bindText: bind.text, pool });
       } else {
-        listeners.push(await bindOne(bind, unixSocketMode, inheritedNames));
+        listeners.push({ ...(await bindOne(bind, unixSocketMode, inheritedNames)), pool });
       }
     }
   } catch (error) {
@@ -207,6 +220,11 @@ export async function openListeners(
   // Inherited sockets no bind asked for are closed: keeping them would hold ports nobody serves.
   for (const listener of unused) listener.handle.close();
   return listeners;
+}
+
+/** "http://127.0.0.1:8000 (fd 19, bound, pool web)": how a listener is named in the log. */
+export function describeListener(listener: Listener, how: string): string {
+  return `${listener.url} (fd ${listener.fd}, ${how}${listener.pool === null ? '' : `, pool ${listener.pool}`})`;
 }
 
 /** Closes every descriptor and removes the unix socket files this daemon created. */

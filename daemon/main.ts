@@ -61,6 +61,12 @@ async function main(argv: readonly string[]): Promise<number> {
   return outcome.exitCode;
 }
 
+// A reader that went away (appctl status | head) is not an error worth a stack trace.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exit(code);

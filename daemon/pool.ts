@@ -4,8 +4,8 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import type { BindAddress } from '../shared/bind-address.js';
 import { ConfigError, hasErrorCode } from '../shared/errors.js';
+import type { OwnedBind } from './listeners.js';
 import type { Config } from '../shared/settings/table.js';
 import { SlotRecord } from './slot.js';
 import type { ReloadJob } from './reload-job.js';
@@ -35,9 +35,10 @@ export function poolSettingsFromConfig(config: Config): PoolSettings[] {
   });
 }
 
-/** Every address the master must hold: the global binds, or with pools every pool's. */
-export function allBinds(config: Config): BindAddress[] {
-  return config.pools === null ? config.bind : poolSettingsFromConfig(config).flatMap((pool) => pool.bind);
+/** Every address the master must hold, with its owner: the global binds, or with pools every pool's. */
+export function allBinds(config: Config): OwnedBind[] {
+  if (config.pools === null) return config.bind.map((bind) => ({ pool: null, bind }));
+  return poolSettingsFromConfig(config).flatMap((pool) => pool.bind.map((bind) => ({ pool: pool.name, bind })));
 }
 
 /** "app ./server.js", "script ./server.js" or "command python3 -m legacy_server", for logs. */

@@ -21,6 +21,14 @@ export interface CommandIdentity {
   readonly generation: number;
 }
 
+/**
+ * A socket's LISTEN_FDNAMES entry: its bound address, with "_" for ":" (the list separator), e.g.
+ * 127.0.0.1_8002, [__1]_8002 or unix_/run/app.sock.
+ */
+export function fdName(listener: Listener): string {
+  return listener.url.replace(/^https?:\/\//, '').replaceAll(':', '_');
+}
+
 export function canTieToMaster(): boolean {
   return existsSync(SETPRIV);
 }
@@ -49,8 +57,7 @@ export function spawnCommandWorker(
   };
   if (listeners.length > 0) {
     environment['LISTEN_FDS'] = String(listeners.length);
-    // Names may not contain ":" (the separator), so addresses are written with "_": 127.0.0.1_8002.
-    environment['LISTEN_FDNAMES'] = listeners.map((listener) => listener.bindText.replaceAll(':', '_')).join(':');
+    environment['LISTEN_FDNAMES'] = listeners.map(fdName).join(':');
   }
   const [program, ...args] = commandArgv(settings, listeners);
   return spawn(program ?? '', args, {

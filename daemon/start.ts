@@ -12,7 +12,7 @@ import { ControlServer } from './control-server.js';
 import { refuseIfRunning } from './control-socket-file.js';
 import { awaitHook } from './hooks.js';
 import { takeInheritedSockets } from './inherited-sockets.js';
-import { closeListeners, openListeners, type Listener } from './listeners.js';
+import { closeListeners, describeListener, openListeners, type Listener } from './listeners.js';
 import { Logger } from './logger.js';
 import { allBinds, checkCommandRunnable, describeProgram, poolSettingsFromConfig } from './pool.js';
 import { warnIfPidOne } from './pid-one.js';
@@ -71,7 +71,7 @@ export async function runMaster(resolved: ResolvedConfig, sources: ConfigSources
     if (pidfile) writePidfile(pidfile);
     logger.info(`Starting appd ${readPackageVersion()} on Node ${process.version} (master pid ${process.pid})`);
     warnIfPidOne(logger);
-    for (const listener of listeners) logger.info(`Listening at: ${listener.url} (fd ${listener.fd}, ${listener.origin})`);
+    for (const listener of listeners) logger.info(`Listening at: ${describeListener(listener, listener.origin)}`);
     for (const pool of poolSettingsFromConfig(config)) logger.info(`Pool ${pool.name}: ${describeProgram(pool)}, ${pool.workers} worker(s)`);
 
     arbiter = new Arbiter({

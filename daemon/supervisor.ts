@@ -17,6 +17,8 @@ import { watchChild } from './watch-child.js';
 import { WorkerHandle } from './worker-handle.js';
 import { WORKER_EXIT, type WorkerToMaster } from './worker-messages.js';
 
+/** How long after graceful-timeout the master kills an HTTP worker that has not exited by itself. */
+const WORKER_CUT_MARGIN_MS = 1000;
 /** After a quick stop (INT/QUIT) workers get this long before SIGKILL. */
 const QUICK_STOP_GRACE_MS = 2000;
 /** After asking a timed-out worker for its stack, wait at most this long for it before SIGKILL. */
@@ -80,7 +82,7 @@ export class Supervisor {
   listenersOf(pool: Pool): Listener[] {
     const all = this.#context.listeners();
     if (this.#context.config().pools === null) return [...all];
-    return pool.settings.bind.flatMap((bind) => all.filter((listener) => listener.bindText === bind.text));
+    return pool.settings.bind.flatMap((bind) => all.filter((listener) => listener.pool === pool.name && listener.bindText === bind.text));
   }
 
   spawnWorker(pool: Pool, slot: number): void {
@@ -303,7 +305,10 @@ export class Supervisor {
         this.retireWorker(worker, 'timeout');
         worker.killAt = now + (settings.timeoutStack ? STACK_GRACE_MS : 0);
       } else if (worker.state === 'stopping' && worker.killSentAt === null) {
-        const grace = worker.stopMode === 'quick' ? QUICK_STOP_GRACE_MS : settings.gracefulTimeout * 1000;
+        // An HTTP worker cuts its own connections at graceful-timeout and says so; the master's SIGKILL
+        // is the backstop a moment later, so it does not race the worker's own clean exit.
+        const backstop = command ? 0 : WORKER_CUT_MARGIN_MS;
+        const grace = worker.stopMode === 'quick' ? QUICK_STOP_GRACE_MS : settings.gracefulTimeout * 1000 + backstop;
         const stackOut = worker.stackPrintedAt === null ? Infinity : worker.stackPrintedAt + STACK_FLUSH_MS;
         const deadline = worker.killAt === null ? (worker.stopRequestedAt ?? now) + grace : Math.min(worker.killAt, stackOut);
         if (now >= deadline) this.killWorker(worker, worker.killAt !== null ? 'timed out' : `still running ${grace / 1000}s after stop`);
@@ -311,11 +316,28 @@ export class Supervisor {
     }
   }
 
-  /** Whether every wanted slot is running, or done by its restart policy (first-start completion). */
+  /**
+   * max-memory: a worker whose RSS is over its pool's limit is recycled the max-requests way (an HTTP
+   * worker's successor is ready before it drains; a plain command is stopped, then started).
+   */
+  recycleOverMemory(rssOf: (pid: number) => number | null): void {
+    for (const worker of this.workers.values()) {
+      const limit = worker.settings.maxMemory;
+      if (limit <= 0 || worker.state !== 'ready' || worker.recycleReason !== null) continue;
+      const rss = rssOf(worker.pid);
+      if (rss === null || rss <= limit) continue;
+      const megabytes = (bytes: number): string => `${Math.round(bytes / 1024 / 1024)} MB`;
+      worker.recycleReason = `RSS ${megabytes(rss)} is over max-memory ${megabytes(limit)}`;
+      this.#context.logger.warning(`worker ${worker.label}: ${worker.recycleReason}; replacing it`);
+    }
+  }
+
+  /** Whether every wanted slot is running, done by its restart policy, or fatal: nothing left to wait for. */
   isSettled(pool: Pool): boolean {
     for (let slot = 0; slot < pool.desired; slot += 1) {
       const running = this.workersOf(pool.name, slot).some((worker) => worker.state === 'ready');
-      if (!running && !pool.slot(slot).finished) return false;
+      const record = pool.slot(slot);
+      if (!running && !record.finished && !record.fatal) return false;
     }
     return true;
   }

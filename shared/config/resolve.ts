@@ -145,11 +145,13 @@ function checkPools({ values, sources }: Pick<ResolvedConfig, 'values' | 'source
   }
   const owners = new Map<string, string>();
   for (const [name, overrides] of Object.entries(values.pools ?? {})) {
-    const binds = (overrides['bind'] ?? []) as { text: string }[];
+    const binds = (overrides['bind'] ?? []) as { text: string; port?: number }[];
     if (binds.length === 0 && overrides['command'] === undefined) {
       throw new ConfigError(`pools.${name} (from ${where}) serves HTTP but has no bind: give pools.${name}.bind`);
     }
     for (const bind of binds) {
+      // ":0" in two pools means two sockets on two random ports, not one address twice.
+      if ('port' in bind && bind.port === 0) continue;
       const owner = owners.get(bind.text);
       if (owner) throw new ConfigError(`pools.${owner} and pools.${name} (from ${where}) both bind ${bind.text}: each address belongs to one pool`);
       owners.set(bind.text, name);

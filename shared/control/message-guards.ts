@@ -62,6 +62,12 @@ function integerField(fields: Fields, key: string, minimum: number, maximum: num
   return value;
 }
 
+function requiredPool(fields: Fields, id: string): string {
+  const pool = poolField(fields, id);
+  if (pool === null) throw new ProtocolViolation('bad_request', '"pool" is required', id);
+  return pool;
+}
+
 function scaleChange(fields: Fields, id: string): ScaleChange {
   const change = fields['change'];
   if (isFields(change) && 'relative' in change) return { relative: integerField(change, 'relative', -MAX_WORKERS, MAX_WORKERS, id) };
@@ -78,6 +84,14 @@ const REQUEST_PARSERS: { readonly [C in Command]: (fields: Fields, id: string) =
   events: () => ({ command: 'events' }),
   scale: (fields, id) => ({ command: 'scale', pool: poolField(fields, id), change: scaleChange(fields, id) }),
   reload: (fields, id) => ({ command: 'reload', pool: poolField(fields, id) }),
+  restart: (fields, id) => {
+    const pool = poolField(fields, id);
+    const slot = fields['slot'] === null || fields['slot'] === undefined ? null : integerField(fields, 'slot', 0, MAX_WORKERS, id);
+    if (slot !== null && pool === null) throw new ProtocolViolation('bad_request', '"slot" needs "pool"', id);
+    return { command: 'restart', pool, slot };
+  },
+  'stop-pool': (fields, id) => ({ command: 'stop-pool', pool: requiredPool(fields, id) }),
+  'start-pool': (fields, id) => ({ command: 'start-pool', pool: requiredPool(fields, id) }),
   stop: (fields, id) => {
     const mode = fields['mode'];
     if (mode !== 'graceful' && mode !== 'quick') throw new ProtocolViolation('bad_request', `"mode" must be "graceful" or "quick"`, id);

@@ -59,6 +59,10 @@ export interface RequestArguments {
   config: object;
   scale: { readonly pool: string | null; readonly change: ScaleChange };
   reload: { readonly pool: string | null };
+  /** Replace workers without reading the config: every pool, one pool, or one slot of a pool. */
+  restart: { readonly pool: string | null; readonly slot: number | null };
+  'stop-pool': { readonly pool: string };
+  'start-pool': { readonly pool: string };
   upgrade: object;
   stop: { readonly mode: 'graceful' | 'quick' };
   /** The most recent `lines` lines (of one pool's workers, or all), then every new one when following. */
@@ -67,7 +71,7 @@ export interface RequestArguments {
   events: object;
 }
 export type Command = keyof RequestArguments;
-export const COMMANDS = ['ping', 'status', 'config', 'scale', 'reload', 'upgrade', 'stop', 'logs', 'events'] as const satisfies readonly Command[];
+export const COMMANDS = ['ping', 'status', 'config', 'scale', 'reload', 'restart', 'stop-pool', 'start-pool', 'upgrade', 'stop', 'logs', 'events'] as const satisfies readonly Command[];
 
 export type Request = { readonly [C in Command]: { readonly command: C } & RequestArguments[C] }[Command];
 export type RequestOf<C extends Command> = Extract<Request, { command: C }>;

@@ -65,10 +65,10 @@ export const CONFIG_AND_WORKER_SETTINGS = [
     kind: kinds.bindList,
     default: ({ environment }) => kinds.bindList.parse(environment['PORT'] ? `0.0.0.0:${environment['PORT']}` : '127.0.0.1:8000'),
     defaultText: '127.0.0.1:8000, or 0.0.0.0:$PORT when PORT is set',
-    reload: 'restart',
+    reload: 'live',
     perPool: true,
     summary: 'An address to listen on; repeat for several.',
-    doc: 'HOST:PORT, [IPV6]:PORT, :PORT (every interface), unix:PATH, fd://N (an inherited descriptor) or fd://NAME (the socket systemd passed under that FileDescriptorName=). The master binds every address and never accepts on it; workers accept. Sockets inherited from systemd (LISTEN_FDS) are adopted: a bind whose address or name matches an inherited socket uses it, inherited sockets no bind matches are closed, and with no bind given every inherited socket is used. Changing binds takes a new master (appctl upgrade).',
+    doc: 'HOST:PORT, [IPV6]:PORT, :PORT (every interface), unix:PATH, fd://N (an inherited descriptor) or fd://NAME (the socket systemd passed under that FileDescriptorName=). The master binds every address and never accepts on it; workers accept. Sockets inherited from systemd (LISTEN_FDS) are adopted: a bind whose address or name matches an inherited socket uses it, inherited sockets no bind matches are closed, and with no bind given every inherited socket is used. A reload binds added addresses (failing the reload, changing nothing, if one cannot be bound) and closes removed ones.',
   }),
   defineSetting({
     key: 'backlog',
