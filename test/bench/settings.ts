@@ -39,7 +39,7 @@ function numberFrom(name: string, fallback: number): number {
 }
 
 export const SETTINGS_HELP = `Environment (defaults in brackets):
-  BENCH_SECONDS [4]        one wrk run        BENCH_ROUNDS [3]       runs per throughput cell (median)
+  BENCH_SECONDS [2]        one wrk run        BENCH_ROUNDS [5]       runs per throughput cell (median)
   BENCH_CONNECTIONS [64]   wrk connections    BENCH_WARMUP [1]       warm-up seconds per contender and mode
   BENCH_LOAD_LIMIT [1.5]   before each measurement, wait while the 1-minute load is at or above this,
   BENCH_IDLE_CORES [0.4]     unless the machine used fewer cores than this in each of the last 2 seconds
@@ -79,8 +79,8 @@ export function readSettings(): BenchSettings {
     scratch,
     outputFile: resolve(PROJECT_ROOT, process.env.BENCH_OUTPUT || 'bench-results.json'),
     workers: 2,
-    wrkSeconds: numberFrom('BENCH_SECONDS', 4),
-    rounds: Math.max(1, Math.round(numberFrom('BENCH_ROUNDS', 3))),
+    wrkSeconds: numberFrom('BENCH_SECONDS', 2),
+    rounds: Math.max(1, Math.round(numberFrom('BENCH_ROUNDS', 5))),
     connections: Math.max(1, Math.round(numberFrom('BENCH_CONNECTIONS', 64))),
     warmUpSeconds: numberFrom('BENCH_WARMUP', 1),
     loadLimit: numberFrom('BENCH_LOAD_LIMIT', 1.5),
