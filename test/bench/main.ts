@@ -137,8 +137,8 @@ async function main(): Promise<void> {
     if (appd && wants('control')) {
       results.status = await section('status', () => measureStatus(appd, pm2, settings.commandRepeats, gate));
       results.workerSpawn = await section('worker spawn', async () => {
-        const measured = await measureWorkerSpawn(appd, settings.workers, 3, gate);
-        return { appdMasterMs: measured.masterMs, appdSignalToLogMs: measured.signalToLogMs, bareNodeMs: await measureBareNodeSpawn(settings.scratch, 3, gate) };
+        const measured = await measureWorkerSpawn(appd, settings.workers, 5, gate);
+        return { appdMasterMs: measured.masterMs, appdSignalToLogMs: measured.signalToLogMs, bareNodeMs: await measureBareNodeSpawn(settings.scratch, 5, gate) };
       });
       results.scale = await section('scale', () => measureScale(appd, pm2, settings.workers, 2, gate));
     }

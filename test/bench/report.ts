@@ -133,7 +133,7 @@ export function buildRows(results: BenchResults, notes: Footnotes): Row[] {
   rows.push(memoryRow(results.memory, 2), memoryRow(results.memory, 16));
   const spawn = results.workerSpawn;
   rows.push({
-    title: 'spawn to ready, one worker, best of 3 (appd: TTIN, master clock; node: bare process until it accepts)',
+    title: 'spawn to ready, one worker, best of 5 (appd: TTIN, master clock; node: bare process until it accepts)',
     cells: { appd: timingCell(spawn?.appdMasterMs, notes), node: timingCell(spawn?.bareNodeMs, notes) },
     target: '',
   });
