@@ -4,7 +4,7 @@
 import type { ResolvedConfig } from '../shared/config/resolve.js';
 import type { WorkerEventMessage } from '../shared/control/protocol.js';
 import type { PingData, StatusSnapshot } from '../shared/control/status.js';
-import { AppdError, AppLoadError, BindError, BootError, describeError } from '../shared/errors.js';
+import { AppdError, AppLoadError, BindError, BootError, describeError, hasErrorCode } from '../shared/errors.js';
 import type { Config } from '../shared/settings/table.js';
 import { EventQueue, type ArbiterEvent, type ArbiterEventType, type EventOf, type EventReader, type Requester } from './events.js';
 import { applyReloadedConfig } from './config-reload.js';
@@ -385,6 +385,8 @@ export class Arbiter {
       const failure = worker.bootFailure;
       // A module that cannot be imported will not import on the next try either: stop now, exit 4.
       if (failure?.phase === 'load') return this.#halt(new AppLoadError(failure.message));
+      // Nor will a program the worker's user may not run, or that does not exist.
+      if (failure?.phase === 'spawn' && (failure.code === 'EACCES' || failure.code === 'ENOENT')) return this.#halt(new BootError(failure.message));
       if (failure?.phase === 'listen' && (failure.code === 'EADDRINUSE' || failure.code === 'EACCES')) {
         return this.#halt(new BindError(failure.message));
       }
@@ -396,8 +398,13 @@ export class Arbiter {
     if (pool?.rollout && worker.generation === pool.generation) this.#rollBack(pool, worker.bootFailure?.message ?? 'it exited before becoming ready');
   }
 
+  /** The process could not even be started (EACCES, ENOENT, EAGAIN): say which program and as whom. */
   #handleWorkerSpawnFailed({ workerId, error }: EventOf<'worker-spawn-failed'>): void {
-    this.#logger.error(`cannot spawn a worker: ${error.message}`);
+    const worker = this.supervisor.workers.get(workerId);
+    const user = worker?.settings.user ? ` as user ${worker.settings.user}` : '';
+    const message = `cannot start worker ${worker?.tag ?? workerId}${user}: ${error.message}${hasErrorCode(error, 'EACCES') ? ' (permission denied: that user must be able to execute it and read its directories)' : ''}`;
+    this.#logger.error(message);
+    if (worker && worker.bootFailure === null) worker.bootFailure = { phase: 'spawn', message, code: (error as NodeJS.ErrnoException).code ?? 'EUNKNOWN' };
     this.#handleWorkerExit({ type: 'worker-exit', workerId, code: null, signal: null });
   }
 

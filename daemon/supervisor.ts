@@ -145,7 +145,11 @@ export class Supervisor {
     this.workers.delete(workerId);
     const how = describeExit(code, signal);
     const failedBoot = worker.readyAt === null && (!wasStopping || worker.bootFailure !== null);
-    if (wasStopping && worker.bootFailure === null) {
+    if (worker.bootFailure?.phase === 'spawn') {
+      // Already logged with its cause by the arbiter; the slot is throttled like any failed start.
+      const record = this.pools.get(worker.pool)?.slot(worker.slot);
+      if (record) this.#recordExit(worker, record, code);
+    } else if (wasStopping && worker.bootFailure === null) {
       logger.info(`worker ${worker.label} exited (${how}) after ${worker.retireReason ?? 'stop'}`);
     } else {
       const oom = signal === 'SIGKILL' && worker.killSentAt === null ? '; killed by someone else, perhaps out of memory' : '';

@@ -38,9 +38,9 @@ test('an export that is not a handler: exit 4 saying what it is', async (t) => {
 });
 
 test('a factory that always throws: exit 3 after boot-timeout with the app\'s error', async (t) => {
-  const { daemon, code, stderr } = await failingStart(t, [`${fixture('factory-throws.mjs')}:createApp()`, '-w', '2', '-b', '127.0.0.1:0', '--boot-timeout', '2', '-p', 'app.pid']);
+  const { daemon, code, stderr } = await failingStart(t, [`${fixture('factory-throws.mjs')}:createApp()`, '-w', '2', '-b', '127.0.0.1:0', '--boot-timeout', '5', '-p', 'app.pid']);
   t.is(code, 3);
-  t.regex(stderr, /appd: no worker became ready within boot-timeout \(2s\): .*createApp.*failed: Error: database unreachable: connect ECONNREFUSED/);
+  t.regex(stderr, /appd: no worker became ready within boot-timeout \(5s\): .*createApp.*failed: Error: database unreachable: connect ECONNREFUSED/);
   t.false(existsSync(join(daemon.directory, 'app.pid')));
   t.deepEqual(daemon.descendants(), []);
 });

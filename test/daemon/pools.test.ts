@@ -101,7 +101,7 @@ test('a crash-looping command pool backs off, turns fatal after start-retries, a
   const config = `export default {
   pools: {
     web: { app: ${JSON.stringify(fixture('pid-app.mjs'))}, bind: ['127.0.0.1:0'] },
-    flaky: { command: ['sh', '-c', 'test -f ok && exec sleep 600; echo "no ok file"; exit 3'], startRetries: 4, startSeconds: 0.5 },
+    flaky: { command: ['sh', '-c', 'test -f ok && exec sleep 600; echo "no ok file"; exit 3'], startRetries: 6, startSeconds: 0.5 },
   },
 };
 `;
@@ -114,10 +114,10 @@ test('a crash-looping command pool backs off, turns fatal after start-retries, a
     return slot?.state === 'fatal' ? slot : null;
   }, 30_000, 50);
   t.true(seen.has('backoff'), `states seen: ${[...seen].join(', ')}`);
-  t.is(fatal.failures, 5, 'fatal after start-retries (4) retries, i.e. the fifth failed start');
-  t.is(fatal.restarts, 5);
+  t.is(fatal.failures, 7, 'fatal after start-retries (6) retries, i.e. the seventh failed start');
+  t.is(fatal.restarts, 7);
   t.deepEqual(fatal.lastExit && { code: fatal.lastExit.code, signal: fatal.lastExit.signal }, { code: 3, signal: null });
-  t.regex(daemon.output, /slot flaky\.0 failed to start 5 times in a row; giving up \(fatal\) until appctl restart flaky/);
+  t.regex(daemon.output, /slot flaky\.0 failed to start 7 times in a row; giving up \(fatal\) until appctl restart flaky/);
   await daemon.waitForLog(/\[INFO\] ready: 1 worker/, 10_000);
   t.regex(daemon.output, /\[flaky\.0 g1\] no ok file/);
   t.is((await get(`http://127.0.0.1:${portOf(daemon, 'web')}/`)).status, 200, 'the web pool is unaffected');
