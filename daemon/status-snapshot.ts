@@ -55,7 +55,7 @@ function slotStatus(pool: Pool, slot: number, workers: readonly WorkerHandle[], 
     state: slotState(record, workers, slot < pool.desired, now),
     restarts: record.restarts,
     failures: record.failures,
-    lastExit: lastExit && { code: lastExit.code, signal: lastExit.signal, at: new Date(lastExit.at).toISOString() },
+    lastExit: lastExit && { code: lastExit.code, signal: lastExit.signal, reason: lastExit.reason, at: new Date(lastExit.at).toISOString() },
   };
 }
 

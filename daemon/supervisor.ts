@@ -11,6 +11,7 @@ import type { Listener } from './listeners.js';
 import type { Logger } from './logger.js';
 import type { Pool, PoolSettings } from './pool.js';
 import type { SlotRecord } from './slot.js';
+import { UnaskedExitClassifier, type UnaskedExit } from './outside-kill.js';
 import { spawnCommandWorker } from './spawn-command.js';
 import { buildWorkerSpec, spawnHttpWorker } from './spawn-worker.js';
 import { watchChild } from './watch-child.js';
@@ -56,11 +57,30 @@ function describeExit(code: number | null, signal: NodeJS.Signals | null): strin
   return code !== null ? `exit code ${code}` : `signal ${signal ?? 'unknown'}`;
 }
 
+const UNASKED_EXIT_NOTES: Readonly<Record<UnaskedExit, string>> = {
+  crash: '',
+  'out-of-memory': "; killed by the kernel's OOM killer",
+  'outside-kill': '; killed by someone else, not by appd: replaced at once',
+  killed: '; killed by someone else, perhaps out of memory',
+};
+
+/** What status shows as a slot's lastExit.reason. */
+function exitReason(worker: WorkerHandle, unasked: UnaskedExit): string {
+  if (worker.timedOut) return 'timeout';
+  if (worker.bootFailure?.phase === 'timeout') return 'boot timeout';
+  if (worker.bootFailure?.phase === 'spawn') return 'failed to spawn';
+  if (unasked === 'out-of-memory') return 'out of memory';
+  if (unasked === 'outside-kill') return 'killed from outside';
+  if (unasked === 'killed') return 'killed';
+  return worker.readyAt === null ? 'failed to boot' : 'crashed';
+}
+
 export class Supervisor {
   readonly pools = new Map<string, Pool>();
   readonly workers = new Map<number, WorkerHandle>();
   readonly #identities = new Map<string, Identity | null>();
   readonly #context: SupervisorContext;
+  readonly #unaskedExits = new UnaskedExitClassifier();
   #nextWorkerId = 1;
 
   constructor(context: SupervisorContext) {
@@ -144,24 +164,28 @@ export class Supervisor {
     worker.transition('exited');
     this.workers.delete(workerId);
     const how = describeExit(code, signal);
-    const failedBoot = worker.readyAt === null && (!wasStopping || worker.bootFailure !== null);
+    const unasked = wasStopping || worker.killSentAt !== null ? 'crash' : this.#unaskedExits.classify(signal);
+    // Killed from outside while booting says nothing about the app: no boot failure, no rollback.
+    const failedBoot = worker.readyAt === null && (!wasStopping || worker.bootFailure !== null) && unasked !== 'outside-kill';
     if (worker.bootFailure?.phase === 'spawn') {
       // Already logged with its cause by the arbiter; the slot is throttled like any failed start.
       const record = this.pools.get(worker.pool)?.slot(worker.slot);
-      if (record) this.#recordExit(worker, record, code);
+      if (record) this.#recordExit(worker, record, code, unasked);
     } else if (wasStopping && worker.bootFailure === null) {
       logger.info(`worker ${worker.label} exited (${how}) after ${worker.retireReason ?? 'stop'}`);
+      // A hung worker is the app failing, not a planned stop: its slot counts it (and backs off if young).
+      const record = worker.timedOut ? this.pools.get(worker.pool)?.slot(worker.slot) : undefined;
+      if (record) this.#recordExit(worker, record, code, unasked);
     } else {
-      const oom = signal === 'SIGKILL' && worker.killSentAt === null ? '; killed by someone else, perhaps out of memory' : '';
       const stage = worker.readyAt === null ? 'while booting' : 'unexpectedly';
-      logger.error(`worker ${worker.label} exited ${stage} (${how}${oom})`);
-      if (worker.bootFailure === null && worker.readyAt === null) {
+      logger.error(`worker ${worker.label} exited ${stage} (${how}${UNASKED_EXIT_NOTES[unasked]})`);
+      if (worker.bootFailure === null && worker.readyAt === null && unasked !== 'outside-kill') {
         const tail = worker.outputTail.slice(-8).join('\n');
         const phase = code === WORKER_EXIT.appLoadFailed ? 'load' : 'crash';
         worker.bootFailure = { phase, message: `exited with ${how} before becoming ready${tail ? `; its last output:\n${tail}` : ''}` };
       }
       const record = this.pools.get(worker.pool)?.slot(worker.slot);
-      if (record) this.#recordExit(worker, record, code);
+      if (record) this.#recordExit(worker, record, code, unasked);
     }
     fireHook(logger, 'workerExit', this.#context.config().workerExit, this.#context.hookServer(),
       { pool: worker.pool, slot: worker.slot, generation: worker.generation, pid: worker.pid }, { code, signal });
@@ -170,20 +194,27 @@ export class Supervisor {
 
   /**
    * An exit the master did not ask for: a command that ended by its restart policy stays exited; one
-   * that ran start-seconds is simply started again; an earlier one is a failed start, throttled with
-   * exponential backoff, and after start-retries of them in a row the slot is fatal.
+   * that ran start-seconds, or was killed from outside, is simply started again; an earlier one is a
+   * failed start, throttled with exponential backoff, and after start-retries of them in a row the
+   * slot is fatal.
    */
-  #recordExit(worker: WorkerHandle, record: SlotRecord, code: number | null): void {
+  #recordExit(worker: WorkerHandle, record: SlotRecord, code: number | null, unasked: UnaskedExit): void {
     const { logger, now, random } = this.#context;
     const settings = worker.settings;
     const slot = `${worker.pool}.${worker.slot}`;
-    record.lastExit = { code, signal: worker.exitSignal, at: now() };
+    record.lastExit = { code, signal: worker.exitSignal, reason: exitReason(worker, unasked), at: now() };
     if (settings.kind === 'command' && (settings.restart === 'never' || (settings.restart === 'on-failure' && code === 0))) {
       record.finished = true;
       logger.info(`slot ${slot} stays exited (restart: ${settings.restart})`);
       return;
     }
     record.restarts += 1;
+    // kill -9 by an operator or a chaos tool is not the program failing to start: backing off would
+    // leave the pool short for seconds after a burst of kills. The failures so far are kept.
+    if (unasked === 'outside-kill') {
+      record.nextSpawnAt = now();
+      return;
+    }
     const started = worker.readyAt !== null && now() - worker.spawnedAt >= settings.startSeconds * 1000;
     if (started) {
       record.failures = 0;
@@ -271,13 +302,16 @@ export class Supervisor {
     // A failing slot waits out its backoff (or stays down when fatal), whatever the reason to spawn.
     const mayStart = pool.slot(slot).mayStart(this.#context.now());
     if (!newest) {
-      // Stop-first pools wait until the old process is really gone.
-      const waitForOld = !this.#startsSuccessorFirst(pool) && workers.length > 0;
+      // Stop-first pools wait until the old process is really gone. So does a slot whose worker is being
+      // killed for failing to boot (boot timeout): its failure must count (backoff, fatal) before the next try.
+      const waitForOld = (!this.#startsSuccessorFirst(pool) && workers.length > 0) || workers.some((worker) => worker.bootFailure !== null);
       if (mayStart && !waitForOld) this.spawnWorker(pool, slot);
       return workers.some((worker) => worker.generation < pool.generation) ? 1 : 0;
     }
     if (newest.state === 'ready') {
-      for (const older of live.slice(0, -1)) this.retireWorker(older, `replaced by ${newest.label}`);
+      for (const older of live.slice(0, -1)) {
+        this.retireWorker(older, `replaced by ${newest.label}${older.recycleReason === null ? '' : ` (${older.recycleReason})`}`);
+      }
     }
     const outdated = newest.generation < pool.generation;
     if (!outdated && newest.recycleReason === null) return newest.state === 'starting' && live.length > 1 ? 1 : 0;
@@ -306,6 +340,7 @@ export class Supervisor {
         const silence = ((now - worker.lastHeartbeatAt) / 1000).toFixed(1);
         this.#context.logger.critical(`WORKER TIMEOUT ${worker.label}: no heartbeat for ${silence}s (timeout ${settings.timeout}s)`);
         if (settings.timeoutStack) worker.requestStack();
+        worker.timedOut = true;
         this.retireWorker(worker, 'timeout');
         worker.killAt = now + (settings.timeoutStack ? STACK_GRACE_MS : 0);
       } else if (worker.state === 'stopping' && worker.killSentAt === null) {

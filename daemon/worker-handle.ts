@@ -34,6 +34,8 @@ export class WorkerHandle {
   stopMode: 'graceful' | 'quick' | null = null;
   /** A deadline sooner than the stop grace (a timed-out worker gets a moment to print its stack). */
   killAt: number | null = null;
+  /** Set when the master stops it for failing its heartbeat: the slot records a failure, not a planned stop. */
+  timedOut = false;
   /** When its watchdog printed the stack it was stuck in (after a timeout). */
   stackPrintedAt: number | null = null;
   killSentAt: number | null = null;

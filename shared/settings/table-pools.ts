@@ -56,7 +56,7 @@ export const POOL_POLICY_SETTINGS = [
     perPool: true,
     reload: 'workers',
     summary: 'A process must stay up this long to count as started.',
-    doc: 'An HTTP worker is started when it is ready; a command pool\'s process when it has run this long. An exit before that is a failed start: the slot is restarted with exponential backoff (0.25 s doubling up to 30 s, with jitter), and after start-retries failed starts in a row it is fatal.',
+    doc: 'An HTTP worker is started once it is ready and has run this long; a command pool\'s process once it has run this long. An exit before that is a failed start (so is a boot timeout, or an HTTP worker killed for its timeout this early): the slot is restarted with exponential backoff (0.25 s doubling up to 30 s, with jitter), and after start-retries failed starts in a row it is fatal. A process killed from outside (kill -9 by an operator or a chaos tool: a signal appd did not send and the process did not raise itself by crashing) is started again at once and is never a failed start; a SIGKILL while the kernel counts an OOM kill (/proc/vmstat oom_kill) is one.',
   }),
   defineSetting({
     key: 'startRetries',

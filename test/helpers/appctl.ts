@@ -4,6 +4,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { ExecutionContext } from 'ava';
+import type { StatusSnapshot } from '../../shared/control/status.js';
 import { APPCTL } from './daemon.js';
 import { killQuietly } from './processes.js';
 
@@ -51,4 +52,11 @@ export function followAppctl(t: ExecutionContext, args: readonly string[], optio
   const exited = new Promise<number | null>((settle) => child.on('close', (code) => settle(code)));
   t.teardown(() => killQuietly(child.pid ?? -1));
   return { child, output: () => output, exited };
+}
+
+/** `appctl status --json` of the daemon found in `runtimeDirectory`, parsed; throws if appctl failed. */
+export async function statusOf(runtimeDirectory: string): Promise<StatusSnapshot> {
+  const result = await appctl(['status', '--json'], { runtimeDirectory });
+  if (result.code !== 0) throw new Error(`appctl status exited ${result.code}: ${result.stderr}`);
+  return JSON.parse(result.stdout) as StatusSnapshot;
 }

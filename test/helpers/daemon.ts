@@ -90,6 +90,13 @@ export class TestDaemon {
     return `http://127.0.0.1:${this.port}`;
   }
 
+  /** The URL of the first TCP listener of a pool (a daemon with pools). */
+  urlOf(pool: string): string {
+    const match = new RegExp(`Listening at: https?://[^\\s]*:(\\d+) \\(fd \\d+, bound, pool ${pool}\\)`).exec(this.output);
+    if (!match) throw new Error(`the daemon logged no TCP listener for pool ${pool}:\n${this.output}`);
+    return `http://127.0.0.1:${match[1]}`;
+  }
+
   /** Live descendants (workers and their children). */
   descendants(): number[] {
     const found: number[] = [];

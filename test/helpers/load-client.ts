@@ -31,6 +31,20 @@ export interface LoadOptions {
   readonly okStatuses?: readonly number[];
   /** Sees every complete response (to count responders, check bodies). */
   readonly onResponse?: (response: LoadResponse) => void;
+  /** Sees every failure with the client's port of its connection (to tell which server end it had). */
+  readonly onFailure?: (failure: LoadFailure) => void;
+}
+
+export interface LoadFailure {
+  readonly code: string;
+  readonly message: string;
+  /** The local port of the connection the request went out on; null if it never connected. */
+  readonly localPort: number | null;
+}
+
+/** Where a request went out: filled in once its socket is connected. */
+interface Connection {
+  localPort: number | null;
 }
 
 export interface LoadResponse {
@@ -65,7 +79,7 @@ function errorCode(error: unknown): string {
   return typeof code === 'string' ? code : error instanceof Error ? error.name : 'UNKNOWN';
 }
 
-function keepAliveRequest(target: URL, agent: http.Agent, timeoutMs: number): Promise<LoadResponse> {
+function keepAliveRequest(target: URL, agent: http.Agent, timeoutMs: number, connection: Connection): Promise<LoadResponse> {
   return new Promise((settle, fail) => {
     const outgoing = http.request(
       { host: target.hostname.replace(/^\[|\]$/g, ''), port: target.port, path: `${target.pathname}${target.search}`, agent, timeout: timeoutMs },
@@ -81,6 +95,12 @@ function keepAliveRequest(target: URL, agent: http.Agent, timeoutMs: number): Pr
         response.on('aborted', () => fail(new LoadError('SHORT_BODY', 'the response was aborted')));
       },
     );
+    outgoing.on('socket', (socket) => {
+      // A reused keep-alive socket is connected already; a fresh one says so when it is (asking for its
+      // port before that would cache a port of 0 in the socket).
+      if (!socket.pending) connection.localPort = socket.localPort ?? null;
+      else socket.once('connect', () => (connection.localPort = socket.localPort ?? null));
+    });
     outgoing.on('timeout', () => outgoing.destroy(new LoadError('ETIMEDOUT', `no response within ${timeoutMs}ms`)));
     outgoing.on('error', fail);
     outgoing.end();
@@ -106,12 +126,13 @@ function parseClosedResponse(raw: Buffer): LoadResponse {
   return { status: Number(status[1]), headers, body: body.toString('utf8') };
 }
 
-function closeRequest(target: URL, timeoutMs: number): Promise<LoadResponse> {
+function closeRequest(target: URL, timeoutMs: number, connection: Connection): Promise<LoadResponse> {
   return new Promise((settle, fail) => {
     const chunks: Buffer[] = [];
     const socket = net.connect({ host: target.hostname.replace(/^\[|\]$/g, ''), port: Number(target.port) });
     socket.setTimeout(timeoutMs, () => socket.destroy(new LoadError('ETIMEDOUT', `no complete response within ${timeoutMs}ms`)));
     socket.on('connect', () => {
+      connection.localPort = socket.localPort ?? null;
       // write, not end: real clients keep their side open until the response arrives.
       socket.write(`GET ${target.pathname}${target.search} HTTP/1.0\r\nHost: ${target.host}\r\nConnection: close\r\n\r\n`);
     });
@@ -143,23 +164,25 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   let ok = 0;
   let failed = 0;
 
-  const fail = (code: string, detail: string): void => {
+  const fail = (code: string, detail: string, connection: Connection): void => {
     failed += 1;
     errors[code] = (errors[code] ?? 0) + 1;
     if (samples.length < SAMPLE_LIMIT) samples.push(`${code}: ${detail}`);
+    options.onFailure?.({ code, message: detail, localPort: connection.localPort });
   };
   const keepGoing = (): boolean => !options.signal?.aborted && Date.now() < deadline && started < maxRequests;
 
   const loop = async (): Promise<void> => {
     while (keepGoing()) {
       started += 1;
+      const connection: Connection = { localPort: null };
       try {
-        const response = options.mode === 'keep-alive' ? await keepAliveRequest(target, agent, timeoutMs) : await closeRequest(target, timeoutMs);
+        const response = options.mode === 'keep-alive' ? await keepAliveRequest(target, agent, timeoutMs, connection) : await closeRequest(target, timeoutMs, connection);
         if (okStatuses.has(response.status)) ok += 1;
-        else fail(`HTTP_${response.status}`, response.body.slice(0, 200));
+        else fail(`HTTP_${response.status}`, response.body.slice(0, 200), connection);
         options.onResponse?.(response);
       } catch (error) {
-        fail(errorCode(error), error instanceof Error ? error.message : String(error));
+        fail(errorCode(error), error instanceof Error ? error.message : String(error), connection);
       }
     }
   };
