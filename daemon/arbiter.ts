@@ -168,7 +168,8 @@ export class Arbiter {
         this.supervisor.murderWorkers();
         this.#checkMemory();
         this.supervisor.manageWorkers(this.#stopMode);
-        this.#checkProgress();
+        // A pool whose new generation just became ready drains its old one now, not one tick later.
+        if (this.#checkProgress()) this.supervisor.manageWorkers(this.#stopMode);
         this.#options.observer?.looped?.(this);
       } catch (error) {
         this.#logger.critical(`master loop error: ${describeError(error)}`);
@@ -395,7 +396,7 @@ export class Arbiter {
       return;
     }
     const pool = this.supervisor.pools.get(worker.pool);
-    if (pool?.rollout && worker.generation === pool.generation) this.#rollBack(pool, worker.bootFailure?.message ?? 'it exited before becoming ready');
+    if (pool?.rollout?.phase === 'rolling' && worker.generation === pool.generation) this.#rollBack(pool, worker.bootFailure?.message ?? 'it exited before becoming ready');
   }
 
   /** The process could not even be started (EACCES, ENOENT, EAGAIN): say which program and as whom. */
@@ -416,17 +417,32 @@ export class Arbiter {
     pool.rollout = null;
     pool.generation = rollout.fromGeneration;
     pool.settings = rollout.fromSettings;
-    for (const worker of this.supervisor.workersOf(pool.name)) {
-      if (worker.generation === failedGeneration && worker.state === 'starting') this.supervisor.retireWorker(worker, 'reload rolled back', 'quick');
+    pool.target = rollout.fromTarget;
+    const workers = this.supervisor.workersOf(pool.name);
+    const kept: string[] = [];
+    for (const worker of workers) {
+      if (worker.generation !== failedGeneration || worker.state === 'stopping') continue;
+      // Not serving yet: nothing to finish. A ready one may have requests in flight: it drains.
+      if (worker.state === 'starting') {
+        this.supervisor.retireWorker(worker, 'reload rolled back', 'quick');
+        continue;
+      }
+      const oldOne = workers.some((other) => other.slot === worker.slot && other.generation < failedGeneration && other.state === 'ready');
+      if (oldOne || worker.slot >= pool.desired) this.supervisor.retireWorker(worker, 'reload rolled back');
+      else kept.push(worker.tag); // its old worker died during the roll: better the new code than an empty slot
     }
-    const message = `reload of pool ${pool.name} rolled back: a generation ${failedGeneration} worker failed to boot: ${reason}`;
+    const serving = workers.filter((worker) => worker.generation < failedGeneration && worker.state === 'ready' && worker.slot < pool.desired).length;
+    const keptNote = kept.length > 0 ? `; ${kept.join(', ')} stay(s) on generation ${failedGeneration} (the old worker of that slot had exited)` : '';
+    const message = `reload of pool ${pool.name} rolled back: a generation ${failedGeneration} worker failed to boot: ${reason}\n` +
+      `generation ${rollout.fromGeneration} keeps serving with ${serving} worker(s)${keptNote}`;
     this.#logger.error(message);
     rollout.job.poolRolledBack(pool.name, message);
   }
 
-  /** First-start completion or failure, finished rollouts, and waiting jobs. */
-  #checkProgress(): void {
-    if (this.#stopMode !== null) return;
+  /** First-start completion or failure, rollouts' progress, and waiting jobs; true if a rollout may retire workers now. */
+  #checkProgress(): boolean {
+    if (this.#stopMode !== null) return false;
+    let retireNow = false;
     const now = this.#now();
     const pools = [...this.supervisor.pools.values()];
     if (this.#phase === 'booting') {
@@ -442,7 +458,8 @@ export class Arbiter {
       } else if (now - this.startedAt > limit) {
         if (!this.#everReady) {
           const reason = this.#lastBootFailure?.message ?? 'no worker reported an error';
-          return this.#halt(new BootError(`no worker became ready within boot-timeout (${limit / 1000}s): ${reason}`));
+          this.#halt(new BootError(`no worker became ready within boot-timeout (${limit / 1000}s): ${reason}`));
+          return false;
         }
         this.#logger.warning('not every worker became ready within boot-timeout; serving with those that did');
         this.#becomeRunning();
@@ -456,8 +473,18 @@ export class Arbiter {
       }
       const rollout = pool.rollout;
       if (!rollout) continue;
-      const current = this.supervisor.workersOf(pool.name).filter((worker) => worker.state === 'ready' && worker.generation >= pool.generation && worker.slot < pool.desired);
-      if (new Set(current.map((worker) => worker.slot)).size >= pool.desired) {
+      if (rollout.phase === 'rolling') {
+        const current = this.supervisor.workersOf(pool.name).filter((worker) => worker.state === 'ready' && worker.generation >= pool.generation && worker.slot < pool.desired);
+        if (new Set(current.map((worker) => worker.slot)).size >= pool.desired) {
+          rollout.phase = 'retiring';
+          retireNow = true;
+        }
+        continue;
+      }
+      // Done once the old generation takes no new connection: whoever reads "reloaded" and sends a
+      // request reaches the new code.
+      const older = this.supervisor.workersOf(pool.name).filter((worker) => worker.generation < pool.generation);
+      if (older.every((worker) => this.supervisor.hasStoppedAccepting(worker))) {
         pool.rollout = null;
         const seconds = ((now - rollout.startedAt) / 1000).toFixed(2);
         const message = `pool ${pool.name} reloaded: generation ${pool.generation} serves with ${pool.desired} workers (${seconds}s)`;
@@ -470,6 +497,7 @@ export class Arbiter {
       if (outcome) job.requester.done?.(outcome);
       return outcome === null;
     });
+    return retireNow;
   }
 
   #becomeRunning(): void {

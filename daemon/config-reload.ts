@@ -43,12 +43,11 @@ export function applyReloadedConfig({ previous, next, onlyPool, job, supervisor,
       logger.info(`pool ${settings.name}: added with ${settings.workers} worker(s)`);
       continue;
     }
-    // The run-time count (TTIN/TTOU, appctl scale) survives a reload unless the setting itself changed.
-    if (settings.workers !== pool.settings.workers) pool.target = settings.workers;
     pool.parked = false;
     pool.startRollout(settings, job, now);
     rolled.push(pool.name);
-    const what = `pool ${pool.name}: rolling ${pool.desired} worker(s) to generation ${pool.generation}`;
+    const batch = settings.reloadBatch > 1 ? `, ${settings.reloadBatch} at a time` : '';
+    const what = `pool ${pool.name}: rolling ${pool.desired} worker(s) to generation ${pool.generation}${batch}`;
     logger.info(what);
     job.requester.progress?.(what);
   }

@@ -67,11 +67,18 @@ function findExecutable(program: string): string | null {
   return null;
 }
 
-/** A reload in progress: workers of `generation` replace older ones slot by slot. */
+/**
+ * A reload in progress: workers of `generation` start slot by slot while the old ones keep serving
+ * ("rolling"); once every slot has a ready new worker, the old ones drain ("retiring"), and the reload
+ * is done when none of them accepts any more.
+ */
 export interface Rollout {
+  phase: 'rolling' | 'retiring';
   readonly fromGeneration: number;
   /** Restored if the new generation cannot boot. */
   readonly fromSettings: PoolSettings;
+  /** Restored too: the reload may have changed the worker count. */
+  readonly fromTarget: number;
   /** The reload (or restart) this roll is part of; it reports the outcome to whoever asked. */
   readonly job: ReloadJob;
   readonly startedAt: number;
@@ -111,7 +118,9 @@ export class Pool {
   /** Starts a rolling replacement of every worker with a new generation running `settings`. */
   startRollout(settings: PoolSettings, job: ReloadJob, now: number): void {
     this.rollout?.job.poolAbandoned(this.name, 'superseded by a newer reload');
-    this.rollout = { fromGeneration: this.generation, fromSettings: this.settings, job, startedAt: now };
+    this.rollout = { phase: 'rolling', fromGeneration: this.generation, fromSettings: this.settings, fromTarget: this.target, job, startedAt: now };
+    // The run-time count (TTIN/TTOU, appctl scale) survives a reload unless the setting itself changed.
+    if (settings.workers !== this.settings.workers) this.target = settings.workers;
     this.settings = settings;
     this.latestGeneration += 1;
     this.generation = this.latestGeneration;

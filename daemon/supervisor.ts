@@ -26,8 +26,11 @@ const QUICK_STOP_GRACE_MS = 2000;
 const STACK_GRACE_MS = 3000;
 /** Once the stack header is seen, the rest of that one write is moments behind. */
 const STACK_FLUSH_MS = 250;
-/** Slots of one pool rolled to a new generation at a time during a reload. */
-const ROLLOUT_BATCH = 1;
+/**
+ * A stopping HTTP worker that has not said it stopped accepting by then is stuck (a busy loop never
+ * runs its SIGTERM handler); a reload does not wait for it any longer (murderWorkers kills it later).
+ */
+const DRAINING_ACK_WAIT_MS = 5000;
 
 export type StopMode = 'graceful' | 'quick';
 
@@ -253,6 +256,9 @@ export class Supervisor {
         worker.lastHeartbeatAt = now;
         worker.stats = message.stats;
         break;
+      case 'draining':
+        worker.stoppedAcceptingAt ??= now;
+        break;
       case 'recycle':
         if (worker.recycleReason === null) {
           worker.recycleReason = message.reason;
@@ -277,7 +283,8 @@ export class Supervisor {
       let rolling = 0;
       for (let slot = 0; slot < pool.desired; slot += 1) rolling += this.#manageSlot(pool, slot, rolling);
       for (const worker of this.workersOf(pool.name)) {
-        if (worker.slot >= pool.desired && worker.state !== 'stopping') {
+        // A reload that shrinks the pool keeps the extra old workers too, until its new generation is ready.
+        if (worker.slot >= pool.desired && worker.state !== 'stopping' && !this.#keptForRollBack(pool, worker)) {
           const why = pool.stopped ? 'pool stopped' : pool.parked ? 'workers stopped (WINCH)' : `scaled down to ${pool.desired}`;
           this.retireWorker(worker, why);
         }
@@ -292,6 +299,16 @@ export class Supervisor {
    */
   #startsSuccessorFirst(pool: Pool): boolean {
     return pool.settings.kind === 'http' || pool.settings.bind.length > 0;
+  }
+
+  /**
+   * During a reload an old-generation worker keeps serving after its successor is ready, until the
+   * whole pool's new generation is ready: if a later slot fails to boot, every slot still has its old
+   * worker, and the roll back restores the old generation everywhere. Its code is no longer on disk
+   * (the deploy replaced it), only in these processes, so they cannot be started again later.
+   */
+  #keptForRollBack(pool: Pool, older: WorkerHandle): boolean {
+    return pool.rollout?.phase === 'rolling' && older.generation < pool.generation && older.state === 'ready';
   }
 
   /** Returns 1 if this slot is being rolled to the pool's generation (counts against the batch). */
@@ -310,12 +327,13 @@ export class Supervisor {
     }
     if (newest.state === 'ready') {
       for (const older of live.slice(0, -1)) {
+        if (this.#keptForRollBack(pool, older)) continue;
         this.retireWorker(older, `replaced by ${newest.label}${older.recycleReason === null ? '' : ` (${older.recycleReason})`}`);
       }
     }
     const outdated = newest.generation < pool.generation;
     if (!outdated && newest.recycleReason === null) return newest.state === 'starting' && live.length > 1 ? 1 : 0;
-    if (newest.state !== 'ready' || !mayStart || (outdated && rollingSoFar >= ROLLOUT_BATCH)) return 0;
+    if (newest.state !== 'ready' || !mayStart || (outdated && rollingSoFar >= pool.settings.reloadBatch)) return 0;
     if (this.#startsSuccessorFirst(pool)) this.spawnWorker(pool, slot);
     else this.retireWorker(newest, outdated ? `restarting into generation ${pool.generation}` : `replacing: ${newest.recycleReason}`);
     return outdated ? 1 : 0;
@@ -369,6 +387,14 @@ export class Supervisor {
       worker.recycleReason = `RSS ${megabytes(rss)} is over max-memory ${megabytes(limit)}`;
       this.#context.logger.warning(`worker ${worker.label}: ${worker.recycleReason}; replacing it`);
     }
+  }
+
+  /** Whether a worker no longer takes new connections: gone, or stopping and it said so (or is stuck). */
+  hasStoppedAccepting(worker: WorkerHandle): boolean {
+    if (worker.state === 'exited') return true;
+    if (worker.state !== 'stopping') return false;
+    if (worker.settings.kind === 'command' || worker.stoppedAcceptingAt !== null) return true;
+    return this.#context.now() - (worker.stopRequestedAt ?? 0) >= DRAINING_ACK_WAIT_MS;
   }
 
   /** Whether every wanted slot is running, done by its restart policy, or fatal: nothing left to wait for. */

@@ -31,6 +31,8 @@ export class WorkerHandle {
   /** Why the master retired it (shown in logs and status). */
   retireReason: string | null = null;
   stopRequestedAt: number | null = null;
+  /** When it said it stopped accepting (HTTP workers, on drain). */
+  stoppedAcceptingAt: number | null = null;
   stopMode: 'graceful' | 'quick' | null = null;
   /** A deadline sooner than the stop grace (a timed-out worker gets a moment to print its stack). */
   killAt: number | null = null;

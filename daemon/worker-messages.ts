@@ -63,14 +63,16 @@ export type WorkerToMaster =
   | { readonly type: 'ready' }
   | { readonly type: 'boot-error'; readonly phase: BootPhase; readonly message: string; readonly code?: string }
   | { readonly type: 'heartbeat'; readonly stats: WorkerStats }
-  | { readonly type: 'recycle'; readonly reason: string };
+  | { readonly type: 'recycle'; readonly reason: string }
+  /** It stopped accepting (drain started): from now on no new connection reaches it. */
+  | { readonly type: 'draining' };
 
 export type MasterToWorker = { readonly type: 'drain' } | { readonly type: 'reopen-logs' };
 
 /** Narrowing for messages arriving on the IPC channel, which are untyped JSON. */
 export function isWorkerMessage(value: unknown): value is WorkerToMaster {
   if (typeof value !== 'object' || value === null || !('type' in value)) return false;
-  return ['ready', 'boot-error', 'heartbeat', 'recycle'].includes(String(value.type));
+  return ['ready', 'boot-error', 'heartbeat', 'recycle', 'draining'].includes(String(value.type));
 }
 
 export function isMasterMessage(value: unknown): value is MasterToWorker {

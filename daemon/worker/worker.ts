@@ -127,10 +127,12 @@ export class Worker {
       // racing with requests clients are sending on them.
       if (server.listening) net.Server.prototype.close.call(server);
     }
+    // The master waits for this before it reports a reload done: from here on only the new generation accepts.
+    this.send({ type: 'draining' });
     const gracefulTimeoutMs = this.spec.gracefulTimeoutMs;
     // The app hears first; the worker exits once its connections are gone and its hooks have settled.
     const hooksSettled = this.#runDrainHooks({ gracefulTimeoutMs, deadline: Date.now() + gracefulTimeoutMs });
-    this.tracker.drain(() => void hooksSettled.then(() => this.exit(WORKER_EXIT.ok)));
+    this.tracker.drain(() => void hooksSettled.then(() => this.exit(WORKER_EXIT.ok)), this.spec.keepAliveMs);
     setTimeout(() => {
       const cut = this.tracker.cutAll();
       if (cut.connections > 0) {

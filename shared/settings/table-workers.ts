@@ -132,6 +132,16 @@ export const CONFIG_AND_WORKER_SETTINGS = [
     doc: 'A draining worker stops accepting, answers each in-flight request with Connection: close, closes idle keep-alive connections and exits when the last request is done. Past this limit it is killed.',
   }),
   defineSetting({
+    key: 'reloadBatch',
+    section: 'Worker Processes',
+    kind: kinds.integer(1, 10_000),
+    default: 1,
+    reload: 'live',
+    perPool: true,
+    summary: 'How many workers of a pool a reload starts at a time.',
+    doc: 'A reload (HUP, appctl reload) rolls a pool slot by slot: it starts a new-generation worker, waits until it is ready (within boot-timeout), then moves on to the next slot. The old workers keep serving until the whole new generation is ready, and only then drain, so capacity never drops below the target and a reload that fails half-way leaves every slot on the old generation (rolled back: the old code is no longer on disk, only in the old processes). The cost is memory: near the end of a roll a pool runs up to twice its workers. A larger batch starts that many new workers at once, which shortens the reload of a large pool (16 workers at 4 a time take about a quarter of the time) at the price of more CPU while they boot. The reload that changes this value already uses it. Command pools without sockets stop each old process before starting the new one (two copies of a queue consumer must not overlap), one batch at a time.',
+  }),
+  defineSetting({
     key: 'keepAlive',
     section: 'Worker Processes',
     kind: kinds.seconds,
