@@ -454,7 +454,8 @@ export class Arbiter {
       } else if (allReady) {
         // Every slot gave up (fatal) before any worker ran: waiting for boot-timeout would change nothing.
         const reason = this.#lastBootFailure?.message ?? 'every slot failed to start';
-        return this.#halt(new BootError(`no worker could start (every slot is fatal after start-retries): ${reason}`));
+        this.#halt(new BootError(`no worker could start (every slot is fatal after start-retries): ${reason}`));
+        return false;
       } else if (now - this.startedAt > limit) {
         if (!this.#everReady) {
           const reason = this.#lastBootFailure?.message ?? 'no worker reported an error';
