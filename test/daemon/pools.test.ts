@@ -3,6 +3,7 @@
 
 import test from 'ava';
 import type { StatusSnapshot } from '../../shared/control/status.js';
+import { ControlClient } from '../../ctl/control-client.js';
 import { appctl } from '../helpers/appctl.js';
 import { fixture, startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { distinctResponders, get } from '../helpers/http.js';
@@ -106,13 +107,18 @@ test('a crash-looping command pool backs off, turns fatal after start-retries, a
 };
 `;
   const daemon = await startDaemon(t, { args: ['-c', 'appd.config.mjs'], files: { 'appd.config.mjs': config }, waitFor: 'nothing' });
-  await daemon.waitForLog(/Listening at: /);
+  const socket = (await daemon.waitForLog(/Control socket: (\S+)/))[1] ?? '';
+  // In-process, not appctl: a backoff lasts a fraction of a second, shorter than an appctl run on a busy machine.
+  const client = await ControlClient.connect(socket);
+  t.teardown(() => client.close());
   const seen = new Set<string>();
   const fatal = await waitFor('the flaky slot to be fatal', async () => {
-    const slot = (await status(daemon)).pools.find((pool) => pool.name === 'flaky')?.slots[0];
+    const outcome = await client.request({ command: 'status' });
+    const snapshot = outcome.status === 'completed' ? (outcome.data as StatusSnapshot) : null;
+    const slot = snapshot?.pools.find((pool) => pool.name === 'flaky')?.slots[0];
     if (slot) seen.add(slot.state);
     return slot?.state === 'fatal' ? slot : null;
-  }, 30_000, 50);
+  }, 30_000, 20);
   t.true(seen.has('backoff'), `states seen: ${[...seen].join(', ')}`);
   t.is(fatal.failures, 7, 'fatal after start-retries (6) retries, i.e. the seventh failed start');
   t.is(fatal.restarts, 7);
@@ -139,6 +145,7 @@ test('restart policies: on-failure leaves a clean exit exited, always restarts i
 };
 `;
   const daemon = await startDaemon(t, { args: ['-c', 'appd.config.mjs'], files: { 'appd.config.mjs': config }, waitFor: 'nothing' });
+  await daemon.waitForLog(/Control socket: /); // appctl before that finds no daemon
   await waitFor('once to be exited', async () => (await status(daemon)).pools.find((pool) => pool.name === 'once')?.slots[0]?.state === 'exited', 20_000, 100);
   await daemon.waitForLog(/slot once\.0 stays exited \(restart: on-failure\)/);
   await waitFor('again to restart twice', async () => ((await status(daemon)).pools.find((pool) => pool.name === 'again')?.restarts ?? 0) >= 2, 20_000, 100);
