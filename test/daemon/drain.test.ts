@@ -40,7 +40,7 @@ for (const scheme of ['http', 'https'] as const) {
       execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
       tls.push('--certfile', cert, '--keyfile', key);
     }
-    const daemon = await startDaemon(t, { args: [fixture('slow-app.mjs'), '-w', '1', '-b', '127.0.0.1:0', '--graceful-timeout', '20', '--keep-alive', '2', ...tls] });
+    const daemon = await startDaemon(t, { args: [fixture('slow-app.mjs'), '-w', '1', '-b', '127.0.0.1:0', '--graceful-timeout', '20', '--keep-alive', '4', ...tls] });
     const [worker] = await daemon.waitForWorkers(1);
     const url = daemon.url.replace('http:', `${scheme}:`);
     const client = scheme === 'https' ? https : http;
@@ -63,10 +63,11 @@ for (const scheme of ['http', 'https'] as const) {
     killQuietly(worker ?? -1, 'SIGTERM');
     const answer = await inFlight;
     t.deepEqual(answer, { status: 200, connection: 'close', body: 'slept 2500ms\n' });
-    // Idle since before the drain began, it is closed once idle for keep-alive (2 s), as without a drain.
+    // Idle since before the drain began, it is closed once idle for keep-alive (4 s), as without a
+    // drain; not 1 s into it, as appd once did (measured on the client, which hears of it late).
     const closedAt = await idleClosed;
-    t.true(closedAt - idleSince >= 1900, `closed after ${closedAt - idleSince} ms idle, not before keep-alive`);
-    t.true(closedAt - drainStarted < 6000, `closed ${closedAt - drainStarted} ms into the drain`);
+    t.true(closedAt - idleSince >= 3000, `closed after ${closedAt - idleSince} ms idle, not before keep-alive`);
+    t.true(closedAt - drainStarted < 8000, `closed ${closedAt - drainStarted} ms into the drain`);
   });
 }
 

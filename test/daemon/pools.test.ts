@@ -119,7 +119,9 @@ test('a crash-looping command pool backs off, turns fatal after start-retries, a
     if (slot) seen.add(slot.state);
     return slot?.state === 'fatal' ? slot : null;
   }, 30_000, 20);
-  t.true(seen.has('backoff'), `states seen: ${[...seen].join(', ')}`);
+  // A backoff lasts a fraction of a second; on a loaded machine even these polls can miss every one, so
+  // the log's "next start in" counts too (slotState's backoff is unit-tested in units.test.ts).
+  t.true(seen.has('backoff') || /slot flaky\.0 failed to start 2 times in a row; next start in/.test(daemon.output), `states seen: ${[...seen].join(', ')}`);
   t.is(fatal.failures, 7, 'fatal after start-retries (6) retries, i.e. the seventh failed start');
   t.is(fatal.restarts, 7);
   t.deepEqual(fatal.lastExit && { code: fatal.lastExit.code, signal: fatal.lastExit.signal }, { code: 3, signal: null });

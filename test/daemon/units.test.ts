@@ -5,6 +5,7 @@ import test from 'ava';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { backoffDelayMs } from '../../daemon/backoff.js';
 import { EventQueue } from '../../daemon/events.js';
+import { SlotRecord, slotState } from '../../daemon/slot.js';
 import { compileAccessLogFormat } from '../../daemon/worker/access-log.js';
 import { TRANSITIONS, WORKER_STATES } from '../../daemon/worker-state.js';
 
@@ -15,6 +16,20 @@ test('the worker state table covers every state and event, and exited is final',
   t.deepEqual(Object.values(TRANSITIONS.exited), [null, null, null]);
   t.is(TRANSITIONS.starting['became-ready'], 'ready');
   t.is(TRANSITIONS.stopping['became-ready'], 'stopping', 'a worker told to stop stays stopping');
+});
+
+test('slot states: backoff while its next start waits, fatal, exited, stopped when not wanted', (t) => {
+  const record = new SlotRecord();
+  t.is(slotState(record, [], true, 1000), 'starting');
+  record.nextSpawnAt = 2000;
+  t.is(slotState(record, [], true, 1000), 'backoff');
+  t.is(slotState(record, [], true, 2000), 'starting');
+  record.fatal = true;
+  t.is(slotState(record, [], true, 1000), 'fatal');
+  record.fatal = false;
+  record.finished = true;
+  t.is(slotState(record, [], true, 1000), 'exited');
+  t.is(slotState(record, [], false, 1000), 'stopped');
 });
 
 test('backoff: the first failure restarts at once, then doubling with jitter up to 30 s', (t) => {
