@@ -12,6 +12,8 @@ test('a worker over max-memory is recycled with its successor ready before it dr
   await get(`${daemon.url}/grow`);
   await get(`${daemon.url}/grow`);
   await waitFor('the leaky worker to be replaced', () => !isAlive(leaky ?? -1), 15_000);
+  // Waited for, not read at once: the master's lines can reach the test after the worker is gone.
+  await daemon.waitForLog(new RegExp(`worker web\\.0 g1 \\(pid ${leaky}\\) exited`));
   const log = daemon.output;
   const over = log.search(new RegExp(`worker web\\.0 g1 \\(pid ${leaky}\\): RSS \\d+ MB is over max-memory 150 MB; replacing it`));
   const successorReady = log.indexOf('ready in', over);
