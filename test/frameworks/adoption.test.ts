@@ -64,7 +64,7 @@ test('without --wait-ready the same script is ready once it listens', async (t) 
 });
 
 test('a script that throws before listening: exit 3 with its error', async (t) => {
-  const daemon = await startDaemon(t, { args: ['--script', fixture('script-throws.mjs'), '-b', '127.0.0.1:0', '--boot-timeout', '2'], waitFor: 'nothing' });
+  const daemon = await startDaemon(t, { args: ['--script', fixture('script-throws.mjs'), '-b', '127.0.0.1:0', '--boot-timeout', '5'], waitFor: 'nothing' });
   const { code } = await daemon.exited();
   t.is(code, 3);
   t.regex(daemon.output, /cannot connect to the database at db\.internal:5432/);
