@@ -6,6 +6,7 @@ import { nanoid } from 'nanoid';
 import { encodeFrame, FrameDecoder, FrameError } from '../shared/control/frame-codec.js';
 import { parseServerMessage, ProtocolViolation } from '../shared/control/message-guards.js';
 import { MAX_FRAME_BYTES, PROTOCOL_VERSION, type DaemonIdentity, type LogLineMessage, type Outcome, type Request, type ServerMessage, type WorkerEventMessage } from '../shared/control/protocol.js';
+import type { StatusSnapshot } from '../shared/control/status.js';
 import { hasErrorCode } from '../shared/errors.js';
 import { ControlFailure, NoDaemonError } from './errors.js';
 
@@ -13,6 +14,8 @@ export interface RequestHandlers {
   progress?(text: string): void;
   log?(lines: readonly LogLineMessage[]): void;
   events?(events: readonly WorkerEventMessage[]): void;
+  /** A snapshot of a `watch` request, taken at `time` by the daemon's clock. */
+  status?(snapshot: StatusSnapshot, time: number): void;
 }
 
 /** Connects refused with EAGAIN (a full accept queue) are retried this often, over about a second. */
@@ -135,6 +138,9 @@ export class ControlClient {
         return;
       case 'event':
         this.#pending.get(message.id)?.handlers.events?.(message.events);
+        return;
+      case 'status':
+        this.#pending.get(message.id)?.handlers.status?.(message.snapshot, message.time);
         return;
       case 'reply': {
         const pending = this.#pending.get(message.id);

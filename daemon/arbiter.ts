@@ -17,7 +17,8 @@ import type { LogLine, Logger } from './logger.js';
 import { Pool, poolSettingsFromConfig } from './pool.js';
 import { settingRows } from './print-config.js';
 import { ProcessUsage } from './process-usage.js';
-import { buildStatusSnapshot } from './status-snapshot.js';
+import { StatusFeed } from './status-feed.js';
+import { buildStatusSnapshot, statusSignature } from './status-snapshot.js';
 import { Supervisor, type StopMode } from './supervisor.js';
 import type { BootFailureReport, WorkerHandle } from './worker-handle.js';
 import { LISTEN_NOT_ADOPTED } from './worker-messages.js';
@@ -80,6 +81,8 @@ export class Arbiter {
   readonly #usage = new ProcessUsage();
   /** Control clients watching worker state changes. */
   readonly #eventReaders = new Set<EventReader>();
+  /** Control clients watching status snapshots (appctl top). */
+  readonly #statusFeed = new StatusFeed();
 
   readonly #handlers: Handlers = {
     stop: (event) => this.#handleStop(event),
@@ -97,6 +100,7 @@ export class Arbiter {
     'show-config': (event) => this.#handleShowConfig(event),
     'read-logs': (event) => this.#handleReadLogs(event),
     'watch-events': (event) => this.#handleWatchEvents(event),
+    'watch-status': ({ watcher }) => watcher.begin(this.#statusFeed.add(watcher)),
     'worker-message': (event) => this.#handleWorkerMessage(event),
     'worker-exit': (event) => this.#handleWorkerExit(event),
     'worker-spawn-failed': (event) => this.#handleWorkerSpawnFailed(event),
@@ -170,6 +174,9 @@ export class Arbiter {
         this.supervisor.manageWorkers(this.#stopMode);
         // A pool whose new generation just became ready drains its old one now, not one tick later.
         if (this.#checkProgress()) this.supervisor.manageWorkers(this.#stopMode);
+        // Only while someone watches (appctl top): a snapshot a second, sooner after a change, and
+        // a first one for each new watcher.
+        this.#statusFeed.publishIfDue(this.#now(), () => statusSignature(this.supervisor, this.phase), () => this.snapshot());
         this.#options.observer?.looped?.(this);
       } catch (error) {
         this.#logger.critical(`master loop error: ${describeError(error)}`);

@@ -19,10 +19,11 @@ import { describeError } from '../shared/errors.js';
 import { EventFollower, LogFollower } from './control-followers.js';
 import type { SubscriptionSink } from './control-subscription.js';
 import { eventForRequest } from './control-requests.js';
+import { ControlStatusWatcher } from './control-status-watcher.js';
 import type { ArbiterEvent, Requester } from './events.js';
 import type { Logger } from './logger.js';
 
-/** A request that streams until the client goes (logs -f, events). */
+/** A request that streams until the client goes (logs -f, events, watch). */
 interface Follower {
   end(): void;
 }
@@ -155,6 +156,11 @@ export class ControlConnection {
           const follower = new EventFollower(id, sink);
           entry.follower = follower;
           return follower;
+        },
+        statusWatcher: () => {
+          const watcher = new ControlStatusWatcher(id, sink);
+          entry.follower = watcher;
+          return watcher;
         },
       }),
     );

@@ -1,7 +1,7 @@
 // The control server's readers of the master's feeds: `appctl logs [-f]` (recent lines, then new ones)
 // and `appctl events` (worker lifecycle), each through a bounded subscription. Run by the appd master.
 
-import type { LogLineMessage, RequestOf, WorkerEventMessage } from '../shared/control/protocol.js';
+import { omittedLinesText, type LogLineMessage, type RequestOf, type WorkerEventMessage } from '../shared/control/protocol.js';
 import { BoundedSubscription, type SubscriptionSink } from './control-subscription.js';
 import type { EventReader, LogReader } from './events.js';
 import type { LogLine } from './logger.js';
@@ -19,16 +19,28 @@ function toMessage(line: LogLine): LogLineMessage {
   return { time: line.time, source: line.source, pid: line.pid, level: line.level, text: line.text };
 }
 
+/** What a follower with a line budget gets in place of the lines it left out. */
+function omittedNote(count: number, limit: number, time: number): LogLine {
+  return { time, source: 'master', pid: process.pid, level: 'warning', text: omittedLinesText(count, limit) };
+}
+
 export class LogFollower implements LogReader {
   readonly pool: string | null;
   readonly lines: number;
   readonly follow: boolean;
   readonly #subscription: BoundedSubscription<LogLine>;
+  /** maxLinesPerSecond; 0: every line. */
+  readonly #maxPerSecond: number;
+  /** The second (epoch seconds) the budget is spent in, the lines sent in it, and those left out since the last note. */
+  #budgetSecond = 0;
+  #sentInSecond = 0;
+  #omitted = 0;
 
   constructor(request: RequestOf<'logs'>, id: string, sink: SubscriptionSink) {
     this.pool = request.pool;
     this.lines = request.lines;
     this.follow = request.follow;
+    this.#maxPerSecond = request.maxLinesPerSecond ?? 0;
     this.#subscription = new BoundedSubscription<LogLine>({
       sink,
       frame: (lines) => ({ type: 'log', id, lines: lines.map(toMessage) }),
@@ -51,7 +63,25 @@ export class LogFollower implements LogReader {
   }
 
   line(line: LogLine): void {
-    this.#subscription.add(line);
+    if (this.#withinBudget(line.time)) this.#subscription.add(line);
+  }
+
+  /** Cheap on purpose: a line over budget costs one comparison, not a queue entry and its encoding. */
+  #withinBudget(time: number): boolean {
+    if (this.#maxPerSecond === 0) return true;
+    const second = Math.floor(time / 1000);
+    if (second !== this.#budgetSecond) {
+      this.#budgetSecond = second;
+      this.#sentInSecond = 0;
+      if (this.#omitted > 0) this.#subscription.add(omittedNote(this.#omitted, this.#maxPerSecond, time));
+      this.#omitted = 0;
+    }
+    if (this.#sentInSecond >= this.#maxPerSecond) {
+      this.#omitted += 1;
+      return false;
+    }
+    this.#sentInSecond += 1;
+    return true;
   }
 
   end(): void {

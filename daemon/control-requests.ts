@@ -2,7 +2,7 @@
 // command added to the protocol does not compile until it is wired. Run by the appd master.
 
 import type { Command, Request, RequestOf } from '../shared/control/protocol.js';
-import type { ArbiterEvent, EventReader, LogReader, Requester } from './events.js';
+import type { ArbiterEvent, EventReader, LogReader, Requester, StatusWatcher } from './events.js';
 
 export interface RequestContext {
   readonly requester: Requester;
@@ -10,6 +10,8 @@ export interface RequestContext {
   readonly logReader: (request: RequestOf<'logs'>) => LogReader;
   /** Makes the reader that streams worker events back to this client. */
   readonly eventReader: () => EventReader;
+  /** Makes the watcher that streams status snapshots back to this client. */
+  readonly statusWatcher: () => StatusWatcher;
 }
 
 const TO_EVENT: { readonly [C in Command]: (request: RequestOf<C>, context: RequestContext) => ArbiterEvent } = {
@@ -26,6 +28,7 @@ const TO_EVENT: { readonly [C in Command]: (request: RequestOf<C>, context: Requ
   stop: ({ mode }, { requester }) => ({ type: 'stop', mode, requester }),
   logs: (request, { requester, logReader }) => ({ type: 'read-logs', reader: logReader(request), requester }),
   events: (_request, { requester, eventReader }) => ({ type: 'watch-events', reader: eventReader(), requester }),
+  watch: (_request, { requester, statusWatcher }) => ({ type: 'watch-status', watcher: statusWatcher(), requester }),
 };
 
 export function eventForRequest(request: Request, context: RequestContext): ArbiterEvent {

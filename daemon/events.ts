@@ -3,6 +3,7 @@
 
 import type { ResolvedConfig } from '../shared/config/resolve.js';
 import type { Outcome, ScaleChange, WorkerEventMessage } from '../shared/control/protocol.js';
+import type { StatusSnapshot } from '../shared/control/status.js';
 import type { ListenerPlan } from './listener-plan.js';
 import type { Listener } from './listeners.js';
 import type { LogLine } from './logger.js';
@@ -41,6 +42,14 @@ export interface EventReader {
   event(event: WorkerEventMessage): void;
 }
 
+/** A control client watching status (appctl top); the arbiter's status feed sends it snapshots. */
+export interface StatusWatcher {
+  /** Subscribed; `stop` takes it off the feed (called when the client goes). */
+  begin(stop: () => void): void;
+  /** One snapshot taken at `time` (epoch ms); the watcher may skip it if its client is behind. */
+  snapshot(snapshot: StatusSnapshot, time: number): void;
+}
+
 export type ArbiterEvent =
   | { readonly type: 'stop'; readonly mode: 'graceful' | 'quick'; readonly requester: Requester }
   | { readonly type: 'reload'; readonly pool: string | null; readonly requester: Requester }
@@ -62,6 +71,7 @@ export type ArbiterEvent =
   | { readonly type: 'show-config'; readonly requester: Requester }
   | { readonly type: 'read-logs'; readonly reader: LogReader; readonly requester: Requester }
   | { readonly type: 'watch-events'; readonly reader: EventReader; readonly requester: Requester }
+  | { readonly type: 'watch-status'; readonly watcher: StatusWatcher; readonly requester: Requester }
   | { readonly type: 'worker-message'; readonly workerId: number; readonly message: WorkerToMaster }
   | { readonly type: 'worker-exit'; readonly workerId: number; readonly code: number | null; readonly signal: NodeJS.Signals | null }
   | { readonly type: 'worker-spawn-failed'; readonly workerId: number; readonly error: Error };

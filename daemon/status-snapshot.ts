@@ -37,8 +37,10 @@ function workerStatus(worker: WorkerHandle, pool: Pool, sources: SnapshotSources
     requests: stats?.requests ?? null,
     inFlight: stats?.inFlight ?? null,
     connections: stats?.connections ?? null,
+    loopDelayP50Ms: stats?.loopDelayP50 ?? null,
     loopDelayP99Ms: stats?.loopDelayP99 ?? null,
     heapUsedBytes: stats?.heapUsed ?? null,
+    statsAgeMs: stats === null ? null : sources.now - worker.lastHeartbeatAt,
     rssBytes: usage?.rssBytes ?? null,
     cpuPercent: usage?.cpuPercent ?? null,
     restarts: pool.slots.get(worker.slot)?.restarts ?? 0,
@@ -104,4 +106,15 @@ export function buildStatusSnapshot(sources: SnapshotSources): StatusSnapshot {
     },
     pools,
   };
+}
+
+/**
+ * What a status watcher must hear about soon, not on the next second: the phase, each pool's target,
+ * generation and rollout, each worker's state. Cheap (no /proc), so the loop computes it every pass.
+ */
+export function statusSignature(supervisor: Supervisor, phase: string): string {
+  const parts = [phase];
+  for (const pool of supervisor.pools.values()) parts.push(`${pool.name}:${pool.desired}:${pool.generation}:${pool.stopped ? 's' : ''}:${pool.rollout?.phase ?? ''}`);
+  for (const worker of supervisor.workers.values()) parts.push(`${worker.id}:${worker.state}`);
+  return parts.join(' ');
 }

@@ -15,6 +15,7 @@ import {
   type ServerMessage,
   type WorkerEventMessage,
 } from './protocol.js';
+import type { StatusSnapshot } from './status.js';
 
 /** A message that breaks the protocol; `code` says how, `id` is the request's when it was readable. */
 export class ProtocolViolation extends Error {
@@ -82,6 +83,7 @@ const REQUEST_PARSERS: { readonly [C in Command]: (fields: Fields, id: string) =
   config: () => ({ command: 'config' }),
   upgrade: () => ({ command: 'upgrade' }),
   events: () => ({ command: 'events' }),
+  watch: () => ({ command: 'watch' }),
   scale: (fields, id) => ({ command: 'scale', pool: poolField(fields, id), change: scaleChange(fields, id) }),
   reload: (fields, id) => ({ command: 'reload', pool: poolField(fields, id) }),
   restart: (fields, id) => {
@@ -100,7 +102,9 @@ const REQUEST_PARSERS: { readonly [C in Command]: (fields: Fields, id: string) =
   logs: (fields, id) => {
     const follow = fields['follow'];
     if (typeof follow !== 'boolean') throw new ProtocolViolation('bad_request', '"follow" must be true or false', id);
-    return { command: 'logs', pool: poolField(fields, id), lines: integerField(fields, 'lines', 0, MAX_LOG_LINES, id), follow };
+    const request = { command: 'logs', pool: poolField(fields, id), lines: integerField(fields, 'lines', 0, MAX_LOG_LINES, id), follow } as const;
+    if (fields['maxLinesPerSecond'] === undefined) return request;
+    return { ...request, maxLinesPerSecond: integerField(fields, 'maxLinesPerSecond', 0, MAX_LOG_LINES, id) };
   },
 };
 
@@ -199,6 +203,14 @@ export function parseServerMessage(value: unknown): ServerMessage {
     case 'event':
       if (id === null || !Array.isArray(value['events'])) throw new ProtocolViolation('bad_message', 'malformed event');
       return { type: 'event', id, events: value['events'].map(parseWorkerEvent) };
+    case 'status': {
+      const snapshot = value['snapshot'];
+      // The snapshot's own fields are the daemon's contract (status.ts); its format is checked by the reader.
+      if (id === null || typeof value['time'] !== 'number' || !isFields(snapshot) || !Array.isArray(snapshot['pools'])) {
+        throw new ProtocolViolation('bad_message', 'malformed status');
+      }
+      return { type: 'status', id, time: value['time'], snapshot: snapshot as unknown as StatusSnapshot };
+    }
     case 'reply':
       if (id === null) throw new ProtocolViolation('bad_message', 'reply without an id');
       return { type: 'reply', id, outcome: parseOutcome(value['outcome']) };

@@ -1,6 +1,8 @@
 // The control protocol between appctl (or any client) and the appd master: message types, the protocol
 // version, limits and error codes. Imported by both the appd master and appctl; framing is frame-codec.ts.
 
+import type { StatusSnapshot } from './status.js';
+
 /**
  * Bumped on any change an older peer would misread. The daemon answers a hello with another
  * version with `unsupported_protocol` and closes, so a stale appctl fails loudly instead of guessing
@@ -66,12 +68,26 @@ export interface RequestArguments {
   upgrade: object;
   stop: { readonly mode: 'graceful' | 'quick' };
   /** The most recent `lines` lines (of one pool's workers, or all), then every new one when following. */
-  logs: { readonly pool: string | null; readonly lines: number; readonly follow: boolean };
+  logs: {
+    readonly pool: string | null;
+    readonly lines: number;
+    readonly follow: boolean;
+    /**
+     * While following, send at most this many lines a second, and a note of how many were left out
+     * (appctl top shows a dozen lines; a chatty app writes thousands). Absent or 0: every line.
+     */
+    readonly maxLinesPerSecond?: number;
+  };
   /** Every worker state change from now on (for dashboards and scripts), until the client goes. */
   events: object;
+  /**
+   * Status snapshots as `status` messages: one at once, then about once a second and soon after a
+   * worker or pool changes, until the client goes (appctl top). The reply comes only when the daemon stops.
+   */
+  watch: object;
 }
 export type Command = keyof RequestArguments;
-export const COMMANDS = ['ping', 'status', 'config', 'scale', 'reload', 'restart', 'stop-pool', 'start-pool', 'upgrade', 'stop', 'logs', 'events'] as const satisfies readonly Command[];
+export const COMMANDS = ['ping', 'status', 'config', 'scale', 'reload', 'restart', 'stop-pool', 'start-pool', 'upgrade', 'stop', 'logs', 'events', 'watch'] as const satisfies readonly Command[];
 
 export type Request = { readonly [C in Command]: { readonly command: C } & RequestArguments[C] }[Command];
 export type RequestOf<C extends Command> = Extract<Request, { command: C }>;
@@ -98,6 +114,21 @@ export interface DaemonIdentity {
   readonly pid: number;
   readonly version: string;
   readonly node: string;
+}
+
+/**
+ * The text of the line a follower with maxLinesPerSecond gets in place of the lines it was not sent
+ * (source "master", level "warning"); clients recognise it by OMITTED_LINES_MARK.
+ */
+export function omittedLinesText(count: number, limit: number): string {
+  return `${count} line(s) ${OMITTED_LINES_MARK} (it asked for at most ${limit} a second)`;
+}
+export const OMITTED_LINES_MARK = 'not sent to this client';
+
+/** The count in an omitted-lines note, or null if `line` is not one. */
+export function omittedLinesCount(line: LogLineMessage): number | null {
+  if (line.source !== 'master' || !line.text.includes(OMITTED_LINES_MARK)) return null;
+  return Number(/^(\d+) line/.exec(line.text)?.[1] ?? 0);
 }
 
 export interface LogLineMessage {
@@ -132,6 +163,8 @@ export type ServerMessage =
   | { readonly type: 'progress'; readonly id: string; readonly text: string }
   | { readonly type: 'log'; readonly id: string; readonly lines: readonly LogLineMessage[] }
   | { readonly type: 'event'; readonly id: string; readonly events: readonly WorkerEventMessage[] }
+  /** One snapshot for a `watch` request; `time` is the daemon's clock (epoch ms) when it was taken. */
+  | { readonly type: 'status'; readonly id: string; readonly time: number; readonly snapshot: StatusSnapshot }
   | { readonly type: 'reply'; readonly id: string; readonly outcome: Outcome }
   | { readonly type: 'error'; readonly id: string | null; readonly code: ErrorCode; readonly message: string };
 

@@ -21,8 +21,15 @@ export interface WorkerStatus {
   readonly requests: number | null;
   readonly inFlight: number | null;
   readonly connections: number | null;
+  /** Event-loop delay percentiles over the last heartbeat interval. */
+  readonly loopDelayP50Ms: number | null;
   readonly loopDelayP99Ms: number | null;
   readonly heapUsedBytes: number | null;
+  /**
+   * How old the heartbeat figures above are: `requests` was counted this long before the snapshot, so
+   * two snapshots give a request rate without aliasing against the heartbeat interval (appctl top).
+   */
+  readonly statsAgeMs: number | null;
   /** Read by the master from /proc; null when the process is already gone. */
   readonly rssBytes: number | null;
   /** Percent of one core since the previous status request (over the process's life on the first). */
