@@ -16,10 +16,11 @@ import { registerReload } from './reload-command.js';
 import { registerScale } from './scale-command.js';
 import { registerStatus } from './status-command.js';
 import { registerStop } from './stop-command.js';
+import { registerTop } from './top-command.js';
 import { registerUpgrade } from './upgrade-command.js';
 
 const SUBCOMMANDS: readonly Register[] = [
-  registerStatus, registerScale, registerReload, registerRestart, registerStopPool, registerStartPool,
+  registerStatus, registerTop, registerScale, registerReload, registerRestart, registerStopPool, registerStartPool,
   registerUpgrade, registerStop, registerLogs, registerEvents, registerConfig, registerPing,
 ];
 
@@ -35,7 +36,8 @@ Examples:
   appctl scale +2          appctl scale web -1          appctl scale web 6
   appctl reload && echo "new generation serving"
   appctl restart jobs      appctl restart web 2         appctl stop-pool legacy
-  appctl -n shop logs -f web`;
+  appctl -n shop logs -f web
+  appctl top               (live dashboard; press ? in it for the keys)`;
 
 function buildProgram(run: (options: GlobalOptions, action: (context: CommandContext) => Promise<number>) => Promise<void>): Command {
   const program = new Command('appctl')
