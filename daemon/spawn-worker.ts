@@ -48,6 +48,8 @@ export function buildWorkerSpec(settings: PoolSettings, who: WorkerIdentity, lis
     maxRequests: settings.maxRequests > 0 ? settings.maxRequests + jitter : 0,
     accessLog: settings.accessLogfile,
     accessLogFormat: settings.accessLogFormat,
+    headersTimeoutMs: settings.headersTimeout * 1000,
+    requestTimeoutMs: settings.requestTimeout * 1000,
     limitRequestLine: settings.limitRequestLine,
     limitRequestFields: settings.limitRequestFields,
     limitRequestFieldSize: settings.limitRequestFieldSize,

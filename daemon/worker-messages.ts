@@ -34,6 +34,9 @@ export interface WorkerSpec {
   readonly maxRequests: number;
   readonly accessLog: string | null;
   readonly accessLogFormat: string;
+  /** node:http's headersTimeout and requestTimeout; 0 turns each off. */
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
   readonly limitRequestLine: number;
   readonly limitRequestFields: number;
   readonly limitRequestFieldSize: number;

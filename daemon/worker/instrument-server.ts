@@ -16,6 +16,9 @@ import type { ConnectionTracker } from './connection-tracker.js';
 
 export type HttpServer = http.Server | https.Server;
 
+/** How often the server looks for connections past headers-timeout or request-timeout. */
+const CONNECTIONS_CHECKING_INTERVAL_MS = 1000;
+
 function trustedProxy(allowed: string): (address: string) => boolean {
   const list = allowed.split(',').map((item) => item.trim());
   if (list.includes('*')) return () => true;
@@ -85,6 +88,11 @@ function requestHandler(
  */
 export function instrumentServer(server: HttpServer, spec: WorkerSpec, tracker: ConnectionTracker, accessLog: AccessLogWriter | null): void {
   server.keepAliveTimeout = spec.keepAliveMs;
+  server.headersTimeout = spec.headersTimeoutMs;
+  server.requestTimeout = spec.requestTimeoutMs;
+  // Node reads this property when the server starts listening (@types/node knows it only as a creation
+  // option) and checks only every 30 s by default, so a 2 s headers-timeout could take 32 s to fire.
+  (server as HttpServer & { connectionsCheckingInterval: number }).connectionsCheckingInterval = CONNECTIONS_CHECKING_INTERVAL_MS;
   // Node drops headers past maxHeadersCount silently; let one more through so the limit check sees it.
   server.maxHeadersCount = spec.limitRequestFields > 0 ? spec.limitRequestFields + 1 : 0;
   tracker.watch(server);
