@@ -4,7 +4,7 @@
 import type { ResolvedConfig } from '../shared/config/resolve.js';
 import type { WorkerEventMessage } from '../shared/control/protocol.js';
 import type { PingData, StatusSnapshot } from '../shared/control/status.js';
-import { AppdError, AppLoadError, BindError, BootError, describeError, hasErrorCode } from '../shared/errors.js';
+import { AppdError, AppLoadError, BindError, BootError, ConfigError, describeError, describeFileError, hasErrorCode } from '../shared/errors.js';
 import type { Config } from '../shared/settings/table.js';
 import { EventQueue, type ArbiterEvent, type ArbiterEventType, type EventOf, type EventReader, type Requester } from './events.js';
 import { applyReloadedConfig } from './config-reload.js';
@@ -298,7 +298,7 @@ export class Arbiter {
       this.#logger.reopen();
       this.#logger.info(`${requester.origin}: reopened log files`);
     } catch (error) {
-      this.#logger.error(`${requester.origin}: cannot reopen ${this.#logger.path} (${describeError(error)}); still writing to the old file`);
+      this.#logger.alert('error', `${requester.origin}: cannot reopen ${this.#logger.path} (${describeFileError(error)}); still writing to the old file`);
     }
     for (const worker of this.supervisor.workers.values()) worker.send({ type: 'reopen-logs' });
     requester.done?.({ status: 'completed', message: 'log files reopened' });
@@ -395,6 +395,8 @@ export class Arbiter {
       if (failure?.phase === 'load') return this.#halt(new AppLoadError(failure.message));
       // Nor will a program the worker's user may not run, or that does not exist.
       if (failure?.phase === 'spawn' && (failure.code === 'EACCES' || failure.code === 'ENOENT')) return this.#halt(new BootError(failure.message));
+      // A file a setting names cannot be opened (access-logfile, certfile): the next try fails the same way.
+      if (failure?.phase === 'setting') return this.#halt(new ConfigError(failure.message));
       if (failure?.phase === 'listen' && (failure.code === 'EADDRINUSE' || failure.code === 'EACCES')) {
         return this.#halt(new BindError(failure.message));
       }

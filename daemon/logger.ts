@@ -98,6 +98,15 @@ export class Logger {
     this.#emit({ time: Date.now(), source: 'master', pid: process.pid, level, text });
   }
 
+  /**
+   * For failures an operator must see even when the log file itself is the trouble (its directory
+   * removed or read-only): to the log and its ring, and to stderr (the journal, under systemd).
+   */
+  alert(level: Level, text: string): void {
+    this.log(level, text);
+    if (this.#fd !== null) process.stderr.write(`appd: ${text}\n`);
+  }
+
   debug(text: string): void {
     this.log('debug', text);
   }

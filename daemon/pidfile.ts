@@ -35,7 +35,12 @@ export function checkPidfile(path: string): void {
 export function writePidfile(path: string, pid: number = process.pid): void {
   const temporary = `${path}.${process.pid}.tmp`;
   writeFileSync(temporary, `${pid}\n`, { mode: 0o644 });
-  renameSync(temporary, path);
+  try {
+    renameSync(temporary, path);
+  } catch (error) {
+    unlinkSync(temporary); // the rename failed (the path is a directory, say): leave nothing behind
+    throw error;
+  }
 }
 
 /** Removes the pidfile if it still holds our pid (a successor master may have taken it over). */

@@ -17,6 +17,7 @@ import { Logger } from './logger.js';
 import { allBinds, checkCommandRunnable, describeProgram, poolSettingsFromConfig } from './pool.js';
 import { warnIfPidOne } from './pid-one.js';
 import { checkPidfile, removePidfile, writePidfile } from './pidfile.js';
+import { onSettingPath } from './setting-paths.js';
 import { masterTitle, setProcessTitle } from './process-title.js';
 import { installSignalHandlers } from './signals.js';
 import { combineObservers, SystemdLifecycle } from './systemd-lifecycle.js';
@@ -48,7 +49,14 @@ export async function runMaster(resolved: ResolvedConfig, sources: ConfigSources
   const config = resolved.values;
   process.umask(config.umask);
   if (config.chdir) process.chdir(resolve(sources.directory, config.chdir));
-  const logger = new Logger(config.errorLogfile ?? '-', config.logLevel);
+  const logPath = config.errorLogfile === null || config.errorLogfile === '-' ? '-' : resolve(config.errorLogfile);
+  let logger: Logger;
+  try {
+    logger = await onSettingPath(resolved, 'errorLogfile', logPath, 'open', () => new Logger(logPath, config.logLevel));
+  } catch (error) {
+    if (error instanceof AppdError) return { exitCode: error.exitCode, error, logger: null };
+    throw error;
+  }
   const server = { name: config.name, pid: process.pid, config };
   // Before any worker is spawned: it takes NOTIFY_SOCKET out of the environment workers inherit.
   const notifier = SystemdNotifier.fromEnvironment(process.env, (message) => logger.warning(message));
@@ -61,14 +69,16 @@ export async function runMaster(resolved: ResolvedConfig, sources: ConfigSources
     setProcessTitle(masterTitle(config.name), 'appd: master');
     await awaitHook(logger, 'onStarting', config.onStarting, server);
     if (config.pidfile) {
-      pidfile = resolve(config.pidfile);
-      checkPidfile(pidfile);
+      const path = resolve(config.pidfile);
+      await onSettingPath(resolved, 'pidfile', path, 'read', () => checkPidfile(path));
+      pidfile = path;
     }
     // Before binding anything: a second daemon of the same name is told who runs, not "address in use".
     await refuseIfRunning(controlPath, config.name);
     const bindIsDefault = resolved.sources.bind.kind === 'default' && config.pools === null;
     listeners = await openListeners(allBinds(config), bindIsDefault, takeInheritedSockets(process.env), config.unixSocketMode);
-    if (pidfile) writePidfile(pidfile);
+    const pidfilePath = pidfile;
+    if (pidfilePath) await onSettingPath(resolved, 'pidfile', pidfilePath, 'write', () => writePidfile(pidfilePath));
     logger.info(`Starting appd ${readPackageVersion()} on Node ${process.version} (master pid ${process.pid})`);
     warnIfPidOne(logger);
     for (const listener of listeners) logger.info(`Listening at: ${describeListener(listener, listener.origin)}`);
@@ -84,13 +94,13 @@ export async function runMaster(resolved: ResolvedConfig, sources: ConfigSources
       controlSocket: controlPath,
     });
     const queue = arbiter.queue;
-    control = await ControlServer.open({
+    control = await onSettingPath(resolved, 'controlSocket', controlPath, 'create', () => ControlServer.open({
       path: controlPath,
       isDefaultPath: config.controlSocket === null,
       identity: { name: config.name, pid: process.pid, version: readPackageVersion(), node: process.version },
       logger,
       enqueue: (event) => queue.push(event),
-    });
+    }));
     const removeSignalHandlers = installSignalHandlers((event) => queue.push(event));
     try {
       const exitCode = await arbiter.run();

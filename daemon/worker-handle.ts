@@ -10,7 +10,7 @@ import { TRANSITIONS, type WorkerEvent, type WorkerState } from './worker-state.
 const OUTPUT_TAIL_LINES = 20;
 
 export interface BootFailureReport {
-  readonly phase: 'spawn' | 'load' | 'init' | 'listen' | 'timeout' | 'crash';
+  readonly phase: 'spawn' | 'load' | 'init' | 'listen' | 'setting' | 'timeout' | 'crash';
   readonly message: string;
   readonly code?: string;
 }

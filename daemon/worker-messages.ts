@@ -57,7 +57,8 @@ export interface WorkerStats {
   readonly heapTotal: number;
 }
 
-export type BootPhase = 'load' | 'init' | 'listen';
+/** setting: a file a setting names cannot be opened (access-logfile, certfile, keyfile); retrying will not help. */
+export type BootPhase = 'load' | 'init' | 'listen' | 'setting';
 
 /** The boot-error code of a script whose listen() the adopt-listen policy refused; retrying cannot help. */
 export const LISTEN_NOT_ADOPTED = 'ERR_APPD_LISTEN_NOT_ADOPTED';

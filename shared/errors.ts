@@ -70,6 +70,26 @@ export function describeError(error: unknown): string {
   return String(error);
 }
 
+const FILE_ERROR_CAUSES: Readonly<Record<string, string>> = {
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  ENOENT: 'no such file or directory',
+  ENOTDIR: 'a part of the path is not a directory',
+  EISDIR: 'it is a directory',
+  EROFS: 'read-only file system',
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  ELOOP: 'too many symbolic links',
+  ENAMETOOLONG: 'the name is too long',
+};
+
+/** "permission denied [EACCES]": why opening, creating or writing a file failed, for one-line messages. */
+export function describeFileError(error: unknown): string {
+  const code = typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string' ? error.code : null;
+  if (code === null) return error instanceof Error ? error.message : String(error);
+  return `${FILE_ERROR_CAUSES[code] ?? code.toLowerCase()} [${code}]`;
+}
+
 /** True when `error` is a Node system error with one of the given codes (ENOENT, ESRCH, ...). */
 export function hasErrorCode(error: unknown, ...codes: string[]): boolean {
   return (

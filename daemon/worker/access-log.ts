@@ -3,6 +3,7 @@
 
 import { closeSync, openSync, write, writeSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { describeFileError } from '../../shared/errors.js';
 
 export interface RequestRecord {
   readonly request: IncomingMessage;
@@ -103,6 +104,10 @@ export class AccessLogWriter {
   #writing = false;
   #reopenRequested = false;
   #scheduled = false;
+  /** The part of a batch a short write left over; written before anything newer. */
+  #unwritten: Buffer | null = null;
+  /** Lines dropped since writes started failing; 0 while they work. */
+  #lost = 0;
 
   constructor(path: string) {
     this.#path = path;
@@ -134,29 +139,59 @@ export class AccessLogWriter {
       this.#fd = fresh;
     } catch (error) {
       // The directory may be gone or read-only: keep the old file and say so on stderr (the master's log).
-      console.error(`access log ${this.#path}: cannot reopen (${error instanceof Error ? error.message : String(error)}); still writing to the old file`);
+      console.error(`access log ${this.#path}: cannot reopen (${describeFileError(error)}); still writing to the old file`);
     }
   }
 
   #flush(): void {
     if (this.#writing) return;
     if (this.#reopenRequested) this.#switchFile();
-    if (this.#pending.length === 0) return;
-    const text = this.#pending.join('\n') + '\n';
-    this.#pending = [];
+    if (this.#pending.length === 0 && this.#unwritten === null) return;
+    const lines = this.#pending.length + (this.#unwritten === null ? 0 : 1);
+    const batch = this.#takeBatch();
     if (this.#fd === null) {
-      process.stdout.write(text);
+      process.stdout.write(batch);
       return;
     }
     this.#writing = true;
-    write(this.#fd, text, (error) => {
+    write(this.#fd, batch, 0, batch.length, null, (error, written) => {
       this.#writing = false;
-      if (error) console.error(`access log ${this.#path}: ${error.message}`);
+      if (error) {
+        this.#writeFailed(error, lines);
+      } else {
+        // A short write (the disk filled up mid-batch): the rest goes first next time, so no line is torn.
+        if (written < batch.length) this.#unwritten = batch.subarray(written);
+        this.#writeWorked();
+      }
       const waiters = this.#idleWaiters;
       this.#idleWaiters = [];
       for (const wake of waiters) wake();
-      if (this.#pending.length > 0 || this.#reopenRequested) this.#flush();
+      if (this.#pending.length > 0 || this.#reopenRequested || this.#unwritten !== null) this.#flush();
     });
+  }
+
+  /** What is left of a short write, then every pending line, as one buffer. */
+  #takeBatch(): Buffer {
+    const lines = this.#pending.length > 0 ? Buffer.from(this.#pending.join('\n') + '\n') : Buffer.alloc(0);
+    this.#pending = [];
+    const batch = this.#unwritten === null ? lines : Buffer.concat([this.#unwritten, lines]);
+    this.#unwritten = null;
+    return batch;
+  }
+
+  /**
+   * A full or read-only disk fails every write: say so once, count what is dropped, and say how much
+   * when writes work again, instead of one error line per request flooding the master's log.
+   */
+  #writeFailed(error: unknown, lines: number): void {
+    if (this.#lost === 0) console.error(`access log ${this.#path}: cannot write (${describeFileError(error)}); dropping lines until it works again`);
+    this.#lost += lines;
+  }
+
+  #writeWorked(): void {
+    if (this.#lost === 0) return;
+    console.error(`access log ${this.#path}: writing again; ${this.#lost} line(s) were lost`);
+    this.#lost = 0;
   }
 
   #idleWaiters: (() => void)[] = [];
@@ -164,10 +199,18 @@ export class AccessLogWriter {
   /** Waits for the write in flight, then writes the rest synchronously; called before the worker exits. */
   async close(): Promise<void> {
     while (this.#writing) await new Promise<void>((wake) => this.#idleWaiters.push(wake));
-    if (this.#pending.length === 0) return;
-    const text = this.#pending.join('\n') + '\n';
-    this.#pending = [];
-    if (this.#fd === null) process.stdout.write(text);
-    else writeSync(this.#fd, text);
+    if (this.#pending.length === 0 && this.#unwritten === null) return;
+    const lines = this.#pending.length + (this.#unwritten === null ? 0 : 1);
+    const batch = this.#takeBatch();
+    if (this.#fd === null) {
+      process.stdout.write(batch);
+      return;
+    }
+    try {
+      writeSync(this.#fd, batch);
+    } catch (error) {
+      // The worker is on its way out; a full disk must not stop it from exiting.
+      this.#writeFailed(error, lines);
+    }
   }
 }

@@ -16,6 +16,8 @@ import { AccessLogWriter } from './access-log.js';
 import { forwardOtherListeners, ListenFailure, primaryListenOptions } from './inherited-listeners.js';
 import { instrumentServer } from './instrument-server.js';
 import { installListenAdoption, type ListenNotAdopted } from './listen-adoption.js';
+import { AppBootFailure } from './load-app.js';
+import { openSettingFile } from './setting-files.js';
 import { Worker } from './worker.js';
 
 type HttpServer = http.Server | https.Server;
@@ -35,7 +37,12 @@ class ScriptWorker {
   async start(): Promise<void> {
     const worker = this.#worker;
     if (!existsSync(this.#script)) return void (await worker.failBoot('load', `script not found: ${this.#script}`));
-    worker.accessLog = worker.spec.accessLog ? new AccessLogWriter(worker.spec.accessLog) : null;
+    try {
+      worker.accessLog = worker.spec.accessLog ? openSettingFile('access-logfile', worker.spec.accessLog, (path) => new AccessLogWriter(path)) : null;
+    } catch (error) {
+      if (error instanceof AppBootFailure) return void (await worker.failBoot(error.phase, error.message));
+      throw error;
+    }
     this.#takeReadyMessage();
     const port = process.env['PORT'];
     const envPort = port && /^\d+$/.test(port) ? Number(port) : null;

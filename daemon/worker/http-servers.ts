@@ -9,6 +9,7 @@ import { AccessLogWriter } from './access-log.js';
 import { listenOnInheritedSockets } from './inherited-listeners.js';
 import { instrumentServer, maxHeaderSize, type HttpServer } from './instrument-server.js';
 import { AppBootFailure, asListener, type LoadedApp } from './load-app.js';
+import { openSettingFile } from './setting-files.js';
 import type { Worker } from './worker.js';
 
 /** A server-form app that added no request listener serves WebSockets only; plain requests get 426, as ws answers them. */
@@ -35,8 +36,10 @@ async function attachToServer(app: Extract<LoadedApp, { form: 'server' }>, serve
 /** Serves an app module: one server, instrumented, on every inherited socket. */
 export async function serveApp(app: LoadedApp, worker: Worker): Promise<void> {
   const { spec } = worker;
-  worker.accessLog = spec.accessLog ? new AccessLogWriter(spec.accessLog) : null;
-  const tls = spec.certfile && spec.keyfile ? { cert: readFileSync(spec.certfile), key: readFileSync(spec.keyfile) } : null;
+  worker.accessLog = spec.accessLog ? openSettingFile('access-logfile', spec.accessLog, (path) => new AccessLogWriter(path)) : null;
+  const tls = spec.certfile && spec.keyfile
+    ? { cert: openSettingFile('certfile', spec.certfile, (path) => readFileSync(path)), key: openSettingFile('keyfile', spec.keyfile, (path) => readFileSync(path)) }
+    : null;
   const options = { maxHeaderSize: maxHeaderSize(spec) };
   const server: HttpServer = tls ? https.createServer({ ...options, ...tls }) : http.createServer(options);
   instrumentServer(server, spec, worker.tracker, worker.accessLog);

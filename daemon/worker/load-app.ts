@@ -25,8 +25,8 @@ export type LoadedApp =
 
 /** A boot failure with the phase it happened in, so the master picks the right exit code. */
 export class AppBootFailure extends Error {
-  readonly phase: 'load' | 'init';
-  constructor(phase: 'load' | 'init', message: string) {
+  readonly phase: 'load' | 'init' | 'setting';
+  constructor(phase: 'load' | 'init' | 'setting', message: string) {
     super(message);
     this.phase = phase;
   }

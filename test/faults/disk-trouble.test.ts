@@ -1,0 +1,146 @@
+// Fault injection: disk trouble under the logs. The log directory removed, or made read-only, then
+// USR1: the failure is reported (stderr, the master's log ring), the daemon keeps serving and keeps
+// writing to the files it has, and a later USR1 recovers. A full disk: each worker says so once, counts
+// the access-log lines it drops, and says how many when the disk has room again.
+
+import test, { type ExecutionContext } from 'ava';
+import { chmodSync, chownSync, mkdirSync, readFileSync, renameSync, rmSync, truncateSync } from 'node:fs';
+import { join } from 'node:path';
+import { appctl } from '../helpers/appctl.js';
+import { fixture, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { get } from '../helpers/http.js';
+import { describeLoad, runLoad } from '../helpers/load-client.js';
+import { isAlive, sleep, waitFor } from '../helpers/processes.js';
+
+const NOBODY = 65534;
+const asRoot = process.getuid?.() === 0;
+
+function lines(path: string): string[] {
+  return readFileSync(path, 'utf8').split('\n').filter(Boolean);
+}
+
+/** Lines ended by a newline (a line torn by a full disk has none yet). */
+function newlines(path: string): number {
+  return readFileSync(path, 'utf8').split('\n').length - 1;
+}
+
+async function requests(url: string, count: number): Promise<void> {
+  for (let index = 0; index < count; index += 1) {
+    const response = await get(`${url}/request-${index}`);
+    if (response.status !== 200) throw new Error(`request ${index}: HTTP ${response.status}`);
+  }
+}
+
+async function ring(daemon: TestDaemon): Promise<string> {
+  return (await appctl(['logs', '-l', '500'], { runtimeDirectory: daemon.directory })).stdout;
+}
+
+async function loggingDaemon(t: ExecutionContext, unprivileged: boolean): Promise<TestDaemon> {
+  return startDaemon(t, {
+    args: [fixture('pid-app.mjs'), '-w', '2', '-b', '127.0.0.1:0', '--error-logfile', 'logs/error.log', '--access-logfile', 'logs/access.log'],
+    files: { 'logs/.keep': '' },
+    // Root writes through permission bits: the daemon runs as nobody, in a directory of its own.
+    ...(unprivileged ? { wrapper: ['/usr/bin/setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', '--'] } : {}),
+    ...(unprivileged ? { prepare: (directory: string) => [directory, join(directory, 'logs')].forEach((path) => chownSync(path, NOBODY, NOBODY)) } : {}),
+  });
+}
+
+test('log directory removed, then USR1: reported, still serving; recreated, then USR1: logging again', async (t) => {
+  const daemon = await loggingDaemon(t, false);
+  const url = daemon.url;
+  const workers = await daemon.waitForWorkers(2);
+  await requests(url, 10);
+  rmSync(join(daemon.directory, 'logs'), { recursive: true });
+  daemon.signal('SIGUSR1');
+  const alert = await waitFor('the alert on stderr', () => /^appd: SIGUSR1: cannot reopen .*logs\/error\.log \(no such file or directory \[ENOENT\]\); still writing to the old file$/m.exec(daemon.printed), 10_000);
+  const workerLines = await waitFor('both workers to report', async () => {
+    const found = (await ring(daemon)).split('\n').filter((line) => /access log .*logs\/access\.log: cannot reopen \(no such file or directory \[ENOENT\]\); still writing to the old file/.test(line));
+    return found.length === 2 ? found : null;
+  });
+  await requests(url, 20);
+  t.true(isAlive(daemon.pid));
+  t.deepEqual(daemon.workers(), workers, 'no worker died');
+
+  mkdirSync(join(daemon.directory, 'logs'));
+  daemon.signal('SIGUSR1');
+  await waitFor('a new error log', () => {
+    try {
+      return readFileSync(join(daemon.directory, 'logs/error.log'), 'utf8').includes('reopened log files');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false; // not reopened yet
+      throw error;
+    }
+  });
+  await requests(url, 10);
+  await waitFor('10 lines in the new access log', () => lines(join(daemon.directory, 'logs/access.log')).length >= 10);
+  t.log(`removed: "${alert[0]}" on stderr, and from each worker in the log ring: "${workerLines[0]?.replace(/^.*\] /, '')}"`);
+  t.log(`20 requests served meanwhile; after mkdir and USR1 the new access log has ${lines(join(daemon.directory, 'logs/access.log')).length} lines`);
+});
+
+test('log directory read-only, then USR1: reported, nothing lost (lines go on into the open files); writable again, then USR1: new files', async (t) => {
+  const daemon = await loggingDaemon(t, asRoot);
+  const url = daemon.url;
+  const logs = join(daemon.directory, 'logs');
+  await requests(url, 10);
+  await waitFor('10 access lines', () => lines(join(logs, 'access.log')).length === 10);
+  // logrotate's move, then the directory turns read-only before the daemon reopens.
+  renameSync(join(logs, 'access.log'), join(logs, 'access.log.1'));
+  renameSync(join(logs, 'error.log'), join(logs, 'error.log.1'));
+  chmodSync(logs, 0o555);
+  t.teardown(() => chmodSync(logs, 0o755));
+  daemon.signal('SIGUSR1');
+  const alert = await waitFor('the alert on stderr', () => /^appd: SIGUSR1: cannot reopen .*logs\/error\.log \(permission denied \[EACCES\]\); still writing to the old file$/m.exec(daemon.printed), 10_000);
+  await waitFor('both workers to report', async () => (await ring(daemon)).split('\n').filter((line) => /access log .*: cannot reopen \(permission denied \[EACCES\]\)/.test(line)).length === 2);
+  await requests(url, 20);
+  await waitFor('30 lines in the rotated access log', () => lines(join(logs, 'access.log.1')).length === 30);
+
+  chmodSync(logs, 0o755);
+  daemon.signal('SIGUSR1');
+  await waitFor('a new error log', () => {
+    try {
+      return readFileSync(join(logs, 'error.log'), 'utf8').includes('reopened log files');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false; // not reopened yet
+      throw error;
+    }
+  });
+  await requests(url, 5);
+  await waitFor('5 lines in the new access log', () => lines(join(logs, 'access.log')).length === 5);
+  t.is(lines(join(logs, 'access.log.1')).length, 30, 'nothing after the reopen went to the old file');
+  t.log(`read-only${asRoot ? ' (daemon as nobody)' : ''}: "${alert[0]}"; the 20 requests meanwhile logged in the open (rotated) file, 30 lines in all, none lost`);
+  t.true(isAlive(daemon.pid));
+});
+
+(asRoot ? test : test.skip)('disk full under the access log: one line per worker, the lost lines counted, logging again once there is room', async (t) => {
+  // A 32 KiB tmpfs on logs/, mounted in a mount namespace of the daemon's own: nothing leaks if the test dies.
+  const daemon = await startDaemon(t, {
+    args: [fixture('pid-app.mjs'), '-w', '2', '-b', '127.0.0.1:0', '--error-logfile', 'error.log', '--access-logfile', 'logs/access.log'],
+    files: { 'logs/.keep': '' },
+    wrapper: ['unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', 'mount -t tmpfs -o size=32k appd-disk-full logs && exec "$@"', 'sh'],
+  });
+  // The daemon's view of the file, through its mount namespace.
+  const accessLog = `/proc/${daemon.pid}/root${join(daemon.directory, 'logs/access.log')}`;
+  // Connection: close, so that the kernel spreads requests over both workers and both meet the full disk.
+  const full = await runLoad({ url: `${daemon.url}/`, mode: 'close', concurrency: 4, durationMs: 60_000, maxRequests: 1000 });
+  const dropping = await waitFor('both workers to report the full disk', () => {
+    const found = readFileSync(join(daemon.directory, 'error.log'), 'utf8').split('\n').filter((line) => /access log .*: cannot write \(no space left on the device \[ENOSPC\]\); dropping lines until it works again/.test(line));
+    return found.length === 2 ? found : null;
+  });
+  await sleep(500); // lines the workers still held are written (or dropped) by now
+  const keptWhileFull = newlines(accessLog);
+  truncateSync(accessLog, 0);
+  const after = await runLoad({ url: `${daemon.url}/`, mode: 'close', concurrency: 4, durationMs: 60_000, maxRequests: 200 });
+  const recovered = await waitFor('both workers to write again', () => {
+    const found = [...readFileSync(join(daemon.directory, 'error.log'), 'utf8').matchAll(/access log .*: writing again; (\d+) line\(s\) were lost/g)];
+    return found.length === 2 ? found : null;
+  });
+  const lost = recovered.reduce((sum, match) => sum + Number(match[1]), 0);
+  await waitFor('every line after the truncation', () => keptWhileFull + lost + newlines(accessLog) >= full.ok + after.ok, 10_000);
+  const keptAfter = newlines(accessLog);
+  t.log(`disk full: ${describeLoad(full)}; ${keptWhileFull} lines fit, ${lost} dropped and counted, ${dropping.length} error lines in all`);
+  t.log(`room again: ${describeLoad(after)}; ${keptAfter} lines written; ${keptWhileFull} + ${lost} + ${keptAfter} = ${full.ok + after.ok} requests`);
+  t.is(full.failed + after.failed, 0);
+  t.is(keptWhileFull + lost + keptAfter, full.ok + after.ok, 'every request is a line written or a line counted as lost');
+  t.is(readFileSync(join(daemon.directory, 'error.log'), 'utf8').split('\n').filter((line) => line.includes('access log')).length, 4, 'two lines per worker, not one per request');
+  t.true(isAlive(daemon.pid));
+});
