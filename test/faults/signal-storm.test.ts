@@ -90,7 +90,7 @@ test('200 TTIN/TTOU/HUP in a burst: the kernel merges some, the master applies t
   t.deepEqual(applied.mismatches, []);
   const sentCounts = { SIGTTIN: 0, SIGTTOU: 0, SIGHUP: 0 };
   for (const signal of sent) sentCounts[signal] += 1;
-  t.log(`sent ${sentCounts.SIGTTIN} TTIN, ${sentCounts.SIGTTOU} TTOU, ${sentCounts.SIGHUP} HUP in ${sent.length} kill() calls; applied ${applied.counts.SIGTTIN}, ${applied.counts.SIGTTOU}, ${applied.counts.SIGHUP} (the rest merged by the kernel while pending)`);
+  t.log(`sent ${sentCounts.SIGTTIN} TTIN, ${sentCounts.SIGTTOU} TTOU, ${sentCounts.SIGHUP} HUP in ${sent.length} kill() calls; applied ${applied.counts.SIGTTIN}, ${applied.counts.SIGTTOU}, ${applied.counts.SIGHUP} (the kernel merged the rest before delivery)`);
   t.log(`final: ${final.workers} workers, all ready, all on generation ${final.generation} (= 1 + HUPs applied)`);
   for (const signal of Object.keys(sentCounts) as StormSignal[]) {
     t.true(applied.counts[signal] >= 1 && applied.counts[signal] <= sentCounts[signal], `${signal}: applied ${applied.counts[signal]} of ${sentCounts[signal]}`);
