@@ -35,7 +35,7 @@ test('workers SIGKILLed at random every 200 ms for 10 s under load', async (t) =
   let lastKillAt = 0;
   for (let kill = 0; kill < KILL_FOR_MS / KILL_EVERY_MS; kill += 1) {
     // On a schedule, not a pause after each kill: the look in /proc and ss take their time on a busy machine.
-    await sleep(killsFrom + kill * KILL_EVERY_MS - Date.now());
+    await sleep(Math.max(0, killsFrom + kill * KILL_EVERY_MS - Date.now()));
     const workers = daemon.workers();
     const victim = workers[Math.floor(Math.random() * workers.length)];
     if (victim !== undefined) {
