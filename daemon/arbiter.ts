@@ -22,6 +22,7 @@ import { buildStatusSnapshot, statusSignature } from './status-snapshot.js';
 import { Supervisor, type StopMode } from './supervisor.js';
 import type { BootFailureReport, WorkerHandle } from './worker-handle.js';
 import { LISTEN_NOT_ADOPTED } from './worker-messages.js';
+import { UpgradeCoordinator, type Handover, type SuccessorCommand } from './upgrade.js';
 
 /** How often the loop wakes with nothing queued, to check timeouts. */
 const TICK_MS = 200;
@@ -50,6 +51,20 @@ export interface ArbiterOptions {
   readonly controlSocket?: string;
   readonly now?: () => number;
   readonly random?: () => number;
+  /** What upgrade (USR2, appctl upgrade) needs from the master's setup. */
+  readonly upgrade: {
+    readonly command: () => SuccessorCommand;
+    /** The master this one replaced, while it still runs; null otherwise. */
+    readonly predecessorPid: () => number | null;
+    readonly handover: Handover;
+  };
+  /**
+   * A successor master (upgrade) takes over only with every worker ready: at boot-timeout with some
+   * missing it fails (the old master serves on) instead of serving with fewer workers.
+   */
+  readonly requireEveryWorker?: boolean;
+  /** A successor's workers start past the old master's generations (ps and status tell them apart). */
+  readonly firstGeneration?: number;
 }
 
 type Handlers = { readonly [Type in ArbiterEventType]: (event: EventOf<Type>) => void };
@@ -79,6 +94,7 @@ export class Arbiter {
   #pendingJobs: PendingJob[] = [];
   #memoryCheckedAt = 0;
   readonly #usage = new ProcessUsage();
+  readonly #upgrade: UpgradeCoordinator;
   /** Control clients watching worker state changes. */
   readonly #eventReaders = new Set<EventReader>();
   /** Control clients watching status snapshots (appctl top). */
@@ -93,7 +109,9 @@ export class Arbiter {
     'stop-pool': (event) => stopPool(this.#poolCommandContext(), event),
     'start-pool': (event) => startPool(this.#poolCommandContext(), event),
     'reopen-logs': (event) => this.#handleReopenLogs(event),
-    upgrade: (event) => this.#handleUpgrade(event),
+    upgrade: ({ requester, retireOld }) => this.#upgrade.request(requester, retireOld, this.#stopMode !== null),
+    'successor-report': ({ message }) => this.#upgrade.report(message),
+    'successor-exit': ({ code, signal, error }) => this.#upgrade.exited(code, signal, error, this.#stopMode !== null),
     'stop-workers': (event) => this.#handleStopWorkers(event),
     ping: (event) => this.#handlePing(event),
     status: (event) => this.#handleStatus(event),
@@ -124,9 +142,21 @@ export class Arbiter {
       hookServer: () => this.hookServer(),
       workerChanged: (worker) => this.#publishWorkerChange(worker),
     });
+    const pools = (): Pool[] => [...this.supervisor.pools.values()];
+    this.#upgrade = new UpgradeCoordinator({
+      ...options.upgrade,
+      logger: options.logger,
+      enqueue: (event) => this.queue.push(event),
+      now: this.#now,
+      listeners: () => this.listeners,
+      latestGeneration: () => Math.max(0, ...pools().map((pool) => pool.latestGeneration)),
+      bootTimeoutMs: () => Math.max(...pools().map((pool) => pool.settings.bootTimeout)) * 1000,
+      gracefulTimeoutMs: () => Math.max(...pools().map((pool) => pool.settings.gracefulTimeout)) * 1000,
+      retire: (requester) => this.#handleStop({ type: 'stop', mode: 'graceful', requester }),
+    });
     for (const settings of poolSettingsFromConfig(this.config)) {
       this.supervisor.setIdentity(settings);
-      this.supervisor.pools.set(settings.name, new Pool(settings));
+      this.supervisor.pools.set(settings.name, new Pool(settings, options.firstGeneration ?? 1));
     }
   }
 
@@ -177,11 +207,14 @@ export class Arbiter {
         // Only while someone watches (appctl top): a snapshot a second, sooner after a change, and
         // a first one for each new watcher.
         this.#statusFeed.publishIfDue(this.#now(), () => statusSignature(this.supervisor, this.phase), () => this.snapshot());
+        this.#upgrade.check();
         this.#options.observer?.looped?.(this);
       } catch (error) {
         this.#logger.critical(`master loop error: ${describeError(error)}`);
       }
-      if (this.#stopMode !== null && this.supervisor.workers.size === 0) break;
+      // A successor still starting is stopped with us, and waited for: under systemd (KillMode=mixed)
+      // anything left in the unit after this master exits is killed.
+      if (this.#stopMode !== null && this.supervisor.workers.size === 0 && !this.#upgrade.busy) break;
       for (const event of await this.queue.takeAll(TICK_MS)) this.#dispatch(event);
     }
     for (const requester of this.#stopRequesters) requester.done?.({ status: 'completed', message: 'stopped' });
@@ -201,7 +234,12 @@ export class Arbiter {
   /** Stops everything quickly and makes run() throw `error` (first start failures). */
   #halt(error: AppdError): void {
     this.#exitError ??= error;
-    this.#stopMode = 'quick';
+    // Workers still booting quit at once; one that is ready may already serve (a successor's workers
+    // accept on the shared sockets, next to the old master's): it drains like any other.
+    for (const worker of this.supervisor.workers.values()) {
+      if (worker.state === 'starting') this.supervisor.retireWorker(worker, 'start failed', 'quick');
+    }
+    this.#stopMode ??= 'graceful';
   }
 
   #handleStop({ mode, requester }: EventOf<'stop'>): void {
@@ -213,6 +251,7 @@ export class Arbiter {
     this.#logger.info(`${requester.origin}: ${what}`);
     requester.progress?.(what);
     this.#options.observer?.stopping?.();
+    this.#upgrade.stopping(mode);
     for (const pool of this.supervisor.pools.values()) {
       pool.rollout?.job.poolAbandoned(pool.name, 'the daemon is stopping');
       pool.rollout = null;
@@ -302,12 +341,6 @@ export class Arbiter {
     }
     for (const worker of this.supervisor.workers.values()) worker.send({ type: 'reopen-logs' });
     requester.done?.({ status: 'completed', message: 'log files reopened' });
-  }
-
-  #handleUpgrade({ requester }: EventOf<'upgrade'>): void {
-    const message = 'binary upgrade is not available in this build yet';
-    this.#logger.warning(`${requester.origin}: ${message}`);
-    requester.done?.({ status: 'failed', message });
   }
 
   #handleStopWorkers({ requester }: EventOf<'stop-workers'>): void {
@@ -469,6 +502,11 @@ export class Arbiter {
         if (!this.#everReady) {
           const reason = this.#lastBootFailure?.message ?? 'no worker reported an error';
           this.#halt(new BootError(`no worker became ready within boot-timeout (${limit / 1000}s): ${reason}`));
+          return false;
+        }
+        if (this.#options.requireEveryWorker) {
+          const reason = this.#lastBootFailure?.message ?? 'no worker reported an error';
+          this.#halt(new BootError(`not every worker became ready within boot-timeout (${limit / 1000}s): ${reason}`));
           return false;
         }
         this.#logger.warning('not every worker became ready within boot-timeout; serving with those that did');

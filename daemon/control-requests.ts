@@ -24,7 +24,8 @@ const TO_EVENT: { readonly [C in Command]: (request: RequestOf<C>, context: Requ
   restart: ({ pool, slot }, { requester }) => ({ type: 'restart', pool, slot, requester }),
   'stop-pool': ({ pool }, { requester }) => ({ type: 'stop-pool', pool, requester }),
   'start-pool': ({ pool }, { requester }) => ({ type: 'start-pool', pool, requester }),
-  upgrade: (_request, { requester }) => ({ type: 'upgrade', requester }),
+  // Unlike USR2, appctl upgrade finishes the job: the old master drains and exits once the new one is ready.
+  upgrade: (_request, { requester }) => ({ type: 'upgrade', retireOld: true, requester }),
   stop: ({ mode }, { requester }) => ({ type: 'stop', mode, requester }),
   logs: (request, { requester, logReader }) => ({ type: 'read-logs', reader: logReader(request), requester }),
   events: (_request, { requester, eventReader }) => ({ type: 'watch-events', reader: eventReader(), requester }),

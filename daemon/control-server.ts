@@ -4,7 +4,13 @@
 import net from 'node:net';
 import type { DaemonIdentity } from '../shared/control/protocol.js';
 import { ControlConnection } from './control-connection.js';
-import { bindControlSocket, prepareControlDirectory, removeControlSocket } from './control-socket-file.js';
+import {
+  bindControlSocket,
+  bindStandbyControlSocket,
+  prepareControlDirectory,
+  removeControlSocket,
+  takeOverControlSocket,
+} from './control-socket-file.js';
 import type { ArbiterEvent } from './events.js';
 import type { Logger } from './logger.js';
 
@@ -25,11 +31,15 @@ export interface ControlServerOptions {
   readonly identity: DaemonIdentity;
   readonly logger: Logger;
   readonly enqueue: (event: ArbiterEvent) => void;
+  /** A successor master (upgrade): listen at a private name until takeOverPath(), while the old master answers at `path`. */
+  readonly standby?: boolean;
 }
 
 export class ControlServer {
   readonly path: string;
-  readonly #server: net.Server;
+  #server: net.Server;
+  /** Where our socket file is: a private name while on standby, else `path`. */
+  #boundPath: string;
   readonly #options: ControlServerOptions;
   /** Insertion order is arrival order: the first entry is the oldest. */
   readonly #ungreeted = new Set<ControlConnection>();
@@ -41,21 +51,59 @@ export class ControlServer {
 
   private constructor(options: ControlServerOptions) {
     this.path = options.path;
+    this.#boundPath = options.path;
     this.#options = options;
+    this.#server = this.#createServer();
+  }
+
+  #createServer(): net.Server {
     // Half-open: a client may send its request and shut its side; it still gets the reply.
-    this.#server = net.createServer({ allowHalfOpen: true }, (socket) => this.#accept(socket));
-    this.#server.on('error', (error) => options.logger.error(`control socket ${this.path}: ${error.message}`));
+    const server = net.createServer({ allowHalfOpen: true }, (socket) => this.#accept(socket));
+    server.on('error', (error) => this.#options.logger.error(`control socket ${this.path}: ${error.message}`));
+    return server;
   }
 
   /** Binds the socket (refusing if another daemon owns the path) and starts serving. */
   static async open(options: ControlServerOptions): Promise<ControlServer> {
     const server = new ControlServer(options);
     prepareControlDirectory(options.path, options.isDefaultPath);
-    server.#inode = await bindControlSocket(server.#server, options.path, options.identity.name, () =>
-      options.logger.info(`replaced a stale control socket at ${options.path} (no daemon answered there)`),
-    );
+    if (options.standby) {
+      const { temporary, inode } = await bindStandbyControlSocket(server.#server, options.path);
+      server.#boundPath = temporary;
+      server.#inode = inode;
+      options.logger.info(`Control socket: ${options.path} once this new master takes over (until then at ${temporary})`);
+      return server;
+    }
+    server.#inode = await server.#bind();
     options.logger.info(`Control socket: ${options.path} (appctl -n ${options.identity.name} …)`);
     return server;
+  }
+
+  #bind(): Promise<number> {
+    const { path, identity, logger } = this.#options;
+    return bindControlSocket(this.#server, path, identity.name, () => logger.info(`replaced a stale control socket at ${path} (no daemon answered there)`));
+  }
+
+  /** Upgrade, in the new master: from now on appctl reaches this master at `path` (the old one keeps its connected clients). */
+  takeOverPath(): void {
+    if (this.#boundPath === this.path) return;
+    takeOverControlSocket(this.#boundPath, this.path);
+    this.#boundPath = this.path;
+    this.#options.logger.info(`Control socket: ${this.path} (taken over from the old master)`);
+  }
+
+  /**
+   * Upgrade, in the old master, after its successor (which had taken the path over) exited: bind the
+   * path again, so appctl finds this master. Clients already connected stay connected.
+   */
+  async reclaimPath(): Promise<void> {
+    if (this.#closing) return;
+    const replaced = this.#server;
+    this.#server = this.#createServer();
+    this.#inode = await this.#bind();
+    this.#boundPath = this.path;
+    replaced.close();
+    this.#options.logger.info(`Control socket: ${this.path} (this master answers there again)`);
   }
 
   get clientCount(): number {
@@ -112,7 +160,7 @@ export class ControlServer {
     if (this.#closing) return;
     this.#closing = true;
     this.#server.close();
-    removeControlSocket(this.path, this.#inode);
+    removeControlSocket(this.#boundPath, this.#inode);
     for (const connection of this.#ungreeted) connection.destroy();
     const clients = [...this.#clients];
     let timer: NodeJS.Timeout | undefined;

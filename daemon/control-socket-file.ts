@@ -73,10 +73,13 @@ export function probeControlSocket(path: string): Promise<SocketProbe> {
   });
 }
 
-/** Refuses to start when a live daemon owns the path: the message names its pid. */
-export async function refuseIfRunning(path: string, name: string): Promise<SocketProbe> {
+/**
+ * Refuses to start when a live daemon owns the path: the message names its pid. A successor master
+ * (upgrade) expects its old master there (`expectedPid`), and only that one.
+ */
+export async function refuseIfRunning(path: string, name: string, expectedPid: number | null = null): Promise<SocketProbe> {
   const probe = await probeControlSocket(path);
-  if (probe.state !== 'live') return probe;
+  if (probe.state !== 'live' || (expectedPid !== null && probe.daemon?.pid === expectedPid)) return probe;
   const who = probe.daemon ? `appd "${probe.daemon.name}" (pid ${probe.daemon.pid})` : 'another process';
   throw new AlreadyRunningError(
     `${who} is already running on control socket ${path}; stop it (appctl -n ${name} stop), or give this one another --name or --control-socket`,
@@ -122,16 +125,8 @@ function listen(server: net.Server, path: string): Promise<void> {
  * An existing stale socket is replaced by rename(2). Returns the socket's inode (see removeControlSocket).
  */
 export async function bindControlSocket(server: net.Server, path: string, name: string, onStaleReplaced: () => void): Promise<number> {
-  const temporary = join(dirname(path), `.appd-${process.pid}.new`);
-  for (const candidate of [path, temporary]) {
-    if (Buffer.byteLength(candidate) > UNIX_PATH_MAX_BYTES) {
-      throw new ConfigError(`control socket path ${candidate} is longer than the ${UNIX_PATH_MAX_BYTES} bytes Linux allows; set a shorter --control-socket`);
-    }
-  }
-  unlinkIfPresent(temporary);
-  await listen(server, temporary);
+  const temporary = await listenAtTemporaryPath(server, path);
   try {
-    chmodSync(temporary, 0o600);
     try {
       linkSync(temporary, path);
       unlinkSync(temporary);
@@ -148,6 +143,40 @@ export async function bindControlSocket(server: net.Server, path: string, name: 
     unlinkIfPresent(temporary);
     throw error;
   }
+}
+
+/** Listens at this process's private name next to `path` (mode 0600); `path` itself is not touched. */
+async function listenAtTemporaryPath(server: net.Server, path: string): Promise<string> {
+  const temporary = join(dirname(path), `.appd-${process.pid}.new`);
+  for (const candidate of [path, temporary]) {
+    if (Buffer.byteLength(candidate) > UNIX_PATH_MAX_BYTES) {
+      throw new ConfigError(`control socket path ${candidate} is longer than the ${UNIX_PATH_MAX_BYTES} bytes Linux allows; set a shorter --control-socket`);
+    }
+  }
+  unlinkIfPresent(temporary);
+  await listen(server, temporary);
+  try {
+    chmodSync(temporary, 0o600);
+  } catch (error) {
+    server.close();
+    unlinkIfPresent(temporary);
+    throw error;
+  }
+  return temporary;
+}
+
+/**
+ * A successor master (upgrade) listens at its private name while the old master still answers at
+ * `path` (appctl finds no dot-file); takeOverControlSocket moves it over `path` once it is ready.
+ */
+export async function bindStandbyControlSocket(server: net.Server, path: string): Promise<{ temporary: string; inode: number }> {
+  const temporary = await listenAtTemporaryPath(server, path);
+  return { temporary, inode: lstatSync(temporary).ino };
+}
+
+/** rename(2) replaces the old master's socket atomically: a client connects to one master or the other, never to nothing. */
+export function takeOverControlSocket(temporary: string, path: string): void {
+  renameSync(temporary, path);
 }
 
 /** Removes the socket only if the path is still our inode: after an upgrade it is the successor's. */

@@ -64,7 +64,11 @@ export type ArbiterEvent =
   | { readonly type: 'stop-pool'; readonly pool: string; readonly requester: Requester }
   | { readonly type: 'start-pool'; readonly pool: string; readonly requester: Requester }
   | { readonly type: 'reopen-logs'; readonly requester: Requester }
-  | { readonly type: 'upgrade'; readonly requester: Requester }
+  /** USR2 keeps Gunicorn's manual dance (both masters serve until WINCH and TERM); appctl upgrade retires the old one itself. */
+  | { readonly type: 'upgrade'; readonly retireOld: boolean; readonly requester: Requester }
+  /** A message from the successor master an upgrade started (checked by the handler: IPC is untyped). */
+  | { readonly type: 'successor-report'; readonly message: unknown }
+  | { readonly type: 'successor-exit'; readonly code: number | null; readonly signal: NodeJS.Signals | null; readonly error: Error | null }
   | { readonly type: 'stop-workers'; readonly requester: Requester }
   | { readonly type: 'ping'; readonly requester: Requester }
   | { readonly type: 'status'; readonly requester: Requester }

@@ -6,7 +6,7 @@ import type { InheritedSocket } from './listeners.js';
 /** systemd passes sockets from this descriptor on (sd_listen_fds(3)). */
 export const SD_LISTEN_FDS_START = 3;
 
-/** The environment variable a master sets for its successor: JSON [{ fd, bind, pool }]. */
+/** The environment variable a master sets for its successor: JSON [{ fd, bind, pool, ownsPath }]. */
 export const HANDOFF_VARIABLE = 'APPD_LISTEN_FDS';
 
 /**
@@ -17,8 +17,10 @@ export function takeInheritedSockets(environment: NodeJS.ProcessEnv): InheritedS
   const sockets: InheritedSocket[] = [];
   const handoff = environment[HANDOFF_VARIABLE];
   if (handoff) {
-    const entries = JSON.parse(handoff) as { fd: number; bind: string; pool?: string | null }[];
-    for (const entry of entries) sockets.push({ fd: entry.fd, bindText: entry.bind, pool: entry.pool ?? null, name: null, origin: 'previous-master' });
+    const entries = JSON.parse(handoff) as { fd: number; bind: string; pool?: string | null; ownsPath?: boolean }[];
+    for (const entry of entries) {
+      sockets.push({ fd: entry.fd, bindText: entry.bind, pool: entry.pool ?? null, name: null, origin: 'previous-master', ownsPath: entry.ownsPath === true });
+    }
   } else if (environment['LISTEN_PID'] === String(process.pid)) {
     const count = Number(environment['LISTEN_FDS'] ?? '0');
     const names = (environment['LISTEN_FDNAMES'] ?? '').split(':');

@@ -43,6 +43,8 @@ export interface InheritedSocket {
   /** systemd's name for it (LISTEN_FDNAMES), matched by a bind "fd://NAME". */
   readonly name: string | null;
   readonly origin: ListenerOrigin;
+  /** A unix socket file the previous master would have removed on exit: this master removes it now. */
+  readonly ownsPath?: boolean;
 }
 
 const ERROR_EXPLANATIONS: Record<string, string> = {
@@ -168,7 +170,7 @@ function adoptDescriptor(inherited: InheritedSocket): Listener {
   }
   const address = describeHandle(handle, inherited.fd);
   const url = formatListenUrl(address);
-  return { bindText: inherited.bindText ?? url, pool: inherited.pool, fd: inherited.fd, address, url, origin: inherited.origin, handle, ownsPath: false };
+  return { bindText: inherited.bindText ?? url, pool: inherited.pool, fd: inherited.fd, address, url, origin: inherited.origin, handle, ownsPath: inherited.ownsPath ?? false };
 }
 
 /**
@@ -197,6 +199,9 @@ export async function openListeners(
     // After an upgrade, a socket goes back to the pool that had it: ":0" in two pools are two sockets.
     const previousPool = adopted.get(listener)?.pool ?? null;
     if (previousPool !== null && previousPool !== pool) return false;
+    // The same bind text as under the previous master is the same socket, whatever its kind: its
+    // descriptor number and systemd name do not survive the handoff (fd://3, fd://web).
+    if (adopted.get(listener)?.origin === 'previous-master' && listener.bindText === bind.text) return true;
     if (bind.kind === 'named-fd') return adopted.get(listener)?.name === bind.name;
     // fd://3 naming a descriptor systemd also passed is that same socket, not a second one.
     if (bind.kind === 'fd') return listener.fd === bind.fd;
@@ -230,6 +235,9 @@ export function describeListener(listener: Listener, how: string): string {
 /** Closes every descriptor and removes the unix socket files this daemon created. */
 export function closeListeners(listeners: readonly Listener[]): void {
   for (const listener of listeners) {
+    // libuv unlinks the path of a unix socket it bound when the handle closes. After an upgrade the
+    // successor serves that file: the descriptor is left to close with this process instead.
+    if (listener.origin === 'bound' && listener.address.kind === 'unix' && !listener.ownsPath) continue;
     listener.handle.close();
     if (listener.ownsPath && listener.address.kind === 'unix') {
       try {

@@ -8,19 +8,23 @@ import { readConfig, type ConfigSources } from './config-sources.js';
 import { detachAndWait, isDaemonChild, reportToForeground, DAEMON_CHILD_VARIABLE } from './daemonize.js';
 import { renderConfig } from './print-config.js';
 import { checkStartable, runMaster } from './start.js';
+import { PredecessorLink } from './upgrade-successor.js';
 
 async function main(argv: readonly string[]): Promise<number> {
   const daemonChild = isDaemonChild();
   delete process.env[DAEMON_CHILD_VARIABLE];
+  // Started by an upgrade: the old master waits to hear whether this one can take over.
+  const predecessor = PredecessorLink.fromEnvironment(process.env);
   const sources: ConfigSources = {
     argv,
     environmentArguments: process.env['APPD_CMD_ARGS'],
     environment: process.env,
     directory: process.cwd(),
   };
-  const fail = (exitCode: number, message: string): number => {
+  const fail = async (exitCode: number, message: string): Promise<number> => {
     if (daemonChild) reportToForeground({ type: 'daemon-failed', exitCode, message });
     process.stderr.write(`appd: ${message}\n`);
+    await predecessor?.report({ type: 'successor-failed', exitCode, message });
     return exitCode;
   };
   let start;
@@ -40,17 +44,23 @@ async function main(argv: readonly string[]): Promise<number> {
     if (error instanceof AppdError) return fail(error.exitCode, error.message);
     throw error;
   }
-  if (start.resolved.values.daemon && !daemonChild) {
+  // A successor runs where its old master ran: already in the background if that one was.
+  if (start.resolved.values.daemon && !daemonChild && !predecessor) {
     if (start.resolved.values.errorLogfile === '-') {
       process.stderr.write('appd: note: with --daemon and error-logfile "-" the log is discarded; set --error-logfile\n');
     }
     return detachAndWait(argv);
   }
-  const outcome = await runMaster(start.resolved, sources, {
-    ready: (summary) => {
-      if (daemonChild) reportToForeground({ type: 'daemon-ready', summary });
+  const outcome = await runMaster(
+    start.resolved,
+    sources,
+    {
+      ready: (summary) => {
+        if (daemonChild) reportToForeground({ type: 'daemon-ready', summary });
+      },
     },
-  });
+    predecessor,
+  );
   if (outcome.error) {
     // Also into the log file, where an operator of a daemon will look.
     if (outcome.logger && outcome.logger.path !== '-') outcome.logger.critical(outcome.error.message);

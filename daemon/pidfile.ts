@@ -4,7 +4,7 @@
 import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { AlreadyRunningError, hasErrorCode } from '../shared/errors.js';
 
-function readPid(path: string): number | null {
+export function readPid(path: string): number | null {
   try {
     const pid = Number.parseInt(readFileSync(path, 'utf8').trim(), 10);
     return Number.isInteger(pid) && pid > 0 ? pid : null;
@@ -24,10 +24,13 @@ export function isProcessAlive(pid: number): boolean {
   }
 }
 
-/** Throws if the pidfile names another live process; a stale one is overwritten by write(). */
-export function checkPidfile(path: string): void {
+/**
+ * Throws if the pidfile names another live process; a stale one is overwritten by write(). A
+ * successor master (upgrade) passes the old master's pid: that one is expected there.
+ */
+export function checkPidfile(path: string, expectedPid: number | null = null): void {
   const pid = readPid(path);
-  if (pid !== null && pid !== process.pid && isProcessAlive(pid)) {
+  if (pid !== null && pid !== process.pid && pid !== expectedPid && isProcessAlive(pid)) {
     throw new AlreadyRunningError(`pidfile ${path} names process ${pid}, which is running: is appd already running?`);
   }
 }

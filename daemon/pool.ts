@@ -89,9 +89,9 @@ export class Pool {
   /** Desired number of workers; TTIN/TTOU and appctl scale change it. */
   target: number;
   /** The generation new workers get; a reload bumps it and old workers are rolled over. */
-  generation = 1;
+  generation: number;
   /** The highest generation ever started; a rolled-back number is never reused. */
-  latestGeneration = 1;
+  latestGeneration: number;
   /** WINCH: keep the master, stop every worker, until HUP or a scale brings them back. */
   parked = false;
   rollout: Rollout | null = null;
@@ -101,8 +101,11 @@ export class Pool {
   removed = false;
   readonly slots = new Map<number, SlotRecord>();
 
-  constructor(settings: PoolSettings) {
+  /** `generation` is 1, or past the old master's after an upgrade. */
+  constructor(settings: PoolSettings, generation = 1) {
     this.settings = settings;
+    this.generation = generation;
+    this.latestGeneration = generation;
     this.target = settings.workers;
   }
 

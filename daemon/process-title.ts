@@ -14,6 +14,16 @@ export function masterTitle(name: string): string {
   return `appd: master [${name}]`;
 }
 
+/** Upgrade: a new master still booting, and the old one once replaced (Unicorn's "master (old)"). */
+export function upgradeMasterTitle(role: 'new' | 'old', name: string): string {
+  return `appd: master (${role}) [${name}]`;
+}
+
+/** The 15 bytes of comm for those (top shows them): "appd: master" would not tell the two apart. */
+export function upgradeMasterComm(role: 'new' | 'old'): string {
+  return `appd: ${role}master`;
+}
+
 export function workerTitle(pool: string, slot: number, generation: number, name: string): string {
   return `appd: worker ${pool}.${slot} g${generation} [${name}]`;
 }

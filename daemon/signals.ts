@@ -18,7 +18,7 @@ export const SIGNAL_EVENTS: Readonly<Record<string, (signal: NodeJS.Signals) => 
   SIGTTIN: (signal) => ({ type: 'scale', pool: null, change: { relative: 1 }, requester: FROM_SIGNAL(signal) }),
   SIGTTOU: (signal) => ({ type: 'scale', pool: null, change: { relative: -1 }, requester: FROM_SIGNAL(signal) }),
   SIGUSR1: (signal) => ({ type: 'reopen-logs', requester: FROM_SIGNAL(signal) }),
-  SIGUSR2: (signal) => ({ type: 'upgrade', requester: FROM_SIGNAL(signal) }),
+  SIGUSR2: (signal) => ({ type: 'upgrade', retireOld: false, requester: FROM_SIGNAL(signal) }),
   SIGWINCH: (signal) => ({ type: 'stop-workers', requester: FROM_SIGNAL(signal) }),
 };
 

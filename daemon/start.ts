@@ -16,12 +16,16 @@ import { closeListeners, describeListener, openListeners, type Listener } from '
 import { Logger } from './logger.js';
 import { allBinds, checkCommandRunnable, describeProgram, poolSettingsFromConfig } from './pool.js';
 import { warnIfPidOne } from './pid-one.js';
+import { masterHandover } from './master-handover.js';
 import { checkPidfile, removePidfile, writePidfile } from './pidfile.js';
 import { onSettingPath } from './setting-paths.js';
-import { masterTitle, setProcessTitle } from './process-title.js';
+import { masterTitle, setProcessTitle, upgradeMasterComm, upgradeMasterTitle } from './process-title.js';
 import { installSignalHandlers } from './signals.js';
 import { combineObservers, SystemdLifecycle } from './systemd-lifecycle.js';
 import { SystemdNotifier } from './systemd-notify.js';
+import type { SuccessorCommand } from './upgrade.js';
+import { oldPidfilePath } from './upgrade-messages.js';
+import { takeoverObserver, type PredecessorLink } from './upgrade-successor.js';
 
 export interface MasterOutcome {
   readonly exitCode: number;
@@ -45,7 +49,25 @@ export function checkStartable(resolved: ResolvedConfig): void {
   }
 }
 
-export async function runMaster(resolved: ResolvedConfig, sources: ConfigSources, observer: LifecycleObserver): Promise<MasterOutcome> {
+/**
+ * How a successor is started on upgrade: this master's Node and script with the arguments and
+ * APPD_CMD_ARGS it was started with, from the directory it was started in (before chdir), so it
+ * reads the same config sources; a new appd or Node installed at the same paths is picked up.
+ */
+function successorCommand(sources: ConfigSources, notifier: SystemdNotifier | null): SuccessorCommand {
+  const environment: NodeJS.ProcessEnv = { ...process.env, ...notifier?.successorEnvironment() };
+  if (sources.environmentArguments === undefined) delete environment['APPD_CMD_ARGS'];
+  else environment['APPD_CMD_ARGS'] = sources.environmentArguments;
+  return { execPath: process.execPath, args: [...process.execArgv, process.argv[1] ?? '', ...sources.argv], cwd: sources.directory, environment };
+}
+
+/** `predecessor` is set when an upgrade started this master: it takes over once its workers are ready. */
+export async function runMaster(
+  resolved: ResolvedConfig,
+  sources: ConfigSources,
+  observer: LifecycleObserver,
+  predecessor: PredecessorLink | null = null,
+): Promise<MasterOutcome> {
   const config = resolved.values;
   process.umask(config.umask);
   if (config.chdir) process.chdir(resolve(sources.directory, config.chdir));
@@ -66,33 +88,49 @@ export async function runMaster(resolved: ResolvedConfig, sources: ConfigSources
   let control: ControlServer | null = null;
   const controlPath = controlSocketPath(config.name, config.controlSocket === null ? null : resolve(config.controlSocket), currentPathContext());
   try {
-    setProcessTitle(masterTitle(config.name), 'appd: master');
+    if (predecessor) setProcessTitle(upgradeMasterTitle('new', config.name), upgradeMasterComm('new'));
+    else setProcessTitle(masterTitle(config.name), 'appd: master');
     await awaitHook(logger, 'onStarting', config.onStarting, server);
     if (config.pidfile) {
       const path = resolve(config.pidfile);
-      await onSettingPath(resolved, 'pidfile', path, 'read', () => checkPidfile(path));
+      await onSettingPath(resolved, 'pidfile', path, 'read', () => checkPidfile(path, predecessor?.pid ?? null));
       pidfile = path;
     }
     // Before binding anything: a second daemon of the same name is told who runs, not "address in use".
-    await refuseIfRunning(controlPath, config.name);
+    // A successor expects its old master there, and takes the path over once ready.
+    await refuseIfRunning(controlPath, config.name, predecessor?.pid ?? null);
     const bindIsDefault = resolved.sources.bind.kind === 'default' && config.pools === null;
     listeners = await openListeners(allBinds(config), bindIsDefault, takeInheritedSockets(process.env), config.unixSocketMode);
     const pidfilePath = pidfile;
-    if (pidfilePath) await onSettingPath(resolved, 'pidfile', pidfilePath, 'write', () => writePidfile(pidfilePath));
-    logger.info(`Starting appd ${readPackageVersion()} on Node ${process.version} (master pid ${process.pid})`);
+    if (pidfilePath && !predecessor) await onSettingPath(resolved, 'pidfile', pidfilePath, 'write', () => writePidfile(pidfilePath));
+    const upgrading = predecessor ? `, upgrading the master pid ${predecessor.pid}` : '';
+    logger.info(`Starting appd ${readPackageVersion()} on Node ${process.version} (master pid ${process.pid}${upgrading})`);
     warnIfPidOne(logger);
     for (const listener of listeners) logger.info(`Listening at: ${describeListener(listener, listener.origin)}`);
     for (const pool of poolSettingsFromConfig(config)) logger.info(`Pool ${pool.name}: ${describeProgram(pool)}, ${pool.workers} worker(s)`);
 
-    arbiter = new Arbiter({
+    const systemd = notifier && new SystemdLifecycle(notifier, Date.now, { successor: predecessor !== null });
+    const ownedPidfile = pidfile;
+    const controlServer = (): ControlServer | null => control;
+    const takeover = predecessor && takeoverObserver({ link: predecessor, name: config.name, logger, control: controlServer, pidfile: ownedPidfile, notifier });
+    const started: Arbiter = new Arbiter({
       resolved,
       listeners,
       logger,
       baseEnvironment: process.env,
       readConfig: async () => (await readConfig(sources)).resolved,
-      observer: combineObservers(observer, notifier && new SystemdLifecycle(notifier)),
+      // systemd's MAINPID= is queued before the takeover waits for it to be delivered.
+      observer: combineObservers(systemd, observer, takeover),
       controlSocket: controlPath,
+      upgrade: {
+        command: () => successorCommand(sources, notifier),
+        predecessorPid: () => (predecessor?.alive ? predecessor.pid : null),
+        handover: masterHandover({ name: config.name, logger, listeners: () => started.listeners, pidfile: ownedPidfile, control: controlServer, systemd }),
+      },
+      requireEveryWorker: predecessor !== null,
+      firstGeneration: predecessor?.generation ?? 1,
     });
+    arbiter = started;
     const queue = arbiter.queue;
     control = await onSettingPath(resolved, 'controlSocket', controlPath, 'create', () => ControlServer.open({
       path: controlPath,
@@ -100,6 +138,7 @@ export async function runMaster(resolved: ResolvedConfig, sources: ConfigSources
       identity: { name: config.name, pid: process.pid, version: readPackageVersion(), node: process.version },
       logger,
       enqueue: (event) => queue.push(event),
+      standby: predecessor !== null,
     }));
     const removeSignalHandlers = installSignalHandlers((event) => queue.push(event));
     try {
@@ -111,15 +150,23 @@ export async function runMaster(resolved: ResolvedConfig, sources: ConfigSources
     }
   } catch (error) {
     if (error instanceof AppdError) {
-      notifier?.send({ STATUS: `failed: ${error.message}` });
+      // A successor's failure is the old master's to report: it serves on, and the service with it.
+      if (!predecessor) notifier?.send({ STATUS: `failed: ${error.message}` });
       return { exitCode: error.exitCode, error, logger };
     }
     logger.critical(`master failed: ${describeError(error)}`);
     throw error;
   } finally {
-    // A reload may have bound new sockets and closed old ones: close what the master holds now.
-    closeListeners(arbiter?.listeners ?? listeners);
-    if (pidfile) removePidfile(pidfile);
+    // A reload may have bound new sockets and closed old ones: close what the master holds now. A
+    // successor whose old master still serves (a manual upgrade rolled back) leaves the socket files to it.
+    const held = arbiter?.listeners ?? listeners;
+    if (predecessor?.alive) for (const listener of held) listener.ownsPath = false;
+    closeListeners(held);
+    if (pidfile) {
+      // Each only if it still names this process: after an upgrade the pidfile is the successor's.
+      removePidfile(pidfile);
+      removePidfile(oldPidfilePath(pidfile));
+    }
     // After the port and pidfile are free: a client of `appctl stop` returns when we hang up, and then
     // `appctl stop && appd …` can start the next daemon at once.
     await control?.close();

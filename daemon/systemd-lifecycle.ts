@@ -30,16 +30,21 @@ export function describeWorkers(arbiter: Arbiter): string {
 export class SystemdLifecycle implements LifecycleObserver {
   readonly #notifier: SystemdNotifier;
   readonly #now: () => number;
+  /** A successor master (upgrade): its READY=1 carries MAINPID=, and it says nothing before. */
+  readonly #successor: boolean;
   #readySent = false;
+  /** Upgraded away: the successor is the service's main process now; this old master keeps quiet. */
+  #silent = false;
   /** Reloads started and not finished: a HUP during a reload starts a second one that supersedes it. */
   #reloadsInProgress = 0;
   #stopping = false;
   #lastStatus = '';
   #lastPingAt = 0;
 
-  constructor(notifier: SystemdNotifier, now: () => number = Date.now) {
+  constructor(notifier: SystemdNotifier, now: () => number = Date.now, options: { readonly successor?: boolean } = {}) {
     this.#notifier = notifier;
     this.#now = now;
+    this.#successor = options.successor ?? false;
   }
 
   ready(summary: string): void {
@@ -47,12 +52,27 @@ export class SystemdLifecycle implements LifecycleObserver {
     this.#readySent = true;
     this.#lastPingAt = this.#now();
     this.#lastStatus = summary;
-    this.#notifier.send({ READY: 1, STATUS: summary, ...(this.#notifier.watchdogMicroseconds !== null ? { WATCHDOG: 1 } : {}) });
+    // MAINPID= first: systemd must follow this process before the old master exits (NotifyAccess=all
+    // lets a process that is not the main one say so).
+    const mainPid = this.#successor ? { MAINPID: process.pid } : {};
+    this.#notifier.send({ ...mainPid, READY: 1, STATUS: summary, ...(this.#notifier.watchdogMicroseconds !== null ? { WATCHDOG: 1 } : {}) });
+  }
+
+  /** The successor took over: from now on it speaks for the service (a STOPPING=1 from us would stop the unit). */
+  handedOver(): void {
+    this.#silent = true;
+  }
+
+  /** The successor died after taking over (a manual upgrade rolled back): this master is the main process again. */
+  tookBack(): void {
+    this.#silent = false;
+    this.#lastPingAt = this.#now();
+    this.#notifier.send({ MAINPID: process.pid, READY: 1, STATUS: this.#lastStatus, ...(this.#notifier.watchdogMicroseconds !== null ? { WATCHDOG: 1 } : {}) });
   }
 
   reloading(): void {
     // A HUP before the first READY changes nothing systemd knows about: it is still starting.
-    if (!this.#readySent || this.#stopping) return;
+    if (!this.#readySent || this.#stopping || this.#silent) return;
     this.#reloadsInProgress += 1;
     this.#lastStatus = 'reloading';
     this.#notifier.send({ RELOADING: 1, MONOTONIC_USEC: monotonicMicroseconds(), STATUS: this.#lastStatus });
@@ -60,7 +80,7 @@ export class SystemdLifecycle implements LifecycleObserver {
 
   /** Called once per reload that reloading() announced, when it completed, failed or rolled back. */
   reloaded(): void {
-    if (this.#reloadsInProgress === 0 || this.#stopping) return;
+    if (this.#reloadsInProgress === 0 || this.#stopping || this.#silent) return;
     this.#reloadsInProgress -= 1;
     if (this.#reloadsInProgress > 0) return;
     this.#lastStatus = 'reloaded';
@@ -68,7 +88,7 @@ export class SystemdLifecycle implements LifecycleObserver {
   }
 
   stopping(): void {
-    if (this.#stopping) return;
+    if (this.#stopping || this.#silent) return;
     this.#stopping = true;
     this.#lastStatus = 'stopping';
     this.#notifier.send({ STOPPING: 1, STATUS: this.#lastStatus });
@@ -76,6 +96,8 @@ export class SystemdLifecycle implements LifecycleObserver {
 
   /** Called after every pass of the arbiter loop (at least every 200 ms). */
   looped(arbiter: Arbiter): void {
+    // A successor's "starting: 1/4" would read as the service's status while the old master serves it.
+    if (this.#silent || (this.#successor && !this.#readySent)) return;
     const interval = this.#notifier.watchdogIntervalMs;
     const now = this.#now();
     if (interval !== null && now - this.#lastPingAt >= interval) {

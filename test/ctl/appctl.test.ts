@@ -23,7 +23,7 @@ async function status(daemon: TestDaemon): Promise<StatusSnapshot> {
   return JSON.parse(result.stdout) as StatusSnapshot;
 }
 
-test('status --json, status, ping, config and upgrade against a running daemon', async (t) => {
+test('status --json, status, ping and config against a running daemon (upgrade: test/daemon/upgrade.test.ts)', async (t) => {
   const daemon = await startDaemon(t, { args: [fixture('pid-app.mjs'), '-w', '2', '-b', '127.0.0.1:0'] });
   const pids = await daemon.waitForWorkers(2);
   const run = (...args: string[]) => appctl(args, { runtimeDirectory: daemon.directory });
@@ -68,10 +68,6 @@ test('status --json, status, ping, config and upgrade against a running daemon',
   t.regex(configText.stdout, /^SETTING +VALUE +SOURCE$/m);
   t.regex(configText.stdout, /^workers +2 +command line$/m);
   t.true(configText.stdout.split('\n').every((line) => line.length <= 80), configText.stdout);
-
-  const upgrade = await run('upgrade');
-  t.is(upgrade.code, 1, 'upgrade answers through the event; it fails until issue 4 implements it');
-  t.regex(upgrade.stderr, /^appctl: binary upgrade is not available/);
 });
 
 test('the socket is 0600 in a 0700 directory; a second daemon of the same name is refused with the pid; the socket goes on exit', async (t) => {
