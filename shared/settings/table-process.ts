@@ -35,7 +35,7 @@ export const PROCESS_SETTINGS = [
     default: null,
     reload: 'restart',
     summary: 'Write the master pid to this file.',
-    doc: 'Written atomically once the listeners are bound, removed on exit only if it still holds our pid. A pidfile naming a live process stops a second start.',
+    doc: 'Written atomically once the listeners are bound, removed on exit only if it still holds our pid. A pidfile naming a live process stops a second start. On upgrade the new master, once ready, writes the old pid to PIDFILE.oldbin and its own to PIDFILE (scripts send WINCH and TERM to $(cat PIDFILE.oldbin)); the old master removes PIDFILE.oldbin when it exits.',
   }),
   defineSetting({
     key: 'daemon',
