@@ -20,6 +20,7 @@ import { masterHandover } from './master-handover.js';
 import { checkPidfile, removePidfile, writePidfile } from './pidfile.js';
 import { onSettingPath } from './setting-paths.js';
 import { masterTitle, setProcessTitle, upgradeMasterComm, upgradeMasterTitle } from './process-title.js';
+import { ReloadWatcher, watchedRoots } from './reload-watcher.js';
 import { installSignalHandlers } from './signals.js';
 import { combineObservers, SystemdLifecycle } from './systemd-lifecycle.js';
 import { SystemdNotifier } from './systemd-notify.js';
@@ -141,11 +142,13 @@ export async function runMaster(
       standby: predecessor !== null,
     }));
     const removeSignalHandlers = installSignalHandlers((event) => queue.push(event));
+    const watcher = config.reload ? new ReloadWatcher(watchedRoots(poolSettingsFromConfig(config), process.cwd()), resolved.configFile, (event) => queue.push(event), logger) : null;
     try {
       const exitCode = await arbiter.run();
       logger.info('Shutting down: master');
       return { exitCode, error: null, logger };
     } finally {
+      watcher?.close();
       removeSignalHandlers();
     }
   } catch (error) {

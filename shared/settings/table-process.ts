@@ -48,6 +48,15 @@ export const PROCESS_SETTINGS = [
     doc: 'The command returns 0 only once the first generation of workers is ready, and otherwise exits with the daemon\'s exit code and error, so scripts can trust it. Under systemd use Type=notify instead.',
   }),
   defineSetting({
+    key: 'reload',
+    section: 'Server Mechanics',
+    kind: kinds.boolean,
+    default: false,
+    reload: 'restart',
+    summary: 'Development: reload the workers when a file of the app changes.',
+    doc: 'Watches the directory of each pool\'s app or script, with its subdirectories (not node_modules, not dot-directories), and the config file; a moment after the last change it reloads as HUP does. New workers load the changed code slot by slot; code that fails to load is rolled back, the previous generation serves on and the error is in the log, so a typo does not take the dev server down. Each directory takes an inotify watch (at most 2000). Not for production: deploy with appctl reload or HUP.',
+  }),
+  defineSetting({
     key: 'user',
     section: 'Server Mechanics',
     short: '-u',
