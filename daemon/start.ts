@@ -20,6 +20,7 @@ import { masterHandover } from './master-handover.js';
 import { checkPidfile, removePidfile, writePidfile } from './pidfile.js';
 import { onSettingPath } from './setting-paths.js';
 import { masterTitle, setProcessTitle, upgradeMasterComm, upgradeMasterTitle } from './process-title.js';
+import { nodeLauncher } from './node-launcher.js';
 import { ReloadWatcher, watchedRoots } from './reload-watcher.js';
 import { installSignalHandlers } from './signals.js';
 import { combineObservers, SystemdLifecycle } from './systemd-lifecycle.js';
@@ -55,11 +56,12 @@ export function checkStartable(resolved: ResolvedConfig): void {
  * APPD_CMD_ARGS it was started with, from the directory it was started in (before chdir), so it
  * reads the same config sources; a new appd or Node installed at the same paths is picked up.
  */
-function successorCommand(sources: ConfigSources, notifier: SystemdNotifier | null): SuccessorCommand {
+function successorCommand(sources: ConfigSources, notifier: SystemdNotifier | null, predecessor: PredecessorLink | null): SuccessorCommand {
   const environment: NodeJS.ProcessEnv = { ...process.env, ...notifier?.successorEnvironment() };
   if (sources.environmentArguments === undefined) delete environment['APPD_CMD_ARGS'];
   else environment['APPD_CMD_ARGS'] = sources.environmentArguments;
-  return { execPath: process.execPath, args: [...process.execArgv, process.argv[1] ?? '', ...sources.argv], cwd: sources.directory, environment };
+  const node = nodeLauncher(process.argv0, predecessor?.node ?? null, process.env['PATH'], sources.directory, process.execPath);
+  return { execPath: node, args: [...process.execArgv, process.argv[1] ?? '', ...sources.argv], cwd: sources.directory, environment };
 }
 
 /** `predecessor` is set when an upgrade started this master: it takes over once its workers are ready. */
@@ -124,7 +126,7 @@ export async function runMaster(
       observer: combineObservers(systemd, observer, takeover),
       controlSocket: controlPath,
       upgrade: {
-        command: () => successorCommand(sources, notifier),
+        command: () => successorCommand(sources, notifier, predecessor),
         predecessorPid: () => (predecessor?.alive ? predecessor.pid : null),
         handover: masterHandover({ name: config.name, logger, listeners: () => started.listeners, pidfile: ownedPidfile, control: controlServer, systemd }),
       },

@@ -10,15 +10,17 @@ export interface UpgradeOrigin {
   readonly pid: number;
   /** The generation the successor's workers start at: past the old master's, so ps tells them apart. */
   readonly generation: number;
+  /** The Node it was started with, as named (see node-launcher.ts): its own successor uses it too. */
+  readonly node: string;
 }
 
 export function parseUpgradeOrigin(text: string): UpgradeOrigin | null {
   try {
     const value: unknown = JSON.parse(text);
-    if (typeof value !== 'object' || value === null || !('pid' in value) || !('generation' in value)) return null;
-    const { pid, generation } = value;
+    if (typeof value !== 'object' || value === null || !('pid' in value) || !('generation' in value) || !('node' in value)) return null;
+    const { pid, generation, node } = value;
     if (typeof pid !== 'number' || !Number.isInteger(pid) || pid <= 0 || typeof generation !== 'number' || !Number.isInteger(generation) || generation < 1) return null;
-    return { pid, generation };
+    return typeof node === 'string' ? { pid, generation, node } : null;
   } catch (error) {
     if (error instanceof SyntaxError) return null; // set by hand to something else: not an upgrade
     throw error;

@@ -18,10 +18,13 @@ export class PredecessorLink {
   readonly pid: number;
   /** This master's workers start at this generation. */
   readonly generation: number;
+  /** The Node this master was started with, as named. */
+  readonly node: string;
 
-  private constructor(pid: number, generation: number) {
+  private constructor(pid: number, generation: number, node: string) {
     this.pid = pid;
     this.generation = generation;
+    this.node = node;
   }
 
   /**
@@ -33,7 +36,7 @@ export class PredecessorLink {
     delete environment[UPGRADE_FROM_VARIABLE];
     const origin = text === undefined ? null : parseUpgradeOrigin(text);
     if (origin === null || typeof process.send !== 'function') return null;
-    return new PredecessorLink(origin.pid, origin.generation);
+    return new PredecessorLink(origin.pid, origin.generation, origin.node);
   }
 
   /** Whether the old master still runs: its end of the channel closes when it exits, even by SIGKILL. */

@@ -105,7 +105,7 @@ export class UpgradeCoordinator {
     const { logger, enqueue } = this.#context;
     const command = this.#context.command();
     const listeners = this.#context.listeners();
-    const origin: UpgradeOrigin = { pid: process.pid, generation: this.#context.latestGeneration() + 1 };
+    const origin: UpgradeOrigin = { pid: process.pid, generation: this.#context.latestGeneration() + 1, node: command.execPath };
     const handoff = listeners.map((listener, index) => ({ fd: SD_LISTEN_FDS_START + index, bind: listener.bindText, pool: listener.pool, ownsPath: listener.ownsPath }));
     let child: ChildProcess;
     try {

@@ -3,12 +3,12 @@
 // MAINPID= under systemd, and the config sources a successor inherits.
 
 import test, { type ExecutionContext } from 'ava';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { StatusSnapshot } from '../../shared/control/status.js';
 import { appctl } from '../helpers/appctl.js';
-import { fixture, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { fixture, startDaemon, tempDirectory, type TestDaemon } from '../helpers/daemon.js';
 import { get } from '../helpers/http.js';
 import { startNotifyListener } from '../helpers/notify-listener.js';
 import { commandLine, isAlive, waitFor } from '../helpers/processes.js';
@@ -218,4 +218,27 @@ test('a successor reads the same config sources: the config file and APPD_CMD_AR
   t.is((await run(daemon, 'stop')).code, 0);
   t.false(existsSync(socketPath), 'the new master removes it when it stops');
   t.false(existsSync(join(daemon.directory, 'app.pid')));
+});
+
+test('the new master runs the Node installed behind the name the old one was started by (a symlink moved to another Node)', async (t) => {
+  // bin/node -> the real node; after the "install" it points to a script that leaves a mark and runs node.
+  const bin = tempDirectory(t, 'appd-node-');
+  const node = join(bin, 'node');
+  symlinkSync(process.execPath, node);
+  const daemon = await startDaemon(t, {
+    args: [fixture('pid-app.mjs'), '-w', '1', '-b', '127.0.0.1:0'],
+    // Runs appd as `BIN/node APPD ...`, the way a symlinked Node install is used.
+    wrapper: ['/bin/sh', '-c', `shift; exec ${node} "$@"`, 'sh'],
+  });
+  const marker = join(bin, 'started-by-new-node');
+  const newNode = join(bin, 'new-node.sh');
+  writeFileSync(newNode, `#!/bin/sh\necho "$$" > ${marker}\nexec ${process.execPath} "$@"\n`);
+  chmodSync(newNode, 0o755);
+  unlinkSync(node);
+  symlinkSync(newNode, node);
+  const outcome = await run(daemon, 'upgrade');
+  t.is(outcome.code, 0, outcome.stderr);
+  t.regex(outcome.stdout, new RegExp(`started a new master \\(pid \\d+\\) on 1 socket\\(s\\): ${node} `));
+  t.true(existsSync(marker), 'the new master was started through the moved symlink');
+  t.is(Number(readFileSync(marker, 'utf8').trim()), (await status(daemon)).master.pid);
 });
