@@ -2,18 +2,19 @@
 // stopping); each pass then lets the supervisor converge (murderWorkers, manageWorkers). Run by the appd master.
 
 import type { ResolvedConfig } from '../shared/config/resolve.js';
-import type { WorkerEventMessage } from '../shared/control/protocol.js';
-import type { PingData, StatusSnapshot } from '../shared/control/status.js';
-import { AppdError, AppLoadError, BindError, BootError, ConfigError, describeError, describeFileError, hasErrorCode } from '../shared/errors.js';
+import type { StatusSnapshot } from '../shared/control/status.js';
+import { AppdError, describeError, describeFileError, hasErrorCode } from '../shared/errors.js';
 import type { Config } from '../shared/settings/table.js';
-import { EventQueue, type ArbiterEvent, type ArbiterEventType, type EventOf, type EventReader, type Requester } from './events.js';
-import { applyReloadedConfig } from './config-reload.js';
+import { EventQueue, type ArbiterEvent, type ArbiterEventType, type EventOf, type Requester } from './events.js';
+import { applyReload, readForReload } from './config-reload.js';
+import { ControlQueries } from './control-queries.js';
+import { judgeFirstStart, moreTelling, permanentBootFailure } from './first-start.js';
+import { advanceRollouts, rollBack } from './rollouts.js';
 import { fireHook } from './hooks.js';
-import { closeListeners, describeListener, type Listener } from './listeners.js';
-import { openPlannedListeners, planListeners, type ListenerPlan } from './listener-plan.js';
+import { closeListeners, type Listener } from './listeners.js';
 import { ReloadJob } from './reload-job.js';
 import { restartWorkers, scalePool, startPool, stopPool, type PendingJob, type PoolCommandContext } from './pool-commands.js';
-import type { LogLine, Logger } from './logger.js';
+import type { Logger } from './logger.js';
 import { Pool, poolSettingsFromConfig } from './pool.js';
 import { settingRows } from './print-config.js';
 import { ProcessUsage } from './process-usage.js';
@@ -21,60 +22,15 @@ import { StatusFeed } from './status-feed.js';
 import { buildStatusSnapshot, statusSignature } from './status-snapshot.js';
 import { Supervisor, type StopMode } from './supervisor.js';
 import type { BootFailureReport, WorkerHandle } from './worker-handle.js';
-import { LISTEN_NOT_ADOPTED } from './worker-messages.js';
-import { UpgradeCoordinator, type Handover, type SuccessorCommand } from './upgrade.js';
+import { UpgradeCoordinator } from './upgrade.js';
+import type { ArbiterOptions } from './arbiter-options.js';
 
 /** How often the loop wakes with nothing queued, to check timeouts. */
 const TICK_MS = 200;
 /** How often workers' RSS is compared with max-memory. */
 const MEMORY_CHECK_MS = 1000;
 
-/** Told about the daemon's milestones: the --daemon parent, systemd notify, tests. */
-export interface LifecycleObserver {
-  ready?(summary: string): void;
-  reloading?(): void;
-  reloaded?(): void;
-  stopping?(): void;
-  /** After every pass of the loop (at least every TICK_MS): proof of life for a watchdog, and state to report. */
-  looped?(arbiter: Arbiter): void;
-}
-
-export interface ArbiterOptions {
-  readonly resolved: ResolvedConfig;
-  readonly listeners: readonly Listener[];
-  readonly logger: Logger;
-  readonly baseEnvironment: NodeJS.ProcessEnv;
-  /** Reads every config layer again (for reload). */
-  readonly readConfig: () => Promise<ResolvedConfig>;
-  readonly observer?: LifecycleObserver;
-  /** The control socket path, for status. */
-  readonly controlSocket?: string;
-  readonly now?: () => number;
-  readonly random?: () => number;
-  /** What upgrade (USR2, appctl upgrade) needs from the master's setup. */
-  readonly upgrade: {
-    readonly command: () => SuccessorCommand;
-    /** The master this one replaced, while it still runs; null otherwise. */
-    readonly predecessorPid: () => number | null;
-    readonly handover: Handover;
-  };
-  /**
-   * A successor master (upgrade) takes over only with every worker ready: at boot-timeout with some
-   * missing it fails (the old master serves on) instead of serving with fewer workers.
-   */
-  readonly requireEveryWorker?: boolean;
-  /** A successor's workers start past the old master's generations (ps and status tell them apart). */
-  readonly firstGeneration?: number;
-}
-
 type Handlers = { readonly [Type in ArbiterEventType]: (event: EventOf<Type>) => void };
-
-function workerEvent(worker: WorkerHandle): WorkerEventMessage {
-  let detail: string | null = null;
-  if (worker.state === 'stopping') detail = worker.retireReason;
-  else if (worker.state === 'exited') detail = worker.exitCode !== null ? `exit code ${worker.exitCode}` : `signal ${worker.exitSignal ?? 'unknown'}`;
-  return { time: Date.now(), tag: worker.tag, pool: worker.pool, slot: worker.slot, generation: worker.generation, pid: worker.pid, state: worker.state, detail };
-}
 
 export class Arbiter {
   readonly queue = new EventQueue<ArbiterEvent>();
@@ -95,8 +51,7 @@ export class Arbiter {
   #memoryCheckedAt = 0;
   readonly #usage = new ProcessUsage();
   readonly #upgrade: UpgradeCoordinator;
-  /** Control clients watching worker state changes. */
-  readonly #eventReaders = new Set<EventReader>();
+  readonly #queries: ControlQueries;
   /** Control clients watching status snapshots (appctl top). */
   readonly #statusFeed = new StatusFeed();
 
@@ -113,11 +68,11 @@ export class Arbiter {
     'successor-report': ({ message }) => this.#upgrade.report(message),
     'successor-exit': ({ code, signal, error }) => this.#upgrade.exited(code, signal, error, this.#stopMode !== null),
     'stop-workers': (event) => this.#handleStopWorkers(event),
-    ping: (event) => this.#handlePing(event),
-    status: (event) => this.#handleStatus(event),
-    'show-config': (event) => this.#handleShowConfig(event),
-    'read-logs': (event) => this.#handleReadLogs(event),
-    'watch-events': (event) => this.#handleWatchEvents(event),
+    ping: (event) => this.#queries.ping(event),
+    status: (event) => this.#queries.status(event),
+    'show-config': (event) => this.#queries.showConfig(event),
+    'read-logs': (event) => this.#queries.readLogs(event),
+    'watch-events': (event) => this.#queries.watchEvents(event),
     'watch-status': ({ watcher }) => watcher.begin(this.#statusFeed.add(watcher)),
     'worker-message': (event) => this.#handleWorkerMessage(event),
     'worker-exit': (event) => this.#handleWorkerExit(event),
@@ -140,7 +95,16 @@ export class Arbiter {
       random: options.random ?? Math.random,
       config: () => this.config,
       hookServer: () => this.hookServer(),
-      workerChanged: (worker) => this.#publishWorkerChange(worker),
+      workerChanged: (worker) => this.#queries.workerChanged(worker),
+    });
+    this.#queries = new ControlQueries({
+      logger: options.logger,
+      supervisor: this.supervisor,
+      name: () => this.config.name,
+      phase: () => this.phase,
+      uptimeMs: () => this.#now() - this.startedAt,
+      snapshot: () => this.snapshot(),
+      settingRows: () => settingRows(this.#options.resolved, this.#resolved),
     });
     const pools = (): Pool[] => [...this.supervisor.pools.values()];
     this.#upgrade = new UpgradeCoordinator({
@@ -264,17 +228,10 @@ export class Arbiter {
     this.#logger.info(`${requester.origin}: reloading${pool ? ` pool ${pool}` : ''}: reading the configuration again`);
     requester.progress?.('reading the configuration again');
     this.#options.observer?.reloading?.();
-    void this.#readForReload().then(
+    void readForReload(this.#options.readConfig, this.#listeners).then(
       (result) => this.queue.push({ type: 'config-read', result, pool, requester }),
       (error: unknown) => this.queue.push({ type: 'config-read', result: error instanceof Error ? error : new Error(String(error)), pool, requester }),
     );
-  }
-
-  /** Off the loop: read every config layer again and bind any new address, so applying it cannot block. */
-  async #readForReload(): Promise<{ config: ResolvedConfig; plan: ListenerPlan; opened: Listener[] }> {
-    const config = await this.#options.readConfig();
-    const plan = planListeners(this.#listeners, config);
-    return { config, plan, opened: await openPlannedListeners(plan, config.values.unixSocketMode) };
   }
 
   #handleConfigRead({ result, pool, requester }: EventOf<'config-read'>): void {
@@ -283,24 +240,18 @@ export class Arbiter {
       closeListeners(result.opened);
       return requester.done?.({ status: 'failed', message: 'the daemon is stopping' });
     }
-    const previous = this.#resolved;
     // One reloaded() per reload, when its last pool settled: READY=1 must not follow the first of several pools.
     const job = new ReloadJob(requester, this.#now(), () => this.#options.observer?.reloaded?.());
-    this.#resolved = result.config;
-    const listenersBefore = this.#listeners;
-    this.#listeners = [...result.plan.keep, ...result.opened];
     let rolled: string[];
     try {
-      rolled = applyReloadedConfig({ previous, next: result.config, onlyPool: pool, job, supervisor: this.supervisor, logger: this.#logger, now: this.#now() });
+      ({ listeners: this.#listeners, rolled } = applyReload({
+        previous: this.#resolved, read: result, listeners: this.#listeners, onlyPool: pool, job,
+        supervisor: this.supervisor, logger: this.#logger, now: this.#now(),
+      }));
     } catch (error) {
-      this.#resolved = previous;
-      this.#listeners = listenersBefore;
-      closeListeners(result.opened);
       return this.#reloadFailed(requester, error);
     }
-    for (const listener of result.opened) this.#logger.info(`Listening at: ${describeListener(listener, 'bound on reload')}`);
-    for (const listener of result.plan.close) this.#logger.info(`Closed ${listener.url}: no pool binds it any more`);
-    closeListeners(result.plan.close);
+    this.#resolved = result.config;
     fireHook(this.#logger, 'onReload', this.config.onReload, this.hookServer());
     job.expect(rolled);
   }
@@ -349,49 +300,6 @@ export class Arbiter {
     requester.done?.({ status: 'completed', message: 'workers stopping' });
   }
 
-  #handlePing({ requester }: EventOf<'ping'>): void {
-    const data: PingData = { name: this.config.name, pid: process.pid, phase: this.phase, uptimeMs: this.#now() - this.startedAt };
-    requester.done?.({ status: 'completed', message: 'pong', data });
-  }
-
-  #handleStatus({ requester }: EventOf<'status'>): void {
-    requester.done?.({ status: 'completed', message: 'status', data: this.snapshot() });
-  }
-
-  #handleShowConfig({ requester }: EventOf<'show-config'>): void {
-    requester.done?.({ status: 'completed', message: 'effective settings', data: settingRows(this.#options.resolved, this.#resolved) });
-  }
-
-  /** The ring's recent lines and the subscription are taken in one turn of the loop: no line is lost or doubled. */
-  #handleReadLogs({ reader, requester }: EventOf<'read-logs'>): void {
-    const pool = reader.pool;
-    if (pool !== null && !this.supervisor.pools.has(pool)) return requester.done?.({ status: 'failed', message: `no pool named "${pool}"` });
-    const prefix = `${pool}.`;
-    const matches = (line: LogLine): boolean => pool === null || line.source.startsWith(prefix);
-    const recent = reader.lines === 0 ? [] : this.#logger.recent().filter(matches).slice(-reader.lines);
-    const stop = reader.follow ? this.#logger.subscribe((line) => {
-      if (matches(line)) reader.line(line);
-    }) : null;
-    reader.begin(recent, stop);
-    if (!reader.follow) requester.done?.({ status: 'completed', message: `${recent.length} line(s)` });
-  }
-
-  /**
-   * Starts with every live worker's current state, then streams each change; answered only when the
-   * client goes or the daemon stops.
-   */
-  #handleWatchEvents({ reader }: EventOf<'watch-events'>): void {
-    this.#eventReaders.add(reader);
-    reader.begin(() => this.#eventReaders.delete(reader));
-    for (const worker of this.supervisor.workers.values()) reader.event(workerEvent(worker));
-  }
-
-  #publishWorkerChange(worker: WorkerHandle): void {
-    if (this.#eventReaders.size === 0) return;
-    const event = workerEvent(worker);
-    for (const reader of this.#eventReaders) reader.event(event);
-  }
-
   #handleWorkerMessage({ workerId, message }: EventOf<'worker-message'>): void {
     const before = this.supervisor.workers.get(workerId)?.state;
     const worker = this.supervisor.handleMessage(workerId, message);
@@ -418,27 +326,16 @@ export class Arbiter {
     const reaped = this.supervisor.reapWorker(workerId, code, signal);
     if (!reaped?.failedBoot) return;
     const { worker } = reaped;
-    // The app's own error says more than "boot timeout" (a slow machine can turn one into the other).
-    if (worker.bootFailure && (worker.bootFailure.phase !== 'timeout' || this.#lastBootFailure === null)) {
-      this.#lastBootFailure = worker.bootFailure;
-    }
+    this.#lastBootFailure = moreTelling(this.#lastBootFailure, worker.bootFailure);
     if (this.#phase === 'booting') {
-      const failure = worker.bootFailure;
-      // A module that cannot be imported will not import on the next try either: stop now, exit 4.
-      if (failure?.phase === 'load') return this.#halt(new AppLoadError(failure.message));
-      // Nor will a program the worker's user may not run, or that does not exist.
-      if (failure?.phase === 'spawn' && (failure.code === 'EACCES' || failure.code === 'ENOENT')) return this.#halt(new BootError(failure.message));
-      // A file a setting names cannot be opened (access-logfile, certfile): the next try fails the same way.
-      if (failure?.phase === 'setting') return this.#halt(new ConfigError(failure.message));
-      if (failure?.phase === 'listen' && (failure.code === 'EADDRINUSE' || failure.code === 'EACCES')) {
-        return this.#halt(new BindError(failure.message));
-      }
-      // The script's listen() does not fit adopt-listen: every retry would be refused the same way.
-      if (failure?.phase === 'listen' && failure.code === LISTEN_NOT_ADOPTED) return this.#halt(new BootError(failure.message));
+      const permanent = permanentBootFailure(worker.bootFailure);
+      if (permanent) this.#halt(permanent);
       return;
     }
     const pool = this.supervisor.pools.get(worker.pool);
-    if (pool?.rollout?.phase === 'rolling' && worker.generation === pool.generation) this.#rollBack(pool, worker.bootFailure?.message ?? 'it exited before becoming ready');
+    if (pool?.rollout?.phase === 'rolling' && worker.generation === pool.generation) {
+      rollBack(pool, this.supervisor, this.#logger, worker.bootFailure?.message ?? 'it exited before becoming ready');
+    }
   }
 
   /** The process could not even be started (EACCES, ENOENT, EAGAIN): say which program and as whom. */
@@ -451,65 +348,26 @@ export class Arbiter {
     this.#handleWorkerExit({ type: 'worker-exit', workerId, code: null, signal: null });
   }
 
-  /** A new generation could not boot: keep the old workers serving and report why. */
-  #rollBack(pool: Pool, reason: string): void {
-    const rollout = pool.rollout;
-    if (!rollout) return;
-    const failedGeneration = pool.generation;
-    pool.rollout = null;
-    pool.generation = rollout.fromGeneration;
-    pool.settings = rollout.fromSettings;
-    pool.target = rollout.fromTarget;
-    const workers = this.supervisor.workersOf(pool.name);
-    const kept: string[] = [];
-    for (const worker of workers) {
-      if (worker.generation !== failedGeneration || worker.state === 'stopping') continue;
-      // Not serving yet: nothing to finish. A ready one may have requests in flight: it drains.
-      if (worker.state === 'starting') {
-        this.supervisor.retireWorker(worker, 'reload rolled back', 'quick');
-        continue;
-      }
-      const oldOne = workers.some((other) => other.slot === worker.slot && other.generation < failedGeneration && other.state === 'ready');
-      if (oldOne || worker.slot >= pool.desired) this.supervisor.retireWorker(worker, 'reload rolled back');
-      else kept.push(worker.tag); // its old worker died during the roll: better the new code than an empty slot
-    }
-    const serving = workers.filter((worker) => worker.generation < failedGeneration && worker.state === 'ready' && worker.slot < pool.desired).length;
-    const keptNote = kept.length > 0 ? `; ${kept.join(', ')} stay(s) on generation ${failedGeneration} (the old worker of that slot had exited)` : '';
-    const message = `reload of pool ${pool.name} rolled back: a generation ${failedGeneration} worker failed to boot: ${reason}\n` +
-      `generation ${rollout.fromGeneration} keeps serving with ${serving} worker(s)${keptNote}`;
-    this.#logger.error(message);
-    rollout.job.poolRolledBack(pool.name, message);
-  }
-
   /** First-start completion or failure, rollouts' progress, and waiting jobs; true if a rollout may retire workers now. */
   #checkProgress(): boolean {
     if (this.#stopMode !== null) return false;
-    let retireNow = false;
     const now = this.#now();
     const pools = [...this.supervisor.pools.values()];
     if (this.#phase === 'booting') {
-      const allReady = pools.every((pool) => this.supervisor.isSettled(pool));
-      const limit = Math.max(...pools.map((pool) => pool.settings.bootTimeout)) * 1000;
-      const anyRunning = [...this.supervisor.workers.values()].some((worker) => worker.state === 'ready');
-      if (allReady && anyRunning) {
-        this.#becomeRunning();
-      } else if (allReady) {
-        // Every slot gave up (fatal) before any worker ran: waiting for boot-timeout would change nothing.
-        const reason = this.#lastBootFailure?.message ?? 'every slot failed to start';
-        this.#halt(new BootError(`no worker could start (every slot is fatal after start-retries): ${reason}`));
+      const verdict = judgeFirstStart({
+        pools,
+        supervisor: this.supervisor,
+        elapsedMs: now - this.startedAt,
+        everReady: this.#everReady,
+        lastFailure: this.#lastBootFailure,
+        requireEveryWorker: this.#options.requireEveryWorker ?? false,
+      });
+      if (verdict.kind === 'halt') {
+        this.#halt(verdict.error);
         return false;
-      } else if (now - this.startedAt > limit) {
-        if (!this.#everReady) {
-          const reason = this.#lastBootFailure?.message ?? 'no worker reported an error';
-          this.#halt(new BootError(`no worker became ready within boot-timeout (${limit / 1000}s): ${reason}`));
-          return false;
-        }
-        if (this.#options.requireEveryWorker) {
-          const reason = this.#lastBootFailure?.message ?? 'no worker reported an error';
-          this.#halt(new BootError(`not every worker became ready within boot-timeout (${limit / 1000}s): ${reason}`));
-          return false;
-        }
-        this.#logger.warning('not every worker became ready within boot-timeout; serving with those that did');
+      }
+      if (verdict.kind === 'running') {
+        if (verdict.warning) this.#logger.warning(verdict.warning);
         this.#becomeRunning();
       }
     }
@@ -517,29 +375,9 @@ export class Arbiter {
       if (pool.removed && this.supervisor.workersOf(pool.name).length === 0) {
         this.supervisor.pools.delete(pool.name);
         this.#logger.info(`pool ${pool.name}: removed`);
-        continue;
-      }
-      const rollout = pool.rollout;
-      if (!rollout) continue;
-      if (rollout.phase === 'rolling') {
-        const current = this.supervisor.workersOf(pool.name).filter((worker) => worker.state === 'ready' && worker.generation >= pool.generation && worker.slot < pool.desired);
-        if (new Set(current.map((worker) => worker.slot)).size >= pool.desired) {
-          rollout.phase = 'retiring';
-          retireNow = true;
-        }
-        continue;
-      }
-      // Done once the old generation takes no new connection: whoever reads "reloaded" and sends a
-      // request reaches the new code.
-      const older = this.supervisor.workersOf(pool.name).filter((worker) => worker.generation < pool.generation);
-      if (older.every((worker) => this.supervisor.hasStoppedAccepting(worker))) {
-        pool.rollout = null;
-        const seconds = ((now - rollout.startedAt) / 1000).toFixed(2);
-        const message = `pool ${pool.name} reloaded: generation ${pool.generation} serves with ${pool.desired} workers (${seconds}s)`;
-        this.#logger.info(message);
-        rollout.job.poolCompleted(pool.name, message);
       }
     }
+    const retireNow = advanceRollouts([...this.supervisor.pools.values()], this.supervisor, this.#logger, now);
     this.#pendingJobs = this.#pendingJobs.filter((job) => {
       const outcome = job.check() ?? (now > job.deadline ? { status: 'failed' as const, message: 'timed out waiting for workers to become ready' } : null);
       if (outcome) job.requester.done?.(outcome);

@@ -3,15 +3,14 @@
 
 import type { ChildProcess } from 'node:child_process';
 import type { Config } from '../shared/settings/table.js';
-import { backoffDelayMs } from './backoff.js';
 import type { ArbiterEvent } from './events.js';
 import { fireHook } from './hooks.js';
 import { resolveIdentity, type Identity } from './identity.js';
 import type { Listener } from './listeners.js';
 import type { Logger } from './logger.js';
 import type { Pool, PoolSettings } from './pool.js';
-import type { SlotRecord } from './slot.js';
-import { UnaskedExitClassifier, type UnaskedExit } from './outside-kill.js';
+import { describeExit, recordExit, UNASKED_EXIT_NOTES } from './crash-policy.js';
+import { UnaskedExitClassifier } from './outside-kill.js';
 import { spawnCommandWorker } from './spawn-command.js';
 import { buildWorkerSpec, spawnHttpWorker } from './spawn-worker.js';
 import { watchChild } from './watch-child.js';
@@ -54,28 +53,6 @@ export interface ReapedWorker {
   readonly worker: WorkerHandle;
   /** It exited before ever becoming ready, and not because the master retired it first. */
   readonly failedBoot: boolean;
-}
-
-function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
-  return code !== null ? `exit code ${code}` : `signal ${signal ?? 'unknown'}`;
-}
-
-const UNASKED_EXIT_NOTES: Readonly<Record<UnaskedExit, string>> = {
-  crash: '',
-  'out-of-memory': "; killed by the kernel's OOM killer",
-  'outside-kill': '; killed by someone else, not by appd: replaced at once',
-  killed: '; killed by someone else, perhaps out of memory',
-};
-
-/** What status shows as a slot's lastExit.reason. */
-function exitReason(worker: WorkerHandle, unasked: UnaskedExit): string {
-  if (worker.timedOut) return 'timeout';
-  if (worker.bootFailure?.phase === 'timeout') return 'boot timeout';
-  if (worker.bootFailure?.phase === 'spawn') return 'failed to spawn';
-  if (unasked === 'out-of-memory') return 'out of memory';
-  if (unasked === 'outside-kill') return 'killed from outside';
-  if (unasked === 'killed') return 'killed';
-  return worker.readyAt === null ? 'failed to boot' : 'crashed';
 }
 
 export class Supervisor {
@@ -173,12 +150,12 @@ export class Supervisor {
     if (worker.bootFailure?.phase === 'spawn') {
       // Already logged with its cause by the arbiter; the slot is throttled like any failed start.
       const record = this.pools.get(worker.pool)?.slot(worker.slot);
-      if (record) this.#recordExit(worker, record, code, unasked);
+      if (record) recordExit(worker, record, code, unasked, this.#context);
     } else if (wasStopping && worker.bootFailure === null) {
       logger.info(`worker ${worker.label} exited (${how}) after ${worker.retireReason ?? 'stop'}`);
       // A hung worker is the app failing, not a planned stop: its slot counts it (and backs off if young).
       const record = worker.timedOut ? this.pools.get(worker.pool)?.slot(worker.slot) : undefined;
-      if (record) this.#recordExit(worker, record, code, unasked);
+      if (record) recordExit(worker, record, code, unasked, this.#context);
     } else {
       const stage = worker.readyAt === null ? 'while booting' : 'unexpectedly';
       logger.error(`worker ${worker.label} exited ${stage} (${how}${UNASKED_EXIT_NOTES[unasked]})`);
@@ -188,51 +165,11 @@ export class Supervisor {
         worker.bootFailure = { phase, message: `exited with ${how} before becoming ready${tail ? `; its last output:\n${tail}` : ''}` };
       }
       const record = this.pools.get(worker.pool)?.slot(worker.slot);
-      if (record) this.#recordExit(worker, record, code, unasked);
+      if (record) recordExit(worker, record, code, unasked, this.#context);
     }
     fireHook(logger, 'workerExit', this.#context.config().workerExit, this.#context.hookServer(),
       { pool: worker.pool, slot: worker.slot, generation: worker.generation, pid: worker.pid }, { code, signal });
     return { worker, failedBoot };
-  }
-
-  /**
-   * An exit the master did not ask for: a command that ended by its restart policy stays exited; one
-   * that ran start-seconds, or was killed from outside, is simply started again; an earlier one is a
-   * failed start, throttled with exponential backoff, and after start-retries of them in a row the
-   * slot is fatal.
-   */
-  #recordExit(worker: WorkerHandle, record: SlotRecord, code: number | null, unasked: UnaskedExit): void {
-    const { logger, now, random } = this.#context;
-    const settings = worker.settings;
-    const slot = `${worker.pool}.${worker.slot}`;
-    record.lastExit = { code, signal: worker.exitSignal, reason: exitReason(worker, unasked), at: now() };
-    if (settings.kind === 'command' && (settings.restart === 'never' || (settings.restart === 'on-failure' && code === 0))) {
-      record.finished = true;
-      logger.info(`slot ${slot} stays exited (restart: ${settings.restart})`);
-      return;
-    }
-    record.restarts += 1;
-    // kill -9 by an operator or a chaos tool is not the program failing to start: backing off would
-    // leave the pool short for seconds after a burst of kills. The failures so far are kept.
-    if (unasked === 'outside-kill') {
-      record.nextSpawnAt = now();
-      return;
-    }
-    const started = worker.readyAt !== null && now() - worker.spawnedAt >= settings.startSeconds * 1000;
-    if (started) {
-      record.failures = 0;
-      record.nextSpawnAt = now();
-      return;
-    }
-    record.failures += 1;
-    if (record.failures > settings.startRetries) {
-      record.fatal = true;
-      logger.critical(`slot ${slot} failed to start ${record.failures} times in a row; giving up (fatal) until appctl restart ${worker.pool}`);
-      return;
-    }
-    const delay = backoffDelayMs(record.failures, random);
-    record.nextSpawnAt = now() + delay;
-    if (delay > 0) logger.warning(`slot ${slot} failed to start ${record.failures} times in a row; next start in ${(delay / 1000).toFixed(2)}s`);
   }
 
   handleMessage(workerId: number, message: WorkerToMaster): WorkerHandle | null {

@@ -1,7 +1,8 @@
 // Turns the arbiter's milestones into sd_notify messages: READY=1 once the first generation is ready,
 // RELOADING=1/READY=1 around reloads, STOPPING=1, STATUS= with workers, WATCHDOG=1. Run by the appd master.
 
-import type { Arbiter, LifecycleObserver } from './arbiter.js';
+import type { Arbiter } from './arbiter.js';
+import type { LifecycleObserver } from './arbiter-options.js';
 import { monotonicMicroseconds, type SystemdNotifier } from './systemd-notify.js';
 
 /** What STATUS= shows: ready/target workers and the generation, per pool. */

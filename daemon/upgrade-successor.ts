@@ -2,7 +2,7 @@
 // to the old master), takes over the control socket path and the pidfile once its workers are ready,
 // and reports back, success or failure. Run by an appd master that an upgrade started.
 
-import type { LifecycleObserver } from './arbiter.js';
+import type { LifecycleObserver } from './arbiter-options.js';
 import type { ControlServer } from './control-server.js';
 import type { Logger } from './logger.js';
 import { readPid, writePidfile } from './pidfile.js';
