@@ -48,7 +48,7 @@ test('four pools: each serves, scales, reloads, restarts, stops and starts indep
   const admin = `http://127.0.0.1:${portOf(daemon, 'admin')}/`;
   const legacy = `http://127.0.0.1:${portOf(daemon, 'legacy')}/`;
 
-  t.is((await distinctResponders(web, /pid=(\d+)/, 2)).size, 2, 'both web workers answer');
+  t.is((await distinctResponders(`${web}?busy=30`, /pid=(\d+)/, 2)).size, 2, 'both web workers answer');
   t.is((await get(admin)).body, 'esm factory\n');
   t.is((await get('http://localhost/', { socketPath: `${daemon.directory}/admin.sock` })).body, 'esm factory\n');
   const legacyAnswer = (await get(legacy)).body;

@@ -10,7 +10,7 @@ import { isAlive, killQuietly, sleep, waitFor } from '../helpers/processes.js';
 test('serves from several worker processes; TTIN and TTOU change the count, never below 1', async (t) => {
   const daemon = await startDaemon(t, { args: [fixture('pid-app.mjs'), '-w', '2', '-b', '127.0.0.1:0'] });
   const workers = await daemon.waitForWorkers(2);
-  const responders = await distinctResponders(daemon.url, /pid=(\d+)/, 2);
+  const responders = await distinctResponders(`${daemon.url}?busy=30`, /pid=(\d+)/, 2);
   t.deepEqual([...responders].map(Number).sort(), [...workers].sort(), 'both workers answer requests');
 
   daemon.signal('SIGTTIN');

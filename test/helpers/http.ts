@@ -50,12 +50,24 @@ export async function get(url: string, options: RequestOptions = {}): Promise<Ht
   return request(url, options);
 }
 
-/** Requests until `count` distinct response bodies matching `pattern` were seen (e.g. worker pids). */
-export async function distinctResponders(url: string, pattern: RegExp, count: number, attempts = 200): Promise<Set<string>> {
+/**
+ * Requests until `count` distinct response bodies matching `pattern` were seen (e.g. worker pids).
+ * Requests go in overlapping waves, not one after another: every idle worker waits on the shared
+ * socket and the kernel wakes whichever it likes, so on a quiet machine one worker can win every
+ * sequential request. A worker busy with a request (pid-app.mjs's ?busy=MS blocks its loop) cannot
+ * accept, which leaves the next connection to another.
+ */
+export async function distinctResponders(url: string, pattern: RegExp, count: number, waves = 40): Promise<Set<string>> {
   const seen = new Set<string>();
-  for (let attempt = 0; attempt < attempts && seen.size < count; attempt += 1) {
-    const match = pattern.exec((await get(url)).body);
-    if (match?.[1]) seen.add(match[1]);
+  for (let wave = 0; wave < waves && seen.size < count; wave += 1) {
+    const answers = Array.from({ length: count * 2 }, async (_, index) => {
+      await new Promise((resolve) => setTimeout(resolve, index * 10));
+      return (await get(url)).body;
+    });
+    for (const body of await Promise.all(answers)) {
+      const match = pattern.exec(body);
+      if (match?.[1]) seen.add(match[1]);
+    }
   }
   return seen;
 }
