@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 import type { StatusSnapshot } from '../../shared/control/status.js';
 import { appctl } from '../helpers/appctl.js';
 import { fixture, startDaemon, tempDirectory, type TestDaemon } from '../helpers/daemon.js';
-import { get } from '../helpers/http.js';
+import { distinctResponders, get } from '../helpers/http.js';
 import { startNotifyListener } from '../helpers/notify-listener.js';
 import { commandLine, isAlive, waitFor } from '../helpers/processes.js';
 import { assertNoFailures, underLoad } from '../helpers/under-load.js';
@@ -122,11 +122,8 @@ test.serial('USR2 alone: both masters serve until WINCH and TERM go to the old o
     t.regex(commandLine(old), /^appd: master \(old\) \[shop\]/);
     t.regex(commandLine(successor), /^appd: master \[shop\]/);
     t.is((await status(daemon)).master.pid, successor, 'appctl talks to the new master');
-    const answered = new Set<string>();
-    await waitFor('both generations to answer', async () => {
-      answered.add(GENERATION.exec((await get(daemon.url)).body)?.[1] ?? '?');
-      return answered.has('1') && answered.has('2');
-    });
+    const answered = await distinctResponders(`${daemon.url}/?busy=30`, GENERATION, 2);
+    t.deepEqual([...answered].sort(), ['1', '2'], 'both generations answer');
 
     process.kill(old, 'SIGUSR2');
     await daemon.waitForLog(new RegExp(`upgrade refused: this master was replaced by pid ${successor}`));
