@@ -31,6 +31,8 @@ export interface DaemonOptions {
   readonly timeoutMs?: number;
   /** A command that runs appd for us (systemd-socket-activate ..., unshare ...); node, appd and args follow it. */
   readonly wrapper?: readonly string[];
+  /** Options for the master's node (e.g. V8 heap flags), before appd's script. */
+  readonly nodeArguments?: readonly string[];
 }
 
 /** A temp directory removed after the test. */
@@ -156,6 +158,12 @@ export class TestDaemon {
   }
 }
 
+/** The end of a long output: a test that floods the log must not flood the report of its failure. */
+function lastLines(text: string, count: number): string {
+  const lines = text.split('\n');
+  return lines.length <= count ? text : `[${lines.length - count} earlier lines left out]\n${lines.slice(-count).join('\n')}`;
+}
+
 export async function startDaemon(t: ExecutionContext, options: DaemonOptions): Promise<TestDaemon> {
   const directory = tempDirectory(t);
   for (const [name, content] of Object.entries(options.files ?? {})) {
@@ -166,7 +174,7 @@ export async function startDaemon(t: ExecutionContext, options: DaemonOptions): 
   // If this test process dies (ava kills a timed-out test file without running its teardowns), the
   // daemon gets SIGKILL too, and its workers follow when their IPC channel drops: nothing leaks.
   const tieToTest = existsSync(SETPRIV) ? [SETPRIV, '--pdeathsig', 'SIGKILL', '--'] : [];
-  const [command = process.execPath, ...commandArguments] = [...tieToTest, ...(options.wrapper ?? []), process.execPath, APPD, ...options.args];
+  const [command = process.execPath, ...commandArguments] = [...tieToTest, ...(options.wrapper ?? []), process.execPath, ...(options.nodeArguments ?? []), APPD, ...options.args];
   const child = spawn(command, commandArguments, {
     cwd: directory,
     // Its own process group, so cleanup can kill the master and all its workers at once.
@@ -179,7 +187,7 @@ export async function startDaemon(t: ExecutionContext, options: DaemonOptions): 
   const daemon = new TestDaemon(directory, child, logName ? resolve(directory, logName) : null);
   t.teardown(async () => {
     // A failed test shows what the daemon said (t.passed is settled by the time teardowns run).
-    if (!t.passed) t.log(`--- appd output (pid ${daemon.pid}) ---\n${daemon.output}`);
+    if (!t.passed) t.log(`--- appd output (pid ${daemon.pid}) ---\n${lastLines(daemon.output, 300)}`);
     await daemon.cleanup();
   });
   if (options.waitFor !== 'nothing') {
