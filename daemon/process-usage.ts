@@ -24,8 +24,8 @@ interface Sample {
   readonly cpuPercent: number;
 }
 
-/** Null when the process is gone (it exited between the listing and the read). */
-function readProc(path: string): string | null {
+/** Reads a /proc file; null when the process is gone (it exited between the listing and the read). */
+export function readProc(path: string): string | null {
   try {
     return readFileSync(path, 'utf8');
   } catch (error) {

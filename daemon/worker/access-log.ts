@@ -146,15 +146,11 @@ export class AccessLogWriter {
   #flush(): void {
     if (this.#writing) return;
     if (this.#reopenRequested) this.#switchFile();
-    if (this.#pending.length === 0 && this.#unwritten === null) return;
-    const lines = this.#pending.length + (this.#unwritten === null ? 0 : 1);
-    const batch = this.#takeBatch();
-    if (this.#fd === null) {
-      process.stdout.write(batch);
-      return;
-    }
+    const next = this.#nextBatch();
+    if (next === null) return;
+    const { fd, batch, lines } = next;
     this.#writing = true;
-    write(this.#fd, batch, 0, batch.length, null, (error, written) => {
+    write(fd, batch, 0, batch.length, null, (error, written) => {
       this.#writing = false;
       if (error) {
         this.#writeFailed(error, lines);
@@ -168,6 +164,21 @@ export class AccessLogWriter {
       for (const wake of waiters) wake();
       if (this.#pending.length > 0 || this.#reopenRequested || this.#unwritten !== null) this.#flush();
     });
+  }
+
+  /**
+   * The next batch for the file and how many lines it holds; null when nothing is pending, or when
+   * there is no file and the batch went to stdout.
+   */
+  #nextBatch(): { fd: number; batch: Buffer; lines: number } | null {
+    if (this.#pending.length === 0 && this.#unwritten === null) return null;
+    const lines = this.#pending.length + (this.#unwritten === null ? 0 : 1);
+    const batch = this.#takeBatch();
+    if (this.#fd === null) {
+      process.stdout.write(batch);
+      return null;
+    }
+    return { fd: this.#fd, batch, lines };
   }
 
   /** What is left of a short write, then every pending line, as one buffer. */
@@ -199,18 +210,13 @@ export class AccessLogWriter {
   /** Waits for the write in flight, then writes the rest synchronously; called before the worker exits. */
   async close(): Promise<void> {
     while (this.#writing) await new Promise<void>((wake) => this.#idleWaiters.push(wake));
-    if (this.#pending.length === 0 && this.#unwritten === null) return;
-    const lines = this.#pending.length + (this.#unwritten === null ? 0 : 1);
-    const batch = this.#takeBatch();
-    if (this.#fd === null) {
-      process.stdout.write(batch);
-      return;
-    }
+    const next = this.#nextBatch();
+    if (next === null) return;
     try {
-      writeSync(this.#fd, batch);
+      writeSync(next.fd, next.batch);
     } catch (error) {
       // The worker is on its way out; a full disk must not stop it from exiting.
-      this.#writeFailed(error, lines);
+      this.#writeFailed(error, next.lines);
     }
   }
 }

@@ -1,7 +1,7 @@
 // The control protocol between appctl (or any client) and the appd master: message types, the protocol
 // version, limits and error codes. Imported by both the appd master and appctl; framing is frame-codec.ts.
 
-import type { StatusSnapshot } from './status.js';
+import type { StatusSnapshot, WorkerIdentity } from './status.js';
 
 /**
  * Bumped on any change an older peer would misread. The daemon answers a hello with another
@@ -143,15 +143,9 @@ export interface LogLineMessage {
 }
 
 /** A worker changed state (streamed to `events` subscribers). */
-export interface WorkerEventMessage {
+export interface WorkerEventMessage extends WorkerIdentity {
   /** Milliseconds since the epoch. */
   readonly time: number;
-  /** "web.3 g2" */
-  readonly tag: string;
-  readonly pool: string;
-  readonly slot: number;
-  readonly generation: number;
-  readonly pid: number;
   /** starting (just spawned), ready, stopping, exited. */
   readonly state: string;
   /** Why it is stopping, or how it exited ("exit code 0", "signal SIGKILL"); else null. */

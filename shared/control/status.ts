@@ -4,13 +4,17 @@
 /** Bumped only when a field changes meaning or disappears; new fields may be added at any time. */
 export const STATUS_FORMAT = 1;
 
-export interface WorkerStatus {
+/** Which worker: shared by status snapshots and `events` messages. */
+export interface WorkerIdentity {
   /** "web.3 g2" */
   readonly tag: string;
   readonly pool: string;
   readonly slot: number;
   readonly generation: number;
   readonly pid: number;
+}
+
+export interface WorkerStatus extends WorkerIdentity {
   /** starting, ready, stopping (exited workers are not listed). */
   readonly state: string;
   /** Milliseconds since the worker was spawned. */

@@ -51,13 +51,21 @@ test('a log follower with maxLinesPerSecond gets that many lines a second and a 
   client.send({ type: 'request', id: 'ping-1', request: { command: 'ping' } });
   await client.waitFor((message) => message['type'] === 'reply' && message['id'] === 'ping-1');
 
+  const started = Date.now();
   await get(`${daemon.url}/print?text=burst&count=2000`);
-  // The note comes with the first line of a later second.
-  const note = await waitFor('the note of lines left out', async () => {
+  // Every burst line is either sent or counted by a note, which comes with the first line of a later
+  // second. On a busy machine the burst takes several seconds to pass the master, so there may be a
+  // note for each of them: add them up.
+  const burstSent = () => lines().filter((line) => line.text.startsWith('burst')).length;
+  const omitted = () => lines().reduce((total, line) => total + (omittedLinesCount(line) ?? 0), 0);
+  let laterLines = 0;
+  await waitFor('every burst line sent or counted', async () => {
     await get(`${daemon.url}/print?text=later&count=1`);
-    return lines().find((line) => omittedLinesCount(line) !== null);
-  }, 15_000, 300);
-  const burst = lines().filter((line) => line.text.startsWith('burst'));
-  t.true(burst.length <= 100, `${burst.length} burst lines sent (at most 50 a second, the burst may straddle a second)`);
-  t.true((omittedLinesCount(note) ?? 0) >= 1900 - burst.length, note.text);
+    laterLines += 1;
+    return burstSent() + omitted() >= 2000;
+  }, 30_000, 300);
+  const seconds = Math.ceil((Date.now() - started) / 1000);
+  t.true(burstSent() <= 50 * (seconds + 1), `${burstSent()} burst lines sent in ${seconds} s (at most 50 a second)`);
+  t.true(omitted() <= 2000 + laterLines, `${omitted()} counted as left out, of ${2000 + laterLines} printed`);
+  t.log(`${burstSent()} burst lines sent, ${omitted()} counted in ${lines().filter((line) => omittedLinesCount(line) !== null).length} note(s), over ${seconds} s`);
 });

@@ -2,6 +2,7 @@
 // /proc (their socket descriptors matched against the kernel's TCP tables). Runs in the ava test process.
 
 import { execFile } from 'node:child_process';
+import net from 'node:net';
 import { promisify } from 'node:util';
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { hasErrorCode } from '../../shared/errors.js';
@@ -60,4 +61,13 @@ export async function establishedPeerPorts(pid: number, port: number): Promise<S
     if (peer) ports.add(Number(peer.slice(peer.lastIndexOf(':') + 1)));
   }
   return ports;
+}
+
+/** A TCP port free right now, for tools that cannot bind port 0 themselves (systemd-socket-activate). */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((settle) => server.listen(0, '127.0.0.1', settle));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((settle) => server.close(settle));
+  return port;
 }

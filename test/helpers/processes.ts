@@ -1,18 +1,9 @@
 // Process inspection for tests: liveness (a zombie counts as gone), children, titles, from /proc.
 // Runs in the ava test process.
 
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
+import { readProc } from '../../daemon/process-usage.js';
 import { hasErrorCode } from '../../shared/errors.js';
-
-/** Reads a /proc file; null when the process is gone (ENOENT, ESRCH). */
-function readProc(path: string): string | null {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (error) {
-    if (hasErrorCode(error, 'ENOENT', 'ESRCH')) return null;
-    throw error;
-  }
-}
 
 interface ProcStat {
   readonly pid: number;

@@ -3,19 +3,10 @@
 
 import test from 'ava';
 import { existsSync } from 'node:fs';
-import net from 'node:net';
 import { join } from 'node:path';
 import { fixture, startDaemon, tempDirectory } from '../helpers/daemon.js';
 import { get } from '../helpers/http.js';
-
-/** A TCP port free right now (systemd-socket-activate cannot bind port 0). */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((settle) => server.listen(0, '127.0.0.1', settle));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((settle) => server.close(settle));
-  return port;
-}
+import { freePort } from '../helpers/ports.js';
 
 /** systemd-socket-activate passes only the environment it is told to. */
 const PASS_ENVIRONMENT = ['-E', 'PATH', '-E', 'XDG_RUNTIME_DIR', '-E', 'APPD_CMD_ARGS'];

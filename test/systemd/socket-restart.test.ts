@@ -3,18 +3,10 @@
 
 import test from 'ava';
 import { spawn } from 'node:child_process';
-import net from 'node:net';
 import { APPD, fixture, tempDirectory } from '../helpers/daemon.js';
 import { get } from '../helpers/http.js';
+import { freePort } from '../helpers/ports.js';
 import { isAlive, killQuietly, waitFor } from '../helpers/processes.js';
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((settle) => server.listen(0, '127.0.0.1', settle));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((settle) => server.close(settle));
-  return port;
-}
 
 test('a restart with the socket held by the service manager refuses and fails no request', async (t) => {
   const port = await freePort();
