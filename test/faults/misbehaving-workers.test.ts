@@ -4,7 +4,7 @@
 
 import test from 'ava';
 import type { SlotStatus, StatusSnapshot } from '../../shared/control/status.js';
-import { spawnAppctl, statusOf } from '../helpers/appctl.js';
+import { spawnAppctl, statusOf, statusPoller } from '../helpers/appctl.js';
 import { fixture, startDaemon } from '../helpers/daemon.js';
 import { get } from '../helpers/http.js';
 import { describeLoad, runLoad } from '../helpers/load-client.js';
@@ -77,10 +77,11 @@ test('busy loop, leak, exit during boot, never ready, deaf to SIGTERM: each hand
 
   const deaf = (async () => {
     const [deafPid] = pidsOf(before, 'deaf');
+    const status = await statusPoller(t, daemon);
     const restart = spawnAppctl(['restart', 'deaf'], { runtimeDirectory: daemon.directory });
     t.teardown(() => killQuietly(restart.pid ?? -1));
     const shown = await waitFor('the deaf worker to show as stopping', async () => {
-      const worker = (await statusOf(daemon.directory)).pools.find((pool) => pool.name === 'deaf')?.workers.find((each) => each.pid === deafPid);
+      const worker = (await status()).pools.find((pool) => pool.name === 'deaf')?.workers.find((each) => each.pid === deafPid);
       return worker?.state === 'stopping' ? worker : null;
     }, 20_000, 100);
     t.regex(shown.stopReason ?? '', /^replaced by deaf\.0 g2/);

@@ -4,8 +4,9 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { ExecutionContext } from 'ava';
+import { ControlClient } from '../../ctl/control-client.js';
 import type { StatusSnapshot } from '../../shared/control/status.js';
-import { APPCTL } from './daemon.js';
+import { APPCTL, type TestDaemon } from './daemon.js';
 import { killQuietly } from './processes.js';
 
 export interface AppctlResult {
@@ -59,4 +60,19 @@ export async function statusOf(runtimeDirectory: string): Promise<StatusSnapshot
   const result = await appctl(['status', '--json'], { runtimeDirectory });
   if (result.code !== 0) throw new Error(`appctl status exited ${result.code}: ${result.stderr}`);
   return JSON.parse(result.stdout) as StatusSnapshot;
+}
+
+/**
+ * Status asked in this process over one control connection: no appctl start-up per poll, which on a
+ * busy machine takes longer than a state that lasts a second or two (a stopping worker, a backoff).
+ */
+export async function statusPoller(t: ExecutionContext, daemon: TestDaemon): Promise<() => Promise<StatusSnapshot>> {
+  const socket = (await daemon.waitForLog(/Control socket: (\S+)/))[1] ?? '';
+  const client = await ControlClient.connect(socket);
+  t.teardown(() => client.close());
+  return async () => {
+    const outcome = await client.request({ command: 'status' });
+    if (outcome.status !== 'completed') throw new Error(`status: ${JSON.stringify(outcome)}`);
+    return outcome.data as StatusSnapshot;
+  };
 }
