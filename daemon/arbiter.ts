@@ -17,7 +17,7 @@ import { restartWorkers, scalePool, startPool, stopPool, type PendingJob, type P
 import type { Logger } from './logger.js';
 import { Pool, poolSettingsFromConfig } from './pool.js';
 import { settingRows } from './print-config.js';
-import { ProcessUsage } from './process-usage.js';
+import { ProcessUsage, readRssBytes } from './process-usage.js';
 import { StatusFeed } from './status-feed.js';
 import { buildStatusSnapshot, statusSignature } from './status-snapshot.js';
 import { Supervisor, type StopMode } from './supervisor.js';
@@ -241,7 +241,7 @@ export class Arbiter {
       return requester.done?.({ status: 'failed', message: 'the daemon is stopping' });
     }
     // One reloaded() per reload, when its last pool settled: READY=1 must not follow the first of several pools.
-    const job = new ReloadJob(requester, this.#now(), () => this.#options.observer?.reloaded?.());
+    const job = new ReloadJob(requester, () => this.#options.observer?.reloaded?.());
     let rolled: string[];
     try {
       ({ listeners: this.#listeners, rolled } = applyReload({
@@ -269,7 +269,8 @@ export class Arbiter {
     if (now - this.#memoryCheckedAt < MEMORY_CHECK_MS) return;
     this.#memoryCheckedAt = now;
     if (![...this.supervisor.pools.values()].some((pool) => pool.settings.maxMemory > 0)) return;
-    this.supervisor.recycleOverMemory((pid) => this.#usage.sample(pid, now)?.rssBytes ?? null);
+    // RSS alone: a CPU sample here would skew the next status request and keep every pid ever seen.
+    this.supervisor.recycleOverMemory(readRssBytes);
   }
 
   /** What the pool commands (scale, restart, stop-pool, start-pool) may touch. */

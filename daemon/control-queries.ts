@@ -3,6 +3,7 @@
 
 import type { WorkerEventMessage } from '../shared/control/protocol.js';
 import type { PingData, SettingStatus, StatusSnapshot } from '../shared/control/status.js';
+import { describeExit } from './child-exit.js';
 import type { EventOf, EventReader } from './events.js';
 import type { LogLine, Logger } from './logger.js';
 import type { Supervisor } from './supervisor.js';
@@ -21,7 +22,7 @@ export interface QuerySources {
 function workerEvent(worker: WorkerHandle): WorkerEventMessage {
   let detail: string | null = null;
   if (worker.state === 'stopping') detail = worker.retireReason;
-  else if (worker.state === 'exited') detail = worker.exitCode !== null ? `exit code ${worker.exitCode}` : `signal ${worker.exitSignal ?? 'unknown'}`;
+  else if (worker.state === 'exited') detail = describeExit(worker.exitCode, worker.exitSignal);
   return { time: Date.now(), tag: worker.tag, pool: worker.pool, slot: worker.slot, generation: worker.generation, pid: worker.pid, state: worker.state, detail };
 }
 

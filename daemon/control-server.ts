@@ -106,10 +106,6 @@ export class ControlServer {
     this.#options.logger.info(`Control socket: ${this.path} (this master answers there again)`);
   }
 
-  get clientCount(): number {
-    return this.#clients.size;
-  }
-
   #accept(socket: net.Socket): void {
     if (this.#closing) {
       socket.destroy();

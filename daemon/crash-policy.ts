@@ -13,10 +13,6 @@ export interface CrashPolicyContext {
   readonly random: () => number;
 }
 
-export function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
-  return code !== null ? `exit code ${code}` : `signal ${signal ?? 'unknown'}`;
-}
-
 export const UNASKED_EXIT_NOTES: Readonly<Record<UnaskedExit, string>> = {
   crash: '',
   'out-of-memory': "; killed by the kernel's OOM killer",

@@ -20,7 +20,6 @@ export interface Requester {
 
 /** The same outcome appctl receives (shared/control/protocol.ts). */
 export type JobOutcome = Outcome;
-export type { ScaleChange };
 
 /** A control client reading the log (appctl logs [-f]); the read-logs handler feeds it. */
 export interface LogReader {

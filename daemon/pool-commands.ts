@@ -92,7 +92,7 @@ export function restartWorkers(context: PoolCommandContext, { pool: name, slot, 
       if (!pool) return;
       pools = [pool];
     }
-    const job = new ReloadJob(requester, context.now);
+    const job = new ReloadJob(requester);
     for (const pool of pools) {
       pool.stopped = false;
       pool.startRollout(pool.settings, job, context.now);

@@ -43,7 +43,7 @@ function readCpuTicks(pid: number): { busy: number; startedAfterBoot: number } |
   return { busy: Number(fields[11]) + Number(fields[12]), startedAfterBoot: Number(fields[19]) };
 }
 
-function readRssBytes(pid: number): number | null {
+export function readRssBytes(pid: number): number | null {
   const status = readProc(`/proc/${pid}/status`);
   const kilobytes = status === null ? null : /^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1];
   return kilobytes ? Number(kilobytes) * 1024 : null;

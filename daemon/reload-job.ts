@@ -5,7 +5,6 @@ import type { JobOutcome, Requester } from './events.js';
 
 export class ReloadJob {
   readonly requester: Requester;
-  readonly startedAt: number;
   readonly #pending = new Set<string>();
   readonly #completed: string[] = [];
   readonly #failures: string[] = [];
@@ -14,9 +13,8 @@ export class ReloadJob {
   readonly #onFinish: ((outcome: JobOutcome) => void) | null;
 
   /** `onFinish` hears the single outcome too (systemd's READY=1 after RELOADING=1). */
-  constructor(requester: Requester, startedAt: number, onFinish: ((outcome: JobOutcome) => void) | null = null) {
+  constructor(requester: Requester, onFinish: ((outcome: JobOutcome) => void) | null = null) {
     this.requester = requester;
-    this.startedAt = startedAt;
     this.#onFinish = onFinish;
   }
 

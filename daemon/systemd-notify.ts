@@ -12,6 +12,7 @@
 // NotifyAccess=all (which a binary upgrade needs anyway: the successor is not the main pid yet).
 
 import { spawn } from 'node:child_process';
+import { describeExit } from './child-exit.js';
 
 /** The fields appd sends; see sd_notify(3). Numbers and bigints are written in decimal. */
 export interface NotifyFields {
@@ -163,7 +164,7 @@ export class SystemdNotifier {
     });
     child.once('exit', (code, signal) => {
       if (code === 0) return finished(null);
-      const why = errorOutput.trim() || (code !== null ? `exit code ${code}` : `signal ${signal ?? 'unknown'}`);
+      const why = errorOutput.trim() || describeExit(code, signal);
       finished(`${this.#command} ${next.lines.join(' ')} failed: ${why}`);
     });
   }

@@ -10,6 +10,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { describeError } from '../shared/errors.js';
+import { describeExit } from './child-exit.js';
 import type { ArbiterEvent, JobOutcome, Requester } from './events.js';
 import { SD_LISTEN_FDS_START, HANDOFF_VARIABLE } from './inherited-sockets.js';
 import type { Listener } from './listeners.js';
@@ -35,7 +36,7 @@ export interface SuccessorCommand {
 /** What this master gives its successor once it is ready, and takes back if it dies afterwards. */
 export interface Handover {
   /** The successor holds the control socket path, the pidfile and MAINPID now; this master is the old one. */
-  handedOver(successorPid: number): void;
+  handedOver(): void;
   /** The successor exited after it had taken over (a manual upgrade, rolled back): be the master again. */
   takeBack(): void;
 }
@@ -62,10 +63,6 @@ type UpgradeState =
   | { readonly phase: 'starting'; readonly child: ChildProcess; readonly requester: Requester; readonly retireOld: boolean; readonly startedAt: number; failure: string | null }
   | { readonly phase: 'abandoning'; readonly child: ChildProcess; readonly requester: Requester; readonly reason: string; readonly killAt: number; killed: boolean }
   | { readonly phase: 'replaced'; readonly child: ChildProcess };
-
-function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
-  return code !== null ? `exit code ${code}` : `signal ${signal ?? 'unknown'}`;
-}
 
 export class UpgradeCoordinator {
   readonly #context: UpgradeContext;
@@ -150,7 +147,7 @@ export class UpgradeCoordinator {
     }
     const pid = state.child.pid ?? message.pid;
     this.#state = { phase: 'replaced', child: state.child };
-    this.#context.handover.handedOver(pid);
+    this.#context.handover.handedOver();
     const ready = `new master pid ${pid} is ready (${message.summary}); it took over the control socket and the pidfile`;
     this.#context.logger.info(`upgrade: ${ready}`);
     state.requester.progress?.(ready);
