@@ -5,22 +5,15 @@ import test from 'ava';
 import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { candidateControlDirectories } from '../../shared/control/socket-path.js';
-import type { StatusSnapshot } from '../../shared/control/status.js';
 import { NoDaemonError } from '../../ctl/errors.js';
 import { connectToDaemon } from '../../ctl/find-daemon.js';
-import { appctl, followAppctl, spawnAppctl } from '../helpers/appctl.js';
+import { appctl, followAppctl, spawnAppctl, statusOf } from '../helpers/appctl.js';
 import { fixture, startDaemon, tempDirectory, type TestDaemon } from '../helpers/daemon.js';
 import { get } from '../helpers/http.js';
 import { waitFor } from '../helpers/processes.js';
 
 function socketOf(daemon: TestDaemon, name: string): string {
   return join(daemon.directory, 'appd', `${name}.sock`);
-}
-
-async function status(daemon: TestDaemon): Promise<StatusSnapshot> {
-  const result = await appctl(['status', '--json'], { runtimeDirectory: daemon.directory });
-  if (result.code !== 0) throw new Error(`appctl status failed (${result.code}): ${result.stderr}`);
-  return JSON.parse(result.stdout) as StatusSnapshot;
 }
 
 test('status --json, status, ping and config against a running daemon (upgrade: test/daemon/upgrade.test.ts)', async (t) => {
@@ -31,7 +24,7 @@ test('status --json, status, ping and config against a running daemon (upgrade: 
 
   // Stats arrive with heartbeats (one a second): wait until the four requests are counted.
   const snapshot = await waitFor('the requests in the status', async () => {
-    const current = await status(daemon);
+    const current = await statusOf(daemon.directory);
     const counted = current.pools[0]?.workers.reduce((sum, worker) => sum + (worker.requests ?? 0), 0) ?? 0;
     return counted >= 4 ? current : null;
   });
@@ -104,7 +97,7 @@ test('scale: +N, -N (not an option), N, other pools refused, never below one wor
 
   t.is((await run('scale', 'web', '-1')).code, 0);
   t.is((await run('scale', '-1')).code, 0, '-1 is a delta, not an unknown option');
-  const slots = (await status(daemon)).pools[0]?.workers.map((worker) => worker.slot);
+  const slots = (await statusOf(daemon.directory)).pools[0]?.workers.map((worker) => worker.slot);
   t.deepEqual(slots, [0, 1], 'the highest slots were drained');
   t.is(daemon.workers().length, 2, 'scale-down returns once the drained workers have exited');
 
@@ -112,7 +105,7 @@ test('scale: +N, -N (not an option), N, other pools refused, never below one wor
   t.is(floor.code, 0);
   t.regex(floor.stdout, /stays at its minimum of 1 worker/);
   t.is((await run('scale', '-5')).code, 0);
-  t.is((await status(daemon)).pools[0]?.desired, 1);
+  t.is((await statusOf(daemon.directory)).pools[0]?.desired, 1);
 
   const absolute = await run('scale', 'web', '3', '--json');
   t.is(absolute.code, 0);
@@ -138,19 +131,19 @@ test('scale a command pool to 0 and back (an http pool keeps 1); status shows ea
 `;
   const daemon = await startDaemon(t, { args: ['--name', 'shop'], files: { 'appd.config.mjs': config } });
   const run = (...args: string[]) => appctl(args, { runtimeDirectory: daemon.directory });
-  const before = await status(daemon);
+  const before = await statusOf(daemon.directory);
   t.deepEqual(before.pools.map((pool) => [pool.name, pool.kind, pool.desired]), [['web', 'http', 1], ['jobs', 'command', 2]]);
   t.deepEqual(before.pools[1]?.slots.map((slot) => [slot.slot, slot.restarts, slot.lastExit]), [[0, 0, null], [1, 0, null]]);
 
   const down = await run('scale', 'jobs', '0');
   t.is(down.code, 0, down.stderr);
-  const stopped = await status(daemon);
+  const stopped = await statusOf(daemon.directory);
   t.is(stopped.pools[1]?.desired, 0);
   t.deepEqual(stopped.pools[1]?.workers, []);
   t.regex((await run('scale', 'jobs', '-1')).stdout, /stays at its minimum of 0 workers/);
   t.regex((await run('scale', 'web', '-1')).stdout, /stays at its minimum of 1 worker/);
   t.is((await run('scale', 'jobs', '+3')).code, 0);
-  const after = await status(daemon);
+  const after = await statusOf(daemon.directory);
   t.deepEqual(after.pools[1]?.slots.map((slot) => slot.state), ['running', 'running', 'running']);
   t.regex((await run('status')).stdout, /pool jobs \(command\): 3\/3 ready/);
 });
@@ -167,7 +160,7 @@ test('reload blocks until the new generation serves (exit 0); a broken app rolls
   t.regex(reload.stdout, /pool web: rolling 2 worker\(s\) to generation 2/);
   t.regex(reload.stdout, /ready \(2 of 2 on generation 2\)/);
   t.regex(reload.stdout, /pool web reloaded: generation 2 serves with 2 workers/);
-  const afterReload = await status(daemon);
+  const afterReload = await statusOf(daemon.directory);
   t.true(afterReload.pools[0]?.workers.filter((worker) => worker.state === 'ready').every((worker) => worker.generation === 2));
   t.is((await get(daemon.url)).body, 'generation=2\n');
   t.false(afterReload.pools[0]?.workers.some((worker) => before.includes(worker.pid) && worker.state === 'ready'), 'no old worker serves');

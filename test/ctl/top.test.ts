@@ -5,7 +5,7 @@
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
 import type { StatusSnapshot } from '../../shared/control/status.js';
-import { appctl, followAppctl } from '../helpers/appctl.js';
+import { appctl, followAppctl, statusOf } from '../helpers/appctl.js';
 import { APPCTL, fixture, startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { isAlive, killQuietly, waitFor } from '../helpers/processes.js';
 import { TmuxPane } from '../helpers/tmux.js';
@@ -18,12 +18,6 @@ interface ShownWorker {
   readonly tag: string;
   readonly pid: number;
   readonly state: string;
-}
-
-async function status(daemon: TestDaemon, runtimeDirectory = daemon.directory): Promise<StatusSnapshot> {
-  const result = await appctl(['status', '--json'], { runtimeDirectory });
-  if (result.code !== 0) throw new Error(`appctl status failed (${result.code}): ${result.stderr}`);
-  return JSON.parse(result.stdout) as StatusSnapshot;
 }
 
 /** The worker rows of the screen: "> web.0 g1  12345  ready ..." */
@@ -39,7 +33,7 @@ function statusWorkers(snapshot: StatusSnapshot): ShownWorker[] {
 async function screenMatchesStatus(pane: TmuxPane, daemon: TestDaemon, accept: (workers: readonly ShownWorker[]) => boolean): Promise<{ screen: string; workers: ShownWorker[] }> {
   let last = '';
   return waitFor('the screen to match appctl status --json', async () => {
-    const expected = statusWorkers(await status(daemon));
+    const expected = statusWorkers(await statusOf(daemon.directory));
     const screen = pane.capture();
     last = `status --json: ${JSON.stringify(expected)}\n--- screen ---\n${screen}`;
     const shown = shownWorkers(screen);
@@ -78,7 +72,7 @@ tmuxTest('appctl top shows the workers of status --json; + adds one, r rolls the
   const settled = await pane.waitForScreen('the reload outcome', (screen) => (/reload web: pool web reloaded: generation 2 serves/.test(screen) ? screen : null));
   t.regex(settled, /^> web +http +3\/3 +2 +ok /m);
   t.regex(settled, / · gen 2 · /);
-  t.is((await status(daemon)).pools[0]?.generation, 2);
+  t.is((await statusOf(daemon.directory)).pools[0]?.generation, 2);
 
   pane.sendKeys('q');
   t.is(await pane.exitCode(), 0);
@@ -111,7 +105,7 @@ tmuxTest('appctl top: k restarts the selected worker; it resizes; losing the dae
   await pane.waitForScreen('DISCONNECTED', (screen) => /DISCONNECTED/.test(screen) && /disconnected from appd 'topd' \(pid \d+\) \d+s ago/.test(screen));
   const successor = await startDaemon(t, { args: [fixture('pid-app.mjs'), '-w', '1', '-b', '127.0.0.1:0', '--name', 'topd'], env: { XDG_RUNTIME_DIR: daemon.directory } });
   const reconnected = await pane.waitForScreen('the successor on screen', (screen) => (new RegExp(`master ${successor.pid} · running`).test(screen) && !/DISCONNECTED/.test(screen) ? screen : null));
-  t.deepEqual(shownWorkers(reconnected).map((worker) => worker.pid), statusWorkers(await status(successor, daemon.directory)).map((worker) => worker.pid));
+  t.deepEqual(shownWorkers(reconnected).map((worker) => worker.pid), statusWorkers(await statusOf(daemon.directory)).map((worker) => worker.pid));
 
   pane.sendKeys('q');
   t.is(await pane.exitCode(), 0);

@@ -4,7 +4,7 @@
 import test from 'ava';
 import type { StatusSnapshot } from '../../shared/control/status.js';
 import { ControlClient } from '../../ctl/control-client.js';
-import { appctl } from '../helpers/appctl.js';
+import { appctl, statusOf } from '../helpers/appctl.js';
 import { fixture, startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { distinctResponders, get } from '../helpers/http.js';
 import { commandLine, isAlive, waitFor } from '../helpers/processes.js';
@@ -19,12 +19,6 @@ const SHOP = `export default {
   },
 };
 `;
-
-async function status(daemon: TestDaemon): Promise<StatusSnapshot> {
-  const result = await appctl(['status', '--json'], { runtimeDirectory: daemon.directory });
-  if (result.code !== 0) throw new Error(`appctl status failed: ${result.stderr}`);
-  return JSON.parse(result.stdout) as StatusSnapshot;
-}
 
 async function run(daemon: TestDaemon, ...args: string[]): Promise<string> {
   const result = await appctl(args, { runtimeDirectory: daemon.directory, timeoutMs: 60_000 });
@@ -54,7 +48,7 @@ test('four pools: each serves, scales, reloads, restarts, stops and starts indep
   const legacyAnswer = (await get(legacy)).body;
   t.regex(legacyAnswer, new RegExp(`^legacy slot=\\d pid=\\d+ fds=1 names=127\\.0\\.0\\.1_${portOf(daemon, 'legacy')}\\n$`), 'LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES were right');
 
-  let snapshot = await status(daemon);
+  let snapshot = await statusOf(daemon.directory);
   t.deepEqual(snapshot.pools.map((pool) => [pool.name, pool.kind, pool.desired, pool.ready]), [
     ['web', 'http', 2, 2], ['admin', 'http', 1, 1], ['jobs', 'command', 2, 2], ['legacy', 'command', 2, 2],
   ]);
@@ -63,30 +57,30 @@ test('four pools: each serves, scales, reloads, restarts, stops and starts indep
   t.true(pidsOf(snapshot, 'jobs').every((pid) => commandLine(pid).includes('queue-worker.mjs --queue default')));
 
   await run(daemon, 'scale', 'jobs', '+2');
-  snapshot = await status(daemon);
+  snapshot = await statusOf(daemon.directory);
   t.is(pidsOf(snapshot, 'jobs').length, 4);
   t.deepEqual(pidsOf(snapshot, 'web'), before['web'], 'scaling jobs leaves web alone');
 
   await run(daemon, 'reload', 'web');
-  snapshot = await status(daemon);
+  snapshot = await statusOf(daemon.directory);
   t.deepEqual(pidsOf(snapshot, 'web').filter((pid) => before['web']?.includes(pid)), [], 'web has new workers');
   t.deepEqual(pidsOf(snapshot, 'legacy'), before['legacy'], 'a web reload leaves legacy alone');
   t.is(snapshot.pools.find((pool) => pool.name === 'web')?.generation, 2);
 
   await run(daemon, 'reload', 'legacy');
-  snapshot = await status(daemon);
+  snapshot = await statusOf(daemon.directory);
   t.deepEqual(pidsOf(snapshot, 'legacy').filter((pid) => before['legacy']?.includes(pid)), [], 'legacy has new processes');
   t.regex((await get(legacy)).body, /^legacy slot=/);
 
   const jobsBefore = pidsOf(snapshot, 'jobs');
   await run(daemon, 'restart', 'jobs');
-  snapshot = await status(daemon);
+  snapshot = await statusOf(daemon.directory);
   t.is(pidsOf(snapshot, 'jobs').length, 4);
   t.deepEqual(pidsOf(snapshot, 'jobs').filter((pid) => jobsBefore.includes(pid)), [], 'a restart replaces every process');
   t.regex(daemon.output, /stopping worker jobs\.0 g1 \(pid \d+\): restarting into generation 2[\s\S]*worker jobs\.0 g2 \(pid \d+\) running/, 'a plain command pool stops the old process before starting the new one');
 
   await run(daemon, 'stop-pool', 'legacy');
-  snapshot = await status(daemon);
+  snapshot = await statusOf(daemon.directory);
   const stoppedLegacy = snapshot.pools.find((pool) => pool.name === 'legacy');
   t.is(stoppedLegacy?.workers.length, 0);
   t.true(stoppedLegacy?.stopped);
@@ -95,7 +89,7 @@ test('four pools: each serves, scales, reloads, restarts, stops and starts indep
 
   await run(daemon, 'start-pool', 'legacy');
   t.regex((await get(legacy)).body, /^legacy slot=/);
-  t.is((await status(daemon)).pools.find((pool) => pool.name === 'legacy')?.ready, 2);
+  t.is((await statusOf(daemon.directory)).pools.find((pool) => pool.name === 'legacy')?.ready, 2);
 });
 
 test('a crash-looping command pool backs off, turns fatal after start-retries, and restart revives it', async (t) => {
@@ -133,7 +127,7 @@ test('a crash-looping command pool backs off, turns fatal after start-retries, a
   const { writeFileSync } = await import('node:fs');
   writeFileSync(`${daemon.directory}/ok`, '');
   await run(daemon, 'restart', 'flaky');
-  const slot = (await status(daemon)).pools.find((pool) => pool.name === 'flaky')?.slots[0];
+  const slot = (await statusOf(daemon.directory)).pools.find((pool) => pool.name === 'flaky')?.slots[0];
   t.is(slot?.state, 'running');
   t.is(slot?.failures, 0);
 });
@@ -148,9 +142,9 @@ test('restart policies: on-failure leaves a clean exit exited, always restarts i
 `;
   const daemon = await startDaemon(t, { args: ['-c', 'appd.config.mjs'], files: { 'appd.config.mjs': config }, waitFor: 'nothing' });
   await daemon.waitForLog(/Control socket: /); // appctl before that finds no daemon
-  await waitFor('once to be exited', async () => (await status(daemon)).pools.find((pool) => pool.name === 'once')?.slots[0]?.state === 'exited', 20_000, 100);
+  await waitFor('once to be exited', async () => (await statusOf(daemon.directory)).pools.find((pool) => pool.name === 'once')?.slots[0]?.state === 'exited', 20_000, 100);
   await daemon.waitForLog(/slot once\.0 stays exited \(restart: on-failure\)/);
-  await waitFor('again to restart twice', async () => ((await status(daemon)).pools.find((pool) => pool.name === 'again')?.restarts ?? 0) >= 2, 20_000, 100);
+  await waitFor('again to restart twice', async () => ((await statusOf(daemon.directory)).pools.find((pool) => pool.name === 'again')?.restarts ?? 0) >= 2, 20_000, 100);
   t.is((daemon.output.match(/\[once\.0 g1\] once/g) ?? []).length, 1, 'on-failure never started it again');
 });
 
@@ -167,16 +161,16 @@ test('a reload adds a pool with its own socket, and removing it closes the socke
   await run(daemon, 'reload');
   const extraPort = Number(/Listening at: http:\/\/127\.0\.0\.1:(\d+) \(fd \d+, bound on reload, pool extra\)/.exec(daemon.output)?.[1]);
   await waitFor('extra to serve', async () => (await get(`http://127.0.0.1:${extraPort}/`).catch(() => null))?.body === 'esm default\n');
-  t.is((await status(daemon)).pools.find((pool) => pool.name === 'extra')?.ready, 2);
+  t.is((await statusOf(daemon.directory)).pools.find((pool) => pool.name === 'extra')?.ready, 2);
   t.is((await get(web)).status, 200);
 
   writeFileSync(`${daemon.directory}/appd.config.mjs`, one);
-  const extraPids = pidsOf(await status(daemon), 'extra');
+  const extraPids = pidsOf(await statusOf(daemon.directory), 'extra');
   await run(daemon, 'reload');
   await waitFor('extra workers gone', () => extraPids.every((pid) => !isAlive(pid)));
   await daemon.waitForLog(/pool extra: removed/);
   await t.throwsAsync(get(`http://127.0.0.1:${extraPort}/`), { code: 'ECONNREFUSED' });
-  t.deepEqual((await status(daemon)).pools.map((pool) => pool.name), ['web']);
+  t.deepEqual((await statusOf(daemon.directory)).pools.map((pool) => pool.name), ['web']);
 });
 
 test('a config error in pools names the pool and the setting', async (t) => {

@@ -6,8 +6,7 @@ import test, { type ExecutionContext } from 'ava';
 import { chmodSync, existsSync, readdirSync, readFileSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { StatusSnapshot } from '../../shared/control/status.js';
-import { appctl } from '../helpers/appctl.js';
+import { appctl, statusOf } from '../helpers/appctl.js';
 import { fixture, startDaemon, tempDirectory, type TestDaemon } from '../helpers/daemon.js';
 import { distinctResponders, get } from '../helpers/http.js';
 import { startNotifyListener } from '../helpers/notify-listener.js';
@@ -18,12 +17,6 @@ const GENERATION = /generation=(\d+)/;
 
 function run(daemon: TestDaemon, ...args: string[]) {
   return appctl(args, { runtimeDirectory: daemon.directory, timeoutMs: 60_000 });
-}
-
-async function status(daemon: TestDaemon): Promise<StatusSnapshot> {
-  const result = await run(daemon, 'status', '--json');
-  if (result.code !== 0) throw new Error(`appctl status failed (${result.code}): ${result.stderr}`);
-  return JSON.parse(result.stdout) as StatusSnapshot;
 }
 
 function pidfilePid(daemon: TestDaemon, name = 'app.pid'): number {
@@ -55,7 +48,7 @@ test.serial('2 consecutive appctl upgrades of 4 workers under load fail no reque
       t.not(successor, old, 'the pidfile names the new master');
       t.regex(outcome.stdout, new RegExp(`upgraded: new master pid ${successor} serves \\(4 worker\\(s\\) ready .*\\); the old master \\(pid ${old}\\) drained its workers and exited`));
       await waitFor(`old master ${old} to be gone`, () => !isAlive(old));
-      const snapshot = await status(daemon);
+      const snapshot = await statusOf(daemon.directory);
       t.is(snapshot.master.pid, successor, 'appctl status talks to the new master');
       t.like(snapshot.pools[0], { ready: 4, generation: upgrade + 1 });
       masters.push(successor);
@@ -84,7 +77,7 @@ test.serial('a broken deploy: appctl upgrade rolls back under load (exit 1 with 
   t.false(isAlive(Number(failed?.[1])), 'the new master is gone');
   t.deepEqual([...result.seen.keys()], ['1'], 'only the old generation answered');
   t.is(pidfilePid(daemon), daemon.pid);
-  t.is((await status(daemon)).master.pid, daemon.pid);
+  t.is((await statusOf(daemon.directory)).master.pid, daemon.pid);
   t.deepEqual(daemon.workers().sort(), workers, 'the same four workers serve');
   assertNoLeftovers(t, daemon);
 });
@@ -101,7 +94,7 @@ test.serial('a new master with a worker that never gets ready is rolled back at 
   t.is(result.value.code, 1);
   t.regex(result.value.stderr, /upgrade rolled back: the new master \(pid \d+\) failed: not every worker became ready within boot-timeout \(3s\): .*slot 1 cannot boot generation 2/s);
   t.true(result.seen.has('2'), 'the new master\'s ready worker served before the roll back');
-  t.is((await status(daemon)).master.pid, daemon.pid);
+  t.is((await statusOf(daemon.directory)).master.pid, daemon.pid);
   t.regex((await get(daemon.url)).body, /^generation=1 /);
 });
 
@@ -121,7 +114,7 @@ test.serial('USR2 alone: both masters serve until WINCH and TERM go to the old o
     await daemon.waitForLog(/upgrade: both masters serve now; to finish: kill -WINCH/);
     t.regex(commandLine(old), /^appd: master \(old\) \[shop\]/);
     t.regex(commandLine(successor), /^appd: master \[shop\]/);
-    t.is((await status(daemon)).master.pid, successor, 'appctl talks to the new master');
+    t.is((await statusOf(daemon.directory)).master.pid, successor, 'appctl talks to the new master');
     const answered = await distinctResponders(`${daemon.url}/?busy=30`, GENERATION, 2);
     t.deepEqual([...answered].sort(), ['1', '2'], 'both generations answer');
 
@@ -160,7 +153,7 @@ test.serial('rolling back the manual dance: TERM to the new master gives the old
   assertNoFailures(t, result, 'USR2, then TERM to the new master');
   t.false(isAlive(result.value));
   t.is(pidfilePid(daemon), old, 'the pidfile names the old master again');
-  t.is((await status(daemon)).master.pid, old, 'appctl reaches the old master again');
+  t.is((await statusOf(daemon.directory)).master.pid, old, 'appctl reaches the old master again');
   t.regex(commandLine(old), /^appd: master \[generation-app\]/, 'no longer titled old');
   t.regex((await get('http://localhost/', { socketPath })).body, /^generation=1 /, 'the unix socket file is still there and served');
   assertNoLeftovers(t, daemon);
@@ -204,7 +197,7 @@ test('a successor reads the same config sources: the config file and APPD_CMD_AR
   });
   const outcome = await run(daemon, 'upgrade');
   t.is(outcome.code, 0, outcome.stderr);
-  const snapshot = await status(daemon);
+  const snapshot = await statusOf(daemon.directory);
   t.like(snapshot, { name: 'inherits', master: { pid: pidfilePid(daemon) } });
   t.like(snapshot.pools[0], { ready: 3, generation: 2 });
   t.regex((await get(daemon.url)).body, new RegExp(`^generation=2 cwd=${join(daemon.directory, 'www')}\\n$`));
@@ -237,5 +230,5 @@ test('the new master runs the Node installed behind the name the old one was sta
   t.is(outcome.code, 0, outcome.stderr);
   t.regex(outcome.stdout, new RegExp(`started a new master \\(pid \\d+\\) on 1 socket\\(s\\): ${node} `));
   t.true(existsSync(marker), 'the new master was started through the moved symlink');
-  t.is(Number(readFileSync(marker, 'utf8').trim()), (await status(daemon)).master.pid);
+  t.is(Number(readFileSync(marker, 'utf8').trim()), (await statusOf(daemon.directory)).master.pid);
 });
