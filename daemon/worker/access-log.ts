@@ -172,7 +172,8 @@ export class AccessLogWriter {
    */
   #nextBatch(): { fd: number; batch: Buffer; lines: number } | null {
     if (this.#pending.length === 0 && this.#unwritten === null) return null;
-    const lines = this.#pending.length + (this.#unwritten === null ? 0 : 1);
+    // What a short write left can hold the tail of one line and whole lines after it: count its newlines.
+    const lines = this.#pending.length + (this.#unwritten === null ? 0 : countNewlines(this.#unwritten));
     const batch = this.#takeBatch();
     if (this.#fd === null) {
       process.stdout.write(batch);
@@ -219,4 +220,10 @@ export class AccessLogWriter {
       this.#writeFailed(error, next.lines);
     }
   }
+}
+
+function countNewlines(bytes: Buffer): number {
+  let count = 0;
+  for (let index = bytes.indexOf(0x0a); index !== -1; index = bytes.indexOf(0x0a, index + 1)) count += 1;
+  return count;
 }
