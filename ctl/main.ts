@@ -5,19 +5,19 @@
 import { Command, CommanderError } from 'commander';
 import { AppdError, describeError, hasErrorCode } from '../shared/errors.js';
 import { readPackageVersion } from '../shared/version.js';
-import { CommandContext, type GlobalOptions, type Register } from './command-context.js';
-import { registerConfig } from './config-command.js';
-import { CTL_EXIT } from './errors.js';
-import { registerEvents } from './events-command.js';
-import { registerLogs } from './logs-command.js';
-import { registerPing } from './ping-command.js';
-import { registerRestart, registerStartPool, registerStopPool } from './pool-commands.js';
-import { registerReload } from './reload-command.js';
-import { registerScale } from './scale-command.js';
-import { registerStatus } from './status-command.js';
-import { registerStop } from './stop-command.js';
-import { registerTop } from './top-command.js';
-import { registerUpgrade } from './upgrade-command.js';
+import { CommandContext, type GlobalOptions, type Register } from './commands/context.js';
+import { registerConfig } from './commands/config.js';
+import { CTL_EXIT } from './client/errors.js';
+import { registerEvents } from './commands/events.js';
+import { registerLogs } from './commands/logs.js';
+import { registerPing } from './commands/ping.js';
+import { registerRestart, registerStartPool, registerStopPool } from './commands/pools.js';
+import { registerReload } from './commands/reload.js';
+import { registerScale } from './commands/scale.js';
+import { registerStatus } from './commands/status.js';
+import { registerStop } from './commands/stop.js';
+import { registerTop } from './top/command.js';
+import { registerUpgrade } from './commands/upgrade.js';
 
 const SUBCOMMANDS: readonly Register[] = [
   registerStatus, registerTop, registerScale, registerReload, registerRestart, registerStopPool, registerStartPool,

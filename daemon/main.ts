@@ -4,11 +4,11 @@
 
 import { CommanderError } from 'commander';
 import { AppdError, describeError, EXIT } from '../shared/errors.js';
-import { readConfig, type ConfigSources } from './config-sources.js';
-import { detachAndWait, isDaemonChild, reportToForeground, DAEMON_CHILD_VARIABLE } from './daemonize.js';
-import { renderConfig } from './print-config.js';
-import { checkStartable, runMaster } from './start.js';
-import { PredecessorLink } from './upgrade-successor.js';
+import { readConfig, type ConfigSources } from './config/sources.js';
+import { detachAndWait, isDaemonChild, reportToForeground, DAEMON_CHILD_VARIABLE } from './master/daemonize.js';
+import { renderConfig } from './config/print-config.js';
+import { checkStartable, runMaster } from './master/start.js';
+import { PredecessorLink } from './upgrade/successor.js';
 
 async function main(argv: readonly string[]): Promise<number> {
   const daemonChild = isDaemonChild();

@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import type http from 'node:http';
 import type https from 'node:https';
 import { isMainThread } from 'node:worker_threads';
-import { LISTEN_NOT_ADOPTED, WORKER_SPEC_VARIABLE } from '../worker-messages.js';
+import { LISTEN_NOT_ADOPTED, WORKER_SPEC_VARIABLE } from '../contracts/worker-messages.js';
 import { AccessLogWriter } from './access-log.js';
 import { forwardOtherListeners, ListenFailure, primaryListenOptions } from './inherited-listeners.js';
 import { instrumentServer } from './instrument-server.js';

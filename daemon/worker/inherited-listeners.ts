@@ -8,8 +8,8 @@
 // starts TLS on it the same way.
 
 import net, { type Server } from 'node:net';
-import { SD_LISTEN_FDS_START } from '../inherited-sockets.js';
-import type { WorkerSpec } from '../worker-messages.js';
+import { SD_LISTEN_FDS_START } from '../sockets/inherited.js';
+import type { WorkerSpec } from '../contracts/worker-messages.js';
 
 /** A listen failure with its errno code (EADDRINUSE when another process got the port first). */
 export class ListenFailure extends Error {

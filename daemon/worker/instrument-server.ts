@@ -10,7 +10,7 @@
 
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type https from 'node:https';
-import type { WorkerSpec } from '../worker-messages.js';
+import type { WorkerSpec } from '../contracts/worker-messages.js';
 import { compileAccessLogFormat, type AccessLogWriter } from './access-log.js';
 import type { ConnectionTracker } from './connection-tracker.js';
 

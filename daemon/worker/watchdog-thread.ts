@@ -11,7 +11,7 @@ import { writeSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import net from 'node:net';
 import { workerData } from 'node:worker_threads';
-import { STACK_HEADER } from '../worker-messages.js';
+import { STACK_HEADER } from '../contracts/worker-messages.js';
 
 interface WatchdogData {
   readonly tag: string;

@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Worker as Thread } from 'node:worker_threads';
 import net, { type Server } from 'node:net';
-import { setProcessTitle, workerComm, workerTitle } from '../process-title.js';
+import { setProcessTitle, workerComm, workerTitle } from '../contracts/process-title.js';
 import {
   WORKER_EXIT,
   WORKER_SPEC_VARIABLE,
@@ -14,7 +14,7 @@ import {
   type BootPhase,
   type WorkerSpec,
   type WorkerToMaster,
-} from '../worker-messages.js';
+} from '../contracts/worker-messages.js';
 import type { AccessLogWriter } from './access-log.js';
 import { ConnectionTracker } from './connection-tracker.js';
 

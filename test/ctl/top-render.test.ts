@@ -5,14 +5,14 @@
 import test from 'ava';
 import { omittedLinesText, type LogLineMessage } from '../../shared/control/protocol.js';
 import { STATUS_FORMAT, type PoolStatus, type StatusSnapshot, type WorkerStatus } from '../../shared/control/status.js';
-import { sparkline } from '../../ctl/sparkline.js';
-import { layoutTable, type TableColumn } from '../../ctl/top-columns.js';
-import { StatsHistory } from '../../ctl/top-history.js';
-import { KEY_BINDINGS, KEY_COMMANDS } from '../../ctl/top-keys.js';
-import { logFilter, visibleLines } from '../../ctl/top-log-pane.js';
-import { TopModel } from '../../ctl/top-model.js';
-import { renderDashboard, renderPlainFrame } from '../../ctl/top-render.js';
-import { plainPainter, tagPainter } from '../../ctl/top-style.js';
+import { sparkline } from '../../ctl/render/sparkline.js';
+import { layoutTable, type TableColumn } from '../../ctl/top/columns.js';
+import { StatsHistory } from '../../ctl/top/history.js';
+import { KEY_BINDINGS, KEY_COMMANDS } from '../../ctl/top/keys.js';
+import { logFilter, visibleLines } from '../../ctl/top/log-pane.js';
+import { TopModel } from '../../ctl/top/model.js';
+import { renderDashboard, renderPlainFrame } from '../../ctl/top/render.js';
+import { plainPainter, tagPainter } from '../../ctl/top/style.js';
 
 const DAEMON = { name: 'shop', pid: 100, version: '0.1.0', node: 'v20.0.0' };
 

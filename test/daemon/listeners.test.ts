@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { APPD, fixture, startDaemon, tempDirectory } from '../helpers/daemon.js';
 import { get } from '../helpers/http.js';
 import { isAlive, killQuietly, waitFor } from '../helpers/processes.js';
-import { bindTcpWithoutListening, socketAddress } from '../../daemon/server-handle.js';
+import { bindTcpWithoutListening, socketAddress } from '../../daemon/sockets/server-handle.js';
 
 test('a unix socket with the configured mode, a TCP port and IPv6 at once', async (t) => {
   const daemon = await startDaemon(t, {

@@ -4,8 +4,8 @@
 import test from 'ava';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { LogLineMessage, ServerMessage } from '../../shared/control/protocol.js';
-import { LogFollower } from '../../daemon/control-followers.js';
-import type { LogLine } from '../../daemon/logger.js';
+import { LogFollower } from '../../daemon/control/followers.js';
+import type { LogLine } from '../../daemon/master/logger.js';
 
 function follower(maxLinesPerSecond?: number): { follower: LogFollower; received: () => LogLineMessage[] } {
   const sent: ServerMessage[] = [];

@@ -4,7 +4,7 @@
 
 import test from 'ava';
 import { readFileSync } from 'node:fs';
-import { UnaskedExitClassifier } from '../../daemon/outside-kill.js';
+import { UnaskedExitClassifier } from '../../daemon/workers/outside-kill.js';
 
 test('exit codes and crash signals are crashes; other signals are outside kills', (t) => {
   const classifier = new UnaskedExitClassifier(() => 7);

@@ -3,7 +3,7 @@
 
 import test from 'ava';
 import type { StatusSnapshot } from '../../shared/control/status.js';
-import { ControlClient } from '../../ctl/control-client.js';
+import { ControlClient } from '../../ctl/client/connection.js';
 import { appctl, statusOf } from '../helpers/appctl.js';
 import { fixture, startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { distinctResponders, get } from '../helpers/http.js';

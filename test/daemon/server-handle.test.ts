@@ -3,7 +3,7 @@
 
 import test from 'ava';
 import net from 'node:net';
-import { bindTcpWithoutListening, bindUnixWithoutListening, socketAddress, wrapInheritedDescriptor } from '../../daemon/server-handle.js';
+import { bindTcpWithoutListening, bindUnixWithoutListening, socketAddress, wrapInheritedDescriptor } from '../../daemon/sockets/server-handle.js';
 import { tempDirectory } from '../helpers/daemon.js';
 import { join } from 'node:path';
 

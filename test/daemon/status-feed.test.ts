@@ -4,9 +4,9 @@
 import test from 'ava';
 import type { ServerMessage } from '../../shared/control/protocol.js';
 import { STATUS_FORMAT, type StatusSnapshot } from '../../shared/control/status.js';
-import { ControlStatusWatcher, WATCH_SKIP_BYTES, WATCH_STALL_MS } from '../../daemon/control-status-watcher.js';
-import type { StatusWatcher } from '../../daemon/events.js';
-import { FEED_INTERVAL_MS, FEED_MIN_INTERVAL_MS, StatusFeed } from '../../daemon/status-feed.js';
+import { ControlStatusWatcher, WATCH_SKIP_BYTES, WATCH_STALL_MS } from '../../daemon/control/status-watcher.js';
+import type { StatusWatcher } from '../../daemon/arbiter/events.js';
+import { FEED_INTERVAL_MS, FEED_MIN_INTERVAL_MS, StatusFeed } from '../../daemon/arbiter/status-feed.js';
 
 const SNAPSHOT = { format: STATUS_FORMAT, name: 'feed', pools: [] } as unknown as StatusSnapshot;
 

@@ -3,11 +3,11 @@
 
 import test from 'ava';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { backoffDelayMs } from '../../daemon/backoff.js';
-import { EventQueue } from '../../daemon/events.js';
-import { SlotRecord, slotState } from '../../daemon/slot.js';
+import { backoffDelayMs } from '../../daemon/pools/backoff.js';
+import { EventQueue } from '../../daemon/arbiter/events.js';
+import { SlotRecord, slotState } from '../../daemon/pools/slot.js';
 import { compileAccessLogFormat } from '../../daemon/worker/access-log.js';
-import { TRANSITIONS, WORKER_STATES } from '../../daemon/worker-state.js';
+import { TRANSITIONS, WORKER_STATES } from '../../daemon/workers/state.js';
 
 test('the worker state table covers every state and event, and exited is final', (t) => {
   for (const state of WORKER_STATES) {

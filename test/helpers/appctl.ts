@@ -4,7 +4,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { ExecutionContext } from 'ava';
-import { ControlClient } from '../../ctl/control-client.js';
+import { ControlClient } from '../../ctl/client/connection.js';
 import type { StatusSnapshot } from '../../shared/control/status.js';
 import { APPCTL, type TestDaemon } from './daemon.js';
 import { killQuietly } from './processes.js';

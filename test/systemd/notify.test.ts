@@ -6,7 +6,7 @@ import { fixture, startDaemon } from '../helpers/daemon.js';
 import { get } from '../helpers/http.js';
 import { startNotifyListener } from '../helpers/notify-listener.js';
 import { sleep } from '../helpers/processes.js';
-import { monotonicMicroseconds, SystemdNotifier } from '../../daemon/systemd-notify.js';
+import { monotonicMicroseconds, SystemdNotifier } from '../../daemon/systemd/notify.js';
 
 const BOOT_DELAY_MS = 800;
 

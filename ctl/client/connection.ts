@@ -1,0 +1,176 @@
+// appctl's side of the control protocol: connect, hello, send requests with nanoid ids, and route the
+// daemon's progress, log lines and replies back to each request by id. Run by appctl.
+
+import net from 'node:net';
+// Request ids only tell one connection's replies apart: unpredictability buys nothing, and the secure
+// variant's node:crypto costs appctl about 15 ms of start-up.
+import { nanoid } from 'nanoid/non-secure';
+import { encodeFrame, FrameDecoder, FrameError } from '../../shared/control/frame-codec.js';
+import { parseServerMessage, ProtocolViolation } from '../../shared/control/message-guards.js';
+import { MAX_FRAME_BYTES, PROTOCOL_VERSION, type DaemonIdentity, type LogLineMessage, type Outcome, type Request, type ServerMessage, type WorkerEventMessage } from '../../shared/control/protocol.js';
+import type { StatusSnapshot } from '../../shared/control/status.js';
+import { hasErrorCode } from '../../shared/errors.js';
+import { ControlFailure, NoDaemonError } from './errors.js';
+
+export interface RequestHandlers {
+  progress?(text: string): void;
+  log?(lines: readonly LogLineMessage[]): void;
+  events?(events: readonly WorkerEventMessage[]): void;
+  /** A snapshot of a `watch` request, taken at `time` by the daemon's clock. */
+  status?(snapshot: StatusSnapshot, time: number): void;
+}
+
+/** Connects refused with EAGAIN (a full accept queue) are retried this often, over about a second. */
+const CONNECT_ATTEMPTS = 10;
+
+interface Pending {
+  readonly handlers: RequestHandlers;
+  readonly settle: (outcome: Outcome) => void;
+  readonly fail: (error: Error) => void;
+}
+
+/** What a failed connect means to the user: exit 3 (nobody there) or 1 (somebody, but not for us). */
+function connectError(path: string, error: unknown): Error {
+  if (hasErrorCode(error, 'ENOENT')) return new NoDaemonError(`no appd is listening on ${path} (no such socket); start one with appd, or check -n/-s`);
+  if (hasErrorCode(error, 'ECONNREFUSED')) return new NoDaemonError(`no appd is listening on ${path} (a stale socket: its daemon is gone); start one with appd`);
+  if (hasErrorCode(error, 'EACCES')) return new ControlFailure(`permission denied on ${path}: the control socket is only for the user running the daemon`);
+  const code = hasErrorCode(error, 'EAGAIN') ? 'EAGAIN' : null;
+  return new ControlFailure(`cannot connect to ${path}: ${error instanceof Error ? error.message : String(error)}`, code);
+}
+
+export class ControlClient {
+  readonly path: string;
+  readonly #socket: net.Socket;
+  readonly #decoder = new FrameDecoder(MAX_FRAME_BYTES);
+  readonly #pending = new Map<string, Pending>();
+  #daemon: DaemonIdentity | null = null;
+  #welcome: { settle: () => void; fail: (error: Error) => void } | null = null;
+  #broken: Error | null = null;
+
+  private constructor(path: string) {
+    this.path = path;
+    this.#socket = net.createConnection(path);
+    this.#socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    this.#socket.on('error', (error) => this.#breakWith(this.#daemon ? new ControlFailure(`connection to ${path} failed: ${error.message}`) : connectError(path, error)));
+    this.#socket.on('close', () => this.#breakWith(new ControlFailure(`the daemon closed the connection before answering (it may have stopped or crashed; see its log)`)));
+  }
+
+  /**
+   * Connects and exchanges hellos; rejects with NoDaemonError when nothing listens. EAGAIN means
+   * the daemon's accept queue is full for a moment (a burst of clients): it is retried briefly.
+   */
+  static async connect(path: string): Promise<ControlClient> {
+    for (let attempt = 1; ; attempt += 1) {
+      const client = new ControlClient(path);
+      try {
+        await new Promise<void>((settle, fail) => {
+          client.#welcome = { settle, fail };
+          client.#socket.once('connect', () => client.#send({ type: 'hello', protocol: PROTOCOL_VERSION, client: 'appctl', pid: process.pid }));
+        });
+        return client;
+      } catch (error) {
+        if (!(error instanceof ControlFailure && error.code === 'EAGAIN') || attempt >= CONNECT_ATTEMPTS) throw error;
+        await new Promise((settle) => setTimeout(settle, 20 * attempt));
+      }
+    }
+  }
+
+  get daemon(): DaemonIdentity {
+    if (!this.#daemon) throw new Error('not connected');
+    return this.#daemon;
+  }
+
+  /** Sends one request; resolves with its outcome (a failed job too), rejects on a protocol error. */
+  request(request: Request, handlers: RequestHandlers = {}): Promise<Outcome> {
+    if (this.#broken) return Promise.reject(this.#broken);
+    const id = nanoid();
+    return new Promise((settle, fail) => {
+      this.#pending.set(id, { handlers, settle, fail });
+      this.#send({ type: 'request', id, request });
+    });
+  }
+
+  /** Stops reading the socket (backpressure from a slow stdout). */
+  pause(): void {
+    this.#socket.pause();
+  }
+
+  resume(): void {
+    this.#socket.resume();
+  }
+
+  /** Resolves when the daemon closes the connection (after `stop`, once the master has let go of everything). */
+  closed(): Promise<void> {
+    if (this.#socket.closed) return Promise.resolve();
+    return new Promise((settle) => this.#socket.once('close', () => settle()));
+  }
+
+  close(): void {
+    this.#pending.clear();
+    this.#socket.destroy();
+  }
+
+  #send(message: unknown): void {
+    this.#socket.write(encodeFrame(message));
+  }
+
+  #onData(chunk: Buffer): void {
+    let messages: ServerMessage[];
+    try {
+      messages = this.#decoder.push(chunk).map(parseServerMessage);
+    } catch (error) {
+      if (!(error instanceof FrameError || error instanceof ProtocolViolation)) throw error;
+      return this.#breakWith(new ControlFailure(`${this.path} does not speak appd's control protocol: ${error.message}`));
+    }
+    for (const message of messages) this.#dispatch(message);
+  }
+
+  #dispatch(message: ServerMessage): void {
+    switch (message.type) {
+      case 'welcome':
+        this.#daemon = message.daemon;
+        this.#welcome?.settle();
+        this.#welcome = null;
+        return;
+      case 'progress':
+        this.#pending.get(message.id)?.handlers.progress?.(message.text);
+        return;
+      case 'log':
+        this.#pending.get(message.id)?.handlers.log?.(message.lines);
+        return;
+      case 'event':
+        this.#pending.get(message.id)?.handlers.events?.(message.events);
+        return;
+      case 'status':
+        this.#pending.get(message.id)?.handlers.status?.(message.snapshot, message.time);
+        return;
+      case 'reply': {
+        const pending = this.#pending.get(message.id);
+        this.#pending.delete(message.id);
+        pending?.settle(message.outcome);
+        return;
+      }
+      case 'error': {
+        const failure = new ControlFailure(`appd refused the request: ${message.message} [${message.code}]`, message.code);
+        const pending = message.id === null ? undefined : this.#pending.get(message.id);
+        if (pending) {
+          this.#pending.delete(message.id ?? '');
+          pending.fail(failure);
+        } else {
+          this.#breakWith(failure);
+        }
+      }
+    }
+  }
+
+  /** The connection is unusable: every waiting request (and the hello) fails with `error`. */
+  #breakWith(error: Error): void {
+    if (this.#broken) return;
+    this.#broken = error;
+    this.#welcome?.fail(error);
+    this.#welcome = null;
+    for (const pending of this.#pending.values()) pending.fail(error);
+    this.#pending.clear();
+    this.#socket.destroy();
+  }
+}

@@ -1,0 +1,72 @@
+// Finds the daemon appctl should talk to: -s PATH, else $APPD_SOCKET, else -n NAME in the socket
+// directories, else the only daemon running (several: list them and ask for -n). Run by appctl.
+
+import { lstatSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { candidateControlDirectories, SOCKET_SUFFIX, type PathContext } from '../../shared/control/socket-path.js';
+import { hasErrorCode } from '../../shared/errors.js';
+import { ControlClient } from './connection.js';
+import { NoDaemonError, UsageError } from './errors.js';
+
+export interface DaemonChoice {
+  readonly name?: string | undefined;
+  readonly socket?: string | undefined;
+}
+
+function isSocket(path: string): boolean {
+  try {
+    return lstatSync(path).isSocket();
+  } catch (error) {
+    if (hasErrorCode(error, 'ENOENT', 'ENOTDIR', 'EACCES')) return false; // nothing usable there
+    throw error;
+  }
+}
+
+function socketsIn(directory: string): string[] {
+  try {
+    return readdirSync(directory)
+      .filter((entry) => entry.endsWith(SOCKET_SUFFIX) && !entry.startsWith('.'))
+      .map((entry) => join(directory, entry))
+      .filter(isSocket);
+  } catch (error) {
+    if (hasErrorCode(error, 'ENOENT', 'ENOTDIR', 'EACCES')) return []; // no daemon ever ran here
+    throw error;
+  }
+}
+
+/** Connects to every socket found; stale ones (their daemon died) are skipped. */
+async function liveDaemons(paths: readonly string[]): Promise<ControlClient[]> {
+  const attempts = await Promise.allSettled(paths.map((path) => ControlClient.connect(path)));
+  return attempts.flatMap((attempt) => (attempt.status === 'fulfilled' ? [attempt.value] : []));
+}
+
+/** Returns a connected client, or throws NoDaemonError (exit 3) / UsageError (exit 2) saying what to do. */
+export async function connectToDaemon(choice: DaemonChoice, context: PathContext): Promise<ControlClient> {
+  const explicit = choice.socket ?? context.environment['APPD_SOCKET'];
+  if (explicit) return ControlClient.connect(explicit);
+  const directories = candidateControlDirectories(context);
+  if (choice.name !== undefined) {
+    const candidates = directories.map((directory) => join(directory, `${choice.name}${SOCKET_SUFFIX}`));
+    const existing = candidates.filter(isSocket);
+    const [client, ...others] = await liveDaemons(existing);
+    for (const other of others) other.close();
+    if (client) return client;
+    const stale = existing.length > 0 ? ` (${existing.join(', ')} is stale: its daemon is gone)` : '';
+    throw new NoDaemonError(`no appd running with name '${choice.name}' (looked in ${candidates.join(', ')})${stale}; start one with appd or pass -s`);
+  }
+  // The default directory first; the others only if it has no live daemon, so the daemons of this
+  // shell's own environment are never mixed up with a system service's.
+  let clients: ControlClient[] = [];
+  for (const directory of directories) {
+    clients = await liveDaemons(socketsIn(directory));
+    if (clients.length > 0) break;
+  }
+  const [only, ...more] = clients;
+  if (!only) {
+    throw new NoDaemonError(`no appd running (looked in ${directories.join(', ')}); start one with appd, or pass -n NAME or -s SOCKET`);
+  }
+  if (more.length === 0) return only;
+  const listing = clients.map((client) => `  ${client.daemon.name.padEnd(20)} pid ${client.daemon.pid}  ${client.path}`).join('\n');
+  for (const client of clients) client.close();
+  throw new UsageError(`${clients.length} appd daemons are running; say which with -n NAME:\n${listing}`);
+}

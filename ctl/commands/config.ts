@@ -1,0 +1,39 @@
+// `appctl config [--json]`: every setting the running daemon uses, its value and where it came from
+// (a restart-only setting changed by a reload shows the value a new master would take). Run by appctl.
+
+import type { SettingStatus } from '../../shared/control/status.js';
+import { QUICK_TIMEOUT_MS, withTimeout, type Register } from './context.js';
+import { CTL_EXIT, ControlFailure } from '../client/errors.js';
+import { renderTable } from '../render/table.js';
+
+function sourceText(row: SettingStatus): string {
+  return row.pending === undefined ? row.source : `${row.source}; after a restart: ${row.pending}`;
+}
+
+export const registerConfig: Register = (program, run) => {
+  program
+    .command('config')
+    .description('show the effective settings and their sources (default, config file, APPD_CMD_ARGS, command line)')
+    .action(() =>
+      run(async (context) => {
+        const client = await context.connect();
+        try {
+          const outcome = await withTimeout(client.request({ command: 'config' }), context.timeoutMs(QUICK_TIMEOUT_MS), client);
+          if (outcome.status !== 'completed') throw new ControlFailure(outcome.message);
+          const rows = outcome.data as SettingStatus[];
+          if (context.json) {
+            context.printJson(Object.fromEntries(rows.map(({ key, ...rest }) => [key, rest])));
+          } else {
+            const table = renderTable(
+              [{ header: 'SETTING' }, { header: 'VALUE', wrap: true }, { header: 'SOURCE' }],
+              rows.map((row) => [row.key, row.value === '' ? '""' : row.value, sourceText(row)]),
+            );
+            context.print(table.join('\n'));
+          }
+          return CTL_EXIT.ok;
+        } finally {
+          client.close();
+        }
+      }),
+    );
+};

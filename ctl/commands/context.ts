@@ -1,0 +1,111 @@
+// What every appctl subcommand gets: the global options (-n, -s, --json, --timeout), a connection to the
+// chosen daemon, output helpers, and runJob() for requests whose outcome is the exit code. Run by appctl.
+
+import type { Command as Commander } from 'commander';
+import type { Outcome, Request } from '../../shared/control/protocol.js';
+import { currentPathContext } from '../../shared/control/socket-path.js';
+import type { ControlClient, RequestHandlers } from '../client/connection.js';
+import { CTL_EXIT, ControlFailure, UsageError } from '../client/errors.js';
+import { connectToDaemon } from '../client/find-daemon.js';
+
+export interface GlobalOptions {
+  readonly name?: string;
+  readonly socket?: string;
+  readonly json?: boolean;
+  readonly timeout?: string;
+}
+
+/** Quick commands fail after this long without an answer (a health check must not hang). */
+export const QUICK_TIMEOUT_MS = 10_000;
+
+export class CommandContext {
+  readonly options: GlobalOptions;
+
+  constructor(options: GlobalOptions) {
+    this.options = options;
+  }
+
+  get json(): boolean {
+    return this.options.json === true;
+  }
+
+  /** --timeout in ms, else `fallback` (null: wait as long as the daemon takes; jobs end on their own). */
+  timeoutMs(fallback: number | null): number | null {
+    if (this.options.timeout === undefined) return fallback;
+    const seconds = Number(this.options.timeout);
+    if (!Number.isFinite(seconds) || seconds < 0) throw new UsageError(`--timeout expects seconds (0: no limit), got "${this.options.timeout}"`);
+    return seconds === 0 ? null : seconds * 1000;
+  }
+
+  connect(): Promise<ControlClient> {
+    return connectToDaemon({ name: this.options.name, socket: this.options.socket }, currentPathContext());
+  }
+
+  print(text: string): void {
+    process.stdout.write(`${text}\n`);
+  }
+
+  /** Progress and notes: stderr under --json, so stdout stays one JSON document. */
+  note(text: string): void {
+    (this.json ? process.stderr : process.stdout).write(`${text}\n`);
+  }
+
+  printJson(value: unknown): void {
+    process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  }
+}
+
+/** Waits for `work`, failing after `timeoutMs` with a message naming the daemon. */
+export async function withTimeout<T>(work: Promise<T>, timeoutMs: number | null, client: ControlClient): Promise<T> {
+  if (timeoutMs === null) return work;
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_settle, fail) => {
+    timer = setTimeout(() => {
+      const { name, pid } = client.daemon;
+      fail(new ControlFailure(`no answer from appd '${name}' (pid ${pid}) within ${timeoutMs / 1000}s; is its master stuck? (--timeout changes the limit)`, 'timeout'));
+    }, timeoutMs);
+  });
+  try {
+    return await Promise.race([work, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** For streams (logs -f, events): --timeout means "follow this long", then exit 0; null: forever. */
+export function followFor(timeoutMs: number | null): Promise<number> {
+  if (timeoutMs === null) return new Promise<number>(() => undefined);
+  return new Promise<number>((settle) => setTimeout(() => settle(CTL_EXIT.ok), timeoutMs).unref());
+}
+
+/** Sends `request`, prints progress and the outcome; the outcome gives the exit code. */
+export async function runJob(
+  context: CommandContext,
+  request: Request,
+  options: {
+    readonly timeoutMs: number | null;
+    readonly handlers?: RequestHandlers;
+    readonly render?: (outcome: Outcome & { status: 'completed' }) => string;
+    /** Runs after a completed outcome, before the result is printed. */
+    readonly afterCompleted?: (client: ControlClient) => Promise<void>;
+  },
+): Promise<number> {
+  const client = await context.connect();
+  try {
+    const handlers: RequestHandlers = { progress: (text) => context.note(text), ...options.handlers };
+    const outcome = await withTimeout(client.request(request, handlers), context.timeoutMs(options.timeoutMs), client);
+    if (outcome.status === 'completed') await options.afterCompleted?.(client);
+    if (context.json) context.printJson(outcome);
+    if (outcome.status !== 'completed') {
+      process.stderr.write(`appctl: ${outcome.message}\n`);
+      return CTL_EXIT.failed;
+    }
+    if (!context.json) context.print(options.render ? options.render(outcome) : outcome.message);
+    return CTL_EXIT.ok;
+  } finally {
+    client.close();
+  }
+}
+
+/** How a subcommand file hooks into the program: it defines its command and hands its action to `run`. */
+export type Register = (program: Commander, run: (action: (context: CommandContext) => Promise<number>) => Promise<void>) => void;

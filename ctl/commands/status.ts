@@ -1,0 +1,31 @@
+// `appctl status [--json]`: the daemon's pools and workers (pid, slot, generation, state, uptime,
+// requests, in flight, RSS, CPU, restarts); --json prints the snapshot as is, a stable format. Run by appctl.
+
+import { STATUS_FORMAT, type StatusSnapshot } from '../../shared/control/status.js';
+import { QUICK_TIMEOUT_MS, withTimeout, type Register } from './context.js';
+import { CTL_EXIT, ControlFailure } from '../client/errors.js';
+import { renderStatus } from '../render/status.js';
+
+export const registerStatus: Register = (program, run) => {
+  program
+    .command('status')
+    .description('show the master, pools and workers; --json for the stable machine-readable snapshot')
+    .action(() =>
+      run(async (context) => {
+        const client = await context.connect();
+        try {
+          const outcome = await withTimeout(client.request({ command: 'status' }), context.timeoutMs(QUICK_TIMEOUT_MS), client);
+          if (outcome.status !== 'completed') throw new ControlFailure(outcome.message);
+          const snapshot = outcome.data as StatusSnapshot;
+          if (snapshot.format !== STATUS_FORMAT) {
+            throw new ControlFailure(`the daemon sent status format ${String(snapshot.format)}, this appctl reads ${STATUS_FORMAT}: use the appctl installed with the daemon`);
+          }
+          if (context.json) context.printJson(snapshot);
+          else context.print(renderStatus(snapshot));
+          return CTL_EXIT.ok;
+        } finally {
+          client.close();
+        }
+      }),
+    );
+};

@@ -1,0 +1,46 @@
+// What the arbiter is given by the master's setup (daemon/master/start.ts), and the milestones it reports to
+// observers (the --daemon parent, systemd notify, tests). Run by the appd master.
+
+import type { ResolvedConfig } from '../../shared/config/resolve.js';
+import type { Arbiter } from './arbiter.js';
+import type { Listener } from '../sockets/listeners.js';
+import type { Logger } from '../master/logger.js';
+import type { Handover, SuccessorCommand } from '../upgrade/coordinator.js';
+
+/** Told about the daemon's milestones: the --daemon parent, systemd notify, tests. */
+export interface LifecycleObserver {
+  ready?(summary: string): void;
+  reloading?(): void;
+  reloaded?(): void;
+  stopping?(): void;
+  /** After every pass of the loop (at least every TICK_MS): proof of life for a watchdog, and state to report. */
+  looped?(arbiter: Arbiter): void;
+}
+
+export interface ArbiterOptions {
+  readonly resolved: ResolvedConfig;
+  readonly listeners: readonly Listener[];
+  readonly logger: Logger;
+  readonly baseEnvironment: NodeJS.ProcessEnv;
+  /** Reads every config layer again (for reload). */
+  readonly readConfig: () => Promise<ResolvedConfig>;
+  readonly observer?: LifecycleObserver;
+  /** The control socket path, for status. */
+  readonly controlSocket?: string;
+  readonly now?: () => number;
+  readonly random?: () => number;
+  /** What upgrade (USR2, appctl upgrade) needs from the master's setup. */
+  readonly upgrade: {
+    readonly command: () => SuccessorCommand;
+    /** The master this one replaced, while it still runs; null otherwise. */
+    readonly predecessorPid: () => number | null;
+    readonly handover: Handover;
+  };
+  /**
+   * A successor master (upgrade) takes over only with every worker ready: at boot-timeout with some
+   * missing it fails (the old master serves on) instead of serving with fewer workers.
+   */
+  readonly requireEveryWorker?: boolean;
+  /** A successor's workers start past the old master's generations (ps and status tell them apart). */
+  readonly firstGeneration?: number;
+}

@@ -1,0 +1,82 @@
+// Answers the read-only control requests (ping, status, config, logs, events) from the arbiter's state,
+// and streams worker state changes to event watchers. Run by the appd master, inside the arbiter loop.
+
+import type { WorkerEventMessage } from '../../shared/control/protocol.js';
+import type { PingData, SettingStatus, StatusSnapshot } from '../../shared/control/status.js';
+import { describeExit } from '../workers/child-exit.js';
+import type { EventOf, EventReader } from './events.js';
+import type { LogLine, Logger } from '../master/logger.js';
+import type { Supervisor } from '../workers/supervisor.js';
+import type { WorkerHandle } from '../workers/handle.js';
+
+export interface QuerySources {
+  readonly logger: Logger;
+  readonly supervisor: Supervisor;
+  name(): string;
+  phase(): string;
+  uptimeMs(): number;
+  snapshot(): StatusSnapshot;
+  settingRows(): SettingStatus[];
+}
+
+function workerEvent(worker: WorkerHandle): WorkerEventMessage {
+  let detail: string | null = null;
+  if (worker.state === 'stopping') detail = worker.retireReason;
+  else if (worker.state === 'exited') detail = describeExit(worker.exitCode, worker.exitSignal);
+  return { time: Date.now(), tag: worker.tag, pool: worker.pool, slot: worker.slot, generation: worker.generation, pid: worker.pid, state: worker.state, detail };
+}
+
+export class ControlQueries {
+  readonly #sources: QuerySources;
+  /** Control clients watching worker state changes (appctl events). */
+  readonly #eventReaders = new Set<EventReader>();
+
+  constructor(sources: QuerySources) {
+    this.#sources = sources;
+  }
+
+  ping({ requester }: EventOf<'ping'>): void {
+    const data: PingData = { name: this.#sources.name(), pid: process.pid, phase: this.#sources.phase(), uptimeMs: this.#sources.uptimeMs() };
+    requester.done?.({ status: 'completed', message: 'pong', data });
+  }
+
+  status({ requester }: EventOf<'status'>): void {
+    requester.done?.({ status: 'completed', message: 'status', data: this.#sources.snapshot() });
+  }
+
+  showConfig({ requester }: EventOf<'show-config'>): void {
+    requester.done?.({ status: 'completed', message: 'effective settings', data: this.#sources.settingRows() });
+  }
+
+  /** The ring's recent lines and the subscription are taken in one turn of the loop: no line is lost or doubled. */
+  readLogs({ reader, requester }: EventOf<'read-logs'>): void {
+    const pool = reader.pool;
+    if (pool !== null && !this.#sources.supervisor.pools.has(pool)) return requester.done?.({ status: 'failed', message: `no pool named "${pool}"` });
+    const prefix = `${pool}.`;
+    const matches = (line: LogLine): boolean => pool === null || line.source.startsWith(prefix);
+    const logger = this.#sources.logger;
+    const recent = reader.lines === 0 ? [] : logger.recent().filter(matches).slice(-reader.lines);
+    const stop = reader.follow ? logger.subscribe((line) => {
+      if (matches(line)) reader.line(line);
+    }) : null;
+    reader.begin(recent, stop);
+    if (!reader.follow) requester.done?.({ status: 'completed', message: `${recent.length} line(s)` });
+  }
+
+  /**
+   * Starts with every live worker's current state, then streams each change; answered only when the
+   * client goes or the daemon stops.
+   */
+  watchEvents({ reader }: EventOf<'watch-events'>): void {
+    this.#eventReaders.add(reader);
+    reader.begin(() => this.#eventReaders.delete(reader));
+    for (const worker of this.#sources.supervisor.workers.values()) reader.event(workerEvent(worker));
+  }
+
+  /** Called by the supervisor on every state change of a worker. */
+  workerChanged(worker: WorkerHandle): void {
+    if (this.#eventReaders.size === 0) return;
+    const event = workerEvent(worker);
+    for (const reader of this.#eventReaders) reader.event(event);
+  }
+}

@@ -1,0 +1,110 @@
+// Builds appd's command-line parser from the settings table and parses argv or APPD_CMD_ARGS with it.
+// Run by the appd master; the same parser reads both, so APPD_CMD_ARGS takes exactly the flags argv takes.
+
+import { Command, CommanderError, Option } from 'commander';
+import { flagName, type AnySetting } from '../../shared/settings/define.js';
+import { SETTINGS } from '../../shared/settings/table.js';
+import { ConfigError } from '../../shared/errors.js';
+import { closestName } from '../../shared/config/closest-key.js';
+import { readPackageVersion } from '../../shared/version.js';
+
+/** What the command line asks for besides settings. */
+export interface CliActions {
+  printConfig: boolean;
+  checkConfig: boolean;
+}
+
+export interface ParsedArguments {
+  /** Raw setting values keyed by setting key; only what was given. */
+  readonly values: Record<string, unknown>;
+  readonly actions: CliActions;
+}
+
+function optionFor(setting: AnySetting): Option[] {
+  const long = flagName(setting);
+  const flags = setting.short ? `${setting.short}, ${long}` : long;
+  const description = setting.summary;
+  if (setting.kind.isFlag) {
+    return [new Option(flags, description), new Option(`--no-${long.slice(2)}`, `Turn ${long} off.`).hideHelp()];
+  }
+  const option = new Option(`${flags} <${setting.kind.meta}>`, description);
+  if (setting.kind.repeatable) {
+    option.argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
+  }
+  // Aliases users of Gunicorn will type.
+  if (setting.key === 'errorLogfile') return [option, new Option('--log-file <PATH>', 'Alias of --error-logfile.').hideHelp()];
+  return [option];
+}
+
+export function buildCommand(): Command {
+  const command = new Command('appd')
+    .usage('[options] [APP]')
+    .description('Serve APP on a supervised pool of worker processes (a Gunicorn-class arbiter for Node.js).')
+    .version(readPackageVersion(), '-v, --version')
+    .argument('[APP]', 'the app module: PATH, PATH:EXPORT or PATH:FACTORY()')
+    .option('--print-config', 'Print every setting, its value and where it came from, then exit.')
+    .option('--check-config', 'Validate the configuration (and that the app loads), then exit.')
+    .allowExcessArguments(false)
+    .helpOption('-h, --help', 'Show this help.')
+    .showSuggestionAfterError(true);
+  for (const setting of SETTINGS) {
+    if (setting.cli === 'config-only' || setting.cli === 'positional') continue;
+    for (const option of optionFor(setting)) command.addOption(option);
+  }
+  command.addHelpText(
+    'after',
+    [
+      '',
+      'Signals: TERM graceful stop, INT/QUIT quick stop, HUP reload, TTIN/TTOU +1/-1 worker,',
+      'USR1 reopen logs, USR2 upgrade, WINCH stop workers. See man appd.',
+      '',
+      'Control it with appctl (status, scale, reload, upgrade, stop, logs, config, ping)',
+      'over its control socket (--control-socket). See appctl --help.',
+    ].join('\n'),
+  );
+  return command;
+}
+
+/** Parses one argument list. `sourceName` names the origin in errors ("command line", "APPD_CMD_ARGS"). */
+export function parseArguments(args: readonly string[], sourceName: string): ParsedArguments {
+  const command = buildCommand();
+  command.exitOverride();
+  let errorText = '';
+  command.configureOutput({ writeErr: (text) => (errorText += text) });
+  try {
+    command.parse([...args], { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') {
+        throw error; // main prints nothing more and exits 0
+      }
+      const message = (errorText || error.message).trim().replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
+      throw new ConfigError(`${sourceName}: ${message}${suggestFlag(error, args)}`);
+    }
+    throw error;
+  }
+  const options = command.opts<Record<string, unknown>>();
+  const values: Record<string, unknown> = {};
+  for (const setting of SETTINGS) {
+    if (setting.cli === 'positional') {
+      if (command.args[0] !== undefined) values[setting.key] = command.args[0];
+    } else if (options[setting.key] !== undefined) {
+      values[setting.key] = options[setting.key];
+    }
+  }
+  if (options['logFile'] !== undefined && values['errorLogfile'] === undefined) values['errorLogfile'] = options['logFile'];
+  return {
+    values,
+    actions: { printConfig: options['printConfig'] === true, checkConfig: options['checkConfig'] === true },
+  };
+}
+
+/** Commander suggests for long flags already; add our own for Gunicorn spellings like --access-log. */
+function suggestFlag(error: CommanderError, args: readonly string[]): string {
+  if (error.code !== 'commander.unknownOption') return '';
+  const unknown = args.find((argument) => argument.startsWith('--') && error.message.includes(argument.split('=')[0] ?? ''));
+  if (!unknown || error.message.includes('Did you mean')) return '';
+  const flags = SETTINGS.filter((setting) => setting.cli !== 'config-only' && setting.cli !== 'positional').map(flagName);
+  const suggestion = closestName(unknown.split('=')[0] ?? unknown, flags);
+  return suggestion ? ` (did you mean ${suggestion}?)` : '';
+}

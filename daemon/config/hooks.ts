@@ -1,0 +1,43 @@
+// Runs the hooks of a JS config file: a hook that throws or rejects is logged with its name and never
+// stops the master. Run by the appd master.
+
+import type { HookFunction } from '../../shared/settings/kinds.js';
+import type { Logger } from '../master/logger.js';
+
+export type HookName = 'onStarting' | 'whenReady' | 'preFork' | 'postFork' | 'workerExit' | 'onReload' | 'onExit';
+
+/** Hooks run in the master, so a slow one would stall it: the ones awaited are given this long. */
+const AWAITED_HOOK_LIMIT_MS = 10_000;
+
+function report(logger: Logger, name: HookName, error: unknown): void {
+  const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
+  logger.error(`hook ${name} failed: ${detail}`);
+}
+
+/** Calls the hook and does not wait for it; a rejected promise is logged. */
+export function fireHook(logger: Logger, name: HookName, hook: HookFunction | null, ...args: unknown[]): void {
+  if (!hook) return;
+  try {
+    const result = hook(...args);
+    if (result instanceof Promise) result.catch((error: unknown) => report(logger, name, error));
+  } catch (error) {
+    report(logger, name, error);
+  }
+}
+
+/** Calls the hook and waits for it, up to a limit (for onStarting and onExit). */
+export async function awaitHook(logger: Logger, name: HookName, hook: HookFunction | null, ...args: unknown[]): Promise<void> {
+  if (!hook) return;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const limit = new Promise<'late'>((settle) => {
+      timer = setTimeout(() => settle('late'), AWAITED_HOOK_LIMIT_MS);
+    });
+    const outcome = await Promise.race([Promise.resolve(hook(...args)), limit]);
+    if (outcome === 'late') logger.warning(`hook ${name} still running after ${AWAITED_HOOK_LIMIT_MS / 1000}s; going on without it`);
+  } catch (error) {
+    report(logger, name, error);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,185 @@
+// The control socket on disk: a 0700 directory, a 0600 socket, one daemon per path (a live one is
+// named with its pid, a stale one replaced), removed on exit only while it is still ours. Run by the appd master.
+
+import { chmodSync, linkSync, lstatSync, mkdirSync, renameSync, unlinkSync, type Stats } from 'node:fs';
+import net from 'node:net';
+import { dirname, join } from 'node:path';
+import { UNIX_PATH_MAX_BYTES } from '../../shared/bind-address.js';
+import { encodeFrame, FrameDecoder } from '../../shared/control/frame-codec.js';
+import { parseServerMessage } from '../../shared/control/message-guards.js';
+import { PROTOCOL_VERSION, type DaemonIdentity } from '../../shared/control/protocol.js';
+import { AlreadyRunningError, ConfigError, hasErrorCode } from '../../shared/errors.js';
+
+/** Connections the kernel queues before the master accepts them (capped by net.core.somaxconn). */
+const CONTROL_BACKLOG = 1024;
+/** How long a probe waits for the daemon behind an existing socket to say who it is. */
+const PROBE_TIMEOUT_MS = 2000;
+
+export type SocketProbe =
+  | { readonly state: 'absent' }
+  | { readonly state: 'stale' }
+  /** `daemon` is null when something accepted the connection but did not answer like appd. */
+  | { readonly state: 'live'; readonly daemon: DaemonIdentity | null };
+
+function lstatOrNull(path: string): Stats | null {
+  try {
+    return lstatSync(path);
+  } catch (error) {
+    if (hasErrorCode(error, 'ENOENT')) return null;
+    throw error;
+  }
+}
+
+function unlinkIfPresent(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch (error) {
+    if (!hasErrorCode(error, 'ENOENT')) throw error; // already gone is what we wanted
+  }
+}
+
+/** Asks whatever listens on `path` who it is: a hello, answered by a welcome naming name and pid. */
+export function probeControlSocket(path: string): Promise<SocketProbe> {
+  const existing = lstatOrNull(path);
+  if (existing === null) return Promise.resolve({ state: 'absent' });
+  if (!existing.isSocket()) throw new ConfigError(`control socket path ${path} exists and is not a socket; refusing to replace it`);
+  return new Promise((settle) => {
+    const socket = net.createConnection(path);
+    const decoder = new FrameDecoder();
+    const finish = (probe: SocketProbe): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      settle(probe);
+    };
+    const timer = setTimeout(() => finish({ state: 'live', daemon: null }), PROBE_TIMEOUT_MS);
+    socket.on('connect', () => socket.write(encodeFrame({ type: 'hello', protocol: PROTOCOL_VERSION, client: 'appd (startup check)', pid: process.pid })));
+    socket.on('data', (chunk) => {
+      try {
+        for (const raw of decoder.push(chunk)) {
+          const message = parseServerMessage(raw);
+          return finish({ state: 'live', daemon: message.type === 'welcome' ? message.daemon : null });
+        }
+      } catch {
+        // Not an appd speaking our protocol; it is alive all the same and must not be replaced.
+        finish({ state: 'live', daemon: null });
+      }
+    });
+    socket.on('error', (error) => {
+      if (hasErrorCode(error, 'ENOENT')) finish({ state: 'absent' }); // removed since the lstat
+      else if (hasErrorCode(error, 'ECONNREFUSED')) finish({ state: 'stale' }); // a socket file nobody listens on
+      else finish({ state: 'live', daemon: null }); // EAGAIN (backlog full), EACCES: somebody is there
+    });
+    socket.on('close', () => finish({ state: 'live', daemon: null }));
+  });
+}
+
+/**
+ * Refuses to start when a live daemon owns the path: the message names its pid. A successor master
+ * (upgrade) expects its old master there (`expectedPid`), and only that one.
+ */
+export async function refuseIfRunning(path: string, name: string, expectedPid: number | null = null): Promise<SocketProbe> {
+  const probe = await probeControlSocket(path);
+  if (probe.state !== 'live' || (expectedPid !== null && probe.daemon?.pid === expectedPid)) return probe;
+  const who = probe.daemon ? `appd "${probe.daemon.name}" (pid ${probe.daemon.pid})` : 'another process';
+  throw new AlreadyRunningError(
+    `${who} is already running on control socket ${path}; stop it (appctl -n ${name} stop), or give this one another --name or --control-socket`,
+  );
+}
+
+/**
+ * Creates the socket's directory with mode 0700. The default directories are ours alone: an existing
+ * one with a wider mode is tightened, and one owned by another user (planted in /tmp) is refused.
+ */
+export function prepareControlDirectory(path: string, isDefault: boolean): void {
+  const directory = dirname(path);
+  mkdirSync(directory, { recursive: true, mode: 0o700 });
+  if (!isDefault) return;
+  const stat = lstatSync(directory);
+  const uid = process.getuid?.() ?? 0;
+  if (!stat.isDirectory() || stat.uid !== uid) {
+    throw new ConfigError(`control socket directory ${directory} is not a directory owned by uid ${uid}; refusing to use it (remove it, or set --control-socket)`);
+  }
+  if ((stat.mode & 0o777) !== 0o700) chmodSync(directory, 0o700);
+}
+
+function listen(server: net.Server, path: string): Promise<void> {
+  return new Promise((settle, fail) => {
+    server.once('error', fail);
+    // The umask covers the bind(2) inside listen(), which runs synchronously: the socket is never
+    // connectable by others, not even between bind and the chmod below.
+    const previousUmask = process.umask(0o177);
+    try {
+      server.listen({ path, backlog: CONTROL_BACKLOG }, () => {
+        server.off('error', fail);
+        settle();
+      });
+    } finally {
+      process.umask(previousUmask);
+    }
+  });
+}
+
+/**
+ * Binds `server` at `path` atomically: it listens on a private temporary name first, then link(2)
+ * puts it at `path` only if nothing is there, so of two daemons starting at once exactly one wins.
+ * An existing stale socket is replaced by rename(2). Returns the socket's inode (see removeControlSocket).
+ */
+export async function bindControlSocket(server: net.Server, path: string, name: string, onStaleReplaced: () => void): Promise<number> {
+  const temporary = await listenAtTemporaryPath(server, path);
+  try {
+    try {
+      linkSync(temporary, path);
+      unlinkSync(temporary);
+    } catch (error) {
+      if (!hasErrorCode(error, 'EEXIST')) throw error;
+      // Someone is there: a live daemon (started since our first check) or a stale socket file.
+      await refuseIfRunning(path, name);
+      renameSync(temporary, path);
+      onStaleReplaced();
+    }
+    return lstatSync(path).ino;
+  } catch (error) {
+    server.close();
+    unlinkIfPresent(temporary);
+    throw error;
+  }
+}
+
+/** Listens at this process's private name next to `path` (mode 0600); `path` itself is not touched. */
+async function listenAtTemporaryPath(server: net.Server, path: string): Promise<string> {
+  const temporary = join(dirname(path), `.appd-${process.pid}.new`);
+  for (const candidate of [path, temporary]) {
+    if (Buffer.byteLength(candidate) > UNIX_PATH_MAX_BYTES) {
+      throw new ConfigError(`control socket path ${candidate} is longer than the ${UNIX_PATH_MAX_BYTES} bytes Linux allows; set a shorter --control-socket`);
+    }
+  }
+  unlinkIfPresent(temporary);
+  await listen(server, temporary);
+  try {
+    chmodSync(temporary, 0o600);
+  } catch (error) {
+    server.close();
+    unlinkIfPresent(temporary);
+    throw error;
+  }
+  return temporary;
+}
+
+/**
+ * A successor master (upgrade) listens at its private name while the old master still answers at
+ * `path` (appctl finds no dot-file); takeOverControlSocket moves it over `path` once it is ready.
+ */
+export async function bindStandbyControlSocket(server: net.Server, path: string): Promise<{ temporary: string; inode: number }> {
+  const temporary = await listenAtTemporaryPath(server, path);
+  return { temporary, inode: lstatSync(temporary).ino };
+}
+
+/** rename(2) replaces the old master's socket atomically: a client connects to one master or the other, never to nothing. */
+export function takeOverControlSocket(temporary: string, path: string): void {
+  renameSync(temporary, path);
+}
+
+/** Removes the socket only if the path is still our inode: after an upgrade it is the successor's. */
+export function removeControlSocket(path: string, inode: number): void {
+  if (lstatOrNull(path)?.ino === inode) unlinkIfPresent(path);
+}

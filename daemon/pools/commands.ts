@@ -1,0 +1,162 @@
+// What an operator does to pools (appctl scale, restart, stop-pool, start-pool; TTIN/TTOU): each
+// changes desired state, then waits as a job for the supervisor to converge. Run by the appd master.
+
+import type { EventOf, JobOutcome, Requester } from '../arbiter/events.js';
+import type { Logger } from '../master/logger.js';
+import type { Pool } from './pool.js';
+import { ReloadJob } from './reload-job.js';
+import type { Supervisor } from '../workers/supervisor.js';
+
+/** An operation whose requester waits until a condition holds. */
+export interface PendingJob {
+  readonly requester: Requester;
+  /** Workers of this pool becoming ready are reported as progress. */
+  readonly pool: string;
+  readonly deadline: number;
+  readonly check: () => JobOutcome | null;
+}
+
+export interface PoolCommandContext {
+  readonly supervisor: Supervisor;
+  readonly logger: Logger;
+  readonly now: number;
+  /** Whether the daemon is stopping (nothing may start then). */
+  readonly stopping: boolean;
+  addJob(job: PendingJob): void;
+}
+
+/** The pool named, the first pool when none is named (TTIN/TTOU act on it), or a failed outcome. */
+function findPool(context: PoolCommandContext, name: string | null, requester: Requester): Pool | null {
+  if (context.stopping) {
+    requester.done?.({ status: 'failed', message: 'the daemon is stopping' });
+    return null;
+  }
+  const pool = name === null ? [...context.supervisor.pools.values()].find((candidate) => !candidate.removed) : context.supervisor.pools.get(name);
+  if (!pool || pool.removed) {
+    const known = [...context.supervisor.pools.keys()].join(', ');
+    requester.done?.({ status: 'failed', message: `no pool named "${name}" (pools: ${known})` });
+    return null;
+  }
+  return pool;
+}
+
+function announce(context: PoolCommandContext, requester: Requester, what: string): void {
+  context.logger.info(`${requester.origin}: ${what}`);
+  requester.progress?.(what);
+}
+
+/** A deadline generous enough for the slowest boot plus a stop. */
+function deadline(context: PoolCommandContext, pool: Pool): number {
+  return context.now + (pool.settings.bootTimeout + pool.settings.gracefulTimeout) * 1000 + 1000;
+}
+
+export function scalePool(context: PoolCommandContext, { pool: name, change, requester }: EventOf<'scale'>): void {
+  const pool = findPool(context, name, requester);
+  if (!pool) return;
+  const wanted = 'relative' in change ? pool.desired + change.relative : change.absolute;
+  // An http pool keeps one worker, or nothing would serve its sockets; a command pool may go to 0.
+  const minimum = pool.settings.kind === 'http' ? 1 : 0;
+  const target = Math.max(minimum, wanted);
+  announce(context, requester, wanted < minimum
+    ? `pool ${pool.name} stays at its minimum of ${minimum === 1 ? '1 worker (an http pool needs one to serve)' : '0 workers'}`
+    : `scaling pool ${pool.name} from ${pool.desired} to ${target} workers`);
+  pool.target = target;
+  pool.parked = false;
+  pool.stopped = false;
+  const { supervisor } = context;
+  context.addJob({
+    requester,
+    pool: pool.name,
+    deadline: context.now + pool.settings.bootTimeout * 1000 + 1000,
+    check: () => {
+      const extra = supervisor.workersOf(pool.name).some((worker) => worker.slot >= pool.desired);
+      if (!supervisor.isSettled(pool) || extra) return null;
+      return { status: 'completed', message: `pool ${pool.name} has ${pool.desired} ready workers`, data: { pool: pool.name, workers: pool.desired } };
+    },
+  });
+}
+
+/**
+ * appctl restart [POOL [SLOT]]: new workers for every slot (a rolling restart with the current
+ * settings, the same path as a reload but without reading the config), or for one slot. It also
+ * clears failed, fatal and exited slots: it is how an operator says "try again".
+ */
+export function restartWorkers(context: PoolCommandContext, { pool: name, slot, requester }: EventOf<'restart'>): void {
+  if (slot === null) {
+    let pools: Pool[];
+    if (name === null) {
+      if (context.stopping) return requester.done?.({ status: 'failed', message: 'the daemon is stopping' });
+      pools = [...context.supervisor.pools.values()].filter((pool) => !pool.removed);
+    } else {
+      const pool = findPool(context, name, requester);
+      if (!pool) return;
+      pools = [pool];
+    }
+    const job = new ReloadJob(requester);
+    for (const pool of pools) {
+      pool.stopped = false;
+      pool.startRollout(pool.settings, job, context.now);
+      announce(context, requester, `pool ${pool.name}: restarting ${pool.desired} worker(s) as generation ${pool.generation}`);
+    }
+    job.expect(pools.map((pool) => pool.name));
+    return;
+  }
+  const pool = findPool(context, name, requester);
+  if (!pool) return;
+  if (slot >= pool.desired) {
+    requester.done?.({ status: 'failed', message: `pool ${pool.name} has no slot ${slot} (it wants ${pool.desired} workers)` });
+    return;
+  }
+  restartSlot(context, pool, slot, requester);
+}
+
+function restartSlot(context: PoolCommandContext, pool: Pool, slot: number, requester: Requester): void {
+  const { supervisor } = context;
+  const before = supervisor.workersOf(pool.name, slot).filter((worker) => worker.state !== 'stopping');
+  const newestBefore = Math.max(0, ...before.map((worker) => worker.id));
+  pool.slot(slot).reset();
+  // The same path as max-requests: an http slot gets its successor first, a command slot stops first.
+  for (const worker of before) worker.recycleReason ??= `restart requested by ${requester.origin}`;
+  announce(context, requester, `restarting ${pool.name}.${slot}`);
+  context.addJob({
+    requester,
+    pool: pool.name,
+    deadline: deadline(context, pool),
+    check: () => {
+      const fresh = supervisor.workersOf(pool.name, slot).find((worker) => worker.id > newestBefore && worker.state === 'ready');
+      return fresh ? { status: 'completed', message: `${pool.name}.${slot} restarted: ${fresh.label}` } : null;
+    },
+  });
+}
+
+/** appctl stop-pool POOL: every worker of the pool stops (gracefully); its target is kept for start-pool. */
+export function stopPool(context: PoolCommandContext, { pool: name, requester }: EventOf<'stop-pool'>): void {
+  const pool = findPool(context, name, requester);
+  if (!pool) return;
+  pool.stopped = true;
+  announce(context, requester, `stopping pool ${pool.name}`);
+  const { supervisor } = context;
+  context.addJob({
+    requester,
+    pool: pool.name,
+    deadline: deadline(context, pool),
+    check: () => (supervisor.workersOf(pool.name).length === 0 ? { status: 'completed', message: `pool ${pool.name} stopped` } : null),
+  });
+}
+
+/** appctl start-pool POOL: back to its target, failed and fatal slots cleared. */
+export function startPool(context: PoolCommandContext, { pool: name, requester }: EventOf<'start-pool'>): void {
+  const pool = findPool(context, name, requester);
+  if (!pool) return;
+  pool.stopped = false;
+  pool.parked = false;
+  for (const record of pool.slots.values()) record.reset();
+  announce(context, requester, `starting pool ${pool.name} with ${pool.desired} worker(s)`);
+  const { supervisor } = context;
+  context.addJob({
+    requester,
+    pool: pool.name,
+    deadline: deadline(context, pool),
+    check: () => (supervisor.isSettled(pool) ? { status: 'completed', message: `pool ${pool.name} has ${pool.desired} workers running` } : null),
+  });
+}

@@ -1,0 +1,72 @@
+// The crash policy of a slot: what an exit the master did not ask for means (a crash, a failed start,
+// an outside kill, a command done by its restart policy) and when the slot may start again. Run by the appd master.
+
+import { backoffDelayMs } from './backoff.js';
+import type { Logger } from '../master/logger.js';
+import type { UnaskedExit } from '../workers/outside-kill.js';
+import type { SlotRecord } from './slot.js';
+import type { WorkerHandle } from '../workers/handle.js';
+
+export interface CrashPolicyContext {
+  readonly logger: Logger;
+  readonly now: () => number;
+  readonly random: () => number;
+}
+
+export const UNASKED_EXIT_NOTES: Readonly<Record<UnaskedExit, string>> = {
+  crash: '',
+  'out-of-memory': "; killed by the kernel's OOM killer",
+  'outside-kill': '; killed by someone else, not by appd: replaced at once',
+  killed: '; killed by someone else, perhaps out of memory',
+};
+
+/** What status shows as a slot's lastExit.reason. */
+function exitReason(worker: WorkerHandle, unasked: UnaskedExit): string {
+  if (worker.timedOut) return 'timeout';
+  if (worker.bootFailure?.phase === 'timeout') return 'boot timeout';
+  if (worker.bootFailure?.phase === 'spawn') return 'failed to spawn';
+  if (unasked === 'out-of-memory') return 'out of memory';
+  if (unasked === 'outside-kill') return 'killed from outside';
+  if (unasked === 'killed') return 'killed';
+  return worker.readyAt === null ? 'failed to boot' : 'crashed';
+}
+
+/**
+ * An exit the master did not ask for: a command that ended by its restart policy stays exited; one
+ * that ran start-seconds, or was killed from outside, is simply started again; an earlier one is a
+ * failed start, throttled with exponential backoff, and after start-retries of them in a row the
+ * slot is fatal.
+ */
+export function recordExit(worker: WorkerHandle, record: SlotRecord, code: number | null, unasked: UnaskedExit, context: CrashPolicyContext): void {
+const { logger, now, random } = context;
+  const settings = worker.settings;
+  const slot = `${worker.pool}.${worker.slot}`;
+  record.lastExit = { code, signal: worker.exitSignal, reason: exitReason(worker, unasked), at: now() };
+  if (settings.kind === 'command' && (settings.restart === 'never' || (settings.restart === 'on-failure' && code === 0))) {
+    record.finished = true;
+    logger.info(`slot ${slot} stays exited (restart: ${settings.restart})`);
+    return;
+  }
+  record.restarts += 1;
+  // kill -9 by an operator or a chaos tool is not the program failing to start: backing off would
+  // leave the pool short for seconds after a burst of kills. The failures so far are kept.
+  if (unasked === 'outside-kill') {
+    record.nextSpawnAt = now();
+    return;
+  }
+  const started = worker.readyAt !== null && now() - worker.spawnedAt >= settings.startSeconds * 1000;
+  if (started) {
+    record.failures = 0;
+    record.nextSpawnAt = now();
+    return;
+  }
+  record.failures += 1;
+  if (record.failures > settings.startRetries) {
+    record.fatal = true;
+    logger.critical(`slot ${slot} failed to start ${record.failures} times in a row; giving up (fatal) until appctl restart ${worker.pool}`);
+    return;
+  }
+  const delay = backoffDelayMs(record.failures, random);
+  record.nextSpawnAt = now() + delay;
+  if (delay > 0) logger.warning(`slot ${slot} failed to start ${record.failures} times in a row; next start in ${(delay / 1000).toFixed(2)}s`);
+}

@@ -1,0 +1,117 @@
+// The master's view of one worker process: identity (pool, slot, generation), lifecycle state, timings,
+// last stats and the tail of its output. Run by the appd master; the child side is daemon/worker/main.ts.
+
+import type { ChildProcess } from 'node:child_process';
+import { AppdBug, hasErrorCode } from '../../shared/errors.js';
+import type { PoolSettings } from '../pools/pool.js';
+import { STACK_HEADER, STACK_REQUEST_BYTE, type MasterToWorker, type WorkerStats } from '../contracts/worker-messages.js';
+import { TRANSITIONS, type WorkerEvent, type WorkerState } from './state.js';
+
+const OUTPUT_TAIL_LINES = 20;
+
+export interface BootFailureReport {
+  readonly phase: 'spawn' | 'load' | 'init' | 'listen' | 'setting' | 'timeout' | 'crash';
+  readonly message: string;
+  readonly code?: string;
+}
+
+export class WorkerHandle {
+  readonly id: number;
+  readonly pool: string;
+  readonly slot: number;
+  readonly generation: number;
+  readonly child: ChildProcess;
+  readonly spawnedAt: number;
+  /** The pool's settings when this worker was spawned; its timeouts are these. */
+  readonly settings: PoolSettings;
+  #state: WorkerState = 'starting';
+  readyAt: number | null = null;
+  lastHeartbeatAt: number;
+  stats: WorkerStats | null = null;
+  /** Why the master retired it (shown in logs and status). */
+  retireReason: string | null = null;
+  stopRequestedAt: number | null = null;
+  /** When it said it stopped accepting (HTTP workers, on drain). */
+  stoppedAcceptingAt: number | null = null;
+  stopMode: 'graceful' | 'quick' | null = null;
+  /** A deadline sooner than the stop grace (a timed-out worker gets a moment to print its stack). */
+  killAt: number | null = null;
+  /** Set when the master stops it for failing its heartbeat: the slot records a failure, not a planned stop. */
+  timedOut = false;
+  /** When its watchdog printed the stack it was stuck in (after a timeout). */
+  stackPrintedAt: number | null = null;
+  killSentAt: number | null = null;
+  /** Set when the worker asked to be replaced (max-requests); a successor is spawned first. */
+  recycleReason: string | null = null;
+  bootFailure: BootFailureReport | null = null;
+  exitCode: number | null = null;
+  exitSignal: NodeJS.Signals | null = null;
+  readonly outputTail: string[] = [];
+  /** Told of every state change (the master's event feed for `appctl events`). */
+  onStateChange: ((worker: WorkerHandle) => void) | null = null;
+
+  constructor(id: number, pool: string, slot: number, generation: number, child: ChildProcess, now: number, settings: PoolSettings) {
+    this.id = id;
+    this.settings = settings;
+    this.pool = pool;
+    this.slot = slot;
+    this.generation = generation;
+    this.child = child;
+    this.spawnedAt = now;
+    this.lastHeartbeatAt = now;
+  }
+
+  get state(): WorkerState {
+    return this.#state;
+  }
+
+  get pid(): number {
+    return this.child.pid ?? -1;
+  }
+
+  /** "web.3 g2": how a worker is named in logs, titles and status. */
+  get tag(): string {
+    return `${this.pool}.${this.slot} g${this.generation}`;
+  }
+
+  /** "web.3 g2 (pid 1234)" */
+  get label(): string {
+    return `${this.tag} (pid ${this.pid})`;
+  }
+
+  /** The only writer of the state (see state.ts); tells `onStateChange` when it really changes. */
+  transition(event: WorkerEvent): WorkerState {
+    const next = TRANSITIONS[this.#state][event];
+    if (next === null) throw new AppdBug(`worker ${this.label}: event "${event}" in state "${this.#state}"`);
+    const changed = next !== this.#state;
+    this.#state = next;
+    if (changed) this.onStateChange?.(this);
+    return next;
+  }
+
+  /** Sends a signal; a process that already exited (ESRCH) is not an error: its exit event is on its way. */
+  signal(signal: NodeJS.Signals): void {
+    try {
+      process.kill(this.pid, signal);
+    } catch (error) {
+      if (!hasErrorCode(error, 'ESRCH')) throw error;
+    }
+  }
+
+  send(message: MasterToWorker): void {
+    // A worker whose channel closed is exiting; its exit event will arrive.
+    if (this.child.connected) this.child.send(message);
+  }
+
+  /** Asks the worker's watchdog thread to print the stack its main thread is stuck in. */
+  requestStack(): void {
+    if (this.child.stdin?.writable) this.child.stdin.write(STACK_REQUEST_BYTE);
+  }
+
+  rememberOutput(line: string): void {
+    // The whole stack is one write, so its lines arrive together with the header.
+    if (this.stackPrintedAt === null && line.includes(STACK_HEADER)) this.stackPrintedAt = Date.now();
+    this.outputTail.push(line);
+    if (this.outputTail.length > OUTPUT_TAIL_LINES) this.outputTail.shift();
+  }
+}

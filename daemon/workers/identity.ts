@@ -1,0 +1,46 @@
+// Resolves --user and --group (names or numbers) to ids for spawning workers. Run by the appd master.
+
+import { execFileSync } from 'node:child_process';
+import { ConfigError } from '../../shared/errors.js';
+
+export interface Identity {
+  readonly uid: number;
+  readonly gid: number;
+}
+
+/** Looks a name up through NSS with id(1), so LDAP and systemd-userdb users work as well as /etc/passwd. */
+function lookupId(flag: '-u' | '-g', name: string): number | null {
+  try {
+    return Number(execFileSync('id', [flag, name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim());
+  } catch (error) {
+    if (error instanceof Error && 'status' in error) return null; // id exits 1 for an unknown user
+    throw error;
+  }
+}
+
+function groupId(group: string): number | null {
+  if (/^\d+$/.test(group)) return Number(group);
+  try {
+    const line = execFileSync('getent', ['group', group], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const gid = line.split(':')[2];
+    return gid === undefined ? null : Number(gid);
+  } catch (error) {
+    if (error instanceof Error && 'status' in error) return null; // getent exits 2 for an unknown group
+    throw error;
+  }
+}
+
+/** null when neither is set: workers run as the master does. */
+export function resolveIdentity(user: string | null, group: string | null, pool: string): Identity | null {
+  if (user === null && group === null) return null;
+  if (process.getuid?.() !== 0) {
+    throw new ConfigError(`pool ${pool}: --user/--group need appd to run as root (it runs as uid ${process.getuid?.()})`);
+  }
+  const uid = user === null ? 0 : /^\d+$/.test(user) ? Number(user) : lookupId('-u', user);
+  if (uid === null) throw new ConfigError(`pool ${pool}: unknown user "${user}"`);
+  let gid: number | null;
+  if (group !== null) gid = groupId(group);
+  else gid = user === null ? 0 : lookupId('-g', user);
+  if (gid === null) throw new ConfigError(`pool ${pool}: unknown group "${group}"`);
+  return { uid, gid };
+}

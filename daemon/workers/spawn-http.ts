@@ -1,0 +1,100 @@
+// Spawns one HTTP worker: a fresh node process with the listeners at fd 3.., an IPC channel after them,
+// stdin as the watchdog pipe, stdout/stderr piped to the master's log. Run by the appd master.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Identity } from './identity.js';
+import type { Listener } from '../sockets/listeners.js';
+import type { PoolSettings } from '../pools/pool.js';
+import { workerTitle } from '../contracts/process-title.js';
+import { WORKER_SPEC_VARIABLE, type WorkerSpec } from '../contracts/worker-messages.js';
+
+const WORKER_MAIN = fileURLToPath(new URL('../worker/main.js', import.meta.url));
+/** Preloaded (node --import) before a script, so the script's own listen() is adopted. */
+const ADOPT_PRELOAD = new URL('../worker/adopt-listen.js', import.meta.url).href;
+
+/** Spaces after argv[0] give process.title room to grow (a title is cut at the original argv length). */
+const TITLE_ROOM = ' '.repeat(96);
+
+export interface WorkerIdentity {
+  readonly daemonName: string;
+  readonly slot: number;
+  readonly generation: number;
+}
+
+/** Heartbeats about four times per timeout, at most once a second (they carry stats). */
+export function heartbeatIntervalMs(timeoutSeconds: number): number {
+  return timeoutSeconds > 0 ? Math.min(1000, Math.max(50, (timeoutSeconds * 1000) / 4)) : 1000;
+}
+
+export function buildWorkerSpec(settings: PoolSettings, who: WorkerIdentity, listeners: readonly Listener[], random: () => number): WorkerSpec {
+  const jitter = settings.maxRequestsJitter > 0 ? Math.floor(random() * (settings.maxRequestsJitter + 1)) : 0;
+  return {
+    daemonName: who.daemonName,
+    pool: settings.name,
+    slot: who.slot,
+    generation: who.generation,
+    app: settings.app ?? '',
+    script: settings.script,
+    adoptListen: settings.adoptListen,
+    waitReady: settings.waitReady,
+    listenerCount: listeners.length,
+    listenerUrls: listeners.map((listener) => listener.url),
+    backlog: settings.backlog,
+    heartbeatIntervalMs: heartbeatIntervalMs(settings.timeout),
+    gracefulTimeoutMs: settings.gracefulTimeout * 1000,
+    keepAliveMs: settings.keepAlive * 1000,
+    maxRequests: settings.maxRequests > 0 ? settings.maxRequests + jitter : 0,
+    accessLog: settings.accessLogfile,
+    accessLogFormat: settings.accessLogFormat,
+    headersTimeoutMs: settings.headersTimeout * 1000,
+    requestTimeoutMs: settings.requestTimeout * 1000,
+    limitRequestLine: settings.limitRequestLine,
+    limitRequestFields: settings.limitRequestFields,
+    limitRequestFieldSize: settings.limitRequestFieldSize,
+    forwardedAllowIps: settings.forwardedAllowIps,
+    certfile: settings.certfile,
+    keyfile: settings.keyfile,
+    timeoutStack: settings.timeoutStack,
+  };
+}
+
+/** What node runs: worker/main.js for an app module; for a script, the script itself as the main module. */
+function workerEntry(settings: PoolSettings): string[] {
+  // The script runs as node's main module so that require.main === module and import.meta checks hold.
+  return settings.script ? ['--import', ADOPT_PRELOAD, resolve(settings.script)] : [WORKER_MAIN];
+}
+
+/** A script reads the port it should listen on from PORT: tell it the real one (env may still override). */
+function portVariable(settings: PoolSettings, listeners: readonly Listener[]): NodeJS.ProcessEnv {
+  const tcp = listeners.find((listener) => listener.address.kind === 'tcp');
+  return settings.script && tcp?.address.kind === 'tcp' ? { PORT: String(tcp.address.port) } : {};
+}
+
+export function spawnHttpWorker(
+  spec: WorkerSpec,
+  settings: PoolSettings,
+  listeners: readonly Listener[],
+  identity: Identity | null,
+  baseEnvironment: NodeJS.ProcessEnv,
+): ChildProcess {
+  const title = workerTitle(spec.pool, spec.slot, spec.generation, spec.daemonName);
+  const environment: NodeJS.ProcessEnv = {
+    ...baseEnvironment,
+    ...portVariable(settings, listeners),
+    ...settings.env,
+    APPD_POOL: spec.pool,
+    APPD_SLOT: String(spec.slot),
+    APPD_GENERATION: String(spec.generation),
+    [WORKER_SPEC_VARIABLE]: JSON.stringify(spec),
+  };
+  return spawn(process.execPath, [...settings.nodeArgs, `--title=${title}`, ...workerEntry(settings)], {
+    argv0: `appd${TITLE_ROOM}`,
+    stdio: ['pipe', 'pipe', 'pipe', ...listeners.map((listener) => listener.fd), 'ipc'],
+    env: environment,
+    ...(identity ? { uid: identity.uid, gid: identity.gid } : {}),
+    // JSON is faster than "advanced" serialization for the small messages workers send (measured).
+    serialization: 'json',
+  });
+}
