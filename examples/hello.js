@@ -1,5 +1,5 @@
 // The smallest appd app: a Node request listener. Run it with
-//   npx appd ./examples/hello.js --workers 4 --bind 127.0.0.1:8000 --name hello
+//   npm start   (in the clone: node dist/daemon/main.js ./examples/hello.js --workers 4 --bind 127.0.0.1:8000 --name hello)
 // Each response says which worker answered, so repeated curls show the pool at work.
 
 export default function hello(request, response) {
