@@ -21,8 +21,9 @@ export interface QuerySources {
 
 function workerEvent(worker: WorkerHandle): WorkerEventMessage {
   let detail: string | null = null;
+  // An exit carries its restart reason (crash, oom, timeout …) when one applies: "signal SIGKILL (oom)".
   if (worker.state === 'stopping') detail = worker.retireReason;
-  else if (worker.state === 'exited') detail = describeExit(worker.exitCode, worker.exitSignal);
+  else if (worker.state === 'exited') detail = `${describeExit(worker.exitCode, worker.exitSignal)}${worker.exitReason === null ? '' : ` (${worker.exitReason})`}`;
   return { time: Date.now(), tag: worker.tag, pool: worker.pool, slot: worker.slot, generation: worker.generation, pid: worker.pid, state: worker.state, detail };
 }
 

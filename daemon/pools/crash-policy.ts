@@ -15,7 +15,7 @@ export interface CrashPolicyContext {
 
 export const UNASKED_EXIT_NOTES: Readonly<Record<UnaskedExit, string>> = {
   crash: '',
-  'out-of-memory': "; killed by the kernel's OOM killer",
+  oom: "; oom: killed by the kernel's OOM killer",
   'outside-kill': '; killed by someone else, not by appd: replaced at once',
   killed: '; killed by someone else, perhaps out of memory',
 };
@@ -25,7 +25,7 @@ function exitReason(worker: WorkerHandle, unasked: UnaskedExit): string {
   if (worker.timedOut) return 'timeout';
   if (worker.bootFailure?.phase === 'timeout') return 'boot timeout';
   if (worker.bootFailure?.phase === 'spawn') return 'failed to spawn';
-  if (unasked === 'out-of-memory') return 'out of memory';
+  if (unasked === 'oom') return 'oom';
   if (unasked === 'outside-kill') return 'killed from outside';
   if (unasked === 'killed') return 'killed';
   return worker.readyAt === null ? 'failed to boot' : 'crashed';

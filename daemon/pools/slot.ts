@@ -9,7 +9,7 @@ export type SlotState = (typeof SLOT_STATES)[number];
 export interface ExitRecord {
   readonly code: number | null;
   readonly signal: NodeJS.Signals | null;
-  /** crashed, failed to boot, failed to spawn, boot timeout, timeout, out of memory, killed from outside, killed. */
+  /** crashed, failed to boot, failed to spawn, boot timeout, timeout, oom (the kernel's OOM killer), killed from outside, killed. */
   readonly reason: string;
   /** Epoch milliseconds. */
   readonly at: number;

@@ -6,6 +6,7 @@ import { AppdBug, hasErrorCode } from '../../shared/errors.js';
 import type { PoolSettings } from '../pools/pool.js';
 import { STACK_HEADER, STACK_REQUEST_BYTE, type MasterToWorker, type WorkerStats } from '../contracts/worker-messages.js';
 import { TRANSITIONS, type WorkerEvent, type WorkerState } from './state.js';
+import type { RecycleCause, RestartReason } from './exit-reason.js';
 
 const OUTPUT_TAIL_LINES = 20;
 
@@ -43,6 +44,10 @@ export class WorkerHandle {
   killSentAt: number | null = null;
   /** Set when the worker asked to be replaced (max-requests); a successor is spawned first. */
   recycleReason: string | null = null;
+  /** Set with recycleReason when the master decided it (max-requests, max-memory): the restarts metric's reason. */
+  recycleCause: RecycleCause | null = null;
+  /** Why it exited, as a restart reason (null: a planned stop nothing replaces); set just before it turns exited. */
+  exitReason: RestartReason | null = null;
   bootFailure: BootFailureReport | null = null;
   exitCode: number | null = null;
   exitSignal: NodeJS.Signals | null = null;

@@ -8,11 +8,11 @@ import { hasErrorCode } from '../../shared/errors.js';
 const CRASH_SIGNALS: ReadonlySet<NodeJS.Signals> = new Set(['SIGSEGV', 'SIGBUS', 'SIGILL', 'SIGFPE', 'SIGABRT', 'SIGTRAP', 'SIGSYS']);
 
 /**
- * crash: an exit code or a crash signal. out-of-memory: SIGKILL while the kernel's OOM count moved.
+ * crash: an exit code or a crash signal. oom: SIGKILL while the kernel's OOM count moved.
  * outside-kill: any other signal appd did not send. killed: SIGKILL where the OOM count cannot be read
  * (treated as a crash).
  */
-export type UnaskedExit = 'crash' | 'out-of-memory' | 'outside-kill' | 'killed';
+export type UnaskedExit = 'crash' | 'oom' | 'outside-kill' | 'killed';
 
 /** The kernel's count of OOM kills since boot (memory cgroups included); null where /proc has none. */
 function readOomKillCount(): number | null {
@@ -48,6 +48,6 @@ export class UnaskedExitClassifier {
     const previous = this.#oomKillsSeen;
     this.#oomKillsSeen = count;
     if (count === null || previous === null) return 'killed';
-    return count > previous ? 'out-of-memory' : 'outside-kill';
+    return count > previous ? 'oom' : 'outside-kill';
   }
 }

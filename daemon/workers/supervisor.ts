@@ -12,6 +12,7 @@ import type { Pool, PoolSettings } from '../pools/pool.js';
 import { describeExit } from './child-exit.js';
 import { recordExit, UNASKED_EXIT_NOTES } from '../pools/crash-policy.js';
 import { UnaskedExitClassifier } from './outside-kill.js';
+import { restartReason } from './exit-reason.js';
 import { spawnCommandWorker } from './spawn-command.js';
 import { buildWorkerSpec, spawnHttpWorker } from './spawn-http.js';
 import { watchChild } from './watch-child.js';
@@ -139,13 +140,14 @@ export class Supervisor {
     if (!worker) return null;
     const { logger } = this.#context;
     const wasStopping = worker.state === 'stopping';
-    // Before the transition: whoever watches state changes reads how it exited.
+    const unasked = wasStopping || worker.killSentAt !== null ? 'crash' : this.#unaskedExits.classify(signal);
+    // Before the transition: whoever watches state changes (events, metrics) reads how and why it exited.
     worker.exitCode = code;
     worker.exitSignal = signal;
+    worker.exitReason = restartReason(worker, wasStopping || worker.killSentAt !== null, unasked, this.pools.get(worker.pool)?.generation ?? worker.generation);
     worker.transition('exited');
     this.workers.delete(workerId);
     const how = describeExit(code, signal);
-    const unasked = wasStopping || worker.killSentAt !== null ? 'crash' : this.#unaskedExits.classify(signal);
     // Killed from outside while booting says nothing about the app: no boot failure, no rollback.
     const failedBoot = worker.readyAt === null && (!wasStopping || worker.bootFailure !== null) && unasked !== 'outside-kill';
     if (worker.bootFailure?.phase === 'spawn') {
@@ -200,6 +202,7 @@ export class Supervisor {
       case 'recycle':
         if (worker.recycleReason === null) {
           worker.recycleReason = message.reason;
+          worker.recycleCause = 'max_requests';
           this.#context.logger.info(`worker ${worker.label} asks to be replaced: ${message.reason}`);
         }
         break;
@@ -323,6 +326,7 @@ export class Supervisor {
       if (rss === null || rss <= limit) continue;
       const megabytes = (bytes: number): string => `${Math.round(bytes / 1024 / 1024)} MB`;
       worker.recycleReason = `RSS ${megabytes(rss)} is over max-memory ${megabytes(limit)}`;
+      worker.recycleCause = 'max_memory';
       this.#context.logger.warning(`worker ${worker.label}: ${worker.recycleReason}; replacing it`);
     }
   }

@@ -148,7 +148,7 @@ export interface WorkerEventMessage extends WorkerIdentity {
   readonly time: number;
   /** starting (just spawned), ready, stopping, exited. */
   readonly state: string;
-  /** Why it is stopping, or how it exited ("exit code 0", "signal SIGKILL"); else null. */
+  /** Why it is stopping, or how it exited ("exit code 0", "signal SIGKILL (oom)": with the restart reason when one applies); else null. */
   readonly detail: string | null;
 }
 

@@ -53,8 +53,8 @@ export interface SlotStatus {
   readonly failures: number;
   /**
    * How the slot's last worker ended when appd did not plan it (a reload, scale or stop is planned):
-   * reason is crashed, failed to boot, failed to spawn, boot timeout, timeout (no heartbeat: appd killed it), out of
-   * memory (the kernel's OOM killer), killed from outside (kill -9 by someone else), or killed.
+   * reason is crashed, failed to boot, failed to spawn, boot timeout, timeout (no heartbeat: appd killed it), oom
+   * (the kernel's OOM killer), killed from outside (kill -9 by someone else), or killed.
    */
   readonly lastExit: { readonly code: number | null; readonly signal: string | null; readonly reason: string; readonly at: string } | null;
 }

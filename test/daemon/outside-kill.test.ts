@@ -18,7 +18,7 @@ test('SIGKILL while the kernel counted an OOM kill is out of memory; where the c
   const classifier = new UnaskedExitClassifier(() => count);
   t.is(classifier.classify('SIGKILL'), 'outside-kill');
   count = 4;
-  t.is(classifier.classify('SIGKILL'), 'out-of-memory');
+  t.is(classifier.classify('SIGKILL'), 'oom');
   t.is(classifier.classify('SIGKILL'), 'outside-kill', 'one OOM kill is blamed for one SIGKILL');
   t.is(new UnaskedExitClassifier(() => null).classify('SIGKILL'), 'killed');
 });

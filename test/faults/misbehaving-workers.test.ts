@@ -91,7 +91,7 @@ test('busy loop, leak, exit during boot, never ready, deaf to SIGTERM: each hand
     const exited = await waitFor('the deaf worker to exit', () =>
       events.all().find((event) => event.pid === deafPid && event.state === 'exited'), 20_000);
     const stopped = events.all().find((event) => event.pid === deafPid && event.state === 'stopping');
-    t.is(exited.detail, 'signal SIGKILL');
+    t.is(exited.detail, 'signal SIGKILL (reload)', 'appctl restart replaced it');
     return `ignores SIGTERM: SIGKILLed ${(((exited.time) - (stopped?.time ?? 0)) / 1000).toFixed(1)} s after its stop (graceful-timeout 1 s + 1 s)`;
   })();
 
