@@ -75,6 +75,7 @@ export class Arbiter {
     'watch-events': (event) => this.#queries.watchEvents(event),
     'watch-status': ({ watcher }) => watcher.begin(this.#statusFeed.add(watcher)),
     'worker-message': (event) => this.#handleWorkerMessage(event),
+    'worker-misbehaved': ({ workerId, reason }) => this.supervisor.killMisbehaving(workerId, reason),
     'worker-exit': (event) => this.#handleWorkerExit(event),
     'worker-spawn-failed': (event) => this.#handleWorkerSpawnFailed(event),
   };

@@ -76,6 +76,8 @@ export type ArbiterEvent =
   | { readonly type: 'watch-events'; readonly reader: EventReader; readonly requester: Requester }
   | { readonly type: 'watch-status'; readonly watcher: StatusWatcher; readonly requester: Requester }
   | { readonly type: 'worker-message'; readonly workerId: number; readonly message: WorkerToMaster }
+  /** It broke the channel contract (a line that is not JSON, too long, a flood): it is killed. */
+  | { readonly type: 'worker-misbehaved'; readonly workerId: number; readonly reason: string }
   | { readonly type: 'worker-exit'; readonly workerId: number; readonly code: number | null; readonly signal: NodeJS.Signals | null }
   | { readonly type: 'worker-spawn-failed'; readonly workerId: number; readonly error: Error };
 

@@ -73,10 +73,88 @@ export type WorkerToMaster =
 
 export type MasterToWorker = { readonly type: 'drain' } | { readonly type: 'reopen-logs' };
 
-/** Narrowing for messages arriving on the IPC channel, which are untyped JSON. */
-export function isWorkerMessage(value: unknown): value is WorkerToMaster {
-  if (typeof value !== 'object' || value === null || !('type' in value)) return false;
-  return ['ready', 'boot-error', 'heartbeat', 'recycle', 'draining'].includes(String(value.type));
+/**
+ * The longest line the master reads from a worker's channel, newline included. A longer one (or bytes
+ * that never end in a newline) gets the worker killed: the channel is how a hostile app would try to
+ * grow or crash the master. A heartbeat is a few hundred bytes; a boot error is cut to
+ * BOOT_ERROR_MAX_CHARACTERS by the worker before it is sent.
+ */
+export const CHANNEL_MAX_LINE_BYTES = 64 * 1024;
+export const BOOT_ERROR_MAX_CHARACTERS = 8 * 1024;
+
+/**
+ * The channel is a plain socket pair at this index of the worker's stdio; the master sets Node's
+ * NODE_CHANNEL_FD to it, so process.send() works in the worker while the master parses the lines
+ * itself (Node's own parser throws in the master on a line that is not JSON and buffers without bound).
+ */
+export function channelFd(listenerCount: number): number {
+  return 3 + listenerCount;
+}
+
+const BOOT_PHASES: readonly string[] = ['load', 'init', 'listen', 'setting'] satisfies readonly BootPhase[];
+const STAT_FIELDS = ['requests', 'inFlight', 'connections', 'loopDelayP50', 'loopDelayP99', 'heapUsed', 'heapTotal'] as const satisfies readonly (keyof WorkerStats)[];
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isFiniteNumber(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value);
+}
+
+function readStats(value: unknown): WorkerStats | string {
+  if (!isRecord(value)) return 'heartbeat without stats';
+  const stats: Record<string, number> = {};
+  for (const field of STAT_FIELDS) {
+    const number = value[field];
+    if (!isFiniteNumber(number) || number < 0) return `heartbeat stat "${field}" is not a number >= 0`;
+    stats[field] = number;
+  }
+  return stats as unknown as WorkerStats;
+}
+
+/** What a parsed channel line is: a message of the contract, one the master ignores, or a violation. */
+export type ChannelReading =
+  | { readonly kind: 'message'; readonly message: WorkerToMaster }
+  /** Valid JSON the contract does not know (an app calling process.send for its own reasons). */
+  | { readonly kind: 'foreign'; readonly type: string }
+  | { readonly kind: 'violation'; readonly reason: string };
+
+/**
+ * Checks a parsed channel line field by field and builds a fresh message of only the known fields,
+ * so nothing a worker adds reaches the master's state. A message of a known type that is malformed
+ * is a violation; a message of another type is foreign (counted, not acted on).
+ */
+export function readWorkerMessage(value: unknown): ChannelReading {
+  if (!isRecord(value)) return { kind: 'foreign', type: Array.isArray(value) ? 'array' : typeof value };
+  const type = value['type'];
+  const bad = (reason: string): ChannelReading => ({ kind: 'violation', reason: `malformed "${String(type)}" message: ${reason}` });
+  switch (type) {
+    case 'ready':
+    case 'draining':
+      return { kind: 'message', message: { type } };
+    case 'recycle': {
+      const reason = value['reason'];
+      if (typeof reason !== 'string' || reason.length > BOOT_ERROR_MAX_CHARACTERS) return bad('reason is not a short string');
+      return { kind: 'message', message: { type, reason } };
+    }
+    case 'boot-error': {
+      const { phase, message, code } = value;
+      if (typeof phase !== 'string' || !BOOT_PHASES.includes(phase)) return bad('unknown phase');
+      if (typeof message !== 'string' || message.length > BOOT_ERROR_MAX_CHARACTERS) return bad('message is not a short string');
+      if (code !== undefined && (typeof code !== 'string' || code.length > 200)) return bad('code is not a short string');
+      const boot = { type, phase: phase as BootPhase, message };
+      return { kind: 'message', message: code === undefined ? boot : { ...boot, code } };
+    }
+    case 'heartbeat': {
+      const stats = readStats(value['stats']);
+      if (typeof stats === 'string') return bad(stats);
+      return { kind: 'message', message: { type, stats } };
+    }
+    default:
+      // Node's own internal messages ({cmd: "NODE_..."}) land here too: the master never acts on them.
+      return { kind: 'foreign', type: typeof value['cmd'] === 'string' ? value['cmd'] : typeof type === 'string' ? type : 'untyped' };
+  }
 }
 
 export function isMasterMessage(value: unknown): value is MasterToWorker {

@@ -3,6 +3,7 @@
 
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { hasErrorCode } from '../../shared/errors.js';
+import { escapeControl } from '../../shared/trust/escape-text.js';
 
 export const LEVELS = ['debug', 'info', 'warning', 'error', 'critical'] as const;
 export type Level = (typeof LEVELS)[number];
@@ -138,7 +139,12 @@ export class Logger {
     return `${this.#timestamps.format(line.time)} [${line.pid}] [${tag}] ${line.text}\n`;
   }
 
-  #emit(line: LogLine): void {
+  #emit(raw: LogLine): void {
+    // Text from outside the master (worker output, client names, app errors) can carry newlines that
+    // forge log lines and escapes a terminal would obey: escaped once here, for the file, the ring
+    // and every follower alike.
+    const escaped = escapeControl(raw.text);
+    const line = escaped === raw.text ? raw : { ...raw, text: escaped };
     this.#remember(line);
     const text = this.format(line);
     try {

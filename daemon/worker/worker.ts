@@ -8,6 +8,7 @@ import { Worker as Thread } from 'node:worker_threads';
 import net, { type Server } from 'node:net';
 import { setProcessTitle, workerComm, workerTitle } from '../contracts/process-title.js';
 import {
+  BOOT_ERROR_MAX_CHARACTERS,
   WORKER_EXIT,
   WORKER_SPEC_VARIABLE,
   isMasterMessage,
@@ -102,7 +103,9 @@ export class Worker {
   /** Reports why the worker could not boot (the master shows it), then exits with the matching code. */
   failBoot(phase: BootPhase, message: string, code?: string): Promise<never> {
     console.error(message);
-    this.send(code === undefined ? { type: 'boot-error', phase, message } : { type: 'boot-error', phase, message, code });
+    // The whole message went to stderr; the channel carries a bounded copy (the master refuses longer).
+    const short = message.length > BOOT_ERROR_MAX_CHARACTERS ? `${message.slice(0, BOOT_ERROR_MAX_CHARACTERS - 40)}... [cut; the whole error is in the log]` : message;
+    this.send(code === undefined ? { type: 'boot-error', phase, message: short } : { type: 'boot-error', phase, message: short, code });
     return this.exit(phase === 'load' ? WORKER_EXIT.appLoadFailed : WORKER_EXIT.bootFailed);
   }
 

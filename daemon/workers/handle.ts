@@ -5,6 +5,7 @@ import type { ChildProcess } from 'node:child_process';
 import { AppdBug, hasErrorCode } from '../../shared/errors.js';
 import type { PoolSettings } from '../pools/pool.js';
 import { STACK_HEADER, STACK_REQUEST_BYTE, type MasterToWorker, type WorkerStats } from '../contracts/worker-messages.js';
+import type { WorkerChannel } from './worker-channel.js';
 import { TRANSITIONS, type WorkerEvent, type WorkerState } from './state.js';
 import type { RecycleCause, RestartReason } from './exit-reason.js';
 
@@ -52,6 +53,8 @@ export class WorkerHandle {
   exitCode: number | null = null;
   exitSignal: NodeJS.Signals | null = null;
   readonly outputTail: string[] = [];
+  /** An HTTP worker's message channel (command pools have none). */
+  channel: WorkerChannel | null = null;
   /** Told of every state change (the master's event feed for `appctl events`). */
   onStateChange: ((worker: WorkerHandle) => void) | null = null;
 
@@ -105,7 +108,7 @@ export class WorkerHandle {
 
   send(message: MasterToWorker): void {
     // A worker whose channel closed is exiting; its exit event will arrive.
-    if (this.child.connected) this.child.send(message);
+    this.channel?.send(message);
   }
 
   /** Asks the worker's watchdog thread to print the stack its main thread is stuck in. */

@@ -3,26 +3,48 @@
 
 import type { Readable } from 'node:stream';
 
-/** A line longer than this is cut: a child writing without newlines must not grow the master. */
-const MAX_LINE_BYTES = 16 * 1024;
+/**
+ * A line longer than this is cut: a child writing without newlines must not grow the master. The
+ * rest of a cut line is counted, not kept, and the count logged when the line ends.
+ */
+export const MAX_LINE_CHARACTERS = 16 * 1024;
 
 export function relayLines(stream: Readable | null, onLine: (line: string) => void): void {
   if (!stream) return;
   stream.setEncoding('utf8');
   let partial = '';
+  /** Characters of the current line left out after its cut; 0 while the line is within bounds. */
+  let leftOut = 0;
+  const endLine = (): void => {
+    if (leftOut > 0) onLine(`[${leftOut} more characters of the line above left out]`);
+    else onLine(partial.endsWith('\r') ? partial.slice(0, -1) : partial);
+    partial = '';
+    leftOut = 0;
+  };
   stream.on('data', (chunk: string) => {
-    const text = partial + chunk;
-    const lines = text.split('\n');
-    partial = lines.pop() ?? '';
-    if (partial.length > MAX_LINE_BYTES) {
-      lines.push(`${partial.slice(0, MAX_LINE_BYTES)} [line cut at ${MAX_LINE_BYTES} bytes]`);
-      partial = '';
+    let start = 0;
+    for (;;) {
+      const newline = chunk.indexOf('\n', start);
+      const end = newline === -1 ? chunk.length : newline;
+      if (leftOut > 0) {
+        leftOut += end - start;
+      } else {
+        const room = MAX_LINE_CHARACTERS - partial.length;
+        if (end - start > room) {
+          onLine(`${partial}${chunk.slice(start, start + room)} [line cut at ${MAX_LINE_CHARACTERS} characters]`);
+          partial = '';
+          leftOut = end - start - room;
+        } else {
+          partial += chunk.slice(start, end);
+        }
+      }
+      if (newline === -1) return;
+      endLine();
+      start = newline + 1;
     }
-    for (const line of lines) onLine(line.endsWith('\r') ? line.slice(0, -1) : line);
   });
   stream.on('end', () => {
-    if (partial !== '') onLine(partial);
-    partial = '';
+    if (partial !== '' || leftOut > 0) endLine();
   });
   // A read error on a dying child's pipe carries no information the exit event does not.
   stream.on('error', () => undefined);

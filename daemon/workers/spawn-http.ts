@@ -8,7 +8,7 @@ import type { Identity } from './identity.js';
 import type { Listener } from '../sockets/listeners.js';
 import type { PoolSettings } from '../pools/pool.js';
 import { workerTitle } from '../contracts/process-title.js';
-import { WORKER_SPEC_VARIABLE, type WorkerSpec } from '../contracts/worker-messages.js';
+import { channelFd, WORKER_SPEC_VARIABLE, type WorkerSpec } from '../contracts/worker-messages.js';
 
 const WORKER_MAIN = fileURLToPath(new URL('../worker/main.js', import.meta.url));
 /** Preloaded (node --import) before a script, so the script's own listen() is adopted. */
@@ -88,13 +88,15 @@ export function spawnHttpWorker(
     APPD_SLOT: String(spec.slot),
     APPD_GENERATION: String(spec.generation),
     [WORKER_SPEC_VARIABLE]: JSON.stringify(spec),
+    // Node's IPC in the worker (process.send, 'message', 'disconnect') over a plain socket pair whose
+    // lines the master parses itself, bounded (worker-channel.ts); JSON, as Node's 'ipc' would use.
+    NODE_CHANNEL_FD: String(channelFd(listeners.length)),
+    NODE_CHANNEL_SERIALIZATION_MODE: 'json',
   };
   return spawn(process.execPath, [...settings.nodeArgs, `--title=${title}`, ...workerEntry(settings)], {
     argv0: `appd${TITLE_ROOM}`,
-    stdio: ['pipe', 'pipe', 'pipe', ...listeners.map((listener) => listener.fd), 'ipc'],
+    stdio: ['pipe', 'pipe', 'pipe', ...listeners.map((listener) => listener.fd), 'pipe'],
     env: environment,
     ...(identity ? { uid: identity.uid, gid: identity.gid } : {}),
-    // JSON is faster than "advanced" serialization for the small messages workers send (measured).
-    serialization: 'json',
   });
 }

@@ -106,7 +106,7 @@ export class Supervisor {
     this.workers.set(id, worker);
     worker.onStateChange = (changed) => this.#context.workerChanged?.(changed);
     this.#context.workerChanged?.(worker);
-    watchChild(worker, enqueue, logger);
+    watchChild(worker, enqueue, logger, listeners.length);
     logger.debug(`spawned worker ${worker.label}`);
     fireHook(logger, 'postFork', this.#context.config().postFork, this.#context.hookServer(), { ...who, pid: worker.pid });
   }
@@ -132,6 +132,12 @@ export class Supervisor {
     this.#context.logger.warning(`killing worker ${worker.label}: ${why}`);
     worker.killSentAt = this.#context.now();
     worker.signal('SIGKILL');
+  }
+
+  /** A worker that broke the channel contract is killed at once: nothing it says can be trusted any more. */
+  killMisbehaving(workerId: number, reason: string): void {
+    const worker = this.workers.get(workerId);
+    if (worker && worker.state !== 'exited') this.killWorker(worker, reason);
   }
 
   /** Records a worker's exit, throttles its slot if it is failing, and reports what kind of exit it was. */

@@ -1,0 +1,31 @@
+// Makes text from outside the master (worker output, client names, app error messages, a server's
+// replies) safe for a log line or a terminal. Used by the appd master's logger and by appctl.
+
+/**
+ * What a terminal or a log reader would act on: C0 controls but tab (newline forges log lines, ESC
+ * starts ANSI/OSC sequences), DEL, C1 controls (U+009B is CSI on some terminals), Unicode line and
+ * paragraph separators, and bidirectional overrides that reorder what is shown (Trojan Source).
+ */
+const UNSAFE = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const UNSAFE_TEST = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+
+const NAMED: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\u001b': '\\e' };
+
+function escapeOne(character: string): string {
+  const named = NAMED[character];
+  if (named !== undefined) return named;
+  const code = character.charCodeAt(0);
+  return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+}
+
+/** The text with every unsafe character written as a visible escape ("\n", "\e", "\x07", "\u202e"). */
+export function escapeControl(text: string): string {
+  // The common case (nothing to escape) costs one scan and no allocation.
+  return UNSAFE_TEST.test(text) ? text.replace(UNSAFE, escapeOne) : text;
+}
+
+/** escapeControl, cut to `maxCharacters` of the original with a note of how much was left out. */
+export function escapeAndCut(text: string, maxCharacters: number): string {
+  if (text.length <= maxCharacters) return escapeControl(text);
+  return `${escapeControl(text.slice(0, maxCharacters))}... [${text.length - maxCharacters} more characters left out]`;
+}
