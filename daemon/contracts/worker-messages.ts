@@ -40,7 +40,10 @@ export interface WorkerSpec {
   readonly limitRequestLine: number;
   readonly limitRequestFields: number;
   readonly limitRequestFieldSize: number;
+  /** Trusted proxies (forwarded-allow-ips, validated by the master), whether unix peers are trusted, which headers they set. */
   readonly forwardedAllowIps: string;
+  readonly forwardedAllowUnix: boolean;
+  readonly forwardedHeaders: 'x-forwarded' | 'forwarded';
   readonly certfile: string | null;
   readonly keyfile: string | null;
   readonly timeoutStack: boolean;

@@ -4,13 +4,15 @@
 import { closeSync, openSync, write, writeSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { describeFileError } from '../../shared/errors.js';
+import type { ClientView } from './client-address.js';
 
 export interface RequestRecord {
   readonly request: IncomingMessage;
   readonly response: ServerResponse;
   /** process.hrtime.bigint() when the request arrived. */
   readonly startedAt: bigint;
-  readonly remoteAddress: string;
+  /** Who the client is (see client-address.ts); null when the format prints none of it. */
+  readonly client: ClientView | null;
   readonly bytesSent: number;
 }
 
@@ -48,7 +50,9 @@ function headerText(value: string | string[] | number | undefined): string {
 }
 
 const ATOMS: Record<string, Atom> = {
-  h: (record) => record.remoteAddress,
+  h: (record) => record.client?.clientAddress ?? '-',
+  scheme: (record) => record.client?.scheme ?? '-',
+  peer: (record) => record.client?.peerAddress ?? '-',
   l: () => '-',
   u: (record) => basicUser(record.request),
   t: () => apacheTime(),
@@ -76,24 +80,33 @@ function braceAtom(name: string, where: string): Atom {
   return () => process.env[name] ?? '-';
 }
 
+/** The atoms that print who the client is: a format without them never looks at forwarded headers. */
+const CLIENT_ATOMS = new Set(['h', 'scheme', 'peer']);
+
+/** A compiled format; `usesClient` says whether its records need the client view. */
+export type LineFormatter = ((record: RequestRecord) => string) & { readonly usesClient: boolean };
+
 /** Compiles "%(h)s ... %({x-request-id}i)s" into a function; unknown atoms print "-" as Gunicorn's do. */
-export function compileAccessLogFormat(format: string): (record: RequestRecord) => string {
+export function compileAccessLogFormat(format: string): LineFormatter {
   const parts: (string | Atom)[] = [];
   let last = 0;
+  let usesClient = false;
   for (const match of format.matchAll(/%\(([^)]+)\)s/g)) {
     parts.push(format.slice(last, match.index));
     const name = match[1] ?? '';
+    if (CLIENT_ATOMS.has(name)) usesClient = true;
     const brace = /^\{([^}]+)\}([ioe])$/.exec(name);
     parts.push(brace ? braceAtom(brace[1] ?? '', brace[2] ?? 'i') : (ATOMS[name] ?? (() => '-')));
     last = (match.index ?? 0) + match[0].length;
   }
   parts.push(format.slice(last));
-  return (record) => {
+  const formatLine = (record: RequestRecord): string => {
     const microseconds = Number(process.hrtime.bigint() - record.startedAt) / 1000;
     let line = '';
     for (const part of parts) line += typeof part === 'string' ? part : part(record, microseconds);
     return line;
   };
+  return Object.assign(formatLine, { usesClient });
 }
 
 /** Appends lines in batches, one write in flight; reopen() switches files between writes. */

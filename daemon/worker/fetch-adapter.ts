@@ -4,21 +4,33 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
+import { changesUrl, clientOf, type ClientView } from './client-address.js';
 
 export interface FetchHandler {
   fetch(request: Request, ...rest: unknown[]): Response | Promise<Response>;
 }
 
+function isEncrypted(request: IncomingMessage): boolean {
+  return 'encrypted' in request.socket && request.socket.encrypted === true;
+}
+
+function urlOf(client: ClientView, request: IncomingMessage): string {
+  return `${client.scheme}://${client.host ?? 'localhost'}${request.url ?? '/'}`;
+}
+
 function toRequest(request: IncomingMessage): Request {
-  const encrypted = 'encrypted' in request.socket && request.socket.encrypted === true;
-  const url = `${encrypted ? 'https' : 'http'}://${request.headers.host ?? 'localhost'}${request.url ?? '/'}`;
   const headers = new Headers();
   const raw = request.rawHeaders;
+  let forwarded = false;
   for (let index = 0; index + 1 < raw.length; index += 2) {
     const name = raw[index] ?? '';
     // HTTP/2 pseudo-headers and hop-by-hop names are not valid in a Web Headers object.
     if (!name.startsWith(':')) headers.append(name, raw[index + 1] ?? '');
+    if (changesUrl(name)) forwarded = true;
   }
+  // Only a request carrying X-Forwarded-Proto/-Host or Forwarded asks who sent it (a trusted proxy's
+  // scheme and host go into the URL, anyone else's are ignored); the rest cost no lookup.
+  const url = forwarded ? urlOf(clientOf(request), request) : `${isEncrypted(request) ? 'https' : 'http'}://${request.headers.host ?? 'localhost'}${request.url ?? '/'}`;
   const method = request.method ?? 'GET';
   const abort = new AbortController();
   request.once('close', () => {

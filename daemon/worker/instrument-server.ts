@@ -11,20 +11,15 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type https from 'node:https';
 import type { WorkerSpec } from '../contracts/worker-messages.js';
+import { TrustedProxies } from '../../shared/trusted-proxies.js';
 import { compileAccessLogFormat, type AccessLogWriter } from './access-log.js';
+import { clientOf, installRequestView, setForwardingPolicy } from './client-address.js';
 import type { ConnectionTracker } from './connection-tracker.js';
 
 export type HttpServer = http.Server | https.Server;
 
 /** How often the server looks for connections past headers-timeout or request-timeout. */
 const CONNECTIONS_CHECKING_INTERVAL_MS = 1000;
-
-function trustedProxy(allowed: string): (address: string) => boolean {
-  const list = allowed.split(',').map((item) => item.trim());
-  if (list.includes('*')) return () => true;
-  const set = new Set(list.flatMap((item) => [item, `::ffff:${item}`]));
-  return (address) => set.has(address);
-}
 
 /** Gunicorn's limits, which node:http lacks or applies differently; returns a status to refuse with. */
 function limitViolation(request: IncomingMessage, spec: WorkerSpec): number | null {
@@ -55,21 +50,18 @@ function requestHandler(
   dispatch: (request: IncomingMessage, response: ServerResponse) => void,
 ): (request: IncomingMessage, response: ServerResponse) => void {
   const formatLine = accessLog ? compileAccessLogFormat(spec.accessLogFormat) : null;
-  const isTrusted = trustedProxy(spec.forwardedAllowIps);
   return (request, response) => {
     tracker.requestStarted(request, response);
     if (formatLine && accessLog) {
       const startedAt = process.hrtime.bigint();
       const socket = request.socket;
       const bytesBefore = socket.bytesWritten;
+      // Now, not at 'close': a socket whose peer is gone no longer knows the peer's address.
+      const client = formatLine.usesClient ? clientOf(request) : null;
       response.once('close', () => {
-        const peer = socket.remoteAddress ?? '-';
-        const forwarded = request.headers['x-forwarded-for'];
-        const remoteAddress =
-          typeof forwarded === 'string' && isTrusted(peer) ? (forwarded.split(',')[0]?.trim() ?? peer) : peer;
         const declared = Number(response.getHeader('content-length'));
         const bytesSent = Number.isFinite(declared) ? declared : socket.bytesWritten - bytesBefore;
-        accessLog.append(formatLine({ request, response, startedAt, remoteAddress, bytesSent }));
+        accessLog.append(formatLine({ request, response, startedAt, client, bytesSent }));
       });
     }
     const refusal = limitViolation(request, spec);
@@ -87,6 +79,8 @@ function requestHandler(
  * the app may add its listeners before or after.
  */
 export function instrumentServer(server: HttpServer, spec: WorkerSpec, tracker: ConnectionTracker, accessLog: AccessLogWriter | null): void {
+  setForwardingPolicy({ trustedProxies: new TrustedProxies(spec.forwardedAllowIps), trustUnixPeers: spec.forwardedAllowUnix, headers: spec.forwardedHeaders });
+  installRequestView();
   server.keepAliveTimeout = spec.keepAliveMs;
   server.headersTimeout = spec.headersTimeoutMs;
   server.requestTimeout = spec.requestTimeoutMs;

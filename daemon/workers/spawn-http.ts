@@ -54,6 +54,8 @@ export function buildWorkerSpec(settings: PoolSettings, who: WorkerIdentity, lis
     limitRequestFields: settings.limitRequestFields,
     limitRequestFieldSize: settings.limitRequestFieldSize,
     forwardedAllowIps: settings.forwardedAllowIps,
+    forwardedAllowUnix: settings.forwardedAllowUnix,
+    forwardedHeaders: settings.forwardedHeaders,
     certfile: settings.certfile,
     keyfile: settings.keyfile,
     timeoutStack: settings.timeoutStack,

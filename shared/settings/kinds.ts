@@ -2,6 +2,7 @@
 // is parsed, validated and printed. Used by the appd master (config) and by appctl (display).
 
 import { parseBindAddress, type BindAddress } from '../bind-address.js';
+import { InvalidTrustedProxy, normaliseTrustedProxies } from '../trusted-proxies.js';
 
 /** Thrown by a kind's parser; the resolver adds the setting's name and the value's source. */
 export class InvalidValue extends Error {}
@@ -182,6 +183,22 @@ export const kinds = {
     },
     format: (value: AdoptListen) => String(value),
   } satisfies ValueKind<AdoptListen>,
+
+  /** Trusted proxies: addresses and CIDR ranges, comma separated (or a list in a config file); "*" for all. */
+  trustedProxies: {
+    meta: 'ADDRESSES',
+    parse(raw: unknown): string {
+      const items = Array.isArray(raw) ? raw : [raw];
+      if (!items.every((item) => typeof item === 'string')) throw new InvalidValue(`expected addresses and CIDR ranges, comma separated, got ${describeRaw(raw)}`);
+      try {
+        return normaliseTrustedProxies(items.join(','));
+      } catch (error) {
+        if (error instanceof InvalidTrustedProxy) throw new InvalidValue(error.message);
+        throw error;
+      }
+    },
+    format: (value: string) => (value === '' ? '(none)' : value),
+  } satisfies ValueKind<string>,
 
   /** Listen addresses; a flag adds one, a config file gives a list (or one string). */
   bindList: {
