@@ -115,7 +115,10 @@ test('without a terminal (TERM=dumb, piped), appctl top prints plain frames unti
   const daemon = await startDaemon(t, { args: [fixture('pid-app.mjs'), '-w', '2', '-b', '127.0.0.1:0'] });
   const pids = await daemon.waitForWorkers(2);
   const top = followAppctl(t, ['top'], { runtimeDirectory: daemon.directory, env: { TERM: 'dumb', LANG: 'C' } });
-  await waitFor('a frame with both workers', () => pids.every((pid) => new RegExp(`web\\.\\d g1 +${pid} +ready`).test(top.output())));
+  // appctl's start-up and the first status push can take many seconds on a loaded machine: a generous wait.
+  await waitFor('a frame with both workers', () => pids.every((pid) => new RegExp(`web\\.\\d g1 +${pid} +ready`).test(top.output())), 60_000).catch((error: Error) => {
+    throw new Error(`${error.message}\n--- appctl top printed ---\n${top.output()}`);
+  });
   t.regex(top.output(), new RegExp(`^appd 'pid-app' \\S+ \\| master ${daemon.pid} \\| running`, 'm'));
   t.false(top.output().includes('\u001b'), 'no terminal escapes');
   killQuietly(top.child.pid ?? -1, 'SIGINT');

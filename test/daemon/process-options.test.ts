@@ -3,10 +3,11 @@
 
 import test from 'ava';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { APPD, fixture, startDaemon, tempDirectory } from '../helpers/daemon.js';
 import { get } from '../helpers/http.js';
+import { installationForOthers, testAsNobody } from '../helpers/other-users.js';
 import { isAlive, killQuietly, readStat, waitFor } from '../helpers/processes.js';
 
 const ENV_APP = `export default (request, response) => response.end(JSON.stringify({
@@ -24,25 +25,18 @@ test('--env and --chdir reach the workers', async (t) => {
   t.is(body['pool'], 'web');
 });
 
-/** Whether a user other than the owner can run `path`: o+x on the file and on every directory above it. */
-function executableByOthers(path: string): boolean {
-  for (let current = realpathSync(path); ; current = dirname(current)) {
-    if ((statSync(current).mode & 0o001) === 0) return false;
-    if (current === '/') return true;
-  }
-}
-
-test('--user runs workers as another user while the master stays root', async (t) => {
-  if (process.getuid?.() !== 0) return t.pass('not root: nothing to switch');
-  if (!executableByOthers(process.execPath)) return t.pass(`${process.execPath} is not reachable by other users: nothing to test here`);
+testAsNobody('--user runs workers as another user while the master stays root', async (t) => {
   const nobody = Number(execFileSync('id', ['-u', 'nobody'], { encoding: 'utf8' }));
-  const refused = await startDaemon(t, { args: ['app.mjs', '-b', '127.0.0.1:0', '--user', 'nobody'], files: { 'app.mjs': ENV_APP }, waitFor: 'nothing' });
+  // The worker's own code must be readable by nobody: the checkout, or a copy if it is out of reach.
+  const appd = installationForOthers(t).appd;
+  const refused = await startDaemon(t, { args: ['app.mjs', '-b', '127.0.0.1:0', '--user', 'nobody'], files: { 'app.mjs': ENV_APP }, waitFor: 'nothing', appd });
   t.is((await refused.exited()).code, 4, 'the temp directory is 0700: nobody cannot read the app');
   t.regex(refused.output, new RegExp(`cannot read app module .*app\\.mjs as uid ${nobody}: permission denied`));
   const daemon = await startDaemon(t, {
     args: ['app.mjs', '-b', '127.0.0.1:0', '--user', 'nobody'],
     files: { 'app.mjs': ENV_APP },
     prepare: (directory) => chmodSync(directory, 0o755),
+    appd,
   });
   const body = JSON.parse((await get(daemon.url)).body) as Record<string, unknown>;
   t.is(body['uid'], nobody);

@@ -6,16 +6,14 @@
 // (test/daemon/config.test.ts), port in use, unix path too long, missing app, module syntax error
 // (test/daemon/boot-failures.test.ts), a throwing preFork/onReload hook (test/daemon/hooks.test.ts).
 
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fixture, startDaemon } from '../helpers/daemon.js';
+import { AS_NOBODY, installationForOthers, NOBODY, testAsNobody } from '../helpers/other-users.js';
 import { isAlive } from '../helpers/processes.js';
 
-const NOBODY = 65534;
 const asRoot = process.getuid?.() === 0;
-/** As root, the daemon runs as nobody so that permission bits apply to it. */
-const UNPRIVILEGED = asRoot ? ['/usr/bin/setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', '--'] : [];
 const APP = fixture('pid-app.mjs');
 
 interface BadStart {
@@ -69,17 +67,22 @@ function leftovers(directory: string, before: ReadonlySet<string>): string[] {
 }
 
 for (const bad of [...CASES, ...ROOT_CASES, ...(PORT_BELOW_UNPRIVILEGED === null ? [] : [{ name: `a port below ip_unprivileged_port_start (${PORT_BELOW_UNPRIVILEGED})`, args: [APP, '-b', `127.0.0.1:${PORT_BELOW_UNPRIVILEGED}`], unprivileged: true, exitCode: 2 as const, line: /^appd: cannot listen on 127\.0\.0\.1:\d+: permission denied \(ports below 1024 need root or CAP_NET_BIND_SERVICE\) \[EACCES\]$/ }])]) {
-  test(`${bad.name}: exit ${bad.exitCode}, one line, nothing left behind`, async (t) => {
+  // As root, a permission case runs its daemon as nobody (root ignores permission bits).
+  const asNobody = bad.unprivileged === true && asRoot;
+  (asNobody ? testAsNobody : test)(`${bad.name}: exit ${bad.exitCode}, one line, nothing left behind`, async (t: ExecutionContext) => {
     let before = new Set<string>();
+    // Then appd and the app must be at paths nobody can read: the checkout, or a copy.
+    const installation = asNobody ? installationForOthers(t) : null;
+    const args = installation === null ? bad.args : bad.args.map((word) => (word === APP ? installation.fixture('pid-app.mjs') : word));
     const daemon = await startDaemon(t, {
       // A unix socket and a pidfile too, so "nothing left behind" has something to check.
-      args: [...bad.args, ...(bad.args.includes('-b') ? [] : ['-b', '127.0.0.1:0']), '-b', 'unix:app.sock', ...(bad.args.includes('-p') ? [] : ['-p', 'app.pid']), '--boot-timeout', '10'],
+      args: [...args, ...(args.includes('-b') ? [] : ['-b', '127.0.0.1:0']), '-b', 'unix:app.sock', ...(args.includes('-p') ? [] : ['-p', 'app.pid']), '--boot-timeout', '10'],
       ...(bad.files ? { files: bad.files } : {}),
       waitFor: 'nothing',
-      ...(bad.unprivileged && asRoot ? { wrapper: UNPRIVILEGED } : {}),
+      ...(installation === null ? {} : { wrapper: AS_NOBODY, appd: installation.appd }),
       prepare: (directory) => {
         mkdirSync(join(directory, 'locked'), { mode: 0o555 });
-        if (bad.unprivileged && asRoot) {
+        if (asNobody) {
           // The daemon's own directory (and XDG_RUNTIME_DIR) is nobody's; locked/ and secret/ stay root's.
           chownSync(directory, NOBODY, NOBODY);
         }

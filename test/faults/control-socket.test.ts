@@ -4,15 +4,12 @@
 // Garbage, floods and slow readers on the socket are test/daemon/control-robustness.test.ts and
 // control-slow-subscriber.test.ts.
 
-import test from 'ava';
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { appctl } from '../helpers/appctl.js';
-import { APPCTL, fixture, startDaemon } from '../helpers/daemon.js';
-
-const NOBODY = 65534;
-const AS_NOBODY = ['/usr/bin/setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', '--'];
+import { fixture, startDaemon } from '../helpers/daemon.js';
+import { AS_NOBODY, installationForOthers, NOBODY, testAsNobody } from '../helpers/other-users.js';
 
 /** Runs node as nobody with `args`; resolves with exit code and output. */
 function asNobody(args: readonly string[]): Promise<{ code: number | null; output: string }> {
@@ -30,7 +27,8 @@ function rawConnect(path: string): Promise<string> {
   return asNobody(['-e', probe]).then(({ output }) => output);
 }
 
-(process.getuid?.() === 0 ? test : test.skip)('a client of another uid is refused by permissions, default and custom socket paths', async (t) => {
+testAsNobody('a client of another uid is refused by permissions, default and custom socket paths', async (t) => {
+  const { appctl: appctlForOthers } = installationForOthers(t);
   const daemon = await startDaemon(t, {
     args: [fixture('pid-app.mjs'), '-b', '127.0.0.1:0', '--name', 'guarded', '--control-socket', 'public/guarded.sock'],
     // A directory anyone may enter: only the socket's own mode keeps others out.
@@ -48,8 +46,8 @@ function rawConnect(path: string): Promise<string> {
   t.is(statSync(join(second.directory, 'appd')).mode & 0o777, 0o700);
   const refusedCustom = await rawConnect(custom);
   const refusedDefault = await rawConnect(defaultPath);
-  const ctlCustom = await asNobody([APPCTL, '-s', custom, 'ping']);
-  const ctlDefault = await asNobody([APPCTL, '-s', defaultPath, 'status']);
+  const ctlCustom = await asNobody([appctlForOthers, '-s', custom, 'ping']);
+  const ctlDefault = await asNobody([appctlForOthers, '-s', defaultPath, 'status']);
   t.log(`as uid ${NOBODY}: connect() to a 0600 socket in a 0755 directory: ${refusedCustom}; in the default 0700 directory: ${refusedDefault}`);
   t.log(`appctl ping as uid ${NOBODY}: exit ${ctlCustom.code}: ${ctlCustom.output}`);
   t.is(refusedCustom, 'EACCES');

@@ -10,9 +10,9 @@ import { appctl } from '../helpers/appctl.js';
 import { fixture, startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { get } from '../helpers/http.js';
 import { describeLoad, runLoad } from '../helpers/load-client.js';
+import { AS_NOBODY, installationForOthers, NOBODY, testAsNobody } from '../helpers/other-users.js';
 import { isAlive, waitFor } from '../helpers/processes.js';
 
-const NOBODY = 65534;
 const asRoot = process.getuid?.() === 0;
 
 function lines(path: string): string[] {
@@ -36,11 +36,14 @@ async function ring(daemon: TestDaemon): Promise<string> {
 }
 
 async function loggingDaemon(t: ExecutionContext, unprivileged: boolean): Promise<TestDaemon> {
+  // As nobody, appd and the app must be at paths nobody can read: the checkout, or a copy.
+  const installation = unprivileged ? installationForOthers(t) : { appd: undefined, fixture };
   return startDaemon(t, {
-    args: [fixture('pid-app.mjs'), '-w', '2', '-b', '127.0.0.1:0', '--error-logfile', 'logs/error.log', '--access-logfile', 'logs/access.log'],
+    ...(installation.appd === undefined ? {} : { appd: installation.appd }),
+    args: [installation.fixture('pid-app.mjs'), '-w', '2', '-b', '127.0.0.1:0', '--error-logfile', 'logs/error.log', '--access-logfile', 'logs/access.log'],
     files: { 'logs/.keep': '' },
     // Root writes through permission bits: the daemon runs as nobody, in a directory of its own.
-    ...(unprivileged ? { wrapper: ['/usr/bin/setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', '--'] } : {}),
+    ...(unprivileged ? { wrapper: AS_NOBODY } : {}),
     ...(unprivileged ? { prepare: (directory: string) => [directory, join(directory, 'logs')].forEach((path) => chownSync(path, NOBODY, NOBODY)) } : {}),
   });
 }
@@ -77,7 +80,8 @@ test('log directory removed, then USR1: reported, still serving; recreated, then
   t.log(`20 requests served meanwhile; after mkdir and USR1 the new access log has ${lines(join(daemon.directory, 'logs/access.log')).length} lines`);
 });
 
-test('log directory read-only, then USR1: reported, nothing lost (lines go on into the open files); writable again, then USR1: new files', async (t) => {
+// Root writes through a read-only directory's mode: as root, the daemon of this test runs as nobody.
+(asRoot ? testAsNobody : test)('log directory read-only, then USR1: reported, nothing lost (lines go on into the open files); writable again, then USR1: new files', async (t: ExecutionContext) => {
   const daemon = await loggingDaemon(t, asRoot);
   const url = daemon.url;
   const logs = join(daemon.directory, 'logs');

@@ -33,6 +33,8 @@ export interface DaemonOptions {
   readonly wrapper?: readonly string[];
   /** Options for the master's node (e.g. V8 heap flags), before appd's script. */
   readonly nodeArguments?: readonly string[];
+  /** The appd script to run: the checkout's, or a copy another user can read (installationForOthers). */
+  readonly appd?: string;
 }
 
 /** A temp directory removed after the test. */
@@ -174,7 +176,7 @@ export async function startDaemon(t: ExecutionContext, options: DaemonOptions): 
   // If this test process dies (ava kills a timed-out test file without running its teardowns), the
   // daemon gets SIGKILL too, and its workers follow when their IPC channel drops: nothing leaks.
   const tieToTest = existsSync(SETPRIV) ? [SETPRIV, '--pdeathsig', 'SIGKILL', '--'] : [];
-  const [command = process.execPath, ...commandArguments] = [...tieToTest, ...(options.wrapper ?? []), process.execPath, ...(options.nodeArguments ?? []), APPD, ...options.args];
+  const [command = process.execPath, ...commandArguments] = [...tieToTest, ...(options.wrapper ?? []), process.execPath, ...(options.nodeArguments ?? []), options.appd ?? APPD, ...options.args];
   const child = spawn(command, commandArguments, {
     cwd: directory,
     // Its own process group, so cleanup can kill the master and all its workers at once.
