@@ -47,7 +47,12 @@ export class Worker {
   readonly listening: Server[] = [];
   accessLog: AccessLogWriter | null = null;
   #ready = false;
+  #draining = false;
   #exiting = false;
+  /** The exit the app asked for while draining (process.exit(code)); taken once the drain is done. */
+  #appExit: { code: number | string | null | undefined } | null = null;
+  /** Node's own process.exit; the app's calls go through the wrapper installed by #holdExitWhileDraining. */
+  readonly #processExit = process.exit;
   readonly #drainHooks: DrainHook[] = [];
   readonly #watchdog: Thread | null;
 
@@ -76,6 +81,7 @@ export class Worker {
     this.#watchdog?.unref();
     this.#watchdog?.on('error', (error) => console.error(`worker ${this.tag} watchdog thread failed: ${error.message}`));
     this.#installHandlers();
+    this.#holdExitWhileDraining();
   }
 
   get ready(): boolean {
@@ -117,7 +123,26 @@ export class Worker {
       // "Waiting for the debugger to disconnect..." on the way out.
       await this.#watchdog?.terminate();
     }
-    process.exit(code);
+    // What the app asked for wins: process.exit() without a code uses its process.exitCode, as Node's does.
+    Reflect.apply(this.#processExit, process, [this.#appExit ? this.#appExit.code : code]);
+    throw new Error('unreachable: process.exit returned');
+  }
+
+  /**
+   * DESIGN §17: many scripts call process.exit() from their SIGTERM handler (http-server does), and a
+   * SIGTERM from outside (a person, systemd stopping the unit) reaches the script's listeners as well as
+   * appd's. While draining, the app's process.exit() is held until the drain ends (its connections
+   * answered and closed, or graceful-timeout), then taken with the code it asked for. The call returns
+   * instead of ending the process; code after it runs, as it does after any call that returns.
+   */
+  #holdExitWhileDraining(): void {
+    const worker = this;
+    const exit = this.#processExit;
+    process.exit = function (this: NodeJS.Process, code?: number | string | null): never {
+      if (!worker.#draining || worker.#exiting) return Reflect.apply(exit, this, [code]) as never;
+      worker.#appExit ??= { code };
+      return undefined as never;
+    } as typeof process.exit;
   }
 
   /** Graceful stop: stop accepting, let in-flight requests finish, give the app its onDrain, exit when empty. */
@@ -126,7 +151,8 @@ export class Worker {
       void this.exit(WORKER_EXIT.ok); // nothing accepted yet, nothing to finish
       return;
     }
-    if (this.tracker.draining) return;
+    if (this.#draining) return;
+    this.#draining = true;
     if (reason !== 'master') process.title = `${process.title} (draining)`;
     for (const server of this.listening) {
       // net.Server's close stops accepting; http.Server's would also drop idle keep-alive sockets at once,
@@ -179,7 +205,8 @@ export class Worker {
     for (const signal of ['SIGHUP', 'SIGUSR2', 'SIGWINCH'] as const) process.on(signal, () => undefined);
     process.on('message', (message: unknown) => {
       if (!isMasterMessage(message)) return;
-      if (message.type === 'drain') this.drain('master');
+      // A reload or graceful stop: the app's SIGTERM listeners are not involved (DESIGN §17).
+      if (message.type === 'drain') this.drain('asked by the master');
       else reopenLogs();
     });
     // The master died (even by SIGKILL): drain and exit, so no orphan keeps serving on the shared socket.

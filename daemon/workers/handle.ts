@@ -106,6 +106,16 @@ export class WorkerHandle {
     }
   }
 
+  /**
+   * Asks an HTTP worker to drain (DESIGN §17): over IPC, so the app's own SIGTERM listeners (process.exit()
+   * in many CLI servers) never run on a reload or a graceful stop. A worker not ready yet has nothing in
+   * flight and may not listen to IPC yet (Node drops messages that arrive before a listener): it gets
+   * SIGTERM, as does one whose channel is closed or clogged (a closed one started its drain on 'disconnect').
+   */
+  requestDrain(): void {
+    if (this.readyAt === null || !this.channel?.send({ type: 'drain' })) this.signal('SIGTERM');
+  }
+
   send(message: MasterToWorker): void {
     // A worker whose channel closed is exiting; its exit event will arrive.
     this.channel?.send(message);

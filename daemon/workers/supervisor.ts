@@ -112,8 +112,9 @@ export class Supervisor {
   }
 
   /**
-   * Asks a worker to stop. HTTP workers: TERM drains (graceful), QUIT exits at once (quick). A command
-   * pool's process gets its stop-signal either way; only the grace before SIGKILL differs.
+   * Asks a worker to stop. HTTP workers: a drain request over IPC (graceful; see WorkerHandle.requestDrain),
+   * QUIT exits at once (quick). A command pool's process gets its stop-signal either way; only the grace
+   * before SIGKILL differs.
    */
   retireWorker(worker: WorkerHandle, reason: string, mode: StopMode = 'graceful'): void {
     if (worker.state === 'stopping' && (mode === 'graceful' || worker.stopMode === 'quick')) return;
@@ -124,7 +125,8 @@ export class Supervisor {
     worker.transition('retire');
     this.#context.logger.info(`stopping worker ${worker.label}: ${reason}`);
     if (worker.settings.kind === 'command') worker.signal(worker.settings.stopSignal);
-    else worker.signal(mode === 'graceful' ? 'SIGTERM' : 'SIGQUIT');
+    else if (mode === 'graceful') worker.requestDrain();
+    else worker.signal('SIGQUIT');
   }
 
   killWorker(worker: WorkerHandle, why: string): void {

@@ -41,9 +41,11 @@ export class WorkerChannel {
     socket.on('error', () => this.#close());
   }
 
-  send(message: MasterToWorker): void {
-    if (this.#closed || !this.#socket.writable || this.#socket.writableLength > MAX_UNSENT_BYTES) return;
+  /** Returns whether the message was handed to the socket (a closed or clogged channel drops it). */
+  send(message: MasterToWorker): boolean {
+    if (this.#closed || !this.#socket.writable || this.#socket.writableLength > MAX_UNSENT_BYTES) return false;
     this.#socket.write(`${JSON.stringify(message)}\n`);
+    return true;
   }
 
   #read(chunk: Buffer): void {
