@@ -21,14 +21,19 @@ export interface StartConfig {
   readonly actions: CliActions;
 }
 
-/** Parses the flags and reads the config file; throws ConfigError naming the setting and its source. */
-export async function readConfig(sources: ConfigSources): Promise<StartConfig> {
+/**
+ * Parses the flags and reads the config file; throws ConfigError naming the setting and its source.
+ * `startFile` is for a reload: the config file the master found at start (null: it had none), read
+ * again and never searched for again, so a file someone drops in the start directory later is not
+ * picked up. At start it is undefined and the file is the one named, or the default one found.
+ */
+export async function readConfig(sources: ConfigSources, startFile?: string | null): Promise<StartConfig> {
   const fromArgv = parseArguments(sources.argv, 'command line');
   const fromEnvironment = sources.environmentArguments
     ? parseArguments(splitShellWords(sources.environmentArguments), 'APPD_CMD_ARGS')
     : null;
   const named = (fromArgv.values['config'] ?? fromEnvironment?.values['config']) as string | undefined;
-  const configFile = named !== undefined ? resolve(sources.directory, named) : findDefaultConfigFile(sources.directory);
+  const configFile = startFile !== undefined ? startFile : named !== undefined ? resolve(sources.directory, named) : findDefaultConfigFile(sources.directory);
   const layers: ConfigLayer[] = [];
   if (configFile !== null) {
     const shown = named ?? configFile;

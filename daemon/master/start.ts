@@ -21,7 +21,7 @@ import { masterHandover } from '../upgrade/handover.js';
 import { checkPidfile, removePidfile, writePidfile } from './pidfile.js';
 import { onSettingPath } from '../config/setting-paths.js';
 import { masterTitle, setProcessTitle, upgradeMasterComm, upgradeMasterTitle } from '../contracts/process-title.js';
-import { nodeLauncher } from '../upgrade/node-launcher.js';
+import { nodeLauncher, refuseUntrustedSuccessor } from '../upgrade/node-launcher.js';
 import { ReloadWatcher, watchedRoots } from '../config/dev-reload-watcher.js';
 import { installSignalHandlers } from '../arbiter/signals.js';
 import { combineObservers, SystemdLifecycle } from '../systemd/lifecycle.js';
@@ -62,7 +62,9 @@ function successorCommand(sources: ConfigSources, notifier: SystemdNotifier | nu
   if (sources.environmentArguments === undefined) delete environment['APPD_CMD_ARGS'];
   else environment['APPD_CMD_ARGS'] = sources.environmentArguments;
   const node = nodeLauncher(process.argv0, predecessor?.node ?? null, process.env['PATH'], sources.directory, process.execPath);
-  return { execPath: node, args: [...process.execArgv, process.argv[1] ?? '', ...sources.argv], cwd: sources.directory, environment };
+  const script = process.argv[1] ?? '';
+  refuseUntrustedSuccessor(node, script);
+  return { execPath: node, args: [...process.execArgv, script, ...sources.argv], cwd: sources.directory, environment };
 }
 
 /** `predecessor` is set when an upgrade started this master: it takes over once its workers are ready. */
@@ -122,7 +124,7 @@ export async function runMaster(
       listeners,
       logger,
       baseEnvironment: process.env,
-      readConfig: async () => (await readConfig(sources)).resolved,
+      readConfig: async () => (await readConfig(sources, resolved.configFile)).resolved,
       // systemd's MAINPID= is queued before the takeover waits for it to be delivered.
       observer: combineObservers(systemd, observer, takeover),
       controlSocket: controlPath,

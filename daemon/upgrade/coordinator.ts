@@ -10,6 +10,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { describeError } from '../../shared/errors.js';
+import { UntrustedPathError } from '../../shared/trust/file-trust.js';
 import { describeExit } from '../workers/child-exit.js';
 import type { ArbiterEvent, JobOutcome, Requester } from '../arbiter/events.js';
 import { SD_LISTEN_FDS_START, HANDOFF_VARIABLE } from '../sockets/inherited.js';
@@ -100,7 +101,16 @@ export class UpgradeCoordinator {
 
   #start(requester: Requester, retireOld: boolean): void {
     const { logger, enqueue } = this.#context;
-    const command = this.#context.command();
+    let command: SuccessorCommand;
+    try {
+      command = this.#context.command();
+    } catch (error) {
+      // The Node or script it would start failed the trust check: nothing was started.
+      if (!(error instanceof UntrustedPathError)) throw error;
+      logger.error(`${requester.origin}: upgrade refused: ${error.message}`);
+      requester.done?.({ status: 'failed', message: `upgrade refused: ${error.message}` });
+      return;
+    }
     const listeners = this.#context.listeners();
     const origin: UpgradeOrigin = { pid: process.pid, generation: this.#context.latestGeneration() + 1, node: command.execPath };
     const handoff = listeners.map((listener, index) => ({ fd: SD_LISTEN_FDS_START + index, bind: listener.bindText, pool: listener.pool, ownsPath: listener.ownsPath }));

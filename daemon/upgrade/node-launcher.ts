@@ -8,6 +8,7 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import { hasErrorCode } from '../../shared/errors.js';
+import { refuseUntrusted } from '../../shared/trust/file-trust.js';
 
 function executable(path: string): boolean {
   try {
@@ -36,4 +37,14 @@ export function nodeLauncher(argv0: string, inherited: string | null, pathVariab
     if (executable(candidate)) return candidate;
   }
   return execPath;
+}
+
+/**
+ * Throws UntrustedPathError unless the Node binary and the appd script a successor master would run
+ * (as this master's uid, often root) can be changed only by root or that uid: a name looked up in PATH
+ * again at upgrade time may find a `node` someone else dropped in node_modules/.bin.
+ */
+export function refuseUntrustedSuccessor(node: string, script: string): void {
+  refuseUntrusted('the Node binary for the new master', node);
+  refuseUntrusted('the appd script for the new master', script);
 }

@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import { extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigError, describeError } from '../errors.js';
+import { refuseUntrusted } from '../trust/file-trust.js';
 
 export const CONFIG_FILE_NAMES = ['appd.config.js', 'appd.config.mjs', 'appd.config.cjs', 'appd.config.json'] as const;
 const EXTENSIONS = new Set(['.js', '.mjs', '.cjs', '.json']);
@@ -36,6 +37,8 @@ export async function loadConfigFile(path: string): Promise<Record<string, unkno
     throw new ConfigError(`config file ${path}: unsupported extension "${extension}" (use .js, .mjs, .cjs or .json)`);
   }
   if (!existsSync(absolute)) throw new ConfigError(`config file ${path}: no such file`);
+  // Its code runs in the master (often root), at start and on every reload: checked each time.
+  refuseUntrusted('config file', absolute);
 
   let exported: unknown;
   if (extension === '.json') {
