@@ -6,6 +6,7 @@ import { CommanderError } from 'commander';
 import { AppdError, describeError, EXIT } from '../shared/errors.js';
 import { readConfig, type ConfigSources } from './config/sources.js';
 import { detachAndWait, isDaemonChild, reportToForeground, DAEMON_CHILD_VARIABLE } from './master/daemonize.js';
+import { checkAppsLoad } from './config/check-app.js';
 import { renderConfig } from './config/print-config.js';
 import { checkStartable, runMaster } from './master/start.js';
 import { PredecessorLink } from './upgrade/successor.js';
@@ -36,7 +37,8 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     checkStartable(start.resolved);
     if (start.actions.checkConfig) {
-      process.stdout.write(`appd: configuration OK${start.resolved.configFile ? ` (${start.resolved.configFile})` : ''}\n`);
+      const checked = await checkAppsLoad(start.resolved, sources.directory);
+      process.stdout.write(`appd: configuration OK${start.resolved.configFile ? ` (${start.resolved.configFile})` : ''}\n${checked.map((line) => `  ${line}\n`).join('')}`);
       return EXIT.ok;
     }
   } catch (error) {

@@ -43,7 +43,7 @@ export function buildCommand(): Command {
     .version(readPackageVersion(), '-v, --version')
     .argument('[APP]', 'the app module: PATH, PATH:EXPORT or PATH:FACTORY()')
     .option('--print-config', 'Print every setting, its value and where it came from, then exit.')
-    .option('--check-config', 'Validate the configuration (and that the app loads), then exit.')
+    .option('--check-config', 'Validate the configuration and load each app as its workers would (as their user), then exit.')
     .allowExcessArguments(false)
     .helpOption('-h, --help', 'Show this help.')
     .showSuggestionAfterError(true);

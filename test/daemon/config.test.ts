@@ -18,7 +18,7 @@ function appd(directory: string, args: string[], environment: Record<string, str
     cwd: directory,
     encoding: 'utf8',
     env: { ...withoutVariables(process.env, ['APPD_CMD_ARGS', 'PORT', 'WEB_CONCURRENCY']), ...environment },
-    timeout: 15_000,
+    timeout: 60_000, // --check-config boots the app in a child process too
   });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
