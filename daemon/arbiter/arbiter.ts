@@ -24,6 +24,7 @@ import { Supervisor, type StopMode } from '../workers/supervisor.js';
 import type { BootFailureReport, WorkerHandle } from '../workers/handle.js';
 import { UpgradeCoordinator } from '../upgrade/coordinator.js';
 import type { ArbiterOptions } from './options.js';
+import { ChildProcessSpawner } from '../workers/spawner.js';
 
 /** How often the loop wakes with nothing queued, to check timeouts. */
 const TICK_MS = 200;
@@ -90,7 +91,7 @@ export class Arbiter {
     this.supervisor = new Supervisor({
       logger: options.logger,
       listeners: () => this.listeners,
-      baseEnvironment: options.baseEnvironment,
+      spawner: options.spawner ?? new ChildProcessSpawner(options.baseEnvironment),
       enqueue: (event) => this.queue.push(event),
       now: this.#now,
       random: options.random ?? Math.random,
@@ -162,27 +163,46 @@ export class Arbiter {
 
   /** Runs until every worker is gone after a stop; returns the exit code or throws why it halted. */
   async run(): Promise<number> {
-    for (;;) {
-      try {
-        this.supervisor.murderWorkers();
-        this.#checkMemory();
-        this.supervisor.manageWorkers(this.#stopMode);
-        // A pool whose new generation just became ready drains its old one now, not one tick later.
-        if (this.#checkProgress()) this.supervisor.manageWorkers(this.#stopMode);
-        // Only while someone watches (appctl top): a snapshot a second, sooner after a change, and
-        // a first one for each new watcher.
-        this.#statusFeed.publishIfDue(this.#now(), () => statusSignature(this.supervisor, this.phase), () => this.snapshot());
-        this.#upgrade.check();
-        this.#options.observer?.looped?.(this);
-      } catch (error) {
-        this.#logger.critical(`master loop error: ${describeError(error)}`);
-      }
-      // A successor still starting is stopped with us, and waited for: under systemd (KillMode=mixed)
-      // anything left in the unit after this master exits is killed.
-      if (this.#stopMode !== null && this.supervisor.workers.size === 0 && !this.#upgrade.busy) break;
+    while (!this.reconcile()) {
       for (const event of await this.queue.takeAll(TICK_MS)) this.#dispatch(event);
     }
-    for (const requester of this.#stopRequesters) requester.done?.({ status: 'completed', message: 'stopped' });
+    return this.finish();
+  }
+
+  /**
+   * One pass of the loop after its events: the supervisor converges on the desired state. True once
+   * the master may exit (stopping, no worker left, no successor starting). Tests call it directly.
+   */
+  reconcile(): boolean {
+    try {
+      this.supervisor.murderWorkers();
+      this.#checkMemory();
+      this.supervisor.manageWorkers(this.#stopMode);
+      // A pool whose new generation just became ready drains its old one now, not one tick later.
+      if (this.#checkProgress()) this.supervisor.manageWorkers(this.#stopMode);
+      // Only while someone watches (appctl top): a snapshot a second, sooner after a change, and
+      // a first one for each new watcher.
+      this.#statusFeed.publishIfDue(this.#now(), () => statusSignature(this.supervisor, this.phase), () => this.snapshot());
+      this.#upgrade.check();
+      this.#options.observer?.looped?.(this);
+    } catch (error) {
+      this.#logger.critical(`master loop error: ${describeError(error)}`);
+    }
+    // A successor still starting is stopped with us, and waited for: under systemd (KillMode=mixed)
+    // anything left in the unit after this master exits is killed.
+    return this.#stopMode !== null && this.supervisor.workers.size === 0 && !this.#upgrade.busy;
+  }
+
+  /** Handles every event queued now, without waiting for more (the in-process tests drive the loop so). */
+  dispatchQueued(): number {
+    const events = this.queue.takeNow();
+    for (const event of events) this.#dispatch(event);
+    return events.length;
+  }
+
+  /** After reconcile() said done: tells who asked for the stop, and returns 0 or throws why it halted. */
+  finish(): number {
+    for (const requester of this.#stopRequesters.splice(0)) requester.done?.({ status: 'completed', message: 'stopped' });
     if (this.#exitError) throw this.#exitError;
     return 0;
   }

@@ -96,6 +96,15 @@ export class EventQueue<Event> {
     wake?.();
   }
 
+  /** Every queued event, without waiting. */
+  takeNow(): Event[] {
+    return this.#items.splice(0, this.#items.length);
+  }
+
+  get size(): number {
+    return this.#items.length;
+  }
+
   /** Every queued event, waiting up to `timeoutMs` for the first one; [] on timeout. */
   async takeAll(timeoutMs: number): Promise<Event[]> {
     if (this.#items.length === 0) {

@@ -5,7 +5,8 @@ import type { ResolvedConfig } from '../../shared/config/resolve.js';
 import type { Arbiter } from './arbiter.js';
 import type { Listener } from '../sockets/listeners.js';
 import type { Logger } from '../master/logger.js';
-import type { Handover, SuccessorCommand } from '../upgrade/coordinator.js';
+import type { Handover, SuccessorCommand, SuccessorLauncher } from '../upgrade/coordinator.js';
+import type { WorkerSpawner } from '../workers/spawner.js';
 
 /** Told about the daemon's milestones: the --daemon parent, systemd notify, tests. */
 export interface LifecycleObserver {
@@ -22,6 +23,8 @@ export interface ArbiterOptions {
   readonly listeners: readonly Listener[];
   readonly logger: Logger;
   readonly baseEnvironment: NodeJS.ProcessEnv;
+  /** Starts worker processes; the default is the real one (child_process with baseEnvironment). */
+  readonly spawner?: WorkerSpawner;
   /** Reads every config layer again (for reload). */
   readonly readConfig: () => Promise<ResolvedConfig>;
   readonly observer?: LifecycleObserver;
@@ -32,6 +35,8 @@ export interface ArbiterOptions {
   /** What upgrade (USR2, appctl upgrade) needs from the master's setup. */
   readonly upgrade: {
     readonly command: () => SuccessorCommand;
+    /** Starts the successor (default: launchSuccessor, a real child process). */
+    readonly launch?: SuccessorLauncher;
     /** The master this one replaced, while it still runs; null otherwise. */
     readonly predecessorPid: () => number | null;
     readonly handover: Handover;

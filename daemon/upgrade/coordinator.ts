@@ -8,7 +8,7 @@
 // running; it is reparented like any orphan. Its stdout and stderr are this master's, so its log goes
 // where ours went (the journal, a terminal, a test's pipe).
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { describeError } from '../../shared/errors.js';
 import { UntrustedPathError } from '../../shared/trust/file-trust.js';
 import { describeExit } from '../workers/child-exit.js';
@@ -42,11 +42,36 @@ export interface Handover {
   takeBack(): void;
 }
 
+/** The successor as the coordinator uses it: a ChildProcess, or a fake in the in-process tests. */
+export interface SuccessorProcess {
+  readonly pid?: number | undefined;
+  kill(signal: NodeJS.Signals): boolean;
+  on(event: 'message', listener: (message: unknown) => void): this;
+  on(event: 'close', listener: (code: number | null, signal: NodeJS.Signals | null) => void): this;
+  on(event: 'error', listener: (error: Error) => void): this;
+}
+
+/** Starts the successor with the listeners at fd 3.. and an IPC channel after them; throws if it cannot. */
+export type SuccessorLauncher = (command: SuccessorCommand, listeners: readonly Listener[], environment: NodeJS.ProcessEnv) => SuccessorProcess;
+
+export function launchSuccessor(command: SuccessorCommand, listeners: readonly Listener[], environment: NodeJS.ProcessEnv): SuccessorProcess {
+  return spawn(command.execPath, command.args, {
+    cwd: command.cwd,
+    argv0: `appd${TITLE_ROOM}`,
+    // fd 3.. are the listening sockets; the IPC channel comes after them.
+    stdio: ['ignore', 'inherit', 'inherit', ...listeners.map((listener) => listener.fd), 'ipc'],
+    env: environment,
+    serialization: 'json',
+  });
+}
+
 export interface UpgradeContext {
   readonly logger: Logger;
   readonly enqueue: (event: ArbiterEvent) => void;
   readonly now: () => number;
   readonly command: () => SuccessorCommand;
+  /** launchSuccessor, or a fake in the in-process tests. */
+  readonly launch?: SuccessorLauncher;
   readonly listeners: () => readonly Listener[];
   /** The highest generation any pool has had: the successor's workers start past it. */
   readonly latestGeneration: () => number;
@@ -61,9 +86,9 @@ export interface UpgradeContext {
 
 type UpgradeState =
   | { readonly phase: 'idle' }
-  | { readonly phase: 'starting'; readonly child: ChildProcess; readonly requester: Requester; readonly retireOld: boolean; readonly startedAt: number; failure: string | null }
-  | { readonly phase: 'abandoning'; readonly child: ChildProcess; readonly requester: Requester; readonly reason: string; readonly killAt: number; killed: boolean }
-  | { readonly phase: 'replaced'; readonly child: ChildProcess };
+  | { readonly phase: 'starting'; readonly child: SuccessorProcess; readonly requester: Requester; readonly retireOld: boolean; readonly startedAt: number; failure: string | null }
+  | { readonly phase: 'abandoning'; readonly child: SuccessorProcess; readonly requester: Requester; readonly reason: string; readonly killAt: number; killed: boolean }
+  | { readonly phase: 'replaced'; readonly child: SuccessorProcess };
 
 export class UpgradeCoordinator {
   readonly #context: UpgradeContext;
@@ -114,16 +139,10 @@ export class UpgradeCoordinator {
     const listeners = this.#context.listeners();
     const origin: UpgradeOrigin = { pid: process.pid, generation: this.#context.latestGeneration() + 1, node: command.execPath };
     const handoff = listeners.map((listener, index) => ({ fd: SD_LISTEN_FDS_START + index, bind: listener.bindText, pool: listener.pool, ownsPath: listener.ownsPath }));
-    let child: ChildProcess;
+    let child: SuccessorProcess;
     try {
-      child = spawn(command.execPath, command.args, {
-        cwd: command.cwd,
-        argv0: `appd${TITLE_ROOM}`,
-        // fd 3.. are the listening sockets; the IPC channel comes after them.
-        stdio: ['ignore', 'inherit', 'inherit', ...listeners.map((listener) => listener.fd), 'ipc'],
-        env: { ...command.environment, [HANDOFF_VARIABLE]: JSON.stringify(handoff), [UPGRADE_FROM_VARIABLE]: JSON.stringify(origin) },
-        serialization: 'json',
-      });
+      const environment = { ...command.environment, [HANDOFF_VARIABLE]: JSON.stringify(handoff), [UPGRADE_FROM_VARIABLE]: JSON.stringify(origin) };
+      child = (this.#context.launch ?? launchSuccessor)(command, listeners, environment);
     } catch (error) {
       const message = `upgrade failed, nothing changed: cannot start a new master: ${describeError(error)}`;
       logger.error(message);

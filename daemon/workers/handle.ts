@@ -1,11 +1,10 @@
 // The master's view of one worker process: identity (pool, slot, generation), lifecycle state, timings,
 // last stats and the tail of its output. Run by the appd master; the child side is daemon/worker/main.ts.
 
-import type { ChildProcess } from 'node:child_process';
-import { AppdBug, hasErrorCode } from '../../shared/errors.js';
+import { AppdBug } from '../../shared/errors.js';
 import type { PoolSettings } from '../pools/pool.js';
-import { STACK_HEADER, STACK_REQUEST_BYTE, type MasterToWorker, type WorkerStats } from '../contracts/worker-messages.js';
-import type { WorkerChannel } from './worker-channel.js';
+import type { WorkerProcess } from './spawner.js';
+import { STACK_HEADER, type MasterToWorker, type WorkerStats } from '../contracts/worker-messages.js';
 import { TRANSITIONS, type WorkerEvent, type WorkerState } from './state.js';
 import type { RecycleCause, RestartReason } from './exit-reason.js';
 
@@ -22,7 +21,8 @@ export class WorkerHandle {
   readonly pool: string;
   readonly slot: number;
   readonly generation: number;
-  readonly child: ChildProcess;
+  /** The process itself (a child process; a fake one in the in-process tests). */
+  readonly process: WorkerProcess;
   readonly spawnedAt: number;
   /** The pool's settings when this worker was spawned; its timeouts are these. */
   readonly settings: PoolSettings;
@@ -53,18 +53,16 @@ export class WorkerHandle {
   exitCode: number | null = null;
   exitSignal: NodeJS.Signals | null = null;
   readonly outputTail: string[] = [];
-  /** An HTTP worker's message channel (command pools have none). */
-  channel: WorkerChannel | null = null;
   /** Told of every state change (the master's event feed for `appctl events`). */
   onStateChange: ((worker: WorkerHandle) => void) | null = null;
 
-  constructor(id: number, pool: string, slot: number, generation: number, child: ChildProcess, now: number, settings: PoolSettings) {
+  constructor(id: number, pool: string, slot: number, generation: number, workerProcess: WorkerProcess, now: number, settings: PoolSettings) {
     this.id = id;
     this.settings = settings;
     this.pool = pool;
     this.slot = slot;
     this.generation = generation;
-    this.child = child;
+    this.process = workerProcess;
     this.spawnedAt = now;
     this.lastHeartbeatAt = now;
   }
@@ -74,7 +72,7 @@ export class WorkerHandle {
   }
 
   get pid(): number {
-    return this.child.pid ?? -1;
+    return this.process.pid;
   }
 
   /** "web.3 g2": how a worker is named in logs, titles and status. */
@@ -97,13 +95,9 @@ export class WorkerHandle {
     return next;
   }
 
-  /** Sends a signal; a process that already exited (ESRCH) is not an error: its exit event is on its way. */
+  /** Sends a signal; a process that already exited is not an error: its exit event is on its way. */
   signal(signal: NodeJS.Signals): void {
-    try {
-      process.kill(this.pid, signal);
-    } catch (error) {
-      if (!hasErrorCode(error, 'ESRCH')) throw error;
-    }
+    this.process.signal(signal);
   }
 
   /**
@@ -113,22 +107,22 @@ export class WorkerHandle {
    * SIGTERM, as does one whose channel is closed or clogged (a closed one started its drain on 'disconnect').
    */
   requestDrain(): void {
-    if (this.readyAt === null || !this.channel?.send({ type: 'drain' })) this.signal('SIGTERM');
+    if (this.readyAt === null || !this.process.send({ type: 'drain' })) this.signal('SIGTERM');
   }
 
   send(message: MasterToWorker): void {
-    // A worker whose channel closed is exiting; its exit event will arrive.
-    this.channel?.send(message);
+    this.process.send(message);
   }
 
   /** Asks the worker's watchdog thread to print the stack its main thread is stuck in. */
   requestStack(): void {
-    if (this.child.stdin?.writable) this.child.stdin.write(STACK_REQUEST_BYTE);
+    this.process.requestStack();
   }
 
-  rememberOutput(line: string): void {
+  /** `now` is the arbiter's clock (output arrives between loop turns, so the caller reads it). */
+  rememberOutput(line: string, now: number): void {
     // The whole stack is one write, so its lines arrive together with the header.
-    if (this.stackPrintedAt === null && line.includes(STACK_HEADER)) this.stackPrintedAt = Date.now();
+    if (this.stackPrintedAt === null && line.includes(STACK_HEADER)) this.stackPrintedAt = now;
     this.outputTail.push(line);
     if (this.outputTail.length > OUTPUT_TAIL_LINES) this.outputTail.shift();
   }

@@ -1,7 +1,6 @@
 // Makes the running workers converge on the pools' desired state: spawnWorker, retireWorker, reapWorker,
 // manageWorkers (spawn missing, roll outdated, retire extra) and murderWorkers (timeouts). Run by the appd master.
 
-import type { ChildProcess } from 'node:child_process';
 import type { Config } from '../../shared/settings/table.js';
 import type { ArbiterEvent } from '../arbiter/events.js';
 import { fireHook } from '../config/hooks.js';
@@ -13,9 +12,7 @@ import { describeExit } from './child-exit.js';
 import { recordExit, UNASKED_EXIT_NOTES } from '../pools/crash-policy.js';
 import { UnaskedExitClassifier } from './outside-kill.js';
 import { restartReason } from './exit-reason.js';
-import { spawnCommandWorker } from './spawn-command.js';
-import { buildWorkerSpec, spawnHttpWorker } from './spawn-http.js';
-import { watchChild } from './watch-child.js';
+import type { WorkerSpawner } from './spawner.js';
 import { WorkerHandle } from './handle.js';
 import { WORKER_EXIT, type WorkerToMaster } from '../contracts/worker-messages.js';
 
@@ -39,7 +36,8 @@ export interface SupervisorContext {
   readonly logger: Logger;
   /** Every listener the master holds, by the bind text that asked for it. */
   listeners(): readonly Listener[];
-  readonly baseEnvironment: NodeJS.ProcessEnv;
+  /** Starts worker processes: child_process in the master, a fake in the in-process tests. */
+  readonly spawner: WorkerSpawner;
   readonly enqueue: (event: ArbiterEvent) => void;
   readonly now: () => number;
   readonly random: () => number;
@@ -88,25 +86,35 @@ export class Supervisor {
   }
 
   spawnWorker(pool: Pool, slot: number): void {
-    const { logger, baseEnvironment, enqueue, now, random } = this.#context;
+    const { logger, enqueue, now, random } = this.#context;
     const id = this.#nextWorkerId;
     this.#nextWorkerId += 1;
     const who = { pool: pool.name, slot, generation: pool.generation };
     fireHook(logger, 'preFork', this.#context.config().preFork, this.#context.hookServer(), who);
-    const listeners = this.listenersOf(pool);
-    const identity = this.#identities.get(pool.name) ?? null;
-    let child: ChildProcess;
-    if (pool.settings.kind === 'command') {
-      child = spawnCommandWorker(pool.settings, who, listeners, identity, baseEnvironment);
-    } else {
-      const spec = buildWorkerSpec(pool.settings, { daemonName: this.#context.config().name, ...who }, listeners, random);
-      child = spawnHttpWorker(spec, pool.settings, listeners, identity, baseEnvironment);
-    }
-    const worker = new WorkerHandle(id, pool.name, slot, pool.generation, child, now(), pool.settings);
+    let worker: WorkerHandle | null = null;
+    const workerProcess = this.#context.spawner.spawn({
+      settings: pool.settings,
+      daemonName: this.#context.config().name,
+      slot,
+      generation: pool.generation,
+      listeners: this.listenersOf(pool),
+      identity: this.#identities.get(pool.name) ?? null,
+      random,
+    }, {
+      message: (message) => enqueue({ type: 'worker-message', workerId: id, message }),
+      foreign: (type) => logger.warning(`worker ${worker?.label ?? id} sent a message appd does not know (type ${type}); ignored, and so are any more`),
+      misbehaved: (reason) => enqueue({ type: 'worker-misbehaved', workerId: id, reason }),
+      exit: (code, signal) => enqueue({ type: 'worker-exit', workerId: id, code, signal }),
+      spawnFailed: (error) => enqueue({ type: 'worker-spawn-failed', workerId: id, error }),
+      output: (stream, line) => {
+        worker?.rememberOutput(line, now());
+        logger.workerOutput(`${pool.name}.${slot} g${who.generation}`, worker?.pid ?? -1, stream, line);
+      },
+    });
+    worker = new WorkerHandle(id, pool.name, slot, pool.generation, workerProcess, now(), pool.settings);
     this.workers.set(id, worker);
     worker.onStateChange = (changed) => this.#context.workerChanged?.(changed);
     this.#context.workerChanged?.(worker);
-    watchChild(worker, enqueue, logger, listeners.length);
     logger.debug(`spawned worker ${worker.label}`);
     fireHook(logger, 'postFork', this.#context.config().postFork, this.#context.hookServer(), { ...who, pid: worker.pid });
   }

@@ -1,0 +1,111 @@
+// How the supervisor starts a worker process (the WorkerSpawner interface) and the real spawner:
+// child_process, listeners as inherited fds, IPC, output piped. Run by the appd master; tests give the
+// supervisor a fake one instead (test/arbiter/fake-spawner.ts).
+
+import type { ChildProcess } from 'node:child_process';
+import { hasErrorCode } from '../../shared/errors.js';
+import type { Identity } from './identity.js';
+import type { Listener } from '../sockets/listeners.js';
+import type { PoolSettings } from '../pools/pool.js';
+import { spawnCommandWorker } from './spawn-command.js';
+import { buildWorkerSpec, spawnHttpWorker } from './spawn-http.js';
+import { watchChild } from './watch-child.js';
+import type { WorkerChannel } from './worker-channel.js';
+import { STACK_REQUEST_BYTE, type MasterToWorker, type WorkerToMaster } from '../contracts/worker-messages.js';
+
+/** What the master does to a running worker process; nothing else of the process is touched. */
+export interface WorkerProcess {
+  /** -1 when the process could not be started (its spawn-failed event is on the way). */
+  readonly pid: number;
+  /** A process that already exited is not an error: its exit event is on its way. */
+  signal(signal: NodeJS.Signals): void;
+  /** Over its channel (HTTP workers); false when not handed over (no channel, closed or clogged). */
+  send(message: MasterToWorker): boolean;
+  /** Asks an HTTP worker's watchdog thread to print the stack its main thread is stuck in. */
+  requestStack(): void;
+}
+
+/** What a worker process reports; the supervisor turns each into an event on the arbiter's queue. */
+export interface ProcessEvents {
+  message(message: WorkerToMaster): void;
+  /** The first valid message of a type the contract does not know (later ones are only counted). */
+  foreign(type: string): void;
+  /** It broke the channel contract (not JSON, too long, a flood): nothing it says can be trusted. */
+  misbehaved(reason: string): void;
+  exit(code: number | null, signal: NodeJS.Signals | null): void;
+  /** It could not be started at all (EACCES, ENOENT, EAGAIN); no exit follows. */
+  spawnFailed(error: Error): void;
+  output(stream: 'stdout' | 'stderr', line: string): void;
+}
+
+/** Everything needed to start one worker of a pool. */
+export interface SpawnRequest {
+  readonly settings: PoolSettings;
+  readonly daemonName: string;
+  readonly slot: number;
+  readonly generation: number;
+  /** The sockets it inherits (fd 3..), chosen by Supervisor.listenersOf. */
+  readonly listeners: readonly Listener[];
+  readonly identity: Identity | null;
+  readonly random: () => number;
+}
+
+export interface WorkerSpawner {
+  spawn(request: SpawnRequest, events: ProcessEvents): WorkerProcess;
+}
+
+/** A real child process seen through WorkerProcess. */
+export class ChildWorkerProcess implements WorkerProcess {
+  readonly #child: ChildProcess;
+  readonly #channel: WorkerChannel | null;
+
+  constructor(child: ChildProcess, channel: WorkerChannel | null = null) {
+    this.#child = child;
+    this.#channel = channel;
+  }
+
+  get pid(): number {
+    return this.#child.pid ?? -1;
+  }
+
+  signal(signal: NodeJS.Signals): void {
+    // Never kill(-1): a process that failed to start has no pid, and -1 means every process we may signal.
+    const pid = this.#child.pid;
+    if (pid === undefined) return;
+    try {
+      process.kill(pid, signal);
+    } catch (error) {
+      if (!hasErrorCode(error, 'ESRCH')) throw error; // already gone: its exit event is on its way
+    }
+  }
+
+  send(message: MasterToWorker): boolean {
+    // A worker whose channel closed is exiting; its exit event will arrive.
+    return this.#channel?.send(message) ?? false;
+  }
+
+  requestStack(): void {
+    if (this.#child.stdin?.writable) this.#child.stdin.write(STACK_REQUEST_BYTE);
+  }
+}
+
+/** The real spawner: a node process for an HTTP pool, the pool's program for a command pool. */
+export class ChildProcessSpawner implements WorkerSpawner {
+  readonly #baseEnvironment: NodeJS.ProcessEnv;
+
+  constructor(baseEnvironment: NodeJS.ProcessEnv) {
+    this.#baseEnvironment = baseEnvironment;
+  }
+
+  spawn(request: SpawnRequest, events: ProcessEvents): WorkerProcess {
+    const { settings, slot, generation, listeners, identity } = request;
+    let child: ChildProcess;
+    if (settings.kind === 'command') {
+      child = spawnCommandWorker(settings, { slot, generation }, listeners, identity, this.#baseEnvironment);
+    } else {
+      const spec = buildWorkerSpec(settings, { daemonName: request.daemonName, slot, generation }, listeners, request.random);
+      child = spawnHttpWorker(spec, settings, listeners, identity, this.#baseEnvironment);
+    }
+    return new ChildWorkerProcess(child, watchChild(child, events, settings.kind, listeners.length));
+  }
+}
