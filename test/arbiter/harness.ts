@@ -19,8 +19,8 @@
 //   what the next reload reads.
 // - New HTTP workers say "ready" at once (`spawner.boot = 'silent'` to boot them by hand;
 //   `spawner.onSpawn` to script each one). A command "worker" is up once start-seconds passed.
-// - Fake workers obey signals like real ones (a drain request or TERM: "draining", then exit 0) and, once ready, send a
-//   heartbeat on every step of advance(); `worker.hang()` makes one a busy loop (no heartbeat, deaf to
+// - Fake workers obey like real ones (a drain request or TERM: "draining", then exit 0; `asks` lists
+//   what they were sent) and, once ready, send a heartbeat on every step of advance(); `worker.hang()` makes one a busy loop (no heartbeat, deaf to
 //   all but SIGKILL); `worker.answer = 'ignore'` only makes it deaf, `worker.beating = false` only silent.
 // - `milestones` records the observer's and the handover's calls ('ready', 'reloading', 'reloaded',
 //   'stopping', 'handed-over', 'taken-back'); `upgrade()` answers with a FakeSuccessor to drive.
