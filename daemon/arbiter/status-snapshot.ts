@@ -40,6 +40,7 @@ function workerStatus(worker: WorkerHandle, pool: Pool, sources: SnapshotSources
     loopDelayP50Ms: stats?.loopDelayP50 ?? null,
     loopDelayP99Ms: stats?.loopDelayP99 ?? null,
     heapUsedBytes: stats?.heapUsed ?? null,
+    proxyRejected: stats?.proxyRejected ?? null,
     statsAgeMs: stats === null ? null : sources.now - worker.lastHeartbeatAt,
     rssBytes: usage?.rssBytes ?? null,
     cpuPercent: usage?.cpuPercent ?? null,

@@ -44,6 +44,8 @@ export interface WorkerSpec {
   readonly forwardedAllowIps: string;
   readonly forwardedAllowUnix: boolean;
   readonly forwardedHeaders: 'x-forwarded' | 'forwarded';
+  /** Per listener (same order): whether its connections must start with a PROXY header, and which version. */
+  readonly proxyProtocol: readonly ('off' | 'v1' | 'v2' | 'auto')[];
   readonly certfile: string | null;
   readonly keyfile: string | null;
   readonly timeoutStack: boolean;
@@ -58,6 +60,8 @@ export interface WorkerStats {
   readonly loopDelayP99: number;
   readonly heapUsed: number;
   readonly heapTotal: number;
+  /** Connections closed since the worker started for want of a valid PROXY protocol header. */
+  readonly proxyRejected: number;
 }
 
 /** setting: a file a setting names cannot be opened (access-logfile, certfile, keyfile); retrying will not help. */
@@ -95,7 +99,7 @@ export function channelFd(listenerCount: number): number {
 }
 
 const BOOT_PHASES: readonly string[] = ['load', 'init', 'listen', 'setting'] satisfies readonly BootPhase[];
-const STAT_FIELDS = ['requests', 'inFlight', 'connections', 'loopDelayP50', 'loopDelayP99', 'heapUsed', 'heapTotal'] as const satisfies readonly (keyof WorkerStats)[];
+const STAT_FIELDS = ['requests', 'inFlight', 'connections', 'loopDelayP50', 'loopDelayP99', 'heapUsed', 'heapTotal', 'proxyRejected'] as const satisfies readonly (keyof WorkerStats)[];
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

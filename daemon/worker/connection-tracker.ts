@@ -61,16 +61,20 @@ export class ConnectionTracker {
 
   /** Registers before the app's listener so every request is counted and marked while draining. */
   watch(server: Server): void {
-    server.on('connection', (socket: Socket) => {
-      const state: SocketState = { responses: new Set(), lastActivity: Date.now(), bytesAtIdle: socket.bytesRead, upgraded: false };
-      this.#sockets.set(socket, state);
-      socket.once('close', () => {
-        // Whatever it still had in flight ends with it (see the top of this file).
-        this.#inFlight -= state.responses.size;
-        state.responses.clear();
-        this.#sockets.delete(socket);
-        this.#checkEmpty();
-      });
+    server.on('connection', (socket: Socket) => this.track(socket));
+  }
+
+  /** Counts a connection until it closes; once only (the PROXY header reader tracks it before 'connection'). */
+  track(socket: Socket): void {
+    if (this.#sockets.has(socket)) return;
+    const state: SocketState = { responses: new Set(), lastActivity: Date.now(), bytesAtIdle: socket.bytesRead, upgraded: false };
+    this.#sockets.set(socket, state);
+    socket.once('close', () => {
+      // Whatever it still had in flight ends with it (see the top of this file).
+      this.#inFlight -= state.responses.size;
+      state.responses.clear();
+      this.#sockets.delete(socket);
+      this.#checkEmpty();
     });
   }
 

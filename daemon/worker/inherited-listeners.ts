@@ -10,6 +10,7 @@
 import net, { type Server } from 'node:net';
 import { SD_LISTEN_FDS_START } from '../sockets/inherited.js';
 import type { WorkerSpec } from '../contracts/worker-messages.js';
+import { requireProxyHeader } from './proxy-protocol.js';
 
 /** A listen failure with its errno code (EADDRINUSE when another process got the port first). */
 export class ListenFailure extends Error {
@@ -70,6 +71,8 @@ export async function forwardOtherListeners(server: Server, spec: WorkerSpec): P
   for (let index = 1; index < spec.listenerCount; index += 1) {
     // noDelay as node:http sets it on the connections it accepts itself.
     const forwarder = net.createServer({ noDelay: true }, (socket) => server.emit('connection', socket));
+    const proxyProtocol = spec.proxyProtocol[index] ?? 'off';
+    if (proxyProtocol !== 'off') requireProxyHeader(forwarder, proxyProtocol, describeListener(spec, index));
     await listenOn(forwarder, spec, index);
     forwarders.push(forwarder);
   }

@@ -9,11 +9,13 @@
 // before emit, so an app without upgrade listeners behaves exactly as it would without appd.
 
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type https from 'node:https';
 import type { WorkerSpec } from '../contracts/worker-messages.js';
 import { TrustedProxies } from '../../shared/trusted-proxies.js';
 import { compileAccessLogFormat, type AccessLogWriter } from './access-log.js';
 import { clientOf, installRequestView, setForwardingPolicy } from './client-address.js';
+import { proxyConnectionStep, showSourceOnTls } from './proxy-protocol.js';
 import type { ConnectionTracker } from './connection-tracker.js';
 
 export type HttpServer = http.Server | https.Server;
@@ -96,7 +98,13 @@ export function instrumentServer(server: HttpServer, spec: WorkerSpec, tracker: 
   const handle = requestHandler(spec, tracker, accessLog, (request, response) => {
     emit.call(server, 'request', request, response);
   });
+  // Only a worker with PROXY binds looks at connections: the others' emit stays as it was.
+  const proxied = spec.proxyProtocol.some((mode) => mode !== 'off')
+    ? proxyConnectionStep(server, spec, tracker, (socket) => emit.call(server, 'connection', socket))
+    : null;
+  if (proxied !== null && spec.certfile !== null) server.on('secureConnection', showSourceOnTls);
   const instrumented = function (this: HttpServer, event: string | symbol, ...args: unknown[]): boolean {
+    if (proxied !== null && event === 'connection' && proxied(args[0] as Socket)) return true;
     if (event === 'request') {
       handle(args[0] as IncomingMessage, args[1] as ServerResponse);
       return true;

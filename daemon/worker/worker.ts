@@ -18,6 +18,7 @@ import {
 } from '../contracts/worker-messages.js';
 import type { AccessLogWriter } from './access-log.js';
 import { ConnectionTracker } from './connection-tracker.js';
+import { proxyRejections } from './proxy-protocol.js';
 
 /** What an app's onDrain hook is told: when appd will cut the connections still open. */
 export interface DrainNotice {
@@ -233,6 +234,7 @@ export class Worker {
           loopDelayP99: delayMs(99),
           heapUsed: memory.heapUsed,
           heapTotal: memory.heapTotal,
+          proxyRejected: proxyRejections.total,
         },
       });
       loopDelay.reset();

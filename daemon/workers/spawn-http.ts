@@ -28,6 +28,12 @@ export function heartbeatIntervalMs(timeoutSeconds: number): number {
   return timeoutSeconds > 0 ? Math.min(1000, Math.max(50, (timeoutSeconds * 1000) / 4)) : 1000;
 }
 
+/** Whether a listener's connections must start with a PROXY header: every bind, or the binds named. */
+function proxyProtocolOf(settings: PoolSettings, listener: Listener): WorkerSpec['proxyProtocol'][number] {
+  const { versions, binds } = settings.proxyProtocol;
+  return binds.length === 0 || binds.includes(listener.bindText) ? versions : 'off';
+}
+
 export function buildWorkerSpec(settings: PoolSettings, who: WorkerIdentity, listeners: readonly Listener[], random: () => number): WorkerSpec {
   const jitter = settings.maxRequestsJitter > 0 ? Math.floor(random() * (settings.maxRequestsJitter + 1)) : 0;
   return {
@@ -56,6 +62,7 @@ export function buildWorkerSpec(settings: PoolSettings, who: WorkerIdentity, lis
     forwardedAllowIps: settings.forwardedAllowIps,
     forwardedAllowUnix: settings.forwardedAllowUnix,
     forwardedHeaders: settings.forwardedHeaders,
+    proxyProtocol: listeners.map((listener) => proxyProtocolOf(settings, listener)),
     certfile: settings.certfile,
     keyfile: settings.keyfile,
     timeoutStack: settings.timeoutStack,

@@ -130,6 +130,25 @@ function checkCombinations({ values, sources }: ResolvedConfig): void {
     throw new ConfigError(`bind (from ${describeSource(sources.bind)}) is empty: give at least one address`);
   }
   if (values.pools !== null) checkPools({ values, sources });
+  checkProxyProtocolBinds({ values, sources });
+}
+
+/** Every address proxy-protocol names must be one of the binds (a typo would silently leave a bind open to spoofing). */
+function checkProxyProtocolBinds({ values, sources }: Pick<ResolvedConfig, 'values' | 'sources'>): void {
+  const pools = Object.entries(values.pools ?? {});
+  const bindTexts = new Set([...values.bind, ...pools.flatMap(([, overrides]) => (overrides['bind'] ?? []) as { text: string }[])].map((bind) => bind.text));
+  const settings = [
+    { name: 'proxy-protocol', where: describeSource(sources.proxyProtocol), value: values.proxyProtocol },
+    ...pools.flatMap(([pool, overrides]) => {
+      const value = overrides['proxyProtocol'] as Config['proxyProtocol'] | undefined;
+      return value === undefined ? [] : [{ name: `pools.${pool}.proxyProtocol`, where: describeSource(sources.pools), value }];
+    }),
+  ];
+  for (const { name, where, value } of settings) {
+    for (const text of value.binds) {
+      if (!bindTexts.has(text)) throw new ConfigError(`${name} (from ${where}) names ${text}, which is not a bind (binds: ${[...bindTexts].join(', ')})`);
+    }
+  }
 }
 
 /** With pools, programs and binds belong to the pools; each address is served by one pool only. */

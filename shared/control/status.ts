@@ -29,6 +29,8 @@ export interface WorkerStatus extends WorkerIdentity {
   readonly loopDelayP50Ms: number | null;
   readonly loopDelayP99Ms: number | null;
   readonly heapUsedBytes: number | null;
+  /** Connections it closed for want of a valid PROXY protocol header (proxy-protocol binds), since it started. */
+  readonly proxyRejected: number | null;
   /**
    * How old the heartbeat figures above are: `requests` was counted this long before the snapshot, so
    * two snapshots give a request rate without aliasing against the heartbeat interval (appctl top).

@@ -200,6 +200,36 @@ export const kinds = {
     format: (value: string) => (value === '' ? '(none)' : value),
   } satisfies ValueKind<string>,
 
+  /** PROXY protocol: "off", a version for every bind ("v1", "v2", "auto"), and/or the binds that require it. */
+  proxyProtocol: {
+    meta: 'off|v1|v2|auto|ADDRESS',
+    repeatable: true,
+    parse(raw: unknown): ProxyProtocolSetting {
+      if (raw === true) return { versions: 'auto', binds: [] };
+      if (raw === false || raw === null || raw === undefined) return { versions: 'off', binds: [] };
+      const items = Array.isArray(raw) ? raw : [raw];
+      const versions: string[] = [];
+      const binds: string[] = [];
+      for (const item of items) {
+        if (typeof item !== 'string') throw new InvalidValue(`expected off, v1, v2, auto or a bind address, got ${describeRaw(item)}`);
+        if (['off', 'v1', 'v2', 'auto'].includes(item.trim())) {
+          versions.push(item.trim());
+          continue;
+        }
+        try {
+          binds.push(parseBindAddress(item).text);
+        } catch (error) {
+          throw new InvalidValue(`${JSON.stringify(item)} is neither off, v1, v2, auto nor a bind address (${error instanceof Error ? error.message : String(error)})`);
+        }
+      }
+      if (new Set(versions).size > 1) throw new InvalidValue(`give one of off, v1, v2, auto (got ${versions.join(' and ')})`);
+      const version = versions[0] ?? 'auto';
+      if (version === 'off' && binds.length > 0) throw new InvalidValue(`off and bind addresses (${binds.join(', ')}) contradict each other`);
+      return { versions: version as ProxyProtocolSetting['versions'], binds };
+    },
+    format: (value: ProxyProtocolSetting) => (value.binds.length === 0 ? value.versions : `${value.versions} on ${value.binds.join(', ')}`),
+  } satisfies ValueKind<ProxyProtocolSetting>,
+
   /** Listen addresses; a flag adds one, a config file gives a list (or one string). */
   bindList: {
     meta: 'ADDRESS',
@@ -278,6 +308,15 @@ export const kinds = {
     format: (value: HookFunction | null) => (value ? `[function ${value.name || 'anonymous'}]` : '(none)'),
   } satisfies ValueKind<HookFunction | null>,
 } as const;
+
+/**
+ * Which binds require a PROXY protocol header, and of which version: versions "off" requires none;
+ * otherwise every bind of the pool when `binds` is empty, else only the binds listed (by their text).
+ */
+export interface ProxyProtocolSetting {
+  readonly versions: 'off' | 'v1' | 'v2' | 'auto';
+  readonly binds: readonly string[];
+}
 
 /** Which listen() calls of a script the worker adopts (see the adopt-listen setting). */
 export type AdoptListen = 'any' | 'env' | number;

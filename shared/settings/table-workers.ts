@@ -80,6 +80,16 @@ export const CONFIG_AND_WORKER_SETTINGS = [
     doc: 'Capped by the kernel at net.core.somaxconn. While no worker accepts (all restarting), new connections wait here instead of being refused.',
   }),
   defineSetting({
+    key: 'proxyProtocol',
+    section: 'Server Socket',
+    kind: kinds.proxyProtocol,
+    default: { versions: 'off', binds: [] },
+    reload: 'workers',
+    perPool: true,
+    summary: 'Require a PROXY protocol header (HAProxy, AWS/GCP network load balancers): v1, v2, auto, on every bind or the binds named.',
+    doc: 'v1, v2 or auto (either) alone applies to every bind of the pool; bind addresses (as written in bind or slot-bind; repeat the flag) limit it to those binds, with auto unless a version is given too. On such a bind each connection must start with the header, from a trusted proxy (forwarded-allow-ips, forwarded-allow-unix), within headers-timeout (10 s when that is off); a connection without a valid one is closed before the app sees a byte, counted in the worker\'s proxyRejected stat and logged (once, then summed up every 10 s). The header\'s source address becomes the connection\'s remote address: req.socket.remoteAddress, the access log\'s %(h)s, Express\'s req.ip; req.appd.peerAddress keeps the proxy\'s. LOCAL and UNKNOWN headers (health checks) keep the proxy as the client.',
+  }),
+  defineSetting({
     key: 'unixSocketMode',
     section: 'Server Socket',
     kind: kinds.octalMode,

@@ -19,7 +19,7 @@ const DAEMON = { name: 'shop', pid: 100, version: '0.1.0', node: 'v20.0.0' };
 function worker(slot: number, pid: number, fields: Partial<WorkerStatus> = {}): WorkerStatus {
   return {
     tag: `web.${slot} g1`, pool: 'web', slot, generation: 1, pid, state: 'ready', uptimeMs: 5000, bootMs: 50, requests: 0, inFlight: 0,
-    connections: 0, loopDelayP50Ms: 0.1, loopDelayP99Ms: 1.5, heapUsedBytes: 5e6, statsAgeMs: 0, rssBytes: 60e6, cpuPercent: 1.5,
+    connections: 0, loopDelayP50Ms: 0.1, loopDelayP99Ms: 1.5, heapUsedBytes: 5e6, proxyRejected: 0, statsAgeMs: 0, rssBytes: 60e6, cpuPercent: 1.5,
     restarts: 0, stopReason: null, ...fields,
   };
 }
