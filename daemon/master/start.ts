@@ -64,7 +64,8 @@ function successorCommand(sources: ConfigSources, notifier: SystemdNotifier | nu
   const node = nodeLauncher(process.argv0, predecessor?.node ?? null, process.env['PATH'], sources.directory, process.execPath);
   const script = process.argv[1] ?? '';
   refuseUntrustedSuccessor(node, script);
-  return { execPath: node, args: [...process.execArgv, script, ...sources.argv], cwd: sources.directory, environment };
+  // Under systemd the successor must be systemd's own child when it announces MAINPID= (successor-process.ts).
+  return { execPath: node, args: [...process.execArgv, script, ...sources.argv], cwd: sources.directory, environment, orphaned: notifier !== null };
 }
 
 /** `predecessor` is set when an upgrade started this master: it takes over once its workers are ready. */

@@ -5,10 +5,11 @@
 //
 // The successor is a plain child: same process group and session (Ctrl-C in a terminal still stops
 // the whole family, as with Gunicorn), no pdeathsig (Node sets none), so this master's exit leaves it
-// running; it is reparented like any orphan. Its stdout and stderr are this master's, so its log goes
-// where ours went (the journal, a terminal, a test's pipe).
+// running; it is reparented like any orphan. Under systemd it is orphaned at birth instead, so that
+// systemd takes it for its own main process (orphaned-successor.ts says why). Its stdout and stderr are
+// this master's, so its log goes where ours went (the journal, a terminal, a test's pipe).
 
-import { spawn } from 'node:child_process';
+import { spawn, type SpawnOptions } from 'node:child_process';
 import { describeError } from '../../shared/errors.js';
 import { UntrustedPathError } from '../../shared/trust/file-trust.js';
 import { describeExit } from '../workers/child-exit.js';
@@ -17,6 +18,7 @@ import { SD_LISTEN_FDS_START, HANDOFF_VARIABLE } from '../sockets/inherited.js';
 import type { Listener } from '../sockets/listeners.js';
 import type { Logger } from '../master/logger.js';
 import { isSuccessorReport, UPGRADE_FROM_VARIABLE, type UpgradeOrigin } from './messages.js';
+import { OrphanedSuccessor, spawnOrphaned } from './orphaned-successor.js';
 
 /** Past the successor's own boot-timeout: starting Node, reading the config, binding new addresses. */
 const STARTUP_ALLOWANCE_MS = 30_000;
@@ -32,6 +34,8 @@ export interface SuccessorCommand {
   readonly cwd: string;
   /** The environment on top of this master's (APPD_CMD_ARGS as at start, systemd's NOTIFY_SOCKET ...). */
   readonly environment: NodeJS.ProcessEnv;
+  /** Under a service manager that follows MAINPID= (systemd): start it orphaned, the manager's child. */
+  readonly orphaned?: boolean;
 }
 
 /** What this master gives its successor once it is ready, and takes back if it dies afterwards. */
@@ -55,14 +59,16 @@ export interface SuccessorProcess {
 export type SuccessorLauncher = (command: SuccessorCommand, listeners: readonly Listener[], environment: NodeJS.ProcessEnv) => SuccessorProcess;
 
 export function launchSuccessor(command: SuccessorCommand, listeners: readonly Listener[], environment: NodeJS.ProcessEnv): SuccessorProcess {
-  return spawn(command.execPath, command.args, {
+  const options: SpawnOptions = {
     cwd: command.cwd,
-    argv0: `appd${TITLE_ROOM}`,
     // fd 3.. are the listening sockets; the IPC channel comes after them.
     stdio: ['ignore', 'inherit', 'inherit', ...listeners.map((listener) => listener.fd), 'ipc'],
     env: environment,
     serialization: 'json',
-  });
+  };
+  // An orphan gets no title room: the shell starts it with its own argv0.
+  if (command.orphaned) return spawnOrphaned(command.execPath, command.args, options);
+  return spawn(command.execPath, command.args, { ...options, argv0: `appd${TITLE_ROOM}` });
 }
 
 export interface UpgradeContext {
@@ -160,7 +166,7 @@ export class UpgradeCoordinator {
     // before exiting (the reason it failed) is seen before the exit.
     child.on('close', (code, signal) => reportExit(code, signal, null));
     child.on('error', (error) => reportExit(null, null, error));
-    const what = `upgrading: started a new master (pid ${child.pid ?? '?'}) on ${listeners.length} socket(s): ${command.execPath} ${command.args.join(' ')}`;
+    const what = `upgrading: started a new master (${child.pid === undefined ? 'orphaned, for the service manager to adopt' : `pid ${child.pid}`}) on ${listeners.length} socket(s): ${command.execPath} ${command.args.join(' ')}`;
     logger.info(`${requester.origin}: ${what}`);
     requester.progress?.(what);
     this.#state = { phase: 'starting', child, requester, retireOld, startedAt: this.#context.now(), failure: null };
@@ -170,6 +176,10 @@ export class UpgradeCoordinator {
   report(message: unknown): void {
     const state = this.#state;
     if (state.phase !== 'starting' || !isSuccessorReport(message)) return;
+    if (message.type === 'successor-started') {
+      if (state.child instanceof OrphanedSuccessor) this.#context.logger.info(`upgrade: the new master is pid ${message.pid}, a child of the service manager`);
+      return;
+    }
     if (message.type === 'successor-failed') {
       state.failure = message.message;
       return;
@@ -200,7 +210,9 @@ export class UpgradeCoordinator {
   /** The successor process is gone (or could not be started). */
   exited(code: number | null, signal: NodeJS.Signals | null, error: Error | null, stopping: boolean): void {
     const state = this.#state;
-    const how = error ? `could not be started: ${error.message}` : `exited (${describeExit(code, signal)})`;
+    // An orphan's status is the service manager's to collect: its end is known, not how it ended.
+    const status = code === null && signal === null ? 'status collected by the service manager' : describeExit(code, signal);
+    const how = error ? `could not be started: ${error.message}` : `exited (${status})`;
     this.#state = { phase: 'idle' };
     if (state.phase === 'starting') {
       const why = state.failure ?? `it ${how} before it was ready`;

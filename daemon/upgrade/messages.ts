@@ -29,6 +29,8 @@ export function parseUpgradeOrigin(text: string): UpgradeOrigin | null {
 
 /** What a successor tells the master that started it. */
 export type SuccessorReport =
+  /** Sent first: an orphaned successor's pid is known from this (see successor-process.ts). */
+  | { readonly type: 'successor-started'; readonly pid: number }
   /** Its workers are ready and it holds the control socket path and the pidfile now. */
   | { readonly type: 'successor-ready'; readonly pid: number; readonly summary: string }
   /** It cannot start (config error, no worker ready, bind error); it exits with `exitCode` next. */
@@ -37,6 +39,7 @@ export type SuccessorReport =
 /** Narrowing for messages arriving on the IPC channel, which are untyped JSON. */
 export function isSuccessorReport(value: unknown): value is SuccessorReport {
   if (typeof value !== 'object' || value === null || !('type' in value)) return false;
+  if (value.type === 'successor-started') return 'pid' in value && typeof value.pid === 'number';
   if (value.type === 'successor-ready') return 'pid' in value && typeof value.pid === 'number' && 'summary' in value && typeof value.summary === 'string';
   if (value.type === 'successor-failed') return 'exitCode' in value && typeof value.exitCode === 'number' && 'message' in value && typeof value.message === 'string';
   return false;

@@ -36,6 +36,9 @@ export class PredecessorLink {
     delete environment[UPGRADE_FROM_VARIABLE];
     const origin = text === undefined ? null : parseUpgradeOrigin(text);
     if (origin === null || typeof process.send !== 'function') return null;
+    // First of all: an old master that started us orphaned learns our pid from this (successor-process.ts).
+    const started: SuccessorReport = { type: 'successor-started', pid: process.pid };
+    process.send(started);
     return new PredecessorLink(origin.pid, origin.generation, origin.node);
   }
 

@@ -2,6 +2,7 @@
 // and the parsed messages it received; killed by pid after the test. Runs in the ava test process.
 
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
 import { fixture, tempDirectory } from './daemon.js';
@@ -42,10 +43,13 @@ export class NotifyListener {
   }
 }
 
+/** Debian's python3 first: a python3 found on PATH may be a version manager's shim, slow to start under load. */
+const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+
 export async function startNotifyListener(t: ExecutionContext): Promise<NotifyListener> {
   const directory = tempDirectory(t, 'appd-notify-');
   const listener = new NotifyListener(join(directory, 'notify.sock'));
-  const child = spawn('python3', [fixture('notify-listener.py'), listener.socket], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(PYTHON, [fixture('notify-listener.py'), listener.socket], { stdio: ['ignore', 'pipe', 'inherit'] });
   t.teardown(async () => {
     if (child.pid === undefined) return;
     killQuietly(child.pid);
