@@ -1,0 +1,75 @@
+// A draining worker answers what it has already read: requests a client pipelined on a connection
+// before the drain are answered before the connection closes, the last one with Connection: close.
+// Checked with h2load (nghttp2-client) pipelining 16 deep across 2 reloads. Runs in the ava test process.
+
+import test from 'ava';
+import { spawn } from 'node:child_process';
+import net from 'node:net';
+import { fixture, startDaemon } from '../helpers/daemon.js';
+import { serialTestWith } from '../helpers/installed-tool.js';
+import { reloadAndWait } from '../helpers/reload.js';
+import { waitFor } from '../helpers/processes.js';
+
+interface H2loadRun {
+  readonly code: number | null;
+  readonly started: number;
+  readonly done: number;
+  readonly line: string;
+}
+
+/** One h2load run; its "requests:" line says how many it started and how many were answered. */
+function h2load(args: readonly string[]): Promise<H2loadRun> {
+  return new Promise((settle, fail) => {
+    const child = spawn('h2load', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.setEncoding('utf8').on('data', (text: string) => (output += text));
+    child.stderr.setEncoding('utf8').on('data', (text: string) => (output += text));
+    child.once('error', fail);
+    child.once('close', (code) => {
+      const line = /^requests: .*$/m.exec(output)?.[0] ?? output.trim();
+      const number = (label: string): number => Number(new RegExp(`(\\d+) ${label}`).exec(line)?.[1] ?? Number.NaN);
+      settle({ code, started: number('started'), done: number('done'), line });
+    });
+  });
+}
+
+test.serial('4 requests pipelined before a reload are all answered before the draining worker closes the connection', async (t) => {
+  const daemon = await startDaemon(t, { args: [fixture('slow-app.mjs'), '-w', '1', '-b', '127.0.0.1:0', '--graceful-timeout', '20', '--keep-alive', '1'] });
+  await daemon.waitForWorkers(1);
+  const socket = net.connect(daemon.port, '127.0.0.1');
+  t.teardown(() => socket.destroy());
+  let received = '';
+  socket.setEncoding('latin1').on('data', (text: string) => (received += text));
+  const closed = new Promise<void>((settle) => socket.once('close', () => settle()));
+  socket.on('error', () => undefined); // what happened shows in what was received
+  await new Promise<void>((settle) => socket.once('connect', () => settle()));
+  // Each takes 8 s, so all four are read and still waiting when the drain starts.
+  socket.write('GET /?delay=8000 HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(4));
+  await reloadAndWait(daemon, 2);
+  await closed;
+  const statuses = received.match(/^HTTP\/1\.1 \d+/gm) ?? [];
+  t.deepEqual(statuses, Array.from({ length: 4 }, () => 'HTTP/1.1 200'), received);
+});
+
+serialTestWith({ h2load: 'nghttp2-client' }, 'h2load --h1 -m 16 across 2 reloads: every request started is answered', async (t) => {
+  const daemon = await startDaemon(t, { args: [fixture('slow-app.mjs'), '-w', '2', '-b', '127.0.0.1:0', '--graceful-timeout', '20'] });
+  await daemon.waitForWorkers(2);
+  // Back-to-back short runs for as long as the reloads take, so every drain falls inside one of them.
+  const runs: H2loadRun[] = [];
+  let reloading = true;
+  const load = (async () => {
+    while (reloading || runs.length < 2) runs.push(await h2load(['--h1', '-c', '4', '-m', '16', '-n', '3000', `${daemon.url}/?delay=2`]));
+  })();
+  try {
+    for (const generation of [2, 3]) {
+      await waitFor('h2load to be running', () => runs.length > 0 || null, 20_000);
+      await reloadAndWait(daemon, generation);
+    }
+  } finally {
+    reloading = false;
+    await load;
+  }
+  const unanswered = runs.filter((run) => run.code !== 0 || run.started !== run.done || Number.isNaN(run.started));
+  t.log(`${runs.length} h2load runs, ${runs.reduce((sum, run) => sum + run.done, 0)} requests answered`);
+  t.deepEqual(unanswered.map((run) => run.line), [], 'runs in which a started request was not answered');
+});
