@@ -41,5 +41,5 @@ export async function readConfig(sources: ConfigSources, startFile?: string | nu
   }
   if (fromEnvironment) layers.push({ source: { kind: 'environment', variable: 'APPD_CMD_ARGS' }, values: fromEnvironment.values });
   layers.push({ source: { kind: 'argv' }, values: fromArgv.values });
-  return { resolved: resolveConfig(layers, sources.environment, configFile), actions: fromArgv.actions };
+  return { resolved: resolveConfig(layers, sources.environment, configFile, sources.directory), actions: fromArgv.actions };
 }

@@ -77,12 +77,13 @@ export function probeControlSocket(path: string): Promise<SocketProbe> {
  * Refuses to start when a live daemon owns the path: the message names its pid. A successor master
  * (upgrade) expects its old master there (`expectedPid`), and only that one.
  */
-export async function refuseIfRunning(path: string, name: string, expectedPid: number | null = null): Promise<SocketProbe> {
+export async function refuseIfRunning(path: string, name: string, expectedPid: number | null = null, nameOrigin = ''): Promise<SocketProbe> {
   const probe = await probeControlSocket(path);
   if (probe.state !== 'live' || (expectedPid !== null && probe.daemon?.pid === expectedPid)) return probe;
   const who = probe.daemon ? `appd "${probe.daemon.name}" (pid ${probe.daemon.pid})` : 'another process';
+  const origin = nameOrigin === '' ? '' : ` (this one is named "${name}" ${nameOrigin})`;
   throw new AlreadyRunningError(
-    `${who} is already running on control socket ${path}; stop it (appctl -n ${name} stop), or give this one another --name or --control-socket`,
+    `${who} is already running on control socket ${path}; stop it (appctl -n ${name} stop), or give this one another name with --name NAME or name: 'NAME' in its config file${origin}, or another --control-socket`,
   );
 }
 

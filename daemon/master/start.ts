@@ -2,6 +2,7 @@
 // arbiter loop, and cleanup that leaves nothing behind whatever happened. Run by the appd master.
 
 import { resolve } from 'node:path';
+import { describeNameOrigin } from '../../shared/config/default-name.js';
 import type { ResolvedConfig } from '../../shared/config/resolve.js';
 import { controlSocketPath, currentPathContext } from '../../shared/control/socket-path.js';
 import { AppdError, ConfigError, describeError } from '../../shared/errors.js';
@@ -105,7 +106,7 @@ export async function runMaster(
     }
     // Before binding anything: a second daemon of the same name is told who runs, not "address in use".
     // A successor expects its old master there, and takes the path over once ready.
-    await refuseIfRunning(controlPath, config.name, predecessor?.pid ?? null);
+    await refuseIfRunning(controlPath, config.name, predecessor?.pid ?? null, describeNameOrigin(resolved, process.cwd()));
     const bindIsDefault = resolved.sources.bind.kind === 'default' && config.pools === null;
     listeners = await openListeners(allBinds(config), bindIsDefault, takeInheritedSockets(process.env), config.unixSocketMode);
     const pidfilePath = pidfile;

@@ -1,11 +1,13 @@
 // Merges the config layers (default < config file < APPD_CMD_ARGS < command line) into one typed Config,
 // remembering where each value came from. Run by the appd master at start and on every reload.
 
-import { camelCase, kebabCase, type AnySetting } from '../settings/define.js';
+import { resolve } from 'node:path';
+import { camelCase, kebabCase, type AnySetting, type DefaultContext } from '../settings/define.js';
 import { InvalidValue } from '../settings/kinds.js';
 import { findSetting, SETTINGS, type Config, type SettingKey } from '../settings/table.js';
 import { ConfigError } from '../errors.js';
 import { closestName } from './closest-key.js';
+import { anchorFileValue, fileAnchor, type FileAnchor } from './relative-paths.js';
 
 export type ValueSource =
   | { readonly kind: 'default' }
@@ -82,36 +84,57 @@ function parseValue(setting: AnySetting, raw: unknown, source: ValueSource): unk
 }
 
 /** A computed default reads the environment (PORT, WEB_CONCURRENCY), which can hold nonsense too. */
-function computeDefault(setting: AnySetting, environment: NodeJS.ProcessEnv, values: Record<string, unknown>): unknown {
+function computeDefault(setting: AnySetting, context: DefaultContext): unknown {
   const fallback = setting.default;
   if (typeof fallback !== 'function') return fallback;
   try {
-    return fallback({ environment, values });
+    return fallback(context);
   } catch (error) {
     if (!(error instanceof InvalidValue)) throw error;
     throw new ConfigError(`invalid default for ${setting.key} (${setting.defaultText ?? 'computed'}): ${error.message}`);
   }
 }
 
+/** A config file's value with its relative paths anchored (relative-paths.ts); the error names the setting. */
+function anchorValue(setting: AnySetting, value: unknown, source: ValueSource, anchor: FileAnchor): unknown {
+  try {
+    return anchorFileValue(setting, value, anchor);
+  } catch (error) {
+    if (!(error instanceof Error) || error instanceof ConfigError) throw error;
+    throw new ConfigError(`invalid ${settingLabel(setting, source)} (from ${describeSource(source)}): ${error.message}`);
+  }
+}
+
+/** `directory` is the working directory at start: command-line paths and chdir are relative to it. */
 export function resolveConfig(
   layers: readonly ConfigLayer[],
   environment: NodeJS.ProcessEnv,
   configFile: string | null,
+  directory: string,
 ): ResolvedConfig {
   const values: Record<string, unknown> = {};
   const sources: Record<string, ValueSource> = {};
+  const chdirLayer = [...layers].reverse().find((layer) => typeof layer.values['chdir'] === 'string' && layer.values['chdir'] !== '');
+  const chdir = chdirLayer ? { value: String(chdirLayer.values['chdir']), fromFile: chdirLayer.source.kind === 'file' } : null;
+  const anchor = configFile === null ? null : fileAnchor(configFile, chdir, directory);
+  // Every value given first, then the defaults, so that a computed default (the name) sees them all.
   for (const setting of SETTINGS) {
     // The highest layer that sets a key wins; layers are given lowest first.
     for (let index = layers.length - 1; index >= 0; index -= 1) {
       const layer = layers[index];
       if (layer && layer.values[setting.key] !== undefined) {
-        values[setting.key] = parseValue(setting, layer.values[setting.key], layer.source);
+        const value = parseValue(setting, layer.values[setting.key], layer.source);
+        values[setting.key] = layer.source.kind === 'file' && anchor !== null ? anchorValue(setting, value, layer.source, anchor) : value;
         sources[setting.key] = layer.source;
         break;
       }
     }
+  }
+  const chdirValue = values['chdir'];
+  const context = { environment, directory: typeof chdirValue === 'string' ? resolve(directory, chdirValue) : directory, configFile };
+  for (const setting of SETTINGS) {
     if (!(setting.key in values)) {
-      values[setting.key] = computeDefault(setting, environment, values);
+      values[setting.key] = computeDefault(setting, { ...context, values });
       sources[setting.key] = { kind: 'default' };
     }
   }

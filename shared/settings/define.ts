@@ -46,10 +46,14 @@ export interface SettingSpec<Key extends string, Value> {
   readonly doc: string;
 }
 
-/** What a computed default may read: the environment (PORT, WEB_CONCURRENCY) and settings resolved before it. */
+/** What a computed default may read: the environment (PORT, WEB_CONCURRENCY), the settings given, where the daemon runs. */
 export interface DefaultContext {
   readonly environment: NodeJS.ProcessEnv;
   readonly values: Readonly<Record<string, unknown>>;
+  /** Where the daemon runs and relative paths resolve: chdir if set, else the working directory at start. */
+  readonly directory: string;
+  /** The config file read, if any. */
+  readonly configFile: string | null;
 }
 
 // `any` because the table mixes value types; each entry keeps its own type through defineSetting,

@@ -1,19 +1,11 @@
 // Settings table, part 2: server mechanics (name, pidfile, daemon, identity), logging, security, control.
 // Read by the appd master; flags, config keys, --print-config and the man page derive from it.
 
-import { basename, extname } from 'node:path';
+import { defaultName } from '../config/default-name.js';
 import { defineSetting } from './define.js';
 import { kinds } from './kinds.js';
 
 const GUNICORN_ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"';
-
-/** "./dist/server.js:createApp()" -> "server" */
-function nameFromApp(app: unknown): string {
-  if (typeof app !== 'string') return 'appd';
-  const file = app.replace(/:[^/:]*$/, '');
-  const stem = basename(file, extname(file)).replace(/[^A-Za-z0-9._-]/g, '-');
-  return /^[A-Za-z0-9]/.test(stem) ? stem.slice(0, 64) : 'appd';
-}
 
 export const PROCESS_SETTINGS = [
   defineSetting({
@@ -21,11 +13,14 @@ export const PROCESS_SETTINGS = [
     section: 'Server Mechanics',
     short: '-n',
     kind: kinds.name,
-    default: ({ values }) => nameFromApp(values['app'] ?? values['script']),
-    defaultText: 'the app (or script) file name without extension, else "appd"',
+    default: ({ values, directory, configFile }) => {
+      const program = values['app'] ?? values['script'];
+      return defaultName(typeof program === 'string' ? program : null, directory, configFile).name;
+    },
+    defaultText: 'the name in the package.json of the app\'s (or script\'s) package, else its directory\'s name; with pools, the config file\'s package or directory',
     reload: 'restart',
     summary: 'The daemon name, in process titles, logs and the control socket name.',
-    doc: 'Titles read "appd: master [NAME]" and "appd: worker POOL.SLOT gGEN [NAME]". Only one daemon per name runs per user: a second one is refused with the pid of the first.',
+    doc: 'Titles read "appd: master [NAME]" and "appd: worker POOL.SLOT gGEN [NAME]". Only one daemon per name runs per user: a second one is refused with the pid of the first. The default tells projects apart: two projects that both serve app.js are named after their packages (or directories), not both "app".',
   }),
   defineSetting({
     key: 'pidfile',
@@ -96,7 +91,7 @@ export const PROCESS_SETTINGS = [
     defaultText: 'the working directory at start',
     reload: 'restart',
     summary: 'Change to this directory before loading apps.',
-    doc: 'Relative paths in settings (app, logs, pidfile) are resolved against it.',
+    doc: 'Relative paths in settings (app, logs, pidfile) are resolved against it: those on the command line, and those in the config file, which are otherwise relative to the config file\'s directory. A relative chdir in a config file is itself relative to the file\'s directory.',
   }),
   defineSetting({
     key: 'env',

@@ -31,7 +31,7 @@ test('status --json, status, ping and config against a running daemon (upgrade: 
     const counted = current.pools[0]?.workers.reduce((sum, worker) => sum + (worker.requests ?? 0), 0) ?? 0;
     return counted >= 4 ? current : null;
   });
-  t.like(snapshot, { format: 1, name: 'pid-app', master: { pid: daemon.pid, phase: 'running', controlSocket: socketOf(daemon, 'pid-app') } });
+  t.like(snapshot, { format: 1, name: 'appd', master: { pid: daemon.pid, phase: 'running', controlSocket: socketOf(daemon, 'appd') } });
   t.deepEqual(snapshot.master.listeners, [daemon.url]);
   const pool = snapshot.pools[0];
   t.like(pool, { name: 'web', kind: 'http', desired: 2, ready: 2, generation: 1, reloading: false, restarts: 0 });
@@ -46,14 +46,14 @@ test('status --json, status, ping and config against a running daemon (upgrade: 
 
   const human = await run('status');
   t.is(human.code, 0);
-  t.regex(human.stdout, new RegExp(`^appd 'pid-app': master pid \\d+, running, up ${UPTIME}`));
+  t.regex(human.stdout, new RegExp(`^appd 'appd': master pid \\d+, running, up ${UPTIME}`));
   t.regex(human.stdout, /WORKER +PID +STATE +UPTIME +REQUESTS +ACTIVE +RSS +CPU +RESTARTS/);
   for (const pid of pids) t.regex(human.stdout, new RegExp(`web\\.\\d g1 +${pid} +ready`));
   t.true(human.stdout.split('\n').every((line) => line.length <= 80), human.stdout);
 
   const ping = await run('ping');
   t.is(ping.code, 0);
-  t.regex(ping.stdout, new RegExp(`^pong from appd 'pid-app' \\(pid ${daemon.pid}, running, up ${UPTIME}\\) in [\\d.]+ ms`));
+  t.regex(ping.stdout, new RegExp(`^pong from appd 'appd' \\(pid ${daemon.pid}, running, up ${UPTIME}\\) in [\\d.]+ ms`));
   const pingJson = JSON.parse((await run('ping', '--json')).stdout) as { status: string; data: { pid: number } };
   t.like(pingJson, { status: 'completed', data: { pid: daemon.pid } });
 

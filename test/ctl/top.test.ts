@@ -55,7 +55,7 @@ tmuxTest('appctl top shows the workers of status --json; + adds one, r rolls the
   const rows = first.screen.replace(/\n$/, '').split('\n');
   t.is(rows.length, 24, 'the frame fills the 24 rows');
   t.true(rows.every((row) => row.length <= 80), 'no row is wider than the terminal');
-  t.regex(first.screen, new RegExp(`^appd 'pid-app' \\S+ · master ${daemon.pid} · running`));
+  t.regex(first.screen, new RegExp(`^appd 'appd' \\S+ · master ${daemon.pid} · running`));
   t.regex(first.screen, /^> web +http +2\/2 +1 +ok /m, 'the pool row, selected');
   t.regex(first.screen, /^↑↓ select {2}\+- scale {2}r reload {2}k restart {2}u upgrade {2}l logs {2}\? help {2}q quit/m);
   t.regex(first.screen, /── logs: pool web ─+/);
@@ -119,7 +119,7 @@ test('without a terminal (TERM=dumb, piped), appctl top prints plain frames unti
   await waitFor('a frame with both workers', () => pids.every((pid) => new RegExp(`web\\.\\d g1 +${pid} +ready`).test(top.output())), 60_000).catch((error: Error) => {
     throw new Error(`${error.message}\n--- appctl top printed ---\n${top.output()}`);
   });
-  t.regex(top.output(), new RegExp(`^appd 'pid-app' \\S+ \\| master ${daemon.pid} \\| running`, 'm'));
+  t.regex(top.output(), new RegExp(`^appd 'appd' \\S+ \\| master ${daemon.pid} \\| running`, 'm'));
   t.false(top.output().includes('\u001b'), 'no terminal escapes');
   killQuietly(top.child.pid ?? -1, 'SIGINT');
   t.is(await top.exited, 0);

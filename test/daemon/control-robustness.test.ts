@@ -42,7 +42,7 @@ const isError = (code: string) => (message: Record<string, unknown>) => message[
 test('garbage on the control socket: each bad client gets an error or a close; HTTP and appctl ping never stop', async (t) => {
   const daemon = await startDaemon(t, { args: [fixture('pid-app.mjs'), '-w', '2', '-b', '127.0.0.1:0'] });
   const workers = await daemon.waitForWorkers(2);
-  const socket = join(daemon.directory, 'appd', 'pid-app.sock');
+  const socket = join(daemon.directory, 'appd', 'appd.sock');
   const http = keepProbing(async () => {
     const response = await get(daemon.url);
     if (response.status !== 200) throw new Error(`HTTP ${response.status}`);

@@ -28,6 +28,8 @@ for (const unit of ['appd.service', 'appd@.service']) {
     const config = start[configIndex] ?? '';
     mkdirSync(dirname(config), { recursive: true });
     writeFileSync(config, `export default { app: ${JSON.stringify(fixture('pid-app.mjs'))}, bind: '127.0.0.1:0', workers: 2 };\n`);
+    const chdirIndex = start.indexOf('--chdir') + 1;
+    if (chdirIndex > 0) mkdirSync(start[chdirIndex] ?? '', { recursive: true }); // the instance's /srv/NAME
     mkdirSync(join(root, 'run/appd'), { recursive: true, mode: 0o700 }); // RuntimeDirectory=appd
     const daemon = await startDaemon(t, { args: start });
     t.regex(daemon.output, /\[INFO\] ready: 2 worker/);
