@@ -110,7 +110,7 @@ export function resolveConfig(
   layers: readonly ConfigLayer[],
   environment: NodeJS.ProcessEnv,
   configFile: string | null,
-  directory: string,
+  directory: string = process.cwd(),
 ): ResolvedConfig {
   const values: Record<string, unknown> = {};
   const sources: Record<string, ValueSource> = {};
