@@ -21,6 +21,7 @@ import { ProcessUsage, readRssBytes } from '../workers/process-usage.js';
 import { StatusFeed } from './status-feed.js';
 import { buildStatusSnapshot, statusSignature } from './status-snapshot.js';
 import { Supervisor, type StopMode } from '../workers/supervisor.js';
+import { manageWorkers } from '../workers/manage.js';
 import type { BootFailureReport, WorkerHandle } from '../workers/handle.js';
 import { UpgradeCoordinator } from '../upgrade/coordinator.js';
 import type { ArbiterOptions } from './options.js';
@@ -177,9 +178,9 @@ export class Arbiter {
     try {
       this.supervisor.murderWorkers();
       this.#checkMemory();
-      this.supervisor.manageWorkers(this.#stopMode);
+      manageWorkers(this.supervisor, this.#stopMode, this.#now());
       // A pool whose new generation just became ready drains its old one now, not one tick later.
-      if (this.#checkProgress()) this.supervisor.manageWorkers(this.#stopMode);
+      if (this.#checkProgress()) manageWorkers(this.supervisor, this.#stopMode, this.#now());
       // Only while someone watches (appctl top): a snapshot a second, sooner after a change, and
       // a first one for each new watcher.
       this.#statusFeed.publishIfDue(this.#now(), () => statusSignature(this.supervisor, this.phase), () => this.snapshot());
@@ -222,7 +223,7 @@ export class Arbiter {
     // Workers still booting quit at once; one that is ready may already serve (a successor's workers
     // accept on the shared sockets, next to the old master's): it drains like any other.
     for (const worker of this.supervisor.workers.values()) {
-      if (worker.state === 'starting') this.supervisor.retireWorker(worker, 'start failed', 'quick');
+      if (worker.state === 'starting') this.supervisor.retireWorker(worker, 'start-failed', 'start failed', 'quick');
     }
     this.#stopMode ??= 'graceful';
   }
@@ -366,7 +367,7 @@ export class Arbiter {
     const user = worker?.settings.user ? ` as user ${worker.settings.user}` : '';
     const message = `cannot start worker ${worker?.tag ?? workerId}${user}: ${error.message}${hasErrorCode(error, 'EACCES') ? ' (permission denied: that user must be able to execute it and read its directories)' : ''}`;
     this.#logger.error(message);
-    if (worker && worker.bootFailure === null) worker.bootFailure = { phase: 'spawn', message, code: (error as NodeJS.ErrnoException).code ?? 'EUNKNOWN' };
+    this.supervisor.spawnFailed(workerId, { phase: 'spawn', message, code: (error as NodeJS.ErrnoException).code ?? 'EUNKNOWN' });
     this.#handleWorkerExit({ type: 'worker-exit', workerId, code: null, signal: null });
   }
 

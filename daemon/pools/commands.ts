@@ -116,7 +116,9 @@ function restartSlot(context: PoolCommandContext, pool: Pool, slot: number, requ
   const newestBefore = Math.max(0, ...before.map((worker) => worker.id));
   pool.slot(slot).reset();
   // The same path as max-requests: an http slot gets its successor first, a command slot stops first.
-  for (const worker of before) worker.recycleReason ??= `restart requested by ${requester.origin}`;
+  for (const worker of before) {
+    if (worker.recycleReason === null) worker.transition('recycle-requested', { reason: `restart requested by ${requester.origin}`, cause: null });
+  }
   announce(context, requester, `restarting ${pool.name}.${slot}`);
   context.addJob({
     requester,

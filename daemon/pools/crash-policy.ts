@@ -4,7 +4,7 @@
 import { backoffDelayMs } from './backoff.js';
 import type { Logger } from '../master/logger.js';
 import type { UnaskedExit } from '../workers/outside-kill.js';
-import type { SlotRecord } from './slot.js';
+import type { ExitRecord, SlotEvent, SlotRecord } from './slot.js';
 import type { WorkerHandle } from '../workers/handle.js';
 
 export interface CrashPolicyContext {
@@ -37,36 +37,32 @@ function exitReason(worker: WorkerHandle, unasked: UnaskedExit): string {
  * failed start, throttled with exponential backoff, and after start-retries of them in a row the
  * slot is fatal.
  */
-export function recordExit(worker: WorkerHandle, record: SlotRecord, code: number | null, unasked: UnaskedExit, context: CrashPolicyContext): void {
-const { logger, now, random } = context;
+export function judgeExit(worker: WorkerHandle, record: SlotRecord, code: number | null, unasked: UnaskedExit, now: number, random: () => number): SlotEvent {
   const settings = worker.settings;
-  const slot = `${worker.pool}.${worker.slot}`;
-  record.lastExit = { code, signal: worker.exitSignal, reason: exitReason(worker, unasked), at: now() };
+  const exit: ExitRecord = { code, signal: worker.exitSignal, reason: exitReason(worker, unasked), at: now };
   if (settings.kind === 'command' && (settings.restart === 'never' || (settings.restart === 'on-failure' && code === 0))) {
-    record.finished = true;
-    logger.info(`slot ${slot} stays exited (restart: ${settings.restart})`);
-    return;
+    return { type: 'finished', exit };
   }
-  record.restarts += 1;
   // kill -9 by an operator or a chaos tool is not the program failing to start: backing off would
   // leave the pool short for seconds after a burst of kills. The failures so far are kept.
-  if (unasked === 'outside-kill') {
-    record.nextSpawnAt = now();
-    return;
+  if (unasked === 'outside-kill') return { type: 'replace-now', exit, failedBefore: 'kept' };
+  const started = worker.readyAt !== null && now - worker.spawnedAt >= settings.startSeconds * 1000;
+  if (started) return { type: 'replace-now', exit, failedBefore: 'forgotten' };
+  const failures = record.failures + 1;
+  if (failures > settings.startRetries) return { type: 'gave-up', exit };
+  return { type: 'failed-start', exit, at: now, delayMs: backoffDelayMs(failures, random) };
+}
+
+/** Judges the exit, moves the slot's record on, and says what it means for the slot in the log. */
+export function recordExit(worker: WorkerHandle, record: SlotRecord, code: number | null, unasked: UnaskedExit, context: CrashPolicyContext): void {
+  const event = judgeExit(worker, record, code, unasked, context.now(), context.random);
+  record.transition(event);
+  const slot = `${worker.pool}.${worker.slot}`;
+  if (event.type === 'finished') context.logger.info(`slot ${slot} stays exited (restart: ${worker.settings.restart})`);
+  if (event.type === 'gave-up') {
+    context.logger.critical(`slot ${slot} failed to start ${record.failures} times in a row; giving up (fatal) until appctl restart ${worker.pool}`);
   }
-  const started = worker.readyAt !== null && now() - worker.spawnedAt >= settings.startSeconds * 1000;
-  if (started) {
-    record.failures = 0;
-    record.nextSpawnAt = now();
-    return;
+  if (event.type === 'failed-start' && event.delayMs > 0) {
+    context.logger.warning(`slot ${slot} failed to start ${record.failures} times in a row; next start in ${(event.delayMs / 1000).toFixed(2)}s`);
   }
-  record.failures += 1;
-  if (record.failures > settings.startRetries) {
-    record.fatal = true;
-    logger.critical(`slot ${slot} failed to start ${record.failures} times in a row; giving up (fatal) until appctl restart ${worker.pool}`);
-    return;
-  }
-  const delay = backoffDelayMs(record.failures, random);
-  record.nextSpawnAt = now() + delay;
-  if (delay > 0) logger.warning(`slot ${slot} failed to start ${record.failures} times in a row; next start in ${(delay / 1000).toFixed(2)}s`);
 }

@@ -55,11 +55,11 @@ export function rollBack(pool: Pool, supervisor: Supervisor, logger: Logger, rea
     if (worker.generation !== failedGeneration || worker.state === 'stopping') continue;
     // Not serving yet: nothing to finish. A ready one may have requests in flight: it drains.
     if (worker.state === 'starting') {
-      supervisor.retireWorker(worker, 'reload rolled back', 'quick');
+      supervisor.retireWorker(worker, 'rolled-back', 'reload rolled back', 'quick');
       continue;
     }
     const oldOne = workers.some((other) => other.slot === worker.slot && other.generation < failedGeneration && other.state === 'ready');
-    if (oldOne || worker.slot >= pool.desired) supervisor.retireWorker(worker, 'reload rolled back');
+    if (oldOne || worker.slot >= pool.desired) supervisor.retireWorker(worker, 'rolled-back', 'reload rolled back');
     else kept.push(worker.tag); // its old worker died during the roll: better the new code than an empty slot
   }
   const serving = workers.filter((worker) => worker.generation < failedGeneration && worker.state === 'ready' && worker.slot < pool.desired).length;

@@ -1,20 +1,38 @@
-// The master's view of one worker process: identity (pool, slot, generation), lifecycle state, timings,
-// last stats and the tail of its output. Run by the appd master; the child side is daemon/worker/main.ts.
+// The master's view of one worker process: identity (pool, slot, generation), its lifecycle state and
+// every time and deadline of it (written only by transition(), see state.ts), last stats and the tail
+// of its output. Run by the appd master; the child side is daemon/worker/main.ts.
 
 import { AppdBug } from '../../shared/errors.js';
 import type { PoolSettings } from '../pools/pool.js';
 import type { WorkerProcess } from './spawner.js';
 import { STACK_HEADER, type MasterToWorker, type WorkerStats } from '../contracts/worker-messages.js';
-import { TRANSITIONS, type WorkerEvent, type WorkerState } from './state.js';
+import {
+  TRANSITIONS,
+  type BootFailureReport,
+  type Deadline,
+  type RetireCause,
+  type StopMode,
+  type WorkerAction,
+  type WorkerEvent,
+  type WorkerEventPayloads,
+  type WorkerState,
+} from './state.js';
 import type { RecycleCause, RestartReason } from './exit-reason.js';
 
-const OUTPUT_TAIL_LINES = 20;
+export type { BootFailureReport } from './state.js';
 
-export interface BootFailureReport {
-  readonly phase: 'spawn' | 'load' | 'init' | 'listen' | 'setting' | 'timeout' | 'crash';
-  readonly message: string;
-  readonly code?: string;
-}
+/** An event with its payload, as one value the compiler can narrow. */
+type WorkerHappening = { [Event in WorkerEvent]: { readonly event: Event } & WorkerEventPayloads[Event] }[WorkerEvent];
+
+const OUTPUT_TAIL_LINES = 20;
+/** How long after graceful-timeout the master kills an HTTP worker that has not exited by itself. */
+const WORKER_CUT_MARGIN_MS = 1000;
+/** After a quick stop (INT/QUIT) workers get this long before SIGKILL. */
+const QUICK_STOP_GRACE_MS = 2000;
+/** After asking a timed-out worker for its stack, wait at most this long for it before SIGKILL. */
+const STACK_GRACE_MS = 3000;
+/** Once the stack header is seen, the rest of that one write is moments behind. */
+const STACK_FLUSH_MS = 250;
 
 export class WorkerHandle {
   readonly id: number;
@@ -26,35 +44,31 @@ export class WorkerHandle {
   readonly spawnedAt: number;
   /** The pool's settings when this worker was spawned; its timeouts are these. */
   readonly settings: PoolSettings;
-  #state: WorkerState = 'starting';
-  readyAt: number | null = null;
-  lastHeartbeatAt: number;
-  stats: WorkerStats | null = null;
-  /** Why the master retired it (shown in logs and status). */
-  retireReason: string | null = null;
-  stopRequestedAt: number | null = null;
-  /** When it said it stopped accepting (HTTP workers, on drain). */
-  stoppedAcceptingAt: number | null = null;
-  stopMode: 'graceful' | 'quick' | null = null;
-  /** A deadline sooner than the stop grace (a timed-out worker gets a moment to print its stack). */
-  killAt: number | null = null;
-  /** Set when the master stops it for failing its heartbeat: the slot records a failure, not a planned stop. */
-  timedOut = false;
-  /** When its watchdog printed the stack it was stuck in (after a timeout). */
-  stackPrintedAt: number | null = null;
-  killSentAt: number | null = null;
-  /** Set when the worker asked to be replaced (max-requests); a successor is spawned first. */
-  recycleReason: string | null = null;
-  /** Set with recycleReason when the master decided it (max-requests, max-memory): the restarts metric's reason. */
-  recycleCause: RecycleCause | null = null;
-  /** Why it exited, as a restart reason (null: a planned stop nothing replaces); set just before it turns exited. */
-  exitReason: RestartReason | null = null;
-  bootFailure: BootFailureReport | null = null;
-  exitCode: number | null = null;
-  exitSignal: NodeJS.Signals | null = null;
   readonly outputTail: string[] = [];
-  /** Told of every state change (the master's event feed for `appctl events`). */
+  /** Told of every state change (the master's event feed for `appctl events`, metrics). */
   onStateChange: ((worker: WorkerHandle) => void) | null = null;
+
+  #state: WorkerState = 'starting';
+  #readyAt: number | null = null;
+  #lastHeartbeatAt: number;
+  /** Silence (no heartbeat, not ready yet) is judged from here at the earliest: moved on after a master stall. */
+  #judgedFrom: number;
+  #stats: WorkerStats | null = null;
+  #bootFailure: BootFailureReport | null = null;
+  #recycleReason: string | null = null;
+  #recycleCause: RecycleCause | null = null;
+  #retireReason: string | null = null;
+  #retireCause: RetireCause | null = null;
+  #stopMode: StopMode | null = null;
+  #stopRequestedAt: number | null = null;
+  #stoppedAcceptingAt: number | null = null;
+  #timedOut = false;
+  #killAt: number | null = null;
+  #stackPrintedAt: number | null = null;
+  #killSentAt: number | null = null;
+  #exitCode: number | null = null;
+  #exitSignal: NodeJS.Signals | null = null;
+  #exitReason: RestartReason | null = null;
 
   constructor(id: number, pool: string, slot: number, generation: number, workerProcess: WorkerProcess, now: number, settings: PoolSettings) {
     this.id = id;
@@ -64,11 +78,67 @@ export class WorkerHandle {
     this.generation = generation;
     this.process = workerProcess;
     this.spawnedAt = now;
-    this.lastHeartbeatAt = now;
+    this.#lastHeartbeatAt = now;
+    this.#judgedFrom = now;
   }
 
   get state(): WorkerState {
     return this.#state;
+  }
+  get readyAt(): number | null {
+    return this.#readyAt;
+  }
+  get lastHeartbeatAt(): number {
+    return this.#lastHeartbeatAt;
+  }
+  get stats(): WorkerStats | null {
+    return this.#stats;
+  }
+  /** Why it could not boot: its own report, a boot timeout, a spawn error, or an exit before ready. */
+  get bootFailure(): BootFailureReport | null {
+    return this.#bootFailure;
+  }
+  /** Set when it should be replaced, successor first (max-requests, max-memory, appctl restart of its slot). */
+  get recycleReason(): string | null {
+    return this.#recycleReason;
+  }
+  /** Set with recycleReason when the master decided it (max-requests, max-memory): the restarts metric's reason. */
+  get recycleCause(): RecycleCause | null {
+    return this.#recycleCause;
+  }
+  /** Why the master retired it (shown in logs and status). */
+  get retireReason(): string | null {
+    return this.#retireReason;
+  }
+  get retireCause(): RetireCause | null {
+    return this.#retireCause;
+  }
+  get stopMode(): StopMode | null {
+    return this.#stopMode;
+  }
+  get stopRequestedAt(): number | null {
+    return this.#stopRequestedAt;
+  }
+  /** When it said it stopped accepting (HTTP workers, on drain). */
+  get stoppedAcceptingAt(): number | null {
+    return this.#stoppedAcceptingAt;
+  }
+  /** Stopped for failing its heartbeat: the slot records a failure, not a planned stop. */
+  get timedOut(): boolean {
+    return this.#timedOut;
+  }
+  get killSentAt(): number | null {
+    return this.#killSentAt;
+  }
+  get exitCode(): number | null {
+    return this.#exitCode;
+  }
+  get exitSignal(): NodeJS.Signals | null {
+    return this.#exitSignal;
+  }
+  /** Why it exited, as a restart reason (null: a planned stop nothing replaces). */
+  get exitReason(): RestartReason | null {
+    return this.#exitReason;
   }
 
   get pid(): number {
@@ -85,44 +155,158 @@ export class WorkerHandle {
     return `${this.tag} (pid ${this.pid})`;
   }
 
-  /** The only writer of the state (see state.ts); tells `onStateChange` when it really changes. */
-  transition(event: WorkerEvent): WorkerState {
-    const next = TRANSITIONS[this.#state][event];
-    if (next === null) throw new AppdBug(`worker ${this.label}: event "${event}" in state "${this.#state}"`);
-    const changed = next !== this.#state;
-    this.#state = next;
+  /**
+   * The only writer of the state and of every time and deadline of this worker: records the event's
+   * payload, moves along the table (state.ts), takes the edge's actions, then tells `onStateChange`
+   * when the state really changed (so a watcher reads why and how, already recorded).
+   */
+  transition<Event extends WorkerEvent>(event: Event, payload: WorkerEventPayloads[Event]): WorkerState {
+    const edge = TRANSITIONS[this.#state][event];
+    if (edge === null) throw new AppdBug(`worker ${this.label}: event "${event}" in state "${this.#state}"`);
+    this.#record({ event, ...payload } as WorkerHappening);
+    const changed = edge.next !== this.#state;
+    this.#state = edge.next;
+    for (const action of edge.actions) this.#perform(action);
     if (changed) this.onStateChange?.(this);
-    return next;
+    return edge.next;
   }
 
-  /** Sends a signal; a process that already exited is not an error: its exit event is on its way. */
-  signal(signal: NodeJS.Signals): void {
-    this.process.signal(signal);
+  #record(happened: WorkerHappening): void {
+    switch (happened.event) {
+      case 'became-ready':
+        if (this.#readyAt !== null) return;
+        this.#readyAt = happened.at;
+        this.#lastHeartbeatAt = happened.at;
+        return;
+      case 'heartbeat':
+        this.#lastHeartbeatAt = happened.at;
+        this.#stats = happened.stats;
+        return;
+      case 'boot-error':
+        this.#bootFailure = happened.report;
+        return;
+      case 'draining':
+        this.#stoppedAcceptingAt ??= happened.at;
+        return;
+      case 'recycle-requested':
+        if (this.#recycleReason !== null) return;
+        this.#recycleReason = happened.reason;
+        this.#recycleCause = happened.cause;
+        return;
+      case 'retire':
+        this.#stopping(happened.at, happened.reason, happened.cause, happened.mode);
+        return;
+      case 'missed-heartbeat':
+        this.#timedOut = true;
+        this.#stopping(happened.at, 'timeout', 'timeout', 'graceful');
+        this.#killAt = happened.at + (this.settings.timeoutStack ? STACK_GRACE_MS : 0);
+        return;
+      case 'boot-timeout':
+        this.#bootFailure = happened.report;
+        this.#stopping(happened.at, 'boot timeout', 'boot-timeout', 'quick');
+        this.#killSentAt = happened.at;
+        return;
+      case 'stack-printed':
+        this.#stackPrintedAt ??= happened.at;
+        return;
+      case 'kill':
+        this.#killSentAt ??= happened.at;
+        return;
+      case 'master-stalled':
+        this.#judgedFrom = happened.at;
+        return;
+      case 'exited':
+        this.#exitCode = happened.code;
+        this.#exitSignal = happened.signal;
+        this.#exitReason = happened.reason;
+        this.#bootFailure ??= happened.bootFailure;
+        return;
+    }
+  }
+
+  #stopping(at: number, reason: string, cause: RetireCause, mode: StopMode): void {
+    this.#retireReason = reason;
+    this.#retireCause = cause;
+    this.#stopMode = mode;
+    this.#stopRequestedAt = at;
   }
 
   /**
-   * Asks an HTTP worker to drain (DESIGN §17): over IPC, so the app's own SIGTERM listeners (process.exit()
-   * in many CLI servers) never run on a reload or a graceful stop. A worker not ready yet has nothing in
-   * flight and may not listen to IPC yet (Node drops messages that arrive before a listener): it gets
-   * SIGTERM, as does one whose channel is closed or clogged (a closed one started its drain on 'disconnect').
+   * The next thing due for this worker by the clock, if any: a command counts as up after start-seconds;
+   * an HTTP worker must be ready within boot-timeout and then heartbeat within timeout; a stopping one
+   * is killed after its grace (graceful-timeout plus a margin, 2 s after a quick stop, or soon after a
+   * timeout, once its stack is out).
    */
-  requestDrain(): void {
-    if (this.readyAt === null || !this.process.send({ type: 'drain' })) this.signal('SIGTERM');
+  deadline(): Deadline | null {
+    const settings = this.settings;
+    const command = settings.kind === 'command';
+    // Killed: nothing is left to judge, its exit is on the way.
+    if (this.#killSentAt !== null) return null;
+    switch (this.#state) {
+      case 'starting':
+        if (command) return { at: this.spawnedAt + settings.startSeconds * 1000, event: 'became-ready' };
+        return { at: Math.max(this.spawnedAt, this.#judgedFrom) + settings.bootTimeout * 1000, event: 'boot-timeout' };
+      case 'ready':
+        if (command || settings.timeout <= 0) return null;
+        return { at: Math.max(this.#lastHeartbeatAt, this.#judgedFrom) + settings.timeout * 1000, event: 'missed-heartbeat' };
+      case 'stopping': {
+        if (this.#stopRequestedAt === null) return null;
+        if (this.#killAt !== null) {
+          const stackOut = this.#stackPrintedAt === null ? Infinity : this.#stackPrintedAt + STACK_FLUSH_MS;
+          return { at: Math.min(this.#killAt, stackOut), event: 'kill' };
+        }
+        return { at: this.#stopRequestedAt + this.stopGraceMs(), event: 'kill' };
+      }
+      case 'exited':
+        return null;
+    }
   }
 
+  /**
+   * How long a stopping worker has before SIGKILL. An HTTP worker cuts its own connections at
+   * graceful-timeout and says so; the master's SIGKILL is the backstop a moment later, so it does not
+   * race the worker's own clean exit.
+   */
+  stopGraceMs(): number {
+    if (this.#stopMode === 'quick') return QUICK_STOP_GRACE_MS;
+    return this.settings.gracefulTimeout * 1000 + (this.settings.kind === 'command' ? 0 : WORKER_CUT_MARGIN_MS);
+  }
+
+  #perform(action: WorkerAction): void {
+    switch (action) {
+      case 'ask-to-stop':
+        return this.#askToStop();
+      case 'request-stack':
+        if (this.settings.timeoutStack) this.process.requestStack();
+        return;
+      case 'kill':
+        return this.process.signal('SIGKILL');
+    }
+  }
+
+  /**
+   * The one place that says how a worker is asked to stop. A command gets its pool's stop-signal
+   * (graceful or quick: only the grace before SIGKILL differs). An HTTP worker asked to drain gets the
+   * request over its channel (DESIGN §17), so the app's own SIGTERM listeners (process.exit() in many
+   * CLI servers) never run on a reload or a graceful stop; one not ready yet has nothing in flight and
+   * may not listen to its channel yet (Node drops messages that arrive before a listener): it gets
+   * SIGTERM, as does one whose channel is closed or clogged. A quick stop is SIGQUIT.
+   */
+  #askToStop(): void {
+    if (this.settings.kind === 'command') return this.process.signal(this.settings.stopSignal);
+    if (this.#stopMode === 'quick') return this.process.signal('SIGQUIT');
+    if (this.#readyAt === null || !this.process.send({ type: 'drain' })) this.process.signal('SIGTERM');
+  }
+
+  /** A message that changes nothing of its lifecycle (reopen-logs). */
   send(message: MasterToWorker): void {
     this.process.send(message);
   }
 
-  /** Asks the worker's watchdog thread to print the stack its main thread is stuck in. */
-  requestStack(): void {
-    this.process.requestStack();
-  }
-
-  /** `now` is the arbiter's clock (output arrives between loop turns, so the caller reads it). */
+  /** Keeps the last lines for a boot failure's report; the stack header marks a timed-out worker's stack. */
   rememberOutput(line: string, now: number): void {
     // The whole stack is one write, so its lines arrive together with the header.
-    if (this.stackPrintedAt === null && line.includes(STACK_HEADER)) this.stackPrintedAt = now;
+    if (this.#stackPrintedAt === null && this.#state !== 'exited' && line.includes(STACK_HEADER)) this.transition('stack-printed', { at: now });
     this.outputTail.push(line);
     if (this.outputTail.length > OUTPUT_TAIL_LINES) this.outputTail.shift();
   }

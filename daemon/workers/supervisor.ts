@@ -1,5 +1,6 @@
-// Makes the running workers converge on the pools' desired state: spawnWorker, retireWorker, reapWorker,
-// manageWorkers (spawn missing, roll outdated, retire extra) and murderWorkers (timeouts). Run by the appd master.
+// The master's hands on its workers: spawnWorker, retireWorker, killWorker, reapWorker, the messages
+// they send, and murderWorkers (every deadline a worker has, fired when due). manage.ts decides which
+// to spawn and retire. Run by the appd master.
 
 import type { Config } from '../../shared/settings/table.js';
 import type { ArbiterEvent } from '../arbiter/events.js';
@@ -14,23 +15,16 @@ import { UnaskedExitClassifier } from './outside-kill.js';
 import { restartReason } from './exit-reason.js';
 import type { WorkerSpawner } from './spawner.js';
 import { WorkerHandle } from './handle.js';
+import type { BootFailureReport, DeadlineEvent, RetireCause, StopMode } from './state.js';
 import { WORKER_EXIT, type WorkerToMaster } from '../contracts/worker-messages.js';
 
-/** How long after graceful-timeout the master kills an HTTP worker that has not exited by itself. */
-const WORKER_CUT_MARGIN_MS = 1000;
-/** After a quick stop (INT/QUIT) workers get this long before SIGKILL. */
-const QUICK_STOP_GRACE_MS = 2000;
-/** After asking a timed-out worker for its stack, wait at most this long for it before SIGKILL. */
-const STACK_GRACE_MS = 3000;
-/** Once the stack header is seen, the rest of that one write is moments behind. */
-const STACK_FLUSH_MS = 250;
 /**
  * A stopping HTTP worker that has not said it stopped accepting by then is stuck (a busy loop never
  * runs its SIGTERM handler); a reload does not wait for it any longer (murderWorkers kills it later).
  */
 const DRAINING_ACK_WAIT_MS = 5000;
 
-export type StopMode = 'graceful' | 'quick';
+export type { StopMode } from './state.js';
 
 export interface SupervisorContext {
   readonly logger: Logger;
@@ -78,8 +72,11 @@ export class Supervisor {
     );
   }
 
-  /** The listeners a pool's workers get: all of them for the single-app form, else the pool's binds. */
-  listenersOf(pool: Pool): Listener[] {
+  /**
+   * The one place a worker's listeners are chosen: all of them for the single-app form, else the
+   * pool's binds. `slot` is the worker's (a per-slot socket would be picked here).
+   */
+  listenersOf(pool: Pool, _slot?: number): Listener[] {
     const all = this.#context.listeners();
     if (this.#context.config().pools === null) return [...all];
     return pool.settings.bind.flatMap((bind) => all.filter((listener) => listener.pool === pool.name && listener.bindText === bind.text));
@@ -97,7 +94,7 @@ export class Supervisor {
       daemonName: this.#context.config().name,
       slot,
       generation: pool.generation,
-      listeners: this.listenersOf(pool),
+      listeners: this.listenersOf(pool, slot),
       identity: this.#identities.get(pool.name) ?? null,
       random,
     }, {
@@ -119,29 +116,17 @@ export class Supervisor {
     fireHook(logger, 'postFork', this.#context.config().postFork, this.#context.hookServer(), { ...who, pid: worker.pid });
   }
 
-  /**
-   * Asks a worker to stop. HTTP workers: a drain request over IPC (graceful; see WorkerHandle.requestDrain),
-   * QUIT exits at once (quick). A command pool's process gets its stop-signal either way; only the grace
-   * before SIGKILL differs.
-   */
-  retireWorker(worker: WorkerHandle, reason: string, mode: StopMode = 'graceful'): void {
+  /** Asks a worker to stop (how: WorkerHandle's askToStop); a second ask only hurries a graceful stop. */
+  retireWorker(worker: WorkerHandle, cause: RetireCause, reason: string, mode: StopMode = 'graceful'): void {
     if (worker.state === 'stopping' && (mode === 'graceful' || worker.stopMode === 'quick')) return;
-    // Before the transition: whoever watches state changes reads why it stops.
-    worker.retireReason = reason;
-    worker.stopRequestedAt = this.#context.now();
-    worker.stopMode = mode;
-    worker.transition('retire');
+    worker.transition('retire', { at: this.#context.now(), reason, cause, mode });
     this.#context.logger.info(`stopping worker ${worker.label}: ${reason}`);
-    if (worker.settings.kind === 'command') worker.signal(worker.settings.stopSignal);
-    else if (mode === 'graceful') worker.requestDrain();
-    else worker.signal('SIGQUIT');
   }
 
   killWorker(worker: WorkerHandle, why: string): void {
     if (worker.killSentAt !== null) return;
     this.#context.logger.warning(`killing worker ${worker.label}: ${why}`);
-    worker.killSentAt = this.#context.now();
-    worker.signal('SIGKILL');
+    worker.transition('kill', { at: this.#context.now() });
   }
 
   /** A worker that broke the channel contract is killed at once: nothing it says can be trusted any more. */
@@ -150,40 +135,44 @@ export class Supervisor {
     if (worker && worker.state !== 'exited') this.killWorker(worker, reason);
   }
 
+  /** It could not even be started: its report says why; the exit that follows throttles its slot. */
+  spawnFailed(workerId: number, report: BootFailureReport): void {
+    const worker = this.workers.get(workerId);
+    if (worker && worker.state !== 'exited' && worker.bootFailure === null) worker.transition('boot-error', { report });
+  }
+
   /** Records a worker's exit, throttles its slot if it is failing, and reports what kind of exit it was. */
   reapWorker(workerId: number, code: number | null, signal: NodeJS.Signals | null): ReapedWorker | null {
     const worker = this.workers.get(workerId);
     if (!worker) return null;
     const { logger } = this.#context;
     const wasStopping = worker.state === 'stopping';
-    const unasked = wasStopping || worker.killSentAt !== null ? 'crash' : this.#unaskedExits.classify(signal);
-    // Before the transition: whoever watches state changes (events, metrics) reads how and why it exited.
-    worker.exitCode = code;
-    worker.exitSignal = signal;
-    worker.exitReason = restartReason(worker, wasStopping || worker.killSentAt !== null, unasked, this.pools.get(worker.pool)?.generation ?? worker.generation);
-    worker.transition('exited');
-    this.workers.delete(workerId);
+    const asked = wasStopping || worker.killSentAt !== null;
+    const unasked = asked ? 'crash' : this.#unaskedExits.classify(signal);
     const how = describeExit(code, signal);
     // Killed from outside while booting says nothing about the app: no boot failure, no rollback.
     const failedBoot = worker.readyAt === null && (!wasStopping || worker.bootFailure !== null) && unasked !== 'outside-kill';
+    let crashReport: BootFailureReport | null = null;
+    if (!wasStopping && worker.bootFailure === null && worker.readyAt === null && unasked !== 'outside-kill') {
+      const tail = worker.outputTail.slice(-8).join('\n');
+      const phase = code === WORKER_EXIT.appLoadFailed ? 'load' : 'crash';
+      crashReport = { phase, message: `exited with ${how} before becoming ready${tail ? `; its last output:\n${tail}` : ''}` };
+    }
+    const poolGeneration = this.pools.get(worker.pool)?.generation ?? worker.generation;
+    // Whoever watches state changes (events, metrics) reads how and why it exited: the transition records it first.
+    worker.transition('exited', { code, signal, reason: restartReason(worker, asked, unasked, poolGeneration), bootFailure: crashReport });
+    this.workers.delete(workerId);
+    const record = this.pools.get(worker.pool)?.slot(worker.slot);
     if (worker.bootFailure?.phase === 'spawn') {
       // Already logged with its cause by the arbiter; the slot is throttled like any failed start.
-      const record = this.pools.get(worker.pool)?.slot(worker.slot);
       if (record) recordExit(worker, record, code, unasked, this.#context);
     } else if (wasStopping && worker.bootFailure === null) {
       logger.info(`worker ${worker.label} exited (${how}) after ${worker.retireReason ?? 'stop'}`);
       // A hung worker is the app failing, not a planned stop: its slot counts it (and backs off if young).
-      const record = worker.timedOut ? this.pools.get(worker.pool)?.slot(worker.slot) : undefined;
-      if (record) recordExit(worker, record, code, unasked, this.#context);
+      if (record && worker.timedOut) recordExit(worker, record, code, unasked, this.#context);
     } else {
       const stage = worker.readyAt === null ? 'while booting' : 'unexpectedly';
       logger.error(`worker ${worker.label} exited ${stage} (${how}${UNASKED_EXIT_NOTES[unasked]})`);
-      if (worker.bootFailure === null && worker.readyAt === null && unasked !== 'outside-kill') {
-        const tail = worker.outputTail.slice(-8).join('\n');
-        const phase = code === WORKER_EXIT.appLoadFailed ? 'load' : 'crash';
-        worker.bootFailure = { phase, message: `exited with ${how} before becoming ready${tail ? `; its last output:\n${tail}` : ''}` };
-      }
-      const record = this.pools.get(worker.pool)?.slot(worker.slot);
       if (record) recordExit(worker, record, code, unasked, this.#context);
     }
     fireHook(logger, 'workerExit', this.#context.config().workerExit, this.#context.hookServer(),
@@ -196,29 +185,28 @@ export class Supervisor {
     if (!worker) return null;
     const now = this.#context.now();
     switch (message.type) {
-      case 'ready':
-        if (worker.transition('became-ready') === 'ready') {
-          worker.readyAt = now;
-          worker.lastHeartbeatAt = now;
-          this.#context.logger.info(`worker ${worker.label} ready in ${now - worker.spawnedAt}ms`);
-        }
+      case 'ready': {
+        const wasStarting = worker.state === 'starting';
+        worker.transition('became-ready', { at: now });
+        if (wasStarting) this.#context.logger.info(`worker ${worker.label} ready in ${now - worker.spawnedAt}ms`);
         break;
+      }
       case 'boot-error':
-        worker.bootFailure = message.code === undefined
-          ? { phase: message.phase, message: message.message }
-          : { phase: message.phase, message: message.message, code: message.code };
+        worker.transition('boot-error', {
+          report: message.code === undefined
+            ? { phase: message.phase, message: message.message }
+            : { phase: message.phase, message: message.message, code: message.code },
+        });
         break;
       case 'heartbeat':
-        worker.lastHeartbeatAt = now;
-        worker.stats = message.stats;
+        worker.transition('heartbeat', { at: now, stats: message.stats });
         break;
       case 'draining':
-        worker.stoppedAcceptingAt ??= now;
+        worker.transition('draining', { at: now });
         break;
       case 'recycle':
         if (worker.recycleReason === null) {
-          worker.recycleReason = message.reason;
-          worker.recycleCause = 'max_requests';
+          worker.transition('recycle-requested', { reason: message.reason, cause: 'max_requests' });
           this.#context.logger.info(`worker ${worker.label} asks to be replaced: ${message.reason}`);
         }
         break;
@@ -226,107 +214,42 @@ export class Supervisor {
     return worker;
   }
 
-  /** Spawns missing workers, rolls outdated ones (a successor first, then drain), retires extra slots. */
-  manageWorkers(stopMode: StopMode | null): void {
-    if (stopMode !== null) {
-      for (const worker of this.workers.values()) {
-        if (worker.state !== 'stopping' || (stopMode === 'quick' && worker.stopMode === 'graceful')) {
-          this.retireWorker(worker, stopMode === 'quick' ? 'quick stop' : 'graceful stop', stopMode);
-        }
-      }
-      return;
-    }
-    for (const pool of this.pools.values()) {
-      let rolling = 0;
-      for (let slot = 0; slot < pool.desired; slot += 1) rolling += this.#manageSlot(pool, slot, rolling);
-      for (const worker of this.workersOf(pool.name)) {
-        // A reload that shrinks the pool keeps the extra old workers too, until its new generation is ready.
-        if (worker.slot >= pool.desired && worker.state !== 'stopping' && !this.#keptForRollBack(pool, worker)) {
-          const why = pool.stopped ? 'pool stopped' : pool.parked ? 'workers stopped (WINCH)' : `scaled down to ${pool.desired}`;
-          this.retireWorker(worker, why);
-        }
-      }
-    }
-  }
-
-  /**
-   * HTTP pools, and command pools sharing sockets, start the successor first and retire the old worker
-   * once it is ready, so capacity never dips. A plain command pool stops the old process first: two
-   * copies of a queue consumer or a cron-like job must not overlap.
-   */
-  #startsSuccessorFirst(pool: Pool): boolean {
-    return pool.settings.kind === 'http' || pool.settings.bind.length > 0;
-  }
-
-  /**
-   * During a reload an old-generation worker keeps serving after its successor is ready, until the
-   * whole pool's new generation is ready: if a later slot fails to boot, every slot still has its old
-   * worker, and the roll back restores the old generation everywhere. Its code is no longer on disk
-   * (the deploy replaced it), only in these processes, so they cannot be started again later.
-   */
-  #keptForRollBack(pool: Pool, older: WorkerHandle): boolean {
-    return pool.rollout?.phase === 'rolling' && older.generation < pool.generation && older.state === 'ready';
-  }
-
-  /** Returns 1 if this slot is being rolled to the pool's generation (counts against the batch). */
-  #manageSlot(pool: Pool, slot: number, rollingSoFar: number): number {
-    const workers = this.workersOf(pool.name, slot);
-    const live = workers.filter((worker) => worker.state !== 'stopping');
-    const newest = live.at(-1);
-    // A failing slot waits out its backoff (or stays down when fatal), whatever the reason to spawn.
-    const mayStart = pool.slot(slot).mayStart(this.#context.now());
-    if (!newest) {
-      // Stop-first pools wait until the old process is really gone. So does a slot whose worker is being
-      // killed for failing to boot (boot timeout): its failure must count (backoff, fatal) before the next try.
-      const waitForOld = (!this.#startsSuccessorFirst(pool) && workers.length > 0) || workers.some((worker) => worker.bootFailure !== null);
-      if (mayStart && !waitForOld) this.spawnWorker(pool, slot);
-      return workers.some((worker) => worker.generation < pool.generation) ? 1 : 0;
-    }
-    if (newest.state === 'ready') {
-      for (const older of live.slice(0, -1)) {
-        if (this.#keptForRollBack(pool, older)) continue;
-        this.retireWorker(older, `replaced by ${newest.label}${older.recycleReason === null ? '' : ` (${older.recycleReason})`}`);
-      }
-    }
-    const outdated = newest.generation < pool.generation;
-    if (!outdated && newest.recycleReason === null) return newest.state === 'starting' && live.length > 1 ? 1 : 0;
-    if (newest.state !== 'ready' || !mayStart || (outdated && rollingSoFar >= pool.settings.reloadBatch)) return 0;
-    if (this.#startsSuccessorFirst(pool)) this.spawnWorker(pool, slot);
-    else this.retireWorker(newest, outdated ? `restarting into generation ${pool.generation}` : `replacing: ${newest.recycleReason}`);
-    return outdated ? 1 : 0;
-  }
-
-  /** Boot timeouts, heartbeat timeouts and stop deadlines (each ends in SIGKILL); command processes that stayed up. */
+  /** Every deadline a worker has (see WorkerHandle.deadline), fired once its time has come. */
   murderWorkers(): void {
     const now = this.#context.now();
-    for (const worker of this.workers.values()) {
-      const settings = worker.settings;
-      const command = settings.kind === 'command';
-      if (command && worker.state === 'starting' && now - worker.spawnedAt >= settings.startSeconds * 1000) {
+    for (const worker of [...this.workers.values()]) {
+      const due = worker.deadline();
+      if (due !== null && now >= due.at) this.#fire(worker, due.event, now);
+    }
+  }
+
+  #fire(worker: WorkerHandle, event: DeadlineEvent, now: number): void {
+    const { logger } = this.#context;
+    const settings = worker.settings;
+    switch (event) {
+      case 'became-ready':
         // A command has no readiness message: having stayed up start-seconds is what counts (supervisord's RUNNING).
-        worker.transition('became-ready');
-        worker.readyAt = now;
-        this.#context.logger.info(`worker ${worker.label} running (up ${settings.startSeconds}s)`);
-      } else if (!command && worker.state === 'starting' && now - worker.spawnedAt > settings.bootTimeout * 1000) {
-        worker.bootFailure = { phase: 'timeout', message: `did not become ready within boot-timeout (${settings.bootTimeout}s)` };
-        this.retireWorker(worker, 'boot timeout', 'quick');
-        this.killWorker(worker, `not ready after ${settings.bootTimeout}s`);
-      } else if (!command && worker.state === 'ready' && settings.timeout > 0 && now - worker.lastHeartbeatAt > settings.timeout * 1000) {
+        worker.transition('became-ready', { at: now });
+        logger.info(`worker ${worker.label} running (up ${settings.startSeconds}s)`);
+        return;
+      case 'boot-timeout':
+        logger.info(`stopping worker ${worker.label}: boot timeout`);
+        logger.warning(`killing worker ${worker.label}: not ready after ${settings.bootTimeout}s`);
+        worker.transition('boot-timeout', {
+          at: now,
+          report: { phase: 'timeout', message: `did not become ready within boot-timeout (${settings.bootTimeout}s)` },
+        });
+        return;
+      case 'missed-heartbeat': {
         const silence = ((now - worker.lastHeartbeatAt) / 1000).toFixed(1);
-        this.#context.logger.critical(`WORKER TIMEOUT ${worker.label}: no heartbeat for ${silence}s (timeout ${settings.timeout}s)`);
-        if (settings.timeoutStack) worker.requestStack();
-        worker.timedOut = true;
-        this.retireWorker(worker, 'timeout');
-        worker.killAt = now + (settings.timeoutStack ? STACK_GRACE_MS : 0);
-      } else if (worker.state === 'stopping' && worker.killSentAt === null) {
-        // An HTTP worker cuts its own connections at graceful-timeout and says so; the master's SIGKILL
-        // is the backstop a moment later, so it does not race the worker's own clean exit.
-        const backstop = command ? 0 : WORKER_CUT_MARGIN_MS;
-        const grace = worker.stopMode === 'quick' ? QUICK_STOP_GRACE_MS : settings.gracefulTimeout * 1000 + backstop;
-        const stackOut = worker.stackPrintedAt === null ? Infinity : worker.stackPrintedAt + STACK_FLUSH_MS;
-        const deadline = worker.killAt === null ? (worker.stopRequestedAt ?? now) + grace : Math.min(worker.killAt, stackOut);
-        if (now >= deadline) this.killWorker(worker, worker.killAt !== null ? 'timed out' : `still running ${grace / 1000}s after stop`);
+        logger.critical(`WORKER TIMEOUT ${worker.label}: no heartbeat for ${silence}s (timeout ${settings.timeout}s)`);
+        worker.transition('missed-heartbeat', { at: now });
+        logger.info(`stopping worker ${worker.label}: timeout`);
+        return;
       }
+      case 'kill':
+        this.killWorker(worker, worker.timedOut ? 'timed out' : `still running ${worker.stopGraceMs() / 1000}s after stop`);
+        return;
     }
   }
 
@@ -341,9 +264,9 @@ export class Supervisor {
       const rss = rssOf(worker.pid);
       if (rss === null || rss <= limit) continue;
       const megabytes = (bytes: number): string => `${Math.round(bytes / 1024 / 1024)} MB`;
-      worker.recycleReason = `RSS ${megabytes(rss)} is over max-memory ${megabytes(limit)}`;
-      worker.recycleCause = 'max_memory';
-      this.#context.logger.warning(`worker ${worker.label}: ${worker.recycleReason}; replacing it`);
+      const reason = `RSS ${megabytes(rss)} is over max-memory ${megabytes(limit)}`;
+      worker.transition('recycle-requested', { reason, cause: 'max_memory' });
+      this.#context.logger.warning(`worker ${worker.label}: ${reason}; replacing it`);
     }
   }
 
@@ -363,6 +286,15 @@ export class Supervisor {
       if (!running && !record.finished && !record.fatal) return false;
     }
     return true;
+  }
+
+  /**
+   * The slots a pool wants that have a ready worker of `generation` or newer (a rolled-back reload can
+   * leave a newer one where the old worker had died): the one answer to "how far is the new generation".
+   */
+  readySlots(pool: Pool, generation = 0): Set<number> {
+    const ready = this.workersOf(pool.name).filter((worker) => worker.state === 'ready' && worker.generation >= generation && worker.slot < pool.desired);
+    return new Set(ready.map((worker) => worker.slot));
   }
 
   /** Ready workers in the slots a pool wants, per pool. */

@@ -10,26 +10,29 @@ import { compileAccessLogFormat } from '../../daemon/worker/access-log.js';
 import { TRANSITIONS, WORKER_STATES } from '../../daemon/workers/state.js';
 
 test('the worker state table covers every state and event, and exited is final', (t) => {
-  for (const state of WORKER_STATES) {
-    t.deepEqual(Object.keys(TRANSITIONS[state]).sort(), ['became-ready', 'exited', 'retire']);
-  }
-  t.deepEqual(Object.values(TRANSITIONS.exited), [null, null, null]);
-  t.is(TRANSITIONS.starting['became-ready'], 'ready');
-  t.is(TRANSITIONS.stopping['became-ready'], 'stopping', 'a worker told to stop stays stopping');
+  const events = Object.keys(TRANSITIONS.starting).sort();
+  for (const state of WORKER_STATES) t.deepEqual(Object.keys(TRANSITIONS[state]).sort(), events);
+  t.true(Object.values(TRANSITIONS.exited).every((edge) => edge === null));
+  t.is(TRANSITIONS.starting['became-ready']?.next, 'ready');
+  t.is(TRANSITIONS.stopping['became-ready']?.next, 'stopping', 'a worker told to stop stays stopping');
+  t.deepEqual(TRANSITIONS.ready.retire?.actions, ['ask-to-stop']);
 });
 
 test('slot states: backoff while its next start waits, fatal, exited, stopped when not wanted', (t) => {
+  const exit = { code: 1, signal: null, reason: 'failed to boot', at: 0 };
   const record = new SlotRecord();
   t.is(slotState(record, [], true, 1000), 'starting');
-  record.nextSpawnAt = 2000;
+  record.transition({ type: 'failed-start', exit, at: 1000, delayMs: 1000 });
   t.is(slotState(record, [], true, 1000), 'backoff');
   t.is(slotState(record, [], true, 2000), 'starting');
-  record.fatal = true;
+  record.transition({ type: 'gave-up', exit });
   t.is(slotState(record, [], true, 1000), 'fatal');
-  record.fatal = false;
-  record.finished = true;
+  record.transition({ type: 'finished', exit });
   t.is(slotState(record, [], true, 1000), 'exited');
   t.is(slotState(record, [], false, 1000), 'stopped');
+  record.reset();
+  t.is(slotState(record, [], true, 1000), 'starting');
+  t.is(record.failures, 0);
 });
 
 test('backoff: the first failure restarts at once, then doubling with jitter up to 30 s', (t) => {
