@@ -26,6 +26,7 @@ import type { BootFailureReport, WorkerHandle } from '../workers/handle.js';
 import { UpgradeCoordinator } from '../upgrade/coordinator.js';
 import type { ArbiterOptions } from './options.js';
 import { ChildProcessSpawner } from '../workers/spawner.js';
+import { MasterCounters } from '../metrics/counters.js';
 
 /** How often the loop wakes with nothing queued, to check timeouts. */
 const TICK_MS = 200;
@@ -56,6 +57,8 @@ export class Arbiter {
   readonly #queries: ControlQueries;
   /** Control clients watching status snapshots (appctl top). */
   readonly #statusFeed = new StatusFeed();
+  /** Counters that never go down while this master runs (requests, restarts, reloads): /metrics and status read them. */
+  readonly metrics = new MasterCounters();
 
   readonly #handlers: Handlers = {
     stop: (event) => this.#handleStop(event),
@@ -98,7 +101,10 @@ export class Arbiter {
       random: options.random ?? Math.random,
       config: () => this.config,
       hookServer: () => this.hookServer(),
-      workerChanged: (worker) => this.#queries.workerChanged(worker),
+      workerChanged: (worker) => {
+        this.metrics.workerChanged(worker);
+        this.#queries.workerChanged(worker);
+      },
     });
     this.#queries = new ControlQueries({
       logger: options.logger,
@@ -183,6 +189,7 @@ export class Arbiter {
       if (this.#checkProgress()) manageWorkers(this.supervisor, this.#stopMode, this.#now());
       // Only while someone watches (appctl top): a snapshot a second, sooner after a change, and
       // a first one for each new watcher.
+      this.metrics.tick(this.#now(), this.supervisor);
       this.#statusFeed.publishIfDue(this.#now(), () => statusSignature(this.supervisor, this.phase), () => this.snapshot());
       this.#upgrade.check();
       this.#options.observer?.looped?.(this);
@@ -257,7 +264,7 @@ export class Arbiter {
   }
 
   #handleConfigRead({ result, pool, requester }: EventOf<'config-read'>): void {
-    if (result instanceof Error) return this.#reloadFailed(requester, result);
+    if (result instanceof Error) return this.#reloadFailed(requester, result, pool);
     if (this.#stopMode) {
       closeListeners(result.opened);
       return requester.done?.({ status: 'failed', message: 'the daemon is stopping' });
@@ -271,14 +278,15 @@ export class Arbiter {
         supervisor: this.supervisor, logger: this.#logger, now: this.#now(),
       }));
     } catch (error) {
-      return this.#reloadFailed(requester, error);
+      return this.#reloadFailed(requester, error, pool);
     }
     this.#resolved = result.config;
     fireHook(this.#logger, 'onReload', this.config.onReload, this.hookServer());
     job.expect(rolled);
   }
 
-  #reloadFailed(requester: Requester, error: unknown): void {
+  #reloadFailed(requester: Requester, error: unknown, pool: string | null = null): void {
+    for (const name of this.supervisor.pools.keys()) if (pool === null || pool === name) this.metrics.reloadSettled(name, 'failed', 0);
     const message = `reload failed, nothing changed: ${error instanceof Error && !(error instanceof AppdError) ? error.message : describeError(error)}`;
     this.#logger.error(message);
     this.#options.observer?.reloaded?.();

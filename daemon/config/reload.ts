@@ -35,6 +35,7 @@ function applyReloadedConfig({ previous, next, onlyPool, job, supervisor, logger
   }
   if (next.values.errorLogfile !== previous.values.errorLogfile) logger.switchTo(next.values.errorLogfile ?? '-');
   logger.setLevel(next.values.logLevel);
+  logger.setFormat(next.values.logFormat);
   warnAboutRestartOnlySettings(previous, next, logger);
 
   const rolled: string[] = [];

@@ -2,6 +2,7 @@
 // messages on the IPC channel. Imported by both the appd master and its worker processes.
 
 import type { AdoptListen } from '../../shared/settings/kinds.js';
+import { readRequestCounts, type RequestCounts } from './request-counts.js';
 
 /** The environment variable carrying a worker's boot spec (JSON); removed by the worker on start. */
 export const WORKER_SPEC_VARIABLE = 'APPD_WORKER_SPEC';
@@ -62,6 +63,8 @@ export interface WorkerStats {
   readonly heapTotal: number;
   /** Connections closed since the worker started for want of a valid PROXY protocol header. */
   readonly proxyRejected: number;
+  /** Totals since the worker started, for /metrics; the master checks them with readRequestCounts. */
+  readonly counts?: RequestCounts;
 }
 
 /** setting: a file a setting names cannot be opened (access-logfile, certfile, keyfile); retrying will not help. */
@@ -117,7 +120,10 @@ function readStats(value: unknown): WorkerStats | string {
     if (!isFiniteNumber(number) || number < 0) return `heartbeat stat "${field}" is not a number >= 0`;
     stats[field] = number;
   }
-  return stats as unknown as WorkerStats;
+  // Optional (a worker of an older appd on disk sends none); when present it must have the right shape.
+  const counts = readRequestCounts(value);
+  if (counts === null && 'counts' in value) return 'heartbeat counts are malformed';
+  return (counts === null ? stats : { ...stats, counts }) as unknown as WorkerStats;
 }
 
 /** What a parsed channel line is: a message of the contract, one the master ignores, or a violation. */

@@ -4,6 +4,7 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { hasErrorCode } from '../../shared/errors.js';
 import { escapeControl } from '../../shared/trust/escape-text.js';
+import { jsonLogLine, type LogFormat } from './log-format.js';
 
 export const LEVELS = ['debug', 'info', 'warning', 'error', 'critical'] as const;
 export type Level = (typeof LEVELS)[number];
@@ -49,6 +50,7 @@ export class Logger {
   #ringStart = 0;
   readonly #ringSize: number;
   readonly #listeners = new Set<LogListener>();
+  #format: LogFormat = 'text';
 
   constructor(path: string, level: Level, ringSize = 2000) {
     this.#path = path;
@@ -68,6 +70,11 @@ export class Logger {
 
   setLevel(level: Level): void {
     this.#minimum = LEVELS.indexOf(level);
+  }
+
+  /** text (Gunicorn's lines) or json (one object per line, see log-format.ts); a reload may change it. */
+  setFormat(format: LogFormat): void {
+    this.#format = format;
   }
 
   /** Switches to another file (a reload changed error-logfile); throws if it cannot be opened. */
@@ -130,6 +137,7 @@ export class Logger {
   }
 
   format(line: LogLine): string {
+    if (this.#format === 'json') return jsonLogLine(line);
     const tag =
       line.source === 'master'
         ? line.level.toUpperCase()

@@ -30,6 +30,8 @@ import { SystemdNotifier } from '../systemd/notify.js';
 import type { SuccessorCommand } from '../upgrade/coordinator.js';
 import { oldPidfilePath } from '../upgrade/messages.js';
 import { takeoverObserver, type PredecessorLink } from '../upgrade/successor.js';
+import { AdminServer, checkMetricsBind } from '../metrics/admin-server.js';
+import { ProbeState } from '../metrics/health.js';
 
 export interface MasterOutcome {
   readonly exitCode: number;
@@ -41,6 +43,7 @@ export interface MasterOutcome {
 /** Checks made before anything is started, so that --check-config reports them too. */
 export function checkStartable(resolved: ResolvedConfig): void {
   const { app, script, pools } = resolved.values;
+  checkMetricsBind(resolved.values.metricsBind, allBinds(resolved.values).map((owned) => owned.bind));
   if (pools !== null) {
     for (const settings of poolSettingsFromConfig(resolved.values)) checkCommandRunnable(settings);
     return;
@@ -83,6 +86,7 @@ export async function runMaster(
   let logger: Logger;
   try {
     logger = await onSettingPath(resolved, 'errorLogfile', logPath, 'open', () => new Logger(logPath, config.logLevel));
+    logger.setFormat(config.logFormat);
   } catch (error) {
     if (error instanceof AppdError) return { exitCode: error.exitCode, error, logger: null };
     throw error;
@@ -94,6 +98,7 @@ export async function runMaster(
   let arbiter: Arbiter | null = null;
   let pidfile: string | null = null;
   let control: ControlServer | null = null;
+  let admin: AdminServer | null = null;
   const controlPath = controlSocketPath(config.name, config.controlSocket === null ? null : resolve(config.controlSocket), currentPathContext());
   try {
     if (predecessor) setProcessTitle(upgradeMasterTitle('new', config.name), upgradeMasterComm('new'));
@@ -120,6 +125,8 @@ export async function runMaster(
     const systemd = notifier && new SystemdLifecycle(notifier, Date.now, { successor: predecessor !== null });
     const ownedPidfile = pidfile;
     const controlServer = (): ControlServer | null => control;
+    // Before the arbiter exists: /startupz must hear of its first ready even if that comes quickly.
+    const probes = config.metricsBind ? new ProbeState() : null;
     const takeover = predecessor && takeoverObserver({ link: predecessor, name: config.name, logger, control: controlServer, pidfile: ownedPidfile, notifier });
     const started: Arbiter = new Arbiter({
       resolved,
@@ -128,7 +135,7 @@ export async function runMaster(
       baseEnvironment: process.env,
       readConfig: async () => (await readConfig(sources, resolved.configFile)).resolved,
       // systemd's MAINPID= is queued before the takeover waits for it to be delivered.
-      observer: combineObservers(systemd, observer, takeover),
+      observer: combineObservers(systemd, observer, takeover, probes?.observer ?? null),
       controlSocket: controlPath,
       upgrade: {
         command: () => successorCommand(sources, notifier, predecessor),
@@ -140,6 +147,11 @@ export async function runMaster(
     });
     arbiter = started;
     const queue = arbiter.queue;
+    if (config.metricsBind && probes) {
+      const address = config.metricsBind;
+      if (address.kind !== 'tcp' && address.kind !== 'unix') throw new ConfigError(`metrics-bind ${address.text}: expected HOST:PORT or unix:PATH`);
+      admin = await AdminServer.open({ address, socketMode: config.unixSocketMode, logger, arbiter, probes, predecessorHoldsAddress: predecessor?.alive ?? false });
+    }
     control = await onSettingPath(resolved, 'controlSocket', controlPath, 'create', () => ControlServer.open({
       path: controlPath,
       isDefaultPath: config.controlSocket === null,
@@ -183,5 +195,7 @@ export async function runMaster(
     await awaitHook(logger, 'onExit', config.onExit, server);
     // STOPPING=1 and a failure's STATUS= must reach systemd before the master is gone.
     await notifier?.flush();
+    // Last: /livez answers until the master exits (/readyz has said 503 since the stop began).
+    await admin?.close();
   }
 }

@@ -9,6 +9,8 @@ export class ReloadJob {
   readonly #completed: string[] = [];
   readonly #failures: string[] = [];
   #rolledBack = false;
+  /** How it ended for each pool, for the reloads metric (which reads it when the pool's rollout ends). */
+  readonly outcomes = new Map<string, 'completed' | 'rolled_back' | 'abandoned'>();
 
   readonly #onFinish: ((outcome: JobOutcome) => void) | null;
 
@@ -26,12 +28,14 @@ export class ReloadJob {
 
   poolCompleted(pool: string, message: string): void {
     this.requester.progress?.(message);
+    this.outcomes.set(pool, 'completed');
     this.#completed.push(message);
     this.#settle(pool);
   }
 
   poolRolledBack(pool: string, message: string): void {
     this.requester.progress?.(message);
+    this.outcomes.set(pool, 'rolled_back');
     this.#rolledBack = true;
     this.#failures.push(message);
     this.#settle(pool);
@@ -39,6 +43,7 @@ export class ReloadJob {
 
   /** The pool's rollout ended without an outcome of its own (superseded, daemon stopping, pool removed). */
   poolAbandoned(pool: string, message: string): void {
+    this.outcomes.set(pool, 'abandoned');
     this.#failures.push(`pool ${pool}: ${message}`);
     this.#settle(pool);
   }

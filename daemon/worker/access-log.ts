@@ -5,6 +5,7 @@ import { closeSync, openSync, write, writeSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { describeFileError } from '../../shared/errors.js';
 import type { ClientView } from './client-address.js';
+import { jsonAccessLogFields, NUMERIC_ATOMS } from '../../shared/access-log-json.js';
 
 export interface RequestRecord {
   readonly request: IncomingMessage;
@@ -86,8 +87,8 @@ const CLIENT_ATOMS = new Set(['h', 'scheme', 'peer']);
 /** A compiled format; `usesClient` says whether its records need the client view. */
 export type LineFormatter = ((record: RequestRecord) => string) & { readonly usesClient: boolean };
 
-/** Compiles "%(h)s ... %({x-request-id}i)s" into a function; unknown atoms print "-" as Gunicorn's do. */
-export function compileAccessLogFormat(format: string): LineFormatter {
+/** A template split into text and atoms; `usesClient` if any atom prints who the client is. */
+function compileTemplate(format: string): { parts: (string | Atom)[]; usesClient: boolean } {
   const parts: (string | Atom)[] = [];
   let last = 0;
   let usesClient = false;
@@ -100,12 +101,47 @@ export function compileAccessLogFormat(format: string): LineFormatter {
     last = (match.index ?? 0) + match[0].length;
   }
   parts.push(format.slice(last));
+  return { parts, usesClient };
+}
+
+function render(parts: readonly (string | Atom)[], record: RequestRecord, microseconds: number): string {
+  let text = '';
+  for (const part of parts) text += typeof part === 'string' ? part : part(record, microseconds);
+  return text;
+}
+
+/**
+ * A JSON format: each field's template is rendered, then the whole object goes through JSON.stringify,
+ * so a header holding quotes or newlines stays inside its own field's string; it cannot add a field or
+ * end the line (the printf-style JSON formats people build for Gunicorn can be forged that way).
+ */
+function compileJsonFormat(fields: readonly (readonly [string, string])[]): LineFormatter {
+  const compiled = fields.map(([key, template]) => {
+    const alone = /^%\(([A-Za-z]+)\)s$/.exec(template)?.[1];
+    return { key, numeric: alone !== undefined && NUMERIC_ATOMS.has(alone), ...compileTemplate(template) };
+  });
   const formatLine = (record: RequestRecord): string => {
     const microseconds = Number(process.hrtime.bigint() - record.startedAt) / 1000;
-    let line = '';
-    for (const part of parts) line += typeof part === 'string' ? part : part(record, microseconds);
-    return line;
+    const object: Record<string, string | number> = { time: new Date().toISOString() };
+    for (const field of compiled) {
+      const text = render(field.parts, record, microseconds);
+      const number = field.numeric ? Number(text) : NaN;
+      object[field.key] = Number.isFinite(number) ? number : text;
+    }
+    return JSON.stringify(object);
   };
+  return Object.assign(formatLine, { usesClient: compiled.some((field) => field.usesClient) });
+}
+
+/**
+ * Compiles "%(h)s ... %({x-request-id}i)s" into a function; unknown atoms print "-" as Gunicorn's do.
+ * "json", or a JSON object of templates, gives one JSON object per request (shared/access-log-json.ts).
+ */
+export function compileAccessLogFormat(format: string): LineFormatter {
+  const fields = jsonAccessLogFields(format);
+  if (fields) return compileJsonFormat(fields);
+  const { parts, usesClient } = compileTemplate(format);
+  const formatLine = (record: RequestRecord): string => render(parts, record, Number(process.hrtime.bigint() - record.startedAt) / 1000);
   return Object.assign(formatLine, { usesClient });
 }
 

@@ -27,6 +27,7 @@
 import type { Server } from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { RequestStats } from './request-stats.js';
 
 /** The shortest idle time after which a draining worker closes a socket (keep-alive 0 means no limit in Node). */
 const MINIMUM_DRAIN_IDLE_MS = 1000;
@@ -48,6 +49,8 @@ interface SocketState {
 
 export class ConnectionTracker {
   readonly #sockets = new Map<Socket, SocketState>();
+  /** Answered requests by status class and duration, for the heartbeat. */
+  readonly stats = new RequestStats();
   #draining = false;
   #requests = 0;
   #inFlight = 0;
@@ -101,11 +104,13 @@ export class ConnectionTracker {
       if (this.#draining) response.setHeader('Connection', 'close');
       return;
     }
+    const startedAt = performance.now();
     if (state.responses.size > 0) state.pipelined = true;
     if (this.#draining) this.#markClosing(state, response);
     state.responses.add(response);
     this.#inFlight += 1;
     response.once('close', () => {
+      this.stats.record(response.statusCode, startedAt);
       // Already gone if its connection closed first.
       if (!state.responses.delete(response)) return;
       this.#inFlight -= 1;
@@ -117,6 +122,7 @@ export class ConnectionTracker {
   /** Call when a request's socket is handed to an 'upgrade' (or 'connect') listener; it counts as a request. */
   upgradeStarted(request: IncomingMessage): void {
     this.#requests += 1;
+    this.stats.recordUpgrade();
     const socket = this.#trackedSocket(request.socket);
     const state = socket && this.#sockets.get(socket);
     if (state) state.upgraded = true;

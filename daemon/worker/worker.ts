@@ -32,6 +32,9 @@ export type DrainHook = (notice: DrainNotice) => unknown;
 /** The process event a script listens to for the drain notice: process.on('appd:drain', ...). */
 export const DRAIN_EVENT = 'appd:drain';
 
+/** How long an exiting worker waits for its last heartbeat to be written to the master's channel. */
+const LAST_COUNTS_WAIT_MS = 200;
+
 /** Event-loop delay sampling step: finer costs the worker more timer wake-ups. */
 const LOOP_DELAY_RESOLUTION_MS = 10;
 
@@ -56,6 +59,8 @@ export class Worker {
   readonly #processExit = process.exit;
   readonly #drainHooks: DrainHook[] = [];
   readonly #watchdog: Thread | null;
+  /** Builds a heartbeat from the current figures; set once the worker is ready. */
+  #heartbeat: (() => WorkerToMaster) | null = null;
 
   /** Reads the spec from the environment (and removes it, so the app never sees it) and takes over signals and IPC. */
   static fromEnvironment(): Worker {
@@ -120,6 +125,7 @@ export class Worker {
     if (!this.#exiting) {
       this.#exiting = true;
       await this.accessLog?.close();
+      await this.#sendLastCounts();
       // Ending the thread first ends its inspector session, which would otherwise make Node print
       // "Waiting for the debugger to disconnect..." on the way out.
       await this.#watchdog?.terminate();
@@ -144,6 +150,23 @@ export class Worker {
       worker.#appExit ??= { code };
       return undefined as never;
     } as typeof process.exit;
+  }
+
+  /**
+   * One last heartbeat, so the requests served since the previous one are counted in the master's
+   * totals too (they survive this worker). Waits until it is written to the channel, at most a moment.
+   */
+  #sendLastCounts(): Promise<void> {
+    const message = this.#heartbeat?.();
+    if (!message || !process.connected || !process.send) return Promise.resolve();
+    const send = process.send.bind(process);
+    return new Promise((settle) => {
+      const timer = setTimeout(settle, LAST_COUNTS_WAIT_MS);
+      send(message, undefined, {}, () => {
+        clearTimeout(timer);
+        settle();
+      });
+    });
   }
 
   /** Graceful stop: stop accepting, let in-flight requests finish, give the app its onDrain, exit when empty. */
@@ -222,9 +245,9 @@ export class Worker {
     const delayMs = (percentile: number): number => Math.max(0, loopDelay.percentile(percentile) / 1e6 - LOOP_DELAY_RESOLUTION_MS);
     let recycleRequested = false;
     const { maxRequests } = this.spec;
-    setInterval(() => {
+    const heartbeat = (): WorkerToMaster => {
       const memory = process.memoryUsage();
-      this.send({
+      return {
         type: 'heartbeat',
         stats: {
           requests: this.tracker.requests,
@@ -235,8 +258,13 @@ export class Worker {
           heapUsed: memory.heapUsed,
           heapTotal: memory.heapTotal,
           proxyRejected: proxyRejections.total,
+          counts: this.tracker.stats.snapshot(),
         },
-      });
+      };
+    };
+    this.#heartbeat = heartbeat;
+    setInterval(() => {
+      this.send(heartbeat());
       loopDelay.reset();
       if (maxRequests > 0 && !recycleRequested && this.tracker.requests >= maxRequests) {
         recycleRequested = true;

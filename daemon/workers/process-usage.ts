@@ -43,6 +43,12 @@ function readCpuTicks(pid: number): { busy: number; startedAfterBoot: number } |
   return { busy: Number(fields[11]) + Number(fields[12]), startedAfterBoot: Number(fields[19]) };
 }
 
+/** CPU time (user and system) a process has used, in seconds; null if it is gone. */
+export function readCpuSeconds(pid: number): number | null {
+  const ticks = readCpuTicks(pid);
+  return ticks === null ? null : ticks.busy / TICKS_PER_SECOND;
+}
+
 export function readRssBytes(pid: number): number | null {
   const status = readProc(`/proc/${pid}/status`);
   const kilobytes = status === null ? null : /^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1];

@@ -9,6 +9,7 @@ export const SECTIONS = [
   'Worker Processes',
   'Server Mechanics',
   'Logging',
+  'Metrics',
   'Security',
   'Control',
   'Pools',

@@ -2,6 +2,7 @@
 // is parsed, validated and printed. Used by the appd master (config) and by appctl (display).
 
 import { parseBindAddress, type BindAddress } from '../bind-address.js';
+import { jsonAccessLogFields } from '../access-log-json.js';
 import { InvalidTrustedProxy, normaliseTrustedProxies } from '../trusted-proxies.js';
 
 /** Thrown by a kind's parser; the resolver adds the setting's name and the value's source. */
@@ -247,6 +248,39 @@ export const kinds = {
     },
     format: (value: BindAddress[]) => value.map((address) => address.text).join(', '),
   } satisfies ValueKind<BindAddress[]>,
+
+  /** One TCP or unix address, or none: the admin listener (--metrics-bind). */
+  optionalListenAddress: {
+    meta: 'ADDRESS',
+    parse(raw: unknown): BindAddress | null {
+      if (raw === null || raw === undefined || raw === '') return null;
+      if (typeof raw !== 'string') throw new InvalidValue(`expected an address string, got ${describeRaw(raw)}`);
+      let address: BindAddress;
+      try {
+        address = parseBindAddress(raw);
+      } catch (error) {
+        throw new InvalidValue(error instanceof Error ? error.message : String(error));
+      }
+      if (address.kind !== 'tcp' && address.kind !== 'unix') throw new InvalidValue(`expected HOST:PORT or unix:PATH, got ${JSON.stringify(raw)} (inherited descriptors are for the app's sockets)`);
+      return address;
+    },
+    format: (value: BindAddress | null) => value?.text ?? '(none)',
+  } satisfies ValueKind<BindAddress | null>,
+
+  /** access-log-format: Gunicorn's atoms, "json", or a JSON object of atom templates (checked here, not in each worker). */
+  accessLogFormat: {
+    meta: 'FORMAT',
+    parse(raw: unknown): string {
+      if (typeof raw !== 'string') throw new InvalidValue(`expected a format string, got ${describeRaw(raw)}`);
+      try {
+        jsonAccessLogFields(raw);
+      } catch (error) {
+        throw new InvalidValue(error instanceof Error ? error.message : String(error));
+      }
+      return raw;
+    },
+    format: (value: string) => value,
+  } satisfies ValueKind<string>,
 
   /** A list of strings (node arguments, watched paths). */
   stringList: {

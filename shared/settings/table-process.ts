@@ -135,12 +135,12 @@ export const PROCESS_SETTINGS = [
   defineSetting({
     key: 'accessLogFormat',
     section: 'Logging',
-    kind: kinds.string,
+    kind: kinds.accessLogFormat,
     default: GUNICORN_ACCESS_LOG_FORMAT,
     reload: 'workers',
     perPool: true,
     summary: 'The access log line, in Gunicorn\'s atoms.',
-    doc: 'h remote address, l "-", u user, t time, r request line, m method, U path, q query, H protocol, s status, B/b response length, f referrer, a user agent, T/M/D/L request time in s/ms/us/decimal s, p pid, {header}i request header, {header}o response header, {name}e environment variable.',
+    doc: 'h remote address, l "-", u user, t time, r request line, m method, U path, q query, H protocol, s status, B/b response length, f referrer, a user agent, T/M/D/L request time in s/ms/us/decimal s, p pid, {header}i request header, {header}o response header, {name}e environment variable. "json" writes one JSON object per request instead (time, remote_addr, method, path, query, protocol, status, bytes, duration_s, referer, user_agent); a JSON object of templates picks the fields, e.g. \'{"ip": "%(h)s", "status": "%(s)s", "request_id": "%({x-request-id}i)s"}\' (a value that is one of s, B, T, M, D, L alone becomes a number). Either way every value is escaped by JSON itself, so no header can add a field or end the line.',
   }),
   defineSetting({
     key: 'headersTimeout',
