@@ -270,7 +270,7 @@ export class Arbiter {
       return requester.done?.({ status: 'failed', message: 'the daemon is stopping' });
     }
     // One reloaded() per reload, when its last pool settled: READY=1 must not follow the first of several pools.
-    const job = new ReloadJob(requester, () => this.#options.observer?.reloaded?.());
+    const job = new ReloadJob(requester, (outcome) => this.#options.observer?.reloaded?.(outcome));
     let rolled: string[];
     try {
       ({ listeners: this.#listeners, rolled } = applyReload({
@@ -289,7 +289,7 @@ export class Arbiter {
     for (const name of this.supervisor.pools.keys()) if (pool === null || pool === name) this.metrics.reloadSettled(name, 'failed', 0);
     const message = `reload failed, nothing changed: ${error instanceof Error && !(error instanceof AppdError) ? error.message : describeError(error)}`;
     this.#logger.error(message);
-    this.#options.observer?.reloaded?.();
+    this.#options.observer?.reloaded?.({ status: 'failed', message });
     requester.done?.({ status: 'failed', message });
   }
 

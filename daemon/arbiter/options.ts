@@ -3,6 +3,7 @@
 
 import type { ResolvedConfig } from '../../shared/config/resolve.js';
 import type { Arbiter } from './arbiter.js';
+import type { JobOutcome } from './events.js';
 import type { Listener } from '../sockets/listeners.js';
 import type { Logger } from '../master/logger.js';
 import type { Handover, SuccessorCommand, SuccessorLauncher } from '../upgrade/coordinator.js';
@@ -12,7 +13,8 @@ import type { WorkerSpawner } from '../workers/spawner.js';
 export interface LifecycleObserver {
   ready?(summary: string): void;
   reloading?(): void;
-  reloaded?(): void;
+  /** Once per reloading(), when that reload ended: completed, rolled back or failed (a config error). */
+  reloaded?(outcome: JobOutcome): void;
   stopping?(): void;
   /** After every pass of the loop (at least every TICK_MS): proof of life for a watchdog, and state to report. */
   looped?(arbiter: Arbiter): void;

@@ -68,7 +68,7 @@ function successorCommand(sources: ConfigSources, notifier: SystemdNotifier | nu
   const node = nodeLauncher(process.argv0, predecessor?.node ?? null, process.env['PATH'], sources.directory, process.execPath);
   const script = process.argv[1] ?? '';
   refuseUntrustedSuccessor(node, script);
-  // Under systemd the successor must be systemd's own child when it announces MAINPID= (successor-process.ts).
+  // Under systemd the successor must be systemd's own child when it announces MAINPID= (orphaned-successor.ts).
   return { execPath: node, args: [...process.execArgv, script, ...sources.argv], cwd: sources.directory, environment, orphaned: notifier !== null };
 }
 
@@ -133,7 +133,12 @@ export async function runMaster(
       listeners,
       logger,
       baseEnvironment: process.env,
-      readConfig: async () => (await readConfig(sources, resolved.configFile)).resolved,
+      readConfig: async () => {
+        // RELOADING=1 reaches systemd before the reload reads anything, so that a config error is
+        // logged while systemd already shows the unit reloading, never before.
+        await systemd?.announced();
+        return (await readConfig(sources, resolved.configFile)).resolved;
+      },
       // systemd's MAINPID= is queued before the takeover waits for it to be delivered.
       observer: combineObservers(systemd, observer, takeover, probes?.observer ?? null),
       controlSocket: controlPath,

@@ -1,15 +1,20 @@
 // sd_notify(3) for the master: sends READY, RELOADING, STOPPING, STATUS, WATCHDOG and MAINPID to
-// systemd (or anything listening on $NOTIFY_SOCKET) by running the systemd-notify binary. Run by the appd master.
+// systemd (or anything listening on $NOTIFY_SOCKET) by running the systemd-notify binary, one at a time.
+// Run by the appd master.
 //
 // Why a binary and not a socket: Node core cannot send a unix datagram. dgram knows only udp4/udp6,
 // net.connect() to the notify socket fails with EPROTOTYPE, and writing to it fails with ENXIO (measured
 // on Node 20 and 24, ../shared/research/node-feasibility.md section 7). A native addon (sd-notify,
 // unix-dgram) needs a compiler, libsystemd headers and a rebuild for every Node major, which breaks
 // `npm install -g` on a server and every Node upgrade. systemd-notify ships with systemd itself, so it is
-// there wherever NOTIFY_SOCKET is set by systemd; it costs about 5 ms per message and messages are rare
-// (a few per reload, one per watchdog interval). Run by root it sends on behalf of its parent (the
-// credentials carry this master's pid); run by another user they carry its own pid, so units set
-// NotifyAccess=all (which a binary upgrade needs anyway: the successor is not the main pid yet).
+// there wherever NOTIFY_SOCKET is set by systemd. It is not cheap: 41-58 ms per message on a busy machine
+// (measured under systemd 252), so messages are few and coalesced. Run by root it sends on behalf of its
+// parent (the credentials carry this master's pid); run by another user they carry its own pid, so units
+// set NotifyAccess=all (which a binary upgrade needs anyway: the successor is not the main pid yet).
+//
+// Coalescing: at most one systemd-notify runs. When it is done, the next message is built from the state
+// at that moment (a source registered by lifecycle.ts), never from a queue of old snapshots, so READY=1
+// waits behind at most one message and never behind a stale STATUS=.
 
 import { spawn } from 'node:child_process';
 import { describeExit } from '../workers/child-exit.js';
@@ -61,13 +66,17 @@ export interface NotifierOptions {
   readonly command?: string;
 }
 
+/** Builds the next message from the state now, or null when nothing needs saying. */
+export type NotifySource = () => NotifyFields | null;
+
 export class SystemdNotifier {
   readonly socket: string;
   readonly watchdogMicroseconds: number | null;
   readonly #command: string;
   readonly #warn: (message: string) => void;
-  /** Messages not sent yet, oldest first; one systemd-notify runs at a time so systemd sees them in order. */
-  readonly #pending: { lines: string[]; statusOnly: boolean }[] = [];
+  /** Messages given to send(), oldest first: they go before the source is asked. */
+  readonly #queued: { fields: NotifyFields; statusOnly: boolean }[] = [];
+  #source: NotifySource | null = null;
   #running = false;
   #disabled = false;
   #idleWaiters: (() => void)[] = [];
@@ -108,32 +117,49 @@ export class SystemdNotifier {
     return environment;
   }
 
+  /** Where the next messages come from once the queue is empty; wake() when its state changed. */
+  setSource(source: NotifySource): void {
+    this.#source = source;
+    this.wake();
+  }
+
   /**
-   * Queues one datagram with these fields; returns at once. Messages go out in order. A STATUS-only
-   * message still waiting is replaced by a newer STATUS-only one (only the latest status matters).
+   * Queues one datagram with these fields, sent before anything the source has to say; returns at once.
+   * A STATUS-only message still waiting is replaced by a newer STATUS-only one (only the latest status matters).
    */
   send(fields: NotifyFields): void {
-    if (this.#disabled) return;
-    const lines = formatNotifyFields(fields);
-    if (lines.length === 0) return;
-    const statusOnly = lines.length === 1 && fields.STATUS !== undefined;
-    const last = this.#pending.at(-1);
-    if (statusOnly && last?.statusOnly) last.lines = lines;
-    else this.#pending.push({ lines, statusOnly });
+    if (this.#disabled || formatNotifyFields(fields).length === 0) return;
+    const statusOnly = Object.keys(fields).length === 1 && fields.STATUS !== undefined;
+    const last = this.#queued.at(-1);
+    if (statusOnly && last?.statusOnly) last.fields = fields;
+    else this.#queued.push({ fields, statusOnly });
+    this.wake();
+  }
+
+  /** The source has something new: sent now if no systemd-notify runs, else right after the one that does. */
+  wake(): void {
     this.#pump();
   }
 
-  /** Resolves when every queued message was handed to systemd (call before the master exits). */
+  /** Resolves once nothing is running and nothing is left to say (call before the master exits). */
   flush(): Promise<void> {
-    if (!this.#running && this.#pending.length === 0) return Promise.resolve();
+    this.#pump();
+    if (!this.#running) return Promise.resolve();
     return new Promise((settle) => this.#idleWaiters.push(settle));
+  }
+
+  #next(): NotifyFields | null {
+    const queued = this.#queued.shift();
+    if (queued) return queued.fields;
+    return this.#source?.() ?? null;
   }
 
   #pump(): void {
     if (this.#running) return;
-    const next = this.#pending.shift();
-    if (!next || this.#disabled) {
-      this.#pending.length = 0;
+    const next = this.#disabled ? null : this.#next();
+    const lines = next === null ? [] : formatNotifyFields(next);
+    if (lines.length === 0) {
+      this.#queued.length = 0;
       const waiters = this.#idleWaiters;
       this.#idleWaiters = [];
       for (const settle of waiters) settle();
@@ -142,8 +168,9 @@ export class SystemdNotifier {
     this.#running = true;
     let errorOutput = '';
     // systemd-notify waits (BARRIER=1) until systemd has processed the message, so a message is never
-    // lost to the race where the sender exits before systemd looked up which unit it belongs to.
-    const child = spawn(this.#command, next.lines, {
+    // lost to the race where the sender exits before systemd looked up which unit it belongs to, and
+    // systemd has seen it once this process exits.
+    const child = spawn(this.#command, lines, {
       stdio: ['ignore', 'ignore', 'pipe'],
       env: { PATH: process.env['PATH'] ?? '/usr/local/bin:/usr/bin:/bin', NOTIFY_SOCKET: this.socket },
     });
@@ -165,7 +192,7 @@ export class SystemdNotifier {
     child.once('exit', (code, signal) => {
       if (code === 0) return finished(null);
       const why = errorOutput.trim() || describeExit(code, signal);
-      finished(`${this.#command} ${next.lines.join(' ')} failed: ${why}`);
+      finished(`${this.#command} ${lines.join(' ')} failed: ${why}`);
     });
   }
 }
