@@ -89,7 +89,7 @@ export interface ReadForReload {
 export async function readForReload(readConfig: () => Promise<ResolvedConfig>, listeners: readonly Listener[]): Promise<ReadForReload> {
   const config = await readConfig();
   const plan = planListeners(listeners, config);
-  return { config, plan, opened: await openPlannedListeners(plan, config.values.unixSocketMode) };
+  return { config, plan, opened: await openPlannedListeners(plan) };
 }
 
 export interface ReloadApplication {

@@ -1,7 +1,7 @@
 // The control socket on disk: a 0700 directory, a 0600 socket, one daemon per path (a live one is
 // named with its pid, a stale one replaced), removed on exit only while it is still ours. Run by the appd master.
 
-import { chmodSync, linkSync, lstatSync, mkdirSync, renameSync, unlinkSync, type Stats } from 'node:fs';
+import { linkSync, lstatSync, mkdirSync, renameSync, unlinkSync, type Stats } from 'node:fs';
 import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { UNIX_PATH_MAX_BYTES } from '../../shared/bind-address.js';
@@ -88,26 +88,41 @@ export async function refuseIfRunning(path: string, name: string, expectedPid: n
 }
 
 /**
- * Creates the socket's directory with mode 0700. The default directories are ours alone: an existing
- * one with a wider mode is tightened, and one owned by another user (planted in /tmp) is refused.
+ * Creates the socket's directory with mode 0700 if it is missing. Default or configured, it must be
+ * a directory of the master's uid that neither group nor others may write: anyone who can write
+ * there can replace the socket with their own (appctl would talk to them) or race our renames. One
+ * planted in /tmp by another user is refused, as is a shared one; nothing is chmodded by path.
  */
 export function prepareControlDirectory(path: string, isDefault: boolean): void {
+  checkPathLength(path);
   const directory = dirname(path);
   mkdirSync(directory, { recursive: true, mode: 0o700 });
-  if (!isDefault) return;
   const stat = lstatSync(directory);
-  const uid = process.getuid?.() ?? 0;
-  if (!stat.isDirectory() || stat.uid !== uid) {
-    throw new ConfigError(`control socket directory ${directory} is not a directory owned by uid ${uid}; refusing to use it (remove it, or set --control-socket)`);
+  const uid = process.geteuid?.() ?? 0;
+  const fix = isDefault ? 'remove it' : 'choose a directory of your own';
+  if (!stat.isDirectory()) {
+    throw new ConfigError(`control socket directory ${directory} is not a directory (a symbolic link?); refusing to use it (${fix}, or set --control-socket)`);
   }
-  if ((stat.mode & 0o777) !== 0o700) chmodSync(directory, 0o700);
+  if (stat.uid !== uid) {
+    throw new ConfigError(`control socket directory ${directory} is owned by uid ${stat.uid}, not by uid ${uid} running appd; refusing to use it (${fix}, or set --control-socket)`);
+  }
+  if ((stat.mode & 0o022) !== 0) {
+    const mode = (stat.mode & 0o7777).toString(8).padStart(4, '0');
+    throw new ConfigError(`control socket directory ${directory} is writable by group or others (mode ${mode}); refusing to use it (chmod go-w ${directory}, or set --control-socket)`);
+  }
+}
+
+function checkPathLength(path: string): void {
+  if (Buffer.byteLength(path) > UNIX_PATH_MAX_BYTES) {
+    throw new ConfigError(`control socket path ${path} is longer than the ${UNIX_PATH_MAX_BYTES} bytes Linux allows; set a shorter --control-socket`);
+  }
 }
 
 function listen(server: net.Server, path: string): Promise<void> {
   return new Promise((settle, fail) => {
     server.once('error', fail);
-    // The umask covers the bind(2) inside listen(), which runs synchronously: the socket is never
-    // connectable by others, not even between bind and the chmod below.
+    // The umask covers the bind(2) inside listen(), which runs synchronously: the socket is 0600 from
+    // its first moment, never connectable by others.
     const previousUmask = process.umask(0o177);
     try {
       server.listen({ path, backlog: CONTROL_BACKLOG }, () => {
@@ -149,20 +164,11 @@ export async function bindControlSocket(server: net.Server, path: string, name: 
 /** Listens at this process's private name next to `path` (mode 0600); `path` itself is not touched. */
 async function listenAtTemporaryPath(server: net.Server, path: string): Promise<string> {
   const temporary = join(dirname(path), `.appd-${process.pid}.new`);
-  for (const candidate of [path, temporary]) {
-    if (Buffer.byteLength(candidate) > UNIX_PATH_MAX_BYTES) {
-      throw new ConfigError(`control socket path ${candidate} is longer than the ${UNIX_PATH_MAX_BYTES} bytes Linux allows; set a shorter --control-socket`);
-    }
-  }
+  checkPathLength(path);
+  checkPathLength(temporary);
   unlinkIfPresent(temporary);
+  // Born 0600 under the umask in listen(); no chmod by path after (the name could be swapped in between).
   await listen(server, temporary);
-  try {
-    chmodSync(temporary, 0o600);
-  } catch (error) {
-    server.close();
-    unlinkIfPresent(temporary);
-    throw error;
-  }
   return temporary;
 }
 

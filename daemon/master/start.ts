@@ -11,7 +11,7 @@ import { Arbiter } from '../arbiter/arbiter.js';
 import type { LifecycleObserver } from '../arbiter/options.js';
 import { readConfig, type ConfigSources } from '../config/sources.js';
 import { ControlServer } from '../control/server.js';
-import { refuseIfRunning } from '../control/socket-file.js';
+import { prepareControlDirectory, refuseIfRunning } from '../control/socket-file.js';
 import { awaitHook } from '../config/hooks.js';
 import { takeInheritedSockets } from '../sockets/inherited.js';
 import { closeListeners, describeListener, openListeners, type Listener } from '../sockets/listeners.js';
@@ -111,9 +111,11 @@ export async function runMaster(
     }
     // Before binding anything: a second daemon of the same name is told who runs, not "address in use".
     // A successor expects its old master there, and takes the path over once ready.
+    // Its directory first: a socket found in a directory others may write could be anyone's.
+    await onSettingPath(resolved, 'controlSocket', controlPath, 'create', () => prepareControlDirectory(controlPath, config.controlSocket === null));
     await refuseIfRunning(controlPath, config.name, predecessor?.pid ?? null, describeNameOrigin(resolved, process.cwd()));
     const bindIsDefault = resolved.sources.bind.kind === 'default' && config.pools === null;
-    listeners = await openListeners(allBinds(config), bindIsDefault, takeInheritedSockets(process.env), config.unixSocketMode);
+    listeners = await openListeners(allBinds(config), bindIsDefault, takeInheritedSockets(process.env));
     const pidfilePath = pidfile;
     if (pidfilePath && !predecessor) await onSettingPath(resolved, 'pidfile', pidfilePath, 'write', () => writePidfile(pidfilePath));
     const upgrading = predecessor ? `, upgrading the master pid ${predecessor.pid}` : '';

@@ -6,6 +6,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, hasErrorCode } from '../../shared/errors.js';
 import type { OwnedBind } from '../sockets/listeners.js';
+import type { UnixSocketFile } from '../sockets/unix-socket-file.js';
 import type { Config } from '../../shared/settings/table.js';
 import { SlotRecord } from './slot.js';
 import type { ReloadJob } from './reload-job.js';
@@ -37,8 +38,12 @@ export function poolSettingsFromConfig(config: Config): PoolSettings[] {
 
 /** Every address the master must hold, with its owner: the global binds, or with pools every pool's. */
 export function allBinds(config: Config): OwnedBind[] {
-  if (config.pools === null) return config.bind.map((bind) => ({ pool: null, bind }));
-  return poolSettingsFromConfig(config).flatMap((pool) => pool.bind.map((bind) => ({ pool: pool.name, bind })));
+  if (config.pools === null) return config.bind.map((bind) => ({ pool: null, bind, unixSocket: unixSocketFile(config) }));
+  return poolSettingsFromConfig(config).flatMap((pool) => pool.bind.map((bind) => ({ pool: pool.name, bind, unixSocket: unixSocketFile(pool) })));
+}
+
+function unixSocketFile(settings: Pick<Config, 'unixSocketMode' | 'unixSocketOwner' | 'unixSocketGroup'>): UnixSocketFile {
+  return { mode: settings.unixSocketMode, owner: settings.unixSocketOwner, group: settings.unixSocketGroup };
 }
 
 /** "app ./server.js", "script ./server.js" or "command python3 -m legacy_server", for logs. */

@@ -1,20 +1,20 @@
 // Binds the configured addresses, or adopts sockets inherited from systemd (LISTEN_FDS), fd://N or a
 // previous master (APPD_LISTEN_FDS), and keeps their descriptors open for workers. Run by the appd master.
 
-import { chmodSync, existsSync, lstatSync, readFileSync, readlinkSync, unlinkSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, readlinkSync, unlinkSync } from 'node:fs';
 import { lookup } from 'node:dns/promises';
 import net from 'node:net';
 import { dirname, resolve } from 'node:path';
-import { formatListenUrl, type BindAddress } from '../../shared/bind-address.js';
+import { formatListenUrl, parseBindAddress, type BindAddress } from '../../shared/bind-address.js';
 import { BindError, hasErrorCode } from '../../shared/errors.js';
 import {
   BindFailure,
   bindTcpWithoutListening,
-  bindUnixWithoutListening,
   socketAddress,
   wrapInheritedDescriptor,
   type RawServerHandle,
 } from './server-handle.js';
+import { bindUnixSocketFile, type UnixSocketFile } from './unix-socket-file.js';
 
 export type ListenerOrigin = 'bound' | 'systemd' | 'fd' | 'previous-master';
 export type ListenerAddress = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string };
@@ -73,10 +73,21 @@ function unixPathOfDescriptor(fd: number): string | null {
   return null;
 }
 
-function describeHandle(handle: RawServerHandle, fd: number): ListenerAddress {
+/**
+ * A previous master's unix socket was bound at a private name and renamed into place (see
+ * unix-socket-file.ts): /proc still shows the name it was bound at, its bind text says where it is.
+ */
+function handedOverUnixPath(inherited: InheritedSocket): string | null {
+  if (inherited.origin !== 'previous-master' || inherited.bindText === null) return null;
+  // The previous master's own bind text, which parsed when it bound it.
+  const bind = parseBindAddress(inherited.bindText);
+  return bind.kind === 'unix' ? resolve(bind.path) : null;
+}
+
+function describeHandle(handle: RawServerHandle, fd: number, knownUnixPath: string | null): ListenerAddress {
   const tcp = socketAddress(handle);
   if (tcp && handle.constructor.name === 'TCP') return { kind: 'tcp', host: tcp.address, port: tcp.port };
-  const path = unixPathOfDescriptor(fd);
+  const path = knownUnixPath ?? unixPathOfDescriptor(fd);
   if (path === null) throw new BindError(`inherited descriptor ${fd} is not a listening TCP or unix socket`);
   return { kind: 'unix', path };
 }
@@ -118,7 +129,7 @@ async function resolveHost(host: string | null): Promise<{ address: string | nul
   return { address: found.address, family: found.family === 6 ? 6 : 4 };
 }
 
-async function bindOne(bind: BindAddress, unixSocketMode: number, inheritedNames: readonly string[]): Promise<Listener> {
+async function bindOne(bind: BindAddress, unixSocket: UnixSocketFile, inheritedNames: readonly string[]): Promise<Listener> {
   if (bind.kind === 'fd') {
     return adoptDescriptor({ fd: bind.fd, bindText: bind.text, name: null, pool: null, origin: 'fd' });
   }
@@ -133,12 +144,11 @@ async function bindOne(bind: BindAddress, unixSocketMode: number, inheritedNames
     await clearStaleUnixSocket(path, bind.text);
     let handle: RawServerHandle;
     try {
-      handle = bindUnixWithoutListening(path);
+      handle = bindUnixSocketFile(path, unixSocket, bind.text);
     } catch (error) {
       if (error instanceof BindFailure) throw bindFailed(bind.text, error.code, true);
       throw error;
     }
-    chmodSync(path, unixSocketMode);
     const address: ListenerAddress = { kind: 'unix', path };
     return { bindText: bind.text, pool: null, fd: handle.fd, address, url: formatListenUrl(address), origin: 'bound', handle, ownsPath: true };
   }
@@ -168,7 +178,7 @@ function adoptDescriptor(inherited: InheritedSocket): Listener {
     const code = error instanceof BindFailure ? error.code : String(error);
     throw new BindError(`cannot use inherited descriptor ${inherited.fd} (${inherited.bindText ?? inherited.origin}): not an open socket [${code}]`);
   }
-  const address = describeHandle(handle, inherited.fd);
+  const address = describeHandle(handle, inherited.fd, handedOverUnixPath(inherited));
   const url = formatListenUrl(address);
   return { bindText: inherited.bindText ?? url, pool: inherited.pool, fd: inherited.fd, address, url, origin: inherited.origin, handle, ownsPath: inherited.ownsPath ?? false };
 }
@@ -182,13 +192,14 @@ function adoptDescriptor(inherited: InheritedSocket): Listener {
 export interface OwnedBind {
   readonly pool: string | null;
   readonly bind: BindAddress;
+  /** Mode, owner and group for a unix socket file (the pool's, or the global settings). */
+  readonly unixSocket: UnixSocketFile;
 }
 
 export async function openListeners(
   binds: readonly OwnedBind[],
   bindIsDefault: boolean,
   inherited: readonly InheritedSocket[],
-  unixSocketMode: number,
 ): Promise<Listener[]> {
   const adopted = new Map(inherited.map((socket) => [adoptDescriptor(socket), socket] as const));
   if (bindIsDefault && adopted.size > 0) return [...adopted.keys()];
@@ -208,14 +219,14 @@ export async function openListeners(
     return listener.bindText === bind.text || sameAddress(bind, listener.address, host);
   };
   try {
-    for (const { bind, pool } of binds) {
+    for (const { bind, pool, unixSocket } of binds) {
       const host = bind.kind === 'tcp' ? (await resolveHost(bind.host)).address : null;
       const match = [...unused].find((listener) => matches(bind, pool, listener, host));
       if (match) {
         unused.delete(match);
         listeners.push({ ...match, bindText: bind.text, pool });
       } else {
-        listeners.push({ ...(await bindOne(bind, unixSocketMode, inheritedNames)), pool });
+        listeners.push({ ...(await bindOne(bind, unixSocket, inheritedNames)), pool });
       }
     }
   } catch (error) {

@@ -26,6 +26,6 @@ export function planListeners(current: readonly Listener[], next: ResolvedConfig
 }
 
 /** Binds the plan's new addresses; if one fails, the ones already bound are closed again. */
-export async function openPlannedListeners(plan: ListenerPlan, unixSocketMode: number): Promise<Listener[]> {
-  return plan.open.length === 0 ? [] : openListeners(plan.open, false, [], unixSocketMode);
+export async function openPlannedListeners(plan: ListenerPlan): Promise<Listener[]> {
+  return plan.open.length === 0 ? [] : openListeners(plan.open, false, []);
 }

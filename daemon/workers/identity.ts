@@ -18,7 +18,13 @@ function lookupId(flag: '-u' | '-g', name: string): number | null {
   }
 }
 
-function groupId(group: string): number | null {
+/** A user name or uid as a uid; null for an unknown name. */
+export function userIdOf(user: string): number | null {
+  return /^\d+$/.test(user) ? Number(user) : lookupId('-u', user);
+}
+
+/** A group name or gid as a gid; null for an unknown name. */
+export function groupIdOf(group: string): number | null {
   if (/^\d+$/.test(group)) return Number(group);
   try {
     const line = execFileSync('getent', ['group', group], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
@@ -36,10 +42,10 @@ export function resolveIdentity(user: string | null, group: string | null, pool:
   if (process.getuid?.() !== 0) {
     throw new ConfigError(`pool ${pool}: --user/--group need appd to run as root (it runs as uid ${process.getuid?.()})`);
   }
-  const uid = user === null ? 0 : /^\d+$/.test(user) ? Number(user) : lookupId('-u', user);
+  const uid = user === null ? 0 : userIdOf(user);
   if (uid === null) throw new ConfigError(`pool ${pool}: unknown user "${user}"`);
   let gid: number | null;
-  if (group !== null) gid = groupId(group);
+  if (group !== null) gid = groupIdOf(group);
   else gid = user === null ? 0 : lookupId('-g', user);
   if (gid === null) throw new ConfigError(`pool ${pool}: unknown group "${group}"`);
   return { uid, gid };

@@ -219,7 +219,7 @@ export class ArbiterHarness {
 export async function startArbiter(t: ExecutionContext, options: HarnessOptions = {}): Promise<ArbiterHarness> {
   const resolved = resolveTestConfig(options.config ?? {});
   const logger = new Logger('/dev/null', 'debug');
-  let listeners: Listener[] = await openListeners(allBinds(resolved.values), false, [], resolved.values.unixSocketMode);
+  let listeners: Listener[] = await openListeners(allBinds(resolved.values), false, []);
   const clock = new FakeClock();
   const spawner = new FakeSpawner();
   spawner.boot = options.boot ?? 'ready';
