@@ -11,6 +11,9 @@ import { reloadAndWait } from '../helpers/reload.js';
 import { assertNoFailures, underLoad } from '../helpers/under-load.js';
 import { holdDownloads } from './held-downloads.js';
 
+/** A reload boots new workers, which takes many seconds on a machine loaded by parallel test runs. */
+const RELOAD_TIMEOUT_MS = 60_000;
+
 const HTTP_SERVER = join(PROJECT_ROOT, 'node_modules/http-server/bin/http-server');
 /** More than the loopback socket buffers of both ends hold, so a held download is certainly mid-body. */
 const BIG_FILE_BYTES = 32 * 1024 * 1024;
@@ -19,7 +22,8 @@ const HANDLER_RAN = 'http-server stopped.';
 
 async function startHttpServer(t: ExecutionContext): Promise<TestDaemon> {
   const daemon = await startDaemon(t, {
-    args: ['--script', HTTP_SERVER, '-w', '2', '-b', '127.0.0.1:0', '--graceful-timeout', '20'],
+    timeoutMs: 60_000,
+    args: ['--script', HTTP_SERVER, '-w', '2', '-b', '127.0.0.1:0', '--graceful-timeout', '90'],
     files: { 'hello.txt': 'hello\n' },
     prepare: (directory) => writeFileSync(join(directory, 'big.bin'), Buffer.alloc(BIG_FILE_BYTES, 1)),
   });
@@ -36,8 +40,8 @@ function drainingOrGone(pid: number): boolean {
 test.serial('http-server 14: 2 rolling reloads under keep-alive and HTTP/1.0 load fail no request; its SIGTERM handler never runs', async (t) => {
   const daemon = await startHttpServer(t);
   const result = await underLoad(`${daemon.url}/hello.txt`, async () => {
-    await reloadAndWait(daemon, 2);
-    await reloadAndWait(daemon, 3);
+    await reloadAndWait(daemon, 2, RELOAD_TIMEOUT_MS);
+    await reloadAndWait(daemon, 3, RELOAD_TIMEOUT_MS);
   });
   assertNoFailures(t, result, '2 reloads');
   t.false(daemon.output.includes(HANDLER_RAN), 'a reload does not trigger the script\'s SIGTERM handler');
@@ -48,7 +52,7 @@ test.serial('http-server 14: downloads in flight when a reload, then a graceful 
   for (const step of ['reload', 'stop'] as const) {
     const workers = daemon.descendants();
     const held = await holdDownloads(`${daemon.url}/big.bin`, 6);
-    if (step === 'reload') await reloadAndWait(daemon, 2);
+    if (step === 'reload') await reloadAndWait(daemon, 2, RELOAD_TIMEOUT_MS);
     else daemon.signal('SIGTERM');
     await waitFor(`the old workers ${workers.join(', ')} to drain (or die)`, () => workers.every(drainingOrGone), 20_000);
     const received = await Promise.allSettled(held.map((download) => download.release()));

@@ -25,8 +25,7 @@ function counts(snapshot: StatusSnapshot): Counts {
 }
 
 async function startSlowApp(t: ExecutionContext): Promise<TestDaemon> {
-  // A short heartbeat (timeout 2 s: one every 500 ms) so status catches up quickly.
-  const daemon = await startDaemon(t, { args: [fixture('slow-app.mjs'), '-w', '2', '-b', '127.0.0.1:0', '--timeout', '2'] });
+  const daemon = await startDaemon(t, { args: [fixture('slow-app.mjs'), '-w', '2', '-b', '127.0.0.1:0'], timeoutMs: 60_000 });
   await daemon.waitForWorkers(2);
   return daemon;
 }

@@ -10,6 +10,9 @@ import { serialTestWith } from '../helpers/installed-tool.js';
 import { reloadAndWait } from '../helpers/reload.js';
 import { waitFor } from '../helpers/processes.js';
 
+/** A reload boots new workers, which takes many seconds on a machine loaded by parallel test runs. */
+const RELOAD_TIMEOUT_MS = 60_000;
+
 interface H2loadRun {
   readonly code: number | null;
   readonly started: number;
@@ -34,7 +37,7 @@ function h2load(args: readonly string[]): Promise<H2loadRun> {
 }
 
 test.serial('4 requests pipelined before a reload are all answered before the draining worker closes the connection', async (t) => {
-  const daemon = await startDaemon(t, { args: [fixture('slow-app.mjs'), '-w', '1', '-b', '127.0.0.1:0', '--graceful-timeout', '20', '--keep-alive', '1'] });
+  const daemon = await startDaemon(t, { args: [fixture('slow-app.mjs'), '-w', '1', '-b', '127.0.0.1:0', '--graceful-timeout', '20', '--keep-alive', '1'], timeoutMs: 60_000 });
   await daemon.waitForWorkers(1);
   const socket = net.connect(daemon.port, '127.0.0.1');
   t.teardown(() => socket.destroy());
@@ -45,14 +48,14 @@ test.serial('4 requests pipelined before a reload are all answered before the dr
   await new Promise<void>((settle) => socket.once('connect', () => settle()));
   // Each takes 8 s, so all four are read and still waiting when the drain starts.
   socket.write('GET /?delay=8000 HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(4));
-  await reloadAndWait(daemon, 2);
+  await reloadAndWait(daemon, 2, RELOAD_TIMEOUT_MS);
   await closed;
   const statuses = received.match(/^HTTP\/1\.1 \d+/gm) ?? [];
   t.deepEqual(statuses, Array.from({ length: 4 }, () => 'HTTP/1.1 200'), received);
 });
 
 serialTestWith({ h2load: 'nghttp2-client' }, 'h2load --h1 -m 16 across 2 reloads: every request started is answered', async (t) => {
-  const daemon = await startDaemon(t, { args: [fixture('slow-app.mjs'), '-w', '2', '-b', '127.0.0.1:0', '--graceful-timeout', '20'] });
+  const daemon = await startDaemon(t, { args: [fixture('slow-app.mjs'), '-w', '2', '-b', '127.0.0.1:0', '--graceful-timeout', '20'], timeoutMs: 60_000 });
   await daemon.waitForWorkers(2);
   // Back-to-back short runs for as long as the reloads take, so every drain falls inside one of them.
   const runs: H2loadRun[] = [];
@@ -63,7 +66,7 @@ serialTestWith({ h2load: 'nghttp2-client' }, 'h2load --h1 -m 16 across 2 reloads
   try {
     for (const generation of [2, 3]) {
       await waitFor('h2load to be running', () => runs.length > 0 || null, 20_000);
-      await reloadAndWait(daemon, generation);
+      await reloadAndWait(daemon, generation, RELOAD_TIMEOUT_MS);
     }
   } finally {
     reloading = false;
