@@ -4,6 +4,7 @@
 // Runs in the ava test process.
 
 import test, { type ExecutionContext } from 'ava';
+import { spawn } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -98,4 +99,32 @@ export function installationForOthers(t: ExecutionContext): Installation {
   chmodSync(root, 0o755);
   t.log(`${PROJECT_ROOT} is out of nobody's reach: running the processes of uid ${NOBODY} from a copy in ${root}`);
   return installationAt(root);
+}
+
+export interface CommandResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs a command to its end and collects its exit code and output; SIGKILLed after `timeoutMs`. */
+export function runCommand(command: readonly string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {}): Promise<CommandResult> {
+  const [program = '', ...args] = command;
+  const child = spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env, ...(options.cwd ? { cwd: options.cwd } : {}) });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
+  child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 20_000);
+  return new Promise((settle) =>
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      settle({ code, stdout, stderr });
+    }),
+  );
+}
+
+/** runCommand as nobody, with PATH as the only environment unless `env` adds to it. */
+export function runAsNobody(command: readonly string[], options: { env?: Readonly<Record<string, string>>; timeoutMs?: number; cwd?: string } = {}): Promise<CommandResult> {
+  return runCommand([...AS_NOBODY, ...command], { ...options, env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...options.env } });
 }

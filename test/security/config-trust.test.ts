@@ -12,7 +12,7 @@ import { untrustedReason } from '../../shared/trust/file-trust.js';
 import { appctl } from '../helpers/appctl.js';
 import { APPD, fixture, startDaemon, tempDirectory } from '../helpers/daemon.js';
 import { get } from '../helpers/http.js';
-import { NOBODY, rootTest, run, runAsNobody } from '../helpers/other-user.js';
+import { installationForOthers, NOBODY, runAsNobody, runCommand, testAsNobody } from '../helpers/other-users.js';
 
 /** A config module that proves it ran, and as whom, by writing a file next to itself. */
 const PROOF_CONFIG = `import { writeFileSync } from 'node:fs';
@@ -26,9 +26,10 @@ async function writeAsNobody(path: string, content: string): Promise<void> {
   if (result.code !== 0) throw new Error(`writing ${path} as nobody failed: ${result.stderr}`);
 }
 
-rootTest('a config file nobody drops in the start directory after start is never imported on reload', async (t) => {
+testAsNobody('a config file nobody drops in the start directory after start is never imported on reload', async (t) => {
   const daemon = await startDaemon(t, {
     args: ['app.mjs', '-b', '127.0.0.1:0', '--user', 'nobody'],
+    appd: installationForOthers(t).appd,
     files: { 'app.mjs': 'export default (request, response) => response.end(`generation ${process.env.APPD_GENERATION}`);\n' },
     // The app directory belongs to the app's user, as it often does.
     prepare: (directory) => {
@@ -44,20 +45,20 @@ rootTest('a config file nobody drops in the start directory after start is never
   t.is((await get(daemon.url)).body, 'generation 2');
 });
 
-rootTest('a config file in a directory nobody owns is refused at start, naming the directory and the fix', async (t) => {
+testAsNobody('a config file in a directory nobody owns is refused at start, naming the directory and the fix', async (t) => {
   const directory = tempDirectory(t);
   const site = join(directory, 'site');
   mkdirSync(site);
   chmodSync(directory, 0o755);
   writeFileSync(join(site, 'appd.config.mjs'), PROOF_CONFIG);
   chownSync(site, NOBODY, NOBODY);
-  const result = await run([process.execPath, APPD, fixture('pid-app.mjs'), '-b', '127.0.0.1:0', '-c', 'site/appd.config.mjs'], { ...process.env, XDG_RUNTIME_DIR: directory }, 30_000, directory);
+  const result = await runCommand([process.execPath, APPD, fixture('pid-app.mjs'), '-b', '127.0.0.1:0', '-c', 'site/appd.config.mjs'], { env: { ...process.env, XDG_RUNTIME_DIR: directory }, timeoutMs: 30_000, cwd: directory });
   t.is(result.code, 2);
   t.is(result.stderr.trim(), `appd: config file ${join(site, 'appd.config.mjs')} refused: ${site} is owned by uid ${NOBODY}, not by root (fix: chown root ${site}); only root or the user running appd may be able to change it`);
   t.false(existsSync(join(site, 'pwned')));
 });
 
-rootTest('a config file made writable by others after start is refused on reload; the master keeps its configuration', async (t) => {
+testAsNobody('a config file made writable by others after start is refused on reload; the master keeps its configuration', async (t) => {
   const daemon = await startDaemon(t, {
     args: ['-c', 'conf/appd.config.mjs', '-b', '127.0.0.1:0'],
     files: { 'conf/appd.config.mjs': `export default { app: ${JSON.stringify(fixture('pid-app.mjs'))}, workers: 1 };\n` },
@@ -74,7 +75,7 @@ rootTest('a config file made writable by others after start is refused on reload
   t.is((await get(daemon.url)).status, 200, 'the master serves on with the configuration it had');
 });
 
-rootTest('appctl upgrade refuses a node that nobody dropped in a PATH directory, and runs nothing', async (t) => {
+testAsNobody('appctl upgrade refuses a node that nobody dropped in a PATH directory, and runs nothing', async (t) => {
   const daemon = await startDaemon(t, {
     // The master runs as `node`, looked up in PATH, as `#!/usr/bin/env node` or npx would run it; the
     // first PATH entry is relative (npx puts node_modules/.bin first), resolved in the start directory.

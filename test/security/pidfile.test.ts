@@ -7,11 +7,11 @@ import test from 'ava';
 import { chmodSync, chownSync, lstatSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { APPD, fixture, startDaemon, tempDirectory } from '../helpers/daemon.js';
-import { AS_NOBODY, NOBODY, rootTest, run } from '../helpers/other-user.js';
+import { AS_NOBODY, NOBODY, runCommand, testAsNobody } from '../helpers/other-users.js';
 
 const PRECIOUS = 'root owns this\n';
 
-rootTest('a symlink nobody planted at the pidfile\'s temp name is never written through', async (t) => {
+testAsNobody('a symlink nobody planted at the pidfile\'s temp name is never written through', async (t) => {
   const daemon = await startDaemon(t, {
     // The shell's pid ($$) becomes the master's after exec: nobody first plants shared/app.pid.<that
     // pid>.tmp -> ../precious, a file of root's (run in the daemon's directory, so the paths are relative).
@@ -53,7 +53,7 @@ test('-p naming a file that is not a pidfile, or a symlink, is refused with exit
   ];
   for (const [name, why] of cases) {
     const path = join(directory, name);
-    const result = await run([process.execPath, APPD, fixture('pid-app.mjs'), '-b', '127.0.0.1:0', '-p', name], { ...process.env, XDG_RUNTIME_DIR: directory }, 30_000, directory);
+    const result = await runCommand([process.execPath, APPD, fixture('pid-app.mjs'), '-b', '127.0.0.1:0', '-p', name], { env: { ...process.env, XDG_RUNTIME_DIR: directory }, timeoutMs: 30_000, cwd: directory });
     t.is(result.code, 2, name);
     t.is(result.stderr.trim(), `appd: pidfile ${path} exists and is not a pidfile (${why}); refusing to replace it: remove it or choose another path`);
   }

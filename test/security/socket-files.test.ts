@@ -5,19 +5,20 @@
 // control socket directory others may write is refused. --unix-socket-group/-owner/-mode give nginx's
 // www-data (a real second uid) access and nobody none.
 
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { spawn } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { APPD, fixture, startDaemon, tempDirectory } from '../helpers/daemon.js';
-import { AS_NOBODY, NOBODY, rootTest, run } from '../helpers/other-user.js';
+import { AS_NOBODY, installationForOthers, NOBODY, runCommand, testAsNobody } from '../helpers/other-users.js';
 
 const STRACE = '/usr/bin/strace';
 const WWW_DATA = 33;
 
 /** Starts the swap attacker as nobody in `directory` for `seconds`; resolves with its swap count. */
-function startAttacker(directory: string, pattern: string, victim: string, seconds: number): { done: Promise<string> } {
-  const [command = '', ...args] = [...AS_NOBODY, process.execPath, fixture('security/swap-attacker.cjs'), directory, pattern, victim, String(seconds)];
+function startAttacker(t: ExecutionContext, directory: string, pattern: string, victim: string, seconds: number): { done: Promise<string> } {
+  const script = installationForOthers(t).fixture('security/swap-attacker.cjs');
+  const [command = '', ...args] = [...AS_NOBODY, process.execPath, script, directory, pattern, victim, String(seconds)];
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   let output = '';
   child.stdout.setEncoding('utf8').on('data', (text: string) => (output += text));
@@ -32,11 +33,11 @@ function modeOf(path: string): string {
 /** As `uid`:`gid` (no other groups), a GET over the unix socket: the status line, or the error code. */
 async function getAs(uid: number, gid: number, socket: string): Promise<string> {
   const probe = `require('node:http').get({ socketPath: ${JSON.stringify(socket)}, path: '/' }, (response) => { console.log(response.statusCode); process.exit(0); }).on('error', (error) => { console.log(error.code); process.exit(0); });`;
-  const result = await run(['/usr/bin/setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--', process.execPath, '-e', probe], { PATH: process.env['PATH'] ?? '' });
+  const result = await runCommand(['/usr/bin/setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--', process.execPath, '-e', probe], { env: { PATH: process.env['PATH'] ?? '' } });
   return result.stdout.trim() || result.stderr.trim();
 }
 
-rootTest('unix listening socket: no chmod or chown by path while another user swaps its name; the victim keeps its mode', async (t) => {
+testAsNobody('unix listening socket: no chmod or chown by path while another user swaps its name; the victim keeps its mode', async (t) => {
   if (!existsSync(STRACE)) return t.fail(`${STRACE} is missing (.ci/run installs strace)`);
   const trace = join(tempDirectory(t), 'strace.log');
   const victim = join(tempDirectory(t), 'victim');
@@ -47,7 +48,7 @@ rootTest('unix listening socket: no chmod or chown by path while another user sw
   mkdirSync(shared);
   chmodSync(join(shared, '..'), 0o755);
   chownSync(shared, NOBODY, NOBODY);
-  const attacker = startAttacker(shared, '^app\\.sock$', victim, 20);
+  const attacker = startAttacker(t, shared, '^app\\.sock$', victim, 20);
   const daemon = await startDaemon(t, {
     // Only the master's main thread, where bind, chmod and chown run (-f would trace the workers too).
     wrapper: [STRACE, '-qq', '-o', trace, '-e', 'trace=chmod,fchmod,fchmodat,chown,lchown,fchown,fchownat'],
@@ -64,7 +65,7 @@ rootTest('unix listening socket: no chmod or chown by path while another user sw
   for (const call of calls) t.regex(call, /"\/proc\/self\/fd\/\d+\/[0-9a-f]{24}"/, 'only through the private directory\'s descriptor');
 });
 
-rootTest('--unix-socket-group www-data --unix-socket-mode 0660: www-data (a real second uid) gets in, nobody does not', async (t) => {
+testAsNobody('--unix-socket-group www-data --unix-socket-mode 0660: www-data (a real second uid) gets in, nobody does not', async (t) => {
   const daemon = await startDaemon(t, {
     args: [fixture('pid-app.mjs'), '-b', 'unix:run/app.sock', '--unix-socket-group', 'www-data', '--unix-socket-mode', '0660'],
     prepare: (directory) => {
@@ -79,7 +80,7 @@ rootTest('--unix-socket-group www-data --unix-socket-mode 0660: www-data (a real
   t.deepEqual(readdirNames(join(daemon.directory, 'run')), ['app.sock'], 'no private directory left behind');
 });
 
-rootTest('per pool: --unix-socket-owner, -group and -mode in pools.NAME', async (t) => {
+testAsNobody('per pool: --unix-socket-owner, -group and -mode in pools.NAME', async (t) => {
   const config = `export default { pools: {
     front: { app: ${JSON.stringify(fixture('pid-app.mjs'))}, bind: ['unix:front.sock'], unixSocketOwner: 'www-data', unixSocketGroup: 'www-data', unixSocketMode: 0o600 },
     back: { app: ${JSON.stringify(fixture('pid-app.mjs'))}, bind: ['unix:back.sock'] },
@@ -93,13 +94,13 @@ rootTest('per pool: --unix-socket-owner, -group and -mode in pools.NAME', async 
 
 test('an unknown --unix-socket-group: exit 2 naming it, no socket left', async (t) => {
   const directory = tempDirectory(t);
-  const result = await run([process.execPath, APPD, fixture('pid-app.mjs'), '-b', 'unix:app.sock', '--unix-socket-group', 'no-such-group-appd'], { ...process.env, XDG_RUNTIME_DIR: directory }, 30_000, directory);
+  const result = await runCommand([process.execPath, APPD, fixture('pid-app.mjs'), '-b', 'unix:app.sock', '--unix-socket-group', 'no-such-group-appd'], { env: { ...process.env, XDG_RUNTIME_DIR: directory }, timeoutMs: 30_000, cwd: directory });
   t.is(result.code, 2);
   t.is(result.stderr.trim(), 'appd: cannot listen on unix:app.sock: unknown unix-socket-group "no-such-group-appd"');
   t.deepEqual(readdirNames(directory).filter((name) => name !== 'appd'), []);
 });
 
-rootTest('control socket: a directory others may write is refused, while another user races the socket\'s names', async (t) => {
+testAsNobody('control socket: a directory others may write is refused, while another user races the socket\'s names', async (t) => {
   const victim = join(tempDirectory(t), 'victim');
   writeFileSync(victim, 'root owns this\n', { mode: 0o644 });
   chmodSync(victim, 0o644);
@@ -108,9 +109,9 @@ rootTest('control socket: a directory others may write is refused, while another
   const shared = join(base, 'shared');
   mkdirSync(shared);
   chmodSync(shared, 0o777);
-  const attacker = startAttacker(shared, '^(\\.appd-\\d+\\.new|app\\.sock)$', victim, 8);
-  const result = await run([process.execPath, APPD, fixture('pid-app.mjs'), '-b', '127.0.0.1:0', '--control-socket', join(shared, 'app.sock')], { ...process.env, XDG_RUNTIME_DIR: base }, 30_000, base);
-  // A master that did start (the code before the fix) is killed by run() at its timeout.
+  const attacker = startAttacker(t, shared, '^(\\.appd-\\d+\\.new|app\\.sock)$', victim, 8);
+  const result = await runCommand([process.execPath, APPD, fixture('pid-app.mjs'), '-b', '127.0.0.1:0', '--control-socket', join(shared, 'app.sock')], { env: { ...process.env, XDG_RUNTIME_DIR: base }, timeoutMs: 30_000, cwd: base });
+  // A master that did start (the code before the fix) is killed by runCommand() at its timeout.
   t.log(`attacker: ${await attacker.done}; victim now ${modeOf(victim)}`);
   t.is(result.code, 2, result.stderr);
   t.is(result.stderr.trim(), `appd: control socket directory ${shared} is writable by group or others (mode 0777); refusing to use it (chmod go-w ${shared}, or set --control-socket)`);

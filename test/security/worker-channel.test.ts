@@ -10,7 +10,7 @@ import { fixture, startDaemon } from '../helpers/daemon.js';
 import { get } from '../helpers/http.js';
 import { assertNoFailures, underLoad } from '../helpers/under-load.js';
 import { waitFor } from '../helpers/processes.js';
-import { workerUserArguments } from '../helpers/other-user.js';
+import { installationForOthers, whyNotAsNobody } from '../helpers/other-users.js';
 
 function rssKilobytes(pid: number): number {
   return Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN);
@@ -23,15 +23,19 @@ function killLines(output: string): string[] {
 }
 
 test('garbage on a worker\'s channel kills that worker, never the master; the other pool serves on', async (t) => {
+  // As root, the workers run as nobody (the deployment the attack aims at), from files nobody can read.
+  const installation = whyNotAsNobody() === null ? installationForOthers(t) : null;
+  const app = (name: string): string => installation?.fixture(name) ?? fixture(name);
   const config = (directory: string): string => `export default {
   pools: {
-    evil: { app: ${JSON.stringify(fixture('security/channel-garbage-app.mjs'))}, workers: 1, bind: ['127.0.0.1:0'],
+    evil: { app: ${JSON.stringify(app('security/channel-garbage-app.mjs'))}, workers: 1, bind: ['127.0.0.1:0'],
             env: { ATTACK_DIR: ${JSON.stringify(join(directory, 'attacks'))} } },
-    web: { app: ${JSON.stringify(fixture('pid-app.mjs'))}, workers: 1, bind: ['127.0.0.1:0'] },
+    web: { app: ${JSON.stringify(app('pid-app.mjs'))}, workers: 1, bind: ['127.0.0.1:0'] },
   },
 };\n`;
   const daemon = await startDaemon(t, {
-    args: ['-c', 'appd.config.mjs', ...workerUserArguments()],
+    args: ['-c', 'appd.config.mjs', ...(installation ? ['--user', 'nobody'] : [])],
+    ...(installation ? { appd: installation.appd } : {}),
     prepare: (directory) => {
       chmodSync(directory, 0o755);
       mkdirSync(join(directory, 'attacks'));
