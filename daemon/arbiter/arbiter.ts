@@ -246,8 +246,7 @@ export class Arbiter {
     this.#options.observer?.stopping?.();
     this.#upgrade.stopping(mode);
     for (const pool of this.supervisor.pools.values()) {
-      pool.rollout?.job.poolAbandoned(pool.name, 'the daemon is stopping');
-      pool.rollout = null;
+      pool.endRollout()?.job.poolAbandoned(pool.name, 'the daemon is stopping');
     }
   }
 
@@ -327,7 +326,7 @@ export class Arbiter {
 
   #handleStopWorkers({ requester }: EventOf<'stop-workers'>): void {
     this.#logger.info(`${requester.origin}: stopping every worker gracefully; the master keeps the sockets (HUP or TTIN starts workers again)`);
-    for (const pool of this.supervisor.pools.values()) pool.parked = true;
+    for (const pool of this.supervisor.pools.values()) pool.park();
     requester.done?.({ status: 'completed', message: 'workers stopping' });
   }
 

@@ -46,8 +46,7 @@ function applyReloadedConfig({ previous, next, onlyPool, job, supervisor, logger
       logger.info(`pool ${settings.name}: added with ${settings.workers} worker(s)`);
       continue;
     }
-    pool.parked = false;
-    pool.startRollout(settings, job, now);
+    pool.startRollout(settings, job, now, 'reload');
     rolled.push(pool.name);
     const batch = settings.reloadBatch > 1 ? `, ${settings.reloadBatch} at a time` : '';
     const what = `pool ${pool.name}: rolling ${pool.desired} worker(s) to generation ${pool.generation}${batch}`;
@@ -57,10 +56,7 @@ function applyReloadedConfig({ previous, next, onlyPool, job, supervisor, logger
   if (onlyPool === null) {
     for (const pool of supervisor.pools.values()) {
       if (poolSettings.some((settings) => settings.name === pool.name) || pool.removed) continue;
-      pool.removed = true;
-      pool.stopped = true;
-      pool.rollout?.job.poolAbandoned(pool.name, 'removed from the configuration');
-      pool.rollout = null;
+      pool.remove();
       logger.info(`pool ${pool.name}: removed from the configuration; stopping its workers`);
     }
   }

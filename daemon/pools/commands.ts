@@ -60,9 +60,7 @@ export function scalePool(context: PoolCommandContext, { pool: name, change, req
   announce(context, requester, wanted < minimum
     ? `pool ${pool.name} stays at its minimum of ${minimum === 1 ? '1 worker (an http pool needs one to serve)' : '0 workers'}`
     : `scaling pool ${pool.name} from ${pool.desired} to ${target} workers`);
-  pool.target = target;
-  pool.parked = false;
-  pool.stopped = false;
+  pool.scale(target);
   const { supervisor } = context;
   context.addJob({
     requester,
@@ -94,8 +92,7 @@ export function restartWorkers(context: PoolCommandContext, { pool: name, slot, 
     }
     const job = new ReloadJob(requester);
     for (const pool of pools) {
-      pool.stopped = false;
-      pool.startRollout(pool.settings, job, context.now);
+      pool.startRollout(pool.settings, job, context.now, 'restart');
       announce(context, requester, `pool ${pool.name}: restarting ${pool.desired} worker(s) as generation ${pool.generation}`);
     }
     job.expect(pools.map((pool) => pool.name));
@@ -135,7 +132,7 @@ function restartSlot(context: PoolCommandContext, pool: Pool, slot: number, requ
 export function stopPool(context: PoolCommandContext, { pool: name, requester }: EventOf<'stop-pool'>): void {
   const pool = findPool(context, name, requester);
   if (!pool) return;
-  pool.stopped = true;
+  pool.stop();
   announce(context, requester, `stopping pool ${pool.name}`);
   const { supervisor } = context;
   context.addJob({
@@ -150,9 +147,7 @@ export function stopPool(context: PoolCommandContext, { pool: name, requester }:
 export function startPool(context: PoolCommandContext, { pool: name, requester }: EventOf<'start-pool'>): void {
   const pool = findPool(context, name, requester);
   if (!pool) return;
-  pool.stopped = false;
-  pool.parked = false;
-  for (const record of pool.slots.values()) record.reset();
+  pool.start();
   announce(context, requester, `starting pool ${pool.name} with ${pool.desired} worker(s)`);
   const { supervisor } = context;
   context.addJob({

@@ -73,6 +73,14 @@ function findExecutable(program: string): string | null {
 }
 
 /**
+ * Why a pool runs no workers although it has a target: one hold at a time, the strongest wins.
+ * parked: WINCH (until HUP or a scale); stopped: appctl stop-pool (until start-pool, a scale or a
+ * restart); removed: gone from the config (forgotten once its last worker exited).
+ */
+export const POOL_HOLDS = ['none', 'parked', 'stopped', 'removed'] as const;
+export type PoolHold = (typeof POOL_HOLDS)[number];
+
+/**
  * A reload in progress: workers of `generation` start slot by slot while the old ones keep serving
  * ("rolling"); once every slot has a ready new worker, the old ones drain ("retiring"), and the reload
  * is done when none of them accepts any more.
@@ -82,58 +90,152 @@ export interface Rollout {
   readonly fromGeneration: number;
   /** Restored if the new generation cannot boot. */
   readonly fromSettings: PoolSettings;
-  /** Restored too: the reload may have changed the worker count. */
-  readonly fromTarget: number;
+  /**
+   * Restored too when the reload itself changed the worker count (the workers setting); null when it
+   * did not, or when an operator scaled the pool since: the operator's latest word is kept.
+   */
+  fromTarget: number | null;
   /** The reload (or restart) this roll is part of; it reports the outcome to whoever asked. */
   readonly job: ReloadJob;
   readonly startedAt: number;
 }
 
+/**
+ * A pool's desired state, and its only writer: settings, target, generation, hold and rollout change
+ * through the methods below (the handlers call them; manageWorkers makes the workers follow).
+ */
 export class Pool {
-  settings: PoolSettings;
-  /** Desired number of workers; TTIN/TTOU and appctl scale change it. */
-  target: number;
-  /** The generation new workers get; a reload bumps it and old workers are rolled over. */
-  generation: number;
-  /** The highest generation ever started; a rolled-back number is never reused. */
-  latestGeneration: number;
-  /** WINCH: keep the master, stop every worker, until HUP or a scale brings them back. */
-  parked = false;
-  rollout: Rollout | null = null;
-  /** Operator stop (appctl stop-pool): no workers until start-pool; the target is kept. */
-  stopped = false;
-  /** Gone from the config: stopped, and forgotten once its last worker exited. */
-  removed = false;
+  #settings: PoolSettings;
+  #target: number;
+  #generation: number;
+  #latestGeneration: number;
+  #hold: PoolHold = 'none';
+  #rollout: Rollout | null = null;
   readonly slots = new Map<number, SlotRecord>();
 
   /** `generation` is 1, or past the old master's after an upgrade. */
   constructor(settings: PoolSettings, generation = 1) {
-    this.settings = settings;
-    this.generation = generation;
-    this.latestGeneration = generation;
-    this.target = settings.workers;
+    this.#settings = settings;
+    this.#generation = generation;
+    this.#latestGeneration = generation;
+    this.#target = settings.workers;
   }
 
   get name(): string {
-    return this.settings.name;
+    return this.#settings.name;
+  }
+  get settings(): PoolSettings {
+    return this.#settings;
+  }
+  /** The worker count TTIN/TTOU, appctl scale and the workers setting asked for. */
+  get target(): number {
+    return this.#target;
+  }
+  /** The generation new workers get; a reload bumps it and old workers are rolled over. */
+  get generation(): number {
+    return this.#generation;
+  }
+  /** The highest generation ever started; a rolled-back number is never reused. */
+  get latestGeneration(): number {
+    return this.#latestGeneration;
+  }
+  get hold(): PoolHold {
+    return this.#hold;
+  }
+  get parked(): boolean {
+    return this.#hold === 'parked';
+  }
+  get stopped(): boolean {
+    return this.#hold === 'stopped' || this.#hold === 'removed';
+  }
+  get removed(): boolean {
+    return this.#hold === 'removed';
+  }
+  get rollout(): Rollout | null {
+    return this.#rollout;
   }
 
   /** The number of workers this pool should have right now. */
   get desired(): number {
-    return this.parked || this.stopped ? 0 : this.target;
+    return this.#hold === 'none' ? this.#target : 0;
   }
 
-  /** Starts a rolling replacement of every worker with a new generation running `settings`. */
-  startRollout(settings: PoolSettings, job: ReloadJob, now: number): void {
-    this.rollout?.job.poolAbandoned(this.name, 'superseded by a newer reload');
-    this.rollout = { phase: 'rolling', fromGeneration: this.generation, fromSettings: this.settings, fromTarget: this.target, job, startedAt: now };
+  /** TTIN/TTOU, appctl scale: a new target, and the pool runs again if it was parked or stopped. */
+  scale(target: number): void {
+    this.#target = target;
+    if (this.#rollout) this.#rollout.fromTarget = null;
+    this.#release();
+  }
+
+  /** WINCH: every worker stops, the master keeps the sockets. A stopped or removed pool stays so. */
+  park(): void {
+    if (this.#hold === 'none') this.#hold = 'parked';
+  }
+
+  /** appctl stop-pool: no workers until start-pool (or a scale, or a restart); the target is kept. */
+  stop(): void {
+    if (this.#hold !== 'removed') this.#hold = 'stopped';
+  }
+
+  /** appctl start-pool: back to its target, failed and fatal slots cleared. */
+  start(): void {
+    this.#release();
+    for (const record of this.slots.values()) record.reset();
+  }
+
+  /** Gone from the config: its workers stop, and a rollout in progress ends (the job hears why). */
+  remove(): void {
+    this.#hold = 'removed';
+    this.#rollout?.job.poolAbandoned(this.name, 'removed from the configuration');
+    this.#rollout = null;
+  }
+
+  #release(): void {
+    if (this.#hold !== 'removed') this.#hold = 'none';
+  }
+
+  /**
+   * Starts a rolling replacement of every worker with a new generation running `settings`: a reload
+   * (which also brings back parked workers) or a restart (which also starts a stopped pool).
+   */
+  startRollout(settings: PoolSettings, job: ReloadJob, now: number, why: 'reload' | 'restart'): void {
+    this.#rollout?.job.poolAbandoned(this.name, 'superseded by a newer reload');
     // The run-time count (TTIN/TTOU, appctl scale) survives a reload unless the setting itself changed.
-    if (settings.workers !== this.settings.workers) this.target = settings.workers;
-    this.settings = settings;
-    this.latestGeneration += 1;
-    this.generation = this.latestGeneration;
+    const countChanged = settings.workers !== this.#settings.workers;
+    this.#rollout = { phase: 'rolling', fromGeneration: this.#generation, fromSettings: this.#settings, fromTarget: countChanged ? this.#target : null, job, startedAt: now };
+    if (countChanged) this.#target = settings.workers;
+    if (why === 'reload' && this.#hold === 'parked') this.#hold = 'none';
+    if (why === 'restart' && this.#hold === 'stopped') this.#hold = 'none';
+    this.#settings = settings;
+    this.#latestGeneration += 1;
+    this.#generation = this.#latestGeneration;
     // A reload or restart is the operator's fresh start: failed, fatal and exited slots try again.
     for (const record of this.slots.values()) record.reset();
+  }
+
+  /** The whole new generation is ready: the old one drains now. */
+  retireOldGeneration(): void {
+    if (this.#rollout) this.#rollout.phase = 'retiring';
+  }
+
+  /** The rollout is over (completed, or ended by the daemon stopping); returns it for the report. */
+  endRollout(): Rollout | null {
+    const rollout = this.#rollout;
+    this.#rollout = null;
+    return rollout;
+  }
+
+  /**
+   * The new generation could not boot: back to the old generation's settings (and its worker count,
+   * if the reload changed it and no operator scaled since). Returns the rollout, or null if none.
+   */
+  rollBack(): Rollout | null {
+    const rollout = this.endRollout();
+    if (!rollout) return null;
+    this.#generation = rollout.fromGeneration;
+    this.#settings = rollout.fromSettings;
+    if (rollout.fromTarget !== null) this.#target = rollout.fromTarget;
+    return rollout;
   }
 
   slot(index: number): SlotRecord {

@@ -18,7 +18,7 @@ export function advanceRollouts(pools: readonly Pool[], supervisor: Supervisor, 
     if (rollout.phase === 'rolling') {
       const current = supervisor.workersOf(pool.name).filter((worker) => worker.state === 'ready' && worker.generation >= pool.generation && worker.slot < pool.desired);
       if (new Set(current.map((worker) => worker.slot)).size >= pool.desired) {
-        rollout.phase = 'retiring';
+        pool.retireOldGeneration();
         retireNow = true;
       }
       continue;
@@ -27,7 +27,7 @@ export function advanceRollouts(pools: readonly Pool[], supervisor: Supervisor, 
     // request reaches the new code.
     const older = supervisor.workersOf(pool.name).filter((worker) => worker.generation < pool.generation);
     if (older.every((worker) => supervisor.hasStoppedAccepting(worker))) {
-      pool.rollout = null;
+      pool.endRollout();
       const seconds = ((now - rollout.startedAt) / 1000).toFixed(2);
       const message = `pool ${pool.name} reloaded: generation ${pool.generation} serves with ${pool.desired} workers (${seconds}s)`;
       logger.info(message);
@@ -42,13 +42,9 @@ export function advanceRollouts(pools: readonly Pool[], supervisor: Supervisor, 
  * new workers stop, and the old ones (which never stopped serving) carry on. The requester hears why.
  */
 export function rollBack(pool: Pool, supervisor: Supervisor, logger: Logger, reason: string): void {
-  const rollout = pool.rollout;
-  if (!rollout) return;
   const failedGeneration = pool.generation;
-  pool.rollout = null;
-  pool.generation = rollout.fromGeneration;
-  pool.settings = rollout.fromSettings;
-  pool.target = rollout.fromTarget;
+  const rollout = pool.rollBack();
+  if (!rollout) return;
   const workers = supervisor.workersOf(pool.name);
   const kept: string[] = [];
   for (const worker of workers) {

@@ -92,7 +92,7 @@ test('a new worker that never becomes ready rolls the reload back at boot-timeou
   t.regex(reload.outcome?.message ?? '', /boot-timeout \(5s\)/);
 });
 
-test.failing('a scale during a reload survives its roll back (fixed by the desired-state owner, step 3)', async (t) => {
+test('a scale during a reload survives its roll back: the operator spoke last', async (t) => {
   const arbiter = await startArbiter(t, { config: { workers: 2 } });
   arbiter.spawner.boot = 'silent';
   const reload = arbiter.ask({ type: 'reload', pool: null });
@@ -106,4 +106,28 @@ test.failing('a scale during a reload survives its roll back (fixed by the desir
   for (const worker of arbiter.spawner.live()) if (worker.generation === 1) worker.ready();
   await arbiter.settle();
   t.is(scale.outcome?.status, 'completed');
+});
+
+test('a reload that changes the workers setting and rolls back restores the old count', async (t) => {
+  const arbiter = await startArbiter(t, { config: { workers: 2 } });
+  arbiter.nextConfig({ workers: 4 });
+  arbiter.spawner.boot = 'silent';
+  const reload = arbiter.ask({ type: 'reload', pool: null });
+  await arbiter.settle();
+  t.is(arbiter.pool().desired, 4);
+  arbiter.spawner.newest('web', 0)?.exit(1);
+  await arbiter.settle();
+  t.is(reload.outcome?.status, 'rolled_back');
+  t.is(arbiter.pool().desired, 2);
+  t.deepEqual(arbiter.picture(), ['web.0 g1 ready', 'web.1 g1 ready']);
+});
+
+test('a run-time scale survives a reload that does not change the workers setting', async (t) => {
+  const arbiter = await startArbiter(t, { config: { workers: 2 } });
+  arbiter.signal('SIGTTIN');
+  await arbiter.settle();
+  const reload = arbiter.ask({ type: 'reload', pool: null });
+  await arbiter.settle();
+  t.is(reload.outcome?.status, 'completed');
+  t.deepEqual(arbiter.picture(), ['web.0 g2 ready', 'web.1 g2 ready', 'web.2 g2 ready']);
 });

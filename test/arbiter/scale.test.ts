@@ -101,3 +101,24 @@ test('pool commands are refused while the daemon stops, and name an unknown pool
   await arbiter.settle();
   for (const answer of answers) t.regex(answer.outcome?.message ?? '', /the daemon is stopping/);
 });
+
+test('holds: a stopped pool stays stopped through WINCH and HUP; a restart or a scale starts it', async (t) => {
+  const arbiter = await startArbiter(t, { config: { workers: 2 } });
+  arbiter.ask({ type: 'stop-pool', pool: 'web' });
+  arbiter.signal('SIGWINCH');
+  arbiter.signal('SIGHUP');
+  await arbiter.settle();
+  t.is(arbiter.pool().hold, 'stopped');
+  t.deepEqual(arbiter.picture(), []);
+  arbiter.ask({ type: 'restart', pool: 'web', slot: null });
+  await arbiter.settle();
+  t.is(arbiter.pool().hold, 'none');
+  t.is(arbiter.picture().length, 2);
+  arbiter.signal('SIGWINCH');
+  await arbiter.settle();
+  t.is(arbiter.pool().hold, 'parked');
+  arbiter.signal('SIGTTIN');
+  await arbiter.settle();
+  t.is(arbiter.pool().hold, 'none');
+  t.is(arbiter.picture().length, 1, "Gunicorn's way: WINCH is 0 workers, TTIN one more");
+});
