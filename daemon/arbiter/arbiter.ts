@@ -89,7 +89,8 @@ export class Arbiter {
     this.#options = options;
     this.#resolved = options.resolved;
     this.#logger = options.logger;
-    this.#listeners = [...options.listeners];
+    // Slot sockets (slot-bind) follow the pools' worker counts; the supervisor keeps them.
+    this.#listeners = options.listeners.filter((listener) => listener.slot === undefined);
     this.#now = options.now ?? Date.now;
     this.startedAt = this.#now();
     this.supervisor = new Supervisor({
@@ -106,6 +107,7 @@ export class Arbiter {
         this.#queries.workerChanged(worker);
       },
     });
+    this.supervisor.slotSockets.adopt(options.listeners);
     this.#queries = new ControlQueries({
       logger: options.logger,
       supervisor: this.supervisor,
@@ -135,7 +137,7 @@ export class Arbiter {
 
   /** Every socket the master holds now (a reload may bind new ones and close others). */
   get listeners(): readonly Listener[] {
-    return this.#listeners;
+    return [...this.#listeners, ...this.supervisor.slotSockets.listeners()];
   }
 
   get config(): Config {

@@ -45,6 +45,8 @@ export interface WorkerSpec {
   readonly forwardedAllowIps: string;
   readonly forwardedAllowUnix: boolean;
   readonly forwardedHeaders: 'x-forwarded' | 'forwarded';
+  /** The last this many listeners are the slot's own sockets (slot-bind): accepted on only once the master says 'accept-slot'. */
+  readonly slotListenerCount: number;
   /** Per listener (same order): whether its connections must start with a PROXY header, and which version. */
   readonly proxyProtocol: readonly ('off' | 'v1' | 'v2' | 'auto')[];
   readonly certfile: string | null;
@@ -81,7 +83,11 @@ export type WorkerToMaster =
   /** It stopped accepting (drain started): from now on no new connection reaches it. */
   | { readonly type: 'draining' };
 
-export type MasterToWorker = { readonly type: 'drain' } | { readonly type: 'reopen-logs' };
+export type MasterToWorker =
+  | { readonly type: 'drain' }
+  | { readonly type: 'reopen-logs' }
+  /** slot-bind: start accepting on the slot sockets (the last slotListenerCount listeners); the slot's previous worker has stopped. */
+  | { readonly type: 'accept-slot' };
 
 /**
  * The longest line the master reads from a worker's channel, newline included. A longer one (or bytes
@@ -172,7 +178,7 @@ export function readWorkerMessage(value: unknown): ChannelReading {
 
 export function isMasterMessage(value: unknown): value is MasterToWorker {
   if (typeof value !== 'object' || value === null || !('type' in value)) return false;
-  return value.type === 'drain' || value.type === 'reopen-logs';
+  return value.type === 'drain' || value.type === 'reopen-logs' || value.type === 'accept-slot';
 }
 
 /** The watchdog thread's first line before the stack; seeing it, the master knows the stack is out. */

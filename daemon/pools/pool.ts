@@ -42,7 +42,7 @@ export function allBinds(config: Config): OwnedBind[] {
   return poolSettingsFromConfig(config).flatMap((pool) => pool.bind.map((bind) => ({ pool: pool.name, bind, unixSocket: unixSocketFile(pool) })));
 }
 
-function unixSocketFile(settings: Pick<Config, 'unixSocketMode' | 'unixSocketOwner' | 'unixSocketGroup'>): UnixSocketFile {
+export function unixSocketFile(settings: Pick<Config, 'unixSocketMode' | 'unixSocketOwner' | 'unixSocketGroup'>): UnixSocketFile {
   return { mode: settings.unixSocketMode, owner: settings.unixSocketOwner, group: settings.unixSocketGroup };
 }
 

@@ -32,6 +32,14 @@ export interface Listener {
   readonly handle: RawServerHandle;
   /** Whether stopping removes the socket file (not for inherited sockets, nor after a handoff). */
   ownsPath: boolean;
+  /** A slot socket (slot-bind): the template it comes from and its slot; absent for the pool's shared binds. */
+  readonly slot?: SlotOfListener;
+}
+
+export interface SlotOfListener {
+  /** The slot-bind text as configured ("unix:/run/web.{slot}.sock"). */
+  readonly template: string;
+  readonly index: number;
 }
 
 /** A socket descriptor handed to this process, and the bind it stands for if known. */
@@ -142,15 +150,7 @@ async function bindOne(bind: BindAddress, unixSocket: UnixSocketFile, inheritedN
     // libuv reports a missing directory as EACCES; say what is really wrong.
     if (!existsSync(dirname(path))) throw new BindError(`cannot listen on ${bind.text}: directory ${dirname(path)} does not exist`);
     await clearStaleUnixSocket(path, bind.text);
-    let handle: RawServerHandle;
-    try {
-      handle = bindUnixSocketFile(path, unixSocket, bind.text);
-    } catch (error) {
-      if (error instanceof BindFailure) throw bindFailed(bind.text, error.code, true);
-      throw error;
-    }
-    const address: ListenerAddress = { kind: 'unix', path };
-    return { bindText: bind.text, pool: null, fd: handle.fd, address, url: formatListenUrl(address), origin: 'bound', handle, ownsPath: true };
+    return bindUnixPath(path, bind.text, unixSocket);
   }
   let target;
   try {
@@ -158,16 +158,34 @@ async function bindOne(bind: BindAddress, unixSocket: UnixSocketFile, inheritedN
   } catch (error) {
     throw new BindError(`cannot listen on ${bind.text}: cannot resolve host ${bind.host ?? ''} (${error instanceof Error ? error.message : String(error)})`);
   }
+  return bindTcpAddress(bind.text, target.address, bind.port, target.family);
+}
+
+/** Binds a unix socket at `path` (where no live socket is) with its mode and owner; also binds slot sockets at run time. */
+export function bindUnixPath(path: string, text: string, unixSocket: UnixSocketFile): Listener {
   let handle: RawServerHandle;
   try {
-    handle = bindTcpWithoutListening(target.address, bind.port, target.family);
+    handle = bindUnixSocketFile(path, unixSocket, text);
   } catch (error) {
-    if (error instanceof BindFailure) throw bindFailed(bind.text, error.code);
+    if (error instanceof BindFailure) throw bindFailed(text, error.code, true);
+    throw error;
+  }
+  const address: ListenerAddress = { kind: 'unix', path };
+  return { bindText: text, pool: null, fd: handle.fd, address, url: formatListenUrl(address), origin: 'bound', handle, ownsPath: true };
+}
+
+/** Binds a TCP address already resolved (null: every interface); also binds slot sockets at run time. */
+export function bindTcpAddress(text: string, host: string | null, port: number, family: 4 | 6): Listener {
+  let handle: RawServerHandle;
+  try {
+    handle = bindTcpWithoutListening(host, port, family);
+  } catch (error) {
+    if (error instanceof BindFailure) throw bindFailed(text, error.code);
     throw error;
   }
   const bound = socketAddress(handle);
-  const address: ListenerAddress = { kind: 'tcp', host: bound?.address ?? target.address ?? '::', port: bound?.port ?? bind.port };
-  return { bindText: bind.text, pool: null, fd: handle.fd, address, url: formatListenUrl(address), origin: 'bound', handle, ownsPath: false };
+  const address: ListenerAddress = { kind: 'tcp', host: bound?.address ?? host ?? '::', port: bound?.port ?? port };
+  return { bindText: text, pool: null, fd: handle.fd, address, url: formatListenUrl(address), origin: 'bound', handle, ownsPath: false };
 }
 
 function adoptDescriptor(inherited: InheritedSocket): Listener {
@@ -194,6 +212,7 @@ export interface OwnedBind {
   readonly bind: BindAddress;
   /** Mode, owner and group for a unix socket file (the pool's, or the global settings). */
   readonly unixSocket: UnixSocketFile;
+  readonly slot?: SlotOfListener;
 }
 
 export async function openListeners(
@@ -219,14 +238,15 @@ export async function openListeners(
     return listener.bindText === bind.text || sameAddress(bind, listener.address, host);
   };
   try {
-    for (const { bind, pool, unixSocket } of binds) {
+    for (const { bind, pool, unixSocket, slot } of binds) {
       const host = bind.kind === 'tcp' ? (await resolveHost(bind.host)).address : null;
       const match = [...unused].find((listener) => matches(bind, pool, listener, host));
+      const owner = slot === undefined ? { pool } : { pool, slot };
       if (match) {
         unused.delete(match);
-        listeners.push({ ...match, bindText: bind.text, pool });
+        listeners.push({ ...match, bindText: bind.text, ...owner });
       } else {
-        listeners.push({ ...(await bindOne(bind, unixSocket, inheritedNames)), pool });
+        listeners.push({ ...(await bindOne(bind, unixSocket, inheritedNames)), ...owner });
       }
     }
   } catch (error) {
@@ -240,7 +260,8 @@ export async function openListeners(
 
 /** "http://127.0.0.1:8000 (fd 19, bound, pool web)": how a listener is named in the log. */
 export function describeListener(listener: Listener, how: string): string {
-  return `${listener.url} (fd ${listener.fd}, ${how}${listener.pool === null ? '' : `, pool ${listener.pool}`})`;
+  const slot = listener.slot === undefined ? '' : `, slot ${listener.slot.index}`;
+  return `${listener.url} (fd ${listener.fd}, ${how}${listener.pool === null ? '' : `, pool ${listener.pool}`}${slot})`;
 }
 
 /** Closes every descriptor and removes the unix socket files this daemon created. */

@@ -65,10 +65,22 @@ function listenOn(server: Server, spec: WorkerSpec, index: number): Promise<void
   });
 }
 
-/** Listens on fd 4 .. for `server` (which listens on fd 3 itself); returns the forwarding servers. */
+/**
+ * Listens on fd 4 .. for `server` (which listens on fd 3 itself); returns the forwarding servers. The
+ * slot's own sockets (slot-bind, the last ones) wait for the master's 'accept-slot': listenOnSlotSockets.
+ */
 export async function forwardOtherListeners(server: Server, spec: WorkerSpec): Promise<Server[]> {
+  return forwardListeners(server, spec, 1, spec.listenerCount - spec.slotListenerCount);
+}
+
+/** Starts accepting on the slot's own sockets (slot-bind), once the slot's previous worker has stopped. */
+export async function listenOnSlotSockets(server: Server, spec: WorkerSpec): Promise<Server[]> {
+  return forwardListeners(server, spec, spec.listenerCount - spec.slotListenerCount, spec.listenerCount);
+}
+
+async function forwardListeners(server: Server, spec: WorkerSpec, from: number, to: number): Promise<Server[]> {
   const forwarders: Server[] = [];
-  for (let index = 1; index < spec.listenerCount; index += 1) {
+  for (let index = Math.max(1, from); index < to; index += 1) {
     // noDelay as node:http sets it on the connections it accepts itself.
     const forwarder = net.createServer({ noDelay: true }, (socket) => server.emit('connection', socket));
     const proxyProtocol = spec.proxyProtocol[index] ?? 'off';

@@ -18,6 +18,7 @@ import {
 } from '../contracts/worker-messages.js';
 import type { AccessLogWriter } from './access-log.js';
 import { ConnectionTracker } from './connection-tracker.js';
+import { listenOnSlotSockets } from './inherited-listeners.js';
 import { proxyRejections } from './proxy-protocol.js';
 
 /** What an app's onDrain hook is told: when appd will cut the connections still open. */
@@ -51,6 +52,7 @@ export class Worker {
   readonly listening: Server[] = [];
   accessLog: AccessLogWriter | null = null;
   #ready = false;
+  #slotAccepted = false;
   #draining = false;
   #exiting = false;
   /** The exit the app asked for while draining (process.exit(code)); taken once the drain is done. */
@@ -218,6 +220,24 @@ export class Worker {
     return Promise.all(running).then(() => undefined);
   }
 
+  /**
+   * slot-bind: the master says this worker now holds its slot. The slot sockets are served by the same
+   * server as the others (listening[0]: appd's or the script's adopted one, always first).
+   */
+  #acceptSlotSockets(): void {
+    const server = this.listening[0];
+    if (this.#slotAccepted || this.tracker.draining || server === undefined || this.spec.slotListenerCount === 0) return;
+    this.#slotAccepted = true;
+    listenOnSlotSockets(server, this.spec).then(
+      (servers) => {
+        // A drain that started meanwhile has closed the others already.
+        if (this.tracker.draining) for (const forwarder of servers) forwarder.close();
+        else this.listening.push(...servers);
+      },
+      (error: unknown) => console.error(`worker ${this.tag}: cannot accept on its slot sockets: ${describe(error)}`),
+    );
+  }
+
   #installHandlers(): void {
     const reopenLogs = (): void => this.accessLog?.reopen();
     process.on('SIGTERM', () => this.drain('SIGTERM'));
@@ -230,6 +250,7 @@ export class Worker {
     process.on('message', (message: unknown) => {
       if (!isMasterMessage(message)) return;
       // A reload or graceful stop: the app's SIGTERM listeners are not involved (DESIGN §17).
+      if (message.type === 'accept-slot') return this.#acceptSlotSockets();
       if (message.type === 'drain') this.drain('asked by the master');
       else reopenLogs();
     });

@@ -15,6 +15,8 @@ export function manageWorkers(supervisor: Supervisor, stopMode: StopMode | null,
     }
     return;
   }
+  // slot-bind: sockets of slots that no longer exist are closed before their workers are retired.
+  supervisor.slotSockets.retain(supervisor.pools);
   for (const pool of supervisor.pools.values()) {
     let rolling = 0;
     for (let slot = 0; slot < pool.desired; slot += 1) rolling += manageSlot(supervisor, pool, slot, rolling, now);
@@ -27,6 +29,7 @@ export function manageWorkers(supervisor: Supervisor, stopMode: StopMode | null,
       }
     }
   }
+  supervisor.slotHandoff.step(supervisor.pools.values(), supervisor);
 }
 
 /**

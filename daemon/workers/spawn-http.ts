@@ -31,7 +31,7 @@ export function heartbeatIntervalMs(timeoutSeconds: number): number {
 /** Whether a listener's connections must start with a PROXY header: every bind, or the binds named. */
 function proxyProtocolOf(settings: PoolSettings, listener: Listener): WorkerSpec['proxyProtocol'][number] {
   const { versions, binds } = settings.proxyProtocol;
-  return binds.length === 0 || binds.includes(listener.bindText) ? versions : 'off';
+  return binds.length === 0 || binds.includes(listener.slot?.template ?? listener.bindText) ? versions : 'off';
 }
 
 export function buildWorkerSpec(settings: PoolSettings, who: WorkerIdentity, listeners: readonly Listener[], random: () => number): WorkerSpec {
@@ -62,6 +62,7 @@ export function buildWorkerSpec(settings: PoolSettings, who: WorkerIdentity, lis
     forwardedAllowIps: settings.forwardedAllowIps,
     forwardedAllowUnix: settings.forwardedAllowUnix,
     forwardedHeaders: settings.forwardedHeaders,
+    slotListenerCount: listeners.filter((listener) => listener.slot !== undefined).length,
     proxyProtocol: listeners.map((listener) => proxyProtocolOf(settings, listener)),
     certfile: settings.certfile,
     keyfile: settings.keyfile,

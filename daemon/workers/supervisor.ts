@@ -15,6 +15,8 @@ import { UnaskedExitClassifier } from './outside-kill.js';
 import { restartReason } from './exit-reason.js';
 import type { WorkerSpawner } from './spawner.js';
 import { WorkerHandle } from './handle.js';
+import { SlotHandoff } from './slot-handoff.js';
+import { SlotSockets } from '../sockets/slot-sockets.js';
 import type { BootFailureReport, DeadlineEvent, RetireCause, StopMode } from './state.js';
 import { WORKER_EXIT, type WorkerToMaster } from '../contracts/worker-messages.js';
 
@@ -52,6 +54,9 @@ export interface ReapedWorker {
 export class Supervisor {
   readonly pools = new Map<string, Pool>();
   readonly workers = new Map<number, WorkerHandle>();
+  /** slot-bind: each slot's own sockets, and which of the slot's workers accepts on them. */
+  readonly slotSockets: SlotSockets;
+  readonly slotHandoff = new SlotHandoff();
   readonly #identities = new Map<string, Identity | null>();
   readonly #context: SupervisorContext;
   readonly #unaskedExits = new UnaskedExitClassifier();
@@ -59,6 +64,7 @@ export class Supervisor {
 
   constructor(context: SupervisorContext) {
     this.#context = context;
+    this.slotSockets = new SlotSockets(context.logger);
   }
 
   /** Resolves the pool's --user/--group now, so a bad name fails the start or the reload, not a spawn. */
@@ -74,12 +80,12 @@ export class Supervisor {
 
   /**
    * The one place a worker's listeners are chosen: all of them for the single-app form, else the
-   * pool's binds. `slot` is the worker's (a per-slot socket would be picked here).
+   * pool's binds; then the slot's own sockets (slot-bind), last.
    */
-  listenersOf(pool: Pool, _slot?: number): Listener[] {
-    const all = this.#context.listeners();
-    if (this.#context.config().pools === null) return [...all];
-    return pool.settings.bind.flatMap((bind) => all.filter((listener) => listener.pool === pool.name && listener.bindText === bind.text));
+  listenersOf(pool: Pool, slot: number): Listener[] {
+    const all = this.#context.listeners().filter((listener) => listener.slot === undefined);
+    const shared = this.#context.config().pools === null ? all : pool.settings.bind.flatMap((bind) => all.filter((listener) => listener.pool === pool.name && listener.bindText === bind.text));
+    return [...shared, ...this.slotSockets.forSlot(pool.settings, slot)];
   }
 
   spawnWorker(pool: Pool, slot: number): void {

@@ -159,7 +159,8 @@ function checkCombinations({ values, sources }: ResolvedConfig): void {
 /** Every address proxy-protocol names must be one of the binds (a typo would silently leave a bind open to spoofing). */
 function checkProxyProtocolBinds({ values, sources }: Pick<ResolvedConfig, 'values' | 'sources'>): void {
   const pools = Object.entries(values.pools ?? {});
-  const bindTexts = new Set([...values.bind, ...pools.flatMap(([, overrides]) => (overrides['bind'] ?? []) as { text: string }[])].map((bind) => bind.text));
+  const poolBinds = (key: 'bind' | 'slotBind'): { text: string }[] => pools.flatMap(([, overrides]) => (overrides[key] ?? []) as { text: string }[]);
+  const bindTexts = new Set([...values.bind, ...values.slotBind, ...poolBinds('bind'), ...poolBinds('slotBind')].map((bind) => bind.text));
   const settings = [
     { name: 'proxy-protocol', where: describeSource(sources.proxyProtocol), value: values.proxyProtocol },
     ...pools.flatMap(([pool, overrides]) => {

@@ -4,6 +4,7 @@
 import { parseBindAddress, type BindAddress } from '../bind-address.js';
 import { jsonAccessLogFields } from '../access-log-json.js';
 import { InvalidTrustedProxy, normaliseTrustedProxies } from '../trusted-proxies.js';
+import { parseSlotTemplate } from '../slot-address.js';
 
 /** Thrown by a kind's parser; the resolver adds the setting's name and the value's source. */
 export class InvalidValue extends Error {}
@@ -281,6 +282,25 @@ export const kinds = {
     },
     format: (value: string) => value,
   } satisfies ValueKind<string>,
+
+  /** slot-bind templates: unix:PATH with {slot}, or IP:PORT (slot N on PORT + N). */
+  slotBindList: {
+    meta: 'ADDRESS',
+    repeatable: true,
+    parse(raw: unknown): BindAddress[] {
+      if (raw === null || raw === undefined) return [];
+      const items = Array.isArray(raw) ? raw : [raw];
+      return items.map((item) => {
+        if (typeof item !== 'string') throw new InvalidValue(`expected an address string, got ${describeRaw(item)}`);
+        try {
+          return parseSlotTemplate(item);
+        } catch (error) {
+          throw new InvalidValue(error instanceof Error ? error.message : String(error));
+        }
+      });
+    },
+    format: (value: BindAddress[]) => (value.length === 0 ? '(none)' : value.map((address) => address.text).join(', ')),
+  } satisfies ValueKind<BindAddress[]>,
 
   /** A list of strings (node arguments, watched paths). */
   stringList: {

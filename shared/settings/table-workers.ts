@@ -80,6 +80,16 @@ export const CONFIG_AND_WORKER_SETTINGS = [
     doc: 'Capped by the kernel at net.core.somaxconn. While no worker accepts (all restarting), new connections wait here instead of being refused.',
   }),
   defineSetting({
+    key: 'slotBind',
+    section: 'Server Socket',
+    kind: kinds.slotBindList,
+    default: [],
+    reload: 'workers',
+    perPool: true,
+    summary: 'Give each worker slot its own extra socket: unix:PATH with {slot}, or IP:PORT for slot 0 (slot N: PORT + N); repeatable.',
+    doc: 'For sticky sessions (socket.io\'s long-polling, in-memory sessions): a proxy pins a client to one slot (nginx: hash $remote_addr consistent over the slot sockets), and every request of it reaches the same worker. The master owns each slot socket and hands it to whichever worker holds the slot, in every generation: one worker at a time accepts on it (a reload\'s new worker starts accepting once the old one has stopped, a crashed worker\'s replacement as soon as it is ready), and connections wait in the socket\'s queue in between, so none is refused or reset. Workers still accept on the pool\'s bind addresses too. Scaling up binds the new slots\' sockets; scaling down closes the removed slots\' sockets as their workers retire (a unix path disappears at once, so new connections fail fast and a proxy tries its next server; connections already queued there and not yet accepted are reset). A socket that cannot be bound is logged and its slot\'s worker starts without it. unix-socket-mode, -owner and -group apply to unix slot sockets too.',
+  }),
+  defineSetting({
     key: 'proxyProtocol',
     section: 'Server Socket',
     kind: kinds.proxyProtocol,

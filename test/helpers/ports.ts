@@ -71,3 +71,28 @@ export async function freePort(): Promise<number> {
   await new Promise((settle) => server.close(settle));
   return port;
 }
+
+/** The first of `count` consecutive TCP ports free right now (slot-bind gives slot N port + N). */
+export async function freeConsecutivePorts(count: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt += 1) {
+    const first = await freePort();
+    if (first + count > 65535) continue;
+    const held: net.Server[] = [];
+    try {
+      for (let port = first; port < first + count; port += 1) {
+        const server = net.createServer();
+        await new Promise<void>((settle, fail) => {
+          server.once('error', fail);
+          server.listen(port, '127.0.0.1', settle);
+        });
+        held.push(server);
+      }
+      return first;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error; // taken: try another range
+    } finally {
+      await Promise.all(held.map((server) => new Promise((settle) => server.close(settle))));
+    }
+  }
+  throw new Error(`no ${count} consecutive free ports found`);
+}

@@ -1,0 +1,151 @@
+// slot-bind: each slot of a pool gets its own socket, owned by the master for as long as the slot
+// exists (every generation's worker of that slot inherits the same socket, so its queue survives
+// reloads and crashes), bound when a slot first needs it and closed when scaling removes the slot.
+// Run by the appd master (the supervisor asks for a slot's sockets when it spawns its worker).
+
+import { existsSync, lstatSync, readFileSync, unlinkSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { dirname, resolve } from 'node:path';
+import type { BindAddress } from '../../shared/bind-address.js';
+import { BindError, ConfigError, describeError, hasErrorCode } from '../../shared/errors.js';
+import { slotAddress, slotOfAddress } from '../../shared/slot-address.js';
+import type { Config } from '../../shared/settings/table.js';
+import type { Logger } from '../master/logger.js';
+import { poolSettingsFromConfig, unixSocketFile, type Pool, type PoolSettings } from '../pools/pool.js';
+import { bindTcpAddress, bindUnixPath, closeListeners, describeListener, type InheritedSocket, type Listener, type OwnedBind } from './listeners.js';
+import type { UnixSocketFile } from './unix-socket-file.js';
+
+function keyOf(pool: string, template: string, slot: number): string {
+  return `${pool}\u0000${template}\u0000${slot}`;
+}
+
+/** Whether a live socket is bound at `path`: the kernel's table of unix sockets lists it (no connect needed). */
+function unixPathInUse(path: string): boolean {
+  return readFileSync('/proc/self/net/unix', 'utf8').split('\n').some((line) => line.endsWith(` ${path}`));
+}
+
+/** The synchronous twin of listeners.ts's stale-socket check, for sockets bound while the master runs. */
+function clearStaleSocketFile(path: string, text: string): void {
+  let stats;
+  try {
+    stats = lstatSync(path);
+  } catch (error) {
+    if (hasErrorCode(error, 'ENOENT')) return; // nothing there: the normal case
+    throw error;
+  }
+  if (!stats.isSocket()) throw new BindError(`cannot listen on ${text}: ${path} exists and is not a socket`);
+  if (unixPathInUse(path)) throw new BindError(`cannot listen on ${text}: address already in use (another process listens there) [EADDRINUSE]`);
+  unlinkSync(path);
+}
+
+function bindSlotAddress(address: BindAddress, unixSocket: UnixSocketFile): Listener {
+  if (address.kind === 'unix') {
+    const path = resolve(address.path);
+    if (!existsSync(dirname(path))) throw new BindError(`cannot listen on ${address.text}: directory ${dirname(path)} does not exist`);
+    clearStaleSocketFile(path, address.text);
+    return bindUnixPath(path, address.text, unixSocket);
+  }
+  if (address.kind !== 'tcp') throw new BindError(`cannot listen on ${address.text}: not a slot address`);
+  // parseSlotTemplate allows only IP literals: no lookup to wait for.
+  return bindTcpAddress(address.text, address.host, address.port, address.host === null || isIP(address.host) === 6 ? 6 : 4);
+}
+
+/**
+ * The slot sockets to open at start, with the pools' binds: one per slot of each pool's worker count,
+ * and as many more as a previous master handed over (it may have been scaled up since the config said).
+ */
+export function initialSlotBinds(config: Config, inherited: readonly InheritedSocket[]): OwnedBind[] {
+  const binds: OwnedBind[] = [];
+  for (const pool of poolSettingsFromConfig(config)) {
+    for (const template of pool.slotBind) {
+      const handedOver = inherited.flatMap((socket) => (socket.pool === pool.name && socket.bindText !== null ? [slotOfAddress(template, socket.bindText)] : []));
+      const count = Math.max(pool.workers, ...handedOver.map((slot) => (slot === null ? 0 : slot + 1)));
+      for (let slot = 0; slot < count; slot += 1) {
+        const address = slotAddress(template, slot);
+        if (address) binds.push({ pool: pool.name, bind: address, unixSocket: unixSocketFile(pool), slot: { template: template.text, index: slot } });
+      }
+    }
+  }
+  return binds;
+}
+
+export class SlotSockets {
+  readonly #sockets = new Map<string, Listener>();
+  /** Addresses whose bind failed, so a slot restarting in a loop logs it once. */
+  readonly #failed = new Set<string>();
+  readonly #logger: Logger;
+
+  constructor(logger: Logger) {
+    this.#logger = logger;
+  }
+
+  /** Takes the slot sockets opened at start (listeners with a slot). */
+  adopt(listeners: readonly Listener[]): void {
+    for (const listener of listeners) {
+      if (listener.slot && listener.pool !== null) this.#sockets.set(keyOf(listener.pool, listener.slot.template, listener.slot.index), listener);
+    }
+  }
+
+  listeners(): Listener[] {
+    return [...this.#sockets.values()];
+  }
+
+  /** The slot's sockets, in the order of the pool's slot-bind; binds the ones it does not have yet. */
+  forSlot(settings: PoolSettings, slot: number): Listener[] {
+    const found: Listener[] = [];
+    for (const template of settings.slotBind) {
+      const key = keyOf(settings.name, template.text, slot);
+      const known = this.#sockets.get(key) ?? this.#bind(settings, template, slot, key);
+      if (known) found.push(known);
+    }
+    return found;
+  }
+
+  #bind(settings: PoolSettings, template: BindAddress, slot: number, key: string): Listener | null {
+    const pool = settings.name;
+    const address = slotAddress(template, slot);
+    if (address === null) {
+      this.#failOnce(key, `slot-bind ${template.text}: slot ${slot} would listen past port 65535; ${pool}.${slot} starts without it`);
+      return null;
+    }
+    try {
+      const listener: Listener = { ...bindSlotAddress(address, unixSocketFile(settings)), pool, slot: { template: template.text, index: slot } };
+      this.#sockets.set(key, listener);
+      this.#failed.delete(key);
+      this.#logger.info(`Listening at: ${describeListener(listener, 'bound')}`);
+      return listener;
+    } catch (error) {
+      // A socket owner or group that no longer exists is a ConfigError: the slot still starts, without it.
+      if (!(error instanceof BindError) && !(error instanceof ConfigError)) throw error;
+      this.#failOnce(key, `${error.message}; slot ${pool}.${slot} starts without its slot socket`);
+      return null;
+    }
+  }
+
+  #failOnce(key: string, message: string): void {
+    if (this.#failed.has(key)) return;
+    this.#failed.add(key);
+    this.#logger.error(message);
+  }
+
+  /**
+   * Closes the master's copy of every slot socket no pool wants any more: its slot is at or above the
+   * pool's target (scaled down), its template left slot-bind, or its pool is gone. A worker still
+   * holding one keeps accepting on it until it stops (drain); a unix path disappears at once.
+   */
+  retain(pools: ReadonlyMap<string, Pool>): void {
+    for (const [key, listener] of this.#sockets) {
+      const slot = listener.slot;
+      const pool = listener.pool === null ? undefined : pools.get(listener.pool);
+      const wanted = slot !== undefined && pool !== undefined && !pool.removed && slot.index < pool.target && pool.settings.slotBind.some((template) => template.text === slot.template);
+      if (wanted) continue;
+      this.#sockets.delete(key);
+      try {
+        closeListeners([listener]);
+        this.#logger.info(`closed slot socket ${listener.url} of ${listener.pool ?? '?'}.${slot?.index ?? '?'} (no such slot any more)`);
+      } catch (error) {
+        this.#logger.error(`cannot remove slot socket ${listener.url}: ${describeError(error)}`);
+      }
+    }
+  }
+}
