@@ -22,7 +22,12 @@ export const registerConfig: Register = (program, run) => {
           if (outcome.status !== 'completed') throw new ControlFailure(outcome.message);
           const rows = outcome.data as SettingStatus[];
           if (context.json) {
-            context.printJson(Object.fromEntries(rows.map(({ key, ...rest }) => [key, rest])));
+            // Typed values (2048, not "2048"); a pool's own settings as "pools.NAME.KEY".
+            context.printJson(
+              Object.fromEntries(
+                rows.map((row) => [row.key, { value: row.json, source: row.source, ...(row.pending === undefined ? {} : { pending: row.pendingJson }) }]),
+              ),
+            );
           } else {
             const table = renderTable(
               [{ header: 'SETTING' }, { header: 'VALUE', wrap: true }, { header: 'SOURCE' }],

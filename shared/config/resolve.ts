@@ -153,7 +153,13 @@ function checkCombinations({ values, sources }: ResolvedConfig): void {
     throw new ConfigError(`bind (from ${describeSource(sources.bind)}) is empty: give at least one address`);
   }
   if (values.pools !== null) checkPools({ values, sources });
+  else if (values.workers === 0) throw new ConfigError(zeroWorkers(settingLabel(findSetting('workers') as AnySetting, sources.workers), describeSource(sources.workers)));
   checkProxyProtocolBinds({ values, sources });
+}
+
+/** An HTTP pool of 0 workers serves nothing, and its start would end fatal after start-retries. */
+function zeroWorkers(setting: string, source: string): string {
+  return `invalid ${setting} (from ${source}): an HTTP pool needs at least 1 worker at start; to keep a pool stopped, start it and run appctl stop-pool`;
 }
 
 /** Every address proxy-protocol names must be one of the binds (a typo would silently leave a bind open to spoofing). */
@@ -191,6 +197,10 @@ function checkPools({ values, sources }: Pick<ResolvedConfig, 'values' | 'source
     const binds = (overrides['bind'] ?? []) as { text: string; port?: number }[];
     if (binds.length === 0 && overrides['command'] === undefined) {
       throw new ConfigError(`pools.${name} (from ${where}) serves HTTP but has no bind: give pools.${name}.bind`);
+    }
+    if (overrides['command'] === undefined && (overrides['workers'] ?? values.workers) === 0) {
+      const own = overrides['workers'] !== undefined;
+      throw new ConfigError(zeroWorkers(own ? `pools.${name}.workers` : `workers, for pools.${name}`, own ? where : describeSource(sources.workers)));
     }
     for (const bind of binds) {
       // ":0" in two pools means two sockets on two random ports, not one address twice.

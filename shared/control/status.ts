@@ -102,11 +102,16 @@ export interface StatusSnapshot {
 
 /** One row of `appctl config`. */
 export interface SettingStatus {
+  /** The setting's key, or pools.NAME.KEY for a pool's own effective setting. */
   readonly key: string;
+  /** As a person reads it (what --print-config prints). */
   readonly value: string;
+  /** The value as JSON: numbers, booleans, lists and objects typed (appctl config --json). */
+  readonly json: unknown;
   readonly source: string;
   /** A restart-only setting changed by a reload: the value a new master (appctl upgrade) would use. */
   readonly pending?: string;
+  readonly pendingJson?: unknown;
 }
 
 /** The data of a completed `ping`. */

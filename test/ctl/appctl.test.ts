@@ -2,13 +2,14 @@
 // daemon per name; finding the daemon (none, one, several, -n, -s, APPD_SOCKET); a stale socket replaced.
 
 import test from 'ava';
+import { spawnSync } from 'node:child_process';
 import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { candidateControlDirectories } from '../../shared/control/socket-path.js';
 import { NoDaemonError } from '../../ctl/client/errors.js';
 import { connectToDaemon } from '../../ctl/client/find-daemon.js';
 import { appctl, followAppctl, spawnAppctl, statusOf } from '../helpers/appctl.js';
-import { fixture, startDaemon, tempDirectory, type TestDaemon } from '../helpers/daemon.js';
+import { APPD, fixture, startDaemon, tempDirectory, type TestDaemon } from '../helpers/daemon.js';
 import { get } from '../helpers/http.js';
 import { waitFor } from '../helpers/processes.js';
 
@@ -57,13 +58,41 @@ test('status --json, status, ping and config against a running daemon (upgrade: 
   const pingJson = JSON.parse((await run('ping', '--json')).stdout) as { status: string; data: { pid: number } };
   t.like(pingJson, { status: 'completed', data: { pid: daemon.pid } });
 
-  const config = JSON.parse((await run('config', '--json')).stdout) as Record<string, { value: string; source: string }>;
-  t.deepEqual(config['workers'], { value: '2', source: 'command line' });
-  t.deepEqual(config['gracefulTimeout'], { value: '30', source: 'default' });
+  // Typed values: numbers, booleans and lists as such, not their text.
+  const config = JSON.parse((await run('config', '--json')).stdout) as Record<string, { value: unknown; source: string }>;
+  t.deepEqual(config['workers'], { value: 2, source: 'command line' });
+  t.deepEqual(config['gracefulTimeout'], { value: 30, source: 'default' });
+  t.deepEqual(config['backlog'], { value: 2048, source: 'default' });
+  t.deepEqual(config['bind'], { value: ['127.0.0.1:0'], source: 'command line' });
+  t.deepEqual(config['timeoutStack'], { value: true, source: 'default' });
+  t.deepEqual(config['pidfile'], { value: null, source: 'default' });
+  t.deepEqual(config['env'], { value: {}, source: 'default' });
   const configText = await run('config');
   t.regex(configText.stdout, /^SETTING +VALUE +SOURCE$/m);
   t.regex(configText.stdout, /^workers +2 +command line$/m);
   t.true(configText.stdout.split('\n').every((line) => line.length <= 80), configText.stdout);
+});
+
+test('config with pools: each pool\'s own settings as pools.NAME.KEY, typed in --json', async (t) => {
+  const config = `export default { timeout: 20, pools: {
+    web: { app: ${JSON.stringify(fixture('pid-app.mjs'))}, bind: '127.0.0.1:0', workers: 2, maxRequests: 500 },
+    jobs: { command: ['sleep', '600'], workers: 1, stopSignal: 'SIGINT' },
+  } };\n`;
+  const daemon = await startDaemon(t, { args: ['-c', 'appd.config.mjs'], files: { 'appd.config.mjs': config } });
+  const run = (...args: string[]) => appctl(args, { runtimeDirectory: daemon.directory });
+  const json = JSON.parse((await run('config', '--json')).stdout) as Record<string, { value: unknown; source: string }>;
+  t.deepEqual(json['pools.web.workers'], { value: 2, source: 'config file appd.config.mjs, pools.web' });
+  t.deepEqual(json['pools.web.maxRequests'], { value: 500, source: 'config file appd.config.mjs, pools.web' });
+  t.deepEqual(json['pools.web.bind'], { value: ['127.0.0.1:0'], source: 'config file appd.config.mjs, pools.web' });
+  t.deepEqual(json['pools.web.timeout'], { value: 20, source: 'config file appd.config.mjs' }, 'inherited from the global value');
+  t.deepEqual(json['pools.jobs.command'], { value: ['sleep', '600'], source: 'config file appd.config.mjs, pools.jobs' });
+  t.deepEqual(json['pools.jobs.stopSignal'], { value: 'SIGINT', source: 'config file appd.config.mjs, pools.jobs' });
+  t.is(json['pools.jobs.maxRequests'], undefined, 'a default a pool inherits is the global row');
+  const text = (await run('config')).stdout;
+  t.regex(text, /^pools\.web\.maxRequests +500 +config file appd\.config\.mjs, pools\.web$/m);
+  t.regex(text, /^pools\.jobs\.workers +1 +config file appd\.config\.mjs, pools\.jobs$/m);
+  const printed = spawnSync(process.execPath, [APPD, '-c', 'appd.config.mjs', '--print-config'], { cwd: daemon.directory, encoding: 'utf8', timeout: 60_000 });
+  t.regex(printed.stdout, /^pools\.web\.workers += 2 +# config file appd\.config\.mjs, pools\.web$/m);
 });
 
 test('the socket is 0600 in a 0700 directory; a second daemon of the same name is refused with the pid; the socket goes on exit', async (t) => {

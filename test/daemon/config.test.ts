@@ -101,3 +101,20 @@ test('--help lists the flags derived from the settings table; --version prints t
   }
   t.regex(appd(directory, ['--version']).stdout, /^\d+\.\d+\.\d+\n$/);
 });
+
+test('-w 0 for an HTTP pool is refused at validation (exit 2, naming the setting); a command pool may have 0', (t) => {
+  const directory = tempDirectory(t);
+  const flag = appd(directory, ['--check-config', fixture('pid-app.mjs'), '-w', '0']);
+  t.is(flag.code, 2);
+  t.is(flag.stderr.trim(), 'appd: invalid --workers (from command line): an HTTP pool needs at least 1 worker at start; to keep a pool stopped, start it and run appctl stop-pool');
+  writeFileSync(join(directory, 'pools.json'), JSON.stringify({ workers: 0, pools: { jobs: { command: ['sleep', '1'] }, web: { app: fixture('pid-app.mjs'), bind: '127.0.0.1:0' } } }));
+  const inherited = appd(directory, ['--print-config', '-c', 'pools.json']);
+  t.is(inherited.code, 2);
+  t.is(inherited.stderr.trim(), 'appd: invalid workers, for pools.web (from config file pools.json): an HTTP pool needs at least 1 worker at start; to keep a pool stopped, start it and run appctl stop-pool');
+  writeFileSync(join(directory, 'pools.json'), JSON.stringify({ pools: { jobs: { command: ['sleep', '1'], workers: 0 }, web: { app: fixture('pid-app.mjs'), bind: '127.0.0.1:0', workers: 0 } } }));
+  const own = appd(directory, ['--print-config', '-c', 'pools.json']);
+  t.is(own.code, 2);
+  t.regex(own.stderr, /^appd: invalid pools\.web\.workers \(from config file pools\.json\): an HTTP pool needs at least 1 worker/);
+  writeFileSync(join(directory, 'pools.json'), JSON.stringify({ pools: { jobs: { command: ['sleep', '1'], workers: 0 }, web: { app: fixture('pid-app.mjs'), bind: '127.0.0.1:0' } } }));
+  t.is(appd(directory, ['--print-config', '-c', 'pools.json']).code, 0);
+});
