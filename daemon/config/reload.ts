@@ -81,8 +81,22 @@ export interface ReadForReload {
   readonly opened: readonly Listener[];
 }
 
+/**
+ * Under `node --expose-gc` only (tests and leak hunts; see README "Fault injection"): the master's heap
+ * after a full collection, written to stderr as each reload starts, so what reloads retain can be
+ * measured from outside. Not a log line: the log's own ring of recent lines would be measured with it.
+ * Without the flag it costs one typeof.
+ */
+function reportHeapAfterCollection(): void {
+  const collect = (globalThis as { gc?: unknown }).gc;
+  if (typeof collect !== 'function') return;
+  collect();
+  process.stderr.write(`appd: heap after GC: ${process.memoryUsage().heapUsed} bytes (node --expose-gc)\n`);
+}
+
 /** Off the loop: read every config layer again and bind any new address, so applying it cannot block. */
 export async function readForReload(readConfig: () => Promise<ResolvedConfig>, listeners: readonly Listener[]): Promise<ReadForReload> {
+  reportHeapAfterCollection();
   const config = await readConfig();
   const plan = planListeners(listeners, config);
   return { config, plan, opened: await openPlannedListeners(plan) };
