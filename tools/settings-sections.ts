@@ -23,6 +23,7 @@ export function defaultText(setting: AnySetting): string {
 function tagLine(setting: AnySetting): string {
   if (setting.cli === 'positional') return `\\fI${setting.key.toUpperCase()}\\fR (the argument)`;
   if (setting.cli === 'config-only') return `\\fB${setting.key}\\fR (config file only)`;
+  if (setting.cli === 'after-dashes') return `\\fB\\-\\-\\fR \\fI${escapeRoff(setting.kind.meta)}\\fR...`;
   const names = [setting.short, flagName(setting)].filter((name): name is string => Boolean(name));
   const flags = names.map((name) => `\\fB${escapeRoff(name)}\\fR`).join(', ');
   return setting.kind.isFlag ? flags : `${flags} \\fI${escapeRoff(setting.kind.meta)}\\fR`;
@@ -31,6 +32,7 @@ function tagLine(setting: AnySetting): string {
 function whereGiven(setting: AnySetting): string {
   if (setting.cli === 'config-only') return `Config key: ${setting.key}.`;
   if (setting.cli === 'cli-only') return 'Command line and APPD_CMD_ARGS only.';
+  if (setting.cli === 'after-dashes') return `Config key: ${setting.key}, a list. On the command line (and in APPD_CMD_ARGS), every argument after --.`;
   const key = kebabCase(setting.key) === setting.key ? setting.key : `${setting.key} (or "${kebabCase(setting.key)}")`;
   const negation = setting.kind.isFlag ? ` ${flagName(setting).replace(/^--/, '--no-')} turns it off.` : '';
   const repeat = setting.kind.repeatable ? ' Repeat the flag for several; a config file gives a list.' : '';

@@ -45,7 +45,7 @@ function checkPool(settings: PoolSettings, directory: string, prefix: string): P
     [CHECK_SPEC_VARIABLE]: JSON.stringify(spec),
   };
   const entry = script === null ? [CHECK_BOOT] : ['--import', new URL('../worker/check-boot.js', import.meta.url).href, script];
-  const child = spawn(process.execPath, [...settings.nodeArgs, ...entry], {
+  const child = spawn(process.execPath, [...settings.nodeArgs, ...entry, ...settings.args], {
     cwd: directory,
     env: environment,
     stdio: ['ignore', 'pipe', 'pipe', 'pipe'],

@@ -38,7 +38,7 @@ function optionFor(setting: AnySetting): Option[] {
 
 export function buildCommand(): Command {
   const command = new Command('appd')
-    .usage('[options] [APP]')
+    .usage('[options] [APP] [-- SCRIPT-ARGS...]')
     .description('Serve APP on a supervised pool of worker processes (a Gunicorn-class arbiter for Node.js).')
     .version(readPackageVersion(), '-v, --version')
     .argument('[APP]', 'the app module: PATH, PATH:EXPORT or PATH:FACTORY()')
@@ -48,7 +48,7 @@ export function buildCommand(): Command {
     .helpOption('-h, --help', 'Show this help.')
     .showSuggestionAfterError(true);
   for (const setting of SETTINGS) {
-    if (setting.cli === 'config-only' || setting.cli === 'positional') continue;
+    if (setting.cli === 'config-only' || setting.cli === 'positional' || setting.cli === 'after-dashes') continue;
     for (const option of optionFor(setting)) command.addOption(option);
   }
   command.addHelpText(
@@ -65,8 +65,13 @@ export function buildCommand(): Command {
   return command;
 }
 
-/** Parses one argument list. `sourceName` names the origin in errors ("command line", "APPD_CMD_ARGS"). */
-export function parseArguments(args: readonly string[], sourceName: string): ParsedArguments {
+/**
+ * Parses one argument list. `sourceName` names the origin in errors ("command line", "APPD_CMD_ARGS").
+ * Everything after the first `--` is the script's (the args setting), never appd's options or APP.
+ */
+export function parseArguments(allArguments: readonly string[], sourceName: string): ParsedArguments {
+  const dashes = allArguments.indexOf('--');
+  const args = dashes < 0 ? allArguments : allArguments.slice(0, dashes);
   const command = buildCommand();
   command.exitOverride();
   let errorText = '';
@@ -88,6 +93,8 @@ export function parseArguments(args: readonly string[], sourceName: string): Par
   for (const setting of SETTINGS) {
     if (setting.cli === 'positional') {
       if (command.args[0] !== undefined) values[setting.key] = command.args[0];
+    } else if (setting.cli === 'after-dashes') {
+      if (dashes >= 0) values[setting.key] = allArguments.slice(dashes + 1);
     } else if (options[setting.key] !== undefined) {
       values[setting.key] = options[setting.key];
     }
@@ -104,7 +111,7 @@ function suggestFlag(error: CommanderError, args: readonly string[]): string {
   if (error.code !== 'commander.unknownOption') return '';
   const unknown = args.find((argument) => argument.startsWith('--') && error.message.includes(argument.split('=')[0] ?? ''));
   if (!unknown || error.message.includes('Did you mean')) return '';
-  const flags = SETTINGS.filter((setting) => setting.cli !== 'config-only' && setting.cli !== 'positional').map(flagName);
+  const flags = SETTINGS.filter((setting) => setting.cli === undefined || setting.cli === 'flag' || setting.cli === 'cli-only').map(flagName);
   const suggestion = closestName(unknown.split('=')[0] ?? unknown, flags);
   return suggestion ? ` (did you mean ${suggestion}?)` : '';
 }

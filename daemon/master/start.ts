@@ -53,7 +53,7 @@ export function checkStartable(resolved: ResolvedConfig): void {
     throw new ConfigError('no app to serve: give one (appd ./server.js), or a script that listens itself (appd --script ./server.js), or set "app" in the config file');
   }
   if (app && script) {
-    throw new ConfigError(`both app (${app}) and script (${script}) are set: give one; app serves a module's export, script runs a server script unmodified`);
+    throw new ConfigError(`both app (${app}) and script (${script}) are set: give one; app serves a module's export, script runs a server script unmodified (arguments for the script go after --: appd --script ${script} -- ${app})`);
   }
 }
 

@@ -30,8 +30,9 @@ export function resolveWorkerCount(value: number | 'auto'): number {
 export function poolSettingsFromConfig(config: Config): PoolSettings[] {
   if (config.pools === null) return [{ ...config, name: 'web', kind: 'http', workers: resolveWorkerCount(config.workers) }];
   return Object.entries(config.pools).map(([name, overrides]) => {
-    // With pools, binds are per pool: a pool without bind listens nowhere (a plain command pool).
-    const merged = { ...config, bind: [], ...overrides } as Config;
+    // With pools, binds are per pool: a pool without bind listens nowhere (a plain command pool). So
+    // are a program's arguments: one pool's args mean nothing to another's program.
+    const merged = { ...config, bind: [], args: [], ...overrides } as Config;
     return { ...merged, name, kind: merged.command ? 'command' : 'http', workers: resolveWorkerCount(merged.workers) };
   });
 }

@@ -35,7 +35,7 @@ export function canTieToMaster(): boolean {
 
 /** The argv actually executed: optional setpriv, optional LISTEN_PID shim, then the pool's command. */
 export function commandArgv(settings: PoolSettings, listeners: readonly Listener[]): string[] {
-  const command = settings.command ?? [];
+  const command = [...(settings.command ?? []), ...settings.args];
   const withListenPid = listeners.length > 0 ? ['/bin/sh', '-c', SET_LISTEN_PID, 'appd-listen', ...command] : command;
   // Without an IPC channel nothing else tells a command that the master died (even by SIGKILL).
   return canTieToMaster() ? [SETPRIV, '--pdeathsig', 'SIGTERM', '--', ...withListenPid] : withListenPid;

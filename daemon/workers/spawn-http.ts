@@ -73,7 +73,8 @@ export function buildWorkerSpec(settings: PoolSettings, who: WorkerIdentity, lis
 /** What node runs: worker/main.js for an app module; for a script, the script itself as the main module. */
 function workerEntry(settings: PoolSettings): string[] {
   // The script runs as node's main module so that require.main === module and import.meta checks hold.
-  return settings.script ? ['--import', ADOPT_PRELOAD, resolve(settings.script)] : [WORKER_MAIN];
+  const entry = settings.script ? ['--import', ADOPT_PRELOAD, resolve(settings.script)] : [WORKER_MAIN];
+  return [...entry, ...settings.args];
 }
 
 /** A script reads the port it should listen on from PORT: tell it the real one (env may still override). */

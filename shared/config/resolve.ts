@@ -44,7 +44,8 @@ export interface ResolvedConfig {
 /** How a setting is named to the user for a given source: its flag on the command line, its key in a file. */
 function settingLabel(setting: AnySetting, source: ValueSource): string {
   if (source.kind === 'argv' || source.kind === 'environment') {
-    return setting.cli === 'positional' ? 'APP' : `--${kebabCase(setting.key)}`;
+    if (setting.cli === 'positional') return 'APP';
+    return setting.cli === 'after-dashes' ? `the arguments after --` : `--${kebabCase(setting.key)}`;
   }
   return setting.key;
 }

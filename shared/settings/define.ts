@@ -36,8 +36,11 @@ export interface SettingSpec<Key extends string, Value> {
   readonly defaultText?: string;
   /** A one-letter alias such as "-w". */
   readonly short?: string;
-  /** "config-only" settings (hooks, pools) have no flag; "positional" is the APP argument. */
-  readonly cli?: 'flag' | 'config-only' | 'positional' | 'cli-only';
+  /**
+   * "config-only" settings (hooks, pools) have no flag; "positional" is the APP argument; "after-dashes"
+   * takes every argument after `--` (the script's own arguments).
+   */
+  readonly cli?: 'flag' | 'config-only' | 'positional' | 'cli-only' | 'after-dashes';
   readonly reload: ReloadBehaviour;
   /** Whether a pool may override it (pools: { web: { timeout: 5 } }). */
   readonly perPool?: boolean;

@@ -39,6 +39,17 @@ export const CONFIG_AND_WORKER_SETTINGS = [
     doc: 'For apps that start their own server: app.listen(process.env.PORT || 3000) in Express, Koa or Hono\'s serve(), fastify.listen(), http.createServer().listen(). Each worker runs the script as its main module (so require.main === module holds), with a preloaded appd module that makes the first HTTP or HTTPS server to call listen() accept on appd\'s sockets instead of opening the port it names (see adopt-listen). The worker is ready once that server listens (and, with wait-ready, once the script sent process.send(\'ready\')). Requests are counted, limited (limit-request-*) and access-logged, keep-alive sets the server\'s idle timeout (over a framework default such as Fastify\'s 72 s), and the worker drains exactly as with app; the script hears of the drain as the appd:drain event on process (to close its WebSockets), and its own server.close() joins the drain. appd asks a worker to drain over IPC, so the script\'s SIGTERM listeners do not run on a reload or a graceful stop; on a SIGTERM from outside they run after appd\'s, and a process.exit() called while draining is held (it returns) until the drain is over. TLS is the script\'s own: certfile and keyfile apply to app only. Listen calls of other kinds of server (net.createServer) are left alone. PORT is set to the port of the first TCP listener, unless env sets it. Give app or script, not both.',
   }),
   defineSetting({
+    key: 'args',
+    section: 'Worker Processes',
+    kind: kinds.stringList,
+    default: [],
+    cli: 'after-dashes',
+    reload: 'workers',
+    perPool: true,
+    summary: 'Arguments for the script (its process.argv after the script path); on the command line, everything after --.',
+    doc: 'appd --script ./bin.js -- db.json --port 3000 runs each worker as node ./bin.js db.json --port 3000, so CLI servers (json-server with its db file, say) get their usual arguments (the port they name is still adopted; see adopt-listen). In a config file or a pool it is a list: args: [\'db.json\', \'--port\', \'3000\']. An app module sees them in process.argv too; a command pool\'s command gets them appended.',
+  }),
+  defineSetting({
     key: 'adoptListen',
     section: 'Worker Processes',
     kind: kinds.adoptListen,

@@ -18,7 +18,8 @@ test('the checked-in man pages are what npm run man generates from the code', (t
 test('appd(8) documents every flag and config key of the settings table', (t) => {
   const page = readFileSync(join(PROJECT_ROOT, 'man/appd.8'), 'utf8').replace(/\\-/g, '-');
   for (const setting of SETTINGS) {
-    const name = setting.cli === 'config-only' || setting.cli === 'positional' ? setting.key.replace(/^app$/, 'APP') : flagName(setting);
+    const byKey = setting.cli === 'config-only' || setting.cli === 'positional' || setting.cli === 'after-dashes';
+    const name = byKey ? setting.key.replace(/^app$/, 'APP') : flagName(setting);
     t.true(page.includes(name), `${name} is missing from man/appd.8`);
   }
 });
