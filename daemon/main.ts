@@ -9,6 +9,7 @@ import { detachAndWait, isDaemonChild, reportToForeground, DAEMON_CHILD_VARIABLE
 import { checkAppsLoad } from './config/check-app.js';
 import { renderConfig } from './config/print-config.js';
 import { checkStartable, runMaster } from './master/start.js';
+import { printableUnit } from './systemd/unit-file.js';
 import { PredecessorLink } from './upgrade/successor.js';
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -36,6 +37,10 @@ async function main(argv: readonly string[]): Promise<number> {
       return EXIT.ok;
     }
     checkStartable(start.resolved);
+    if (start.actions.printSystemdUnit) {
+      process.stdout.write(printableUnit(start.resolved, sources));
+      return EXIT.ok;
+    }
     if (start.actions.checkConfig) {
       const checked = await checkAppsLoad(start.resolved, sources.directory);
       process.stdout.write(`appd: configuration OK${start.resolved.configFile ? ` (${start.resolved.configFile})` : ''}\n${checked.map((line) => `  ${line}\n`).join('')}`);

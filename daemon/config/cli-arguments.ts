@@ -12,6 +12,7 @@ import { readPackageVersion } from '../../shared/version.js';
 export interface CliActions {
   printConfig: boolean;
   checkConfig: boolean;
+  printSystemdUnit: boolean;
 }
 
 export interface ParsedArguments {
@@ -44,6 +45,7 @@ export function buildCommand(): Command {
     .argument('[APP]', 'the app module: PATH, PATH:EXPORT or PATH:FACTORY()')
     .option('--print-config', 'Print every setting, its value and where it came from, then exit.')
     .option('--check-config', 'Validate the configuration and load each app as its workers would (as their user), then exit.')
+    .option('--print-systemd-unit', 'Print a systemd service unit that runs this command line, then exit.')
     .allowExcessArguments(false)
     .helpOption('-h, --help', 'Show this help.')
     .showSuggestionAfterError(true);
@@ -102,7 +104,7 @@ export function parseArguments(allArguments: readonly string[], sourceName: stri
   if (options['logFile'] !== undefined && values['errorLogfile'] === undefined) values['errorLogfile'] = options['logFile'];
   return {
     values,
-    actions: { printConfig: options['printConfig'] === true, checkConfig: options['checkConfig'] === true },
+    actions: { printConfig: options['printConfig'] === true, checkConfig: options['checkConfig'] === true, printSystemdUnit: options['printSystemdUnit'] === true },
   };
 }
 

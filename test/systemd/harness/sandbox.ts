@@ -99,6 +99,7 @@ export class SystemdSandbox {
     const reaper = spawn('/bin/sh', ['-c', reaperScript(cgroup, base)], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
     reaper.unref();
     (reaper.stdin as unknown as { unref?: () => void } | null)?.unref?.();
+    mkdirSync(join(base, 'payload'));
     for (const [path, content] of Object.entries(options.files)) {
       const target = join(base, 'payload', path);
       mkdirSync(dirname(target), { recursive: true });
@@ -169,8 +170,8 @@ export class SystemdSandbox {
   }
 
   /** exec(), and an error with the output unless it exited 0. */
-  async mustExec(command: readonly string[], timeoutMs = 60_000): Promise<string> {
-    const result = await this.exec(command, timeoutMs);
+  async mustExec(command: readonly string[], timeoutMs = 60_000, input?: string): Promise<string> {
+    const result = await this.exec(command, timeoutMs, input);
     if (result.code !== 0) throw new Error(`${command.join(' ')} exited ${result.code}:\n${result.stdout}${result.stderr}`);
     return result.stdout;
   }
@@ -204,9 +205,9 @@ export class SystemdSandbox {
     return cursor;
   }
 
-  /** Journal lines about `unit` (systemd's and the unit's own) after `cursor`, as "MESSAGE" texts. */
-  async journal(unit: string, cursor: string): Promise<string[]> {
-    const text = await this.mustExec(['journalctl', '--no-pager', '-q', '-o', 'cat', '-u', unit, `--after-cursor=${cursor}`]);
+  /** Journal lines about `unit` (systemd's and the unit's own) after `cursor` (since boot without one), as "MESSAGE" texts. */
+  async journal(unit: string, cursor?: string): Promise<string[]> {
+    const text = await this.mustExec(['journalctl', '--no-pager', '-q', '-o', 'cat', '-u', unit, ...(cursor === undefined ? [] : [`--after-cursor=${cursor}`])]);
     return text.split('\n').filter(Boolean);
   }
 
