@@ -46,6 +46,7 @@ function buildProgram(run: (options: GlobalOptions, action: (context: CommandCon
     .option('-n, --name <NAME>', 'the daemon with this --name')
     .option('-s, --socket <PATH>', 'the control socket at PATH (also $APPD_SOCKET)')
     .option('--json', 'machine-readable output (stable for scripts)')
+    .option('--raw', 'print the daemon\'s text as it is, control characters and escape sequences included (default: shown escaped, e.g. \\e)')
     .option('--timeout <SECONDS>', 'give up after this long (default: 10 for status, ping, config, logs; none for jobs); logs -f and events follow this long, then exit 0')
     .version(readPackageVersion(), '-v, --version')
     .helpOption('-h, --help', 'show this help')

@@ -11,6 +11,8 @@ import { MAX_FRAME_BYTES, PROTOCOL_VERSION, type DaemonIdentity, type LogLineMes
 import type { StatusSnapshot } from '../../shared/control/status.js';
 import { hasErrorCode } from '../../shared/errors.js';
 import { ControlFailure, NoDaemonError } from './errors.js';
+import { trustSocket } from './socket-trust.js';
+import { escapeStringsForTerminal } from '../../shared/trust/escape-text.js';
 
 export interface RequestHandlers {
   progress?(text: string): void;
@@ -47,9 +49,13 @@ export class ControlClient {
   #welcome: { settle: () => void; fail: (error: Error) => void } | null = null;
   #broken: Error | null = null;
 
-  private constructor(path: string) {
+  /** Server text is escaped for the terminal unless the user asked for it raw (--raw). */
+  readonly #raw: boolean;
+
+  private constructor(path: string, connectPath: string, raw: boolean) {
     this.path = path;
-    this.#socket = net.createConnection(path);
+    this.#raw = raw;
+    this.#socket = net.createConnection(connectPath);
     this.#socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     this.#socket.on('error', (error) => this.#breakWith(this.#daemon ? new ControlFailure(`connection to ${path} failed: ${error.message}`) : connectError(path, error)));
     this.#socket.on('close', () => this.#breakWith(new ControlFailure(`the daemon closed the connection before answering (it may have stopped or crashed; see its log)`)));
@@ -59,19 +65,25 @@ export class ControlClient {
    * Connects and exchanges hellos; rejects with NoDaemonError when nothing listens. EAGAIN means
    * the daemon's accept queue is full for a moment (a burst of clients): it is retried briefly.
    */
-  static async connect(path: string): Promise<ControlClient> {
-    for (let attempt = 1; ; attempt += 1) {
-      const client = new ControlClient(path);
-      try {
-        await new Promise<void>((settle, fail) => {
-          client.#welcome = { settle, fail };
-          client.#socket.once('connect', () => client.#send({ type: 'hello', protocol: PROTOCOL_VERSION, client: 'appctl', pid: process.pid }));
-        });
-        return client;
-      } catch (error) {
-        if (!(error instanceof ControlFailure && error.code === 'EAGAIN') || attempt >= CONNECT_ATTEMPTS) throw error;
-        await new Promise((settle) => setTimeout(settle, 20 * attempt));
+  static async connect(path: string, options: { raw?: boolean } = {}): Promise<ControlClient> {
+    // Refuses a socket someone else could have put there; connects through the directory it checked.
+    const trusted = trustSocket(path);
+    try {
+      for (let attempt = 1; ; attempt += 1) {
+        const client = new ControlClient(path, trusted?.connectPath ?? path, options.raw === true);
+        try {
+          await new Promise<void>((settle, fail) => {
+            client.#welcome = { settle, fail };
+            client.#socket.once('connect', () => client.#send({ type: 'hello', protocol: PROTOCOL_VERSION, client: 'appctl', pid: process.pid }));
+          });
+          return client;
+        } catch (error) {
+          if (!(error instanceof ControlFailure && error.code === 'EAGAIN') || attempt >= CONNECT_ATTEMPTS) throw error;
+          await new Promise((settle) => setTimeout(settle, 20 * attempt));
+        }
       }
+    } finally {
+      trusted?.release();
     }
   }
 
@@ -117,7 +129,9 @@ export class ControlClient {
   #onData(chunk: Buffer): void {
     let messages: ServerMessage[];
     try {
-      messages = this.#decoder.push(chunk).map(parseServerMessage);
+      const decoded = this.#decoder.push(chunk);
+      // Escaped before validation and use: every string the server sent reaches a terminal somewhere.
+      messages = (this.#raw ? decoded : decoded.map(escapeStringsForTerminal)).map(parseServerMessage);
     } catch (error) {
       if (!(error instanceof FrameError || error instanceof ProtocolViolation)) throw error;
       return this.#breakWith(new ControlFailure(`${this.path} does not speak appd's control protocol: ${error.message}`));

@@ -7,6 +7,8 @@ import { candidateControlDirectories, SOCKET_SUFFIX, type PathContext } from '..
 import { hasErrorCode } from '../../shared/errors.js';
 import { ControlClient } from './connection.js';
 import { NoDaemonError, UsageError } from './errors.js';
+import { checkSocketDirectory } from './socket-trust.js';
+import { UntrustedPathError } from '../../shared/trust/file-trust.js';
 
 export interface DaemonChoice {
   readonly name?: string | undefined;
@@ -23,6 +25,8 @@ function isSocket(path: string): boolean {
 }
 
 function socketsIn(directory: string): string[] {
+  // Reached only when no earlier directory had a live daemon: one planted by someone else is refused aloud.
+  checkSocketDirectory(directory);
   try {
     return readdirSync(directory)
       .filter((entry) => entry.endsWith(SOCKET_SUFFIX) && !entry.startsWith('.'))
@@ -35,20 +39,24 @@ function socketsIn(directory: string): string[] {
 }
 
 /** Connects to every socket found; stale ones (their daemon died) are skipped. */
-async function liveDaemons(paths: readonly string[]): Promise<ControlClient[]> {
-  const attempts = await Promise.allSettled(paths.map((path) => ControlClient.connect(path)));
-  return attempts.flatMap((attempt) => (attempt.status === 'fulfilled' ? [attempt.value] : []));
+async function liveDaemons(paths: readonly string[], raw: boolean): Promise<ControlClient[]> {
+  const attempts = await Promise.allSettled(paths.map((path) => ControlClient.connect(path, { raw })));
+  const clients = attempts.flatMap((attempt) => (attempt.status === 'fulfilled' ? [attempt.value] : []));
+  // A socket that failed the trust check is not "stale": say so, rather than "no daemon".
+  const refused = attempts.find((attempt): attempt is PromiseRejectedResult => attempt.status === 'rejected' && attempt.reason instanceof UntrustedPathError);
+  if (refused && clients.length === 0) throw refused.reason;
+  return clients;
 }
 
 /** Returns a connected client, or throws NoDaemonError (exit 3) / UsageError (exit 2) saying what to do. */
-export async function connectToDaemon(choice: DaemonChoice, context: PathContext): Promise<ControlClient> {
+export async function connectToDaemon(choice: DaemonChoice, context: PathContext, raw = false): Promise<ControlClient> {
   const explicit = choice.socket ?? context.environment['APPD_SOCKET'];
-  if (explicit) return ControlClient.connect(explicit);
+  if (explicit) return ControlClient.connect(explicit, { raw });
   const directories = candidateControlDirectories(context);
   if (choice.name !== undefined) {
     const candidates = directories.map((directory) => join(directory, `${choice.name}${SOCKET_SUFFIX}`));
     const existing = candidates.filter(isSocket);
-    const [client, ...others] = await liveDaemons(existing);
+    const [client, ...others] = await liveDaemons(existing, raw);
     for (const other of others) other.close();
     if (client) return client;
     const stale = existing.length > 0 ? ` (${existing.join(', ')} is stale: its daemon is gone)` : '';
@@ -58,7 +66,7 @@ export async function connectToDaemon(choice: DaemonChoice, context: PathContext
   // shell's own environment are never mixed up with a system service's.
   let clients: ControlClient[] = [];
   for (const directory of directories) {
-    clients = await liveDaemons(socketsIn(directory));
+    clients = await liveDaemons(socketsIn(directory), raw);
     if (clients.length > 0) break;
   }
   const [only, ...more] = clients;

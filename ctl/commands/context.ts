@@ -13,6 +13,7 @@ export interface GlobalOptions {
   readonly socket?: string;
   readonly json?: boolean;
   readonly timeout?: string;
+  readonly raw?: boolean;
 }
 
 /** Quick commands fail after this long without an answer (a health check must not hang). */
@@ -38,7 +39,7 @@ export class CommandContext {
   }
 
   connect(): Promise<ControlClient> {
-    return connectToDaemon({ name: this.options.name, socket: this.options.socket }, currentPathContext());
+    return connectToDaemon({ name: this.options.name, socket: this.options.socket }, currentPathContext(), this.options.raw === true);
   }
 
   print(text: string): void {

@@ -29,3 +29,26 @@ export function escapeAndCut(text: string, maxCharacters: number): string {
   if (text.length <= maxCharacters) return escapeControl(text);
   return `${escapeControl(text.slice(0, maxCharacters))}... [${text.length - maxCharacters} more characters left out]`;
 }
+
+/** For a terminal: like escapeControl, but newlines and tabs stay (a multi-line reply stays readable). */
+const TERMINAL_UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const TERMINAL_UNSAFE_TEST = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+
+export function escapeForTerminal(text: string): string {
+  return TERMINAL_UNSAFE_TEST.test(text) ? text.replace(TERMINAL_UNSAFE, escapeOne) : text;
+}
+
+/**
+ * A copy of a decoded message with escapeForTerminal applied to every string in it, keys included
+ * (pool names, log lines, error messages: all of it was written by someone else). Depth is bounded by
+ * the frame decoder.
+ */
+export function escapeStringsForTerminal(value: unknown): unknown {
+  if (typeof value === 'string') return escapeForTerminal(value);
+  if (Array.isArray(value)) return value.map(escapeStringsForTerminal);
+  if (typeof value !== 'object' || value === null) return value;
+  // Plain objects only (a Date or a byte array is data, not text); fromEntries keeps a "__proto__" key an own property.
+  const prototype: unknown = Object.getPrototypeOf(value);
+  if (prototype !== Object.prototype && prototype !== null) return value;
+  return Object.fromEntries(Object.entries(value).map(([key, item]) => [escapeForTerminal(key), escapeStringsForTerminal(item)]));
+}
