@@ -4,7 +4,8 @@
 import { describeSource, type ResolvedConfig } from '../../shared/config/resolve.js';
 import type { SettingStatus } from '../../shared/control/status.js';
 import type { AnySetting } from '../../shared/settings/define.js';
-import { findSetting, SETTINGS } from '../../shared/settings/table.js';
+import { findSetting, SETTINGS, type SettingKey } from '../../shared/settings/table.js';
+import { autoWorkerCount } from '../container/cpu-limit.js';
 import { poolSettingsFromConfig } from '../pools/pool.js';
 
 /** A value as JSON: numbers, booleans, strings, lists and objects as themselves, an address as its text, a hook as its description. */
@@ -34,6 +35,17 @@ const PROGRAM_KEYS = new Set(['app', 'script', 'command']);
 /** What every pool row set shows, even when inherited: what runs, where it listens, how many. */
 const ALWAYS_SHOWN = new Set(['workers']);
 
+/** Values the machine decides at start: what they came to and why, after the source. */
+const COMPUTED: { readonly [Key in SettingKey]?: (value: unknown) => string | null } = {
+  workers: (value) => (value === 'auto' ? `auto = ${autoWorkerCount().explanation}` : null),
+};
+
+/** The source, and for a computed value ("auto") what it came to. */
+function explained(key: string, value: unknown, source: string): string {
+  const note = COMPUTED[key as SettingKey]?.(value) ?? null;
+  return note === null ? source : `${source}; ${note}`;
+}
+
 /**
  * Each pool's effective settings as rows "pools.NAME.KEY": its program, bind and workers, its own
  * values (from the pools setting's source), and the global values it inherits that are not defaults
@@ -54,7 +66,7 @@ function poolRows(resolved: ResolvedConfig): SettingStatus[] {
       const inheritedDefault = !own && resolved.sources[setting.key].kind === 'default';
       if (inheritedDefault && !ALWAYS_SHOWN.has(setting.key) && !PROGRAM_KEYS.has(setting.key)) return [];
       const source = own ? `${poolsSource}, pools.${pool.name}` : describeSource(resolved.sources[setting.key]);
-      return [row(setting, `pools.${pool.name}.${setting.key}`, value, source)];
+      return [row(setting, `pools.${pool.name}.${setting.key}`, value, explained(setting.key, value, source))];
     });
   });
 }
@@ -67,7 +79,7 @@ function poolRows(resolved: ResolvedConfig): SettingStatus[] {
 export function settingRows(started: ResolvedConfig, running: ResolvedConfig = started): SettingStatus[] {
   return SETTINGS.flatMap((setting) => {
     const effective = setting.reload === 'restart' ? started : running;
-    const main = row(setting, setting.key, effective.values[setting.key], describeSource(effective.sources[setting.key]), running.values[setting.key]);
+    const main = row(setting, setting.key, effective.values[setting.key], explained(setting.key, effective.values[setting.key], describeSource(effective.sources[setting.key])), running.values[setting.key]);
     return setting.key === 'pools' ? [main, ...poolRows(running)] : [main];
   });
 }

@@ -33,6 +33,7 @@ import { oldPidfilePath } from '../upgrade/messages.js';
 import { takeoverObserver, type PredecessorLink } from '../upgrade/successor.js';
 import { AdminServer, checkMetricsBind } from '../metrics/admin-server.js';
 import { ProbeState } from '../metrics/health.js';
+import { warnIfMemoryShort } from '../container/memory-check.js';
 
 export interface MasterOutcome {
   readonly exitCode: number;
@@ -144,7 +145,11 @@ export async function runMaster(
         return (await readConfig(sources, resolved.configFile)).resolved;
       },
       // systemd's MAINPID= is queued before the takeover waits for it to be delivered.
-      observer: combineObservers(systemd, observer, takeover, probes?.observer ?? null),
+      observer: combineObservers(systemd, observer, takeover, probes?.observer ?? null, {
+        ready: () => {
+          if (arbiter) warnIfMemoryShort(arbiter.supervisor, logger);
+        },
+      }),
       controlSocket: controlPath,
       upgrade: {
         command: () => successorCommand(sources, notifier, predecessor),

@@ -2,7 +2,7 @@
 // throttling. Handlers change these; manageWorkers() makes the running workers converge. Run by the appd master.
 
 import { accessSync, constants, statSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { autoWorkerCount } from '../container/cpu-limit.js';
 import { join } from 'node:path';
 import { ConfigError, hasErrorCode } from '../../shared/errors.js';
 import type { OwnedBind } from '../sockets/listeners.js';
@@ -23,7 +23,7 @@ export type PoolSettings = Omit<Config, 'workers'> & {
 };
 
 export function resolveWorkerCount(value: number | 'auto'): number {
-  return value === 'auto' ? availableParallelism() : value;
+  return value === 'auto' ? autoWorkerCount().count : value;
 }
 
 /** Without pools: one http pool named "web" on the global bind. With pools: each as configured. */

@@ -116,6 +116,7 @@ export class Supervisor {
     });
     worker = new WorkerHandle(id, pool.name, slot, pool.generation, workerProcess, now(), pool.settings);
     this.workers.set(id, worker);
+    this.#unaskedExits.watch(worker.pid);
     worker.onStateChange = (changed) => this.#context.workerChanged?.(changed);
     this.#context.workerChanged?.(worker);
     logger.debug(`spawned worker ${worker.label}`);
@@ -154,7 +155,9 @@ export class Supervisor {
     const { logger } = this.#context;
     const wasStopping = worker.state === 'stopping';
     const asked = wasStopping || worker.killSentAt !== null;
-    const unasked = asked ? 'crash' : this.#unaskedExits.classify(signal);
+    // Classified even when asked: it forgets the pid and keeps the machine-wide OOM count current.
+    const classified = this.#unaskedExits.classify(signal, worker.pid);
+    const unasked = asked ? 'crash' : classified;
     const how = describeExit(code, signal);
     // Killed from outside while booting says nothing about the app: no boot failure, no rollback.
     const failedBoot = worker.readyAt === null && (!wasStopping || worker.bootFailure !== null) && unasked !== 'outside-kill';

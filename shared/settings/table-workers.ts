@@ -149,8 +149,8 @@ export const CONFIG_AND_WORKER_SETTINGS = [
     defaultText: '$WEB_CONCURRENCY, else 1',
     reload: 'live',
     perPool: true,
-    summary: 'The number of worker processes; "auto" means one per CPU.',
-    doc: 'Changed at run time with TTIN/TTOU or appctl scale; a reload keeps the run-time count unless this setting itself changed. "auto" is the number of CPUs Node reports (os.availableParallelism()).',
+    summary: 'The number of worker processes; "auto" means one per CPU this process may use.',
+    doc: 'Changed at run time with TTIN/TTOU or appctl scale; a reload keeps the run-time count unless this setting itself changed. "auto" is the smaller of the CPUs the process may run on (its affinity, os.availableParallelism()) and its cgroup\'s CPU quota rounded up (cgroup v2 cpu.max, v1 cpu.cfs_quota_us / cpu.cfs_period_us, the tightest of its ancestors; at least 1), so a container limited to half a CPU gets 1 worker, not one per host CPU. --print-config says what it came to and why.',
   }),
   defineSetting({
     key: 'timeout',
