@@ -55,6 +55,7 @@ export class ConnectionTracker {
   #requests = 0;
   #inFlight = 0;
   #onEmpty: (() => void) | null = null;
+  #noConnectionWaiters: (() => void)[] = [];
   #idleLimitMs = MINIMUM_DRAIN_IDLE_MS;
 
   get draining(): boolean {
@@ -190,7 +191,18 @@ export class ConnectionTracker {
     return counts;
   }
 
+  /** Calls `callback` once no connection is open (now, if none is). */
+  whenNoConnections(callback: () => void): void {
+    if (this.#sockets.size === 0) callback();
+    else this.#noConnectionWaiters.push(callback);
+  }
+
   #checkEmpty(): void {
+    if (this.#sockets.size === 0 && this.#noConnectionWaiters.length > 0) {
+      const waiters = this.#noConnectionWaiters;
+      this.#noConnectionWaiters = [];
+      for (const waiter of waiters) waiter();
+    }
     if (this.#draining && this.#sockets.size === 0 && this.#onEmpty) {
       const done = this.#onEmpty;
       this.#onEmpty = null;

@@ -110,6 +110,12 @@ export function instrumentServer(server: HttpServer, spec: WorkerSpec, tracker: 
       return true;
     }
     if (event === 'upgrade' || event === 'connect') tracker.upgradeStarted(args[0] as IncomingMessage);
+    // Node emits 'close' once the server's own connections are gone, not counting the ones appd's
+    // forwarders (other binds, slot sockets) hand it; socket.io and ws close every client on it.
+    if (event === 'close' && tracker.connections > 0) {
+      tracker.whenNoConnections(() => emit.call(this, 'close'));
+      return true;
+    }
     return emit.call(this, event, ...args);
   };
   server.emit = instrumented as typeof server.emit;
