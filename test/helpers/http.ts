@@ -15,6 +15,8 @@ export interface RequestOptions {
   readonly body?: string;
   readonly socketPath?: string;
   readonly timeoutMs?: number;
+  /** The client's own address (127.0.0.2 ...: another client as far as a proxy can tell). */
+  readonly localAddress?: string;
 }
 
 export function request(url: string, options: RequestOptions = {}): Promise<HttpResult> {
@@ -30,6 +32,7 @@ export function request(url: string, options: RequestOptions = {}): Promise<Http
         // A fresh connection per request: keepAlive:false without maxSockets really sends Connection: close.
         agent: false,
         ...(options.socketPath ? { socketPath: options.socketPath } : {}),
+        ...(options.localAddress ? { localAddress: options.localAddress } : {}),
         timeout: options.timeoutMs ?? 10_000,
       },
       (response) => {
