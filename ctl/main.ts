@@ -52,7 +52,10 @@ function buildProgram(run: (options: GlobalOptions, action: (context: CommandCon
     .helpOption('-h, --help', 'show this help')
     .helpCommand('help [COMMAND]', 'show help for a command')
     .showSuggestionAfterError(true)
-    .addHelpText('after', HELP_AFTER);
+    .addHelpText('after', HELP_AFTER)
+    // Commander's parse errors in appctl's one-line style, like every other error ("appctl: ..."); the
+    // subcommands registered below inherit it.
+    .configureOutput({ outputError: (text, write) => write(`appctl: ${text.trim().replace(/^error: /, '').replace(/\s*\n\s*/g, ' ')}\n`) });
   for (const register of SUBCOMMANDS) register(program, (action) => run(program.opts<GlobalOptions>(), action));
   return program;
 }

@@ -92,20 +92,39 @@ export async function runJob(
   },
 ): Promise<number> {
   const client = await context.connect();
+  const shown: string[] = [];
   try {
-    const handlers: RequestHandlers = { progress: (text) => context.note(text), ...options.handlers };
+    const handlers: RequestHandlers = {
+      progress: (text) => {
+        shown.push(text);
+        context.note(text);
+      },
+      ...options.handlers,
+    };
     const outcome = await withTimeout(client.request(request, handlers), context.timeoutMs(options.timeoutMs), client);
     if (outcome.status === 'completed') await options.afterCompleted?.(client);
     if (context.json) context.printJson(outcome);
+    // A job's outcome repeats what it reported as progress (each pool's result): print only the rest.
+    const unseen = notYetShown(outcome.message, shown);
     if (outcome.status !== 'completed') {
-      process.stderr.write(`appctl: ${outcome.message}\n`);
+      // Still a line on stderr for scripts, but not the whole (multi-line) error a second time.
+      process.stderr.write(`appctl: ${unseen === '' ? (outcome.message.split('\n')[0] ?? '') : unseen}\n`);
       return CTL_EXIT.failed;
     }
-    if (!context.json) context.print(options.render ? options.render(outcome) : outcome.message);
+    if (context.json) return CTL_EXIT.ok;
+    if (options.render) context.print(options.render(outcome));
+    else if (unseen !== '') context.print(unseen);
     return CTL_EXIT.ok;
   } finally {
     client.close();
   }
+}
+
+/** `message` without the parts already printed as progress (the daemon joins them into the outcome). */
+export function notYetShown(message: string, shown: readonly string[]): string {
+  let rest = message;
+  for (const text of shown) if (text !== '') rest = rest.replace(text, '');
+  return rest.trim() === '' ? '' : rest.replace(/^\n+|\n+$/g, '').replace(/\n{3,}/g, '\n\n');
 }
 
 /** How a subcommand file hooks into the program: it defines its command and hands its action to `run`. */

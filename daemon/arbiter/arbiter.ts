@@ -27,6 +27,7 @@ import { UpgradeCoordinator } from '../upgrade/coordinator.js';
 import type { ArbiterOptions } from './options.js';
 import { ChildProcessSpawner } from '../workers/spawner.js';
 import { MasterCounters } from '../metrics/counters.js';
+import { countOf } from '../../shared/plural.js';
 
 /** How often the loop wakes with nothing queued, to check timeouts. */
 const TICK_MS = 200;
@@ -421,7 +422,7 @@ export class Arbiter {
   #becomeRunning(): void {
     this.#phase = 'running';
     const count = [...this.supervisor.pools.values()].reduce((sum, pool) => sum + this.supervisor.readyCount(pool), 0);
-    const summary = `${count} worker(s) ready in ${this.#now() - this.startedAt}ms`;
+    const summary = `${countOf(count, 'worker')} ready in ${this.#now() - this.startedAt}ms`;
     this.#logger.info(`ready: ${summary}`);
     fireHook(this.#logger, 'whenReady', this.config.whenReady, this.hookServer());
     this.#options.observer?.ready?.(summary);

@@ -10,6 +10,7 @@ import { closeListeners, describeListener, type Listener } from '../sockets/list
 import type { Logger } from '../master/logger.js';
 import { checkCommandRunnable, Pool, poolSettingsFromConfig } from '../pools/pool.js';
 import type { Supervisor } from '../workers/supervisor.js';
+import { countOf } from '../../shared/plural.js';
 
 interface ReloadContext {
   readonly previous: ResolvedConfig;
@@ -43,13 +44,13 @@ function applyReloadedConfig({ previous, next, onlyPool, job, supervisor, logger
     const pool = supervisor.pools.get(settings.name);
     if (!pool) {
       supervisor.pools.set(settings.name, new Pool(settings));
-      logger.info(`pool ${settings.name}: added with ${settings.workers} worker(s)`);
+      logger.info(`pool ${settings.name}: added with ${countOf(settings.workers, 'worker')}`);
       continue;
     }
     pool.startRollout(settings, job, now, 'reload');
     rolled.push(pool.name);
     const batch = settings.reloadBatch > 1 ? `, ${settings.reloadBatch} at a time` : '';
-    const what = `pool ${pool.name}: rolling ${pool.desired} worker(s) to generation ${pool.generation}${batch}`;
+    const what = `pool ${pool.name}: rolling ${countOf(pool.desired, 'worker')} to generation ${pool.generation}${batch}`;
     logger.info(what);
     job.requester.progress?.(what);
   }

@@ -34,6 +34,7 @@ import { takeoverObserver, type PredecessorLink } from '../upgrade/successor.js'
 import { AdminServer, checkMetricsBind } from '../metrics/admin-server.js';
 import { ProbeState } from '../metrics/health.js';
 import { warnIfMemoryShort } from '../container/memory-check.js';
+import { countOf } from '../../shared/plural.js';
 
 export interface MasterOutcome {
   readonly exitCode: number;
@@ -125,7 +126,7 @@ export async function runMaster(
     logger.info(`Starting appd ${readPackageVersion()} on Node ${process.version} (master pid ${process.pid}${upgrading})`);
     warnIfPidOne(logger);
     for (const listener of listeners) logger.info(`Listening at: ${describeListener(listener, listener.origin)}`);
-    for (const pool of poolSettingsFromConfig(config)) logger.info(`Pool ${pool.name}: ${describeProgram(pool)}, ${pool.workers} worker(s)`);
+    for (const pool of poolSettingsFromConfig(config)) logger.info(`Pool ${pool.name}: ${describeProgram(pool)}, ${countOf(pool.workers, 'worker')}`);
 
     const systemd = notifier && new SystemdLifecycle(notifier, Date.now, { successor: predecessor !== null });
     const ownedPidfile = pidfile;

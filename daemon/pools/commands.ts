@@ -6,6 +6,7 @@ import type { Logger } from '../master/logger.js';
 import type { Pool } from './pool.js';
 import { ReloadJob } from './reload-job.js';
 import type { Supervisor } from '../workers/supervisor.js';
+import { countOf } from '../../shared/plural.js';
 
 /** An operation whose requester waits until a condition holds. */
 export interface PendingJob {
@@ -59,7 +60,7 @@ export function scalePool(context: PoolCommandContext, { pool: name, change, req
   const target = Math.max(minimum, wanted);
   announce(context, requester, wanted < minimum
     ? `pool ${pool.name} stays at its minimum of ${minimum === 1 ? '1 worker (an http pool needs one to serve)' : '0 workers'}`
-    : `scaling pool ${pool.name} from ${pool.desired} to ${target} workers`);
+    : `scaling pool ${pool.name} from ${pool.desired} to ${countOf(target, 'worker')}`);
   pool.scale(target);
   const { supervisor } = context;
   context.addJob({
@@ -69,7 +70,7 @@ export function scalePool(context: PoolCommandContext, { pool: name, change, req
     check: () => {
       const extra = supervisor.workersOf(pool.name).some((worker) => worker.slot >= pool.desired);
       if (!supervisor.isSettled(pool) || extra) return null;
-      return { status: 'completed', message: `pool ${pool.name} has ${pool.desired} ready workers`, data: { pool: pool.name, workers: pool.desired } };
+      return { status: 'completed', message: `pool ${pool.name} has ${countOf(pool.desired, 'ready worker')}`, data: { pool: pool.name, workers: pool.desired } };
     },
   });
 }
@@ -93,7 +94,7 @@ export function restartWorkers(context: PoolCommandContext, { pool: name, slot, 
     const job = new ReloadJob(requester);
     for (const pool of pools) {
       pool.startRollout(pool.settings, job, context.now, 'restart');
-      announce(context, requester, `pool ${pool.name}: restarting ${pool.desired} worker(s) as generation ${pool.generation}`);
+      announce(context, requester, `pool ${pool.name}: restarting ${countOf(pool.desired, 'worker')} as generation ${pool.generation}`);
     }
     job.expect(pools.map((pool) => pool.name));
     return;
@@ -101,7 +102,7 @@ export function restartWorkers(context: PoolCommandContext, { pool: name, slot, 
   const pool = findPool(context, name, requester);
   if (!pool) return;
   if (slot >= pool.desired) {
-    requester.done?.({ status: 'failed', message: `pool ${pool.name} has no slot ${slot} (it wants ${pool.desired} workers)` });
+    requester.done?.({ status: 'failed', message: `pool ${pool.name} has no slot ${slot} (it wants ${countOf(pool.desired, 'worker')})` });
     return;
   }
   restartSlot(context, pool, slot, requester);
@@ -148,12 +149,12 @@ export function startPool(context: PoolCommandContext, { pool: name, requester }
   const pool = findPool(context, name, requester);
   if (!pool) return;
   pool.start();
-  announce(context, requester, `starting pool ${pool.name} with ${pool.desired} worker(s)`);
+  announce(context, requester, `starting pool ${pool.name} with ${countOf(pool.desired, 'worker')}`);
   const { supervisor } = context;
   context.addJob({
     requester,
     pool: pool.name,
     deadline: deadline(context, pool),
-    check: () => (supervisor.isSettled(pool) ? { status: 'completed', message: `pool ${pool.name} has ${pool.desired} workers running` } : null),
+    check: () => (supervisor.isSettled(pool) ? { status: 'completed', message: `pool ${pool.name} has ${countOf(pool.desired, 'worker')} running` } : null),
   });
 }

@@ -5,6 +5,7 @@
 import type { Logger } from '../master/logger.js';
 import type { Pool } from './pool.js';
 import type { Supervisor } from '../workers/supervisor.js';
+import { countOf } from '../../shared/plural.js';
 
 /**
  * Moves every pool's rollout on. Returns true when a rollout just entered "retiring", so the loop can
@@ -29,7 +30,7 @@ export function advanceRollouts(pools: readonly Pool[], supervisor: Supervisor, 
     if (older.every((worker) => supervisor.hasStoppedAccepting(worker))) {
       pool.endRollout();
       const seconds = ((now - rollout.startedAt) / 1000).toFixed(2);
-      const message = `pool ${pool.name} reloaded: generation ${pool.generation} serves with ${pool.desired} workers (${seconds}s)`;
+      const message = `pool ${pool.name} reloaded: generation ${pool.generation} serves with ${countOf(pool.desired, 'worker')} (${seconds}s)`;
       logger.info(message);
       rollout.job.poolCompleted(pool.name, message);
     }
@@ -61,7 +62,7 @@ export function rollBack(pool: Pool, supervisor: Supervisor, logger: Logger, rea
   const serving = workers.filter((worker) => worker.generation < failedGeneration && worker.state === 'ready' && worker.slot < pool.desired).length;
   const keptNote = kept.length > 0 ? `; ${kept.join(', ')} stay(s) on generation ${failedGeneration} (the old worker of that slot had exited)` : '';
   const message = `reload of pool ${pool.name} rolled back: a generation ${failedGeneration} worker failed to boot: ${reason}\n` +
-    `generation ${rollout.fromGeneration} keeps serving with ${serving} worker(s)${keptNote}`;
+    `generation ${rollout.fromGeneration} keeps serving with ${countOf(serving, 'worker')}${keptNote}`;
   logger.error(message);
   rollout.job.poolRolledBack(pool.name, message);
 }

@@ -4,6 +4,7 @@
 // adopt. Runs in a short-lived check process, started as the worker's user from the worker's directory.
 
 import { existsSync, writeSync } from 'node:fs';
+import { describeAppError } from './app-error.js';
 import { CHECK_SPEC_VARIABLE, CHECK_VERDICT_FD, CHECK_VERDICT_LIMIT, type CheckSpec, type CheckVerdict } from '../contracts/app-check.js';
 import { describeTarget, installListenAdoption } from './listen-adoption.js';
 import { AppBootFailure, loadApp } from './load-app.js';
@@ -18,23 +19,19 @@ function report(verdict: CheckVerdict): never {
   process.exit(0);
 }
 
-function describe(error: unknown): string {
-  return error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : String(error);
-}
-
 if (spec.script === null) {
   try {
     const loaded = await loadApp(spec.app, process.cwd());
     report({ ok: true, detail: `loads: ${loaded.form === 'server' ? 'a function that receives the server' : 'a request handler'}` });
   } catch (error) {
     if (error instanceof AppBootFailure) report({ ok: false, phase: error.phase, message: error.message });
-    report({ ok: false, phase: 'init', message: `cannot start serving: ${describe(error)}` });
+    report({ ok: false, phase: 'init', message: `cannot start serving: ${describeAppError(error)}` });
   }
 } else {
   const script = spec.script;
   if (!existsSync(script)) report({ ok: false, phase: 'load', message: `script not found: ${script}` });
   // A script that throws while it starts (a bad import, a missing dependency) ends as a worker would.
-  process.on('uncaughtException', (error) => report({ ok: false, phase: 'load', message: `script ${script} failed: ${describe(error)}` }));
+  process.on('uncaughtException', (error) => report({ ok: false, phase: 'load', message: `script ${script} failed: ${describeAppError(error)}` }));
   const port = process.env['PORT'];
   installListenAdoption(spec.adoptListen, port && /^\d+$/.test(port) ? Number(port) : null, {
     adopt: (_server, call) => report({ ok: true, detail: `reaches ${describeTarget(call.target)}` }),

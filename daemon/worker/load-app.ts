@@ -12,6 +12,7 @@ import { hasErrorCode } from '../../shared/errors.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { describeAppError } from './app-error.js';
 import { fetchHandlerToListener, type FetchHandler } from './fetch-adapter.js';
 import type { HttpServer } from './instrument-server.js';
 import type { DrainHook } from './worker.js';
@@ -127,7 +128,7 @@ export async function loadApp(text: string, directory: string): Promise<LoadedAp
   try {
     module = (await import(pathToFileURL(absolute).href)) as Record<string, unknown>;
   } catch (error) {
-    const text = error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : String(error);
+    const text = describeAppError(error);
     throw new AppBootFailure('load', `cannot load app ${absolute}: ${syntaxErrorLocation(error, absolute) ?? text}`);
   }
 
@@ -166,7 +167,7 @@ export async function loadApp(text: string, directory: string): Promise<LoadedAp
     try {
       value = await (value as () => unknown)();
     } catch (error) {
-      const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
+      const detail = describeAppError(error);
       throw new AppBootFailure('init', `${label}() failed: ${detail}`);
     }
     label = `the value returned by ${label}()`;

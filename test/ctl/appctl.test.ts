@@ -189,7 +189,7 @@ test('reload blocks until the new generation serves (exit 0); a broken app rolls
   const reload = await run('reload');
   t.is(reload.code, 0, reload.stderr);
   t.regex(reload.stdout, /reading the configuration again/);
-  t.regex(reload.stdout, /pool web: rolling 2 worker\(s\) to generation 2/);
+  t.regex(reload.stdout, /pool web: rolling 2 workers to generation 2/);
   t.regex(reload.stdout, /ready \(2 of 2 on generation 2\)/);
   t.regex(reload.stdout, /pool web reloaded: generation 2 serves with 2 workers/);
   const afterReload = await statusOf(daemon.directory);
@@ -209,7 +209,7 @@ test('reload blocks until the new generation serves (exit 0); a broken app rolls
 test('an appctl killed in the middle of a reload leaves no half-done work: the daemon finishes the job', async (t) => {
   const daemon = await startDaemon(t, { args: [`${fixture('slow-boot-app.mjs')}:create()`, '-w', '2', '-b', '127.0.0.1:0'], env: { BOOT_DELAY_MS: '700' } });
   const reload = followAppctl(t, ['reload'], { runtimeDirectory: daemon.directory });
-  await waitFor('the reload to start', () => reload.output().includes('rolling 2 worker(s) to generation 2'));
+  await waitFor('the reload to start', () => reload.output().includes('rolling 2 workers to generation 2'));
   reload.child.kill('SIGKILL');
   await daemon.waitForLog(/pool web reloaded: generation 2 serves with 2 workers/, 20_000);
   t.regex((await get(daemon.url)).body, /generation=2/);
@@ -223,7 +223,7 @@ test('logs shows the ring buffer (all, one pool, --json); logs -f follows until 
 
   const all = await run('logs');
   t.is(all.code, 0);
-  t.regex(all.stdout, /\[INFO\] ready: 1 worker\(s\) ready/);
+  t.regex(all.stdout, /\[INFO\] ready: 1 worker ready/);
   t.regex(all.stdout, /\[\d+\] \[web\.0 g1\] early-marker 0\n.*early-marker 1\n.*early-marker 2\n/);
   const pool = await run('logs', 'web', '--lines', '2');
   t.deepEqual(pool.stdout.trim().split('\n').map((line) => line.replace(/^.*\] /, '')), ['early-marker 1', 'early-marker 2']);

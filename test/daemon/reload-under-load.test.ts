@@ -54,7 +54,7 @@ test.serial('a broken deploy rolls back under load: appctl exits 1 with the app\
   t.is(reload.code, 1);
   t.like(JSON.parse(reload.stdout), { status: 'rolled_back' });
   t.regex(reload.stderr, /rolled back: a generation 2 worker failed to boot: .*missing-module\.mjs/s);
-  t.regex(reload.stderr, /generation 1 keeps serving with 4 worker\(s\)/);
+  t.regex(reload.stderr, /generation 1 keeps serving with 4 workers/);
   t.deepEqual([...result.seen.keys()], ['1'], 'only generation 1 ever answered');
   t.deepEqual(daemon.workers().sort(), before, 'the same four processes serve');
   t.regex((await get(daemon.url)).body, /^generation=1 /);
@@ -88,7 +88,7 @@ test.serial('readiness waits for the async factory; reload-batch 2 boots two new
   assertNoFailures(t, result, 'reload with a 700 ms factory');
   t.is(result.value.code, 0, result.value.stderr);
   const log = daemon.output.slice(from);
-  t.regex(log, /pool web: rolling 4 worker\(s\) to generation 2, 2 at a time/);
+  t.regex(log, /pool web: rolling 4 workers to generation 2, 2 at a time/);
   // The master's own log, in its order: each spawn of a g2 worker and each g2 worker ready.
   let booting = 0;
   let mostBooting = 0;
