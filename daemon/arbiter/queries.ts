@@ -8,6 +8,7 @@ import type { EventOf, EventReader } from './events.js';
 import type { LogLine, Logger } from '../master/logger.js';
 import type { Supervisor } from '../workers/supervisor.js';
 import type { WorkerHandle } from '../workers/handle.js';
+import { lineSelector, parseLogSelector } from '../../shared/control/log-selector.js';
 
 export interface QuerySources {
   readonly logger: Logger;
@@ -51,10 +52,12 @@ export class ControlQueries {
 
   /** The ring's recent lines and the subscription are taken in one turn of the loop: no line is lost or doubled. */
   readLogs({ reader, requester }: EventOf<'read-logs'>): void {
-    const pool = reader.pool;
-    if (pool !== null && !this.#sources.supervisor.pools.has(pool)) return requester.done?.({ status: 'failed', message: `no pool named "${pool}"` });
-    const prefix = `${pool}.`;
-    const matches = (line: LogLine): boolean => pool === null || line.source.startsWith(prefix);
+    const pools = this.#sources.supervisor.pools;
+    const selector = parseLogSelector(reader.pool, (name) => pools.has(name));
+    if (selector === null) {
+      return requester.done?.({ status: 'failed', message: `no pool named "${reader.pool}", nor a slot POOL.N of one (pools: ${[...pools.keys()].join(', ')})` });
+    }
+    const matches: (line: LogLine) => boolean = lineSelector(selector);
     const logger = this.#sources.logger;
     const recent = reader.lines === 0 ? [] : logger.recent().filter(matches).slice(-reader.lines);
     const stop = reader.follow ? logger.subscribe((line) => {

@@ -215,6 +215,30 @@ test('an appctl killed in the middle of a reload leaves no half-done work: the d
   t.regex((await get(daemon.url)).body, /generation=2/);
 });
 
+test('logs POOL.SLOT: one slot\'s output and the master\'s lines about it, as top shows a worker', async (t) => {
+  const daemon = await startDaemon(t, { args: [fixture('print-app.mjs'), '-w', '2', '-b', '127.0.0.1:0'] });
+  const run = (...args: string[]) => appctl(args, { runtimeDirectory: daemon.directory });
+  type Line = { source: string; text: string };
+  // Marked requests until each worker has printed some (the kernel picks the worker).
+  let printed: Line[] = [];
+  await waitFor('both workers to print', async () => {
+    await get(`${daemon.url}/print?text=mark-${printed.length}-${Date.now()}`);
+    const all = await run('logs', '--json', '--lines', '1000');
+    printed = all.stdout.trim().split('\n').map((line) => JSON.parse(line) as Line).filter((line) => line.text.startsWith('mark-'));
+    return new Set(printed.map((line) => line.source)).size === 2;
+  }, 30_000, 100);
+  const slot = await run('logs', 'web.1', '--json', '--lines', '1000');
+  t.is(slot.code, 0, slot.stderr);
+  const lines = slot.stdout.trim().split('\n').map((line) => JSON.parse(line) as Line);
+  const marks = lines.filter((line) => line.text.startsWith('mark-'));
+  t.deepEqual(marks.map((line) => line.text), printed.filter((line) => line.source === 'web.1 g1').map((line) => line.text));
+  t.true(lines.every((line) => line.source === 'web.1 g1' || (line.source === 'master' && /\bweb\.1\b/.test(line.text))), slot.stdout);
+  t.true(lines.some((line) => line.source === 'master' && /worker web\.1 g1 \(pid \d+\) ready/.test(line.text)), 'the master\'s line about it');
+  const unknown = await run('logs', 'nosuch.1');
+  t.is(unknown.code, 1);
+  t.is(unknown.stderr, 'appctl: no pool named "nosuch.1", nor a slot POOL.N of one (pools: web)\n');
+});
+
 test('logs shows the ring buffer (all, one pool, --json); logs -f follows until the daemon stops', async (t) => {
   const daemon = await startDaemon(t, { args: [fixture('print-app.mjs'), '-w', '1', '-b', '127.0.0.1:0'] });
   const run = (...args: string[]) => appctl(args, { runtimeDirectory: daemon.directory });
