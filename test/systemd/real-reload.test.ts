@@ -4,13 +4,10 @@
 
 import test, { type ExecutionContext } from 'ava';
 import { assertNoFailedRequest, startLoad, startRequests } from './harness/clients.js';
-import { SystemdSandbox, sandboxProblem } from './harness/sandbox.js';
+import { SystemdSandbox } from './harness/sandbox.js';
+import { sandboxAvailable, sandboxTest } from './harness/sandbox-test.js';
 import { SandboxedService, type ReceivedNotification } from './harness/service.js';
 import { appFiles, appSetup } from './harness/units.js';
-
-const problem = sandboxProblem();
-if (problem !== null) console.log(`test/systemd/real-reload: skipped, cannot boot systemd here: ${problem}`);
-const sandboxTest = problem === null ? test.serial : test.skip;
 
 const UNIT = 'shop';
 const PORT = 20500;
@@ -25,7 +22,7 @@ const config = { workers: 2, bind: `127.0.0.1:${PORT}`, gracefulTimeout: 20 };
 let service: SandboxedService | null = null;
 
 test.before(async () => {
-  if (problem !== null) return;
+  if (!sandboxAvailable()) return;
   const sandbox = await SystemdSandbox.boot({
     files: appFiles({ name: UNIT, config, serviceDropIn: `Environment=BOOT_DELAY_MS=${BOOT_DELAY_MS}\nWatchdogSec=${WATCHDOG_SEC}` }),
     setup: appSetup([UNIT]),

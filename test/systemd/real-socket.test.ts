@@ -5,13 +5,10 @@
 import test, { type ExecutionContext } from 'ava';
 import { assertNoFailedRequest, startLoad, startRequests } from './harness/clients.js';
 import { NODE_INSIDE, PROJECT_INSIDE } from './harness/boot-scripts.js';
-import { SystemdSandbox, sandboxProblem } from './harness/sandbox.js';
+import { SystemdSandbox } from './harness/sandbox.js';
+import { sandboxAvailable, sandboxTest } from './harness/sandbox-test.js';
 import { SandboxedService } from './harness/service.js';
 import { APP_INSIDE, APPD_INSIDE, appFiles, appSetup, shippedUnit } from './harness/units.js';
-
-const problem = sandboxProblem();
-if (problem !== null) console.log(`test/systemd/real-socket: skipped, cannot boot systemd here: ${problem}`);
-const sandboxTest = problem === null ? test.serial : test.skip;
 
 /** The shipped appd.socket listens here (its EDIT line, kept as shipped). */
 const SOCKET_URL = 'http://127.0.0.1:8000';
@@ -27,7 +24,7 @@ function socketActivatedService(): string {
 let sandbox: SystemdSandbox | null = null;
 
 test.before(async () => {
-  if (problem !== null) return;
+  if (!sandboxAvailable()) return;
   sandbox = await SystemdSandbox.boot({
     files: {
       ...appFiles({ name: SOCKET_UNIT, config: { workers: 2, gracefulTimeout: 20 }, unit: socketActivatedService() }),

@@ -4,12 +4,10 @@
 
 import test, { type ExecutionContext } from 'ava';
 import { assertNoFailedRequest, startLoad, startRequests } from './harness/clients.js';
-import { SystemdSandbox, sandboxProblem } from './harness/sandbox.js';
+import { SystemdSandbox } from './harness/sandbox.js';
+import { sandboxAvailable, sandboxTest } from './harness/sandbox-test.js';
+import { SandboxedService } from './harness/service.js';
 import { APPCTL_INSIDE, appFiles, appSetup } from './harness/units.js';
-
-const problem = sandboxProblem();
-if (problem !== null) console.log(`test/systemd/real-upgrade: skipped, cannot boot systemd here: ${problem}`);
-const sandboxTest = problem === null ? test.serial : test.skip;
 
 const UNIT = 'shop';
 const PORT = 20500;
@@ -20,7 +18,7 @@ const HOLD_MS = 2000;
 let sandbox: SystemdSandbox | null = null;
 
 test.before(async () => {
-  if (problem !== null) return;
+  if (!sandboxAvailable()) return;
   sandbox = await SystemdSandbox.boot({
     files: appFiles({ name: UNIT, config: { workers: 2, bind: `127.0.0.1:${PORT}`, gracefulTimeout: 20 } }),
     setup: appSetup([UNIT]),
@@ -38,14 +36,7 @@ function booted(): SystemdSandbox {
 
 /** A clean start: the unit active with a first master, whatever the previous test left. */
 async function startFresh(t: ExecutionContext): Promise<number> {
-  const box = booted();
-  const { ActiveState } = await box.show(UNIT, ['ActiveState']);
-  if (ActiveState !== 'inactive') await box.exec(['systemctl', 'stop', UNIT]);
-  if (ActiveState === 'failed') await box.exec(['systemctl', 'reset-failed', UNIT]);
-  await box.mustExec(['systemctl', 'start', UNIT]);
-  const { MainPID } = await box.waitForState(UNIT, { ActiveState: 'active', SubState: 'running', MainPID: /^[1-9]\d*$/ });
-  t.log(`${UNIT} started, MainPID ${MainPID}`);
-  return Number(MainPID);
+  return new SandboxedService(booted(), UNIT).startFresh(t);
 }
 
 /**

@@ -2,7 +2,7 @@
 // nothing to say about it nor about the shipped systemd/appd.* units (with ExecStart/ExecReload pointed
 // at this checkout, and appd's man pages on MANPATH for Documentation=). Runs in the ava test process.
 
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,8 +10,11 @@ import { APPCTL, APPD, fixture, PROJECT_ROOT, tempDirectory } from '../helpers/d
 import { execWord } from '../../daemon/systemd/unit-file.js';
 
 const analyzeMissing = spawnSync('systemd-analyze', ['--version'], { encoding: 'utf8' }).status !== 0;
-if (analyzeMissing) console.log('test/systemd/unit-file: systemd-analyze verify skipped: no systemd-analyze (apt-get install systemd)');
-const verifyTest = analyzeMissing ? test.skip : test;
+/** A test that needs systemd-analyze: skipped, the reason in its title, where it is missing. */
+function verifyTest(title: string, implementation: (t: ExecutionContext) => void): void {
+  if (analyzeMissing) test.skip(`${title} [skipped: needs systemd-analyze (apt-get install systemd)]`, implementation);
+  else test(title, implementation);
+}
 
 function printUnit(directory: string, args: readonly string[]): string {
   const printed = spawnSync(process.execPath, [APPD, ...args, '--print-systemd-unit'], { cwd: directory, encoding: 'utf8', env: { ...process.env, APPD_CMD_ARGS: '' }, timeout: 60_000 });

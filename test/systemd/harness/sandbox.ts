@@ -4,7 +4,7 @@
 // Runs in the ava test process (as root).
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, statfsSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, statfsSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -50,6 +50,16 @@ function cgroup2Root(): string | null {
   return null;
 }
 
+/** Files the units' user reads from the checkout. */
+const READ_BY_UNITS = ['dist/daemon/main.js', 'dist/ctl/main.js', 'test/fixtures/held-response-app.mjs', 'node_modules/commander/package.json'];
+
+/** o+r on a file (o+x too when executable by its owner), o+rx on a directory. */
+function openToOthers(path: string): boolean {
+  const { mode } = statSync(path);
+  const wanted = (mode & 0o040000) !== 0 || (mode & 0o100) !== 0 ? 0o005 : 0o004;
+  return (mode & wanted) === wanted;
+}
+
 /** Why a sandbox cannot boot here, or null when it can (checked before any test runs). */
 export function sandboxProblem(): string | null {
   if (process.platform !== 'linux') return 'not Linux';
@@ -59,6 +69,9 @@ export function sandboxProblem(): string | null {
   if (!existsSync(SYSTEMD)) return `no ${SYSTEMD} (apt-get install systemd)`;
   if (!onPath('systemd-notify')) return 'no systemd-notify (apt-get install systemd)';
   if (cgroup2Root() === null) return 'no cgroup2 file system mounted';
+  // The units run as an "appd" user, from the checkout bind-mounted inside (its parents do not matter).
+  const unreadable = [PROJECT_ROOT, ...READ_BY_UNITS.map((path) => join(PROJECT_ROOT, path)), realpathSync(process.execPath)].find((path) => !openToOthers(path));
+  if (unreadable !== undefined) return `${unreadable} is not readable by other users, as the units' user must (a checkout made with umask 077?)`;
   // A kernel or container that forbids new namespaces fails here, not halfway through a boot.
   const probe = spawnSync('unshare', ['--pid', '--fork', '--mount', '--net', '--cgroup', '--', 'true'], { encoding: 'utf8', timeout: 10_000 });
   if (probe.status !== 0) return `unshare cannot create namespaces: ${(probe.stderr || probe.error?.message || `exit ${probe.status}`).trim()}`;
