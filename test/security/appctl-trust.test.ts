@@ -5,7 +5,7 @@
 
 import test, { type ExecutionContext } from 'ava';
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdirSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { APPCTL, fixture, tempDirectory } from '../helpers/daemon.js';
 import { AS_NOBODY, installationForOthers, NOBODY, runAsNobody, runCommand, testAsNobody } from '../helpers/other-users.js';
@@ -63,4 +63,21 @@ test('a daemon\'s text reaches the terminal escaped (window title, colours, clip
   t.true(escaped.stdout.includes(`stopped ${ESCAPED_HOSTILE}`), 'the text is there, visibly escaped');
   const raw = await runCommand([process.execPath, APPCTL, '--raw', '-s', socket, 'stop'], { env: appctlEnvironment(directory) });
   t.true(raw.stdout.includes('stopped \u001b]0;pwned title\u0007'), '--raw passes it through');
+});
+
+testAsNobody('root\'s appctl talks to a socket directory root handed to another user (systemd\'s RuntimeDirectory= with User=), not one in a directory others may write', async (t) => {
+  const temporary = tempDirectory(t);
+  chmodSync(temporary, 0o755); // root's, written by no one else: like /run
+  const handed = join(temporary, 'appd');
+  mkdirSync(handed, { mode: 0o700 });
+  chownSync(handed, NOBODY, NOBODY);
+  await startFake(t, AS_NOBODY, installationForOthers(t).fixture('security/fake-control-server.mjs'), join(handed, 'x.sock'));
+  const stop = await runCommand([process.execPath, APPCTL, '-s', join(handed, 'x.sock'), 'stop'], { env: appctlEnvironment(temporary) });
+  t.is(stop.code, 0, stop.stderr);
+  t.true(stop.stdout.includes('stopped'), 'the daemon root chose to run as nobody answered');
+
+  chmodSync(temporary, 0o777); // now nobody could have made that directory itself
+  const refused = await runCommand([process.execPath, APPCTL, '-s', join(handed, 'x.sock'), 'stop'], { env: appctlEnvironment(temporary) });
+  t.is(refused.code, 2);
+  t.regex(refused.stderr, /belongs to uid 65534, not to you \(uid 0\) or root/);
 });
