@@ -136,3 +136,37 @@ test('a bad slot-bind stops the start with one line', async (t) => {
     t.regex(daemon.output.trim().split('\n').at(-1) ?? '', message);
   }
 });
+
+test('appctl upgrade hands the slot sockets to the new master: the same paths answer, from its workers', async (t) => {
+  const daemon = await startDaemon(t, { args: [PID_APP, '-w', '2', '-b', '127.0.0.1:0', '--slot-bind', 'unix:web.{slot}.sock'] });
+  const before = await viaUnix(daemon, 1);
+  const upgraded = await appctl(['upgrade'], { runtimeDirectory: daemon.directory, timeoutMs: 90_000 });
+  t.is(upgraded.code, 0, upgraded.stdout + upgraded.stderr);
+  for (const slot of [0, 1]) {
+    t.regex(daemon.output, new RegExp(`Listening at: unix:.*web\\.${slot}\\.sock \\(fd \\d+, previous-master, pool web, slot ${slot}\\)`));
+    const after = await viaUnix(daemon, slot);
+    t.like(after, { slot, generation: 2 }, 'the new master\'s worker holds the slot');
+  }
+  t.is(before.generation, 1);
+});
+
+test('per pool: pools.NAME.slotBind and proxyProtocol apply to that pool only', async (t) => {
+  const config = {
+    pools: {
+      web: { app: PID_APP, workers: 2, bind: ['unix:web.sock'], slotBind: ['unix:web.{slot}.sock'], proxyProtocol: 'v1' },
+      api: { app: PID_APP, workers: 1, bind: ['127.0.0.1:0'] },
+    },
+  };
+  const daemon = await startDaemon(t, { args: ['-c', 'appd.json'], files: { 'appd.json': JSON.stringify(config) } });
+  t.false(existsSync(join(daemon.directory, 'api.0.sock')));
+  t.is(parse((await request(`${daemon.urlOf('api')}/`)).body).slot, 0, 'api speaks plain HTTP');
+  const answer = await new Promise<string>((settle) => {
+    const socket = net.connect(join(daemon.directory, 'web.1.sock'));
+    let received = '';
+    socket.on('connect', () => socket.write('PROXY TCP4 203.0.113.9 127.0.0.1 5000 80\r\nGET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
+    socket.setEncoding('utf8').on('data', (text: string) => (received += text));
+    socket.on('close', () => settle(received));
+  });
+  t.is(parse(answer).slot, 1, 'web\'s slot socket requires and accepts the PROXY header');
+  t.is(await connectOutcome(join(daemon.directory, 'web.1.sock'), 'GET / HTTP/1.1\r\nHost: x\r\n\r\n'), 'closed', 'plain HTTP on web\'s slot socket is closed unanswered');
+});
