@@ -4,6 +4,7 @@
 import type { StatusSnapshot } from '../../shared/control/status.js';
 import { formatBytes, formatCount, formatDuration, formatPercent } from './format.js';
 import { renderTable, SCREEN_WIDTH } from './table.js';
+import { queueSummary, requestSummary, restartSummary } from './traffic.js';
 
 const WORKER_COLUMNS = [
   { header: 'WORKER' },
@@ -41,12 +42,17 @@ export function renderStatus(snapshot: StatusSnapshot): string {
     `  appd ${snapshot.version} on Node ${snapshot.node}; master rss ${formatBytes(master.rssBytes)}, cpu ${formatPercent(master.cpuPercent)}`,
     ...wrapList('  listening on ', master.listeners.length > 0 ? master.listeners : ['nothing']),
   ];
+  const queues = queueSummary(master.listenQueues);
+  if (queues) lines.push(...wrapList('  accept queue (waiting/limit): ', queues));
   for (const pool of snapshot.pools) {
     const flags = [pool.reloading ? 'reloading' : null, pool.stopped ? 'stopped' : null].filter(Boolean).map((flag) => `, ${flag}`).join('');
     lines.push(`  pool ${pool.name} (${pool.kind}): ${pool.ready}/${pool.desired} ready, generation ${pool.generation}${flags}, ${pool.restarts} restart(s)`);
     // Slots without a serving worker (backoff, fatal, exited …) would not show in the worker table.
     const unusual = pool.slots.filter((slot) => slot.state !== 'running').map((slot) => `${pool.name}.${slot.slot} ${slot.state}`);
     if (unusual.length > 0) lines.push(...wrapList('    slots: ', unusual));
+    if (pool.requests) lines.push(`    requests: ${requestSummary(pool.requests)}`);
+    const restarts = restartSummary(pool.restartsByReason);
+    if (restarts) lines.push(`    restarts by reason: ${restarts}`);
   }
   const rows = snapshot.pools.flatMap((pool) =>
     pool.workers.map((worker) => [

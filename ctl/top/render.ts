@@ -8,6 +8,7 @@ import { logFilter, logRow, visibleLines } from './log-pane.js';
 import type { Row, TopModel } from './model.js';
 import type { Painter } from './style.js';
 import { formatMilliseconds, formatRate, poolColumns, workerColumns } from './tables.js';
+import { restartSummary } from '../render/traffic.js';
 import { footerLine, helpLines } from './help.js';
 
 export const MINIMUM_WIDTH = 40;
@@ -55,7 +56,13 @@ function headerLines(model: TopModel, size: FrameSize, painter: Painter, roomFor
   const inFlight = workers.reduce((sum, worker) => sum + (worker.inFlight ?? 0), 0);
   const rss = [snapshot.master.rssBytes, ...workers.map((worker) => worker.rssBytes)].reduce<number>((sum, value) => sum + (value ?? 0), 0);
   const cpu = [snapshot.master.cpuPercent, ...workers.map((worker) => worker.cpuPercent)].reduce<number>((sum, value) => sum + (value ?? 0), 0);
-  const totals = [listening, `${ready}/${desired} ready`, `${formatRate(model.history.totalRate(snapshot))} req/s`, `${inFlight} in flight`, `rss ${formatBytes(rss)}`, `cpu ${cpu.toFixed(1)}%`];
+  const queues = snapshot.master.listenQueues ?? [];
+  const queued = queues.length === 0 ? [] : [`queue ${queues.reduce((sum, queue) => sum + queue.queued, 0)}`];
+  const byReason: Record<string, number> = {};
+  for (const pool of snapshot.pools) for (const [reason, count] of Object.entries(pool.restartsByReason ?? {})) byReason[reason] = (byReason[reason] ?? 0) + count;
+  const restarts = restartSummary(byReason);
+  const totals = [listening, `${ready}/${desired} ready`, `${formatRate(model.history.totalRate(snapshot))} req/s`, `${inFlight} in flight`, ...queued, `rss ${formatBytes(rss)}`, `cpu ${cpu.toFixed(1)}%`,
+    ...(restarts ? [`restarts ${restarts}`] : [])];
   lines.push(painter.escape(pad(joinFitting(totals, size.width, separator), size.width)));
   if (roomForChart) {
     const half = Math.floor(size.width / 2);

@@ -4,22 +4,13 @@
 import type { PoolStatus } from '../../shared/control/status.js';
 import { formatBytes, formatDuration } from '../render/format.js';
 import { sparkline } from '../render/sparkline.js';
+import { errorRate, formatMilliseconds, formatRate } from '../render/traffic.js';
 import type { StatsHistory } from './history.js';
 import type { Row } from './model.js';
 import type { Role } from './style.js';
 import type { TableColumn } from './columns.js';
 
-/** 0.4, 12, 1234, 12.3k: requests per second in five characters. */
-export function formatRate(rate: number | null): string {
-  if (rate === null) return '-';
-  if (rate >= 10_000) return `${(rate / 1000).toFixed(rate >= 100_000 ? 0 : 1)}k`;
-  return rate >= 10 || rate === 0 ? String(Math.round(rate)) : rate.toFixed(1);
-}
-
-export function formatMilliseconds(value: number | null): string {
-  if (value === null) return '-';
-  return value >= 10 ? `${Math.round(value)}ms` : `${value.toFixed(1)}ms`;
-}
+export { formatMilliseconds, formatRate } from '../render/traffic.js';
 
 function formatCpu(percent: number | null): string {
   return percent === null ? '-' : percent.toFixed(1);
@@ -58,6 +49,9 @@ export function poolColumns(history: StatsHistory, unicode: boolean): TableColum
     { header: 'GEN', align: 'right', priority: 90, text: ({ pool }) => String(pool.generation) },
     { header: 'STATE', align: 'left', priority: 95, text: ({ pool }) => poolState(pool), tone: ({ pool }) => stateTone(poolState(pool)) ?? 'good' },
     { header: 'REQ/S', align: 'right', priority: 80, text: ({ pool }) => formatRate(sumOf(pool.workers.map((worker) => history.rate(worker.pid)))) },
+    { header: '5XX/S', align: 'right', priority: 55, text: ({ pool }) => formatRate(errorRate(pool.requests)) },
+    { header: 'P50', align: 'right', priority: 50, text: ({ pool }) => formatMilliseconds(pool.requests?.latencyP50Ms ?? null) },
+    { header: 'P99', align: 'right', priority: 55, text: ({ pool }) => formatMilliseconds(pool.requests?.latencyP99Ms ?? null) },
     { header: 'ACT', align: 'right', priority: 60, text: ({ pool }) => String(sumOf(pool.workers.map((worker) => worker.inFlight)) ?? '-') },
     { header: 'RSS', align: 'right', priority: 70, text: ({ pool }) => formatBytes(sumOf(pool.workers.map((worker) => worker.rssBytes))) },
     { header: 'CPU%', align: 'right', priority: 70, text: ({ pool }) => formatCpu(sumOf(pool.workers.map((worker) => worker.cpuPercent))) },

@@ -28,6 +28,7 @@ import type { ArbiterOptions } from './options.js';
 import { ChildProcessSpawner } from '../workers/spawner.js';
 import { MasterCounters } from '../metrics/counters.js';
 import { countOf } from '../../shared/plural.js';
+import { backlogOf } from '../metrics/listen-queue.js';
 
 /** How often the loop wakes with nothing queued, to check timeouts. */
 const TICK_MS = 200;
@@ -168,6 +169,8 @@ export class Arbiter {
       usage: this.#usage,
       controlSocket: this.#options.controlSocket ?? '',
       configFile: this.#resolved.configFile,
+      metrics: this.metrics,
+      backlogOf: (listener) => backlogOf(listener, this.supervisor, this.config.backlog),
     });
   }
 

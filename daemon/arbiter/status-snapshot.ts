@@ -9,6 +9,9 @@ import type { ProcessUsage } from '../workers/process-usage.js';
 import { SlotRecord, slotState } from '../pools/slot.js';
 import type { Supervisor } from '../workers/supervisor.js';
 import type { WorkerHandle } from '../workers/handle.js';
+import type { MasterCounters } from '../metrics/counters.js';
+import { readListenQueues } from '../metrics/listen-queue.js';
+import { poolRequests, restartsByReason } from '../metrics/status-figures.js';
 
 export interface SnapshotSources {
   readonly name: string;
@@ -20,6 +23,10 @@ export interface SnapshotSources {
   readonly usage: ProcessUsage;
   readonly controlSocket: string;
   readonly configFile: string | null;
+  /** The never-decreasing counters (/metrics): request figures and restarts by reason. */
+  readonly metrics: MasterCounters;
+  /** The listen() backlog of a listener's sockets. */
+  backlogOf(listener: Listener): number;
 }
 
 function workerStatus(worker: WorkerHandle, pool: Pool, sources: SnapshotSources): WorkerStatus {
@@ -80,6 +87,8 @@ function poolStatus(pool: Pool, sources: SnapshotSources): PoolStatus {
     reloading: pool.rollout !== null,
     stopped: pool.stopped,
     restarts: [...pool.slots.values()].reduce((sum, record) => sum + record.restarts, 0),
+    restartsByReason: restartsByReason(pool, sources.metrics),
+    requests: poolRequests(pool, sources.supervisor, sources.metrics),
     slots,
     workers,
   };
@@ -103,6 +112,7 @@ export function buildStatusSnapshot(sources: SnapshotSources): StatusSnapshot {
       cpuPercent: master?.cpuPercent ?? null,
       controlSocket: sources.controlSocket,
       listeners: sources.listeners.map((listener) => listener.url),
+      listenQueues: readListenQueues(sources.listeners, sources.backlogOf),
       configFile: sources.configFile,
     },
     pools,

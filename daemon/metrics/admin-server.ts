@@ -10,6 +10,7 @@ import type { Arbiter } from '../arbiter/arbiter.js';
 import type { Logger } from '../master/logger.js';
 import { collectFamilies } from './collect.js';
 import { CONTENT_TYPES, negotiateFormat, renderFamilies } from './exposition.js';
+import { backlogOf } from './listen-queue.js';
 import { liveness, readiness, startup, type HealthAnswer, type HealthSources, type ProbeState } from './health.js';
 
 /** Scrapers and probes are few: more connections than this are refused at once (the master must not grow). */
@@ -201,7 +202,7 @@ export class AdminServer {
       listeners: arbiter.listeners,
       counters: arbiter.metrics,
       now: Date.now(),
-      backlogOf: (listener) => (listener.pool === null ? undefined : arbiter.supervisor.pools.get(listener.pool))?.settings.backlog ?? arbiter.config.backlog,
+      backlogOf: (listener) => backlogOf(listener, arbiter.supervisor, arbiter.config.backlog),
     };
   }
 

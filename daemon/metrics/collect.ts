@@ -27,10 +27,6 @@ export interface MetricsSources {
 
 const WORKER_STATES = ['starting', 'ready', 'stopping', 'backoff', 'fatal'] as const;
 
-function readSomaxconn(): number {
-  return Number(readProc('/proc/sys/net/core/somaxconn') ?? Infinity);
-}
-
 /** The soft limit on open files, from /proc/self/limits ("Max open files  1024  4096  files"). */
 function readMaxFds(): number | null {
   const match = /^Max open files\s+(\d+|unlimited)/m.exec(readProc('/proc/self/limits') ?? '');
@@ -151,13 +147,11 @@ function poolFamilies(sources: MetricsSources): Family[] {
 }
 
 function listenFamilies(sources: MetricsSources): Family[] {
-  const somaxconn = readSomaxconn();
   const queued: Sample[] = [];
   const limits: Sample[] = [];
-  const queues = readListenQueues(sources.listeners);
-  for (const queue of queues) {
+  for (const queue of readListenQueues(sources.listeners, sources.backlogOf)) {
     queued.push({ labels: [queue.bind], value: queue.queued });
-    limits.push({ labels: [queue.bind], value: Math.min(sources.backlogOf(queue.listener), somaxconn) });
+    limits.push({ labels: [queue.bind], value: queue.limit });
   }
   return [
     { spec: METRICS.listenQueue, samples: queued },

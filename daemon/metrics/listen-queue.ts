@@ -5,13 +5,21 @@
 import { readlinkSync } from 'node:fs';
 import { hasErrorCode } from '../../shared/errors.js';
 import type { Listener } from '../sockets/listeners.js';
+import type { Supervisor } from '../workers/supervisor.js';
 import { readProc } from '../workers/process-usage.js';
 
 export interface ListenQueue {
   /** "127.0.0.1:8000", "[::1]:8000". */
   readonly bind: string;
   readonly queued: number;
-  readonly listener: Listener;
+  /** The queue's length limit: the listen() backlog, capped by net.core.somaxconn. */
+  readonly limit: number;
+}
+
+/** The backlog a listener's sockets get: its pool's (the web pool's in the single-app form). */
+export function backlogOf(listener: Listener, supervisor: Supervisor, fallback: number): number {
+  const pool = listener.pool === null ? supervisor.pools.get('web') : supervisor.pools.get(listener.pool);
+  return pool?.settings.backlog ?? fallback;
 }
 
 const LISTEN_STATE = '0A';
@@ -32,7 +40,8 @@ export function listenAddressText(listener: Listener): string {
 }
 
 /** The accept queue of every TCP listener; unix listeners are left out (Linux shows no queue for them in /proc). */
-export function readListenQueues(listeners: readonly Listener[]): ListenQueue[] {
+export function readListenQueues(listeners: readonly Listener[], backlog: (listener: Listener) => number): ListenQueue[] {
+  const somaxconn = Number(readProc('/proc/sys/net/core/somaxconn') ?? Infinity);
   const wanted = new Map<string, Listener>();
   for (const listener of listeners) {
     if (listener.address.kind !== 'tcp') continue;
@@ -51,7 +60,7 @@ export function readListenQueues(listeners: readonly Listener[]): ListenQueue[] 
       const listener = wanted.get(fields[9] ?? '');
       if (!listener) continue;
       const queued = (fields[4] ?? '').split(':')[1] ?? '0';
-      found.push({ bind: listenAddressText(listener), queued: parseInt(queued, 16), listener });
+      found.push({ bind: listenAddressText(listener), queued: parseInt(queued, 16), limit: Math.min(backlog(listener), somaxconn) });
     }
   }
   return found;

@@ -61,6 +61,30 @@ export interface SlotStatus {
   readonly lastExit: { readonly code: number | null; readonly signal: string | null; readonly reason: string; readonly at: string } | null;
 }
 
+/** Status classes of answered requests (1xx: upgraded connections, WebSockets). */
+export type StatusClassCounts = Readonly<Record<'1xx' | '2xx' | '3xx' | '4xx' | '5xx', number>>;
+
+/** An HTTP pool's requests, as the master sums them from its workers' heartbeats (the /metrics figures). */
+export interface PoolRequests {
+  /** Answered since this master started, by every worker the pool had (replaced ones included). */
+  readonly total: StatusClassCounts;
+  /** Requests per second over the last `windowMs` (about 10 s); null until the master sampled twice. */
+  readonly perSecond: StatusClassCounts | null;
+  /** Latency percentiles over the same window, from the duration histogram; null without requests. */
+  readonly latencyP50Ms: number | null;
+  readonly latencyP99Ms: number | null;
+  readonly windowMs: number | null;
+}
+
+/** Connections waiting in a listening TCP socket's accept queue (workers not accepting fast enough). */
+export interface ListenQueueStatus {
+  /** "127.0.0.1:8000" */
+  readonly bind: string;
+  readonly queued: number;
+  /** The backlog, capped by net.core.somaxconn. */
+  readonly limit: number;
+}
+
 export interface PoolStatus {
   readonly name: string;
   /** http: serves an app or script on the listeners; command: runs any program. */
@@ -75,6 +99,13 @@ export interface PoolStatus {
   /** Stopped by an operator (no workers until started again). */
   readonly stopped: boolean;
   readonly restarts: number;
+  /**
+   * Workers replaced since this master started, by reason: crash, timeout, max_requests, max_memory, oom,
+   * outside_kill, reload (appd_worker_restarts_total). Absent from daemons before it was added.
+   */
+  readonly restartsByReason?: Readonly<Record<string, number>>;
+  /** HTTP pools only (null for a command pool); absent from daemons before it was added. */
+  readonly requests?: PoolRequests | null;
   /** Every wanted slot, and any other slot that still has a worker. */
   readonly slots: readonly SlotStatus[];
   readonly workers: readonly WorkerStatus[];
@@ -95,6 +126,8 @@ export interface StatusSnapshot {
     readonly cpuPercent: number | null;
     readonly controlSocket: string;
     readonly listeners: readonly string[];
+    /** The accept queue of each TCP listener (unix sockets have none in /proc); absent from older daemons. */
+    readonly listenQueues?: readonly ListenQueueStatus[];
     readonly configFile: string | null;
   };
   readonly pools: readonly PoolStatus[];
