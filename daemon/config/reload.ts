@@ -100,7 +100,7 @@ export async function readForReload(readConfig: () => Promise<ResolvedConfig>, l
   reportHeapAfterCollection();
   const config = await readConfig();
   const plan = planListeners(listeners, config);
-  return { config, plan, opened: await openPlannedListeners(plan) };
+  return { config, plan, opened: await openPlannedListeners(plan, config) };
 }
 
 export interface ReloadApplication {

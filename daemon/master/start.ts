@@ -15,6 +15,7 @@ import { prepareControlDirectory, refuseIfRunning } from '../control/socket-file
 import { awaitHook } from '../config/hooks.js';
 import { takeInheritedSockets } from '../sockets/inherited.js';
 import { closeListeners, describeListener, openListeners, type Listener } from '../sockets/listeners.js';
+import { listenModesOf } from '../sockets/listen-without-accepting.js';
 import { initialSlotBinds } from '../sockets/slot-sockets.js';
 import { Logger } from './logger.js';
 import { allBinds, checkCommandRunnable, describeProgram, poolSettingsFromConfig } from '../pools/pool.js';
@@ -119,7 +120,7 @@ export async function runMaster(
     await refuseIfRunning(controlPath, config.name, predecessor?.pid ?? null, describeNameOrigin(resolved, process.cwd()));
     const bindIsDefault = resolved.sources.bind.kind === 'default' && config.pools === null;
     const inherited = takeInheritedSockets(process.env);
-    listeners = await openListeners([...allBinds(config), ...initialSlotBinds(config, inherited)], bindIsDefault, inherited);
+    listeners = await openListeners([...allBinds(config), ...initialSlotBinds(config, inherited)], bindIsDefault, inherited, listenModesOf(config));
     const pidfilePath = pidfile;
     if (pidfilePath && !predecessor) await onSettingPath(resolved, 'pidfile', pidfilePath, 'write', () => writePidfile(pidfilePath));
     const upgrading = predecessor ? `, upgrading the master pid ${predecessor.pid}` : '';

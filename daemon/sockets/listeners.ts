@@ -14,6 +14,7 @@ import {
   wrapInheritedDescriptor,
   type RawServerHandle,
 } from './server-handle.js';
+import { listenWithoutAccepting, type ListenMode } from './listen-without-accepting.js';
 import { bindUnixSocketFile, type UnixSocketFile } from './unix-socket-file.js';
 
 export type ListenerOrigin = 'bound' | 'systemd' | 'fd' | 'previous-master';
@@ -219,7 +220,21 @@ export async function openListeners(
   binds: readonly OwnedBind[],
   bindIsDefault: boolean,
   inherited: readonly InheritedSocket[],
+  modeOf: (pool: string | null) => ListenMode,
 ): Promise<Listener[]> {
+  const listeners = await bindOrAdopt(binds, bindIsDefault, inherited);
+  try {
+    // Inherited sockets usually listen already (systemd, a previous master): listening again only
+    // sets the backlog. Sockets just bound start queueing connections here, before any worker runs.
+    await listenWithoutAccepting(listeners, modeOf);
+  } catch (error) {
+    closeListeners(listeners.filter((listener) => listener.origin === 'bound'));
+    throw error;
+  }
+  return listeners;
+}
+
+async function bindOrAdopt(binds: readonly OwnedBind[], bindIsDefault: boolean, inherited: readonly InheritedSocket[]): Promise<Listener[]> {
   const adopted = new Map(inherited.map((socket) => [adoptDescriptor(socket), socket] as const));
   if (bindIsDefault && adopted.size > 0) return [...adopted.keys()];
   const listeners: Listener[] = [];

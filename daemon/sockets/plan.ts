@@ -2,7 +2,8 @@
 // addresses, close the ones no pool names any more. Run by the appd master.
 
 import type { ResolvedConfig } from '../../shared/config/resolve.js';
-import { openListeners, type Listener, type OwnedBind } from './listeners.js';
+import { closeListeners, openListeners, type Listener, type OwnedBind } from './listeners.js';
+import { listenModesOf, listenWithoutAccepting } from './listen-without-accepting.js';
 import { allBinds } from '../pools/pool.js';
 
 export interface ListenerPlan {
@@ -25,7 +26,18 @@ export function planListeners(current: readonly Listener[], next: ResolvedConfig
   return { keep, open, close };
 }
 
-/** Binds the plan's new addresses; if one fails, the ones already bound are closed again. */
-export async function openPlannedListeners(plan: ListenerPlan): Promise<Listener[]> {
-  return plan.open.length === 0 ? [] : openListeners(plan.open, false, []);
+/**
+ * Binds the plan's new addresses and makes them listen; if one fails, the ones already bound are
+ * closed again. Kept sockets whose pool changed its backlog (or kind) listen again in the new mode.
+ */
+export async function openPlannedListeners(plan: ListenerPlan, next: ResolvedConfig): Promise<Listener[]> {
+  const modeOf = listenModesOf(next.values);
+  const opened = plan.open.length === 0 ? [] : await openListeners(plan.open, false, [], modeOf);
+  try {
+    await listenWithoutAccepting(plan.keep, modeOf);
+  } catch (error) {
+    closeListeners(opened);
+    throw error;
+  }
+  return opened;
 }

@@ -1,5 +1,5 @@
-// The only place appd uses a Node internal: net._createServerHandle, which binds a socket without
-// listening on it (node:cluster's SCHED_NONE mode uses it too). Run by the appd master.
+// The only place appd uses Node internals: net._createServerHandle, which binds a socket without
+// listening on it (node:cluster's SCHED_NONE mode uses it too), and the handle's setBlocking. Run by the appd master.
 //
 // Why: a master that calls listen() on a public net.Server also accepts connections itself, and the
 // ones it takes hang (measured in ../shared/research/node-feasibility.md section 2). Workers call
@@ -14,6 +14,8 @@ export interface RawServerHandle {
   readonly fd: number;
   /** Only TCP wraps have it; a unix socket's Pipe wrap does not. */
   getsockname?(out: { address?: string; port?: number; family?: string }): number;
+  /** libuv's uv_stream_set_blocking: sets or clears O_NONBLOCK on the socket; returns 0 or an errno. */
+  setBlocking?(blocking: boolean): number;
   close(): void;
 }
 
@@ -89,4 +91,16 @@ export function socketAddress(handle: RawServerHandle): { address: string; port:
   const out: { address?: string; port?: number; family?: string } = {};
   if (!handle.getsockname || handle.getsockname(out) !== 0 || out.port === undefined || out.address === undefined) return null;
   return { address: out.address, port: out.port, family: out.family ?? '' };
+}
+
+/**
+ * Sets or clears O_NONBLOCK on the socket behind `handle` (it belongs to the socket, so every process
+ * holding it sees the change). Node has no public fcntl; its stream wraps expose libuv's setBlocking.
+ */
+export function setDescriptorBlocking(handle: RawServerHandle, blocking: boolean): void {
+  if (typeof handle.setBlocking !== 'function') {
+    throw new Error(`this Node.js (${process.version}) has no setBlocking on socket handles; appd cannot hand command pools a blocking socket. Please report it.`);
+  }
+  const result = handle.setBlocking(blocking);
+  if (result !== 0) throw new BindFailure(getSystemErrorName(result));
 }

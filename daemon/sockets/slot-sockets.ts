@@ -13,6 +13,7 @@ import type { Config } from '../../shared/settings/table.js';
 import type { Logger } from '../master/logger.js';
 import { poolSettingsFromConfig, unixSocketFile, type Pool, type PoolSettings } from '../pools/pool.js';
 import { bindTcpAddress, bindUnixPath, closeListeners, describeListener, type InheritedSocket, type Listener, type OwnedBind } from './listeners.js';
+import { listenWithoutAccepting } from './listen-without-accepting.js';
 import type { UnixSocketFile } from './unix-socket-file.js';
 
 function keyOf(pool: string, template: string, slot: number): string {
@@ -113,6 +114,7 @@ export class SlotSockets {
       this.#sockets.set(key, listener);
       this.#failed.delete(key);
       this.#logger.info(`Listening at: ${describeListener(listener, 'bound')}`);
+      this.#listen(listener, settings);
       return listener;
     } catch (error) {
       // A socket owner or group that no longer exists is a ConfigError: the slot still starts, without it.
@@ -120,6 +122,16 @@ export class SlotSockets {
       this.#failOnce(key, `${error.message}; slot ${pool}.${slot} starts without its slot socket`);
       return null;
     }
+  }
+
+  /**
+   * The slot's worker is spawned at once, before the helper has run: an HTTP worker listens itself (with
+   * the same backlog), a command program gets a listening socket a moment later (race: a program that
+   * calls accept() before then gets EINVAL and is restarted; only for a slot socket bound on scale-up).
+   */
+  #listen(listener: Listener, settings: PoolSettings): void {
+    const mode = { backlog: settings.backlog, blocking: settings.kind === 'command' };
+    listenWithoutAccepting([listener], () => mode).catch((error: unknown) => this.#logger.error(`${describeError(error)}; ${listener.pool ?? '?'}.${listener.slot?.index ?? '?'} listens when its worker does`));
   }
 
   #failOnce(key: string, message: string): void {

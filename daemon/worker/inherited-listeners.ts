@@ -25,7 +25,7 @@ function describeListener(spec: WorkerSpec, index: number): string {
   return spec.listenerUrls[index] ?? `fd ${SD_LISTEN_FDS_START + index}`;
 }
 
-/** What listen() is given for the first inherited socket. */
+/** What listen() is given for the first inherited socket (the backlog goes as listen()'s own argument). */
 export function primaryListenOptions(spec: WorkerSpec): { fd: number; backlog: number } {
   return { fd: SD_LISTEN_FDS_START, backlog: spec.backlog };
 }
@@ -50,7 +50,9 @@ function listenOn(server: Server, spec: WorkerSpec, index: number): Promise<void
       fail(new ListenFailure(`cannot listen on ${describeListener(spec, index)}: ${error.message}`, error.code ?? 'EUNKNOWN'));
     };
     server.once('error', onListenError);
-    server.listen({ fd: SD_LISTEN_FDS_START + index, backlog: spec.backlog }, () => {
+    // The backlog as an argument: listen({ fd, backlog }) ignores the option for a descriptor (Node 20
+    // and 24) and would reset the master's backlog to 511 (ss -ltn showed 511 with --backlog 100).
+    server.listen({ fd: SD_LISTEN_FDS_START + index }, spec.backlog, () => {
       server.off('error', onListenError);
       try {
         assertListeningWhereTheMasterBound(server, spec, index);

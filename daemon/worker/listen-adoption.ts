@@ -129,6 +129,8 @@ export function installListenAdoption(policy: AdoptListen, envPort: number | nul
     adopted = { server: this, description };
     const options = handlers.adopt(this, call);
     const listenArgs: unknown[] = [call.signal ? { ...options, signal: call.signal } : options];
+    // listen({ fd, backlog }) ignores the option for a descriptor (Node 20 and 24): as an argument it counts.
+    if (options.backlog !== undefined) listenArgs.push(options.backlog);
     if (call.callback) listenArgs.push(call.callback);
     return Reflect.apply(originalListen, this, listenArgs) as net.Server;
   };

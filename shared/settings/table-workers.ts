@@ -79,7 +79,7 @@ export const CONFIG_AND_WORKER_SETTINGS = [
     reload: 'live',
     perPool: true,
     summary: 'An address to listen on; repeat for several.',
-    doc: 'HOST:PORT, [IPV6]:PORT, :PORT (every interface), unix:PATH, fd://N (an inherited descriptor) or fd://NAME (the socket systemd passed under that FileDescriptorName=). The master binds every address and never accepts on it; workers accept. Sockets inherited from systemd (LISTEN_FDS) are adopted: a bind whose address or name matches an inherited socket uses it, inherited sockets no bind matches are closed, and with no bind given every inherited socket is used. A reload binds added addresses (failing the reload, changing nothing, if one cannot be bound) and closes removed ones.',
+    doc: 'HOST:PORT, [IPV6]:PORT, :PORT (every interface), unix:PATH, fd://N (an inherited descriptor) or fd://NAME (the socket systemd passed under that FileDescriptorName=). The master binds every address and puts it into the listening state at once (connections queue from then on, see backlog), but never accepts on it; workers accept. A command pool gets its sockets listening and in blocking mode, as systemd hands them over. Sockets inherited from systemd (LISTEN_FDS) are adopted: a bind whose address or name matches an inherited socket uses it, inherited sockets no bind matches are closed, and with no bind given every inherited socket is used. A reload binds added addresses (failing the reload, changing nothing, if one cannot be bound) and closes removed ones.',
   }),
   defineSetting({
     key: 'backlog',
@@ -88,7 +88,7 @@ export const CONFIG_AND_WORKER_SETTINGS = [
     default: 2048,
     reload: 'workers',
     summary: 'The listen() backlog: connections waiting to be accepted.',
-    doc: 'Capped by the kernel at net.core.somaxconn. While no worker accepts (all restarting), new connections wait here instead of being refused.',
+    doc: 'The master puts every socket into the listening state as it binds it, with this backlog, and never accepts; workers adopt the socket without changing it. Capped by the kernel at net.core.somaxconn. While no worker accepts (the first ones booting, all restarting, all parked by WINCH), new connections wait here instead of being refused. Inherited sockets (systemd, fd://N) get this backlog too, replacing the Backlog= of the socket unit.',
   }),
   defineSetting({
     key: 'slotBind',

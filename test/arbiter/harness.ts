@@ -26,6 +26,7 @@
 //   'stopping', 'handed-over', 'taken-back'); `upgrade()` answers with a FakeSuccessor to drive.
 // - On failure, `t.log` gets the master's log (kept in memory, never written anywhere).
 
+import { listenModesOf } from '../../daemon/sockets/listen-without-accepting.js';
 import { EventEmitter } from 'node:events';
 import type { ExecutionContext } from 'ava';
 import { normaliseFileKeys, resolveConfig, type ResolvedConfig } from '../../shared/config/resolve.js';
@@ -219,7 +220,7 @@ export class ArbiterHarness {
 export async function startArbiter(t: ExecutionContext, options: HarnessOptions = {}): Promise<ArbiterHarness> {
   const resolved = resolveTestConfig(options.config ?? {});
   const logger = new Logger('/dev/null', 'debug');
-  let listeners: Listener[] = await openListeners(allBinds(resolved.values), false, []);
+  let listeners: Listener[] = await openListeners(allBinds(resolved.values), false, [], listenModesOf(resolved.values));
   const clock = new FakeClock();
   const spawner = new FakeSpawner();
   spawner.boot = options.boot ?? 'ready';

@@ -3,7 +3,8 @@
 
 import test from 'ava';
 import net from 'node:net';
-import { bindTcpWithoutListening, bindUnixWithoutListening, socketAddress, wrapInheritedDescriptor } from '../../daemon/sockets/server-handle.js';
+import { constants, readFileSync } from 'node:fs';
+import { bindTcpWithoutListening, bindUnixWithoutListening, setDescriptorBlocking, socketAddress, wrapInheritedDescriptor } from '../../daemon/sockets/server-handle.js';
 import { tempDirectory } from '../helpers/daemon.js';
 import { join } from 'node:path';
 
@@ -30,4 +31,18 @@ test('unix sockets and inherited descriptors use the same internal', (t) => {
   const wrapped = wrapInheritedDescriptor(handle.fd);
   t.is(wrapped.constructor.name, 'Pipe');
   handle.close();
+});
+
+test(`socket handles have setBlocking on Node ${process.version} (command pools get blocking sockets)`, (t) => {
+  const handle = bindTcpWithoutListening('127.0.0.1', 0, 4);
+  t.teardown(() => handle.close());
+  const nonBlocking = (): boolean => {
+    const flags = /^flags:\s+([0-7]+)$/m.exec(readFileSync(`/proc/self/fdinfo/${handle.fd}`, 'utf8'))?.[1] ?? '0';
+    return (Number.parseInt(flags, 8) & constants.O_NONBLOCK) !== 0;
+  };
+  t.true(nonBlocking(), 'libuv creates sockets non-blocking');
+  setDescriptorBlocking(handle, true);
+  t.false(nonBlocking());
+  setDescriptorBlocking(handle, false);
+  t.true(nonBlocking());
 });
