@@ -56,7 +56,6 @@ export type ArbiterEvent =
       readonly type: 'config-read';
       readonly result: { readonly config: ResolvedConfig; readonly plan: ListenerPlan; readonly opened: readonly Listener[] } | Error;
       readonly pool: string | null;
-      readonly requester: Requester;
     }
   | { readonly type: 'scale'; readonly pool: string | null; readonly change: ScaleChange; readonly requester: Requester }
   | { readonly type: 'restart'; readonly pool: string | null; readonly slot: number | null; readonly requester: Requester }
@@ -83,6 +82,9 @@ export type ArbiterEvent =
 
 export type ArbiterEventType = ArbiterEvent['type'];
 export type EventOf<Type extends ArbiterEventType> = Extract<ArbiterEvent, { type: Type }>;
+
+/** A typed handler per event type: the arbiter's table is made of these, so a missing case does not compile. */
+export type HandlersFor<Type extends ArbiterEventType> = { readonly [Each in Type]: (event: EventOf<Each>) => void };
 
 /** A FIFO that the loop awaits; push() never blocks and never drops (signals are not coalesced away). */
 export class EventQueue<Event> {

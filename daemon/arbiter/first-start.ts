@@ -71,3 +71,20 @@ export function moreTelling(current: BootFailureReport | null, candidate: BootFa
   if (candidate === null) return current;
   return candidate.phase !== 'timeout' || current === null ? candidate : current;
 }
+
+/** What the first start has seen so far: whether any worker became ready, and the most telling failure. */
+export class FirstStartWitness {
+  everReady = false;
+  lastFailure: BootFailureReport | null = null;
+
+  /** Judges the first start now (see judgeFirstStart) with what was seen so far. */
+  judge(pools: readonly Pool[], supervisor: Supervisor, elapsedMs: number, requireEveryWorker: boolean): FirstStartVerdict {
+    return judgeFirstStart({ pools, supervisor, elapsedMs, everReady: this.everReady, lastFailure: this.lastFailure, requireEveryWorker });
+  }
+
+  /** A worker failed to boot; returns the error that ends the first start now, if it is one that will not go away. */
+  failed(failure: BootFailureReport | null): AppdError | null {
+    this.lastFailure = moreTelling(this.lastFailure, failure);
+    return permanentBootFailure(failure);
+  }
+}

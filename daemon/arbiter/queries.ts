@@ -1,14 +1,17 @@
-// Answers the read-only control requests (ping, status, config, logs, events) from the arbiter's state,
-// and streams worker state changes to event watchers. Run by the appd master, inside the arbiter loop.
+// Answers the read-only control requests (ping, status, config, logs, events, top's status feed) from
+// the arbiter's state, and streams worker state changes to event watchers. Run by the appd master, inside the arbiter loop.
 
 import type { WorkerEventMessage } from '../../shared/control/protocol.js';
 import type { PingData, SettingStatus, StatusSnapshot } from '../../shared/control/status.js';
 import { describeExit } from '../workers/child-exit.js';
-import type { EventOf, EventReader } from './events.js';
+import type { EventOf, EventReader, HandlersFor } from './events.js';
 import type { LogLine, Logger } from '../master/logger.js';
 import type { Supervisor } from '../workers/supervisor.js';
 import type { WorkerHandle } from '../workers/handle.js';
 import { lineSelector, parseLogSelector } from '../../shared/control/log-selector.js';
+import { ProcessUsage } from '../workers/process-usage.js';
+import { StatusFeed } from './status-feed.js';
+import { buildStatusSnapshot, statusSignature, type SnapshotSources } from './status-snapshot.js';
 
 export interface QuerySources {
   readonly logger: Logger;
@@ -16,7 +19,8 @@ export interface QuerySources {
   name(): string;
   phase(): string;
   uptimeMs(): number;
-  snapshot(): StatusSnapshot;
+  /** What a status snapshot is built from (the CPU and RSS samples are this object's). */
+  snapshotSources(): Omit<SnapshotSources, 'usage'>;
   settingRows(): SettingStatus[];
 }
 
@@ -32,6 +36,18 @@ export class ControlQueries {
   readonly #sources: QuerySources;
   /** Control clients watching worker state changes (appctl events). */
   readonly #eventReaders = new Set<EventReader>();
+  /** Control clients watching status snapshots (appctl top). */
+  readonly #statusFeed = new StatusFeed();
+  readonly #usage = new ProcessUsage();
+
+  readonly handlers: HandlersFor<'ping' | 'status' | 'show-config' | 'read-logs' | 'watch-events' | 'watch-status'> = {
+    ping: (event) => this.ping(event),
+    status: ({ requester }) => requester.done?.({ status: 'completed', message: 'status', data: this.snapshot() }),
+    'watch-status': ({ watcher }) => watcher.begin(this.#statusFeed.add(watcher)),
+    'show-config': (event) => this.showConfig(event),
+    'read-logs': (event) => this.readLogs(event),
+    'watch-events': (event) => this.watchEvents(event),
+  };
 
   constructor(sources: QuerySources) {
     this.#sources = sources;
@@ -42,8 +58,18 @@ export class ControlQueries {
     requester.done?.({ status: 'completed', message: 'pong', data });
   }
 
-  status({ requester }: EventOf<'status'>): void {
-    requester.done?.({ status: 'completed', message: 'status', data: this.#sources.snapshot() });
+  /** Pools, workers and their stats, as `appctl status` shows them. */
+  snapshot(): StatusSnapshot {
+    return buildStatusSnapshot({ ...this.#sources.snapshotSources(), usage: this.#usage });
+  }
+
+  /**
+   * Once per pass of the loop, only while someone watches (appctl top): a snapshot a second, sooner
+   * after a change, and a first one for each new watcher.
+   */
+  publishStatus(now: number): void {
+    const { supervisor, phase } = this.#sources;
+    this.#statusFeed.publishIfDue(now, () => statusSignature(supervisor, phase()), () => this.snapshot());
   }
 
   showConfig({ requester }: EventOf<'show-config'>): void {

@@ -4,11 +4,10 @@
 import { describeSource, type ResolvedConfig } from '../../shared/config/resolve.js';
 import { ConfigError } from '../../shared/errors.js';
 import { SETTINGS } from '../../shared/settings/table.js';
-import type { ReloadJob } from '../pools/reload-job.js';
 import { openPlannedListeners, planListeners, type ListenerPlan } from '../sockets/plan.js';
 import { closeListeners, describeListener, type Listener } from '../sockets/listeners.js';
 import type { Logger } from '../master/logger.js';
-import { checkCommandRunnable, Pool, poolSettingsFromConfig } from '../pools/pool.js';
+import { checkCommandRunnable, Pool, poolSettingsFromConfig, type Rollout } from '../pools/pool.js';
 import type { Supervisor } from '../workers/supervisor.js';
 import { countOf } from '../../shared/plural.js';
 
@@ -17,17 +16,18 @@ interface ReloadContext {
   readonly next: ResolvedConfig;
   /** Reload only this pool (appctl reload POOL); null for all. */
   readonly onlyPool: string | null;
-  readonly job: ReloadJob;
+  /** Tells whoever asked for the reload what happens. */
+  readonly progress: (text: string) => void;
   readonly supervisor: Supervisor;
   readonly logger: Logger;
   readonly now: number;
 }
 
 /**
- * Throws (and changes nothing) if the new configuration cannot be applied. Returns the pools whose
- * workers roll to a new generation; the job hears from each of them.
+ * Throws (and changes nothing) if the new configuration cannot be applied. Returns the rollouts of
+ * the pools whose workers roll to a new generation: the reload's outcome is theirs.
  */
-function applyReloadedConfig({ previous, next, onlyPool, job, supervisor, logger, now }: ReloadContext): string[] {
+function applyReloadedConfig({ previous, next, onlyPool, progress, supervisor, logger, now }: ReloadContext): Rollout[] {
   const poolSettings = poolSettingsFromConfig(next.values).filter((settings) => onlyPool === null || settings.name === onlyPool);
   if (onlyPool !== null && poolSettings.length === 0) throw new ConfigError(`pool ${onlyPool} is no longer in the configuration`);
   for (const settings of poolSettings) {
@@ -39,7 +39,7 @@ function applyReloadedConfig({ previous, next, onlyPool, job, supervisor, logger
   logger.setFormat(next.values.logFormat);
   warnAboutRestartOnlySettings(previous, next, logger);
 
-  const rolled: string[] = [];
+  const rolled: Rollout[] = [];
   for (const settings of poolSettings) {
     const pool = supervisor.pools.get(settings.name);
     if (!pool) {
@@ -47,12 +47,11 @@ function applyReloadedConfig({ previous, next, onlyPool, job, supervisor, logger
       logger.info(`pool ${settings.name}: added with ${countOf(settings.workers, 'worker')}`);
       continue;
     }
-    pool.startRollout(settings, job, now, 'reload');
-    rolled.push(pool.name);
+    rolled.push(pool.startRollout(settings, now, 'reload'));
     const batch = settings.reloadBatch > 1 ? `, ${settings.reloadBatch} at a time` : '';
     const what = `pool ${pool.name}: rolling ${countOf(pool.desired, 'worker')} to generation ${pool.generation}${batch}`;
     logger.info(what);
-    job.requester.progress?.(what);
+    progress(what);
   }
   if (onlyPool === null) {
     for (const pool of supervisor.pools.values()) {
@@ -109,7 +108,7 @@ export interface ReloadApplication {
   /** The master's sockets before the reload. */
   readonly listeners: readonly Listener[];
   readonly onlyPool: string | null;
-  readonly job: ReloadJob;
+  readonly progress: (text: string) => void;
   readonly supervisor: Supervisor;
   readonly logger: Logger;
   readonly now: number;
@@ -120,9 +119,9 @@ export interface ReloadApplication {
  * closed), pools are rolled, added or removed. If anything fails, the new sockets are closed again and
  * the error thrown, with nothing changed. Returns the sockets now held and the pools rolling.
  */
-export function applyReload(application: ReloadApplication): { listeners: Listener[]; rolled: string[] } {
+export function applyReload(application: ReloadApplication): { listeners: Listener[]; rolled: Rollout[] } {
   const { read, logger } = application;
-  let rolled: string[];
+  let rolled: Rollout[];
   try {
     rolled = applyReloadedConfig({ ...application, next: read.config });
   } catch (error) {

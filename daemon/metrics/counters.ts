@@ -78,7 +78,7 @@ export class MasterCounters {
       const pool = supervisor.pools.get(name);
       if (pool?.rollout === rollout) continue;
       this.#rollouts.delete(name);
-      this.reloadSettled(name, rollout.job.outcomes.get(name) ?? 'abandoned', (now - rollout.startedAt) / 1000);
+      this.reloadSettled(name, rollout.outcome?.status ?? 'abandoned', (now - rollout.startedAt) / 1000);
     }
     for (const pool of supervisor.pools.values()) if (pool.rollout && !this.#rollouts.has(pool.name)) this.#rollouts.set(pool.name, pool.rollout);
     if (!this.#rates.due(now)) return;

@@ -1,37 +1,34 @@
 // What an operator does to pools (appctl scale, restart, stop-pool, start-pool; TTIN/TTOU): each
-// changes desired state, then waits as a job for the supervisor to converge. Run by the appd master.
+// changes the pool's desired state, then waits as a job for the workers to converge. Run by the appd
+// master, inside the arbiter loop (which refuses all of them while the daemon stops).
 
-import type { EventOf, JobOutcome, Requester } from '../arbiter/events.js';
+import type { EventOf, HandlersFor, Requester } from '../arbiter/events.js';
 import type { Logger } from '../master/logger.js';
-import type { Pool } from './pool.js';
-import { ReloadJob } from './reload-job.js';
+import type { Pool, Rollout } from './pool.js';
+import { Job, rolloutReadyLine, rolloutsOutcome, type JobBoard } from './jobs.js';
 import type { Supervisor } from '../workers/supervisor.js';
 import { countOf } from '../../shared/plural.js';
-
-/** An operation whose requester waits until a condition holds. */
-export interface PendingJob {
-  readonly requester: Requester;
-  /** Workers of this pool becoming ready are reported as progress. */
-  readonly pool: string;
-  readonly deadline: number;
-  readonly check: () => JobOutcome | null;
-}
+import type { WorkerHandle } from '../workers/handle.js';
 
 export interface PoolCommandContext {
   readonly supervisor: Supervisor;
   readonly logger: Logger;
   readonly now: number;
-  /** Whether the daemon is stopping (nothing may start then). */
-  readonly stopping: boolean;
-  addJob(job: PendingJob): void;
+  readonly jobs: JobBoard;
+}
+
+/** The handlers of the pool commands; `context` is taken fresh for each event. */
+export function poolCommandHandlers(context: () => PoolCommandContext): HandlersFor<'scale' | 'restart' | 'stop-pool' | 'start-pool'> {
+  return {
+    scale: (event) => scalePool(context(), event),
+    restart: (event) => restartWorkers(context(), event),
+    'stop-pool': (event) => stopPool(context(), event),
+    'start-pool': (event) => startPool(context(), event),
+  };
 }
 
 /** The pool named, the first pool when none is named (TTIN/TTOU act on it), or a failed outcome. */
 function findPool(context: PoolCommandContext, name: string | null, requester: Requester): Pool | null {
-  if (context.stopping) {
-    requester.done?.({ status: 'failed', message: 'the daemon is stopping' });
-    return null;
-  }
   const pool = name === null ? [...context.supervisor.pools.values()].find((candidate) => !candidate.removed) : context.supervisor.pools.get(name);
   if (!pool || pool.removed) {
     const known = [...context.supervisor.pools.keys()].join(', ');
@@ -51,6 +48,11 @@ function deadline(context: PoolCommandContext, pool: Pool): number {
   return context.now + (pool.settings.bootTimeout + pool.settings.gracefulTimeout) * 1000 + 1000;
 }
 
+/** "worker web.3 g2 (pid 1234) ready (3 of 4)": a pool job's progress. */
+function readyLine(supervisor: Supervisor) {
+  return (worker: WorkerHandle, pool: Pool): string => `worker ${worker.label} ready (${supervisor.readyCount(pool)} of ${pool.desired})`;
+}
+
 export function scalePool(context: PoolCommandContext, { pool: name, change, requester }: EventOf<'scale'>): void {
   const pool = findPool(context, name, requester);
   if (!pool) return;
@@ -63,16 +65,16 @@ export function scalePool(context: PoolCommandContext, { pool: name, change, req
     : `scaling pool ${pool.name} from ${pool.desired} to ${countOf(target, 'worker')}`);
   pool.scale(target);
   const { supervisor } = context;
-  context.addJob({
-    requester,
-    pool: pool.name,
+  context.jobs.add(new Job([requester], {
+    pools: [pool.name],
     deadline: context.now + pool.settings.bootTimeout * 1000 + 1000,
+    readyLine: readyLine(supervisor),
     check: () => {
       const extra = supervisor.workersOf(pool.name).some((worker) => worker.slot >= pool.desired);
       if (!supervisor.isSettled(pool) || extra) return null;
       return { status: 'completed', message: `pool ${pool.name} has ${countOf(pool.desired, 'ready worker')}`, data: { pool: pool.name, workers: pool.desired } };
     },
-  });
+  }));
 }
 
 /**
@@ -84,19 +86,25 @@ export function restartWorkers(context: PoolCommandContext, { pool: name, slot, 
   if (slot === null) {
     let pools: Pool[];
     if (name === null) {
-      if (context.stopping) return requester.done?.({ status: 'failed', message: 'the daemon is stopping' });
       pools = [...context.supervisor.pools.values()].filter((pool) => !pool.removed);
     } else {
       const pool = findPool(context, name, requester);
       if (!pool) return;
       pools = [pool];
     }
-    const job = new ReloadJob(requester);
+    const rollouts: Rollout[] = [];
     for (const pool of pools) {
-      pool.startRollout(pool.settings, job, context.now, 'restart');
+      rollouts.push(pool.startRollout(pool.settings, context.now, 'restart'));
       announce(context, requester, `pool ${pool.name}: restarting ${countOf(pool.desired, 'worker')} as generation ${pool.generation}`);
     }
-    job.expect(pools.map((pool) => pool.name));
+    const reported = new Set<Rollout>();
+    const { supervisor } = context;
+    context.jobs.add(new Job([requester], {
+      pools: pools.map((pool) => pool.name),
+      deadline: null,
+      readyLine: rolloutReadyLine(supervisor),
+      check: () => rolloutsOutcome(rollouts, reported, (text) => requester.progress?.(text)),
+    }));
     return;
   }
   const pool = findPool(context, name, requester);
@@ -118,15 +126,15 @@ function restartSlot(context: PoolCommandContext, pool: Pool, slot: number, requ
     if (worker.recycleReason === null) worker.transition('recycle-requested', { reason: `restart requested by ${requester.origin}`, cause: null });
   }
   announce(context, requester, `restarting ${pool.name}.${slot}`);
-  context.addJob({
-    requester,
-    pool: pool.name,
+  context.jobs.add(new Job([requester], {
+    pools: [pool.name],
     deadline: deadline(context, pool),
+    readyLine: readyLine(supervisor),
     check: () => {
       const fresh = supervisor.workersOf(pool.name, slot).find((worker) => worker.id > newestBefore && worker.state === 'ready');
       return fresh ? { status: 'completed', message: `${pool.name}.${slot} restarted: ${fresh.label}` } : null;
     },
-  });
+  }));
 }
 
 /** appctl stop-pool POOL: every worker of the pool stops (gracefully); its target is kept for start-pool. */
@@ -136,12 +144,12 @@ export function stopPool(context: PoolCommandContext, { pool: name, requester }:
   pool.stop();
   announce(context, requester, `stopping pool ${pool.name}`);
   const { supervisor } = context;
-  context.addJob({
-    requester,
-    pool: pool.name,
+  context.jobs.add(new Job([requester], {
+    pools: [],
     deadline: deadline(context, pool),
+    readyLine: readyLine(supervisor),
     check: () => (supervisor.workersOf(pool.name).length === 0 ? { status: 'completed', message: `pool ${pool.name} stopped` } : null),
-  });
+  }));
 }
 
 /** appctl start-pool POOL: back to its target, failed and fatal slots cleared. */
@@ -151,10 +159,10 @@ export function startPool(context: PoolCommandContext, { pool: name, requester }
   pool.start();
   announce(context, requester, `starting pool ${pool.name} with ${countOf(pool.desired, 'worker')}`);
   const { supervisor } = context;
-  context.addJob({
-    requester,
-    pool: pool.name,
+  context.jobs.add(new Job([requester], {
+    pools: [pool.name],
     deadline: deadline(context, pool),
+    readyLine: readyLine(supervisor),
     check: () => (supervisor.isSettled(pool) ? { status: 'completed', message: `pool ${pool.name} has ${countOf(pool.desired, 'worker')} running` } : null),
-  });
+  }));
 }

@@ -9,7 +9,6 @@ import type { OwnedBind } from '../sockets/listeners.js';
 import type { UnixSocketFile } from '../sockets/unix-socket-file.js';
 import type { Config } from '../../shared/settings/table.js';
 import { SlotRecord } from './slot.js';
-import type { ReloadJob } from './reload-job.js';
 
 /**
  * Every setting a worker of a pool needs, resolved for that pool: the global configuration with the
@@ -87,6 +86,7 @@ export type PoolHold = (typeof POOL_HOLDS)[number];
  * is done when none of them accepts any more.
  */
 export interface Rollout {
+  readonly pool: string;
   phase: 'rolling' | 'retiring';
   readonly fromGeneration: number;
   /** Restored if the new generation cannot boot. */
@@ -96,9 +96,16 @@ export interface Rollout {
    * did not, or when an operator scaled the pool since: the operator's latest word is kept.
    */
   fromTarget: number | null;
-  /** The reload (or restart) this roll is part of; it reports the outcome to whoever asked. */
-  readonly job: ReloadJob;
   readonly startedAt: number;
+  /** How it ended (null while it runs); the jobs waiting on it and the reloads metric read it. */
+  outcome: RolloutOutcome | null;
+  /** A newer reload of the same pool that took over before this one ended: it covers this one's requesters. */
+  supersededBy: Rollout | null;
+}
+
+export interface RolloutOutcome {
+  readonly status: 'completed' | 'rolled_back' | 'abandoned';
+  readonly message: string;
 }
 
 /**
@@ -184,11 +191,10 @@ export class Pool {
     for (const record of this.slots.values()) record.reset();
   }
 
-  /** Gone from the config: its workers stop, and a rollout in progress ends (the job hears why). */
+  /** Gone from the config: its workers stop, and a rollout in progress ends (its jobs hear why). */
   remove(): void {
     this.#hold = 'removed';
-    this.#rollout?.job.poolAbandoned(this.name, 'removed from the configuration');
-    this.#rollout = null;
+    this.endRollout({ status: 'abandoned', message: `pool ${this.name}: removed from the configuration` });
   }
 
   #release(): void {
@@ -199,11 +205,26 @@ export class Pool {
    * Starts a rolling replacement of every worker with a new generation running `settings`: a reload
    * (which also brings back parked workers) or a restart (which also starts a stopped pool).
    */
-  startRollout(settings: PoolSettings, job: ReloadJob, now: number, why: 'reload' | 'restart'): void {
-    this.#rollout?.job.poolAbandoned(this.name, 'superseded by a newer reload');
+  startRollout(settings: PoolSettings, now: number, why: 'reload' | 'restart'): Rollout {
+    // A reload during a roll goes back, if it fails, to the generation that still serves everywhere:
+    // the one before that roll (its workers are kept until the roll is done), not the half-started one.
+    const base = this.#rollout?.phase === 'rolling' ? this.#rollout : null;
+    const fromSettings = base?.fromSettings ?? this.#settings;
     // The run-time count (TTIN/TTOU, appctl scale) survives a reload unless the setting itself changed.
     const countChanged = settings.workers !== this.#settings.workers;
-    this.#rollout = { phase: 'rolling', fromGeneration: this.#generation, fromSettings: this.#settings, fromTarget: countChanged ? this.#target : null, job, startedAt: now };
+    const rollout: Rollout = {
+      pool: this.name,
+      phase: 'rolling',
+      fromGeneration: base?.fromGeneration ?? this.#generation,
+      fromSettings,
+      fromTarget: settings.workers !== fromSettings.workers ? (base?.fromTarget ?? this.#target) : null,
+      startedAt: now,
+      outcome: null,
+      supersededBy: null,
+    };
+    const superseded = this.endRollout({ status: 'abandoned', message: `pool ${this.name}: superseded by a newer reload` });
+    if (superseded) superseded.supersededBy = rollout;
+    this.#rollout = rollout;
     if (countChanged) this.#target = settings.workers;
     if (why === 'reload' && this.#hold === 'parked') this.#hold = 'none';
     if (why === 'restart' && this.#hold === 'stopped') this.#hold = 'none';
@@ -212,6 +233,7 @@ export class Pool {
     this.#generation = this.#latestGeneration;
     // A reload or restart is the operator's fresh start: failed, fatal and exited slots try again.
     for (const record of this.slots.values()) record.reset();
+    return rollout;
   }
 
   /** The whole new generation is ready: the old one drains now. */
@@ -219,10 +241,11 @@ export class Pool {
     if (this.#rollout) this.#rollout.phase = 'retiring';
   }
 
-  /** The rollout is over (completed, or ended by the daemon stopping); returns it for the report. */
-  endRollout(): Rollout | null {
+  /** The rollout is over (completed, superseded, or ended by the daemon stopping); returns it. */
+  endRollout(outcome: RolloutOutcome): Rollout | null {
     const rollout = this.#rollout;
     this.#rollout = null;
+    if (rollout) rollout.outcome = outcome;
     return rollout;
   }
 
@@ -230,8 +253,8 @@ export class Pool {
    * The new generation could not boot: back to the old generation's settings (and its worker count,
    * if the reload changed it and no operator scaled since). Returns the rollout, or null if none.
    */
-  rollBack(): Rollout | null {
-    const rollout = this.endRollout();
+  rollBack(message: string): Rollout | null {
+    const rollout = this.endRollout({ status: 'rolled_back', message });
     if (!rollout) return null;
     this.#generation = rollout.fromGeneration;
     this.#settings = rollout.fromSettings;

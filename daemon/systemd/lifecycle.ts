@@ -19,8 +19,8 @@ export function describeWorkers(arbiter: Arbiter): string {
   const parts = pools.map((pool) => {
     if (arbiter.phase === 'stopping') return `stopping, ${supervisor.workersOf(pool.name).length} worker(s) left`;
     if (pool.rollout) {
-      const fresh = supervisor.workersOf(pool.name).filter((worker) => worker.state === 'ready' && worker.generation === pool.generation && worker.slot < pool.desired);
-      return `reloading to generation ${pool.generation}: ${fresh.length}/${pool.desired} new workers ready`;
+      const fresh = supervisor.readySlots(pool, pool.generation).size;
+      return `reloading to generation ${pool.generation}: ${fresh}/${pool.desired} new workers ready`;
     }
     const counts = `${supervisor.readyCount(pool)}/${pool.desired} workers ready`;
     return arbiter.phase === 'booting' ? `starting: ${counts}` : `${counts}, generation ${pool.generation}`;

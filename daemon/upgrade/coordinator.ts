@@ -17,6 +17,7 @@ import type { ArbiterEvent, JobOutcome, Requester } from '../arbiter/events.js';
 import { SD_LISTEN_FDS_START, HANDOFF_VARIABLE } from '../sockets/inherited.js';
 import type { Listener } from '../sockets/listeners.js';
 import type { Logger } from '../master/logger.js';
+import type { Pool } from '../pools/pool.js';
 import { isSuccessorReport, UPGRADE_FROM_VARIABLE, type UpgradeOrigin } from './messages.js';
 import { OrphanedSuccessor, spawnOrphaned } from './orphaned-successor.js';
 
@@ -79,10 +80,8 @@ export interface UpgradeContext {
   /** launchSuccessor, or a fake in the in-process tests. */
   readonly launch?: SuccessorLauncher;
   readonly listeners: () => readonly Listener[];
-  /** The highest generation any pool has had: the successor's workers start past it. */
-  readonly latestGeneration: () => number;
-  readonly bootTimeoutMs: () => number;
-  readonly gracefulTimeoutMs: () => number;
+  /** The pools: the successor's workers start past their highest generation; their timeouts bound its start and stop. */
+  readonly pools: () => readonly Pool[];
   /** The master that started this one, while it still runs (this one is a successor itself); else null. */
   readonly predecessorPid: () => number | null;
   readonly handover: Handover;
@@ -109,14 +108,14 @@ export class UpgradeCoordinator {
     return this.#state.phase === 'starting' || this.#state.phase === 'abandoning';
   }
 
-  request(requester: Requester, retireOld: boolean, stopping: boolean): void {
+  /** The arbiter refuses an upgrade while the daemon stops, before it comes here. */
+  request(requester: Requester, retireOld: boolean): void {
     const refuse = (message: string): void => {
       this.#context.logger.warning(`${requester.origin}: upgrade refused: ${message}`);
       requester.done?.({ status: 'failed', message: `upgrade refused: ${message}` });
     };
     const state = this.#state;
     const predecessor = this.#context.predecessorPid();
-    if (stopping) return refuse('the daemon is stopping');
     if (state.phase === 'starting' || state.phase === 'abandoning') {
       const seconds = state.phase === 'starting' ? ` ${((this.#context.now() - state.startedAt) / 1000).toFixed(1)}s ago` : '';
       return refuse(`an upgrade is already in progress (new master pid ${state.child.pid ?? '?'} started${seconds}); wait for its outcome`);
@@ -143,7 +142,7 @@ export class UpgradeCoordinator {
       return;
     }
     const listeners = this.#context.listeners();
-    const origin: UpgradeOrigin = { pid: process.pid, generation: this.#context.latestGeneration() + 1, node: command.execPath };
+    const origin: UpgradeOrigin = { pid: process.pid, generation: Math.max(0, ...this.#context.pools().map((pool) => pool.latestGeneration)) + 1, node: command.execPath };
     const handoff = listeners.map((listener, index) => ({ fd: SD_LISTEN_FDS_START + index, bind: listener.bindText, pool: listener.pool, ownsPath: listener.ownsPath }));
     let child: SuccessorProcess;
     try {
@@ -230,7 +229,7 @@ export class UpgradeCoordinator {
     const state = this.#state;
     const now = this.#context.now();
     if (state.phase === 'starting') {
-      const limit = this.#context.bootTimeoutMs() + STARTUP_ALLOWANCE_MS;
+      const limit = Math.max(...this.#context.pools().map((pool) => pool.settings.bootTimeout)) * 1000 + STARTUP_ALLOWANCE_MS;
       if (now - state.startedAt > limit) this.#abandon(`the new master did not become ready within ${limit / 1000}s`, 'SIGTERM');
     } else if (state.phase === 'abandoning' && !state.killed && now >= state.killAt) {
       state.killed = true;
@@ -253,7 +252,7 @@ export class UpgradeCoordinator {
     state.requester.progress?.(`${reason}; stopping the new master`);
     // Its workers may serve already: TERM lets them drain like any worker's.
     state.child.kill(signal);
-    this.#state = { phase: 'abandoning', child: state.child, requester: state.requester, reason, killAt: this.#context.now() + this.#context.gracefulTimeoutMs() + STOP_ALLOWANCE_MS, killed: false };
+    this.#state = { phase: 'abandoning', child: state.child, requester: state.requester, reason, killAt: this.#context.now() + Math.max(...this.#context.pools().map((pool) => pool.settings.gracefulTimeout)) * 1000 + STOP_ALLOWANCE_MS, killed: false };
   }
 
   #rolledBack(requester: Requester, reason: string): void {

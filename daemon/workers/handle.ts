@@ -33,6 +33,11 @@ const QUICK_STOP_GRACE_MS = 2000;
 const STACK_GRACE_MS = 3000;
 /** Once the stack header is seen, the rest of that one write is moments behind. */
 const STACK_FLUSH_MS = 250;
+/**
+ * A stopping HTTP worker that has not said it stopped accepting by then is stuck (a busy loop never
+ * runs its drain handler); a reload does not wait for it any longer (murderWorkers kills it later).
+ */
+const DRAINING_ACK_WAIT_MS = 5000;
 
 export class WorkerHandle {
   readonly id: number;
@@ -260,6 +265,14 @@ export class WorkerHandle {
       case 'exited':
         return null;
     }
+  }
+
+  /** Whether it no longer takes new connections: gone, or stopping and it said so (or is stuck). */
+  hasStoppedAccepting(now: number): boolean {
+    if (this.#state === 'exited') return true;
+    if (this.#state !== 'stopping') return false;
+    if (this.settings.kind === 'command' || this.#stoppedAcceptingAt !== null) return true;
+    return now - (this.#stopRequestedAt ?? 0) >= DRAINING_ACK_WAIT_MS;
   }
 
   /**

@@ -8,7 +8,7 @@ import { fireHook } from '../config/hooks.js';
 import { resolveIdentity, type Identity } from './identity.js';
 import type { Listener } from '../sockets/listeners.js';
 import type { Logger } from '../master/logger.js';
-import type { Pool, PoolSettings } from '../pools/pool.js';
+import { Pool, type PoolSettings } from '../pools/pool.js';
 import { describeExit } from './child-exit.js';
 import { recordExit, UNASKED_EXIT_NOTES } from '../pools/crash-policy.js';
 import { UnaskedExitClassifier } from './outside-kill.js';
@@ -19,12 +19,6 @@ import { SlotHandoff } from './slot-handoff.js';
 import { SlotSockets } from '../sockets/slot-sockets.js';
 import type { BootFailureReport, DeadlineEvent, RetireCause, StopMode } from './state.js';
 import { WORKER_EXIT, type WorkerToMaster } from '../contracts/worker-messages.js';
-
-/**
- * A stopping HTTP worker that has not said it stopped accepting by then is stuck (a busy loop never
- * runs its SIGTERM handler); a reload does not wait for it any longer (murderWorkers kills it later).
- */
-const DRAINING_ACK_WAIT_MS = 5000;
 
 export type { StopMode } from './state.js';
 
@@ -65,6 +59,14 @@ export class Supervisor {
   constructor(context: SupervisorContext) {
     this.#context = context;
     this.slotSockets = new SlotSockets(context.logger);
+  }
+
+  /** A pool of the configuration; its workers start at `generation` (past the old master's after an upgrade). */
+  addPool(settings: PoolSettings, generation: number): Pool {
+    this.setIdentity(settings);
+    const pool = new Pool(settings, generation);
+    this.pools.set(settings.name, pool);
+    return pool;
   }
 
   /** Resolves the pool's --user/--group now, so a bad name fails the start or the reload, not a spawn. */
@@ -260,31 +262,6 @@ export class Supervisor {
         this.killWorker(worker, worker.timedOut ? 'timed out' : `still running ${worker.stopGraceMs() / 1000}s after stop`);
         return;
     }
-  }
-
-  /**
-   * max-memory: a worker whose RSS is over its pool's limit is recycled the max-requests way (an HTTP
-   * worker's successor is ready before it drains; a plain command is stopped, then started).
-   */
-  recycleOverMemory(rssOf: (pid: number) => number | null): void {
-    for (const worker of this.workers.values()) {
-      const limit = worker.settings.maxMemory;
-      if (limit <= 0 || worker.state !== 'ready' || worker.recycleReason !== null) continue;
-      const rss = rssOf(worker.pid);
-      if (rss === null || rss <= limit) continue;
-      const megabytes = (bytes: number): string => `${Math.round(bytes / 1024 / 1024)} MB`;
-      const reason = `RSS ${megabytes(rss)} is over max-memory ${megabytes(limit)}`;
-      worker.transition('recycle-requested', { reason, cause: 'max_memory' });
-      this.#context.logger.warning(`worker ${worker.label}: ${reason}; replacing it`);
-    }
-  }
-
-  /** Whether a worker no longer takes new connections: gone, or stopping and it said so (or is stuck). */
-  hasStoppedAccepting(worker: WorkerHandle): boolean {
-    if (worker.state === 'exited') return true;
-    if (worker.state !== 'stopping') return false;
-    if (worker.settings.kind === 'command' || worker.stoppedAcceptingAt !== null) return true;
-    return this.#context.now() - (worker.stopRequestedAt ?? 0) >= DRAINING_ACK_WAIT_MS;
   }
 
   /** Whether every wanted slot is running, done by its restart policy, or fatal: nothing left to wait for. */

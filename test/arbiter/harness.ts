@@ -138,23 +138,27 @@ export class ArbiterHarness {
   readonly successors: FakeSuccessor[] = [];
   /** Set once reconcile() said the master may exit. */
   finished = false;
-  #next: ResolvedConfig;
+  #next: () => ResolvedConfig;
 
   constructor(arbiter: Arbiter, spawner: FakeSpawner, clock: FakeClock, logger: Logger, resolved: ResolvedConfig) {
     this.arbiter = arbiter;
     this.spawner = spawner;
     this.clock = clock;
     this.logger = logger;
-    this.#next = resolved;
+    this.#next = () => resolved;
   }
 
   /** What the next reload reads (a config file's content over the defaults). */
   nextConfig(config: Readonly<Record<string, unknown>>): void {
-    this.#next = resolveTestConfig(config);
+    this.#next = () => resolveTestConfig(config);
+  }
+  /** What each reload reads, computed at each read (it may throw: a config that does not parse). */
+  nextConfigFrom(read: () => Readonly<Record<string, unknown>>): void {
+    this.#next = () => resolveTestConfig(read());
   }
   /** Used by the arbiter's readConfig. */
   readNext(): ResolvedConfig {
-    return this.#next;
+    return this.#next();
   }
 
   /** Queues an event with a recording requester; `settle()` to let the arbiter handle it. */

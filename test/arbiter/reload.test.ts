@@ -131,3 +131,68 @@ test('a run-time scale survives a reload that does not change the workers settin
   t.is(reload.outcome?.status, 'completed');
   t.deepEqual(arbiter.picture(), ['web.0 g2 ready', 'web.1 g2 ready', 'web.2 g2 ready']);
 });
+
+test('50 reload requests at once coalesce: every requester gets the outcome of the reload that covers it', async (t) => {
+  const arbiter = await startArbiter(t, { config: { workers: 2 } });
+  const requests = Array.from({ length: 50 }, (_unused, index) => arbiter.ask({ type: 'reload', pool: null }, `client ${index}`));
+  await arbiter.settle();
+  t.deepEqual(requests.map((request) => request.outcome?.status), requests.map(() => 'completed'));
+  t.true(requests.every((request) => request.answers === 1));
+  // The first read covers the first request; the 49 that came while it was read share the next one.
+  t.is(arbiter.pool().generation, 3);
+  t.deepEqual(arbiter.picture(), ['web.0 g3 ready', 'web.1 g3 ready']);
+  t.deepEqual(arbiter.milestones, ['ready', 'reloading', 'reloading', 'reloaded', 'reloaded']);
+});
+
+test('a reload during a roll supersedes it; the first requester gets the outcome of the one that covers it', async (t) => {
+  const arbiter = await startArbiter(t, { config: { workers: 2 } });
+  arbiter.spawner.boot = 'silent';
+  const first = arbiter.ask({ type: 'reload', pool: null }, 'first');
+  await arbiter.settle();
+  arbiter.spawner.newest('web', 0)?.ready();
+  await arbiter.settle();
+  const second = arbiter.ask({ type: 'reload', pool: null }, 'second');
+  await arbiter.settle();
+  t.is(first.outcome, null, 'not "superseded": the newer reload covers it');
+  for (let round = 0; round < 4; round += 1) {
+    for (const worker of arbiter.spawner.live()) if (!worker.saidReady) worker.ready();
+    await arbiter.settle();
+  }
+  t.is(second.outcome?.status, 'completed');
+  t.is(first.outcome?.status, 'completed');
+  t.deepEqual(arbiter.picture(), ['web.0 g3 ready', 'web.1 g3 ready']);
+});
+
+test('a reload that supersedes a roll and fails rolls back to the generation that served before both', async (t) => {
+  const arbiter = await startArbiter(t, { config: { workers: 2 } });
+  arbiter.spawner.boot = 'silent';
+  const first = arbiter.ask({ type: 'reload', pool: null }, 'first');
+  await arbiter.settle();
+  arbiter.spawner.newest('web', 0)?.ready();
+  await arbiter.settle();
+  const second = arbiter.ask({ type: 'reload', pool: null }, 'second');
+  await arbiter.settle();
+  arbiter.spawner.newest('web', 0)?.exit(1);
+  await arbiter.settle();
+  t.is(second.outcome?.status, 'rolled_back');
+  t.is(first.outcome?.status, 'rolled_back');
+  t.is(arbiter.pool().generation, 1);
+  t.deepEqual(arbiter.picture(), ['web.0 g1 ready', 'web.1 g1 ready']);
+});
+
+test('a config that cannot be read fails its reload and changes nothing; the next read is tried', async (t) => {
+  const arbiter = await startArbiter(t, { config: { workers: 1 } });
+  let reads = 0;
+  arbiter.nextConfigFrom(() => {
+    reads += 1;
+    if (reads === 1) throw new Error('config file test: unknown setting "wokers"');
+    return { workers: 1 };
+  });
+  const bad = arbiter.ask({ type: 'reload', pool: null }, 'bad');
+  const later = arbiter.ask({ type: 'reload', pool: null }, 'later');
+  await arbiter.settle();
+  t.is(bad.outcome?.status, 'failed');
+  t.regex(bad.outcome?.message ?? '', /reload failed, nothing changed: .*wokers/);
+  t.is(later.outcome?.status, 'completed');
+  t.is(arbiter.pool().generation, 2);
+});

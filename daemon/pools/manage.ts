@@ -2,22 +2,35 @@
 // missing, roll outdated workers (successor first, or stop first for plain commands), retire the
 // extra. Run by the appd master, from the arbiter's reconcile step.
 
-import type { Pool } from '../pools/pool.js';
-import type { Supervisor } from './supervisor.js';
-import type { WorkerHandle } from './handle.js';
-import type { StopMode } from './state.js';
+import type { Pool } from './pool.js';
+import { leftByRollBack } from './rollouts.js';
+import type { Supervisor } from '../workers/supervisor.js';
+import type { WorkerHandle } from '../workers/handle.js';
+import type { StopMode } from '../workers/state.js';
+
+/**
+ * The daemon stops: every worker is asked to, the quick or the graceful way. A first start that failed
+ * (`halted`) stops the workers still booting at once; one already ready may serve (a successor's workers
+ * accept next to the old master's): it drains like any other.
+ */
+export interface DaemonStop {
+  readonly mode: StopMode;
+  readonly halted: boolean;
+}
 
 /** Spawns missing workers, rolls outdated ones (a successor first, then drain), retires extra slots. */
-export function manageWorkers(supervisor: Supervisor, stopMode: StopMode | null, now: number): void {
-  if (stopMode !== null) {
+export function manageWorkers(supervisor: Supervisor, stop: DaemonStop | null, now: number): void {
+  if (stop !== null) {
     for (const worker of supervisor.workers.values()) {
-      supervisor.retireWorker(worker, 'daemon-stopping', stopMode === 'quick' ? 'quick stop' : 'graceful stop', stopMode);
+      if (stop.halted && worker.state === 'starting') supervisor.retireWorker(worker, 'start-failed', 'start failed', 'quick');
+      else supervisor.retireWorker(worker, 'daemon-stopping', stop.mode === 'quick' ? 'quick stop' : 'graceful stop', stop.mode);
     }
     return;
   }
   // slot-bind: sockets of slots that no longer exist are closed before their workers are retired.
   supervisor.slotSockets.retain(supervisor.pools);
   for (const pool of supervisor.pools.values()) {
+    retireRolledBack(supervisor, pool);
     let rolling = 0;
     for (let slot = 0; slot < pool.desired; slot += 1) rolling += manageSlot(supervisor, pool, slot, rolling, now);
     for (const worker of supervisor.workersOf(pool.name)) {
@@ -29,7 +42,21 @@ export function manageWorkers(supervisor: Supervisor, stopMode: StopMode | null,
       }
     }
   }
-  supervisor.slotHandoff.step(supervisor.pools.values(), supervisor);
+  supervisor.slotHandoff.step(supervisor.pools.values(), {
+    workersOf: (pool, slot) => supervisor.workersOf(pool, slot),
+    hasStoppedAccepting: (worker) => worker.hasStoppedAccepting(now),
+  });
+}
+
+/** What a reload that rolled back left: its new workers stop (see leftByRollBack). */
+function retireRolledBack(supervisor: Supervisor, pool: Pool): void {
+  const workers = supervisor.workersOf(pool.name);
+  for (const worker of workers) {
+    const verdict = leftByRollBack(pool, worker, workers.filter((other) => other.slot === worker.slot));
+    // Not serving yet: nothing to finish. A ready one may have requests in flight: it drains.
+    if (verdict === 'quit') supervisor.retireWorker(worker, 'rolled-back', 'reload rolled back', 'quick');
+    if (verdict === 'drain') supervisor.retireWorker(worker, 'rolled-back', 'reload rolled back');
+  }
 }
 
 /**
