@@ -67,8 +67,8 @@ function headerLines(model: TopModel, size: FrameSize, painter: Painter, roomFor
   if (roomForChart) {
     const half = Math.floor(size.width / 2);
     const chartWidth = Math.max(4, half - 16);
-    const rate = `req/s ${painter.paint(sparkline(model.history.total.rate.values, chartWidth, { unicode: painter.unicode, scale: 'zero' }), 'chart')} ${formatRate(model.history.totalRate(snapshot)).padStart(6)}`;
-    const memory = `rss ${painter.paint(sparkline(model.history.total.rss.values, chartWidth, { unicode: painter.unicode, scale: 'range' }), 'chart')} ${formatBytes(rss).padStart(6)}`;
+    const rate = `req/s ${painter.paint(sparkline(model.history.total.rate.values, chartWidth, { unicode: painter.unicode }), 'chart')} ${formatRate(model.history.totalRate(snapshot)).padStart(6)}`;
+    const memory = `rss ${painter.paint(sparkline(model.history.total.rss.values, chartWidth, { unicode: painter.unicode }), 'chart')} ${formatBytes(rss).padStart(6)}`;
     const used = 6 + chartWidth + 7 + 2 + 4 + chartWidth + 7;
     lines.push(`${rate}  ${memory}${' '.repeat(Math.max(0, size.width - used))}`);
   }
@@ -153,12 +153,16 @@ function tablesAndLogs(model: TopModel, width: number, height: number, painter: 
   if (selectedWorker >= 0 && selectedWorker < model.workerScroll) model.workerScroll = selectedWorker;
   if (selectedWorker >= model.workerScroll + visibleWorkers) model.workerScroll = selectedWorker - visibleWorkers + 1;
   model.workerScroll = Math.max(0, Math.min(model.workerScroll, workers.length - visibleWorkers));
-  const workerLayout = layoutTable(workerColumns(model.history, painter.unicode), workers, width);
   const shown = workers.slice(model.workerScroll, model.workerScroll + visibleWorkers);
   const above = model.workerScroll;
   const below = workers.length - above - shown.length;
   const arrows = painter.unicode ? ['↑', '↓'] : ['^', 'v'];
   const note = [above > 0 ? `${above} ${arrows[0]}` : '', below > 0 ? `${below} ${arrows[1]}` : ''].filter(Boolean).join(' ');
+  // When the table scrolls, the header keeps room for its longest note ("12 ↑ 3 ↓ more"): columns that
+  // do not fit beside it are left out of header and rows alike (not headed by half a word), and the
+  // layout stays put while scrolling.
+  const longestNote = shown.length < workers.length ? `${workers.length} ${arrows[0]} ${workers.length} ${arrows[1]} more`.length + 1 : 0;
+  const workerLayout = layoutTable(workerColumns(model.history, painter.unicode), workers, width - longestNote);
   lines.push(headerLine(workerLayout, width, painter, note === '' ? '' : `${note} more`));
   for (const row of shown) lines.push(rowLine(workerLayout, row, row === selected, width, painter));
   if (workers.length === 0) lines.push(painter.escape('  no workers'));

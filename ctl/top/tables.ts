@@ -61,7 +61,7 @@ export function poolColumns(history: StatsHistory, unicode: boolean): TableColum
       align: 'left',
       priority: 10,
       text: () => '',
-      flexible: { minimum: 8, maximum: 40, draw: ({ pool }, width) => sparkline(history.poolTrend(pool.name)?.rate.values ?? [], width, { unicode, scale: 'zero' }) },
+      flexible: { minimum: 8, maximum: 40, draw: ({ pool }, width) => sparkline(history.poolTrend(pool.name)?.rate.values ?? [], width, { unicode }) },
     },
   ];
 }
@@ -88,7 +88,7 @@ export function workerColumns(history: StatsHistory, unicode: boolean): TableCol
       flexible: {
         minimum: 6,
         maximum: 40,
-        draw: (row, width) => { const each = worker(row); return each ? sparkline(history.workerTrend(each.pid)?.rate.values ?? [], width, { unicode, scale: 'zero' }) : ''; },
+        draw: (row, width) => { const each = worker(row); return each ? sparkline(history.workerTrend(each.pid)?.rate.values ?? [], width, { unicode }) : ''; },
       },
     },
   ];

@@ -40,15 +40,28 @@ function visible(line: string): string {
   return line.replace(/\{(\/?[a-z-]+)\}/g, (tag, name: string) => (name === 'open' ? '{' : name === 'close' ? '}' : ''));
 }
 
-test('sparklines: rates scale from zero, memory over its range, gaps stay blank, ASCII without UTF-8', (t) => {
-  t.is(sparkline([0, 5, 10], 5, { unicode: true, scale: 'zero' }), '  ▁▅█');
-  t.is(sparkline([100, 110, 120], 3, { unicode: true, scale: 'range' }), '▁▅█');
-  t.is(sparkline([null, 4, 4], 3, { unicode: true, scale: 'zero' }), ' ██', 'a steady rate is at the top of its own scale');
-  t.is(sparkline([7, 7], 2, { unicode: true, scale: 'range' }), '▁▁', 'flat memory is flat');
-  t.is(sparkline([0, 0], 2, { unicode: false, scale: 'zero' }), '__');
-  t.is(sparkline([1, 2, 3, 4], 2, { unicode: false, scale: 'zero' }), '=#', 'only the newest that fit');
+test('sparklines scale from zero, gaps stay blank, ASCII without UTF-8', (t) => {
+  t.is(sparkline([0, 5, 10], 5, { unicode: true }), '  ▁▅█');
+  t.is(sparkline([100, 110, 120], 3, { unicode: true }), '▇▇█', 'a rise of a fifth is a step near the top, not a ramp from the bottom');
+  t.is(sparkline([null, 4, 4], 3, { unicode: true }), ' ██', 'a steady value is at the top of its own scale');
+  t.is(sparkline([0, 0], 2, { unicode: false }), '__');
+  t.is(sparkline([1, 2, 3, 4], 2, { unicode: false }), '=#', 'only the newest that fit');
 });
 
+/** The master RSS chart of an 80x24 dashboard after one snapshot a second with these totals (master + worker). */
+function rssChart(totals: readonly number[]): string {
+  const model = new TopModel(DAEMON);
+  totals.forEach((total, index) => model.update(snapshot([worker(0, 200, { rssBytes: total - 50e6 })]), 1000 * (index + 1)));
+  const line = renderDashboard(model, { width: 80, height: 24 }, plainPainter(true), 1000 * totals.length).find((each) => each.startsWith('req/s')) ?? '';
+  return (/ rss +([▁▂▃▄▅▆▇█]+) +\S+ *$/.exec(line)?.[1] ?? `no rss chart in: ${line}`).trim();
+}
+
+test('top\'s RSS chart starts at zero: 344 MB then 345 MB is flat, a 20% rise a step, not a wall from the bottom', (t) => {
+  const flat = rssChart([...Array.from({ length: 10 }, () => 344 * 2 ** 20), ...Array.from({ length: 10 }, () => 345 * 2 ** 20)]);
+  t.is(new Set(flat).size, 1, `a 0.3% change draws no ramp: ${flat}`);
+  const rise = rssChart([...Array.from({ length: 10 }, () => 300e6), ...Array.from({ length: 10 }, () => 360e6)]);
+  t.is(rise, `${'▇'.repeat(10)}${'█'.repeat(10)}`);
+});
 test('request rates come from the heartbeat counters and their age, not from when snapshots arrive', (t) => {
   const history = new StatsHistory();
   history.record(snapshot([worker(0, 11, { requests: 100, statsAgeMs: 200 })]), 10_000);
@@ -86,6 +99,25 @@ test('every frame is exactly the terminal size, from 40x10 to 200x60, with 16 wo
     }
   }
   t.regex(renderDashboard(model, { width: 39, height: 24 }, plainPainter(true), 0)[0] ?? '', /appctl top needs 40x10/);
+});
+
+test('at 40x10 with more workers than rows, the workers header is whole column names and the note, no half word', (t) => {
+  const model = new TopModel(DAEMON);
+  model.update(snapshot(Array.from({ length: 6 }, (_unused, slot) => worker(slot, 2900 + slot))), 1000);
+  for (const selected of [0, 7]) {
+    model.moveTo(selected);
+    const lines = renderDashboard(model, { width: 40, height: 10 }, plainPainter(true), 2000);
+    const header = lines.find((line) => line.trimStart().startsWith('WORKER')) ?? '';
+    const match = /^ +(.*?) +((?:\d+ ↑ )?(?:\d+ ↓ )?more)$/.exec(header);
+    t.truthy(match, `a note at the right end: "${header}"`);
+    const names = (match?.[1] ?? '').split(/ +/);
+    const known = ['WORKER', 'PID', 'STATE', 'UP', 'REQ/S', 'ACT', 'LOOP', 'RSS', 'CPU%', 'RST', 'TREND'];
+    t.deepEqual(names.filter((name) => !known.includes(name)), [], `whole headers only: "${header}"`);
+    // Each row has exactly the columns its header names.
+    const row = lines.find((line) => /web\.\d g1/.test(line)) ?? '';
+    const cells = row.replace(/^[> ] /, '').replace(/(web\.\d) (g1)/, '$1_$2').trim().split(/ +/);
+    t.is(cells.length, names.length, `"${header}" over "${row}"`);
+  }
 });
 
 test('the workers table scrolls to the selection; a replaced worker keeps the selection on its slot', (t) => {
