@@ -64,9 +64,12 @@ export interface SandboxLoad {
   readonly seen: Readonly<Record<string, number>>;
 }
 
-/** Keep-alive and HTTP/1.0 loops against `url` until stop() is awaited. */
-export async function startLoad(t: ExecutionContext, sandbox: SystemdSandbox, url: string, concurrency = 4): Promise<{ stop: () => Promise<SandboxLoad> }> {
-  const run = agent(t, sandbox, 'load', { url, concurrency, classify: 'generation=(\\d+)' });
+/**
+ * Keep-alive and HTTP/1.0 loops against `url` until stop() is awaited. A request unanswered after
+ * `timeoutMs` counts as failed (ETIMEDOUT): raise it where connections wait in a backlog on purpose.
+ */
+export async function startLoad(t: ExecutionContext, sandbox: SystemdSandbox, url: string, options: { concurrency?: number; timeoutMs?: number } = {}): Promise<{ stop: () => Promise<SandboxLoad> }> {
+  const run = agent(t, sandbox, 'load', { url, concurrency: options.concurrency ?? 4, classify: 'generation=(\\d+)', timeoutMs: options.timeoutMs ?? 10_000 });
   await run.waitForEvents('started');
   return { stop: async () => (await run.result()) as unknown as SandboxLoad };
 }

@@ -2,7 +2,7 @@
 // reach the units' ports on its 127.0.0.1. Events and results go to stdout as JSON lines; "stop" on stdin
 // (or its end) ends a load. Run as a child of the ava test process: node network-agent.js COMMAND JSON.
 //
-//   load     {url, concurrency, classify}  keep-alive and HTTP/1.0 loops until stopped: {event:"result", ...}
+//   load     {url, concurrency, classify, timeoutMs}  keep-alive and HTTP/1.0 loops until stopped: {event:"result", ...}
 //   requests {url, count, timeoutMs}        count requests at once, one connection each; {event:"headers"}
 //                                            as each response starts, then {event:"result", results}
 
@@ -29,7 +29,7 @@ function stdinStopped(): Promise<void> {
   });
 }
 
-async function load(options: { url: string; concurrency: number; classify: string }): Promise<void> {
+async function load(options: { url: string; concurrency: number; classify: string; timeoutMs: number }): Promise<void> {
   const stop = new AbortController();
   const classify = new RegExp(options.classify);
   const seen: Record<string, number> = {};
@@ -37,7 +37,7 @@ async function load(options: { url: string; concurrency: number; classify: strin
     const key = classify.exec(response.body)?.[1] ?? '?';
     seen[key] = (seen[key] ?? 0) + 1;
   };
-  const common = { url: options.url, concurrency: options.concurrency, durationMs: 300_000, signal: stop.signal, onResponse };
+  const common = { url: options.url, concurrency: options.concurrency, durationMs: 300_000, timeoutMs: options.timeoutMs, signal: stop.signal, onResponse };
   const loads = Promise.all([runLoad({ ...common, mode: 'keep-alive' }), runLoad({ ...common, mode: 'close' })]);
   emit({ event: 'started' });
   await stdinStopped();
