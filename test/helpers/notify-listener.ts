@@ -44,7 +44,7 @@ export class NotifyListener {
 }
 
 /** Debian's python3 first: a python3 found on PATH may be a version manager's shim, slow to start under load. */
-const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+export const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 
 export async function startNotifyListener(t: ExecutionContext): Promise<NotifyListener> {
   const directory = tempDirectory(t, 'appd-notify-');
