@@ -7,6 +7,7 @@ import { parseClientMessage, ProtocolViolation } from '../../shared/control/mess
 import {
   FATAL_ERROR_CODES,
   MAX_FRAME_BYTES,
+  MAX_HELLO_FRAME_BYTES,
   MAX_REQUEST_FRAME_BYTES,
   PROTOCOL_VERSION,
   type ClientMessage,
@@ -30,6 +31,8 @@ interface Follower {
 
 /** Requests one connection may have in flight. */
 const MAX_OUTSTANDING = 32;
+/** Bad requests (unknown command, bad arguments) a connection may send before it is closed. */
+const MAX_BAD_REQUESTS = 8;
 /** Unread reply bytes past which a client is dropped (far above any real reply). */
 const REPLY_BUFFER_BYTES = 2 * MAX_FRAME_BYTES;
 const HELLO_TIMEOUT_MS = 5000;
@@ -47,15 +50,22 @@ export interface ConnectionContext {
   readonly closed: (connection: ControlConnection) => void;
   /** Logs why a connection was closed (throttled: a flood of bad clients must not flood the log). */
   readonly reportFailure: (text: string) => void;
+  /**
+   * Makes room for `bytes` more unread reply bytes within the budget all clients share, dropping the
+   * clients with the most unread first; false when this connection is the one to drop.
+   */
+  readonly makeRoom: (connection: ControlConnection, bytes: number) => boolean;
 }
 
 export class ControlConnection {
   readonly #socket: net.Socket;
   readonly #context: ConnectionContext;
-  readonly #decoder = new FrameDecoder(MAX_REQUEST_FRAME_BYTES);
+  /** Small frames only until the hello: an unknown client gets no more than a hello needs. */
+  readonly #decoder = new FrameDecoder(MAX_HELLO_FRAME_BYTES);
   /** Requests answered by a reply, by id; a subscription's stays here until the client goes. */
   readonly #outstanding = new Map<string, { follower: Follower | null }>();
   #client: string | null = null;
+  #badRequests = 0;
   #closed = false;
   #clientEnded = false;
 
@@ -106,6 +116,9 @@ export class ControlConnection {
       } catch (error) {
         if (!(error instanceof ProtocolViolation)) throw error;
         if (FATAL_ERROR_CODES.has(error.code)) return this.fail(error.code, error.message, error.id);
+        this.#badRequests += 1;
+        // A client that keeps sending what the daemon refuses is probing or broken: it costs a reply each.
+        if (this.#badRequests > MAX_BAD_REQUESTS) return this.fail('too_many_errors', `${this.#badRequests} bad requests on one connection (the last: ${error.message})`, error.id);
         this.#send({ type: 'error', id: error.id, code: error.code, message: error.message }, REPLY_BUFFER_BYTES);
       }
     }
@@ -120,6 +133,7 @@ export class ControlConnection {
       this.#client = `${message.client} (pid ${message.pid})`;
       if (!this.#context.greeted(this)) return this.fail('busy', 'too many control clients are connected; try again');
       this.#socket.setTimeout(IDLE_TIMEOUT_MS);
+      this.#decoder.maxBytes = MAX_REQUEST_FRAME_BYTES;
       this.#send({ type: 'welcome', protocol: PROTOCOL_VERSION, daemon: this.#context.identity }, REPLY_BUFFER_BYTES);
       return;
     }
@@ -190,8 +204,22 @@ export class ControlConnection {
       this.#drop('it stopped reading its replies');
       return false;
     }
+    if (!this.#context.makeRoom(this, frame.length)) {
+      this.#drop('the replies every client left unread reached the daemon\'s budget, and it had left the most');
+      return false;
+    }
     this.#socket.write(frame);
     return true;
+  }
+
+  /** Reply bytes written to this client and not yet taken by the kernel. */
+  get unreadBytes(): number {
+    return this.#closed ? 0 : this.#socket.writableLength;
+  }
+
+  /** Closes a client that holds too much of the shared reply budget (see ConnectionContext.makeRoom). */
+  dropForRoom(): void {
+    this.#drop('the replies every client left unread reached the daemon\'s budget, and it had left the most');
   }
 
   #drop(reason: string): void {

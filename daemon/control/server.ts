@@ -2,7 +2,7 @@
 // connections are evicted oldest first), and on exit answers, flushes and removes everything. Run by the appd master.
 
 import net from 'node:net';
-import type { DaemonIdentity } from '../../shared/control/protocol.js';
+import { MAX_FRAME_BYTES, type DaemonIdentity } from '../../shared/control/protocol.js';
 import { ControlConnection } from './connection.js';
 import {
   bindControlSocket,
@@ -18,6 +18,11 @@ import type { Logger } from '../master/logger.js';
 const MAX_UNGREETED = 256;
 /** Clients after the hello (appctl runs, dashboards, scripts). */
 const MAX_CLIENTS = 128;
+/**
+ * Reply bytes all clients together may leave unread: two of the largest frames. Past it, the clients
+ * holding the most are dropped first (128 clients that never read used to hold 180 MB of the master).
+ */
+const UNREAD_BUDGET_BYTES = 2 * MAX_FRAME_BYTES;
 /** How long exit waits for clients to read their last replies. */
 const SHUTDOWN_FLUSH_MS = 2000;
 /** At most this many lines about closed bad connections per window; the rest are counted. */
@@ -130,8 +135,21 @@ export class ControlServer {
         this.#clients.delete(closed);
       },
       reportFailure: (text) => this.#reportFailure(text),
+      makeRoom: (asking, bytes) => this.#makeRoom(asking, bytes),
     });
     this.#ungreeted.add(connection);
+  }
+
+  #makeRoom(asking: ControlConnection, bytes: number): boolean {
+    const everyone = [...this.#clients, ...this.#ungreeted];
+    let total = everyone.reduce((sum, connection) => sum + connection.unreadBytes, 0);
+    while (total + bytes > UNREAD_BUDGET_BYTES) {
+      const largest = everyone.reduce((most, connection) => (connection.unreadBytes > most.unreadBytes ? connection : most), asking);
+      if (largest === asking || largest.unreadBytes === 0) return false;
+      total -= largest.unreadBytes;
+      largest.dropForRoom();
+    }
+    return true;
   }
 
   #reportFailure(text: string): void {

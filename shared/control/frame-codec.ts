@@ -2,6 +2,7 @@
 // takes bytes as the socket delivers them (split or coalesced). Used by the appd master and by appctl.
 
 import { Packr } from 'msgpackr';
+import { msgpackShapeProblem } from './msgpack-shape.js';
 import { FRAME_HEADER_BYTES, MAX_FRAME_BYTES, type ErrorCode } from './protocol.js';
 
 // Plain maps and arrays only: records and structured clones are msgpackr extensions another client
@@ -32,7 +33,7 @@ export function encodeFrame(message: unknown, maxBytes = MAX_FRAME_BYTES): Buffe
  * limit is refused as soon as its 4 bytes arrive, before any body is buffered.
  */
 export class FrameDecoder {
-  readonly #maxBytes: number;
+  #maxBytes: number;
   readonly #chunks: Buffer[] = [];
   #bufferedBytes = 0;
   /** The body length of the frame being read, once its header is complete. */
@@ -40,6 +41,11 @@ export class FrameDecoder {
 
   constructor(maxBytes = MAX_FRAME_BYTES) {
     this.#maxBytes = maxBytes;
+  }
+
+  /** Changes the frame limit from the next frame on (the daemon allows more once a client said hello). */
+  set maxBytes(bytes: number) {
+    this.#maxBytes = bytes;
   }
 
   /** Bytes received but not yet part of a complete frame (a truncated frame leaves them here). */
@@ -96,6 +102,9 @@ export class FrameDecoder {
 }
 
 function decodeBody(body: Buffer): unknown {
+  // Before msgpackr sees it: a decoder allocates what headers declare, and this frame may be hostile.
+  const problem = msgpackShapeProblem(body);
+  if (problem !== null) throw new FrameError('bad_frame', `frame body refused before decoding: ${problem}`);
   try {
     return packr.unpack(body);
   } catch (error) {

@@ -22,6 +22,9 @@ export const MAX_FRAME_BYTES = 4 * 1024 * 1024;
  */
 export const MAX_REQUEST_FRAME_BYTES = 64 * 1024;
 
+/** Before its hello a connection may send frames of at most this much (a hello is under 100 bytes). */
+export const MAX_HELLO_FRAME_BYTES = 4 * 1024;
+
 /** Bytes of the big-endian length prefix in front of every frame. */
 export const FRAME_HEADER_BYTES = 4;
 
@@ -49,6 +52,8 @@ export const ERROR_CODES = [
   'timeout',
   /** The daemon stopped before the request finished. */
   'shutting_down',
+  /** The client sent one bad request after another (the connection is closed). */
+  'too_many_errors',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -163,4 +168,4 @@ export type ServerMessage =
   | { readonly type: 'error'; readonly id: string | null; readonly code: ErrorCode; readonly message: string };
 
 /** Codes after which the daemon closes the connection. */
-export const FATAL_ERROR_CODES: ReadonlySet<ErrorCode> = new Set(['bad_frame', 'frame_too_large', 'bad_message', 'hello_required', 'unsupported_protocol', 'timeout', 'busy']);
+export const FATAL_ERROR_CODES: ReadonlySet<ErrorCode> = new Set(['bad_frame', 'frame_too_large', 'bad_message', 'hello_required', 'unsupported_protocol', 'timeout', 'busy', 'too_many_errors']);
