@@ -129,7 +129,7 @@ export async function runMaster(
     for (const listener of listeners) logger.info(`Listening at: ${describeListener(listener, listener.origin)}`);
     for (const pool of poolSettingsFromConfig(config)) logger.info(`Pool ${pool.name}: ${describeProgram(pool)}, ${countOf(pool.workers, 'worker')}`);
 
-    const systemd = notifier && new SystemdLifecycle(notifier, Date.now, { successor: predecessor !== null });
+    const systemd = notifier && new SystemdLifecycle(notifier, () => performance.now(), { successor: predecessor !== null });
     const ownedPidfile = pidfile;
     const controlServer = (): ControlServer | null => control;
     // Before the arbiter exists: /startupz must hear of its first ready even if that comes quickly.

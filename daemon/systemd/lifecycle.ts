@@ -79,7 +79,8 @@ export class SystemdLifecycle implements LifecycleObserver {
   #lastPingAt = 0;
   #pingDue = false;
 
-  constructor(notifier: SystemdNotifier, now: () => number = Date.now, options: { readonly successor?: boolean } = {}) {
+  /** `now` is a monotonic clock in ms: a wall clock set back would stop the watchdog pings. */
+  constructor(notifier: SystemdNotifier, now: () => number = () => performance.now(), options: { readonly successor?: boolean } = {}) {
     this.#notifier = notifier;
     this.#now = now;
     this.#successor = options.successor ?? false;
