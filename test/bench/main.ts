@@ -21,6 +21,7 @@ import { appctlMissing, measureBareNodeSpawn, measureScale, measureStatus, measu
 import { memoryOfFreshPool, readMemory } from './rows/memory.js';
 import { runThroughput, summarize, MODES } from './rows/throughput.js';
 import { measureSwaps } from './rows/swaps.js';
+import { measureAdminListener } from './rows/admin-listener.js';
 import { readSettings, SETTINGS_HELP, type Section } from './settings.js';
 import { median } from './statistics.js';
 
@@ -68,6 +69,7 @@ async function main(): Promise<void> {
     status: null,
     workerSpawn: null,
     scale: null,
+    adminListener: null,
     load: { atStart: loadAverage(), atEnd: Number.NaN, waitedSeconds: 0, medianForeignCores: null, maxForeignCores: null },
     table: '',
     durationSeconds: 0,
@@ -143,6 +145,12 @@ async function main(): Promise<void> {
       results.scale = await section('scale', () => measureScale(appd, pm2, settings.workers, 2, gate));
     }
     for (const contender of [single, roundRobin, schedNone]) await stopContender(contender);
+
+    if (baselines.wrk.available && wants('admin') && settings.contenders.includes('appd')) {
+      const wrkPath = baselines.wrk.path;
+      results.adminListener = await section('admin listener', () =>
+        measureAdminListener({ scratch: settings.scratch, workers: settings.workers, extraArgs: settings.appdArgs, wrkPath, connections: settings.connections, durationSeconds: settings.wrkSeconds, rounds: settings.rounds }, gate, log));
+    }
 
     const gunicorn = baselines.gunicorn.available && wants('swaps') ? await startContender('gunicorn', () => GunicornContender.start(baselines.gunicorn.available ? baselines.gunicorn.path : '', settings.scratch, settings.workers)) : null;
     if (wants('swaps')) results.swaps = await measureSwaps({ appd, pm2, gunicorn, settings, gate, section, log, notes: results.notes, appctlMissing: appctlMissing() });

@@ -138,7 +138,27 @@ export function buildRows(results: BenchResults, notes: Footnotes): Row[] {
     target: '',
   });
   rows.push({ title: 'scale +4 until ready, best of 2 (appctl scale +4; pm2 scale +4)', cells: { appd: timingCell(results.scale?.appd, notes), pm2: timingCell(results.scale?.pm2, notes) }, target: '' });
+  rows.push(...adminListenerRows(results));
   return rows;
+}
+
+function adminListenerRows(results: BenchResults): Row[] {
+  const admin = results.adminListener;
+  const missing = results.notes['admin listener'];
+  if (!admin) return missing ? [{ title: 'admin listener scraped every second', cells: { appd: { text: `n/a (${missing})`, value: null } }, target: 'not measured' }] : [];
+  const failures = admin.scrapeFailures === 0 ? '' : `, ${admin.scrapeFailures} failed`;
+  return [
+    {
+      title: `app throughput, keep-alive, while /metrics, /readyz and /livez are scraped every second (req/s, median of ${admin.rounds})`,
+      cells: { appd: { text: `${integer.format(admin.scrapedRequestsPerSecond)} vs ${integer.format(admin.quietRequestsPerSecond)} unscraped (${admin.scrapes} scrapes${failures}, ${admin.medianScrapeMs} ms each, /metrics ${integer.format(admin.metricsBytes)} B)`, value: admin.scrapedRequestsPerSecond } },
+      target: `>= 0.95x unscraped: ${verdict(admin.throughputRatio >= 0.95, admin.throughputRatio)}`,
+    },
+    {
+      title: 'master CPU under that load, scraped (unscraped) (% of one core)',
+      cells: { appd: { text: `${admin.scrapedMasterCorePercent.toFixed(1)}% (${admin.quietMasterCorePercent.toFixed(1)}%)`, value: admin.scrapedMasterCorePercent } },
+      target: `< 10% of a core: ${verdict(admin.scrapedMasterCorePercent < 10, null, `${admin.scrapedMasterCorePercent.toFixed(1)}%`)}`,
+    },
+  ];
 }
 
 function busyStarts(results: BenchResults): string {

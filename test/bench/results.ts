@@ -6,6 +6,7 @@ import type { ContenderKey } from './contenders/contender.js';
 import type { MemoryReading } from './rows/memory.js';
 import type { Timings } from './rows/control.js';
 import type { SwapMeasurement } from './rows/under-load.js';
+import type { AdminListenerMeasurement } from './rows/admin-listener.js';
 import type { ThroughputRun, ThroughputSummary } from './rows/throughput.js';
 import type { BenchSettings } from './settings.js';
 
@@ -34,6 +35,8 @@ export interface BenchResults {
   status: { appd: Timings; pm2: Timings | null } | null;
   workerSpawn: { appdMasterMs: Timings; appdSignalToLogMs: Timings; bareNodeMs: Timings } | null;
   scale: { appd: Timings; pm2: Timings | null } | null;
+  /** The app under wrk with the admin listener (--metrics-bind) idle and scraped every second. */
+  adminListener: AdminListenerMeasurement | null;
   /** 1-minute load average when each section started, and the total waited for a quiet machine. */
   load: { atStart: number; atEnd: number; waitedSeconds: number; medianForeignCores: number | null; maxForeignCores: number | null };
   table: string;
