@@ -2,8 +2,8 @@
 // Run by the appd master and by each worker process.
 //
 // Two limits, measured on Node 20 and 24: the title (ps -o args) is cut silently at the length of the
-// original argv, and comm (ps -o comm, top) is 15 bytes. Workers are spawned with --title and a padded
-// argv0, which leaves room for long titles; comm is written separately in a compact form.
+// original argv, and comm (ps -o comm, top) is 15 bytes. Workers are spawned with a --title padded with
+// spaces, which leaves room for long titles; comm is written separately in a compact form.
 
 import { writeFileSync } from 'node:fs';
 import { hasErrorCode } from '../../shared/errors.js';

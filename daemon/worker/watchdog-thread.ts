@@ -12,11 +12,14 @@ import { Session } from 'node:inspector';
 import net from 'node:net';
 import { workerData } from 'node:worker_threads';
 import { STACK_HEADER } from '../contracts/worker-messages.js';
+import { disconnectAtExit } from './watchdog-exit.js';
 
 interface WatchdogData {
   readonly tag: string;
   /** How long to let the main thread drain after the master vanished before killing the process. */
   readonly orphanGraceMs: number;
+  /** The exit handshake with the main thread (watchdog-exit.ts). */
+  readonly exitHandshake: Int32Array;
 }
 
 interface CallFrame {
@@ -24,7 +27,7 @@ interface CallFrame {
   location: { scriptId: string; lineNumber: number; columnNumber: number };
 }
 
-const { tag, orphanGraceMs } = workerData as WatchdogData;
+const { tag, orphanGraceMs, exitHandshake } = workerData as WatchdogData;
 const session = new Session();
 const scriptUrls = new Map<string, string>();
 let stackRequested = false;
@@ -49,6 +52,7 @@ session.on('Debugger.paused', (message) => {
   session.post('Debugger.resume');
 });
 session.post('Debugger.enable');
+disconnectAtExit(exitHandshake, () => session.disconnect());
 
 // stdin is a pipe from the master: one byte asks for the stack, end of file means the master is gone.
 const fromMaster = new net.Socket({ fd: 0, readable: true, writable: false });

@@ -18,6 +18,7 @@ import {
 } from '../contracts/worker-messages.js';
 import type { AccessLogWriter } from './access-log.js';
 import { ConnectionTracker } from './connection-tracker.js';
+import { awaitWatchdogDisconnect, createExitHandshake, watchdogEnded } from './watchdog-exit.js';
 import { listenOnSlotSockets } from './inherited-listeners.js';
 import { proxyRejections } from './proxy-protocol.js';
 
@@ -79,15 +80,19 @@ export class Worker {
     this.spec = spec;
     this.tag = `${spec.pool}.${spec.slot} g${spec.generation}`;
     setProcessTitle(workerTitle(spec.pool, spec.slot, spec.generation, spec.daemonName), workerComm(spec.pool, spec.slot, spec.generation));
+    const exitHandshake = createExitHandshake();
     this.#watchdog = spec.timeoutStack
       ? new Thread(new URL('./watchdog-thread.js', import.meta.url), {
-          workerData: { tag: this.tag, orphanGraceMs: spec.gracefulTimeoutMs + 1000 },
+          workerData: { tag: this.tag, orphanGraceMs: spec.gracefulTimeoutMs + 1000, exitHandshake },
           // Not the worker's own node options: a script worker's --import would run appd's preload in it.
           execArgv: [],
         })
       : null;
     this.#watchdog?.unref();
     this.#watchdog?.on('error', (error) => console.error(`worker ${this.tag} watchdog thread failed: ${error.message}`));
+    // Every way out (the app's process.exit(), an uncaught exception, the loop running empty) passes here.
+    if (this.#watchdog) process.on('exit', () => awaitWatchdogDisconnect(exitHandshake));
+    this.#watchdog?.once('exit', () => watchdogEnded(exitHandshake));
     this.#installHandlers();
     this.#holdExitWhileDraining();
   }
@@ -128,9 +133,6 @@ export class Worker {
       this.#exiting = true;
       await this.accessLog?.close();
       await this.#sendLastCounts();
-      // Ending the thread first ends its inspector session, which would otherwise make Node print
-      // "Waiting for the debugger to disconnect..." on the way out.
-      await this.#watchdog?.terminate();
     }
     // What the app asked for wins: process.exit() without a code uses its process.exitCode, as Node's does.
     Reflect.apply(this.#processExit, process, [this.#appExit ? this.#appExit.code : code]);

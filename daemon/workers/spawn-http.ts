@@ -14,7 +14,10 @@ const WORKER_MAIN = fileURLToPath(new URL('../worker/main.js', import.meta.url))
 /** Preloaded (node --import) before a script, so the script's own listen() is adopted. */
 const ADOPT_PRELOAD = new URL('../worker/adopt-listen.js', import.meta.url).href;
 
-/** Spaces after argv[0] give process.title room to grow (a title is cut at the original argv length). */
+/**
+ * Spaces after the --title value give process.title room to grow (a title is cut at the original argv
+ * length). Not after argv[0], which Node shows in its own hints ("Use `node --trace-warnings ...`").
+ */
 const TITLE_ROOM = ' '.repeat(96);
 
 export interface WorkerIdentity {
@@ -104,8 +107,7 @@ export function spawnHttpWorker(
     NODE_CHANNEL_FD: String(channelFd(listeners.length)),
     NODE_CHANNEL_SERIALIZATION_MODE: 'json',
   };
-  return spawn(process.execPath, [...settings.nodeArgs, `--title=${title}`, ...workerEntry(settings)], {
-    argv0: `appd${TITLE_ROOM}`,
+  return spawn(process.execPath, [...settings.nodeArgs, `--title=${title}${TITLE_ROOM}`, ...workerEntry(settings)], {
     stdio: ['pipe', 'pipe', 'pipe', ...listeners.map((listener) => listener.fd), 'pipe'],
     env: environment,
     ...(identity ? { uid: identity.uid, gid: identity.gid } : {}),
