@@ -28,6 +28,7 @@ import { countOf } from '../../shared/plural.js';
 import { backlogOf } from '../metrics/listen-queue.js';
 import { ReloadFlow } from './reloads.js';
 import { WorkerEvents } from './worker-events.js';
+import { applyHandedPoolStates } from '../upgrade/handed-state.js';
 
 /** How often the loop wakes with nothing queued, to check timeouts. */
 const TICK_MS = 200;
@@ -137,6 +138,7 @@ export class Arbiter {
       'successor-exit': ({ code, signal, error }) => this.#upgrade.exited(code, signal, error, this.#stop !== null),
     };
     for (const settings of poolSettingsFromConfig(this.config)) this.supervisor.addPool(settings, options.firstGeneration ?? 1);
+    applyHandedPoolStates(this.supervisor.pools, options.handedPools ?? [], this.#logger);
   }
 
   /** Every socket the master holds now (a reload may bind new ones and close others). */

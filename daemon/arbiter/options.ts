@@ -8,6 +8,7 @@ import type { Listener } from '../sockets/listeners.js';
 import type { Logger } from '../master/logger.js';
 import type { Handover, SuccessorCommand, SuccessorLauncher } from '../upgrade/coordinator.js';
 import type { WorkerSpawner } from '../workers/spawner.js';
+import type { HandedPoolState } from '../upgrade/messages.js';
 
 /** Told about the daemon's milestones: the --daemon parent, systemd notify, tests. */
 export interface LifecycleObserver {
@@ -50,4 +51,6 @@ export interface ArbiterOptions {
   readonly requireEveryWorker?: boolean;
   /** A successor's workers start past the old master's generations (ps and status tell them apart). */
   readonly firstGeneration?: number;
+  /** A successor's pools start as the old master's were left at run time (scaled, stopped). */
+  readonly handedPools?: readonly HandedPoolState[];
 }

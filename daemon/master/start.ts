@@ -160,6 +160,7 @@ export async function runMaster(
       },
       requireEveryWorker: predecessor !== null,
       firstGeneration: predecessor?.generation ?? 1,
+      handedPools: predecessor?.pools ?? [],
     });
     arbiter = started;
     const queue = arbiter.queue;

@@ -18,6 +18,7 @@ import { SD_LISTEN_FDS_START, HANDOFF_VARIABLE } from '../sockets/inherited.js';
 import type { Listener } from '../sockets/listeners.js';
 import type { Logger } from '../master/logger.js';
 import type { Pool } from '../pools/pool.js';
+import { handedPoolStates } from './handed-state.js';
 import { isSuccessorReport, UPGRADE_FROM_VARIABLE, type UpgradeOrigin } from './messages.js';
 import { OrphanedSuccessor, spawnOrphaned } from './orphaned-successor.js';
 
@@ -142,7 +143,8 @@ export class UpgradeCoordinator {
       return;
     }
     const listeners = this.#context.listeners();
-    const origin: UpgradeOrigin = { pid: process.pid, generation: Math.max(0, ...this.#context.pools().map((pool) => pool.latestGeneration)) + 1, node: command.execPath };
+    const pools = this.#context.pools();
+    const origin: UpgradeOrigin = { pid: process.pid, generation: Math.max(0, ...pools.map((pool) => pool.latestGeneration)) + 1, node: command.execPath, pools: handedPoolStates(pools) };
     const handoff = listeners.map((listener, index) => ({ fd: SD_LISTEN_FDS_START + index, bind: listener.bindText, pool: listener.pool, ownsPath: listener.ownsPath }));
     let child: SuccessorProcess;
     try {

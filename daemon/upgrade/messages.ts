@@ -12,6 +12,41 @@ export interface UpgradeOrigin {
   readonly generation: number;
   /** The Node it was started with, as named (see node-launcher.ts): its own successor uses it too. */
   readonly node: string;
+  /** Each pool's run-time state (appctl scale, stop-pool), so the successor starts where this master was. */
+  readonly pools: readonly HandedPoolState[];
+}
+
+/** One pool of the old master as an operator left it; the successor compares it with its own config. */
+export interface HandedPoolState {
+  readonly name: string;
+  /** The worker count TTIN/TTOU or appctl scale set (or the config's, if nobody did). */
+  readonly target: number;
+  /** The workers setting the old master ran with: a target that differs from it was a run-time change. */
+  readonly configured: number;
+  /** appctl stop-pool: no workers until start-pool. */
+  readonly stopped: boolean;
+}
+
+/** Bounds on what a successor accepts from its environment (as many pools as any config could hold). */
+const MAX_HANDED_POOLS = 1024;
+const MAX_WORKERS = 4096;
+
+function isCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= MAX_WORKERS;
+}
+
+function parseHandedPools(value: unknown): HandedPoolState[] | null {
+  // An old master of an earlier appd hands nothing: the successor starts from its config, as before.
+  if (value === undefined) return [];
+  if (!Array.isArray(value) || value.length > MAX_HANDED_POOLS) return null;
+  const pools: HandedPoolState[] = [];
+  for (const item of value as unknown[]) {
+    if (typeof item !== 'object' || item === null) return null;
+    const { name, target, configured, stopped } = item as Record<string, unknown>;
+    if (typeof name !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name) || !isCount(target) || !isCount(configured) || typeof stopped !== 'boolean') return null;
+    pools.push({ name, target, configured, stopped });
+  }
+  return pools;
 }
 
 export function parseUpgradeOrigin(text: string): UpgradeOrigin | null {
@@ -20,7 +55,8 @@ export function parseUpgradeOrigin(text: string): UpgradeOrigin | null {
     if (typeof value !== 'object' || value === null || !('pid' in value) || !('generation' in value) || !('node' in value)) return null;
     const { pid, generation, node } = value;
     if (typeof pid !== 'number' || !Number.isInteger(pid) || pid <= 0 || typeof generation !== 'number' || !Number.isInteger(generation) || generation < 1) return null;
-    return typeof node === 'string' ? { pid, generation, node } : null;
+    const pools = parseHandedPools('pools' in value ? value.pools : undefined);
+    return typeof node === 'string' && pools !== null ? { pid, generation, node, pools } : null;
   } catch (error) {
     if (error instanceof SyntaxError) return null; // set by hand to something else: not an upgrade
     throw error;

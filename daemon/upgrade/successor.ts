@@ -8,7 +8,7 @@ import type { Logger } from '../master/logger.js';
 import { readPid, writePidfile } from '../master/pidfile.js';
 import { masterTitle, setProcessTitle } from '../contracts/process-title.js';
 import type { SystemdNotifier } from '../systemd/notify.js';
-import { oldPidfilePath, parseUpgradeOrigin, UPGRADE_FROM_VARIABLE, type SuccessorReport } from './messages.js';
+import { oldPidfilePath, parseUpgradeOrigin, UPGRADE_FROM_VARIABLE, type HandedPoolState, type SuccessorReport, type UpgradeOrigin } from './messages.js';
 
 /** A report that cannot be sent in this time is given up (the old master sees the exit anyway). */
 const REPORT_TIMEOUT_MS = 2000;
@@ -20,11 +20,14 @@ export class PredecessorLink {
   readonly generation: number;
   /** The Node this master was started with, as named. */
   readonly node: string;
+  /** The old master's pools as an operator left them (scaled, stopped): applied over this master's config. */
+  readonly pools: readonly HandedPoolState[];
 
-  private constructor(pid: number, generation: number, node: string) {
-    this.pid = pid;
-    this.generation = generation;
-    this.node = node;
+  private constructor(origin: UpgradeOrigin) {
+    this.pid = origin.pid;
+    this.generation = origin.generation;
+    this.node = origin.node;
+    this.pools = origin.pools;
   }
 
   /**
@@ -39,7 +42,7 @@ export class PredecessorLink {
     // First of all: an old master that started us orphaned learns our pid from this (successor-process.ts).
     const started: SuccessorReport = { type: 'successor-started', pid: process.pid };
     process.send(started);
-    return new PredecessorLink(origin.pid, origin.generation, origin.node);
+    return new PredecessorLink(origin);
   }
 
   /** Whether the old master still runs: its end of the channel closes when it exits, even by SIGKILL. */
