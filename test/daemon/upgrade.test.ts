@@ -46,7 +46,7 @@ test.serial('2 consecutive appctl upgrades of 4 workers under load fail no reque
       t.is(outcome.code, 0, outcome.stderr);
       const successor = pidfilePid(daemon);
       t.not(successor, old, 'the pidfile names the new master');
-      t.regex(outcome.stdout, new RegExp(`upgraded: new master pid ${successor} serves \\(4 worker\\(s\\) ready .*\\); the old master \\(pid ${old}\\) drained its workers and exited`));
+      t.regex(outcome.stdout, new RegExp(`upgraded: new master pid ${successor} serves \\(4 workers ready .*\\); the old master \\(pid ${old}\\) drained its workers and exited`));
       await waitFor(`old master ${old} to be gone`, () => !isAlive(old));
       const snapshot = await statusOf(daemon.directory);
       t.is(snapshot.master.pid, successor, 'appctl status talks to the new master');
