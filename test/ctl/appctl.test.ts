@@ -300,7 +300,7 @@ test('stop waits until the daemon let go of port and socket; stop --quick', asyn
   t.is(stop.code, 0, stop.stderr);
   t.regex(stop.stdout, /graceful stop .*\nstopped\n$/);
   t.is((await slow).body, 'slept 600ms\n', 'the in-flight request finished');
-  t.false(existsSync(socketOf(daemon, 'slow-app')));
+  t.false(existsSync(socketOf(daemon, 'appd')));
   await t.throwsAsync(get(`http://127.0.0.1:${port}/`), { code: 'ECONNREFUSED' });
   t.deepEqual(await daemon.exited(), { code: 0, signal: null });
 

@@ -58,7 +58,7 @@ test.serial('2 consecutive appctl upgrades of 4 workers under load fail no reque
   assertNoFailures(t, result, '2 upgrades');
   t.deepEqual([...result.seen.keys()].sort(), ['1', '2', '3'], 'each master\'s workers answered');
   assertNoLeftovers(t, daemon);
-  t.regex(commandLine(masters[2] ?? -1), /^appd: master \[generation-app\]/);
+  t.regex(commandLine(masters[2] ?? -1), /^appd: master \[appd\]/);
 });
 
 test.serial('a broken deploy: appctl upgrade rolls back under load (exit 1 with the app\'s error); the old master keeps its pid, pidfile, socket and workers', async (t) => {
@@ -154,7 +154,7 @@ test.serial('rolling back the manual dance: TERM to the new master gives the old
   t.false(isAlive(result.value));
   t.is(pidfilePid(daemon), old, 'the pidfile names the old master again');
   t.is((await statusOf(daemon.directory)).master.pid, old, 'appctl reaches the old master again');
-  t.regex(commandLine(old), /^appd: master \[generation-app\]/, 'no longer titled old');
+  t.regex(commandLine(old), /^appd: master \[appd\]/, 'no longer titled old');
   t.regex((await get('http://localhost/', { socketPath })).body, /^generation=1 /, 'the unix socket file is still there and served');
   assertNoLeftovers(t, daemon);
   const stop = await run(daemon, 'stop');
