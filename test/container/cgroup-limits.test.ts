@@ -23,7 +23,7 @@ if (noMemoryCgroup) test.skip(`SKIPPED (oom under a memory limit): ${noMemoryCgr
   if (typeof cgroup === 'string') return t.fail(cgroup);
   const printed = spawnSync(cgroup.wrapper[0] ?? 'sh', [...cgroup.wrapper.slice(1), process.execPath, APPD, fixture('pid-app.mjs'), '-w', 'auto', '--print-config'], { encoding: 'utf8' });
   t.regex(printed.stdout, new RegExp(`^workers += auto +# command line; auto = 1: the cgroup v${cgroup.version} CPU quota of 0\\.5 CPU \\(`, 'm'), printed.stderr);
-  const daemon = await startDaemon(t, { args: [fixture('pid-app.mjs'), '-w', 'auto', '-b', '127.0.0.1:0'], wrapper: cgroup.wrapper });
+  const daemon = await startDaemon(t, { args: [fixture('pid-app.mjs'), '-w', 'auto', '-b', '127.0.0.1:0'], wrapper: cgroup.wrapper, timeoutMs: 60_000 });
   const web = (await statusOf(daemon.directory)).pools[0];
   t.is(web?.desired, 1);
   t.is(web?.workers.length, 1);
@@ -37,6 +37,7 @@ if (noMemoryCgroup) test.skip(`SKIPPED (oom under a memory limit): ${noMemoryCgr
   const daemon = await startDaemon(t, {
     args: [fixture('oom-app.mjs'), '-w', '1', '-b', '127.0.0.1:0', '--metrics-bind', '127.0.0.1:0'],
     wrapper: cgroup.wrapper,
+    timeoutMs: 60_000,
   });
   const events = await followWorkerEvents(t, daemon);
   const [victim] = await daemon.waitForWorkers(1);
@@ -59,7 +60,7 @@ if (noMemoryCgroup) test.skip(`SKIPPED (oom under a memory limit): ${noMemoryCgr
   const cgroup = createTestCgroup(t, 'memory', { v1: { 'memory.limit_in_bytes': limit }, v2: { 'memory.max': limit, 'memory.swap.max': '0' } });
   if (typeof cgroup === 'string') return t.fail(cgroup);
   // Each worker holds 80 MiB from boot (about 140 MiB resident): with the master, about 85% of 400 MiB.
-  const daemon = await startDaemon(t, { args: [fixture('oom-app.mjs'), '-w', '2', '-b', '127.0.0.1:0'], wrapper: cgroup.wrapper, env: { BALLAST_MB: '80' } });
+  const daemon = await startDaemon(t, { args: [fixture('oom-app.mjs'), '-w', '2', '-b', '127.0.0.1:0'], wrapper: cgroup.wrapper, env: { BALLAST_MB: '80' }, timeoutMs: 60_000 });
   const [warning] = await daemon.waitForLog(/\[WARNING\] memory: master \d+ MB \+ 2 web worker\(s\) x \d+ MB = \d+ MB at start, \d+% of the cgroup memory limit of 400 MB \(\S+memory\.(limit_in_bytes|max)\); under load the kernel may OOM-kill workers/);
   t.truthy(warning);
   t.log(warning);
