@@ -10,6 +10,7 @@ import { checkAppsLoad } from './config/check-app.js';
 import { renderConfig } from './config/print-config.js';
 import { checkStartable, runMaster } from './master/start.js';
 import { printableUnit } from './systemd/unit-file.js';
+import { closeStrayDescriptors, descriptorsToKeep } from './master/stray-descriptors.js';
 import { PredecessorLink } from './upgrade/successor.js';
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -30,8 +31,11 @@ async function main(argv: readonly string[]): Promise<number> {
     return exitCode;
   };
   let start;
+  let strayDescriptors: string[] = [];
   try {
     start = await readConfig(sources);
+    // Before any child (a --check-config boot, --daemon, workers) can inherit what our caller left open.
+    strayDescriptors = closeStrayDescriptors(descriptorsToKeep(start.resolved.values, process.env));
     if (start.actions.printConfig) {
       process.stdout.write(renderConfig(start.resolved));
       return EXIT.ok;
@@ -67,6 +71,7 @@ async function main(argv: readonly string[]): Promise<number> {
       },
     },
     predecessor,
+    strayDescriptors.length > 0 ? [`closed ${strayDescriptors.join(', ')}: open without close-on-exec when appd started (every worker would have inherited ${strayDescriptors.length === 1 ? 'it' : 'them'})`] : [],
   );
   if (outcome.error) {
     // Also into the log file, where an operator of a daemon will look.

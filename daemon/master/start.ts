@@ -82,6 +82,8 @@ export async function runMaster(
   sources: ConfigSources,
   observer: LifecycleObserver,
   predecessor: PredecessorLink | null = null,
+  /** Lines about the start so far (before the log was open), logged first. */
+  startNotes: readonly string[] = [],
 ): Promise<MasterOutcome> {
   const config = resolved.values;
   process.umask(config.umask);
@@ -126,6 +128,7 @@ export async function runMaster(
     const upgrading = predecessor ? `, upgrading the master pid ${predecessor.pid}` : '';
     logger.info(`Starting appd ${readPackageVersion()} on Node ${process.version} (master pid ${process.pid}${upgrading})`);
     warnIfPidOne(logger);
+    for (const note of startNotes) logger.info(note);
     for (const listener of listeners) logger.info(`Listening at: ${describeListener(listener, listener.origin)}`);
     for (const pool of poolSettingsFromConfig(config)) logger.info(`Pool ${pool.name}: ${describeProgram(pool)}, ${countOf(pool.workers, 'worker')}`);
 

@@ -6,6 +6,29 @@ import { ConfigError } from '../../shared/errors.js';
 export interface Identity {
   readonly uid: number;
   readonly gid: number;
+  /**
+   * The user's account as NSS has it, for HOME, USER, LOGNAME and SHELL; null when only --group was
+   * given (the workers stay root's user).
+   */
+  readonly account: Account | null;
+}
+
+export interface Account {
+  readonly name: string;
+  readonly home: string;
+  readonly shell: string;
+}
+
+/** getent passwd: name:password:uid:gid:gecos:home:shell. A uid with no entry gets "/" and /bin/sh. */
+function accountOf(uid: number): Account {
+  try {
+    const fields = execFileSync('getent', ['passwd', String(uid)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim().split('\n')[0]?.split(':') ?? [];
+    return { name: fields[0] || String(uid), home: fields[5] || '/', shell: fields[6] || '/bin/sh' };
+  } catch (error) {
+    // getent exits 2 for a uid with no entry (--user 12345); anything else (no getent at all) is not ours to hide.
+    if (error instanceof Error && 'status' in error && error.status === 2) return { name: String(uid), home: '/', shell: '/bin/sh' };
+    throw error;
+  }
 }
 
 /** Looks a name up through NSS with id(1), so LDAP and systemd-userdb users work as well as /etc/passwd. */
@@ -48,5 +71,5 @@ export function resolveIdentity(user: string | null, group: string | null, pool:
   if (group !== null) gid = groupIdOf(group);
   else gid = user === null ? 0 : lookupId('-g', user);
   if (gid === null) throw new ConfigError(`pool ${pool}: unknown group "${group}"`);
-  return { uid, gid };
+  return { uid, gid, account: user === null ? null : accountOf(uid) };
 }

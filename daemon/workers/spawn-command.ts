@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { Identity } from './identity.js';
+import { workerEnvironment } from './worker-environment.js';
 import type { Listener } from '../sockets/listeners.js';
 import type { PoolSettings } from '../pools/pool.js';
 
@@ -49,7 +50,7 @@ export function spawnCommandWorker(
   baseEnvironment: NodeJS.ProcessEnv,
 ): ChildProcess {
   const environment: NodeJS.ProcessEnv = {
-    ...baseEnvironment,
+    ...workerEnvironment(baseEnvironment, settings.envPassthrough, identity),
     ...settings.env,
     APPD_POOL: settings.name,
     APPD_SLOT: String(who.slot),

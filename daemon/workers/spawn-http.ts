@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Identity } from './identity.js';
+import { workerEnvironment } from './worker-environment.js';
 import type { Listener } from '../sockets/listeners.js';
 import type { PoolSettings } from '../pools/pool.js';
 import { workerTitle } from '../contracts/process-title.js';
@@ -95,7 +96,7 @@ export function spawnHttpWorker(
 ): ChildProcess {
   const title = workerTitle(spec.pool, spec.slot, spec.generation, spec.daemonName);
   const environment: NodeJS.ProcessEnv = {
-    ...baseEnvironment,
+    ...workerEnvironment(baseEnvironment, settings.envPassthrough, identity),
     ...portVariable(settings, listeners),
     ...settings.env,
     APPD_POOL: spec.pool,

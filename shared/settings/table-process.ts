@@ -105,6 +105,16 @@ export const PROCESS_SETTINGS = [
     doc: 'Workers inherit the master\'s environment plus these. A reload applies the new set, removals included.',
   }),
   defineSetting({
+    key: 'envPassthrough',
+    section: 'Security',
+    kind: kinds.stringList,
+    default: ['*'],
+    reload: 'workers',
+    perPool: true,
+    summary: 'Which of the master\'s environment variables workers get: NAME, or PREFIX* (repeat for several).',
+    doc: 'By default ("*") workers get the master\'s whole environment, less what appd took for itself (NOTIFY_SOCKET, LISTEN_FDS, LISTEN_PID, LISTEN_FDNAMES, APPD_LISTEN_FDS). Name the variables to pass only those (PM2\'s filter_env, the other way round): --env-passthrough PATH --env-passthrough LANG --env-passthrough \'LC_*\'. Always set, whatever the list: the pool\'s --env, appd\'s APPD_POOL, APPD_SLOT, APPD_GENERATION (and PORT for a script, LISTEN_FDS for a command pool), and with --user that user\'s HOME, USER, LOGNAME and SHELL from the password database (a uid without an entry gets HOME=/ and SHELL=/bin/sh).',
+  }),
+  defineSetting({
     key: 'errorLogfile',
     section: 'Logging',
     kind: kinds.path,
