@@ -47,7 +47,8 @@ test('--pidfile: written with the master pid, a second daemon refused, removed o
   const daemon = await startDaemon(t, { args: [fixture('pid-app.mjs'), '-b', '127.0.0.1:0', '-p', 'app.pid'] });
   const pidfile = join(daemon.directory, 'app.pid');
   t.is(readFileSync(pidfile, 'utf8'), `${daemon.pid}\n`);
-  const second = spawnSync(process.execPath, [APPD, fixture('pid-app.mjs'), '-b', '127.0.0.1:0', '-p', pidfile], { encoding: 'utf8', timeout: 15_000 });
+  // Its own runtime directory: with the default one, a suite running beside this one shares the name's socket.
+  const second = spawnSync(process.execPath, [APPD, fixture('pid-app.mjs'), '-b', '127.0.0.1:0', '-p', pidfile], { encoding: 'utf8', timeout: 15_000, env: { ...process.env, XDG_RUNTIME_DIR: daemon.directory, APPD_CMD_ARGS: '' } });
   t.is(second.status, 2);
   t.is(second.stderr.trim(), `appd: pidfile ${pidfile} names process ${daemon.pid}, which is running: is appd already running?`);
   daemon.signal('SIGTERM');
