@@ -51,3 +51,14 @@ test('npm ci warns of no engine: every locked package accepts this Node (EBADENG
   const warnings = `${result.stdout}\n${result.stderr}`.split('\n').filter((line) => /EBADENGINE|package: |required: /.test(line));
   t.deepEqual(warnings, [], `npm ci on Node ${process.version} warns:\n${warnings.join('\n')}`);
 });
+
+// npm 11.19 blocks dependencies' install scripts unless package.json's allowScripts reviewed them, and
+// ends npm ci with four warning lines about msgpackr-extract (its script only checks for the prebuilt
+// addon, which loads without it). allowScripts denies it; older npm has no such review.
+const installScripts = spawnSync('npm', ['install-scripts', 'ls'], { cwd: PROJECT_ROOT, encoding: 'utf8', timeout: 120_000 });
+const reviewable = installScripts.status === 0;
+(reviewable ? test : test.skip)(`npm ci leaves no install script unreviewed (allowScripts)${reviewable ? '' : ' [skipped: this npm has no install-scripts command]'}`, (t) => {
+  t.regex(installScripts.stdout, /No packages with unreviewed install scripts/, installScripts.stdout);
+  const addon = spawnSync(process.execPath, ['-e', 'process.stdout.write(typeof require("msgpackr-extract").extractStrings)'], { cwd: PROJECT_ROOT, encoding: 'utf8', timeout: 60_000 });
+  t.is(addon.stdout, 'function', `msgpackr's native extractor loads without its install script: ${addon.stderr}`);
+});
