@@ -36,6 +36,8 @@ async function main(argv: readonly string[]): Promise<number> {
     start = await readConfig(sources);
     // Before any child (a --check-config boot, --daemon, workers) can inherit what our caller left open.
     strayDescriptors = closeStrayDescriptors(descriptorsToKeep(start.resolved.values, process.env));
+    // Once, at start (a reload reads the file again and says nothing): before the log exists, on stderr.
+    for (const warning of start.warnings) process.stderr.write(`appd: warning: ${warning}\n`);
     if (start.actions.printConfig) {
       process.stdout.write(renderConfig(start.resolved));
       return EXIT.ok;

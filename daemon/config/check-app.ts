@@ -11,6 +11,7 @@ import { AppLoadError, BootError, ConfigError, hasErrorCode, type AppdError } fr
 import { CHECK_SPEC_VARIABLE, CHECK_VERDICT_FD, CHECK_VERDICT_LIMIT, type CheckSpec, type CheckVerdict } from '../contracts/app-check.js';
 import { poolSettingsFromConfig, type PoolSettings } from '../pools/pool.js';
 import { resolveIdentity } from '../workers/identity.js';
+import { poolDirectory } from '../workers/spawn-http.js';
 
 const CHECK_BOOT = fileURLToPath(new URL('../worker/check-boot.js', import.meta.url));
 /** The app's own output is kept only to explain a check process that died without a verdict. */
@@ -46,7 +47,7 @@ function checkPool(settings: PoolSettings, directory: string, prefix: string): P
   };
   const entry = script === null ? [CHECK_BOOT] : ['--import', new URL('../worker/check-boot.js', import.meta.url).href, script];
   const child = spawn(process.execPath, [...settings.nodeArgs, ...entry, ...settings.args], {
-    cwd: directory,
+    cwd: poolDirectory(settings).cwd ?? directory,
     env: environment,
     stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
     // Its own process group: whatever the app started goes with it when the check ends.

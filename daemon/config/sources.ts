@@ -3,8 +3,11 @@
 
 import { resolve } from 'node:path';
 import { findDefaultConfigFile, loadConfigFile } from '../../shared/config/load-file.js';
+import { isEcosystem, looksLikeEcosystemFile, translateEcosystem } from '../../shared/config/pm2-ecosystem.js';
+import { autoWorkerCount } from '../container/cpu-limit.js';
 import { normaliseFileKeys, resolveConfig, type ConfigLayer, type ResolvedConfig } from '../../shared/config/resolve.js';
 import { splitShellWords } from '../../shared/config/shell-words.js';
+import { ConfigError } from '../../shared/errors.js';
 import { parseArguments, type CliActions } from './cli-arguments.js';
 
 export interface ConfigSources {
@@ -19,6 +22,27 @@ export interface ConfigSources {
 export interface StartConfig {
   readonly resolved: ResolvedConfig;
   readonly actions: CliActions;
+  /** What the user should know about the configuration (a PM2 key appd ignores); shown once, at start. */
+  readonly warnings: readonly string[];
+}
+
+/**
+ * The config file's settings; a PM2 ecosystem file ({ apps: [...] }) is translated into pools. `named`
+ * is how the user gave the file (messages name it so), `envName` the --env-name given.
+ */
+async function readConfigFile(configFile: string, named: string, envName: string | null): Promise<{ values: Record<string, unknown>; warnings: readonly string[]; shown: string }> {
+  if (/\.ya?ml$/.test(configFile)) {
+    throw new ConfigError(`config file ${named}: appd does not read YAML; write the ecosystem as ecosystem.config.js (module.exports = { apps: [...] }) or as JSON`);
+  }
+  const exported = await loadConfigFile(configFile);
+  if (!isEcosystem(exported)) {
+    if (envName !== null) throw new ConfigError(`--env-name ${envName}: it picks each app's env_${envName} in a PM2 ecosystem file, and config file ${named} is not one (it has no apps)`);
+    return { values: normaliseFileKeys(exported, named), warnings: [], shown: named };
+  }
+  const context = { file: configFile, shownAs: named, envName, nodePath: process.execPath, cpuCount: autoWorkerCount().count };
+  const { settings, warnings } = translateEcosystem(exported, context);
+  // --print-config and every message about a setting say where it came from.
+  return { values: normaliseFileKeys(settings, named), warnings, shown: `${named} (PM2 ecosystem${envName === null ? '' : `, env_${envName}`})` };
 }
 
 /**
@@ -32,14 +56,27 @@ export async function readConfig(sources: ConfigSources, startFile?: string | nu
   const fromEnvironment = sources.environmentArguments
     ? parseArguments(splitShellWords(sources.environmentArguments), 'APPD_CMD_ARGS')
     : null;
-  const named = (fromArgv.values['config'] ?? fromEnvironment?.values['config']) as string | undefined;
+  // `appd ecosystem.config.js`, as `pm2 start ecosystem.config.js`: the APP is the config file.
+  const positional = fromArgv.values['app'];
+  const ecosystemAsApp = typeof positional === 'string' && looksLikeEcosystemFile(positional) ? positional : undefined;
+  if (ecosystemAsApp !== undefined) {
+    delete fromArgv.values['app'];
+    // --print-config names the file as the config it is.
+    fromArgv.values['config'] ??= ecosystemAsApp;
+  }
+  const named = (fromArgv.values['config'] ?? fromEnvironment?.values['config'] ?? ecosystemAsApp) as string | undefined;
   const configFile = startFile !== undefined ? startFile : named !== undefined ? resolve(sources.directory, named) : findDefaultConfigFile(sources.directory);
+  const envName = (fromArgv.values['envName'] ?? fromEnvironment?.values['envName'] ?? null) as string | null;
+  if (configFile === null && envName !== null) throw new ConfigError(`--env-name ${envName}: it picks each app's env_${envName} in a PM2 ecosystem file, and no config file is given`);
   const layers: ConfigLayer[] = [];
+  let warnings: readonly string[] = [];
   if (configFile !== null) {
     const shown = named ?? configFile;
-    layers.push({ source: { kind: 'file', path: shown }, values: normaliseFileKeys(await loadConfigFile(configFile), shown) });
+    const file = await readConfigFile(configFile, shown, envName);
+    warnings = file.warnings;
+    layers.push({ source: { kind: 'file', path: file.shown }, values: file.values });
   }
   if (fromEnvironment) layers.push({ source: { kind: 'environment', variable: 'APPD_CMD_ARGS' }, values: fromEnvironment.values });
   layers.push({ source: { kind: 'argv' }, values: fromArgv.values });
-  return { resolved: resolveConfig(layers, sources.environment, configFile, sources.directory), actions: fromArgv.actions };
+  return { resolved: resolveConfig(layers, sources.environment, configFile, sources.directory), actions: fromArgv.actions, warnings };
 }

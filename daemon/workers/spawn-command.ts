@@ -8,6 +8,7 @@ import type { Identity } from './identity.js';
 import { workerEnvironment } from './worker-environment.js';
 import type { Listener } from '../sockets/listeners.js';
 import type { PoolSettings } from '../pools/pool.js';
+import { poolDirectory } from './spawn-http.js';
 
 /** util-linux's setpriv: ties the process to the master's life (PR_SET_PDEATHSIG), which Node cannot do. */
 const SETPRIV = '/usr/bin/setpriv';
@@ -62,6 +63,7 @@ export function spawnCommandWorker(
   }
   const [program, ...args] = commandArgv(settings, listeners);
   return spawn(program ?? '', args, {
+    ...poolDirectory(settings),
     stdio: ['ignore', 'pipe', 'pipe', ...listeners.map((listener) => listener.fd)],
     env: environment,
     ...(identity ? { uid: identity.uid, gid: identity.gid } : {}),

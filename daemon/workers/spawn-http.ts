@@ -2,7 +2,7 @@
 // stdin as the watchdog pipe, stdout/stderr piped to the master's log. Run by the appd master.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { resolve } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Identity } from './identity.js';
 import { workerEnvironment } from './worker-environment.js';
@@ -81,6 +81,14 @@ function workerEntry(settings: PoolSettings): string[] {
   return [...entry, ...settings.args];
 }
 
+/**
+ * A pool's own chdir, where its workers run. It comes from a config file, which makes it absolute; a
+ * relative chdir is the global one from the command line, where the master already is.
+ */
+export function poolDirectory(settings: PoolSettings): { cwd?: string } {
+  return settings.chdir !== null && isAbsolute(settings.chdir) ? { cwd: settings.chdir } : {};
+}
+
 /** A script reads the port it should listen on from PORT: tell it the real one (env may still override). */
 function portVariable(settings: PoolSettings, listeners: readonly Listener[]): NodeJS.ProcessEnv {
   const tcp = listeners.find((listener) => listener.address.kind === 'tcp');
@@ -109,6 +117,7 @@ export function spawnHttpWorker(
     NODE_CHANNEL_SERIALIZATION_MODE: 'json',
   };
   return spawn(process.execPath, [...settings.nodeArgs, `--title=${title}${TITLE_ROOM}`, ...workerEntry(settings)], {
+    ...poolDirectory(settings),
     stdio: ['pipe', 'pipe', 'pipe', ...listeners.map((listener) => listener.fd), 'pipe'],
     env: environment,
     ...(identity ? { uid: identity.uid, gid: identity.gid } : {}),

@@ -90,8 +90,9 @@ export const PROCESS_SETTINGS = [
     default: null,
     defaultText: 'the working directory at start',
     reload: 'restart',
+    perPool: true,
     summary: 'Change to this directory before loading apps.',
-    doc: 'Relative paths in settings (app, logs, pidfile) are resolved against it: those on the command line, and those in the config file, which are otherwise relative to the config file\'s directory. A relative chdir in a config file is itself relative to the file\'s directory.',
+    doc: 'Relative paths in settings (app, logs, pidfile) are resolved against it: those on the command line, and those in the config file, which are otherwise relative to the config file\'s directory. A relative chdir in a config file is itself relative to the file\'s directory. A pool\'s own chdir (pools.NAME.chdir, in a config file; PM2\'s cwd) is where its workers or its command run, taken on reload; it does not move the master or the other paths.',
   }),
   defineSetting({
     key: 'env',

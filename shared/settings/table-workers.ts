@@ -18,6 +18,16 @@ export const CONFIG_AND_WORKER_SETTINGS = [
     doc: 'A JavaScript module (its default export, or module.exports, is an object of settings; hooks are functions) or a JSON object. Keys are the camelCase or kebab-case names of the settings below. The file is read again on every reload (HUP).',
   }),
   defineSetting({
+    key: 'envName',
+    section: 'Config',
+    kind: kinds.optionalString,
+    default: null,
+    cli: 'cli-only',
+    reload: 'live',
+    summary: 'With a PM2 ecosystem file: lay each app\'s env_NAME over its env (PM2\'s --env NAME).',
+    doc: 'appd ecosystem.config.js --env-name production runs each app with env and env_production merged, the latter winning, as pm2 start ecosystem.config.js --env production does. Without it each app runs with its env alone. A name no app has an env_NAME for is reported.',
+  }),
+  defineSetting({
     key: 'app',
     section: 'Worker Processes',
     kind: kinds.optionalString,

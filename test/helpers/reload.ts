@@ -31,13 +31,13 @@ function appctlReload(daemon: TestDaemon, timeoutMs: number): Promise<void> {
 }
 
 /**
- * Reloads and waits for "pool web reloaded: generation N". Returns the log offset before the reload,
- * for later waitForLog calls.
+ * Reloads and waits for "pool POOL reloaded: generation N" (pool web: the one a daemon without pools
+ * has). Returns the log offset before the reload, for later waitForLog calls.
  */
-export async function reloadAndWait(daemon: TestDaemon, generation: number, timeoutMs = 20_000): Promise<number> {
+export async function reloadAndWait(daemon: TestDaemon, generation: number, timeoutMs = 20_000, pool = 'web'): Promise<number> {
   const from = daemon.output.length;
   if (RELOAD_WITH_APPCTL) await appctlReload(daemon, timeoutMs);
   else daemon.signal('SIGHUP');
-  await daemon.waitForLog(new RegExp(`pool web reloaded: generation ${generation} serves`), timeoutMs, from);
+  await daemon.waitForLog(new RegExp(`pool ${pool} reloaded: generation ${generation} serves`), timeoutMs, from);
   return from;
 }
