@@ -16,6 +16,8 @@ import { awaitHook } from '../config/hooks.js';
 import { takeInheritedSockets } from '../sockets/inherited.js';
 import { closeListeners, describeListener, openListeners, type Listener } from '../sockets/listeners.js';
 import { listenModesOf } from '../sockets/listen-without-accepting.js';
+import { ProcessGroups } from '../workers/process-groups.js';
+import { ChildProcessSpawner } from '../workers/spawner.js';
 import { initialSlotBinds } from '../sockets/slot-sockets.js';
 import { Logger } from './logger.js';
 import { allBinds, checkCommandRunnable, describeProgram, poolSettingsFromConfig } from '../pools/pool.js';
@@ -138,11 +140,14 @@ export async function runMaster(
     // Before the arbiter exists: /startupz must hear of its first ready even if that comes quickly.
     const probes = config.metricsBind ? new ProbeState() : null;
     const takeover = predecessor && takeoverObserver({ link: predecessor, name: config.name, logger, control: controlServer, pidfile: ownedPidfile, notifier });
+    // Each worker leads its own process group; what it leaves there is cleaned up (process-groups.ts).
+    const spawner = new ChildProcessSpawner(process.env, new ProcessGroups(logger, config.name));
     const started: Arbiter = new Arbiter({
       resolved,
       listeners,
       logger,
       baseEnvironment: process.env,
+      spawner,
       readConfig: async () => {
         // RELOADING=1 reaches systemd before the reload reads anything, so that a config error is
         // logged while systemd already shows the unit reloading, never before.
@@ -184,6 +189,7 @@ export async function runMaster(
     const watcher = config.reload ? new ReloadWatcher(watchedRoots(poolSettingsFromConfig(config), process.cwd()), resolved.configFile, (event) => queue.push(event), logger) : null;
     try {
       const exitCode = await arbiter.run();
+      await spawner.settled();
       logger.info('Shutting down: master');
       return { exitCode, error: null, logger };
     } finally {

@@ -67,5 +67,8 @@ export function spawnCommandWorker(
     stdio: ['ignore', 'pipe', 'pipe', ...listeners.map((listener) => listener.fd)],
     env: environment,
     ...(identity ? { uid: identity.uid, gid: identity.gid } : {}),
+    // Its own session and process group (setpriv and the shim exec, keeping the pid): what it starts
+    // is cleaned up with it (process-groups.ts), and the group keeper does so if the master dies.
+    detached: true,
   });
 }

@@ -121,5 +121,7 @@ export function spawnHttpWorker(
     stdio: ['pipe', 'pipe', 'pipe', ...listeners.map((listener) => listener.fd), 'pipe'],
     env: environment,
     ...(identity ? { uid: identity.uid, gid: identity.gid } : {}),
+    // Its own session and process group: what it starts is cleaned up with it (process-groups.ts).
+    detached: true,
   });
 }

@@ -7,6 +7,7 @@ import { hasErrorCode } from '../../shared/errors.js';
 import type { Identity } from './identity.js';
 import type { Listener } from '../sockets/listeners.js';
 import type { PoolSettings } from '../pools/pool.js';
+import type { ProcessGroups } from './process-groups.js';
 import { spawnCommandWorker } from './spawn-command.js';
 import { buildWorkerSpec, spawnHttpWorker } from './spawn-http.js';
 import { watchChild } from './watch-child.js';
@@ -89,12 +90,22 @@ export class ChildWorkerProcess implements WorkerProcess {
   }
 }
 
-/** The real spawner: a node process for an HTTP pool, the pool's program for a command pool. */
+/**
+ * The real spawner: a node process for an HTTP pool, the pool's program for a command pool, each the
+ * leader of its own process group; `groups` cleans up what a worker leaves in it (process-groups.ts).
+ */
 export class ChildProcessSpawner implements WorkerSpawner {
   readonly #baseEnvironment: NodeJS.ProcessEnv;
+  readonly #groups: ProcessGroups | null;
 
-  constructor(baseEnvironment: NodeJS.ProcessEnv) {
+  constructor(baseEnvironment: NodeJS.ProcessEnv, groups: ProcessGroups | null = null) {
     this.#baseEnvironment = baseEnvironment;
+    this.#groups = groups;
+  }
+
+  /** Resolves once what exited workers left in their groups is gone (the master's exit waits for it). */
+  settled(): Promise<void> {
+    return this.#groups?.settled() ?? Promise.resolve();
   }
 
   spawn(request: SpawnRequest, events: ProcessEvents): WorkerProcess {
@@ -106,6 +117,16 @@ export class ChildProcessSpawner implements WorkerSpawner {
       const spec = buildWorkerSpec(settings, { daemonName: request.daemonName, slot, generation }, listeners, request.random);
       child = spawnHttpWorker(spec, settings, listeners, identity, this.#baseEnvironment);
     }
-    return new ChildWorkerProcess(child, watchChild(child, events, settings.kind, listeners.length));
+    const pid = child.pid ?? -1;
+    this.#groups?.started(pid, `${settings.name}.${slot} g${generation} (pid ${pid})`, settings.gracefulTimeout);
+    const exit = events.exit;
+    const reaped: ProcessEvents = {
+      ...events,
+      exit: (code, signal) => {
+        this.#groups?.exited(pid);
+        exit(code, signal);
+      },
+    };
+    return new ChildWorkerProcess(child, watchChild(child, reaped, settings.kind, listeners.length));
   }
 }

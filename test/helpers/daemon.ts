@@ -101,15 +101,19 @@ export class TestDaemon {
     return `http://127.0.0.1:${match[1]}`;
   }
 
-  /** Live descendants (workers and their children). */
+  /**
+   * Live descendants (workers and their children). The master's group keeper (a shell that cleans up
+   * if the master dies) is remembered for cleanup but not listed: it is neither.
+   */
   descendants(): number[] {
     const found: number[] = [];
     const queue = [this.pid];
     while (queue.length > 0) {
       const parent = queue.shift() ?? -1;
       for (const child of childrenOf(parent)) {
-        found.push(child);
         this.#seen.add(child);
+        if (commandLine(child).startsWith('appd: group keeper')) continue;
+        found.push(child);
         queue.push(child);
       }
     }
