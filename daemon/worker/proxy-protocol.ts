@@ -8,6 +8,7 @@
 // address all see the client. The proxy's own address stays in req.appd.peerAddress.
 
 import type { Server, Socket } from 'node:net';
+import { Server as TlsServer } from 'node:tls';
 import type { WorkerSpec } from '../contracts/worker-messages.js';
 import { isTrustedPeer, PROXIED, type ProxiedConnection } from './client-address.js';
 import type { ConnectionTracker } from './connection-tracker.js';
@@ -73,12 +74,13 @@ export function proxyConnectionStep(server: Server, spec: WorkerSpec, tracker: C
   const primary = spec.proxyProtocol[0];
   if (primary !== undefined && primary !== 'off') requireProxyHeader(server, primary, spec.listenerUrls[0] ?? 'fd 3');
   const timeoutMs = proxyHeaderTimeoutMs(spec.headersTimeoutMs);
+  const tls = server instanceof TlsServer;
   return (socket) => {
     const listener = proxyListeners.get((socket as Socket & { server?: Server }).server ?? server);
     if (listener === undefined || (socket as Socket & { [PROXIED]?: unknown })[PROXIED] !== undefined) return false;
     // Counted from now: a drain must wait for a connection whose header is on its way.
     tracker.track(socket);
-    acceptProxied(socket, listener.versions, timeoutMs, serve, (reason) => proxyRejections.record(listener.url, reason));
+    acceptProxied(socket, tls, listener.versions, timeoutMs, serve, (reason) => proxyRejections.record(listener.url, reason));
     return true;
   };
 }
@@ -93,6 +95,7 @@ function describePeer(socket: Socket): string {
  */
 export function acceptProxied(
   socket: Socket,
+  tls: boolean,
   versions: ProxyVersions,
   timeoutMs: number,
   proceed: (socket: Socket) => void,
@@ -130,7 +133,11 @@ export function acceptProxied(
     (socket as Socket & { [PROXIED]?: ProxiedConnection })[PROXIED] = proxied;
     if (reading.source) showSource(socket, reading.source);
     proceed(socket);
-    socket.resume();
+    // HTTP's parser finds the rest in the stream once it flows. A TLS server must not have it flow: its
+    // TLSSocket takes the rest with read() on the next tick, then reads the connection itself, and a
+    // flowing socket with no 'data' listener would drop what arrives (seen: 2 of 10 handshakes hung
+    // when HAProxy sent the header and the ClientHello in one segment).
+    if (!tls) socket.resume();
   };
   // The peer went away before a whole header: nothing reached the app, nothing to count.
   const onGone = (): void => finish();

@@ -4,13 +4,14 @@
 
 import test, { type ExecutionContext } from 'ava';
 import { readFileSync } from 'node:fs';
+import https from 'node:https';
 import { join } from 'node:path';
-import { fixture, startDaemon } from '../helpers/daemon.js';
+import { fixture, startDaemon, tempDirectory } from '../helpers/daemon.js';
 import { request } from '../helpers/http.js';
 import { isInstalled } from '../helpers/installed-tool.js';
 import { freePort } from '../helpers/ports.js';
 import { waitFor } from '../helpers/processes.js';
-import { recipeWith, startHaproxy } from '../helpers/proxy-servers.js';
+import { recipeWith, selfSignedCertificate, startHaproxy } from '../helpers/proxy-servers.js';
 
 function haproxyTest(title: string, implementation: (t: ExecutionContext) => Promise<void>): void {
   if (isInstalled('haproxy')) test.serial(title, implementation);
@@ -37,3 +38,23 @@ for (const [send, version] of [['send-proxy-v2', 'v2'], ['send-proxy', 'v1']] as
     }
   });
 }
+
+haproxyTest('HAProxy passing TLS through (the PROXY header and the ClientHello in one segment): appd terminates TLS, every handshake completes', async (t) => {
+  const directory = tempDirectory(t);
+  const [certificate, key] = selfSignedCertificate(directory);
+  const daemon = await startDaemon(t, { args: [fixture('proxies/client-app.mjs'), '-b', 'unix:web.sock', '--proxy-protocol', 'v2', '--certfile', certificate, '--keyfile', key] });
+  const port = await freePort();
+  await startHaproxy(t, recipeWith('haproxy.cfg', [['/run/shop/', `${daemon.directory}/`], ['bind :80', `bind 127.0.0.1:${port}`]]), port);
+  for (let attempt = 0; attempt < 20; attempt += 1) {
+    const body = await new Promise<string>((settle, fail) => {
+      const outgoing = https.get({ host: '127.0.0.1', port, path: `/tls-${attempt}`, localAddress: '127.0.0.4', rejectUnauthorized: false, agent: false, timeout: 20_000 }, (response) => {
+        let text = '';
+        response.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+        response.on('end', () => settle(text));
+      });
+      outgoing.on('timeout', () => outgoing.destroy(new Error(`handshake ${attempt} did not complete`)));
+      outgoing.on('error', fail);
+    });
+    t.like(JSON.parse(body), { remoteAddress: '127.0.0.4', appd: { clientAddress: '127.0.0.4', scheme: 'https' } });
+  }
+});

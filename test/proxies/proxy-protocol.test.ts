@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
 import { join } from 'node:path';
+import { Duplex } from 'node:stream';
 import { statusOf } from '../helpers/appctl.js';
 import { fixture, startDaemon, tempDirectory } from '../helpers/daemon.js';
 import { request } from '../helpers/http.js';
@@ -93,6 +94,29 @@ test('proxy-protocol naming an address that is not a bind stops the start with o
   t.regex(daemon.output.trim().split('\n').at(-1) ?? '', /^appd: proxy-protocol \(from command line\) names 127\.0\.0\.1:9, which is not a bind \(binds: 127\.0\.0\.1:0\)$/);
 });
 
+/**
+ * `raw` as a stream whose first write carries `header` in front, in one write: the PROXY header and
+ * the ClientHello in one segment, as HAProxy sends them. (TLS over a net.Socket itself would write
+ * from its handle, after the header.)
+ */
+function withFirstWrite(raw: net.Socket, header: Buffer): Duplex {
+  let first = true;
+  const duplex = new Duplex({
+    write(chunk: Buffer, _encoding, callback) {
+      raw.write(first ? Buffer.concat([header, chunk]) : chunk, callback);
+      first = false;
+    },
+    read: () => void raw.resume(),
+    final: (callback) => void raw.end(callback),
+  });
+  raw.on('data', (chunk: Buffer) => {
+    if (!duplex.push(chunk)) raw.pause();
+  });
+  raw.on('end', () => duplex.push(null));
+  raw.on('error', (error) => duplex.destroy(error));
+  return duplex;
+}
+
 test('with TLS in the worker, the PROXY header comes first and the TLS socket reports its source', async (t) => {
   const directory = tempDirectory(t);
   const [key, cert] = [join(directory, 'key.pem'), join(directory, 'cert.pem')];
@@ -100,12 +124,13 @@ test('with TLS in the worker, the PROXY header comes first and the TLS socket re
   const daemon = await startDaemon(t, { args: [CLIENT_APP, '-b', '127.0.0.1:0', '--proxy-protocol', 'v1', '--certfile', cert, '--keyfile', key] });
   const body = await new Promise<string>((settle, fail) => {
     const raw = net.connect(daemon.port, '127.0.0.1', () => {
-      raw.write(proxyV1Line('203.0.113.9', 5000));
-      const secure = tls.connect({ socket: raw, rejectUnauthorized: false }, () => secure.write(get('/tls')));
+      const secure = tls.connect({ socket: withFirstWrite(raw, proxyV1Line('203.0.113.9', 5000)), rejectUnauthorized: false }, () => secure.write(get('/tls')));
       let received = '';
       secure.setEncoding('utf8').on('data', (text: string) => (received += text));
       secure.on('end', () => settle(received));
       secure.on('error', fail);
+      // Generous (a loaded machine): without the fix the handshake never completes.
+      secure.setTimeout(30_000, () => secure.destroy(new Error('the TLS handshake behind the PROXY header did not complete')));
     });
   });
   const [answer] = jsonBodies(body) as (Answer & { appd: { scheme: string } })[];
