@@ -23,6 +23,7 @@ import { manageWorkers, type DaemonStop } from '../pools/manage.js';
 import { UpgradeCoordinator } from '../upgrade/coordinator.js';
 import type { ArbiterOptions } from './options.js';
 import { ChildProcessSpawner } from '../workers/spawner.js';
+import { SYSTEM_CLOCK } from './clock.js';
 import { MasterCounters } from '../metrics/counters.js';
 import { countOf } from '../../shared/plural.js';
 import { backlogOf } from '../metrics/listen-queue.js';
@@ -44,7 +45,9 @@ export class Arbiter {
   readonly startedAt: number;
   readonly #logger: Logger;
   readonly #options: ArbiterOptions;
-  readonly #now: () => number;
+  /** The monotonic clock: every deadline, and the now of status and metrics. */
+  readonly now: () => number;
+  readonly #wallNow: () => number;
   #phase: 'booting' | 'running' = 'booting';
   #stop: DaemonStop | null = null;
   readonly #stopRequesters: Requester[] = [];
@@ -60,16 +63,15 @@ export class Arbiter {
   constructor(options: ArbiterOptions) {
     this.#options = options;
     this.#logger = options.logger;
-    this.#now = options.now ?? Date.now;
-    this.startedAt = this.#now();
+    const clock = options.clock ?? SYSTEM_CLOCK;
+    this.now = () => clock.now();
+    this.#wallNow = () => clock.wallNow();
+    this.startedAt = this.now();
     const enqueue = (event: ArbiterEvent): void => this.queue.push(event);
     this.supervisor = new Supervisor({
-      logger: options.logger,
-      listeners: () => this.listeners,
+      logger: options.logger, enqueue, now: this.now, wallNow: this.#wallNow, random: options.random ?? Math.random,
       spawner: options.spawner ?? new ChildProcessSpawner(options.baseEnvironment),
-      enqueue,
-      now: this.#now,
-      random: options.random ?? Math.random,
+      listeners: () => this.listeners,
       config: () => this.config,
       hookServer: () => this.hookServer(),
       workerChanged: (worker) => {
@@ -79,49 +81,31 @@ export class Arbiter {
     });
     this.supervisor.slotSockets.adopt(options.listeners);
     this.#queries = new ControlQueries({
-      logger: options.logger,
-      supervisor: this.supervisor,
+      logger: options.logger, supervisor: this.supervisor,
       name: () => this.config.name,
       phase: () => this.phase,
-      uptimeMs: () => this.#now() - this.startedAt,
+      uptimeMs: () => this.now() - this.startedAt,
       snapshotSources: () => ({
-        name: this.config.name, phase: this.phase, startedAt: this.startedAt, now: this.#now(), supervisor: this.supervisor,
+        name: this.config.name, phase: this.phase, startedAt: this.startedAt, now: this.now(), wallNow: this.#wallNow(), supervisor: this.supervisor,
         listeners: this.listeners, controlSocket: this.#options.controlSocket ?? '', configFile: this.resolved.configFile,
         metrics: this.metrics, backlogOf: (listener) => backlogOf(listener, this.supervisor, this.config.backlog),
       }),
       settingRows: () => settingRows(this.#options.resolved, this.resolved),
     });
     this.#reloads = new ReloadFlow({
-      logger: options.logger,
-      supervisor: this.supervisor,
-      jobs: this.#jobs,
-      now: this.#now,
-      readConfig: options.readConfig,
-      enqueue,
-      resolved: options.resolved,
+      ...options, supervisor: this.supervisor, jobs: this.#jobs, now: this.now, enqueue, metrics: this.metrics,
       // Slot sockets (slot-bind) follow the pools' worker counts; the supervisor keeps them.
       listeners: options.listeners.filter((listener) => listener.slot === undefined),
       applied: () => fireHook(this.#logger, 'onReload', this.config.onReload, this.hookServer()),
       stopping: () => this.#stop !== null,
-      reloading: () => this.#options.observer?.reloading?.(),
-      reloaded: (outcome) => this.#options.observer?.reloaded?.(outcome),
-      readFailed: (pool) => {
-        for (const name of this.supervisor.pools.keys()) if (pool === null || pool === name) this.metrics.reloadSettled(name, 'failed', 0);
-      },
     });
     this.#workerEvents = new WorkerEvents({
-      logger: options.logger,
-      supervisor: this.supervisor,
-      jobs: this.#jobs,
-      firstStart: this.#firstStart,
+      logger: options.logger, supervisor: this.supervisor, jobs: this.#jobs, firstStart: this.#firstStart,
       booting: () => this.#phase === 'booting',
       halt: (error) => this.#halt(error),
     });
     this.#upgrade = new UpgradeCoordinator({
-      ...options.upgrade,
-      logger: options.logger,
-      enqueue,
-      now: this.#now,
+      ...options.upgrade, logger: options.logger, enqueue, now: this.now,
       listeners: () => this.listeners,
       pools: () => [...this.supervisor.pools.values()],
       retire: (requester) => this.#handleStop({ type: 'stop', mode: 'graceful', requester }),
@@ -129,7 +113,7 @@ export class Arbiter {
     this.#handlers = {
       ...this.#queries.handlers,
       ...this.#workerEvents.handlers,
-      ...poolCommandHandlers(() => ({ supervisor: this.supervisor, logger: this.#logger, now: this.#now(), jobs: this.#jobs })),
+      ...poolCommandHandlers(() => ({ supervisor: this.supervisor, logger: this.#logger, now: this.now(), jobs: this.#jobs })),
       stop: (event) => this.#handleStop(event),
       reload: (event) => this.#reloads.request(event),
       'config-read': (event) => this.#reloads.configRead(event),
@@ -168,7 +152,11 @@ export class Arbiter {
   /** Runs until every worker is gone after a stop; returns the exit code or throws why it halted. */
   async run(): Promise<number> {
     while (!this.reconcile()) {
-      for (const event of await this.queue.takeAll(TICK_MS)) this.#dispatch(event);
+      const events = await this.queue.takeAll(TICK_MS);
+      // What came while the loop waited, or while the master was stopped (heartbeats), is read in
+      // libuv's poll phase, after the timer that woke the loop: let it run, so nothing is judged stale.
+      await new Promise((resolve) => setImmediate(resolve));
+      for (const event of [...events, ...this.queue.takeNow()]) this.#dispatch(event);
     }
     return this.finish();
   }
@@ -179,7 +167,7 @@ export class Arbiter {
    */
   reconcile(): boolean {
     try {
-      const now = this.#now();
+      const now = this.now();
       this.supervisor.murderWorkers();
       this.#workerEvents.checkMemory(now);
       if (this.#phase === 'booting' && this.#stop === null) this.#judgeFirstStart(now);

@@ -9,6 +9,7 @@ import type { Logger } from '../master/logger.js';
 import type { Handover, SuccessorCommand, SuccessorLauncher } from '../upgrade/coordinator.js';
 import type { WorkerSpawner } from '../workers/spawner.js';
 import type { HandedPoolState } from '../upgrade/messages.js';
+import type { Clock } from './clock.js';
 
 /** Told about the daemon's milestones: the --daemon parent, systemd notify, tests. */
 export interface LifecycleObserver {
@@ -33,7 +34,8 @@ export interface ArbiterOptions {
   readonly observer?: LifecycleObserver;
   /** The control socket path, for status. */
   readonly controlSocket?: string;
-  readonly now?: () => number;
+  /** Monotonic time for deadlines, wall time for display (default: the system's). */
+  readonly clock?: Clock;
   readonly random?: () => number;
   /** What upgrade (USR2, appctl upgrade) needs from the master's setup. */
   readonly upgrade: {

@@ -3,13 +3,13 @@
 
 import type { WorkerEventMessage } from '../../shared/control/protocol.js';
 import type { PingData, SettingStatus, StatusSnapshot } from '../../shared/control/status.js';
-import { describeExit } from '../workers/child-exit.js';
+import { describeExit } from '../workers/exit-reason.js';
 import type { EventOf, EventReader, HandlersFor } from './events.js';
 import type { LogLine, Logger } from '../master/logger.js';
 import type { Supervisor } from '../workers/supervisor.js';
 import type { WorkerHandle } from '../workers/handle.js';
 import { lineSelector, parseLogSelector } from '../../shared/control/log-selector.js';
-import { ProcessUsage } from '../workers/process-usage.js';
+import { ProcessUsage } from '../metrics/process-usage.js';
 import { StatusFeed } from './status-feed.js';
 import { buildStatusSnapshot, statusSignature, type SnapshotSources } from './status-snapshot.js';
 

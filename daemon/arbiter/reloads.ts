@@ -11,6 +11,8 @@ import { Job, rolloutReadyLine, rolloutsOutcome, type JobBoard } from '../pools/
 import type { Logger } from '../master/logger.js';
 import type { Rollout } from '../pools/pool.js';
 import type { Supervisor } from '../workers/supervisor.js';
+import type { MasterCounters } from '../metrics/counters.js';
+import type { LifecycleObserver } from './options.js';
 
 export interface ReloadContext {
   readonly logger: Logger;
@@ -25,11 +27,10 @@ export interface ReloadContext {
   /** A reload applied (the onReload hook). */
   readonly applied: () => void;
   readonly stopping: () => boolean;
-  /** RELOADING=1 when a read starts; its single outcome when the reload it started ends. */
-  readonly reloading?: () => void;
-  readonly reloaded?: (outcome: JobOutcome) => void;
-  /** The config could not be read or applied: nothing changed (the reloads metric counts it). */
-  readonly readFailed?: (pool: string | null) => void;
+  /** Hears reloading() when a read starts and reloaded() once with the outcome of the reload it started (systemd). */
+  readonly observer?: LifecycleObserver | undefined;
+  /** Counts a reload whose config could not be read or applied (nothing changed) as failed. */
+  readonly metrics: MasterCounters;
 }
 
 /** null: every pool. */
@@ -76,7 +77,7 @@ export class ReloadFlow {
   #read(scope: Scope, requesters: Requester[]): void {
     this.#reading = { scope, requesters };
     for (const requester of requesters) requester.progress?.('reading the configuration again');
-    this.#context.reloading?.();
+    this.#context.observer?.reloading?.();
     const { readConfig, enqueue } = this.#context;
     void readForReload(readConfig, this.#listeners).then(
       (result) => enqueue({ type: 'config-read', result, pool: scope }),
@@ -112,7 +113,7 @@ export class ReloadFlow {
     const progress = (text: string): void => requesters.forEach((requester) => requester.progress?.(text));
     // One reloaded() per read, when its last pool settled: READY=1 must not follow the first of several pools.
     const finish = (outcome: JobOutcome): void => {
-      this.#context.reloaded?.(outcome);
+      this.#context.observer?.reloaded?.(outcome);
       for (const requester of requesters) requester.done?.(outcome);
     };
     if (result instanceof Error) return finish(this.#failure(result, scope));
@@ -136,12 +137,12 @@ export class ReloadFlow {
       check: () => rolloutsOutcome(rolled, reported, progress),
       deadline: null,
       readyLine: rolloutReadyLine(supervisor),
-      onFinish: (outcome) => this.#context.reloaded?.(outcome),
+      onFinish: (outcome) => this.#context.observer?.reloaded?.(outcome),
     }));
   }
 
   #failure(error: unknown, scope: Scope): JobOutcome {
-    this.#context.readFailed?.(scope);
+    for (const name of this.#context.supervisor.pools.keys()) if (scope === null || scope === name) this.#context.metrics.reloadSettled(name, 'failed', 0);
     const message = `reload failed, nothing changed: ${error instanceof Error && !(error instanceof AppdError) ? error.message : describeError(error)}`;
     this.#context.logger.error(message);
     return { status: 'failed', message };

@@ -5,7 +5,7 @@ import { STATUS_FORMAT, type PoolStatus, type SlotStatus, type StatusSnapshot, t
 import { readPackageVersion } from '../../shared/version.js';
 import type { Listener } from '../sockets/listeners.js';
 import type { Pool } from '../pools/pool.js';
-import type { ProcessUsage } from '../workers/process-usage.js';
+import type { ProcessUsage } from '../metrics/process-usage.js';
 import { SlotRecord, slotState } from '../pools/slot.js';
 import type { Supervisor } from '../workers/supervisor.js';
 import type { WorkerHandle } from '../workers/handle.js';
@@ -16,8 +16,10 @@ import { poolRequests, restartsByReason } from '../metrics/status-figures.js';
 export interface SnapshotSources {
   readonly name: string;
   readonly phase: string;
+  /** The monotonic clock's time at start, and now; the wall clock's now, to show when it started. */
   readonly startedAt: number;
   readonly now: number;
+  readonly wallNow: number;
   readonly supervisor: Supervisor;
   readonly listeners: readonly Listener[];
   readonly usage: ProcessUsage;
@@ -106,7 +108,7 @@ export function buildStatusSnapshot(sources: SnapshotSources): StatusSnapshot {
     master: {
       pid: process.pid,
       phase: sources.phase,
-      startedAt: new Date(sources.startedAt).toISOString(),
+      startedAt: new Date(sources.wallNow - (sources.now - sources.startedAt)).toISOString(),
       uptimeMs: sources.now - sources.startedAt,
       rssBytes: master?.rssBytes ?? null,
       cpuPercent: master?.cpuPercent ?? null,

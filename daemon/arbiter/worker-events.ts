@@ -8,7 +8,7 @@ import type { FirstStartWitness } from './first-start.js';
 import { rollBack } from '../pools/rollouts.js';
 import type { JobBoard } from '../pools/jobs.js';
 import type { Logger } from '../master/logger.js';
-import { readRssBytes } from '../workers/process-usage.js';
+import { readRssBytes } from '../metrics/process-usage.js';
 import type { Supervisor } from '../workers/supervisor.js';
 
 /** How often workers' RSS is compared with max-memory. */

@@ -3,7 +3,7 @@
 
 import type { Logger } from '../master/logger.js';
 import type { Supervisor } from '../workers/supervisor.js';
-import { readRssBytes } from '../workers/process-usage.js';
+import { readRssBytes } from '../metrics/process-usage.js';
 import { memoryLimit, type MemoryLimit } from './memory-limit.js';
 
 /** Warn past this share of the limit: workers grow under load beyond what they boot to. */

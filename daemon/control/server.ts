@@ -153,7 +153,7 @@ export class ControlServer {
   }
 
   #reportFailure(text: string): void {
-    const now = Date.now();
+    const now = performance.now(); // a window of time: the monotonic clock (a wall-clock step must not reopen or stretch it)
     if (now - this.#failureWindowStart >= FAILURE_WINDOW_MS) {
       this.#failureWindowStart = now;
       this.#failuresInWindow = 0;

@@ -201,7 +201,7 @@ export class AdminServer {
       supervisor: arbiter.supervisor,
       listeners: arbiter.listeners,
       counters: arbiter.metrics,
-      now: Date.now(),
+      now: arbiter.now(),
       backlogOf: (listener) => backlogOf(listener, arbiter.supervisor, arbiter.config.backlog),
     };
   }

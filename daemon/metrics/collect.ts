@@ -6,7 +6,7 @@ import { readdirSync } from 'node:fs';
 import { DURATION_BUCKETS_SECONDS, STATUS_CLASSES, readRequestCounts } from '../contracts/request-counts.js';
 import { readPackageVersion } from '../../shared/version.js';
 import { RESTART_REASONS } from '../workers/exit-reason.js';
-import { readCpuSeconds, readProc, readRssBytes } from '../workers/process-usage.js';
+import { readCpuSeconds, readProc, readRssBytes } from './process-usage.js';
 import type { Supervisor } from '../workers/supervisor.js';
 import type { WorkerHandle } from '../workers/handle.js';
 import type { Listener } from '../sockets/listeners.js';

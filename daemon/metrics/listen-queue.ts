@@ -6,7 +6,7 @@ import { closeSync, openSync, readlinkSync, readSync } from 'node:fs';
 import { hasErrorCode } from '../../shared/errors.js';
 import type { Listener } from '../sockets/listeners.js';
 import type { Supervisor } from '../workers/supervisor.js';
-import { readProc } from '../workers/process-usage.js';
+import { readProc } from './process-usage.js';
 
 export interface ListenQueue {
   /** "127.0.0.1:8000", "[::1]:8000". */

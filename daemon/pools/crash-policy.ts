@@ -10,6 +10,7 @@ import type { WorkerHandle } from '../workers/handle.js';
 export interface CrashPolicyContext {
   readonly logger: Logger;
   readonly now: () => number;
+  readonly wallNow: () => number;
   readonly random: () => number;
 }
 
@@ -37,9 +38,9 @@ function exitReason(worker: WorkerHandle, unasked: UnaskedExit): string {
  * failed start, throttled with exponential backoff, and after start-retries of them in a row the
  * slot is fatal.
  */
-export function judgeExit(worker: WorkerHandle, record: SlotRecord, code: number | null, unasked: UnaskedExit, now: number, random: () => number): SlotEvent {
+export function judgeExit(worker: WorkerHandle, record: SlotRecord, code: number | null, unasked: UnaskedExit, now: number, wallNow: number, random: () => number): SlotEvent {
   const settings = worker.settings;
-  const exit: ExitRecord = { code, signal: worker.exitSignal, reason: exitReason(worker, unasked), at: now };
+  const exit: ExitRecord = { code, signal: worker.exitSignal, reason: exitReason(worker, unasked), at: wallNow };
   if (settings.kind === 'command' && (settings.restart === 'never' || (settings.restart === 'on-failure' && code === 0))) {
     return { type: 'finished', exit };
   }
@@ -55,7 +56,7 @@ export function judgeExit(worker: WorkerHandle, record: SlotRecord, code: number
 
 /** Judges the exit, moves the slot's record on, and says what it means for the slot in the log. */
 export function recordExit(worker: WorkerHandle, record: SlotRecord, code: number | null, unasked: UnaskedExit, context: CrashPolicyContext): void {
-  const event = judgeExit(worker, record, code, unasked, context.now(), context.random);
+  const event = judgeExit(worker, record, code, unasked, context.now(), context.wallNow(), context.random);
   record.transition(event);
   const slot = `${worker.pool}.${worker.slot}`;
   if (event.type === 'finished') context.logger.info(`slot ${slot} stays exited (restart: ${worker.settings.restart})`);
@@ -65,4 +66,32 @@ export function recordExit(worker: WorkerHandle, record: SlotRecord, code: numbe
   if (event.type === 'failed-start' && event.delayMs > 0) {
     context.logger.warning(`slot ${slot} failed to start ${record.failures} times in a row; next start in ${(event.delayMs / 1000).toFixed(2)}s`);
   }
+}
+
+/** How a worker exited, as reapWorker saw it. */
+export interface SeenExit {
+  readonly code: number | null;
+  /** "exit code 3", "signal SIGKILL". */
+  readonly how: string;
+  readonly unasked: UnaskedExit;
+  /** The master had asked it to stop. */
+  readonly wasStopping: boolean;
+}
+
+/**
+ * Says in the log what an exit was and, when the slot must count it, records it: a planned stop is
+ * not counted unless the worker was stopped for hanging (the app failing: its slot backs off if young);
+ * a spawn failure (already logged with its cause) and any exit the master did not ask for are.
+ */
+export function noteExit(worker: WorkerHandle, record: SlotRecord, exit: SeenExit, context: CrashPolicyContext): void {
+  const { code, how, unasked, wasStopping } = exit;
+  if (worker.bootFailure?.phase === 'spawn') return recordExit(worker, record, code, unasked, context);
+  if (wasStopping && worker.bootFailure === null) {
+    context.logger.info(`worker ${worker.label} exited (${how}) after ${worker.retireReason ?? 'stop'}`);
+    if (worker.timedOut) recordExit(worker, record, code, unasked, context);
+    return;
+  }
+  const stage = worker.readyAt === null ? 'while booting' : 'unexpectedly';
+  context.logger.error(`worker ${worker.label} exited ${stage} (${how}${UNASKED_EXIT_NOTES[unasked]})`);
+  recordExit(worker, record, code, unasked, context);
 }

@@ -17,7 +17,7 @@
 // waits behind at most one message and never behind a stale STATUS=.
 
 import { spawn } from 'node:child_process';
-import { describeExit } from '../workers/child-exit.js';
+import { describeExit } from '../workers/exit-reason.js';
 
 /** The fields appd sends; see sd_notify(3). Numbers and bigints are written in decimal. */
 export interface NotifyFields {

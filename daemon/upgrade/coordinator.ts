@@ -12,7 +12,7 @@
 import { spawn, type SpawnOptions } from 'node:child_process';
 import { describeError } from '../../shared/errors.js';
 import { UntrustedPathError } from '../../shared/trust/file-trust.js';
-import { describeExit } from '../workers/child-exit.js';
+import { describeExit } from '../workers/exit-reason.js';
 import type { ArbiterEvent, JobOutcome, Requester } from '../arbiter/events.js';
 import { SD_LISTEN_FDS_START, HANDOFF_VARIABLE } from '../sockets/inherited.js';
 import type { Listener } from '../sockets/listeners.js';

@@ -1,7 +1,8 @@
-// Why a worker exited, in the fixed words of the restarts metric (appd_worker_restarts_total{reason}),
-// status and events: crash, timeout, max_requests, max_memory, oom, outside_kill, reload. Run by the appd master.
+// How and why a worker exited: describeExit ("exit code 3", "signal SIGKILL") for every log line, and the
+// restart reason (crash, timeout, oom ...) for appd_worker_restarts_total, status and events. Run by the appd master.
 
 import type { UnaskedExit } from './outside-kill.js';
+import { WORKER_EXIT } from '../contracts/worker-messages.js';
 
 export const RESTART_REASONS = ['crash', 'timeout', 'max_requests', 'max_memory', 'oom', 'outside_kill', 'reload'] as const;
 export type RestartReason = (typeof RESTART_REASONS)[number];
@@ -38,4 +39,16 @@ export function restartReason(worker: ExitedWorker, asked: boolean, unasked: Una
   // Replaced on request (appctl restart) or by a reload (a newer generation took its slot).
   if (worker.recycleReason !== null || worker.generation < poolGeneration) return 'reload';
   return null;
+}
+
+/** How a child process ended, in the words every log line and message uses ("exit code 3", "signal SIGKILL"). */
+export function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
+  return code !== null ? `exit code ${code}` : `signal ${signal ?? 'unknown'}`;
+}
+
+/** A worker that exited before it was ever ready, with nothing said: its last output is the report. */
+export function exitedBeforeReady(outputTail: readonly string[], code: number | null, how: string): { phase: 'load' | 'crash'; message: string } {
+  const tail = outputTail.slice(-8).join('\n');
+  const phase = code === WORKER_EXIT.appLoadFailed ? 'load' : 'crash';
+  return { phase, message: `exited with ${how} before becoming ready${tail ? `; its last output:\n${tail}` : ''}` };
 }

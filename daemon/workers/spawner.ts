@@ -4,6 +4,9 @@
 
 import type { ChildProcess } from 'node:child_process';
 import { hasErrorCode } from '../../shared/errors.js';
+import type { ArbiterEvent } from '../arbiter/events.js';
+import type { Logger } from '../master/logger.js';
+import type { WorkerHandle } from './handle.js';
 import type { Identity } from './identity.js';
 import type { Listener } from '../sockets/listeners.js';
 import type { PoolSettings } from '../pools/pool.js';
@@ -37,6 +40,29 @@ export interface ProcessEvents {
   /** It could not be started at all (EACCES, ENOENT, EAGAIN); no exit follows. */
   spawnFailed(error: Error): void;
   output(stream: 'stdout' | 'stderr', line: string): void;
+}
+
+/**
+ * A worker's ProcessEvents as the master wires them: each becomes an event on the arbiter's queue;
+ * output lines go to the log (tagged with the worker) and to the worker's own tail.
+ */
+export function queuedEvents(
+  workerId: number,
+  handle: () => WorkerHandle | null,
+  { enqueue, logger, now }: { enqueue: (event: ArbiterEvent) => void; logger: Logger; now: () => number },
+): ProcessEvents {
+  return {
+    message: (message) => enqueue({ type: 'worker-message', workerId, message }),
+    foreign: (type) => logger.warning(`worker ${handle()?.label ?? workerId} sent a message appd does not know (type ${type}); ignored, and so are any more`),
+    misbehaved: (reason) => enqueue({ type: 'worker-misbehaved', workerId, reason }),
+    exit: (code, signal) => enqueue({ type: 'worker-exit', workerId, code, signal }),
+    spawnFailed: (error) => enqueue({ type: 'worker-spawn-failed', workerId, error }),
+    output: (stream, line) => {
+      const worker = handle();
+      worker?.rememberOutput(line, now());
+      logger.workerOutput(worker?.tag ?? String(workerId), worker?.pid ?? -1, stream, line);
+    },
+  };
 }
 
 /** Everything needed to start one worker of a pool. */

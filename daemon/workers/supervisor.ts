@@ -1,6 +1,5 @@
-// The master's hands on its workers: spawnWorker, retireWorker, killWorker, reapWorker, the messages
-// they send, and murderWorkers (every deadline a worker has, fired when due). manage.ts decides which
-// to spawn and retire. Run by the appd master.
+// The master's hands on its workers: spawnWorker, retireWorker, killWorker, reapWorker, their messages,
+// murderWorkers (deadline-keeper.ts); pools/manage.ts decides whom to spawn and retire. Run by the appd master.
 
 import type { Config } from '../../shared/settings/table.js';
 import type { ArbiterEvent } from '../arbiter/events.js';
@@ -9,16 +8,16 @@ import { resolveIdentity, type Identity } from './identity.js';
 import type { Listener } from '../sockets/listeners.js';
 import type { Logger } from '../master/logger.js';
 import { Pool, type PoolSettings } from '../pools/pool.js';
-import { describeExit } from './child-exit.js';
-import { recordExit, UNASKED_EXIT_NOTES } from '../pools/crash-policy.js';
+import { describeExit, exitedBeforeReady, restartReason } from './exit-reason.js';
+import { noteExit } from '../pools/crash-policy.js';
 import { UnaskedExitClassifier } from './outside-kill.js';
-import { restartReason } from './exit-reason.js';
-import type { WorkerSpawner } from './spawner.js';
+import { queuedEvents, type WorkerSpawner } from './spawner.js';
 import { WorkerHandle } from './handle.js';
 import { SlotHandoff } from './slot-handoff.js';
 import { SlotSockets } from '../sockets/slot-sockets.js';
-import type { BootFailureReport, DeadlineEvent, RetireCause, StopMode } from './state.js';
-import { WORKER_EXIT, type WorkerToMaster } from '../contracts/worker-messages.js';
+import type { BootFailureReport, RetireCause, StopMode } from './state.js';
+import { DeadlineKeeper } from './deadline-keeper.js';
+import type { WorkerToMaster } from '../contracts/worker-messages.js';
 
 export type { StopMode } from './state.js';
 
@@ -29,7 +28,9 @@ export interface SupervisorContext {
   /** Starts worker processes: child_process in the master, a fake in the in-process tests. */
   readonly spawner: WorkerSpawner;
   readonly enqueue: (event: ArbiterEvent) => void;
+  /** The monotonic clock (deadlines); wallNow only for what is shown (a slot's last exit). */
   readonly now: () => number;
+  readonly wallNow: () => number;
   readonly random: () => number;
   config(): Config;
   /** What hooks receive as their first argument. */
@@ -54,10 +55,12 @@ export class Supervisor {
   readonly #identities = new Map<string, Identity | null>();
   readonly #context: SupervisorContext;
   readonly #unaskedExits = new UnaskedExitClassifier();
+  readonly #deadlines: DeadlineKeeper;
   #nextWorkerId = 1;
 
   constructor(context: SupervisorContext) {
     this.#context = context;
+    this.#deadlines = new DeadlineKeeper(context.logger);
     this.slotSockets = new SlotSockets(context.logger);
   }
 
@@ -105,17 +108,7 @@ export class Supervisor {
       listeners: this.listenersOf(pool, slot),
       identity: this.#identities.get(pool.name) ?? null,
       random,
-    }, {
-      message: (message) => enqueue({ type: 'worker-message', workerId: id, message }),
-      foreign: (type) => logger.warning(`worker ${worker?.label ?? id} sent a message appd does not know (type ${type}); ignored, and so are any more`),
-      misbehaved: (reason) => enqueue({ type: 'worker-misbehaved', workerId: id, reason }),
-      exit: (code, signal) => enqueue({ type: 'worker-exit', workerId: id, code, signal }),
-      spawnFailed: (error) => enqueue({ type: 'worker-spawn-failed', workerId: id, error }),
-      output: (stream, line) => {
-        worker?.rememberOutput(line, now());
-        logger.workerOutput(`${pool.name}.${slot} g${who.generation}`, worker?.pid ?? -1, stream, line);
-      },
-    });
+    }, queuedEvents(id, () => worker, { enqueue, logger, now }));
     worker = new WorkerHandle(id, pool.name, slot, pool.generation, workerProcess, now(), pool.settings);
     this.workers.set(id, worker);
     this.#unaskedExits.watch(worker.pid);
@@ -163,29 +156,14 @@ export class Supervisor {
     const how = describeExit(code, signal);
     // Killed from outside while booting says nothing about the app: no boot failure, no rollback.
     const failedBoot = worker.readyAt === null && (!wasStopping || worker.bootFailure !== null) && unasked !== 'outside-kill';
-    let crashReport: BootFailureReport | null = null;
-    if (!wasStopping && worker.bootFailure === null && worker.readyAt === null && unasked !== 'outside-kill') {
-      const tail = worker.outputTail.slice(-8).join('\n');
-      const phase = code === WORKER_EXIT.appLoadFailed ? 'load' : 'crash';
-      crashReport = { phase, message: `exited with ${how} before becoming ready${tail ? `; its last output:\n${tail}` : ''}` };
-    }
+    const crashReport = !wasStopping && worker.bootFailure === null && worker.readyAt === null && unasked !== 'outside-kill'
+      ? exitedBeforeReady(worker.outputTail, code, how) : null;
     const poolGeneration = this.pools.get(worker.pool)?.generation ?? worker.generation;
     // Whoever watches state changes (events, metrics) reads how and why it exited: the transition records it first.
     worker.transition('exited', { code, signal, reason: restartReason(worker, asked, unasked, poolGeneration), bootFailure: crashReport });
     this.workers.delete(workerId);
     const record = this.pools.get(worker.pool)?.slot(worker.slot);
-    if (worker.bootFailure?.phase === 'spawn') {
-      // Already logged with its cause by the arbiter; the slot is throttled like any failed start.
-      if (record) recordExit(worker, record, code, unasked, this.#context);
-    } else if (wasStopping && worker.bootFailure === null) {
-      logger.info(`worker ${worker.label} exited (${how}) after ${worker.retireReason ?? 'stop'}`);
-      // A hung worker is the app failing, not a planned stop: its slot counts it (and backs off if young).
-      if (record && worker.timedOut) recordExit(worker, record, code, unasked, this.#context);
-    } else {
-      const stage = worker.readyAt === null ? 'while booting' : 'unexpectedly';
-      logger.error(`worker ${worker.label} exited ${stage} (${how}${UNASKED_EXIT_NOTES[unasked]})`);
-      if (record) recordExit(worker, record, code, unasked, this.#context);
-    }
+    if (record) noteExit(worker, record, { code, how, unasked, wasStopping }, this.#context);
     fireHook(logger, 'workerExit', this.#context.config().workerExit, this.#context.hookServer(),
       { pool: worker.pool, slot: worker.slot, generation: worker.generation, pid: worker.pid }, { code, signal });
     return { worker, failedBoot };
@@ -225,43 +203,9 @@ export class Supervisor {
     return worker;
   }
 
-  /** Every deadline a worker has (see WorkerHandle.deadline), fired once its time has come. */
+  /** Every deadline a worker has, fired once its time has come (deadline-keeper.ts). */
   murderWorkers(): void {
-    const now = this.#context.now();
-    for (const worker of [...this.workers.values()]) {
-      const due = worker.deadline();
-      if (due !== null && now >= due.at) this.#fire(worker, due.event, now);
-    }
-  }
-
-  #fire(worker: WorkerHandle, event: DeadlineEvent, now: number): void {
-    const { logger } = this.#context;
-    const settings = worker.settings;
-    switch (event) {
-      case 'became-ready':
-        // A command has no readiness message: having stayed up start-seconds is what counts (supervisord's RUNNING).
-        worker.transition('became-ready', { at: now });
-        logger.info(`worker ${worker.label} running (up ${settings.startSeconds}s)`);
-        return;
-      case 'boot-timeout':
-        logger.info(`stopping worker ${worker.label}: boot timeout`);
-        logger.warning(`killing worker ${worker.label}: not ready after ${settings.bootTimeout}s`);
-        worker.transition('boot-timeout', {
-          at: now,
-          report: { phase: 'timeout', message: `did not become ready within boot-timeout (${settings.bootTimeout}s)` },
-        });
-        return;
-      case 'missed-heartbeat': {
-        const silence = ((now - worker.lastHeartbeatAt) / 1000).toFixed(1);
-        logger.critical(`WORKER TIMEOUT ${worker.label}: no heartbeat for ${silence}s (timeout ${settings.timeout}s)`);
-        worker.transition('missed-heartbeat', { at: now });
-        logger.info(`stopping worker ${worker.label}: timeout`);
-        return;
-      }
-      case 'kill':
-        this.killWorker(worker, worker.timedOut ? 'timed out' : `still running ${worker.stopGraceMs() / 1000}s after stop`);
-        return;
-    }
+    this.#deadlines.murderWorkers(this, this.#context.now());
   }
 
   /** Whether every wanted slot is running, done by its restart policy, or fatal: nothing left to wait for. */

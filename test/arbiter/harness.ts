@@ -37,6 +37,7 @@ import { Logger } from '../../daemon/master/logger.js';
 import { allBinds, type Pool } from '../../daemon/pools/pool.js';
 import { closeListeners, openListeners, type Listener } from '../../daemon/sockets/listeners.js';
 import type { SuccessorProcess } from '../../daemon/upgrade/coordinator.js';
+import type { Clock } from '../../daemon/arbiter/clock.js';
 import type { SuccessorReport } from '../../daemon/upgrade/messages.js';
 import type { WorkerHandle } from '../../daemon/workers/handle.js';
 import { FakeSpawner, type BootBehaviour } from './fake-spawner.js';
@@ -74,15 +75,22 @@ export class RecordedRequest implements Requester {
   }
 }
 
-/** The clock the arbiter reads; only the test moves it. */
-export class FakeClock {
+/** The clocks the arbiter reads; only the test moves them. */
+export class FakeClock implements Clock {
   #now: number;
+  #wallOffset = Date.UTC(2026, 0, 1);
   constructor(start = 1_000_000) {
     this.#now = start;
   }
   now = (): number => this.#now;
+  wallNow = (): number => this.#wallOffset + this.#now;
+  /** Time passes: both clocks move. */
   advance(ms: number): void {
     this.#now += ms;
+  }
+  /** Only the wall clock jumps (NTP, `date -s`), forward or back. */
+  stepWall(ms: number): void {
+    this.#wallOffset += ms;
   }
 }
 
@@ -240,7 +248,7 @@ export async function startArbiter(t: ExecutionContext, options: HarnessOptions 
     spawner,
     readConfig: async () => harness?.readNext() ?? resolved,
     observer: { ready: milestone('ready'), reloading: milestone('reloading'), reloaded: milestone('reloaded'), stopping: milestone('stopping') },
-    now: clock.now,
+    clock,
     random: options.random ?? (() => 0.5),
     upgrade: {
       command: () => ({ execPath: '/fake/node', args: ['appd'], cwd: '/', environment: {} }),

@@ -2,7 +2,7 @@
 // Runs in the ava test process.
 
 import { readdirSync } from 'node:fs';
-import { readProc } from '../../daemon/workers/process-usage.js';
+import { readProc } from '../../daemon/metrics/process-usage.js';
 import { hasErrorCode } from '../../shared/errors.js';
 
 interface ProcStat {
