@@ -91,7 +91,9 @@ function reportHeapAfterCollection(): void {
   const collect = (globalThis as { gc?: unknown }).gc;
   if (typeof collect !== 'function') return;
   collect();
-  process.stderr.write(`appd: heap after GC: ${process.memoryUsage().heapUsed} bytes (node --expose-gc)\n`);
+  // External memory too: Buffers (a socket's unsent frames, read chunks) live outside the V8 heap.
+  const { heapUsed, external } = process.memoryUsage();
+  process.stderr.write(`appd: heap after GC: ${heapUsed} bytes, external ${external} bytes (node --expose-gc)\n`);
 }
 
 /** Off the loop: read every config layer again and bind any new address, so applying it cannot block. */
