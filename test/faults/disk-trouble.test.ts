@@ -10,7 +10,7 @@ import { appctl } from '../helpers/appctl.js';
 import { fixture, startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { get } from '../helpers/http.js';
 import { describeLoad, runLoad } from '../helpers/load-client.js';
-import { AS_NOBODY, installationForOthers, NOBODY, testAsNobody } from '../helpers/other-users.js';
+import { AS_NOBODY, installationForOthers, NOBODY, runAsNobody, testAsNobody } from '../helpers/other-users.js';
 import { isAlive, waitFor } from '../helpers/processes.js';
 
 const asRoot = process.getuid?.() === 0;
@@ -31,25 +31,39 @@ async function requests(url: string, count: number): Promise<void> {
   }
 }
 
-async function ring(daemon: TestDaemon): Promise<string> {
-  return (await appctl(['logs', '-l', '500'], { runtimeDirectory: daemon.directory })).stdout;
+interface LoggingDaemon {
+  readonly daemon: TestDaemon;
+  /** The master's log ring (appctl logs -l 500), read as the daemon's own user. */
+  ring(): Promise<string>;
 }
 
-async function loggingDaemon(t: ExecutionContext, unprivileged: boolean): Promise<TestDaemon> {
+async function loggingDaemon(t: ExecutionContext, unprivileged: boolean): Promise<LoggingDaemon> {
   // As nobody, appd and the app must be at paths nobody can read: the checkout, or a copy.
-  const installation = unprivileged ? installationForOthers(t) : { appd: undefined, fixture };
-  return startDaemon(t, {
-    ...(installation.appd === undefined ? {} : { appd: installation.appd }),
-    args: [installation.fixture('pid-app.mjs'), '-w', '2', '-b', '127.0.0.1:0', '--error-logfile', 'logs/error.log', '--access-logfile', 'logs/access.log'],
+  const installation = unprivileged ? installationForOthers(t) : null;
+  const daemon = await startDaemon(t, {
+    ...(installation === null ? {} : { appd: installation.appd }),
+    args: [installation?.fixture('pid-app.mjs') ?? fixture('pid-app.mjs'), '-w', '2', '-b', '127.0.0.1:0', '--error-logfile', 'logs/error.log', '--access-logfile', 'logs/access.log'],
     files: { 'logs/.keep': '' },
     // Root writes through permission bits: the daemon runs as nobody, in a directory of its own.
     ...(unprivileged ? { wrapper: AS_NOBODY } : {}),
     ...(unprivileged ? { prepare: (directory: string) => [directory, join(directory, 'logs')].forEach((path) => chownSync(path, NOBODY, NOBODY)) } : {}),
   });
+  // appctl run by root refuses a control socket in a directory nobody owns (someone else could stand
+  // in for the daemon there): the daemon's own user asks. A failing appctl fails the test at once,
+  // rather than reading as "no line yet" until a wait times out.
+  const ring = async (): Promise<string> => {
+    const arguments_ = ['logs', '-l', '500'];
+    const result = installation === null
+      ? await appctl(arguments_, { runtimeDirectory: daemon.directory })
+      : await runAsNobody([process.execPath, installation.appctl, ...arguments_], { env: { XDG_RUNTIME_DIR: daemon.directory } });
+    if (result.code !== 0) throw new Error(`appctl logs exited with ${result.code}: ${result.stderr}`);
+    return result.stdout;
+  };
+  return { daemon, ring };
 }
 
 test('log directory removed, then USR1: reported, still serving; recreated, then USR1: logging again', async (t) => {
-  const daemon = await loggingDaemon(t, false);
+  const { daemon, ring } = await loggingDaemon(t, false);
   const url = daemon.url;
   const workers = await daemon.waitForWorkers(2);
   await requests(url, 10);
@@ -57,9 +71,9 @@ test('log directory removed, then USR1: reported, still serving; recreated, then
   daemon.signal('SIGUSR1');
   const alert = await waitFor('the alert on stderr', () => /^appd: SIGUSR1: cannot reopen .*logs\/error\.log \(no such file or directory \[ENOENT\]\); still writing to the old file$/m.exec(daemon.printed), 10_000);
   const workerLines = await waitFor('both workers to report', async () => {
-    const found = (await ring(daemon)).split('\n').filter((line) => /access log .*logs\/access\.log: cannot reopen \(no such file or directory \[ENOENT\]\); still writing to the old file/.test(line));
+    const found = (await ring()).split('\n').filter((line) => /access log .*logs\/access\.log: cannot reopen \(no such file or directory \[ENOENT\]\); still writing to the old file/.test(line));
     return found.length === 2 ? found : null;
-  });
+  }, 30_000);
   await requests(url, 20);
   t.true(isAlive(daemon.pid));
   t.deepEqual(daemon.workers(), workers, 'no worker died');
@@ -82,7 +96,7 @@ test('log directory removed, then USR1: reported, still serving; recreated, then
 
 // Root writes through a read-only directory's mode: as root, the daemon of this test runs as nobody.
 (asRoot ? testAsNobody : test)('log directory read-only, then USR1: reported, nothing lost (lines go on into the open files); writable again, then USR1: new files', async (t: ExecutionContext) => {
-  const daemon = await loggingDaemon(t, asRoot);
+  const { daemon, ring } = await loggingDaemon(t, asRoot);
   const url = daemon.url;
   const logs = join(daemon.directory, 'logs');
   await requests(url, 10);
@@ -94,7 +108,7 @@ test('log directory removed, then USR1: reported, still serving; recreated, then
   t.teardown(() => chmodSync(logs, 0o755));
   daemon.signal('SIGUSR1');
   const alert = await waitFor('the alert on stderr', () => /^appd: SIGUSR1: cannot reopen .*logs\/error\.log \(permission denied \[EACCES\]\); still writing to the old file$/m.exec(daemon.printed), 10_000);
-  await waitFor('both workers to report', async () => (await ring(daemon)).split('\n').filter((line) => /access log .*: cannot reopen \(permission denied \[EACCES\]\)/.test(line)).length === 2);
+  await waitFor('both workers to report', async () => (await ring()).split('\n').filter((line) => /access log .*: cannot reopen \(permission denied \[EACCES\]\)/.test(line)).length === 2, 30_000);
   await requests(url, 20);
   await waitFor('30 lines in the rotated access log', () => lines(join(logs, 'access.log.1')).length === 30);
 
@@ -134,7 +148,7 @@ function isStopped(pid: number): boolean {
   const dropping = await waitFor('both workers to report the full disk', () => {
     const found = readFileSync(join(daemon.directory, 'error.log'), 'utf8').split('\n').filter((line) => /access log .*: cannot write \(no space left on the device \[ENOSPC\]\); dropping lines until it works again/.test(line));
     return found.length === 2 ? found : null;
-  });
+  }, 30_000);
   // A line a worker still held could land in the last page's spare bytes between counting and
   // truncating, and vanish uncounted: the workers are stopped (every thread) while the file is read
   // and emptied; what they hold goes into the emptied file afterwards and is counted there.
@@ -148,7 +162,7 @@ function isStopped(pid: number): boolean {
   const recovered = await waitFor('both workers to write again', () => {
     const found = [...readFileSync(join(daemon.directory, 'error.log'), 'utf8').matchAll(/access log .*: writing again; (\d+) line\(s\) were lost/g)];
     return found.length === 2 ? found : null;
-  });
+  }, 30_000);
   const lost = recovered.reduce((sum, match) => sum + Number(match[1]), 0);
   await waitFor('every line after the truncation', () => keptWhileFull + lost + newlines(accessLog) >= full.ok + after.ok, 10_000);
   const keptAfter = newlines(accessLog);
