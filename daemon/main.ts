@@ -12,6 +12,7 @@ import { checkStartable, runMaster } from './master/start.js';
 import { printableUnit } from './systemd/unit-file.js';
 import { closeStrayDescriptors, descriptorsToKeep } from './master/stray-descriptors.js';
 import { PredecessorLink } from './upgrade/successor.js';
+import { stderrMessage } from '../shared/trust/escape-text.js';
 
 async function main(argv: readonly string[]): Promise<number> {
   const daemonChild = isDaemonChild();
@@ -26,7 +27,7 @@ async function main(argv: readonly string[]): Promise<number> {
   };
   const fail = async (exitCode: number, message: string): Promise<number> => {
     if (daemonChild) reportToForeground({ type: 'daemon-failed', exitCode, message });
-    process.stderr.write(`appd: ${message}\n`);
+    process.stderr.write(stderrMessage(message));
     await predecessor?.report({ type: 'successor-failed', exitCode, message });
     return exitCode;
   };

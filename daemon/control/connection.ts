@@ -17,6 +17,7 @@ import {
   type ServerMessage,
 } from '../../shared/control/protocol.js';
 import { describeError } from '../../shared/errors.js';
+import { escapeControl } from '../../shared/trust/escape-text.js';
 import { EventFollower, LogFollower } from './followers.js';
 import type { SubscriptionSink } from './subscription.js';
 import { eventForRequest } from './requests.js';
@@ -130,7 +131,8 @@ export class ControlConnection {
       if (message.protocol !== PROTOCOL_VERSION) {
         return this.fail('unsupported_protocol', `this appd (${this.#context.identity.version}) speaks control protocol ${PROTOCOL_VERSION}, the client speaks ${message.protocol}: use the appctl installed with this appd`);
       }
-      this.#client = `${message.client} (pid ${message.pid})`;
+      // Escaped here, not only by the logger: a name is one token of a line, never lines of its own.
+      this.#client = `${escapeControl(message.client)} (pid ${message.pid})`;
       if (!this.#context.greeted(this)) return this.fail('busy', 'too many control clients are connected; try again');
       this.#socket.setTimeout(IDLE_TIMEOUT_MS);
       this.#decoder.maxBytes = MAX_REQUEST_FRAME_BYTES;

@@ -3,6 +3,7 @@
 
 import { spawn } from 'node:child_process';
 import { EXIT } from '../../shared/errors.js';
+import { stderrMessage } from '../../shared/trust/escape-text.js';
 
 /** Set in the detached child so it knows it is the daemon and whom to report to. */
 export const DAEMON_CHILD_VARIABLE = 'APPD_DAEMON_CHILD';
@@ -34,7 +35,7 @@ export function detachAndWait(argv: readonly string[]): Promise<number> {
         child.unref();
         settle(EXIT.ok);
       } else {
-        process.stderr.write(`appd: ${message.message}\n`);
+        process.stderr.write(stderrMessage(message.message));
       }
     });
     child.on('exit', (code, signal) => {

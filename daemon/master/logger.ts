@@ -3,8 +3,17 @@
 
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { hasErrorCode } from '../../shared/errors.js';
-import { escapeControl } from '../../shared/trust/escape-text.js';
+import { escapedLines, stderrMessage } from '../../shared/trust/escape-text.js';
 import { jsonLogLine, type LogFormat } from './log-format.js';
+import { MAX_LINE_CHARACTERS } from '../workers/output-relay.js';
+
+/**
+ * A message of several lines (an app's stack trace, a hook's error) becomes at most this many log
+ * lines; the rest is counted in the last one. A worker's output arrives already split and cut.
+ */
+export const MAX_LINES_PER_MESSAGE = 100;
+/** A log line's text is cut here: the relay's own cut (with its note) fits whole. */
+const MAX_CHARACTERS_PER_LINE = MAX_LINE_CHARACTERS + 1024;
 
 export const LEVELS = ['debug', 'info', 'warning', 'error', 'critical'] as const;
 export type Level = (typeof LEVELS)[number];
@@ -112,7 +121,7 @@ export class Logger {
    */
   alert(level: Level, text: string): void {
     this.log(level, text);
-    if (this.#fd !== null) process.stderr.write(`appd: ${text}\n`);
+    if (this.#fd !== null) process.stderr.write(stderrMessage(text));
   }
 
   debug(text: string): void {
@@ -148,11 +157,10 @@ export class Logger {
   }
 
   #emit(raw: LogLine): void {
-    // Text from outside the master (worker output, client names, app errors) can carry newlines that
-    // forge log lines and escapes a terminal would obey: escaped once here, for the file, the ring
-    // and every follower alike.
-    const escaped = escapeControl(raw.text);
-    const line = escaped === raw.text ? raw : { ...raw, text: escaped };
+    for (const text of logLinesOf(raw.text)) this.#emitLine(text === raw.text ? raw : { ...raw, text });
+  }
+
+  #emitLine(line: LogLine): void {
     this.#remember(line);
     const text = this.format(line);
     try {
@@ -193,4 +201,16 @@ export class Logger {
     if (this.#fd !== null) closeSync(this.#fd);
     this.#fd = null;
   }
+}
+
+/**
+ * The log lines of one message. Text from outside the master (worker output, client names, app error
+ * messages and their stacks) could forge log lines with its newlines and carry escapes a terminal would
+ * obey: each of its lines becomes a log line of its own with the true prefix (time, pid, level) in
+ * front, so no text can start a line that looks like appd's, and the rest of the control characters
+ * (\r, ESC, BEL, bidirectional overrides) are escaped. Done once here, for the file, the ring and every
+ * follower alike.
+ */
+export function logLinesOf(text: string): string[] {
+  return escapedLines(text, MAX_CHARACTERS_PER_LINE, MAX_LINES_PER_MESSAGE);
 }

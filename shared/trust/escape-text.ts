@@ -30,6 +30,32 @@ export function escapeAndCut(text: string, maxCharacters: number): string {
   return `${escapeControl(text.slice(0, maxCharacters))}... [${text.length - maxCharacters} more characters left out]`;
 }
 
+/**
+ * The lines of a text from outside (an app's error and its stack, a worker's last output), each
+ * escaped and cut at `maxCharacters`, at most `maxLines` of them (the last then counts the rest): for
+ * a log, where each becomes a line with its own true prefix, so no text can start a line that looks
+ * like appd's, and a stack stays readable. A final newline makes no empty last line.
+ */
+export function escapedLines(text: string, maxCharacters: number, maxLines: number): string[] {
+  // The common case, one line, costs a scan and no allocation.
+  if (!text.includes('\n')) return [escapeAndCut(text, maxCharacters)];
+  const lines = text.split(/\r?\n/);
+  if (lines.length > 1 && lines[lines.length - 1] === '') lines.pop();
+  const kept = lines.length > maxLines ? lines.slice(0, maxLines - 1) : lines;
+  const escaped = kept.map((line) => escapeAndCut(line, maxCharacters));
+  if (kept.length < lines.length) escaped.push(`... [${lines.length - kept.length} more lines of this message left out]`);
+  return escaped;
+}
+
+/**
+ * appd's own one-line message to stderr ("appd: ..."), whose text may carry an app's error: its first
+ * line after "appd: ", the others indented under it, all escaped (the journal and a terminal read stderr).
+ */
+export function stderrMessage(text: string): string {
+  const [first = '', ...rest] = escapedLines(text, 16 * 1024, 100);
+  return `appd: ${first}\n${rest.map((line) => `  ${line}\n`).join('')}`;
+}
+
 /** For a terminal: like escapeControl, but newlines and tabs stay (a multi-line reply stays readable). */
 const TERMINAL_UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 const TERMINAL_UNSAFE_TEST = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;

@@ -84,7 +84,7 @@ test('a script: checked up to its listen() (PORT set to the bound port), or exit
   t.regex(broken.stderr, /^appd: script .*broken\.mjs failed: Error \[ERR_MODULE_NOT_FOUND\]: Cannot find module .*missing-module\.mjs/);
   const quiet = await check(directory, ['--script', './quiet.mjs', '-b', '127.0.0.1:0']);
   t.is(quiet.code, 3);
-  t.regex(quiet.stderr, /^appd: script .*quiet\.mjs exited with code 0 before it called listen\(\):\nnothing to serve$/m);
+  t.regex(quiet.stderr, /^appd: script .*quiet\.mjs exited with code 0 before it called listen\(\):\n {2}nothing to serve$/m, 'its output indented under appd\'s line');
 });
 
 test('pools: each HTTP pool checked in its own directory (chdir), the failing one named', async (t) => {

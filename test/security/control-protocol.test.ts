@@ -43,7 +43,8 @@ async function pingMs(socket: string): Promise<number> {
   }
 }
 
-test('25 connections of nested-array frames before hello: refused at once, ping answers, workers keep their heartbeats, RSS flat', async (t) => {
+// Serial: the figures of one (ping, RSS) must not include the load another puts on this process.
+test.serial('25 connections of nested-array frames before hello: refused at once, ping answers, workers keep their heartbeats, RSS flat', async (t) => {
   const daemon = await startDaemon(t, { args: [fixture('pid-app.mjs'), '-w', '2', '-b', '127.0.0.1:0', '--timeout', '5'] });
   const socket = join(daemon.directory, 'appd', `${/Control socket: .*\/([^/]+)\.sock/.exec(daemon.output)?.[1] ?? ''}.sock`);
   const workers = await daemon.waitForWorkers(2);
@@ -73,14 +74,14 @@ test('25 connections of nested-array frames before hello: refused at once, ping 
   t.regex(String(refusal(attackers[0])?.['message']), /frame length 63000 exceeds the limit of 4096 bytes/);
   t.is(refusal(greeted[0])?.['code'], 'bad_frame', 'after it, the frame is refused before decoding');
   t.regex(String(refusal(greeted[0])?.['message']), /refused before decoding: declares \d+ more element\(s\) but only \d+ byte\(s\) follow/);
-  // Wall-clock bounds are loose on a loaded machine (pings before the attack are logged to compare);
-  // the code before the fix blocked its loop for over 40 s here.
-  t.true(Math.max(...pings) < 10_000, `ping took ${Math.max(...pings)} ms`);
+  // No wall-clock bound (the machine may be loaded): the figures are logged to compare with the pings
+  // before the attack; that the loop was not blocked shows in the workers' heartbeats below (the code
+  // before the fix blocked it for over 40 s here, and both workers were killed for missing them).
   t.true(grown < 20 * 1024, `master RSS grew ${grown} kB`);
   t.deepEqual(daemon.workers(), workers, 'no worker was killed for a missed heartbeat');
 });
 
-test('a client that keeps sending bad requests is closed after a few', async (t) => {
+test.serial('a client that keeps sending bad requests is closed after a few', async (t) => {
   const daemon = await startDaemon(t, { args: [fixture('pid-app.mjs'), '-w', '1', '-b', '127.0.0.1:0'] });
   const socket = join(daemon.directory, 'appd', `${/Control socket: .*\/([^/]+)\.sock/.exec(daemon.output)?.[1] ?? ''}.sock`);
   const client = await RawControlClient.connect(socket);
@@ -96,7 +97,7 @@ test('a client that keeps sending bad requests is closed after a few', async (t)
   await waitFor('the daemon to answer others', async () => (await pingMs(socket)) >= 0, 10_000);
 });
 
-test('128 clients that ask and never read share one bounded reply budget; the ones holding most are dropped', async (t) => {
+test.serial('128 clients that ask and never read share one bounded reply budget; the ones holding most are dropped', async (t) => {
   const daemon = await startDaemon(t, {
     args: [fixture('pid-app.mjs'), '-w', '2', '-b', '127.0.0.1:0'],
     // RSS must show what the master keeps, not how far V8 lets its nursery grow under the churn of
@@ -118,6 +119,8 @@ test('128 clients that ask and never read share one bounded reply budget; the on
     for (const client of clients) for (let index = 0; index < 8; index += 1) client.send({ type: 'request', id: `config-${round}-${index}`, request: { command: 'config' } });
     await new Promise((settle) => setTimeout(settle, 20));
   }
+  // On a loaded machine the master may still be reading the requests: the drops come when it has.
+  await daemon.waitForLog(/dropped control client test/, 60_000);
   const during = await pingMs(socket);
   for (const client of clients) client.destroy();
   await waitFor('the master to see them go', async () => (await pingMs(socket)) >= 0, 10_000);
