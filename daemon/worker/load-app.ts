@@ -157,9 +157,11 @@ export async function loadApp(text: string, directory: string): Promise<LoadedAp
   drainHooks.addFrom(module);
   drainHooks.addFrom(defaultExport);
 
+  // A call reads as one: 'createApp() of /srv/shop/app.js', not 'export "createApp" of /srv/shop/app.js()'.
+  const call = (argumentList: string): string => `${reference.exportName ?? 'default'}(${argumentList}) of ${reference.path}`;
   if (reference.passServer) {
     if (typeof value !== 'function') throw new AppBootFailure('load', `${label} is ${describeValue(value)}, not a function to call with the server`);
-    return { form: 'server', attach: value as (server: HttpServer) => unknown, label: `${label}(server)`, drainHooks };
+    return { form: 'server', attach: value as (server: HttpServer) => unknown, label: call('server'), drainHooks };
   }
 
   if (reference.callFactory) {
@@ -168,9 +170,9 @@ export async function loadApp(text: string, directory: string): Promise<LoadedAp
       value = await (value as () => unknown)();
     } catch (error) {
       const detail = describeAppError(error);
-      throw new AppBootFailure('init', `${label}() failed: ${detail}`);
+      throw new AppBootFailure('init', `${call('')} failed: ${detail}`);
     }
-    label = `the value returned by ${label}()`;
+    label = `the value returned by ${call('')}`;
   }
   const listener = toListener(value, label);
   drainHooks.addFrom(value);
