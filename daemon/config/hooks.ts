@@ -3,15 +3,22 @@
 
 import type { HookFunction } from '../../shared/settings/kinds.js';
 import type { Logger } from '../master/logger.js';
+import { describeAppError } from '../worker/app-error.js';
 
 export type HookName = 'onStarting' | 'whenReady' | 'preFork' | 'postFork' | 'workerExit' | 'onReload' | 'onExit';
 
 /** Hooks run in the master, so a slow one would stall it: the ones awaited are given this long. */
 const AWAITED_HOOK_LIMIT_MS = 10_000;
 
+/**
+ * One line: the log escapes a newline, so a whole stack would arrive as one long line of `\n`s
+ * with appd's own frames in it. The error's headline and where in the config file it was thrown
+ * (its first frame that is not appd's or Node's) say what the user needs.
+ */
 function report(logger: Logger, name: HookName, error: unknown): void {
-  const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
-  logger.error(`hook ${name} failed: ${detail}`);
+  const [headline = '', ...frames] = describeAppError(error).split('\n');
+  const where = /^\s+at (?:.*\()?(.+?)\)?$/.exec(frames[0] ?? '')?.[1]?.replace(/^file:\/\//, '').replace(/\?version=\d+/, '');
+  logger.error(`hook ${name} failed: ${headline}${where ? ` (at ${where})` : ''}`);
 }
 
 /** Calls the hook and does not wait for it; a rejected promise is logged. */
