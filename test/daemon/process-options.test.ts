@@ -2,12 +2,12 @@
 // --pidfile refuses a live daemon, --env, --chdir and --user reach the workers.
 
 import test from 'ava';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { APPD, fixture, startDaemon, tempDirectory } from '../helpers/daemon.js';
 import { get } from '../helpers/http.js';
-import { installationForOthers, testAsNobody } from '../helpers/other-users.js';
+import { installationForOthers, runCommand, testAsNobody } from '../helpers/other-users.js';
 import { isAlive, killQuietly, readStat, waitFor } from '../helpers/processes.js';
 
 const ENV_APP = `export default (request, response) => response.end(JSON.stringify({
@@ -48,8 +48,8 @@ test('--pidfile: written with the master pid, a second daemon refused, removed o
   const pidfile = join(daemon.directory, 'app.pid');
   t.is(readFileSync(pidfile, 'utf8'), `${daemon.pid}\n`);
   // Its own runtime directory: with the default one, a suite running beside this one shares the name's socket.
-  const second = spawnSync(process.execPath, [APPD, fixture('pid-app.mjs'), '-b', '127.0.0.1:0', '-p', pidfile], { encoding: 'utf8', timeout: 15_000, env: { ...process.env, XDG_RUNTIME_DIR: daemon.directory, APPD_CMD_ARGS: '' } });
-  t.is(second.status, 2);
+  const second = await runCommand([process.execPath, APPD, fixture('pid-app.mjs'), '-b', '127.0.0.1:0', '-p', pidfile], { timeoutMs: 60_000, env: { ...process.env, XDG_RUNTIME_DIR: daemon.directory, APPD_CMD_ARGS: '' } });
+  t.is(second.code, 2);
   t.is(second.stderr.trim(), `appd: pidfile ${pidfile} names process ${daemon.pid}, which is running: is appd already running?`);
   daemon.signal('SIGTERM');
   await daemon.exited();
@@ -58,15 +58,16 @@ test('--pidfile: written with the master pid, a second daemon refused, removed o
 
 test('--daemon returns 0 once the workers are ready, and the daemon runs detached', async (t) => {
   const directory = tempDirectory(t);
-  const result = spawnSync(process.execPath, [APPD, fixture('pid-app.mjs'), '-b', '127.0.0.1:0', '--daemon', '-p', 'app.pid', '--error-logfile', 'error.log'], {
-    cwd: directory, encoding: 'utf8', timeout: 20_000, env: { ...process.env, XDG_RUNTIME_DIR: directory },
+  // Asynchronously (not spawnSync): the file's other tests keep running while this daemon starts.
+  const result = await runCommand([process.execPath, APPD, fixture('pid-app.mjs'), '-b', '127.0.0.1:0', '--daemon', '-p', 'app.pid', '--error-logfile', 'error.log'], {
+    cwd: directory, timeoutMs: 90_000, env: { ...process.env, XDG_RUNTIME_DIR: directory },
   });
+  t.is(result.code, 0, result.stderr);
   const pid = Number(readFileSync(join(directory, 'app.pid'), 'utf8'));
   t.teardown(async () => {
     killQuietly(-pid, 'SIGKILL');
     await waitFor('the daemon to exit', () => !isAlive(pid));
   });
-  t.is(result.status, 0);
   t.regex(result.stderr, new RegExp(`appd: running in the background as pid ${pid} \\(1 worker ready`));
   t.true(isAlive(pid));
   t.is(readStat(pid)?.ppid, 1, 'detached from the command that started it');
@@ -77,13 +78,13 @@ test('--daemon returns 0 once the workers are ready, and the daemon runs detache
   t.false(existsSync(join(directory, 'app.pid')));
 });
 
-test('--daemon with a broken app exits with the daemon\'s code and error', (t) => {
+test('--daemon with a broken app exits with the daemon\'s code and error', async (t) => {
   const directory = tempDirectory(t);
   mkdirSync(join(directory, 'logs'));
   writeFileSync(join(directory, 'broken.mjs'), 'export default 42;\n');
-  const result = spawnSync(process.execPath, [APPD, 'broken.mjs', '-b', '127.0.0.1:0', '--daemon', '--error-logfile', 'logs/error.log'], {
-    cwd: directory, encoding: 'utf8', timeout: 20_000, env: { ...process.env, XDG_RUNTIME_DIR: directory },
+  const result = await runCommand([process.execPath, APPD, 'broken.mjs', '-b', '127.0.0.1:0', '--daemon', '--error-logfile', 'logs/error.log'], {
+    cwd: directory, timeoutMs: 90_000, env: { ...process.env, XDG_RUNTIME_DIR: directory },
   });
-  t.is(result.status, 4);
+  t.is(result.code, 4, result.stderr);
   t.regex(result.stderr, /appd: the default export of broken\.mjs is number, not a request listener/);
 });

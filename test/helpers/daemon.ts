@@ -127,7 +127,7 @@ export class TestDaemon {
       .sort((left, right) => commandLine(left).localeCompare(commandLine(right)));
   }
 
-  async waitForWorkers(count: number, timeoutMs = 10_000): Promise<number[]> {
+  async waitForWorkers(count: number, timeoutMs = 30_000): Promise<number[]> {
     return waitFor(`${count} workers`, () => {
       const workers = this.workers();
       return workers.length === count ? workers : null;
@@ -135,7 +135,7 @@ export class TestDaemon {
   }
 
   /** Waits until the log matches (counting only output after `from` characters). */
-  async waitForLog(pattern: RegExp, timeoutMs = 10_000, from = 0): Promise<RegExpExecArray> {
+  async waitForLog(pattern: RegExp, timeoutMs = 30_000, from = 0): Promise<RegExpExecArray> {
     return waitFor(`log matching ${pattern}`, () => pattern.exec(this.output.slice(from)), timeoutMs).catch((error: Error) => {
       throw new Error(`${error.message}\n--- daemon output ---\n${this.output}`);
     });
@@ -198,7 +198,7 @@ export async function startDaemon(t: ExecutionContext, options: DaemonOptions): 
   });
   if (options.waitFor !== 'nothing') {
     await Promise.race([
-      daemon.waitForLog(/\[INFO\] ready: /, options.timeoutMs ?? 15_000),
+      daemon.waitForLog(/\[INFO\] ready: /, options.timeoutMs ?? 60_000),
       daemon.exited().then(({ code }) => {
         throw new Error(`appd exited with code ${code} before it was ready:\n${daemon.output}`);
       }),

@@ -50,7 +50,12 @@ export function findProcesses(text: string): number[] {
   return allPids().filter((pid) => pid !== process.pid && isAlive(pid) && commandLine(pid).includes(text));
 }
 
-export async function waitFor<T>(what: string, probe: () => T | null | undefined | false | Promise<T | null | undefined | false>, timeoutMs = 10_000, intervalMs = 25): Promise<T> {
+/**
+ * Polls `probe` until it returns a value. The default limit is generous (30 s): it only bounds how long
+ * a failing test takes, and two copies of the suite on a loaded 2-core machine saw 10 s pass before two
+ * workers had logged what they do at once on a quiet one.
+ */
+export async function waitFor<T>(what: string, probe: () => T | null | undefined | false | Promise<T | null | undefined | false>, timeoutMs = 30_000, intervalMs = 25): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
