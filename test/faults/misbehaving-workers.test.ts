@@ -1,5 +1,5 @@
 // Fault injection: one daemon, one pool per way a worker goes wrong (busy loop, memory leak, exit during
-// boot, never ready, deaf to SIGTERM), beside a healthy pool under load. Each is handled per its
+// boot, never ready, deaf to stop requests), beside a healthy pool under load. Each is handled per its
 // setting and shows in `appctl status --json` and the event feed; the healthy pool never fails a request.
 
 import test from 'ava';
@@ -32,7 +32,7 @@ function pidsOf(snapshot: StatusSnapshot, pool: string): number[] {
   return (snapshot.pools.find((candidate) => candidate.name === pool)?.workers ?? []).map((worker) => worker.pid);
 }
 
-test('busy loop, leak, exit during boot, never ready, deaf to SIGTERM: each handled, shown, and web keeps serving', async (t) => {
+test('busy loop, leak, exit during boot, never ready, deaf to stop requests: each handled, shown, and web keeps serving', async (t) => {
   const daemon = await startDaemon(t, { args: ['-c', 'appd.config.mjs'], files: { 'appd.config.mjs': CONFIG }, timeoutMs: 30_000 });
   const events = await followWorkerEvents(t, daemon);
   const stopLoad = new AbortController();
@@ -87,12 +87,13 @@ test('busy loop, leak, exit during boot, never ready, deaf to SIGTERM: each hand
     t.regex(shown.stopReason ?? '', /^replaced by deaf\.0 g2/);
     const [, grace] = await daemon.waitForLog(new RegExp(`killing worker deaf\\.0 g1 \\(pid ${deafPid}\\): still running (\\d+)s after stop`), 20_000);
     t.is(grace, '2', 'graceful-timeout (1 s) plus the 1 s the worker gets to cut its own connections');
-    t.regex(daemon.output, new RegExp(`\\[${deafPid}\\] \\[deaf\\.0 g1\\] SIGTERM ignored`));
+    // A ready HTTP worker is asked over IPC (DESIGN §17), not with SIGTERM, which it would ignore too.
+    t.regex(daemon.output, new RegExp(`\\[${deafPid}\\] \\[deaf\\.0 g1\\] drain ignored; blocking`));
     const exited = await waitFor('the deaf worker to exit', () =>
       events.all().find((event) => event.pid === deafPid && event.state === 'exited'), 20_000);
     const stopped = events.all().find((event) => event.pid === deafPid && event.state === 'stopping');
     t.is(exited.detail, 'signal SIGKILL (reload)', 'appctl restart replaced it');
-    return `ignores SIGTERM: SIGKILLed ${(((exited.time) - (stopped?.time ?? 0)) / 1000).toFixed(1)} s after its stop (graceful-timeout 1 s + 1 s)`;
+    return `ignores its drain: SIGKILLed ${(((exited.time) - (stopped?.time ?? 0)) / 1000).toFixed(1)} s after its stop (graceful-timeout 1 s + 1 s)`;
   })();
 
   const figures = await Promise.all([busy, leaky, deaf]);
