@@ -33,6 +33,9 @@ export interface ReloadContext {
   readonly metrics: MasterCounters;
 }
 
+/** What a reload request that came while a read was in flight is told (and the log says). */
+const JOINS_NEXT_READ = 'a reload is reading the configuration; this one reads it again right after';
+
 /** null: every pool. */
 type Scope = string | null;
 
@@ -64,11 +67,16 @@ export class ReloadFlow {
   request({ pool, requester }: EventOf<'reload'>): void {
     const { logger, supervisor } = this.#context;
     if (pool !== null && !supervisor.pools.has(pool)) return requester.done?.({ status: 'failed', message: `no pool named "${pool}"` });
-    logger.info(`${requester.origin}: reloading${pool ? ` pool ${pool}` : ''}: reading the configuration again`);
-    if (this.#reading === null) return this.#read(pool, [requester]);
+    const what = `${requester.origin}: reloading${pool ? ` pool ${pool}` : ''}`;
+    if (this.#reading === null) {
+      logger.info(`${what}: reading the configuration again`);
+      return this.#read(pool, [requester]);
+    }
     // The read in flight may have started before a file this requester just changed: it waits for the
-    // next read, which starts once this one is applied, and gets that reload's outcome.
-    requester.progress?.('a reload is reading the configuration; this one reads it again right after');
+    // next read, which starts once this one is applied, and gets that reload's outcome. Requests that
+    // wait together share that one read (a storm of HUPs costs two reloads, not one per signal).
+    logger.info(`${what}: ${JOINS_NEXT_READ}`);
+    requester.progress?.(JOINS_NEXT_READ);
     const waiting = this.#waiting.get(pool) ?? [];
     waiting.push(requester);
     this.#waiting.set(pool, waiting);
@@ -97,8 +105,11 @@ export class ReloadFlow {
     if (this.#context.stopping()) return this.#refuseWaiting();
     const [next] = this.#waiting;
     if (next) {
-      this.#waiting.delete(next[0]);
-      this.#read(next[0], next[1]);
+      const [scope, waiting] = next;
+      this.#waiting.delete(scope);
+      // One line per read, naming every request it covers, so each one can be seen handled in the log.
+      this.#context.logger.info(`reloading${scope ? ` pool ${scope}` : ''} for ${waiting.map((requester) => requester.origin).join(', ')}: reading the configuration again`);
+      this.#read(scope, waiting);
     }
   }
 
