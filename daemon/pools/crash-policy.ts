@@ -33,10 +33,17 @@ function exitReason(worker: WorkerHandle, unasked: UnaskedExit): string {
 }
 
 /**
+ * Whatever start-seconds says (0 switches it off), a slot whose worker exits sooner than this after
+ * its start backs off: /bin/false with start-seconds 0 was restarted ~250 times a second, with the
+ * master at 69% of a core and its healthy pools starved (issue 15 item 2).
+ */
+export const RESTART_FLOOR_MS = 1000;
+
+/**
  * An exit the master did not ask for: a command that ended by its restart policy stays exited; one
- * that ran start-seconds, or was killed from outside, is simply started again; an earlier one is a
- * failed start, throttled with exponential backoff, and after start-retries of them in a row the
- * slot is fatal.
+ * that ran start-seconds (and at least RESTART_FLOOR_MS), or was killed from outside, is simply started
+ * again; an earlier one is a failed start, throttled with exponential backoff, and after start-retries
+ * of them in a row the slot is fatal.
  */
 export function judgeExit(worker: WorkerHandle, record: SlotRecord, code: number | null, unasked: UnaskedExit, now: number, wallNow: number, random: () => number): SlotEvent {
   const settings = worker.settings;
@@ -47,10 +54,13 @@ export function judgeExit(worker: WorkerHandle, record: SlotRecord, code: number
   // kill -9 by an operator or a chaos tool is not the program failing to start: backing off would
   // leave the pool short for seconds after a burst of kills. The failures so far are kept.
   if (unasked === 'outside-kill') return { type: 'replace-now', exit, failedBefore: 'kept' };
-  const started = worker.readyAt !== null && now - worker.spawnedAt >= settings.startSeconds * 1000;
-  if (started) return { type: 'replace-now', exit, failedBefore: 'forgotten' };
+  const lived = now - worker.spawnedAt;
+  const started = worker.readyAt !== null && lived >= settings.startSeconds * 1000;
+  if (started && lived >= RESTART_FLOOR_MS) return { type: 'replace-now', exit, failedBefore: 'forgotten' };
   const failures = record.failures + 1;
-  if (failures > settings.startRetries) return { type: 'gave-up', exit };
+  // Under the floor but started by start-seconds (0, say): it backs off like a failed start, and is
+  // never fatal for it: the program may be meant to exit quickly, only not thousands of times a minute.
+  if (!started && failures > settings.startRetries) return { type: 'gave-up', exit };
   return { type: 'failed-start', exit, at: now, delayMs: backoffDelayMs(failures, random) };
 }
 

@@ -89,7 +89,7 @@ function manageSlot(supervisor: Supervisor, pool: Pool, slot: number, rollingSoF
     // Stop-first pools wait until the old process is really gone. So does a slot whose worker is being
     // killed for failing to boot (boot timeout): its failure must count (backoff, fatal) before the next try.
     const waitForOld = (!startsSuccessorFirst(pool) && workers.length > 0) || workers.some((worker) => worker.bootFailure !== null);
-    if (mayStart && !waitForOld) supervisor.spawnWorker(pool, slot);
+    if (mayStart && !waitForOld && supervisor.spawnCeiling.take(now)) supervisor.spawnWorker(pool, slot);
     return workers.some((worker) => worker.generation < pool.generation) ? 1 : 0;
   }
   if (newest.state === 'ready') {
@@ -101,7 +101,8 @@ function manageSlot(supervisor: Supervisor, pool: Pool, slot: number, rollingSoF
   const outdated = newest.generation < pool.generation;
   if (!outdated && newest.recycleReason === null) return newest.state === 'starting' && live.length > 1 ? 1 : 0;
   if (newest.state !== 'ready' || !mayStart || (outdated && rollingSoFar >= pool.settings.reloadBatch)) return 0;
-  if (startsSuccessorFirst(pool)) supervisor.spawnWorker(pool, slot);
-  else supervisor.retireWorker(newest, 'restarting', outdated ? `restarting into generation ${pool.generation}` : `replacing: ${newest.recycleReason}`);
+  if (startsSuccessorFirst(pool)) {
+    if (supervisor.spawnCeiling.take(now)) supervisor.spawnWorker(pool, slot);
+  } else supervisor.retireWorker(newest, 'restarting', outdated ? `restarting into generation ${pool.generation}` : `replacing: ${newest.recycleReason}`);
   return outdated ? 1 : 0;
 }

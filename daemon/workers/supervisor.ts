@@ -17,6 +17,7 @@ import { SlotHandoff } from './slot-handoff.js';
 import { SlotSockets } from '../sockets/slot-sockets.js';
 import type { BootFailureReport, RetireCause, StopMode } from './state.js';
 import { DeadlineKeeper } from './deadline-keeper.js';
+import { SpawnCeiling } from '../pools/spawn-ceiling.js';
 import type { WorkerToMaster } from '../contracts/worker-messages.js';
 
 export type { StopMode } from './state.js';
@@ -52,6 +53,8 @@ export class Supervisor {
   /** slot-bind: each slot's own sockets, and which of the slot's workers accepts on them. */
   readonly slotSockets: SlotSockets;
   readonly slotHandoff = new SlotHandoff();
+  /** Worker starts across all pools (manageWorkers takes one per spawn). */
+  readonly spawnCeiling: SpawnCeiling;
   readonly #identities = new Map<string, Identity | null>();
   readonly #context: SupervisorContext;
   readonly #unaskedExits = new UnaskedExitClassifier();
@@ -62,6 +65,7 @@ export class Supervisor {
     this.#context = context;
     this.#deadlines = new DeadlineKeeper(context.logger);
     this.slotSockets = new SlotSockets(context.logger);
+    this.spawnCeiling = new SpawnCeiling(context.logger);
   }
 
   /** A pool of the configuration; its workers start at `generation` (past the old master's after an upgrade). */
