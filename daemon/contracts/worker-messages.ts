@@ -81,7 +81,9 @@ export type WorkerToMaster =
   | { readonly type: 'heartbeat'; readonly stats: WorkerStats }
   | { readonly type: 'recycle'; readonly reason: string }
   /** It stopped accepting (drain started): from now on no new connection reaches it. */
-  | { readonly type: 'draining' };
+  | { readonly type: 'draining' }
+  /** slot-bind, while draining: none of its slot-socket connections can carry another request (closed, upgraded, or answering with Connection: close). */
+  | { readonly type: 'released-slot' };
 
 export type MasterToWorker =
   | { readonly type: 'drain' }
@@ -151,6 +153,7 @@ export function readWorkerMessage(value: unknown): ChannelReading {
   switch (type) {
     case 'ready':
     case 'draining':
+    case 'released-slot':
       return { kind: 'message', message: { type } };
     case 'recycle': {
       const reason = value['reason'];

@@ -44,7 +44,7 @@ export function manageWorkers(supervisor: Supervisor, stop: DaemonStop | null, n
   }
   supervisor.slotHandoff.step(supervisor.pools.values(), {
     workersOf: (pool, slot) => supervisor.workersOf(pool, slot),
-    hasStoppedAccepting: (worker) => worker.hasStoppedAccepting(now),
+    hasReleasedSlot: (worker) => worker.hasReleasedSlot(now),
   });
 }
 

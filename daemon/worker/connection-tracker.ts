@@ -45,6 +45,8 @@ interface SocketState {
   bytesAtIdle: number;
   /** Handed to the app by an 'upgrade' or 'connect' event: no longer HTTP, never reaped as idle. */
   upgraded: boolean;
+  /** It has had a response: a keep-alive connection between requests, not one whose first is on its way. */
+  answered: boolean;
 }
 
 export class ConnectionTracker {
@@ -57,6 +59,9 @@ export class ConnectionTracker {
   #onEmpty: (() => void) | null = null;
   #noConnectionWaiters: (() => void)[] = [];
   #idleLimitMs = MINIMUM_DRAIN_IDLE_MS;
+  /** slot-bind: the connections accepted on this worker's slot sockets. */
+  readonly #slotConnections = new WeakSet<Socket>();
+  #onSlotReleased: (() => void) | null = null;
 
   get draining(): boolean {
     return this.#draining;
@@ -81,10 +86,45 @@ export class ConnectionTracker {
     server.on('connection', (socket: Socket) => this.track(socket));
   }
 
+  /**
+   * slot-bind: a connection accepted on a slot socket, marked as it is accepted (node:http sets
+   * socket.server to itself, so the listening socket it came from is not known later).
+   */
+  markSlotConnection(socket: Socket): void {
+    this.#slotConnections.add(socket);
+  }
+
+  /**
+   * slot-bind, while draining: calls `callback` once no connection accepted on a slot socket can carry
+   * another request: each is closed, upgraded (the app's), or answering its last request with
+   * Connection: close. Until then the slot's next worker must not accept there: a proxy would send a
+   * client's requests to both generations.
+   *
+   * Idle slot connections are closed now, not after keep-alive as others are (see the top of this file):
+   * every request a draining worker answers there starts state that dies with it. A socket.io handshake
+   * answered by the old worker made a session whose next poll reached the new one (400 Session ID
+   * unknown: 11 connect errors of 20 clients across a reload through nginx). The peer of a slot socket
+   * is a proxy pinning clients, and a proxy reusing an idle connection as it closes is the race it
+   * already meets whenever keep-alive runs out (nginx keeps idle upstream connections 60 s, appd 5 s).
+   */
+  whenSlotReleased(callback: () => void): void {
+    this.#onSlotReleased = callback;
+    for (const [socket, state] of this.#sockets) {
+      // One just accepted has its first request on the way: it is answered (Connection: close).
+      if (this.#slotConnections.has(socket) && state.answered && this.#isIdle(socket, state)) socket.destroy();
+    }
+    this.#checkSlotReleased();
+  }
+
+  /** No request in flight or arriving (bytes after the last response are one on its way), not upgraded. */
+  #isIdle(socket: Socket, state: SocketState): boolean {
+    return !state.upgraded && state.responses.size === 0 && socket.bytesRead === state.bytesAtIdle;
+  }
+
   /** Counts a connection until it closes; once only (the PROXY header reader tracks it before 'connection'). */
   track(socket: Socket): void {
     if (this.#sockets.has(socket)) return;
-    const state: SocketState = { responses: new Set(), pipelined: false, closing: null, lastActivity: Date.now(), bytesAtIdle: socket.bytesRead, upgraded: false };
+    const state: SocketState = { responses: new Set(), pipelined: false, closing: null, lastActivity: Date.now(), bytesAtIdle: socket.bytesRead, upgraded: false, answered: false };
     this.#sockets.set(socket, state);
     socket.once('close', () => {
       // Whatever it still had in flight ends with it (see the top of this file).
@@ -92,6 +132,7 @@ export class ConnectionTracker {
       state.responses.clear();
       this.#sockets.delete(socket);
       this.#checkEmpty();
+      this.#checkSlotReleased();
     });
   }
 
@@ -115,6 +156,7 @@ export class ConnectionTracker {
       // Already gone if its connection closed first.
       if (!state.responses.delete(response)) return;
       this.#inFlight -= 1;
+      state.answered = true;
       state.lastActivity = Date.now();
       state.bytesAtIdle = socket.bytesRead;
     });
@@ -182,6 +224,19 @@ export class ConnectionTracker {
       const quiet = socket.bytesRead === state.bytesAtIdle;
       if (!state.upgraded && state.responses.size === 0 && quiet && now - state.lastActivity >= this.#idleLimitMs) socket.destroy();
     }
+    this.#checkSlotReleased();
+  }
+
+  #checkSlotReleased(): void {
+    if (this.#onSlotReleased === null || !this.#draining) return;
+    for (const [socket, state] of this.#sockets) {
+      if (!this.#slotConnections.has(socket)) continue;
+      // Marked closing and still answering: its client sends nothing more on it.
+      if (!state.upgraded && !(state.responses.size > 0 && state.closing !== null)) return;
+    }
+    const released = this.#onSlotReleased;
+    this.#onSlotReleased = null;
+    released();
   }
 
   /** Destroys every connection still open (graceful-timeout reached); returns how many, and how many were upgraded. */

@@ -7,7 +7,7 @@
 // once. Emitting 'connection' is node:http's documented way to hand a server a socket; node:https
 // starts TLS on it the same way.
 
-import net, { type Server } from 'node:net';
+import net, { type Server, type Socket } from 'node:net';
 import { SD_LISTEN_FDS_START } from '../sockets/inherited.js';
 import type { WorkerSpec } from '../contracts/worker-messages.js';
 import { requireProxyHeader } from './proxy-protocol.js';
@@ -75,16 +75,22 @@ export async function forwardOtherListeners(server: Server, spec: WorkerSpec): P
   return forwardListeners(server, spec, 1, spec.listenerCount - spec.slotListenerCount);
 }
 
-/** Starts accepting on the slot's own sockets (slot-bind), once the slot's previous worker has stopped. */
-export async function listenOnSlotSockets(server: Server, spec: WorkerSpec): Promise<Server[]> {
-  return forwardListeners(server, spec, spec.listenerCount - spec.slotListenerCount, spec.listenerCount);
+/**
+ * Starts accepting on the slot's own sockets (slot-bind), once the slot's previous worker has released
+ * the slot; `accepted` sees each connection first.
+ */
+export async function listenOnSlotSockets(server: Server, spec: WorkerSpec, accepted: (socket: Socket) => void): Promise<Server[]> {
+  return forwardListeners(server, spec, spec.listenerCount - spec.slotListenerCount, spec.listenerCount, accepted);
 }
 
-async function forwardListeners(server: Server, spec: WorkerSpec, from: number, to: number): Promise<Server[]> {
+async function forwardListeners(server: Server, spec: WorkerSpec, from: number, to: number, accepted?: (socket: Socket) => void): Promise<Server[]> {
   const forwarders: Server[] = [];
   for (let index = Math.max(1, from); index < to; index += 1) {
     // noDelay as node:http sets it on the connections it accepts itself.
-    const forwarder = net.createServer({ noDelay: true }, (socket) => server.emit('connection', socket));
+    const forwarder = net.createServer({ noDelay: true }, (socket) => {
+      accepted?.(socket);
+      server.emit('connection', socket);
+    });
     const proxyProtocol = spec.proxyProtocol[index] ?? 'off';
     if (proxyProtocol !== 'off') requireProxyHeader(forwarder, proxyProtocol, describeListener(spec, index));
     await listenOn(forwarder, spec, index);

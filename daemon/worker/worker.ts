@@ -193,6 +193,8 @@ export class Worker {
     // The app hears first; the worker exits once its connections are gone and its hooks have settled.
     const hooksSettled = this.#runDrainHooks({ gracefulTimeoutMs, deadline: Date.now() + gracefulTimeoutMs });
     this.tracker.drain(() => void hooksSettled.then(() => this.exit(WORKER_EXIT.ok)), this.spec.keepAliveMs);
+    // The slot's next worker accepts there once this one has no connection left that takes requests.
+    if (this.spec.slotListenerCount > 0) this.tracker.whenSlotReleased(() => this.send({ type: 'released-slot' }));
     setTimeout(() => {
       const cut = this.tracker.cutAll();
       if (cut.connections > 0) {
@@ -230,7 +232,7 @@ export class Worker {
     const server = this.listening[0];
     if (this.#slotAccepted || this.tracker.draining || server === undefined || this.spec.slotListenerCount === 0) return;
     this.#slotAccepted = true;
-    listenOnSlotSockets(server, this.spec).then(
+    listenOnSlotSockets(server, this.spec, (socket) => this.tracker.markSlotConnection(socket)).then(
       (servers) => {
         // A drain that started meanwhile has closed the others already.
         if (this.tracker.draining) for (const forwarder of servers) forwarder.close();

@@ -38,6 +38,8 @@ const STACK_FLUSH_MS = 250;
  * runs its drain handler); a reload does not wait for it any longer (murderWorkers kills it later).
  */
 const DRAINING_ACK_WAIT_MS = 5000;
+/** A draining worker closes idle connections after keep-alive; its 'released-slot' is this late at most. */
+const SLOT_RELEASE_GRACE_MS = 5000;
 
 export class WorkerHandle {
   readonly id: number;
@@ -67,6 +69,7 @@ export class WorkerHandle {
   #stopMode: StopMode | null = null;
   #stopRequestedAt: number | null = null;
   #stoppedAcceptingAt: number | null = null;
+  #releasedSlotAt: number | null = null;
   #timedOut = false;
   #killAt: number | null = null;
   #stackPrintedAt: number | null = null;
@@ -193,6 +196,9 @@ export class WorkerHandle {
       case 'draining':
         this.#stoppedAcceptingAt ??= happened.at;
         return;
+      case 'released-slot':
+        this.#releasedSlotAt ??= happened.at;
+        return;
       case 'recycle-requested':
         if (this.#recycleReason !== null) return;
         this.#recycleReason = happened.reason;
@@ -273,6 +279,21 @@ export class WorkerHandle {
     if (this.#state !== 'stopping') return false;
     if (this.settings.kind === 'command' || this.#stoppedAcceptingAt !== null) return true;
     return now - (this.#stopRequestedAt ?? 0) >= DRAINING_ACK_WAIT_MS;
+  }
+
+  /**
+   * slot-bind: whether its slot's next worker may accept on the slot sockets. Not as soon as it stopped
+   * accepting: a proxy's idle keep-alive connections to it would still carry requests (a new socket.io
+   * session's handshake, whose next poll then reached the new worker: 400 Session ID unknown). Once it
+   * said none of its slot connections can carry another request; or it is gone or stuck
+   * (hasStoppedAccepting's wait); or keep-alive plus SLOT_RELEASE_GRACE_MS after it stopped accepting
+   * (a pipelining client is served until it pauses: the slot does not wait for it that long).
+   */
+  hasReleasedSlot(now: number): boolean {
+    if (!this.hasStoppedAccepting(now)) return false;
+    if (this.#state === 'exited' || this.settings.kind === 'command' || this.#releasedSlotAt !== null) return true;
+    if (this.#stoppedAcceptingAt === null) return true; // stuck: it never said it stopped accepting
+    return now - this.#stoppedAcceptingAt >= this.settings.keepAlive * 1000 + SLOT_RELEASE_GRACE_MS;
   }
 
   /**

@@ -35,6 +35,8 @@ export interface WorkerEventPayloads {
   'boot-error': { readonly report: BootFailureReport };
   /** It stopped accepting connections (drain started). */
   draining: { readonly at: number };
+  /** slot-bind: none of its connections from a slot socket can carry another request (see slot-handoff.ts). */
+  'released-slot': { readonly at: number };
   /** It should be replaced by a successor first (max-requests, max-memory, appctl restart of its slot). */
   'recycle-requested': { readonly reason: string; readonly cause: RecycleCause | null };
   /** The master asks it to stop: drain (graceful) or exit now (quick). */
@@ -78,6 +80,7 @@ export const TRANSITIONS: Readonly<Record<WorkerState, Readonly<Record<WorkerEve
     heartbeat: stay('starting'),
     'boot-error': stay('starting'),
     draining: stay('starting'),
+    'released-slot': stay('starting'),
     'recycle-requested': stay('starting'),
     retire: to('stopping', 'ask-to-stop'),
     'missed-heartbeat': null,
@@ -93,6 +96,7 @@ export const TRANSITIONS: Readonly<Record<WorkerState, Readonly<Record<WorkerEve
     heartbeat: stay('ready'),
     'boot-error': stay('ready'),
     draining: stay('ready'),
+    'released-slot': stay('ready'),
     'recycle-requested': stay('ready'),
     retire: to('stopping', 'ask-to-stop'),
     'missed-heartbeat': to('stopping', 'request-stack', 'ask-to-stop'),
@@ -109,6 +113,7 @@ export const TRANSITIONS: Readonly<Record<WorkerState, Readonly<Record<WorkerEve
     heartbeat: stay('stopping'),
     'boot-error': stay('stopping'),
     draining: stay('stopping'),
+    'released-slot': stay('stopping'),
     'recycle-requested': stay('stopping'),
     retire: to('stopping', 'ask-to-stop'),
     'missed-heartbeat': null,
@@ -123,6 +128,7 @@ export const TRANSITIONS: Readonly<Record<WorkerState, Readonly<Record<WorkerEve
     heartbeat: null,
     'boot-error': null,
     draining: null,
+    'released-slot': null,
     'recycle-requested': null,
     retire: null,
     'missed-heartbeat': null,

@@ -197,6 +197,9 @@ export class Supervisor {
       case 'draining':
         worker.transition('draining', { at: now });
         break;
+      case 'released-slot':
+        worker.transition('released-slot', { at: now });
+        break;
       case 'recycle':
         if (worker.recycleReason === null) {
           worker.transition('recycle-requested', { reason: message.reason, cause: 'max_requests' });

@@ -124,6 +124,8 @@ const ACK_TIMEOUT_MS = 15_000;
 
 interface ClientTally {
   connectErrors: number;
+  /** What each connect error said, with how often (a report, when the count is not 0). */
+  readonly connectErrorReasons: Map<string, number>;
   ackTimeouts: number;
   acks: number;
   slowestAckMs: number;
@@ -136,7 +138,11 @@ async function session(url: string, localAddress: string, going: () => boolean, 
   const agent = new http.Agent({ keepAlive: true, localAddress });
   // engine.io-client hands `agent` to its long-polling requests and `localAddress` to the WebSocket.
   const socket: Socket = io(url, { agent, localAddress, forceNew: true } as unknown as Parameters<typeof io>[1]);
-  socket.on('connect_error', () => (tally.connectErrors += 1));
+  socket.on('connect_error', (error: Error & { description?: unknown; context?: unknown }) => {
+    tally.connectErrors += 1;
+    const reason = `${error.message} ${JSON.stringify(error.description ?? null)}`.slice(0, 300);
+    tally.connectErrorReasons.set(reason, (tally.connectErrorReasons.get(reason) ?? 0) + 1);
+  });
   try {
     for (let sent = 0; going(); sent += 1) {
       const emittedAt = Date.now();
@@ -163,7 +169,7 @@ async function session(url: string, localAddress: string, going: () => boolean, 
 nginxTest('socket.io (long-polling, then WebSocket) through nginx over slot sockets: 20 clients x 8 s, 0 connect errors, 0 ack timeouts, across appctl reload', [], async (t) => {
   const { daemon, nginx, port } = await shop(t, 'nginx-sticky.conf', [`${fixture('proxies/socketio-app.mjs')}:attach(server)`, '-w', '2', '--slot-bind', 'unix:web.{slot}.sock']);
   const url = `http://127.0.0.1:${port}`;
-  const tally: ClientTally = { connectErrors: 0, ackTimeouts: 0, acks: 0, slowestAckMs: 0, slots: Array.from({ length: 20 }, () => new Set<number>()) };
+  const tally: ClientTally = { connectErrors: 0, connectErrorReasons: new Map(), ackTimeouts: 0, acks: 0, slowestAckMs: 0, slots: Array.from({ length: 20 }, () => new Set<number>()) };
   const started = Date.now();
   let reloadedAt: number | null = null;
   // First session: connected before the reload, acking through it until shortly after; second: a
@@ -179,6 +185,7 @@ nginxTest('socket.io (long-polling, then WebSocket) through nginx over slot sock
   reloadedAt = Date.now();
   await Promise.all(clients);
   t.log(`socket.io through nginx: ${tally.acks} acks in ${((Date.now() - started) / 1000).toFixed(1)} s, ${tally.connectErrors} connect errors, ${tally.ackTimeouts} ack timeouts (${ACK_TIMEOUT_MS / 1000} s), slowest ack ${tally.slowestAckMs} ms`);
+  for (const [reason, count] of tally.connectErrorReasons) t.log(`connect error x${count}: ${reason}`);
   t.is(tally.connectErrors, 0);
   t.is(tally.ackTimeouts, 0);
   t.true(tally.acks > 20 * 10);

@@ -71,6 +71,24 @@ test('a reload hands each slot socket from the old worker to the new one: no req
   t.deepEqual(seen.slice(firstNew).filter((generation) => generation !== 2), [], `once the new worker holds the slot, the old one answers nothing: ${seen.join(',')}`);
 });
 
+test('a reload closes the old worker\'s idle keep-alive connections on a slot socket at once (keep-alive 60 s): a proxy\'s next request reaches the new generation', async (t) => {
+  const daemon = await startDaemon(t, { args: [PID_APP, '-w', '1', '-b', '127.0.0.1:0', '--slot-bind', 'unix:web.{slot}.sock', '--keep-alive', '60'] });
+  // A proxy's idle upstream connection: one request answered, kept open.
+  const idle = net.connect(join(daemon.directory, 'web.0.sock'));
+  let received = '';
+  idle.setEncoding('utf8').on('data', (text: string) => (received += text));
+  const closed = new Promise<void>((settle) => idle.once('close', () => settle()));
+  idle.on('error', () => undefined); // a reset instead of a FIN is a close too
+  idle.write('GET / HTTP/1.1\r\nHost: shop.example\r\n\r\n');
+  await waitFor('the first answer', () => /generation=1/.test(received), 30_000);
+  await reloadAndWait(daemon, 2, 60_000);
+  // Before: it stayed open for keep-alive (60 s) and the old worker answered whatever came on it,
+  // a new socket.io session's handshake included, whose next request then reached the new worker.
+  await Promise.race([closed, waitFor('never', () => false, 30_000).catch(() => t.fail('the idle slot connection was still open 30 s after the reload'))]);
+  t.false(received.toLowerCase().includes('connection: close'), 'it was idle: no response of it said close');
+  t.is((await viaUnix(daemon, 0)).generation, 2);
+});
+
 test('a crashed worker\'s replacement takes over the slot socket; connections made meanwhile wait and are answered', async (t) => {
   const daemon = await startDaemon(t, { args: [PID_APP, '-w', '2', '-b', '127.0.0.1:0', '--slot-bind', 'unix:web.{slot}.sock'] });
   const before = await viaUnix(daemon, 1);
