@@ -37,7 +37,7 @@ function snapshot(workers: readonly WorkerStatus[], pool: Partial<PoolStatus> = 
 
 /** Removes blessed tags as blessed would before measuring ({open} and {close} are one character each). */
 function visible(line: string): string {
-  return line.replace(/\{(\/?[a-z-]+)\}/g, (tag, name: string) => (name === 'open' ? '{' : name === 'close' ? '}' : ''));
+  return line.replace(/\{(\/?[a-z-]+)\}/g, (_tag, name: string) => (name === 'open' ? '{' : name === 'close' ? '}' : ''));
 }
 
 test('sparklines scale from zero, gaps stay blank, ASCII without UTF-8', (t) => {

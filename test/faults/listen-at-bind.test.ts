@@ -3,7 +3,6 @@
 // WINCH has parked every worker, and sd_listen_fds programs that only call accept() get a listening,
 // blocking socket. `ss` reads each socket's backlog (Send-Q) and queue (Recv-Q) from the kernel.
 
-import test from 'ava';
 import { spawnSync } from 'node:child_process';
 import net from 'node:net';
 import { join } from 'node:path';
