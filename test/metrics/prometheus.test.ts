@@ -1,12 +1,14 @@
 // /metrics scraped by a real Prometheus every second, in both exposition formats (OpenMetrics, which
 // Prometheus asks for, and the 0.0.4 text format through ?format=prometheus): rate() and the counters
-// match the requests sent, histogram_quantile answers, the ready workers equal the pool, promtool finds
-// nothing to lint, and no counter goes down across a reload and a worker crash.
+// match the requests sent, histogram_quantile answers, the ready workers equal the pool, Prometheus holds
+// every series the catalog declares, promtool finds nothing to lint, and no counter goes down across a
+// reload and a worker crash.
 
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
 import { fixture, startDaemon } from '../helpers/daemon.js';
-import { metricsAddress } from '../helpers/metrics.js';
+import { catalogSampleNames, metricsAddress } from '../helpers/metrics.js';
+import { METRIC_LIST } from '../../daemon/metrics/catalog.js';
 import { get } from '../helpers/http.js';
 import { describeLoad, runLoad } from '../helpers/load-client.js';
 import { PROMETHEUS_INSTALLED, PrometheusServer } from '../helpers/prometheus.js';
@@ -44,6 +46,11 @@ prometheusTest('Prometheus scraping every second: rate and totals match the requ
   t.is(load.failed, 0, describeLoad(load));
   await settle(prometheus, requests, load.ok, 'every request counted');
   for (const target of await prometheus.targets()) t.is(target.health, 'up', `${target.job}: ${target.lastError}`);
+  // Prometheus holds every series name the catalog declares (the README's list), from both formats.
+  for (const job of JOBS) {
+    const names = await prometheus.query(`count by (__name__) ({job="${job}",__name__=~"appd_.+|process_.+|nodejs_.+"})`);
+    t.deepEqual(names.map((sample) => sample.metric['__name__'] ?? '').sort(), catalogSampleNames(METRIC_LIST), `${job}: series names in Prometheus`);
+  }
 
   for (const job of JOBS) {
     // Evaluated at the last scrape, over a window whose first sample is still 0: Prometheus extrapolates
