@@ -4,7 +4,6 @@
 // `appctl upgrade` refuses a `node` nobody dropped in a PATH directory. (The rule alone, in-process:
 // test/shared/file-trust.test.ts.)
 
-import test from 'ava';
 import { chmodSync, chownSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { appctl } from '../helpers/appctl.js';
