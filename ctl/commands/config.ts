@@ -2,6 +2,7 @@
 // (a restart-only setting changed by a reload shows the value a new master would take). Run by appctl.
 
 import type { SettingStatus } from '../../shared/control/status.js';
+import { isSettingRows, replyData } from '../client/reply-data.js';
 import { QUICK_TIMEOUT_MS, withTimeout, type Register } from './context.js';
 import { CTL_EXIT, ControlFailure } from '../client/errors.js';
 import { renderTable } from '../render/table.js';
@@ -20,7 +21,7 @@ export const registerConfig: Register = (program, run) => {
         try {
           const outcome = await withTimeout(client.request({ command: 'config' }), context.timeoutMs(QUICK_TIMEOUT_MS), client);
           if (outcome.status !== 'completed') throw new ControlFailure(outcome.message);
-          const rows = outcome.data as SettingStatus[];
+          const rows = replyData(outcome, 'config', isSettingRows, 'a list of settings');
           if (context.json) {
             // Typed values (2048, not "2048"); a pool's own settings as "pools.NAME.KEY".
             context.printJson(

@@ -1,7 +1,7 @@
 // `appctl ping`: proves the master's loop answers (the request goes through the arbiter's queue, not
 // just the socket); for health checks and scripts. Run by appctl.
 
-import type { PingData } from '../../shared/control/status.js';
+import { isPingData, replyData } from '../client/reply-data.js';
 import { QUICK_TIMEOUT_MS, runJob, type Register } from './context.js';
 import { formatDuration } from '../render/format.js';
 
@@ -16,7 +16,7 @@ export const registerPing: Register = (program, run) => {
           timeoutMs: QUICK_TIMEOUT_MS,
           render: (outcome) => {
             const milliseconds = Number(process.hrtime.bigint() - sentAt) / 1e6;
-            const data = outcome.data as PingData;
+            const data = replyData(outcome, 'ping', isPingData, 'its name, pid, phase and uptime');
             return `pong from appd '${data.name}' (pid ${data.pid}, ${data.phase}, up ${formatDuration(data.uptimeMs)}) in ${milliseconds.toFixed(1)} ms`;
           },
         });

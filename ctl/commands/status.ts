@@ -1,7 +1,8 @@
 // `appctl status [--json]`: the daemon's pools and workers (pid, slot, generation, state, uptime,
 // requests, in flight, RSS, CPU, restarts); --json prints the snapshot as is, a stable format. Run by appctl.
 
-import { STATUS_FORMAT, type StatusSnapshot } from '../../shared/control/status.js';
+import { STATUS_FORMAT } from '../../shared/control/status.js';
+import { isStatusSnapshot, replyData } from '../client/reply-data.js';
 import { QUICK_TIMEOUT_MS, withTimeout, type Register } from './context.js';
 import { CTL_EXIT, ControlFailure } from '../client/errors.js';
 import { renderStatus } from '../render/status.js';
@@ -16,10 +17,11 @@ export const registerStatus: Register = (program, run) => {
         try {
           const outcome = await withTimeout(client.request({ command: 'status' }), context.timeoutMs(QUICK_TIMEOUT_MS), client);
           if (outcome.status !== 'completed') throw new ControlFailure(outcome.message);
-          const snapshot = outcome.data as StatusSnapshot;
-          if (snapshot.format !== STATUS_FORMAT) {
-            throw new ControlFailure(`the daemon sent status format ${String(snapshot.format)}, this appctl reads ${STATUS_FORMAT}: use the appctl installed with the daemon`);
+          const format: unknown = typeof outcome.data === 'object' && outcome.data !== null && 'format' in outcome.data ? outcome.data.format : undefined;
+          if (format !== undefined && format !== STATUS_FORMAT) {
+            throw new ControlFailure(`the daemon sent status format ${String(format)}, this appctl reads ${STATUS_FORMAT}: use the appctl installed with the daemon`);
           }
+          const snapshot = replyData(outcome, 'status', isStatusSnapshot, `a status snapshot (format ${STATUS_FORMAT})`);
           if (context.json) context.printJson(snapshot);
           else context.print(renderStatus(snapshot));
           return CTL_EXIT.ok;

@@ -6,6 +6,7 @@ import type { DaemonIdentity, LogLineMessage, Outcome, Request } from '../../sha
 import { STATUS_FORMAT, type StatusSnapshot } from '../../shared/control/status.js';
 import { ControlClient, type RequestHandlers } from '../client/connection.js';
 import { ControlFailure } from '../client/errors.js';
+import { isStatusSnapshot } from '../client/reply-data.js';
 
 /** Recent log lines asked for on each (re)connect. */
 const LOG_BACKLOG_LINES = 500;
@@ -102,7 +103,9 @@ export class DaemonFeed {
     const ask = (): void => {
       client.request({ command: 'status' }).then(
         (outcome) => {
-          if (outcome.status === 'completed') this.#deliver(outcome.data as StatusSnapshot, Date.now());
+          if (outcome.status !== 'completed') return;
+          if (isStatusSnapshot(outcome.data)) this.#deliver(outcome.data, Date.now());
+          else this.#lost(client, `the daemon answered status with no snapshot this appctl can read (an appd of another version?)`);
         },
         (error: unknown) => this.#lost(client, reasonOf(error)),
       );

@@ -24,6 +24,12 @@ function omittedNote(count: number, limit: number, time: number): LogLine {
   return { time, source: 'master', pid: process.pid, level: 'warning', text: omittedLinesText(count, limit) };
 }
 
+/** What a reader of recent lines gets first when the oldest of them would not fit in RECENT_BYTES. */
+function leftOutNote(count: number, asked: number, time: number): LogLine {
+  const text = `${count} older line(s) of the last ${asked} left out: at most ${RECENT_BYTES / 1024} KB of recent log text is sent at once (the log file has every line)`;
+  return { time, source: 'master', pid: process.pid, level: 'warning', text };
+}
+
 export class LogFollower implements LogReader {
   readonly pool: string | null;
   readonly lines: number;
@@ -59,7 +65,9 @@ export class LogFollower implements LogReader {
       first -= 1;
       budget -= lineSize(recent[first] as LogLine);
     }
-    this.#subscription.addNow(recent.slice(first));
+    // Said, not silent: `appctl logs -l 100` with long lines would otherwise print 32 and stop.
+    const note = first === 0 ? [] : [leftOutNote(first, recent.length, recent[first]?.time ?? Date.now())];
+    this.#subscription.addNow([...note, ...recent.slice(first)]);
   }
 
   line(line: LogLine): void {
