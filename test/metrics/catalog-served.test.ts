@@ -1,5 +1,6 @@
 // A live /metrics serves exactly the families daemon/metrics/catalog.ts declares (the README's list is
-// generated from it), with their types, in both exposition formats: none missing, none undeclared.
+// generated from it), with their types, in both exposition formats: none missing, none undeclared;
+// the per-slot gauges exist only while the slot has a worker.
 
 import test from 'ava';
 import { METRIC_LIST } from '../../daemon/metrics/catalog.js';
@@ -15,7 +16,7 @@ function openMetricsType(name: string, type: string): string {
   return `${name} ${type}`;
 }
 
-test('/metrics serves every family of the catalog with its type, and nothing else, in both formats', async (t) => {
+test('/metrics serves every family of the catalog with its type, and nothing else, in both formats; a slot\'s series go with its worker', async (t) => {
   // A TCP bind (appd_listen_queue) and a worker (the per-slot gauges): every family has samples.
   const daemon = await startDaemon(t, { args: [fixture('crash-app.mjs'), '-w', '1', '-b', '127.0.0.1:0', '--metrics-bind', '127.0.0.1:0'] });
   const admin = metricsAddress(daemon);
@@ -33,4 +34,13 @@ test('/metrics serves every family of the catalog with its type, and nothing els
     t.deepEqual(served.sampleNames, expectedSamples, `${format}: sample names`);
   }
   t.log(`${METRIC_LIST.length} families, ${expectedSamples.length} sample names, in both formats`);
+
+  // Per-slot series come and go with the slot's worker: TTIN adds slot 1, TTOU retires it.
+  const slotOne = async (): Promise<string[]> => [...(await get(`http://${admin}/metrics`)).body.matchAll(/^(\w+)\{pool="web",slot="1"\}/gm)].map((match) => match[1] ?? '').sort();
+  daemon.signal('SIGTTIN');
+  await waitFor('slot 1\'s series', async () => (await slotOne()).length === 3, 30_000, 200);
+  t.deepEqual(await slotOne(), ['appd_worker_cpu_seconds_total', 'appd_worker_event_loop_delay_seconds', 'appd_worker_resident_memory_bytes']);
+  daemon.signal('SIGTTOU');
+  await waitFor('slot 1\'s series to go with its worker', async () => (await slotOne()).length === 0, 30_000, 200);
+  t.regex((await get(`http://${admin}/metrics`)).body, /^appd_worker_resident_memory_bytes\{pool="web",slot="0"\} \d+$/m);
 });
