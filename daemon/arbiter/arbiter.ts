@@ -23,7 +23,7 @@ import { manageWorkers, type DaemonStop } from '../pools/manage.js';
 import { UpgradeCoordinator } from '../upgrade/coordinator.js';
 import type { ArbiterOptions } from './options.js';
 import { ChildProcessSpawner } from '../workers/spawner.js';
-import { SYSTEM_CLOCK } from './clock.js';
+import { SYSTEM_CLOCK, type Clock } from './clock.js';
 import { MasterCounters } from '../metrics/counters.js';
 import { countOf } from '../../shared/plural.js';
 import { backlogOf } from '../metrics/listen-queue.js';
@@ -45,9 +45,9 @@ export class Arbiter {
   readonly startedAt: number;
   readonly #logger: Logger;
   readonly #options: ArbiterOptions;
+  readonly #clock: Clock;
   /** The monotonic clock: every deadline, and the now of status and metrics. */
-  readonly now: () => number;
-  readonly #wallNow: () => number;
+  readonly now = (): number => this.#clock.now();
   #phase: 'booting' | 'running' = 'booting';
   #stop: DaemonStop | null = null;
   readonly #stopRequesters: Requester[] = [];
@@ -63,13 +63,11 @@ export class Arbiter {
   constructor(options: ArbiterOptions) {
     this.#options = options;
     this.#logger = options.logger;
-    const clock = options.clock ?? SYSTEM_CLOCK;
-    this.now = () => clock.now();
-    this.#wallNow = () => clock.wallNow();
+    this.#clock = options.clock ?? SYSTEM_CLOCK;
     this.startedAt = this.now();
     const enqueue = (event: ArbiterEvent): void => this.queue.push(event);
     this.supervisor = new Supervisor({
-      logger: options.logger, enqueue, now: this.now, wallNow: this.#wallNow, random: options.random ?? Math.random,
+      logger: options.logger, enqueue, now: this.now, wallNow: () => this.#clock.wallNow(), random: options.random ?? Math.random,
       spawner: options.spawner ?? new ChildProcessSpawner(options.baseEnvironment),
       listeners: () => this.listeners,
       config: () => this.config,
@@ -86,7 +84,7 @@ export class Arbiter {
       phase: () => this.phase,
       uptimeMs: () => this.now() - this.startedAt,
       snapshotSources: () => ({
-        name: this.config.name, phase: this.phase, startedAt: this.startedAt, now: this.now(), wallNow: this.#wallNow(), supervisor: this.supervisor,
+        name: this.config.name, phase: this.phase, startedAt: this.startedAt, now: this.now(), wallNow: this.#clock.wallNow(), supervisor: this.supervisor,
         listeners: this.listeners, controlSocket: this.#options.controlSocket ?? '', configFile: this.resolved.configFile,
         metrics: this.metrics, backlogOf: (listener) => backlogOf(listener, this.supervisor, this.config.backlog),
       }),
