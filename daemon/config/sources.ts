@@ -58,7 +58,10 @@ export async function readConfig(sources: ConfigSources, startFile?: string | nu
     : null;
   // `appd ecosystem.config.js`, as `pm2 start ecosystem.config.js`: the APP is the config file.
   const positional = fromArgv.values['app'];
-  const ecosystemAsApp = typeof positional === 'string' && looksLikeEcosystemFile(positional) ? positional : undefined;
+  // Not with --script: `appd --script bin.js db.json` is a script given its argument the wrong way, and
+  // is refused naming the -- form.
+  const scriptGiven = fromArgv.values['script'] !== undefined || fromEnvironment?.values['script'] !== undefined;
+  const ecosystemAsApp = typeof positional === 'string' && !scriptGiven && looksLikeEcosystemFile(positional) ? positional : undefined;
   if (ecosystemAsApp !== undefined) {
     delete fromArgv.values['app'];
     // --print-config names the file as the config it is.
