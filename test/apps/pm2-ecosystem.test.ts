@@ -18,8 +18,8 @@ import { assertNoFailures, underLoad } from '../helpers/under-load.js';
 
 const JSON_SERVER = join(PROJECT_ROOT, 'node_modules/json-server/lib/cli/bin.js');
 const HTTP_SERVER = join(PROJECT_ROOT, 'node_modules/http-server/bin/http-server');
-/** A reload boots new workers, which takes many seconds on a machine loaded by parallel test runs. */
-const RELOAD_TIMEOUT_MS = 60_000;
+/** A reload boots new workers, which takes many seconds (a minute, seen) on a machine loaded by parallel test runs. */
+const RELOAD_TIMEOUT_MS = 180_000;
 
 /** The apps of the file: json-server (cluster, 2 instances) and http-server (fork), as a PM2 user writes them. */
 function ecosystemApps(apiPort: number, staticPort: number): string {
@@ -78,6 +78,7 @@ function environmentOf(pid: number): Map<string, string> {
 }
 
 test.serial('appd ecosystem.config.js --env-name production: json-server in cluster mode through 2 reloads under load, http-server in fork mode, warnings for the PM2 keys appd ignores', async (t) => {
+  t.timeout(600_000);
   const apiPort = await freePort();
   const staticPort = await freePort();
   const daemon = await startDaemon(t, {
@@ -87,7 +88,7 @@ test.serial('appd ecosystem.config.js --env-name production: json-server in clus
       'db.json': JSON.stringify({ posts: [{ id: 1, title: 'appd' }] }),
       'public/hello.txt': 'hello from static\n',
     },
-    timeoutMs: 90_000,
+    timeoutMs: 120_000,
   });
   const printedLines = daemon.printed.split('\n');
   for (const warning of EXPECTED_WARNINGS) t.is(printedLines.filter((line) => line === warning).length, 1, warning);
