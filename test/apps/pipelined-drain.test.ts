@@ -1,6 +1,8 @@
 // A draining worker answers what it has already read: requests a client pipelined on a connection
 // before the drain are answered before the connection closes, the last one with Connection: close.
-// Checked with h2load (nghttp2-client) pipelining 16 deep across 2 reloads. Runs in the ava test process.
+// Checked with h2load (nghttp2-client) pipelining 16 deep across 2 reloads. A keep-alive client that
+// does not pipeline is told Connection: close even when the app ends its response only after writing
+// the whole body (a file stream). Runs in the ava test process.
 
 import test from 'ava';
 import { spawn } from 'node:child_process';
@@ -9,6 +11,7 @@ import { fixture, startDaemon } from '../helpers/daemon.js';
 import { serialTestWith } from '../helpers/installed-tool.js';
 import { reloadAndWait } from '../helpers/reload.js';
 import { waitFor } from '../helpers/processes.js';
+import { assertNoFailures, underLoad } from '../helpers/under-load.js';
 
 /** A reload boots new workers, which takes many seconds (a minute, seen) on a machine loaded by parallel test runs. */
 const RELOAD_TIMEOUT_MS = 180_000;
@@ -77,4 +80,18 @@ serialTestWith({ h2load: 'nghttp2-client' }, 'h2load --h1 -m 16 across 2 reloads
   const unanswered = runs.filter((run) => run.code !== 0 || run.started !== run.done || Number.isNaN(run.started));
   t.log(`${runs.length} h2load runs, ${runs.reduce((sum, run) => sum + run.done, 0)} requests answered`);
   t.deepEqual(unanswered.map((run) => run.line), [], 'runs in which a started request was not answered');
+});
+
+test.serial('a keep-alive client of an app that ends its response after writing the whole body (a file stream) is told Connection: close by a draining worker, not cut at graceful-timeout', async (t) => {
+  t.timeout(600_000);
+  const daemon = await startDaemon(t, { args: [fixture('late-end-app.mjs'), '-w', '1', '-b', '127.0.0.1:0', '--graceful-timeout', '30'], timeoutMs: 120_000 });
+  const [oldWorker] = await daemon.waitForWorkers(1, 60_000);
+  // The load runs on until the old worker is gone: before, its keep-alive connections looked pipelined,
+  // were never told to close, and were cut at graceful-timeout.
+  const result = await underLoad(daemon.url, async () => {
+    const from = await reloadAndWait(daemon, 2, RELOAD_TIMEOUT_MS);
+    await daemon.waitForLog(new RegExp(`worker web\\.0 g1 \\(pid ${oldWorker}\\) exited`), 120_000, from);
+  }, { concurrency: 4 });
+  assertNoFailures(t, result, 'keep-alive clients of a late-ending app, 1 reload');
+  t.notRegex(daemon.output, /graceful-timeout \(30s\) reached/);
 });
