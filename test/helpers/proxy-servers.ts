@@ -4,10 +4,11 @@
 
 import type { ExecutionContext } from 'ava';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
-import { join } from 'node:path';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { PROJECT_ROOT, tempDirectory } from './daemon.js';
+import { findListeningPorts, freePort } from './ports.js';
 import { isAlive, waitFor } from './processes.js';
 
 export const RECIPES = join(PROJECT_ROOT, 'docs/proxies');
@@ -69,15 +70,26 @@ export class ProxyServer {
   }
 }
 
-async function accepting(port: number): Promise<boolean> {
-  return new Promise((settle) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      settle(true);
-    });
-    socket.once('error', () => settle(false));
-  });
+/** The server could not bind a port it was given: another process took it after freePort() found it free. */
+export class PortTaken extends Error {}
+
+/**
+ * Starts a server on `count` free ports (`start` gets them), again on others when one was taken in
+ * between (the suite runs test files in parallel, and every port-0 listener draws from the same range).
+ */
+export async function startOnFreePorts(count: number, start: (ports: number[]) => Promise<ProxyServer>): Promise<{ server: ProxyServer; ports: number[] }> {
+  for (let attempt = 1; ; attempt += 1) {
+    const ports: number[] = [];
+    while (ports.length < count) {
+      const port = await freePort();
+      if (!ports.includes(port)) ports.push(port);
+    }
+    try {
+      return { server: await start(ports), ports };
+    } catch (error) {
+      if (!(error instanceof PortTaken) || attempt === 3) throw error;
+    }
+  }
 }
 
 async function startServer(t: ExecutionContext, directory: string, command: string, args: readonly string[], port: number): Promise<ProxyServer> {
@@ -88,9 +100,35 @@ async function startServer(t: ExecutionContext, directory: string, command: stri
     if (!t.passed) t.log(`--- ${command} output ---\n${server.output}\n--- error log ---\n${server.read('error.log')}`);
     await server.stop();
   });
-  const exited = new Promise<never>((_settle, fail) => child.once('exit', (code) => fail(new Error(`${command} exited with ${code}:\n${server.output}${server.read('error.log')}`))));
-  await Promise.race([waitFor(`${command} accepting on ${port}`, () => accepting(port), 20_000), exited]);
+  const exited = new Promise<never>((_settle, fail) => child.once('exit', (code) => {
+    const said = `${command} exited with ${code}:\n${server.output}${server.read('error.log')}`;
+    fail(/Address already in use/.test(said) ? new PortTaken(said) : new Error(said));
+  }));
+  // Listening itself: a port that merely accepts may be another test's server on a port taken meanwhile.
+  await Promise.race([waitFor(`${command} listening on ${port}`, () => findListeningPorts([server.pid]).includes(port), 20_000), exited]);
   return server;
+}
+
+/** Whether another user can pass through `directory` and every directory above it (o+x on each). */
+function traversableByOthers(directory: string): boolean {
+  for (let current = realpathSync(directory); ; current = dirname(current)) {
+    if ((statSync(current).mode & 0o001) === 0) return false;
+    if (current === '/') return true;
+  }
+}
+
+/**
+ * A new directory nginx's workers (www-data) can pass through to reach appd's sockets: mode 0711, in
+ * the temp directory, or in /tmp when the temp directory is out of their reach (a TMPDIR under a 0700
+ * directory); removed after the test. Never a looser mode on a directory the test does not own.
+ */
+export function directoryForProxies(t: ExecutionContext): string {
+  const base = [tmpdir(), '/tmp'].find((candidate) => traversableByOthers(candidate));
+  if (base === undefined) throw new Error(`neither ${tmpdir()} nor /tmp can be passed through by other users: nginx's workers could not reach appd's socket`);
+  const directory = mkdtempSync(join(base, 'appd-sockets-'));
+  t.teardown(() => rmSync(directory, { recursive: true, force: true }));
+  chmodSync(directory, 0o711);
+  return directory;
 }
 
 /** Whether nginx's workers run as www-data here: the master must be root to switch. */
@@ -102,9 +140,8 @@ export const NGINX_AS_WWW_DATA = process.getuid?.() === 0;
  * first port the recipe listens on (waited for).
  */
 export async function startNginx(t: ExecutionContext, recipe: string, port: number): Promise<ProxyServer> {
-  const directory = tempDirectory(t, 'appd-nginx-');
   // www-data must reach its temp directories under this prefix.
-  chmodSync(directory, 0o711);
+  const directory = directoryForProxies(t);
   const recipePath = join(directory, 'recipe.conf');
   writeFileSync(recipePath, recipe);
   writeFileSync(join(directory, 'nginx.conf'), [

@@ -9,9 +9,8 @@ import { join } from 'node:path';
 import { fixture, startDaemon, tempDirectory } from '../helpers/daemon.js';
 import { request } from '../helpers/http.js';
 import { isInstalled } from '../helpers/installed-tool.js';
-import { freePort } from '../helpers/ports.js';
 import { waitFor } from '../helpers/processes.js';
-import { recipeWith, selfSignedCertificate, startHaproxy } from '../helpers/proxy-servers.js';
+import { recipeWith, selfSignedCertificate, startHaproxy, startOnFreePorts } from '../helpers/proxy-servers.js';
 
 function haproxyTest(title: string, implementation: (t: ExecutionContext) => Promise<void>): void {
   if (isInstalled('haproxy')) test.serial(title, implementation);
@@ -21,10 +20,11 @@ function haproxyTest(title: string, implementation: (t: ExecutionContext) => Pro
 for (const [send, version] of [['send-proxy-v2', 'v2'], ['send-proxy', 'v1']] as const) {
   haproxyTest(`HAProxy ${send} gives appd the client's address (--proxy-protocol ${version}): socket, req.appd and access log`, async (t) => {
     const daemon = await startDaemon(t, { args: [fixture('proxies/client-app.mjs'), '-w', '2', '-b', 'unix:web.sock', '--proxy-protocol', version, '--access-logfile', 'access.log', '--access-log-format', '%(h)s %(peer)s "%(r)s" %(s)s'] });
-    const port = await freePort();
-    const replacements: [string, string][] = [['/run/shop/', `${daemon.directory}/`], ['bind :80', `bind 127.0.0.1:${port}`]];
-    if (send === 'send-proxy') replacements.push(['send-proxy-v2', 'send-proxy']);
-    await startHaproxy(t, recipeWith('haproxy.cfg', replacements), port);
+    const { ports: [port = 0] } = await startOnFreePorts(1, ([port = 0]) => {
+      const replacements: [string, string][] = [['/run/shop/', `${daemon.directory}/`], ['bind :80', `bind 127.0.0.1:${port}`]];
+      if (send === 'send-proxy') replacements.push(['send-proxy-v2', 'send-proxy']);
+      return startHaproxy(t, recipeWith('haproxy.cfg', replacements), port);
+    });
     // Two different clients, as HAProxy sees them.
     for (const client of ['127.0.0.2', '127.0.0.3']) {
       const answer = await request(`http://127.0.0.1:${port}/from-${client}`, { localAddress: client });
@@ -43,8 +43,8 @@ haproxyTest('HAProxy passing TLS through (the PROXY header and the ClientHello i
   const directory = tempDirectory(t);
   const [certificate, key] = selfSignedCertificate(directory);
   const daemon = await startDaemon(t, { args: [fixture('proxies/client-app.mjs'), '-b', 'unix:web.sock', '--proxy-protocol', 'v2', '--certfile', certificate, '--keyfile', key] });
-  const port = await freePort();
-  await startHaproxy(t, recipeWith('haproxy.cfg', [['/run/shop/', `${daemon.directory}/`], ['bind :80', `bind 127.0.0.1:${port}`]]), port);
+  const { ports: [port = 0] } = await startOnFreePorts(1, ([port = 0]) =>
+    startHaproxy(t, recipeWith('haproxy.cfg', [['/run/shop/', `${daemon.directory}/`], ['bind :80', `bind 127.0.0.1:${port}`]]), port));
   for (let attempt = 0; attempt < 20; attempt += 1) {
     const body = await new Promise<string>((settle, fail) => {
       const outgoing = https.get({ host: '127.0.0.1', port, path: `/tls-${attempt}`, localAddress: '127.0.0.4', rejectUnauthorized: false, agent: false, timeout: 20_000 }, (response) => {
