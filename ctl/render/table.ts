@@ -9,6 +9,8 @@ export interface Column {
 }
 
 export const SCREEN_WIDTH = 80;
+/** The wrapping column keeps at least this many characters, even if the line passes SCREEN_WIDTH. */
+const MIN_WRAP_WIDTH = 24;
 
 function pad(text: string, width: number, align: 'left' | 'right'): string {
   return align === 'right' ? text.padStart(width) : text.padEnd(width);
@@ -37,7 +39,9 @@ export function renderTable(columns: readonly Column[], rows: readonly (readonly
   const wrapIndex = columns.findIndex((column) => column.wrap);
   if (wrapIndex >= 0) {
     const others = natural - (widths[wrapIndex] ?? 0) + gap * (columns.length - 1);
-    widths[wrapIndex] = Math.max(columns[wrapIndex]?.header.length ?? 0, Math.min(widths[wrapIndex] ?? 0, width - others));
+    // Never narrower than MIN_WRAP_WIDTH: when another column is long (a config file's absolute path
+    // in SOURCE), a wider line reads better than '(none' over ')'.
+    widths[wrapIndex] = Math.max(columns[wrapIndex]?.header.length ?? 0, Math.min(widths[wrapIndex] ?? 0, Math.max(MIN_WRAP_WIDTH, width - others)));
   }
   const line = (cells: readonly string[]): string =>
     cells.map((cell, index) => pad(cell, widths[index] ?? 0, columns[index]?.align ?? 'left')).join(' '.repeat(gap)).trimEnd();
