@@ -240,7 +240,7 @@ export class Arbiter {
     if (verdict.kind === 'wait') return;
     if (verdict.warning) this.#logger.warning(verdict.warning);
     this.#phase = 'running';
-    const summary = `${countOf(pools.reduce((sum, pool) => sum + this.supervisor.readyCount(pool), 0), 'worker')} ready in ${now - this.startedAt}ms`;
+    const summary = `${countOf(pools.reduce((sum, pool) => sum + this.supervisor.readyCount(pool), 0), 'worker')} ready in ${Math.round(now - this.startedAt)}ms`;
     this.#logger.info(`ready: ${summary}`);
     fireHook(this.#logger, 'whenReady', this.config.whenReady, this.hookServer());
     this.#options.observer?.ready?.(summary);

@@ -181,7 +181,7 @@ export class Supervisor {
       case 'ready': {
         const wasStarting = worker.state === 'starting';
         worker.transition('became-ready', { at: now });
-        if (wasStarting) this.#context.logger.info(`worker ${worker.label} ready in ${now - worker.spawnedAt}ms`);
+        if (wasStarting) this.#context.logger.info(`worker ${worker.label} ready in ${Math.round(now - worker.spawnedAt)}ms`);
         break;
       }
       case 'boot-error':

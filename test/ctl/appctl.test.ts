@@ -237,7 +237,7 @@ test('logs POOL.SLOT: one slot\'s output and the master\'s lines about it, as to
   const lines = slot.stdout.trim().split('\n').map((line) => JSON.parse(line) as Line);
   t.deepEqual(lines.filter((line) => line.text.startsWith('mark-')).map((line) => line.text), ['mark-b 0', 'mark-d 0']);
   t.true(lines.every((line) => line.source === 'web.1 g1' || (line.source === 'master' && /\bweb\.1\b/.test(line.text))), slot.stdout);
-  t.true(lines.some((line) => line.source === 'master' && /worker web\.1 g1 \(pid \d+\) ready/.test(line.text)), 'the master\'s line about it');
+  t.true(lines.some((line) => line.source === 'master' && /^worker web\.1 g1 \(pid \d+\) ready in \d+ms$/.test(line.text)), 'the master\'s line about it, in whole milliseconds');
   const unknown = await run('logs', 'nosuch.1');
   t.is(unknown.code, 1);
   t.is(unknown.stderr, 'appctl: no pool named "nosuch.1", nor a slot POOL.N of one (pools: web)\n');

@@ -68,7 +68,7 @@ test('--daemon returns 0 once the workers are ready, and the daemon runs detache
     killQuietly(-pid, 'SIGKILL');
     await waitFor('the daemon to exit', () => !isAlive(pid));
   });
-  t.regex(result.stderr, new RegExp(`appd: running in the background as pid ${pid} \\(1 worker ready`));
+  t.regex(result.stderr, new RegExp(`appd: running in the background as pid ${pid} \\(1 worker ready in \\d+ms\\)`));
   t.true(isAlive(pid));
   t.is(readStat(pid)?.ppid, 1, 'detached from the command that started it');
   const port = /Listening at: http:\/\/127\.0\.0\.1:(\d+)/.exec(readFileSync(join(directory, 'error.log'), 'utf8'))?.[1];
