@@ -56,7 +56,9 @@ test('master SIGSTOPped for 8 s with --timeout 5: no healthy worker is killed; i
   daemon.signal('SIGCONT');
   await holdsFor(t, status, expected, 4000);
   t.false(/WORKER TIMEOUT/.test(daemon.output), 'no worker was judged silent');
-  t.regex(daemon.output, /the master did not run for [89]\.\ds/);
+  // At least the 8 s it was stopped; more on a loaded machine (11.5 s once), so no upper bound.
+  const stalled = Number(/the master did not run for (\d+\.\d)s/.exec(daemon.output)?.[1]);
+  t.true(stalled >= 7.9, `it said it stalled ${stalled} s`);
 });
 
 const faketimeTitle = (what: string): string => (LIBFAKETIME ? what : `${what} (skipped: libfaketime is not installed; apt-get install faketime)`);
