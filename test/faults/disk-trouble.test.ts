@@ -148,7 +148,11 @@ function isStopped(pid: number): boolean {
   const dropping = await waitFor('both workers to report the full disk', () => {
     const found = readFileSync(join(daemon.directory, 'error.log'), 'utf8').split('\n').filter((line) => /access log .*: cannot write \(no space left on the device \[ENOSPC\]\); dropping lines until it works again/.test(line));
     return found.length === 2 ? found : null;
-  }, 30_000);
+  }, 30_000).catch((error: unknown) => {
+    // Two copies of the suite at once failed here (4 of 4) while one passes: show what the log said.
+    t.log(`load: ${describeLoad(full)}\n--- error.log ---\n${readFileSync(join(daemon.directory, 'error.log'), 'utf8').slice(-4000)}`);
+    throw error;
+  });
   // A line a worker still held could land in the last page's spare bytes between counting and
   // truncating, and vanish uncounted: the workers are stopped (every thread) while the file is read
   // and emptied; what they hold goes into the emptied file afterwards and is counted there.
