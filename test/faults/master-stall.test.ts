@@ -6,7 +6,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import type { StatusSnapshot } from '../../shared/control/status.js';
-import { statusPoller } from '../helpers/appctl.js';
+import { ControlClient } from '../../ctl/client/connection.js';
 import { fixture, startDaemon, tempDirectory, type TestDaemon } from '../helpers/daemon.js';
 import { sleep, waitFor } from '../helpers/processes.js';
 
@@ -35,8 +35,21 @@ async function holdsFor(t: ExecutionContext, status: () => Promise<StatusSnapsho
 }
 
 /** Waits until every worker is ready and has sent a heartbeat; returns a status reader and the workers. */
-async function readyWorkers(t: ExecutionContext, daemon: TestDaemon, count: number): Promise<{ status: () => Promise<StatusSnapshot>; expected: string[] }> {
-  const status = await statusPoller(t, daemon);
+async function readyWorkers(daemon: TestDaemon, count: number): Promise<{ status: () => Promise<StatusSnapshot>; expected: string[] }> {
+  // A new control connection per look: under libfaketime a monotonic jump of 60 s makes a long-lived
+  // connection look idle for 60 s, and the control server closes it (its idle limit), as it would after
+  // a real stall that long.
+  const socket = (await daemon.waitForLog(/Control socket: (\S+)/))[1] ?? '';
+  const status = async (): Promise<StatusSnapshot> => {
+    const client = await ControlClient.connect(socket);
+    try {
+      const outcome = await client.request({ command: 'status' });
+      if (outcome.status !== 'completed') throw new Error(`status: ${JSON.stringify(outcome)}`);
+      return outcome.data as StatusSnapshot;
+    } finally {
+      client.close();
+    }
+  };
   const expected = await waitFor('every worker ready and heartbeating', async () => {
     const snapshot = await status();
     const workers = snapshot.pools[0]?.workers ?? [];
@@ -48,7 +61,7 @@ async function readyWorkers(t: ExecutionContext, daemon: TestDaemon, count: numb
 test('master SIGSTOPped for 8 s with --timeout 5: no healthy worker is killed; it says it stalled', async (t) => {
   t.timeout(120_000);
   const daemon = await startDaemon(t, { args: [fixture('pid-app.mjs'), '-w', '4', '-b', '127.0.0.1:0', '--timeout', '5'] });
-  const { status, expected } = await readyWorkers(t, daemon, 4);
+  const { status, expected } = await readyWorkers(daemon, 4);
   daemon.signal('SIGSTOP');
   t.teardown(() => daemon.signal('SIGCONT'));
   // The stall itself is the fault: longer than --timeout.
@@ -86,7 +99,7 @@ for (const [what, fakeMonotonic, steps] of [
         ...(fakeMonotonic ? {} : { FAKETIME_DONT_FAKE_MONOTONIC: '1' }),
       },
     });
-    const { status, expected } = await readyWorkers(t, daemon, 2);
+    const { status, expected } = await readyWorkers(daemon, 2);
     for (const step of steps) {
       writeFileSync(offsetFile, `${step}\n`);
       await holdsFor(t, status, expected, 3000);
