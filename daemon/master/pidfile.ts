@@ -94,9 +94,12 @@ export function writePidfile(path: string, pid: number = process.pid): void {
   }
 }
 
-/** Removes the pidfile if it still holds our pid (a successor master may have taken it over). */
-export function removePidfile(path: string): void {
-  if (readPid(path) !== process.pid) return;
+/**
+ * Removes the pidfile if it still holds `pid`, ours by default (a successor master may have taken it
+ * over); a new master passes the old master's pid for PIDFILE.oldbin once that one is gone.
+ */
+export function removePidfile(path: string, pid: number = process.pid): void {
+  if (readPid(path) !== pid) return;
   try {
     unlinkSync(path);
   } catch (error) {

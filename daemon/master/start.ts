@@ -33,6 +33,7 @@ import { combineObservers, SystemdLifecycle } from '../systemd/lifecycle.js';
 import { SystemdNotifier } from '../systemd/notify.js';
 import type { SuccessorCommand } from '../upgrade/coordinator.js';
 import { oldPidfilePath } from '../upgrade/messages.js';
+import { clearStaleOldPidfile } from '../upgrade/old-pidfile.js';
 import { takeoverObserver, type PredecessorLink } from '../upgrade/successor.js';
 import { AdminServer, checkMetricsBind } from '../metrics/admin-server.js';
 import { ProbeState } from '../metrics/health.js';
@@ -129,6 +130,7 @@ export async function runMaster(
     if (pidfilePath && !predecessor) await onSettingPath(resolved, 'pidfile', pidfilePath, 'write', () => writePidfile(pidfilePath));
     const upgrading = predecessor ? `, upgrading the master pid ${predecessor.pid}` : '';
     logger.info(`Starting appd ${readPackageVersion()} on Node ${process.version} (master pid ${process.pid}${upgrading})`);
+    if (pidfilePath && !predecessor) clearStaleOldPidfile(pidfilePath, logger);
     warnIfPidOne(logger);
     for (const note of startNotes) logger.info(note);
     for (const listener of listeners) logger.info(`Listening at: ${describeListener(listener, listener.origin)}`);

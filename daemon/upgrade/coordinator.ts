@@ -217,9 +217,9 @@ export class UpgradeCoordinator {
     this.#state = { phase: 'idle' };
     if (state.phase === 'starting') {
       const why = state.failure ?? `it ${how} before it was ready`;
-      this.#rolledBack(state.requester, `the new master (pid ${state.child.pid ?? '?'}) failed: ${why}`);
+      this.#rolledBack(state.requester, `the new master (pid ${state.child.pid ?? '?'}) failed: ${why}`, stopping);
     } else if (state.phase === 'abandoning') {
-      this.#rolledBack(state.requester, `${state.reason}; it ${how}`);
+      this.#rolledBack(state.requester, `${state.reason}; it ${how}`, stopping);
     } else if (state.phase === 'replaced') {
       this.#context.logger.critical(`the new master (pid ${state.child.pid ?? '?'}) ${how} after it had taken over${stopping ? '' : '; this master is the master again'}`);
       if (!stopping) this.#context.handover.takeBack();
@@ -257,8 +257,10 @@ export class UpgradeCoordinator {
     this.#state = { phase: 'abandoning', child: state.child, requester: state.requester, reason, killAt: this.#context.now() + Math.max(...this.#context.pools().map((pool) => pool.settings.gracefulTimeout)) * 1000 + STOP_ALLOWANCE_MS, killed: false };
   }
 
-  #rolledBack(requester: Requester, reason: string): void {
-    const message = `upgrade rolled back: ${reason}\nthis master (pid ${process.pid}) keeps serving`;
+  /** `stopping`: this master is stopping too (appctl stop, TERM during the upgrade), so it does not serve on. */
+  #rolledBack(requester: Requester, reason: string, stopping: boolean): void {
+    const next = stopping ? 'is stopping, as asked' : 'keeps serving';
+    const message = `upgrade rolled back: ${reason}\nthis master (pid ${process.pid}) ${next}`;
     this.#context.logger.error(message);
     requester.done?.({ status: 'rolled_back', message });
   }

@@ -8,6 +8,7 @@ import type { Logger } from '../master/logger.js';
 import { readPid, writePidfile } from '../master/pidfile.js';
 import { masterTitle, setProcessTitle } from '../contracts/process-title.js';
 import type { SystemdNotifier } from '../systemd/notify.js';
+import { removeOldPidfileWhenGone } from './old-pidfile.js';
 import { oldPidfilePath, parseUpgradeOrigin, UPGRADE_FROM_VARIABLE, type HandedPoolState, type SuccessorReport, type UpgradeOrigin } from './messages.js';
 
 /** A report that cannot be sent in this time is given up (the old master sees the exit anyway). */
@@ -93,7 +94,11 @@ async function takeOver({ link, name, logger, control, pidfile, notifier }: Take
   try {
     control()?.takeOverPath();
     if (pidfile) {
-      if (readPid(pidfile) === link.pid) writePidfile(oldPidfilePath(pidfile), link.pid);
+      // Only while the old master runs: PIDFILE.oldbin never names a pid that is not an appd master.
+      if (readPid(pidfile) === link.pid && link.alive) {
+        writePidfile(oldPidfilePath(pidfile), link.pid);
+        removeOldPidfileWhenGone(pidfile, link, logger);
+      }
       writePidfile(pidfile);
     }
   } catch (error) {

@@ -30,7 +30,7 @@ export const PROCESS_SETTINGS = [
     default: null,
     reload: 'restart',
     summary: 'Write the master pid to this file.',
-    doc: 'Written atomically once the listeners are bound, removed on exit only if it still holds our pid. A pidfile naming a live process stops a second start. On upgrade the new master, once ready, writes the old pid to PIDFILE.oldbin and its own to PIDFILE (scripts send WINCH and TERM to $(cat PIDFILE.oldbin)); the old master removes PIDFILE.oldbin when it exits.',
+    doc: 'Written atomically once the listeners are bound, removed on exit only if it still holds our pid. A pidfile naming a live process stops a second start. On upgrade the new master, once ready, writes the old pid to PIDFILE.oldbin and its own to PIDFILE (scripts send WINCH and TERM to $(cat PIDFILE.oldbin)); PIDFILE.oldbin is removed as soon as the old master is gone (the new master removes it if the old one was killed), and a fresh start removes one left naming a pid that is no longer an appd master.',
   }),
   defineSetting({
     key: 'daemon',

@@ -81,9 +81,9 @@ test('a successor that is not ready in time is told to stop, then killed', async
   t.deepEqual(arbiter.picture(), ['web.0 g1 ready']);
 });
 
-test('a stop while the successor starts stops it too, and waits for it', async (t) => {
+test('a stop while the successor starts stops it too, waits for it, and says this master stops (not "keeps serving")', async (t) => {
   const arbiter = await startArbiter(t, { config: { workers: 1 } });
-  arbiter.ask({ type: 'upgrade', retireOld: true });
+  const upgrade = arbiter.ask({ type: 'upgrade', retireOld: true });
   await arbiter.settle();
   const [successor] = arbiter.successors;
   arbiter.signal('SIGTERM');
@@ -93,4 +93,6 @@ test('a stop while the successor starts stops it too, and waits for it', async (
   successor?.close(0);
   await arbiter.settle();
   t.true(arbiter.finished);
+  t.is(upgrade.outcome?.status, 'rolled_back');
+  t.regex(upgrade.outcome?.message ?? '', /the daemon is stopping; it exited \(exit code 0\)\nthis master \(pid \d+\) is stopping, as asked$/);
 });
