@@ -3,8 +3,6 @@
 
 import { type Register } from '../commands/context.js';
 import { UsageError } from '../client/errors.js';
-import { runPlainFrames } from './batch.js';
-import { Dashboard } from './dashboard.js';
 import { helpLines } from './help.js';
 import { plainPainter } from './style.js';
 
@@ -24,7 +22,10 @@ export const registerTop: Register = (program, run) => {
         if (context.json) throw new UsageError('top is interactive; for scripts use appctl status --json');
         // Before the screen changes: no daemon is exit 3 with the usual message, as for every command.
         const client = await context.connect();
-        return canDrawFullScreen() ? new Dashboard(client).run() : runPlainFrames(client);
+        // Loaded here, not at the top: blessed alone is ~50 files, which every other command would pay for.
+        if (!canDrawFullScreen()) return (await import('./batch.js')).runPlainFrames(client);
+        const { Dashboard } = await import('./dashboard.js');
+        return new Dashboard(client).run();
       }),
     );
 };

@@ -1,7 +1,10 @@
 // The one codec of the control protocol: a 4-byte big-endian length, then one msgpack value. The decoder
 // takes bytes as the socket delivers them (split or coalesced). Used by the appd master and by appctl.
 
-import { Packr } from 'msgpackr';
+// 'msgpackr/pack' is msgpackr's pure-JS entry (Packr packs and unpacks): the main entry also loads the
+// msgpackr-extract native addon, which only pays off for large string-heavy frames, and costs appctl and
+// the master a dlopen and ~1 MB of RSS for frames of a few hundred bytes.
+import { Packr } from 'msgpackr/pack';
 import { msgpackShapeProblem } from './msgpack-shape.js';
 import { FRAME_HEADER_BYTES, MAX_FRAME_BYTES, type ErrorCode } from './protocol.js';
 
