@@ -24,7 +24,6 @@
 // Node queued behind another (pipelining) never gets a socket, so it emits no 'close' of its own when
 // the client goes away, even once the app ends it (measured on Node 20: 60 of 64 leaked for good).
 
-import type { Server } from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { RequestStats } from './request-stats.js';
@@ -33,9 +32,18 @@ import { RequestStats } from './request-stats.js';
 const MINIMUM_DRAIN_IDLE_MS = 1000;
 const REAP_INTERVAL_MS = 100;
 
+/** Set on each response the tracker follows (symbols: invisible to the app's own properties). */
+const STARTED_AT = Symbol('appd.startedAt');
+const CONNECTION = Symbol('appd.connection');
+type TrackedResponse = ServerResponse & { [STARTED_AT]?: number; [CONNECTION]?: Socket };
+
 interface SocketState {
-  /** Its requests not answered yet, in the order they arrived (pipelined ones wait behind the first). */
-  readonly responses: Set<ServerResponse>;
+  /**
+   * Its requests not answered yet, in the order they arrived (pipelined ones wait behind the first). An
+   * array, not a Set: it holds one response at a time unless the client pipelines, and a Set per
+   * connection costs Connection: close traffic measurable microseconds.
+   */
+  readonly responses: ServerResponse[];
   /** A request of it arrived pipelined (arrivedPipelined): never told Connection: close while draining. */
   pipelined: boolean;
   /** While draining: the response marked Connection: close (taken back if the client starts pipelining). */
@@ -59,10 +67,10 @@ interface SocketState {
  * reset per reload under load). A client pipelining 2 deep to an app that answers at once is missed by
  * this, and can lose its last request of a drain.
  */
-function arrivedPipelined(earlier: ReadonlySet<ServerResponse>): boolean {
-  if (earlier.size >= 2) return true;
-  for (const response of earlier) return !response.headersSent;
-  return false;
+function arrivedPipelined(earlier: readonly ServerResponse[]): boolean {
+  if (earlier.length >= 2) return true;
+  const open = earlier[0];
+  return open !== undefined && !open.headersSent;
 }
 
 export class ConnectionTracker {
@@ -97,11 +105,6 @@ export class ConnectionTracker {
     return count;
   }
 
-  /** Registers before the app's listener so every request is counted and marked while draining. */
-  watch(server: Server): void {
-    server.on('connection', (socket: Socket) => this.track(socket));
-  }
-
   /**
    * slot-bind: a connection accepted on a slot socket, marked as it is accepted (node:http sets
    * socket.server to itself, so the listening socket it came from is not known later).
@@ -134,25 +137,43 @@ export class ConnectionTracker {
 
   /** No request in flight or arriving (bytes after the last response are one on its way), not upgraded. */
   #isIdle(socket: Socket, state: SocketState): boolean {
-    return !state.upgraded && state.responses.size === 0 && socket.bytesRead === state.bytesAtIdle;
+    return !state.upgraded && state.responses.length === 0 && socket.bytesRead === state.bytesAtIdle;
   }
 
-  /** Counts a connection until it closes; once only (the PROXY header reader tracks it before 'connection'). */
+  /**
+   * Counts a connection until it closes; once only (the PROXY header reader tracks it before 'connection').
+   * instrumentServer's emit calls it for every 'connection', before any listener (the app's too). The
+   * 'close' listener is one function shared by every socket (it reads the socket from `this`): a closure
+   * and a once() wrapper per connection cost Connection: close traffic measurable microseconds.
+   */
   track(socket: Socket): void {
     if (this.#sockets.has(socket)) return;
-    const state: SocketState = { responses: new Set(), pipelined: false, closing: null, lastActivity: Date.now(), bytesAtIdle: socket.bytesRead, upgraded: false, answered: false };
+    const state: SocketState = { responses: [], pipelined: false, closing: null, lastActivity: Date.now(), bytesAtIdle: socket.bytesRead, upgraded: false, answered: false };
     this.#sockets.set(socket, state);
-    socket.once('close', () => {
-      // Whatever it still had in flight ends with it (see the top of this file).
-      this.#inFlight -= state.responses.size;
-      state.responses.clear();
-      this.#sockets.delete(socket);
-      this.#checkEmpty();
-      this.#checkSlotReleased();
-    });
+    socket.on('close', this.#onSocketClose);
   }
 
-  /** Call at the start of each request (before the app sees it), so it is counted and marked while draining. */
+  readonly #onSocketClose = ((tracker: ConnectionTracker) =>
+    function onTrackedSocketClose(this: Socket): void {
+      tracker.#socketClosed(this);
+    })(this);
+
+  /** A tracked socket closed: whatever it still had in flight ends with it (see the top of this file). */
+  #socketClosed(socket: Socket): void {
+    const state = this.#sockets.get(socket);
+    if (state === undefined) return;
+    this.#inFlight -= state.responses.length;
+    state.responses.length = 0;
+    this.#sockets.delete(socket);
+    this.#checkEmpty();
+    this.#checkSlotReleased();
+  }
+
+  /**
+   * Call at the start of each request (before the app sees it), so it is counted and marked while draining.
+   * Per request this stores two fields on the response and adds one shared 'close' listener: no closure,
+   * no once() wrapper (the request path is measured against a plain node:http server).
+   */
   requestStarted(request: IncomingMessage, response: ServerResponse): void {
     this.#requests += 1;
     const socket = this.#trackedSocket(request.socket);
@@ -162,20 +183,33 @@ export class ConnectionTracker {
       if (this.#draining) response.setHeader('Connection', 'close');
       return;
     }
-    const startedAt = performance.now();
     if (!state.pipelined && arrivedPipelined(state.responses)) state.pipelined = true;
     if (this.#draining) this.#markClosing(state, response);
-    state.responses.add(response);
+    state.responses.push(response);
     this.#inFlight += 1;
-    response.once('close', () => {
-      this.stats.record(response.statusCode, startedAt);
-      // Already gone if its connection closed first.
-      if (!state.responses.delete(response)) return;
-      this.#inFlight -= 1;
-      state.answered = true;
-      state.lastActivity = Date.now();
-      state.bytesAtIdle = socket.bytesRead;
-    });
+    const tracked = response as TrackedResponse;
+    tracked[STARTED_AT] = performance.now();
+    tracked[CONNECTION] = socket;
+    response.on('close', this.#onResponseClose);
+  }
+
+  readonly #onResponseClose = ((tracker: ConnectionTracker) =>
+    function onTrackedResponseClose(this: ServerResponse): void {
+      tracker.#responseClosed(this as TrackedResponse);
+    })(this);
+
+  #responseClosed(response: TrackedResponse): void {
+    this.stats.record(response.statusCode, response[STARTED_AT] ?? performance.now());
+    const socket = response[CONNECTION];
+    const state = socket && this.#sockets.get(socket);
+    const index = socket && state ? state.responses.indexOf(response) : -1;
+    // Already gone if its connection closed first.
+    if (!socket || !state || index < 0) return;
+    state.responses.splice(index, 1);
+    this.#inFlight -= 1;
+    state.answered = true;
+    state.lastActivity = Date.now();
+    state.bytesAtIdle = socket.bytesRead;
   }
 
   /** Call when a request's socket is handed to an 'upgrade' (or 'connect') listener; it counts as a request. */
@@ -238,7 +272,7 @@ export class ConnectionTracker {
       // Bytes after the last response are a request on its way (its headers not complete yet): it
       // will be answered with Connection: close, so the socket is not idle.
       const quiet = socket.bytesRead === state.bytesAtIdle;
-      if (!state.upgraded && state.responses.size === 0 && quiet && now - state.lastActivity >= this.#idleLimitMs) socket.destroy();
+      if (!state.upgraded && state.responses.length === 0 && quiet && now - state.lastActivity >= this.#idleLimitMs) socket.destroy();
     }
     this.#checkSlotReleased();
   }
@@ -248,7 +282,7 @@ export class ConnectionTracker {
     for (const [socket, state] of this.#sockets) {
       if (!this.#slotConnections.has(socket)) continue;
       // Marked closing and still answering: its client sends nothing more on it.
-      if (!state.upgraded && !(state.responses.size > 0 && state.closing !== null)) return;
+      if (!state.upgraded && !(state.responses.length > 0 && state.closing !== null)) return;
     }
     const released = this.#onSlotReleased;
     this.#onSlotReleased = null;

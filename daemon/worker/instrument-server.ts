@@ -91,7 +91,6 @@ export function instrumentServer(server: HttpServer, spec: WorkerSpec, tracker: 
   (server as HttpServer & { connectionsCheckingInterval: number }).connectionsCheckingInterval = CONNECTIONS_CHECKING_INTERVAL_MS;
   // Node drops headers past maxHeadersCount silently; let one more through so the limit check sees it.
   server.maxHeadersCount = spec.limitRequestFields > 0 ? spec.limitRequestFields + 1 : 0;
-  tracker.watch(server);
   // The server's own emit (EventEmitter's, or one an instrumentation library installed), untyped because
   // the wrapper forwards every event name.
   const emit = server.emit as (this: HttpServer, event: string | symbol, ...args: unknown[]) => boolean;
@@ -103,20 +102,28 @@ export function instrumentServer(server: HttpServer, spec: WorkerSpec, tracker: 
     ? proxyConnectionStep(server, spec, tracker, (socket) => emit.call(server, 'connection', socket))
     : null;
   if (proxied !== null && spec.certfile !== null) server.on('secureConnection', showSourceOnTls);
-  const instrumented = function (this: HttpServer, event: string | symbol, ...args: unknown[]): boolean {
-    if (proxied !== null && event === 'connection' && proxied(args[0] as Socket)) return true;
+  // Named parameters for the two events of every request and connection, `arguments` for the rest:
+  // no rest array and no spread on the hot path. The tracker follows a connection here, before any
+  // listener (the app's too) sees it, instead of from a listener of its own.
+  const instrumented = function (this: HttpServer, event: string | symbol, first?: unknown, second?: unknown): boolean {
     if (event === 'request') {
-      handle(args[0] as IncomingMessage, args[1] as ServerResponse);
+      handle(first as IncomingMessage, second as ServerResponse);
       return true;
     }
-    if (event === 'upgrade' || event === 'connect') tracker.upgradeStarted(args[0] as IncomingMessage);
+    if (event === 'connection') {
+      if (proxied !== null && proxied(first as Socket)) return true;
+      tracker.track(first as Socket);
+      return emit.call(this, event, first);
+    }
+    if (event === 'upgrade' || event === 'connect') tracker.upgradeStarted(first as IncomingMessage);
     // Node emits 'close' once the server's own connections are gone, not counting the ones appd's
     // forwarders (other binds, slot sockets) hand it; socket.io and ws close every client on it.
     if (event === 'close' && tracker.connections > 0) {
       tracker.whenNoConnections(() => emit.call(this, 'close'));
       return true;
     }
-    return emit.call(this, event, ...args);
+    // Every other event: exactly the arguments given, however many (V8 passes `arguments` to apply without copying).
+    return emit.apply(this, arguments as unknown as [string | symbol, ...unknown[]]);
   };
   server.emit = instrumented as typeof server.emit;
 }

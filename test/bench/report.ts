@@ -55,13 +55,9 @@ function throughputRows(summaries: readonly ThroughputSummary[], mode: Connectio
   );
   const appdShare = summaries.find((summary) => summary.mode === mode && summary.contender === 'appd')?.masterCpuPercentOfWorkers ?? null;
   return [
-    { title: `throughput, ${label} (req/s, median of ${rounds})`, cells: requests, target: `>= 0.97x SCHED_NONE: ${verdict(ratio === null ? null : ratio >= 0.97, ratio)}` },
+    { title: `throughput, ${label} (req/s, median of ${rounds})`, cells: requests, target: `>= 0.98x SCHED_NONE: ${verdict(ratio === null ? null : ratio >= 0.98, ratio)}` },
     { title: `latency p50 / p99, ${label} (ms)`, cells: cells((summary) => ({ text: `${summary.latencyP50Ms.toFixed(2)} / ${summary.latencyP99Ms.toFixed(2)}`, value: summary.latencyP99Ms })), target: '' },
-    {
-      title: `worker CPU per request, ${label} (µs)`,
-      cells: cells((summary) => ({ text: summary.workerCpuMicrosecondsPerRequest.toFixed(1), value: summary.workerCpuMicrosecondsPerRequest })),
-      target: '',
-    },
+    workerCpuRow(cells((summary) => ({ text: summary.workerCpuMicrosecondsPerRequest.toFixed(1), value: summary.workerCpuMicrosecondsPerRequest })), label),
     {
       title: `spread over workers, ${label} (${mode === 'keep-alive' ? 'connections' : 'requests, %'} per worker)`,
       cells: cells((summary) => ({ text: spreadText(summary, mode), value: null })),
@@ -73,6 +69,12 @@ function throughputRows(summaries: readonly ThroughputSummary[], mode: Connectio
       target: `< 2% of worker CPU: ${verdict(appdShare === null ? null : appdShare < 2, null, appdShare === null ? '' : `${appdShare.toFixed(2)}%`)}`,
     },
   ];
+}
+
+/** Issue 21: appd's workers do no more work per request than node:cluster's SCHED_NONE workers. */
+function workerCpuRow(cells: Partial<Record<ContenderKey, Cell>>, label: string): Row {
+  const ratio = ratioOf(cells.appd, cells['cluster-none']);
+  return { title: `worker CPU per request, ${label} (µs, all runs)`, cells, target: `<= 1.03x SCHED_NONE: ${verdict(ratio === null ? null : ratio <= 1.03, ratio)}` };
 }
 
 function spreadText(summary: ThroughputSummary, mode: ConnectionMode): string {
@@ -107,7 +109,12 @@ function memoryRow(readings: readonly MemoryReading[], workers: number): Row {
     cells[reading.contender] = { text: `${(kilobytes / 1024).toFixed(1)} MB`, value: kilobytes };
   }
   const ratio = ratioOf(cells.appd, cells.pm2);
-  return { title: `master RSS, ${workers} workers, idle (MB)`, cells, target: `below PM2's daemon: ${verdict(ratio === null ? null : ratio < 1, ratio)}` };
+  const clusterRatio = ratioOf(cells.appd, cells['cluster-none']);
+  return {
+    title: `master RSS, ${workers} workers, idle (MB)`,
+    cells,
+    target: `<= 1.10x node:cluster primary (SCHED_NONE): ${verdict(clusterRatio === null ? null : clusterRatio <= 1.1, clusterRatio)}; below PM2's daemon: ${verdict(ratio === null ? null : ratio < 1, ratio)}`,
+  };
 }
 
 export function buildRows(results: BenchResults, notes: Footnotes): Row[] {
@@ -127,15 +134,22 @@ export function buildRows(results: BenchResults, notes: Footnotes): Row[] {
     cells: { appd: swapCell(upgrade, notes, results.notes['appd appctl upgrade']), pm2: swapCell(swaps['pm2 update'], notes, results.notes['pm2 update']) },
     target: zeroFailedTarget(upgrade),
   });
-  const status = { appd: timingCell(results.status?.appd, notes), pm2: timingCell(results.status?.pm2, notes) };
-  const statusRatio = ratioOf(status.appd, status.pm2);
-  rows.push({ title: `appctl status vs pm2 jlist (whole process, best of ${results.settings.commandRepeats})`, cells: status, target: `faster than pm2 jlist: ${verdict(statusRatio === null ? null : statusRatio < 1, statusRatio)}` });
+  const status = { appd: timingCell(results.status?.appd, notes), node: timingCell(results.status?.bareNode, notes), pm2: timingCell(results.status?.pm2, notes) };
+  const statusRatio = ratioOf(status.appd, status.node);
+  const pm2Ratio = ratioOf(status.appd, status.pm2);
+  rows.push({
+    title: `appctl status (node: node -e 0; PM2: pm2 jlist), whole process, best of ${results.settings.commandRepeats}`,
+    cells: status,
+    target: `<= 1.3x node -e 0: ${verdict(statusRatio === null ? null : statusRatio <= 1.3, statusRatio)}; <= 0.5x pm2 jlist: ${verdict(pm2Ratio === null ? null : pm2Ratio <= 0.5, pm2Ratio)}`,
+  });
   rows.push(memoryRow(results.memory, 2), memoryRow(results.memory, 16));
   const spawn = results.workerSpawn;
+  const spawnCells = { appd: timingCell(spawn?.appdMasterMs, notes), node: timingCell(spawn?.bareNodeMs, notes) };
+  const spawnRatio = ratioOf(spawnCells.appd, spawnCells.node);
   rows.push({
     title: 'spawn to ready, one worker, best of 5 (appd: TTIN, master clock; node: bare process until it accepts)',
-    cells: { appd: timingCell(spawn?.appdMasterMs, notes), node: timingCell(spawn?.bareNodeMs, notes) },
-    target: '',
+    cells: spawnCells,
+    target: `<= 1.10x bare node: ${verdict(spawnRatio === null ? null : spawnRatio <= 1.1, spawnRatio)}`,
   });
   rows.push({ title: 'scale +4 until ready, best of 2 (appctl scale +4; pm2 scale +4)', cells: { appd: timingCell(results.scale?.appd, notes), pm2: timingCell(results.scale?.pm2, notes) }, target: '' });
   rows.push(...adminListenerRows(results));

@@ -32,7 +32,7 @@ export interface BenchResults {
   memoryAfterLoad: MemoryReading[];
   /** Keyed by the row: "appd HUP", "appd appctl reload", "pm2 reload", "gunicorn HUP", "appd appctl upgrade", "pm2 update". */
   swaps: Record<string, SwapMeasurement>;
-  status: { appd: Timings; pm2: Timings | null } | null;
+  status: { appd: Timings; bareNode: Timings; pm2: Timings | null } | null;
   workerSpawn: { appdMasterMs: Timings; appdSignalToLogMs: Timings; bareNodeMs: Timings } | null;
   scale: { appd: Timings; pm2: Timings | null } | null;
   /** The app under wrk with the admin listener (--metrics-bind) idle and scraped every second. */

@@ -12,7 +12,7 @@ import { APPCTL, type AppdContender } from '../contenders/appd.js';
 import { BENCH_FIXTURES, PROJECT_ROOT, freePort, spawnServer, stopGroup } from '../contenders/contender.js';
 import { PM2_APP_NAME, type Pm2Contender } from '../contenders/pm2.js';
 import { round, type QuietGate } from '../quiet-machine.js';
-import { cleanEnvironment, lastLine, type CommandResult } from '../run-command.js';
+import { cleanEnvironment, lastLine, runCommand, type CommandResult } from '../run-command.js';
 import { median } from '../statistics.js';
 
 /**
@@ -39,14 +39,24 @@ function commandFailure(what: string, result: CommandResult): string | null {
   return result.code === 0 ? null : `${what} failed: ${lastLine(result)}`;
 }
 
-/** appctl status and pm2 jlist, alternating, each run a whole process from spawn to exit. */
-export async function measureStatus(appd: AppdContender, pm2: Pm2Contender | null, repeats: number, gate: QuietGate): Promise<{ appd: Timings; pm2: Timings | null }> {
+/**
+ * appctl status, `node -e 0` (what any node command costs at least: the baseline of the target) and pm2
+ * jlist, alternating, each run a whole process from spawn to exit.
+ */
+export async function measureStatus(appd: AppdContender, pm2: Pm2Contender | null, repeats: number, gate: QuietGate): Promise<{ appd: Timings; bareNode: Timings; pm2: Timings | null }> {
   const appdSamples: number[] = [];
+  const bareNodeSamples: number[] = [];
   const pm2Samples: number[] = [];
   let appdFailure = appctlMissing();
+  let bareNodeFailure: string | null = null;
   let pm2Failure: string | null = null;
   for (let index = 0; index < repeats; index += 1) {
     await gate.wait();
+    if (bareNodeFailure === null) {
+      const result = await runCommand(process.execPath, ['-e', '0'], { timeoutMs: 30_000 });
+      bareNodeFailure = commandFailure('node -e 0', result);
+      if (bareNodeFailure === null) bareNodeSamples.push(result.wallMs);
+    }
     if (appdFailure === null) {
       const result = await appd.appctl(['status'], 30_000);
       appdFailure = commandFailure('appctl status', result);
@@ -58,7 +68,7 @@ export async function measureStatus(appd: AppdContender, pm2: Pm2Contender | nul
       if (pm2Failure === null) pm2Samples.push(result.wallMs);
     }
   }
-  return { appd: timings(appdSamples, appdFailure), pm2: pm2 === null ? null : timings(pm2Samples, pm2Failure) };
+  return { appd: timings(appdSamples, appdFailure), bareNode: timings(bareNodeSamples, bareNodeFailure), pm2: pm2 === null ? null : timings(pm2Samples, pm2Failure) };
 }
 
 /** TTIN adds one worker; the master logs "worker web.2 g1 (pid N) ready in 61ms" (spawn to ready, its own clock). Then TTOU. */
