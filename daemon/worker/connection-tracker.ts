@@ -129,8 +129,11 @@ export class ConnectionTracker {
   whenSlotReleased(callback: () => void): void {
     this.#onSlotReleased = callback;
     for (const [socket, state] of this.#sockets) {
-      // One just accepted has its first request on the way: it is answered (Connection: close).
-      if (this.#slotConnections.has(socket) && state.answered && this.#isIdle(socket, state)) socket.destroy();
+      // One just accepted has its first request on the way: it is answered (Connection: close). One
+      // whose last response is still being written, or that node:http is closing itself (the client
+      // asked for Connection: close), is left to finish: cutting it could lose the end of a response.
+      const settled = socket.writable && socket.writableLength === 0;
+      if (this.#slotConnections.has(socket) && state.answered && settled && this.#isIdle(socket, state)) socket.end();
     }
     this.#checkSlotReleased();
   }
