@@ -110,7 +110,9 @@ test(`4 x /bin/false with startSeconds 0 for ${SECONDS} s beside a loaded HTTP p
   t.log(`ping: ${pings.filter((status) => status === 'completed').length} of ${pings.length} answered (slowest ${Math.max(...pingLatencies)} ms, median ${pingLatencies.sort((a, b) => a - b)[Math.floor(pingLatencies.length / 2)]} ms); appctl ping exit ${cliPing.code}; healthy pool: ${describeLoad(web)}`);
   // The floor's backoff (at once, 0.25 s doubling to 30 s) allows 10 starts a slot in the first minute.
   t.true(exits <= 4 * 12, `${exits} exits`);
-  t.true(exits >= 4 * 3, 'every slot was retried several times');
+  // How many of those fall inside the window depends on how long web took to be ready (the slots back
+  // off meanwhile): each slot's failures in a row say it was retried, whatever the machine's load.
+  t.true(crashing?.slots.every((slot) => slot.failures >= 3), 'every slot was retried several times');
   t.true(crashing?.slots.every((slot) => slot.state !== 'fatal'), 'start-seconds 0 counted them started: backed off, never fatal');
   t.true(percent < FALSE_LOOP_CPU_LIMIT_PERCENT, `master CPU ${percent.toFixed(2)}%`);
   t.true(pings.length >= 5 && pings.every((status) => status === 'completed'), `pings: ${pings.join(' ')}`);
