@@ -31,8 +31,15 @@ interface Pending {
   readonly fail: (error: Error) => void;
 }
 
+/** Node's answer at its open-files limit is to accept, then close at once (libuv's EMFILE trick). */
+function closedBeforeHello(path: string): string {
+  return `the daemon at ${path} accepted the connection and closed it before saying hello: it may be out of file descriptors (ulimit -n; see its log), stopping, or crashed`;
+}
+
 /** What a failed connect means to the user: exit 3 (nobody there) or 1 (somebody, but not for us). */
 function connectError(path: string, error: unknown): Error {
+  // Closed under our hello (EPIPE) or reset: somebody accepted, then hung up.
+  if (hasErrorCode(error, 'EPIPE', 'ECONNRESET')) return new ControlFailure(closedBeforeHello(path));
   if (hasErrorCode(error, 'ENOENT')) return new NoDaemonError(`no appd is listening on ${path} (no such socket); start one with appd, or check -n/-s`);
   if (hasErrorCode(error, 'ECONNREFUSED')) return new NoDaemonError(`no appd is listening on ${path} (a stale socket: its daemon is gone); start one with appd`);
   if (hasErrorCode(error, 'EACCES')) return new ControlFailure(`permission denied on ${path}: the control socket is only for the user running the daemon`);
@@ -58,7 +65,15 @@ export class ControlClient {
     this.#socket = net.createConnection(connectPath);
     this.#socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     this.#socket.on('error', (error) => this.#breakWith(this.#daemon ? new ControlFailure(`connection to ${path} failed: ${error.message}`) : connectError(path, error)));
-    this.#socket.on('close', () => this.#breakWith(new ControlFailure(`the daemon closed the connection before answering (it may have stopped or crashed; see its log)`)));
+    this.#socket.on('close', () =>
+      this.#breakWith(
+        new ControlFailure(
+          this.#daemon
+            ? `the daemon closed the connection before answering (it may have stopped or crashed; see its log)`
+            : closedBeforeHello(path),
+        ),
+      ),
+    );
   }
 
   /**

@@ -38,9 +38,13 @@ function socketsIn(directory: string): string[] {
   }
 }
 
-/** Connects to every socket found; stale ones (their daemon died) are skipped. */
-async function liveDaemons(paths: readonly string[], raw: boolean): Promise<ControlClient[]> {
+/** Connects to every socket found; stale ones (their daemon died) are skipped, other failures reported to `notStale`. */
+async function liveDaemons(paths: readonly string[], raw: boolean, notStale: (error: Error) => void = () => undefined): Promise<ControlClient[]> {
   const attempts = await Promise.allSettled(paths.map((path) => ControlClient.connect(path, { raw })));
+  for (const attempt of attempts) {
+    // Something is there but failed (closed before its hello, permission denied): told to the caller.
+    if (attempt.status === 'rejected' && attempt.reason instanceof Error && !(attempt.reason instanceof NoDaemonError)) notStale(attempt.reason);
+  }
   const clients = attempts.flatMap((attempt) => (attempt.status === 'fulfilled' ? [attempt.value] : []));
   // A socket that failed the trust check is not "stale": say so, rather than "no daemon".
   const refused = attempts.find((attempt): attempt is PromiseRejectedResult => attempt.status === 'rejected' && attempt.reason instanceof UntrustedPathError);
@@ -56,9 +60,13 @@ export async function connectToDaemon(choice: DaemonChoice, context: PathContext
   if (choice.name !== undefined) {
     const candidates = directories.map((directory) => join(directory, `${choice.name}${SOCKET_SUFFIX}`));
     const existing = candidates.filter(isSocket);
-    const [client, ...others] = await liveDaemons(existing, raw);
+    let notStale: Error | undefined;
+    const [client, ...others] = await liveDaemons(existing, raw, (error) => (notStale ??= error));
     for (const other of others) other.close();
     if (client) return client;
+    // A socket where something answered and then failed (closed before its hello, permission denied)
+    // is not stale: say what happened.
+    if (notStale) throw notStale;
     const stale = existing.length > 0 ? ` (${existing.join(', ')} is stale: its daemon is gone)` : '';
     throw new NoDaemonError(`no appd running with name '${choice.name}' (looked in ${candidates.join(', ')})${stale}; start one with appd or pass -s`);
   }

@@ -4,6 +4,7 @@
 
 import test, { type ExecutionContext } from 'ava';
 import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { appctl } from '../helpers/appctl.js';
 import { fixture, startDaemon, tempDirectory } from '../helpers/daemon.js';
@@ -50,4 +51,24 @@ test('appctl logs -l 100 over long lines: the lines that fit, and a note saying 
   t.true(leftOut > 0);
   t.is(leftOut + printed.length - 1, 100, 'the note and the lines sent account for the 100 asked for');
   t.log(`appctl logs -l 100: ${printed.length - 1} lines of about 12 KB sent, ${leftOut} left out and said so`);
+});
+
+/**
+ * What a master at its open-files limit does to a control client: Node accepts and closes at once
+ * (libuv's EMFILE trick). A stand-in server does exactly that on the named socket.
+ */
+const CLOSE_AT_ONCE_SERVER = `require('node:net').createServer((socket) => socket.destroy()).listen(process.argv[1], () => console.log('listening'));`;
+
+test('appctl -n NAME against a socket that accepts and closes at once (a master out of file descriptors) says so, not "stale"', async (t) => {
+  const directory = tempDirectory(t);
+  mkdirSync(join(directory, 'appd'), { mode: 0o700 });
+  const child = spawn(process.execPath, ['-e', CLOSE_AT_ONCE_SERVER, join(directory, 'appd', 'x.sock')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => killQuietly(child.pid ?? -1));
+  let output = '';
+  child.stdout.setEncoding('utf8').on('data', (text: string) => (output += text));
+  await waitFor('the stand-in to listen', () => output.includes('listening'), 15_000);
+  const result = await appctl(['-n', 'x', 'ping'], { runtimeDirectory: directory });
+  t.is(result.code, 1, result.stderr);
+  t.regex(result.stderr, /^appctl: the daemon at .*x\.sock accepted the connection and closed it before saying hello: it may be out of file descriptors \(ulimit -n; see its log\), stopping, or crashed\n$/);
+  t.notRegex(result.stderr, /stale/);
 });
