@@ -2,7 +2,6 @@
 // daemon per name; finding the daemon (none, one, several, -n, -s, APPD_SOCKET); a stale socket replaced.
 
 import test from 'ava';
-import { spawnSync } from 'node:child_process';
 import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { candidateControlDirectories } from '../../shared/control/socket-path.js';
@@ -11,16 +10,24 @@ import { connectToDaemon } from '../../ctl/client/find-daemon.js';
 import { appctl, followAppctl, spawnAppctl, statusOf } from '../helpers/appctl.js';
 import { APPD, fixture, startDaemon, tempDirectory, type TestDaemon } from '../helpers/daemon.js';
 import { get } from '../helpers/http.js';
+import { runCommand } from '../helpers/other-users.js';
 import { waitFor } from '../helpers/processes.js';
+import { atMostAtOnce } from '../helpers/test-slots.js';
 
 /** An uptime as appctl prints it (45s, 3m12s, 2h05m, 3d04h): on a loaded machine this test can outlast a minute. */
 const UPTIME = '(?:\\d+s|\\d+m\\d\\ds|\\d+h\\d\\dm|\\d+d\\d\\dh)';
+
+/**
+ * Four tests at a time: each starts one to three daemons with their workers and runs appctl many times;
+ * all fourteen at once on a loaded 2-core machine made an appctl take over 20 s to start and answer.
+ */
+const oneOfFour = atMostAtOnce(4);
 
 function socketOf(daemon: TestDaemon, name: string): string {
   return join(daemon.directory, 'appd', `${name}.sock`);
 }
 
-test('status --json, status, ping and config against a running daemon (upgrade: test/daemon/upgrade.test.ts)', async (t) => {
+test('status --json, status, ping and config against a running daemon (upgrade: test/daemon/upgrade.test.ts)', oneOfFour(async (t) => {
   const daemon = await startDaemon(t, { args: [fixture('pid-app.mjs'), '-w', '2', '-b', '127.0.0.1:0'] });
   const pids = await daemon.waitForWorkers(2);
   const run = (...args: string[]) => appctl(args, { runtimeDirectory: daemon.directory });
@@ -71,9 +78,9 @@ test('status --json, status, ping and config against a running daemon (upgrade: 
   t.regex(configText.stdout, /^SETTING +VALUE +SOURCE$/m);
   t.regex(configText.stdout, /^workers +2 +command line$/m);
   t.true(configText.stdout.split('\n').every((line) => line.length <= 80), configText.stdout);
-});
+}));
 
-test('config with pools: each pool\'s own settings as pools.NAME.KEY, typed in --json', async (t) => {
+test('config with pools: each pool\'s own settings as pools.NAME.KEY, typed in --json', oneOfFour(async (t) => {
   const config = `export default { timeout: 20, pools: {
     web: { app: ${JSON.stringify(fixture('pid-app.mjs'))}, bind: '127.0.0.1:0', workers: 2, maxRequests: 500 },
     jobs: { command: ['sleep', '600'], workers: 1, stopSignal: 'SIGINT' },
@@ -91,11 +98,12 @@ test('config with pools: each pool\'s own settings as pools.NAME.KEY, typed in -
   const text = (await run('config')).stdout;
   t.regex(text, /^pools\.web\.maxRequests +500 +config file appd\.config\.mjs, pools\.web$/m);
   t.regex(text, /^pools\.jobs\.workers +1 +config file appd\.config\.mjs, pools\.jobs$/m);
-  const printed = spawnSync(process.execPath, [APPD, '-c', 'appd.config.mjs', '--print-config'], { cwd: daemon.directory, encoding: 'utf8', timeout: 60_000 });
+  // Not spawnSync: it would stop this file's other tests from reading their daemons while appd starts.
+  const printed = await runCommand([process.execPath, APPD, '-c', 'appd.config.mjs', '--print-config'], { cwd: daemon.directory, timeoutMs: 60_000 });
   t.regex(printed.stdout, /^pools\.web\.workers += 2 +# config file appd\.config\.mjs, pools\.web$/m);
-});
+}));
 
-test('the socket is 0600 in a 0700 directory; a second daemon of the same name is refused with the pid; the socket goes on exit', async (t) => {
+test('the socket is 0600 in a 0700 directory; a second daemon of the same name is refused with the pid; the socket goes on exit', oneOfFour(async (t) => {
   const first = await startDaemon(t, { args: [fixture('pid-app.mjs'), '-w', '1', '-b', '127.0.0.1:0', '--name', 'shop'] });
   const socket = socketOf(first, 'shop');
   t.is(statSync(socket).mode & 0o777, 0o600);
@@ -114,9 +122,9 @@ test('the socket is 0600 in a 0700 directory; a second daemon of the same name i
   first.signal('SIGTERM');
   t.deepEqual(await first.exited(), { code: 0, signal: null });
   t.false(existsSync(socket), 'the socket file is removed on exit');
-});
+}));
 
-test('scale: +N, -N (not an option), N, other pools refused, never below one worker, highest slots drained', async (t) => {
+test('scale: +N, -N (not an option), N, other pools refused, never below one worker, highest slots drained', oneOfFour(async (t) => {
   const daemon = await startDaemon(t, { args: [fixture('pid-app.mjs'), '-w', '2', '-b', '127.0.0.1:0'] });
   const run = (...args: string[]) => appctl(args, { runtimeDirectory: daemon.directory });
   await daemon.waitForWorkers(2);
@@ -151,9 +159,9 @@ test('scale: +N, -N (not an option), N, other pools refused, never below one wor
     const result = await run(...bad);
     t.is(result.code, 2, `appctl ${bad.join(' ')}: ${result.stderr}`);
   }
-});
+}));
 
-test('scale a command pool to 0 and back (an http pool keeps 1); status shows each pool\'s kind and slots', async (t) => {
+test('scale a command pool to 0 and back (an http pool keeps 1); status shows each pool\'s kind and slots', oneOfFour(async (t) => {
   const config = `export default {
   pools: {
     web: { app: ${JSON.stringify(fixture('pid-app.mjs'))}, workers: 1, bind: ['127.0.0.1:0'] },
@@ -178,9 +186,9 @@ test('scale a command pool to 0 and back (an http pool keeps 1); status shows ea
   const after = await statusOf(daemon.directory);
   t.deepEqual(after.pools[1]?.slots.map((slot) => slot.state), ['running', 'running', 'running']);
   t.regex((await run('status')).stdout, /pool jobs \(command\): 3\/3 ready/);
-});
+}));
 
-test('reload blocks until the new generation serves (exit 0); a broken app rolls back (exit 1) and the old one keeps serving', async (t) => {
+test('reload blocks until the new generation serves (exit 0); a broken app rolls back (exit 1) and the old one keeps serving', oneOfFour(async (t) => {
   const app = `export default (request, response) => response.end('generation=' + process.env.APPD_GENERATION + '\\n');\n`;
   const daemon = await startDaemon(t, { args: ['app.mjs', '-w', '2', '-b', '127.0.0.1:0'], files: { 'app.mjs': app } });
   const before = await daemon.waitForWorkers(2);
@@ -204,18 +212,18 @@ test('reload blocks until the new generation serves (exit 0); a broken app rolls
   t.regex(broken.stderr, /rolled back.*broken on purpose/s);
   t.is((await get(daemon.url)).body, 'generation=2\n', 'the old generation keeps serving');
   t.is((await run('reload', 'nosuch')).code, 1);
-});
+}));
 
-test('an appctl killed in the middle of a reload leaves no half-done work: the daemon finishes the job', async (t) => {
+test('an appctl killed in the middle of a reload leaves no half-done work: the daemon finishes the job', oneOfFour(async (t) => {
   const daemon = await startDaemon(t, { args: [`${fixture('slow-boot-app.mjs')}:create()`, '-w', '2', '-b', '127.0.0.1:0'], env: { BOOT_DELAY_MS: '700' } });
   const reload = followAppctl(t, ['reload'], { runtimeDirectory: daemon.directory });
   await waitFor('the reload to start', () => reload.output().includes('rolling 2 workers to generation 2'));
   reload.child.kill('SIGKILL');
   await daemon.waitForLog(/pool web reloaded: generation 2 serves with 2 workers/, 20_000);
   t.regex((await get(daemon.url)).body, /generation=2/);
-});
+}));
 
-test('logs POOL.SLOT: one slot\'s output and the master\'s lines about it, as top shows a worker', async (t) => {
+test('logs POOL.SLOT: one slot\'s output and the master\'s lines about it, as top shows a worker', oneOfFour(async (t) => {
   // Each slot gets its own socket (--slot-bind), so the marks reach the worker the test names: on a
   // shared socket the kernel may wake the same worker for every request (it gave web.1 eight in a row).
   const daemon = await startDaemon(t, { args: [fixture('print-app.mjs'), '-w', '2', '-b', '127.0.0.1:0', '--slot-bind', 'unix:web.{slot}.sock'] });
@@ -241,9 +249,9 @@ test('logs POOL.SLOT: one slot\'s output and the master\'s lines about it, as to
   const unknown = await run('logs', 'nosuch.1');
   t.is(unknown.code, 1);
   t.is(unknown.stderr, 'appctl: no pool named "nosuch.1", nor a slot POOL.N of one (pools: web)\n');
-});
+}));
 
-test('logs shows the ring buffer (all, one pool, --json); logs -f follows until the daemon stops', async (t) => {
+test('logs shows the ring buffer (all, one pool, --json); logs -f follows until the daemon stops', oneOfFour(async (t) => {
   const daemon = await startDaemon(t, { args: [fixture('print-app.mjs'), '-w', '1', '-b', '127.0.0.1:0'] });
   const run = (...args: string[]) => appctl(args, { runtimeDirectory: daemon.directory });
   await get(`${daemon.url}/print?text=early-marker&count=3`);
@@ -274,9 +282,9 @@ test('logs shows the ring buffer (all, one pool, --json); logs -f follows until 
   await waitFor('the followed line', () => follower.output().includes('live-marker 1'));
   daemon.signal('SIGTERM');
   t.is(await follower.exited, 0, 'logs -f ends with exit 0 when the daemon stops');
-});
+}));
 
-test('events streams every worker state change, starting with the current ones', async (t) => {
+test('events streams every worker state change, starting with the current ones', oneOfFour(async (t) => {
   const daemon = await startDaemon(t, { args: [fixture('pid-app.mjs'), '-w', '1', '-b', '127.0.0.1:0'] });
   const [first] = await daemon.waitForWorkers(1);
   const events = followAppctl(t, ['events', '--json'], { runtimeDirectory: daemon.directory });
@@ -293,9 +301,9 @@ test('events streams every worker state change, starting with the current ones',
   const human = await appctl(['events', '--timeout', '1'], { runtimeDirectory: daemon.directory });
   t.is(human.code, 0, '--timeout ends a stream with exit 0');
   t.regex(human.stdout, new RegExp(`^\\d{4}-\\d\\d-\\d\\d [\\d:]+ web\\.0 g1 \\(pid ${first}\\) ready$`, 'm'));
-});
+}));
 
-test('stop waits until the daemon let go of port and socket; stop --quick', async (t) => {
+test('stop waits until the daemon let go of port and socket; stop --quick', oneOfFour(async (t) => {
   const daemon = await startDaemon(t, { args: [fixture('slow-app.mjs'), '-w', '2', '-b', '127.0.0.1:0'] });
   const port = daemon.port;
   const slow = get(`${daemon.url}/?delay=600`);
@@ -313,9 +321,9 @@ test('stop waits until the daemon let go of port and socket; stop --quick', asyn
   t.is(result.code, 0);
   t.like(JSON.parse(result.stdout), { status: 'completed', message: 'stopped' });
   t.deepEqual(await quick.exited(), { code: 0, signal: null });
-});
+}));
 
-test('no daemon: exit 3 and a message saying where appctl looked and what to do', async (t) => {
+test('no daemon: exit 3 and a message saying where appctl looked and what to do', oneOfFour(async (t) => {
   const empty = tempDirectory(t);
   const run = (args: string[], env: Record<string, string> = {}) => appctl(args, { runtimeDirectory: empty, env });
   // A name no other daemon on this machine uses: -n also looks in /run/appd and $TMPDIR/appd-UID.
@@ -327,9 +335,9 @@ test('no daemon: exit 3 and a message saying where appctl looked and what to do'
   t.like(JSON.parse(explicit.stdout), { status: 'error', exitCode: 3 });
   t.regex(explicit.stderr, /no appd is listening on .*nothing\.sock \(no such socket\)/);
   t.is((await run(['reload'], { APPD_SOCKET: join(empty, 'gone.sock') })).code, 3);
-});
+}));
 
-test('no daemon and no name: every directory is named (found in-process, so no daemon elsewhere on the machine interferes)', async (t) => {
+test('no daemon and no name: every directory is named (found in-process, so no daemon elsewhere on the machine interferes)', oneOfFour(async (t) => {
   const empty = tempDirectory(t);
   const context = { environment: { XDG_RUNTIME_DIR: empty }, uid: 1234, temporaryDirectory: join(empty, 'tmp') };
   const error = await t.throwsAsync(connectToDaemon({}, context), { instanceOf: NoDaemonError });
@@ -337,9 +345,9 @@ test('no daemon and no name: every directory is named (found in-process, so no d
   t.is(error?.exitCode, 3);
   t.deepEqual(candidateControlDirectories({ environment: {}, uid: 0, temporaryDirectory: '/tmp' }), ['/run/appd', '/tmp/appd-0']);
   t.deepEqual(candidateControlDirectories({ environment: { XDG_RUNTIME_DIR: 'relative' }, uid: 5, temporaryDirectory: '/t' }), ['/t/appd-5']);
-});
+}));
 
-test('one daemon needs no -n; several are listed; -n, -s and APPD_SOCKET choose; a stale socket is replaced', async (t) => {
+test('one daemon needs no -n; several are listed; -n, -s and APPD_SOCKET choose; a stale socket is replaced', oneOfFour(async (t) => {
   const alpha = await startDaemon(t, { args: [fixture('pid-app.mjs'), '-w', '1', '-b', '127.0.0.1:0', '-n', 'alpha'] });
   const runtimeDirectory = alpha.directory;
   t.regex((await appctl(['ping'], { runtimeDirectory })).stdout, /pong from appd 'alpha'/);
@@ -362,4 +370,4 @@ test('one daemon needs no -n; several are listed; -n, -s and APPD_SOCKET choose;
   const again = await startDaemon(t, { args: [fixture('pid-app.mjs'), '-w', '1', '-b', '127.0.0.1:0', '-n', 'beta'], env: { XDG_RUNTIME_DIR: runtimeDirectory } });
   t.regex(again.output, /replaced a stale control socket/);
   t.regex((await appctl(['-n', 'beta', 'ping'], { runtimeDirectory })).stdout, new RegExp(`pid ${again.pid}`));
-});
+}));

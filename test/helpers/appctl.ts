@@ -28,14 +28,17 @@ export function spawnAppctl(args: readonly string[], options: AppctlOptions): Ch
   return spawn(process.execPath, [APPCTL, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: environment });
 }
 
-/** Runs appctl to completion (killing it after `timeoutMs`, default 20 s). */
+/**
+ * Runs appctl to completion, killing it after `timeoutMs` (default 60 s: it only bounds how long a failing
+ * test takes; at load 35 on 2 cores an appctl status took over 20 s to start, ask and print).
+ */
 export function appctl(args: readonly string[], options: AppctlOptions): Promise<AppctlResult> {
   const child = spawnAppctl(args, options);
   let stdout = '';
   let stderr = '';
   child.stdout?.setEncoding('utf8').on('data', (text: string) => (stdout += text));
   child.stderr?.setEncoding('utf8').on('data', (text: string) => (stderr += text));
-  const timer = setTimeout(() => killQuietly(child.pid ?? -1), options.timeoutMs ?? 20_000);
+  const timer = setTimeout(() => killQuietly(child.pid ?? -1), options.timeoutMs ?? 60_000);
   return new Promise((settle) =>
     child.on('close', (code) => {
       clearTimeout(timer);

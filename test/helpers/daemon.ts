@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ExecutionContext } from 'ava';
-import { childrenOf, commandLine, isAlive, killQuietly, waitFor } from './processes.js';
+import { childrenTable, commandLine, isAlive, killQuietly, parentTable, waitFor } from './processes.js';
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const APPD = join(PROJECT_ROOT, 'dist/daemon/main.js');
@@ -44,6 +44,32 @@ export function tempDirectory(t: ExecutionContext, prefix = 'appd-test-'): strin
   return directory;
 }
 
+/**
+ * The daemons of this test file that are still watched, and the one timer that remembers their
+ * descendants: one pass over /proc every 100 ms for all of them. A timer per daemon, each walking /proc
+ * once per process of its tree, kept the test process's only thread busy for seconds a second when a
+ * file started a dozen daemons at once under load (appctl.test.ts: 4 of 13 timed out waiting for ready).
+ */
+const watchedDaemons = new Set<TestDaemon>();
+let watchTimer: NodeJS.Timeout | null = null;
+
+function watchDaemon(daemon: TestDaemon): void {
+  watchedDaemons.add(daemon);
+  if (watchTimer !== null) return;
+  watchTimer = setInterval(() => {
+    const children = childrenTable(parentTable());
+    for (const watched of watchedDaemons) watched.descendants(children);
+  }, 100);
+  watchTimer.unref();
+}
+
+function unwatchDaemon(daemon: TestDaemon): void {
+  watchedDaemons.delete(daemon);
+  if (watchedDaemons.size > 0 || watchTimer === null) return;
+  clearInterval(watchTimer);
+  watchTimer = null;
+}
+
 export class TestDaemon {
   readonly directory: string;
   readonly child: ChildProcess;
@@ -52,7 +78,6 @@ export class TestDaemon {
   /** The --error-logfile, when the test gave one; its content counts as output too. */
   readonly logFile: string | null;
   readonly #seen = new Set<number>();
-  readonly #poll: NodeJS.Timeout;
   #exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
   constructor(directory: string, child: ChildProcess, logFile: string | null) {
@@ -64,8 +89,7 @@ export class TestDaemon {
     // 'close' rather than 'exit': it comes after the last of stdout and stderr has been read.
     this.#exit = new Promise((settle) => child.once('close', (code, signal) => settle({ code, signal })));
     // Remember every descendant ever seen, so cleanup can kill by pid whatever escaped the group.
-    this.#poll = setInterval(() => this.descendants(), 100);
-    this.#poll.unref();
+    watchDaemon(this);
   }
 
   /** Everything the daemon printed, then everything in its log file. */
@@ -103,14 +127,15 @@ export class TestDaemon {
 
   /**
    * Live descendants (workers and their children). The master's group keeper (a shell that cleans up
-   * if the master dies) is remembered for cleanup but not listed: it is neither.
+   * if the master dies) is remembered for cleanup but not listed: it is neither. `children` is a
+   * childrenTable already read (the shared watch timer's); by default, one pass over /proc now.
    */
-  descendants(): number[] {
+  descendants(children: ReadonlyMap<number, readonly number[]> = childrenTable(parentTable())): number[] {
     const found: number[] = [];
     const queue = [this.pid];
     while (queue.length > 0) {
       const parent = queue.shift() ?? -1;
-      for (const child of childrenOf(parent)) {
+      for (const child of children.get(parent) ?? []) {
         this.#seen.add(child);
         if (commandLine(child).startsWith('appd: group keeper')) continue;
         found.push(child);
@@ -151,7 +176,7 @@ export class TestDaemon {
 
   /** SIGKILL to the process group and to every pid ever seen; waits until none is alive. */
   async cleanup(): Promise<void> {
-    clearInterval(this.#poll);
+    unwatchDaemon(this);
     this.descendants();
     try {
       process.kill(-this.pid, 'SIGKILL');

@@ -37,6 +37,31 @@ export function childrenOf(pid: number): number[] {
   return allPids().filter((candidate) => readStat(candidate)?.ppid === pid && isAlive(candidate));
 }
 
+/** Every live process (zombies left out) and its parent, from one pass over /proc: pid -> ppid. */
+export function parentTable(): Map<number, number> {
+  const parents = new Map<number, number>();
+  for (const pid of allPids()) {
+    const stat = readStat(pid);
+    if (stat !== null && stat.state !== 'Z' && stat.state !== 'X') parents.set(pid, stat.ppid);
+  }
+  return parents;
+}
+
+/**
+ * The live children of each pid in a parent table. One pass over /proc serves a whole process tree:
+ * calling childrenOf for each node of the tree reads every /proc/PID/stat once per node (24 ms a pass
+ * for 150 processes at load 35, so a daemon with 4 workers cost ~150 ms a look).
+ */
+export function childrenTable(parents: ReadonlyMap<number, number>): Map<number, number[]> {
+  const children = new Map<number, number[]>();
+  for (const [pid, parent] of parents) {
+    const siblings = children.get(parent);
+    if (siblings === undefined) children.set(parent, [pid]);
+    else siblings.push(pid);
+  }
+  return children;
+}
+
 export function commandLine(pid: number): string {
   return (readProc(`/proc/${pid}/cmdline`) ?? '').replace(/\0+$/, '').replace(/\0/g, ' ');
 }
