@@ -3,11 +3,11 @@
 // reloads under load. Runs in the ava test process.
 
 import test from 'ava';
-import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { APPD, fixture, PROJECT_ROOT, startDaemon, tempDirectory } from '../helpers/daemon.js';
 import { get } from '../helpers/http.js';
+import { runCommand } from '../helpers/other-users.js';
 import { waitFor } from '../helpers/processes.js';
 import { reloadAndWait } from '../helpers/reload.js';
 import { assertNoFailures, underLoad } from '../helpers/under-load.js';
@@ -38,16 +38,17 @@ test('args in a config file pool, and --print-config showing where they came fro
   t.deepEqual(JSON.parse((await get(`${daemon.urlOf('plain')}/`)).body), { args: [] }, 'args are per pool');
 
   const directory = tempDirectory(t);
-  const printed = spawnSync(process.execPath, [APPD, '--print-config', '--script', 'bin.js', '--', 'db.json', '--port', '3000'], { cwd: directory, encoding: 'utf8', timeout: 60_000 });
-  t.is(printed.status, 0, printed.stderr);
+  // Not spawnSync: it would stop this file's other tests from reading their daemons while appd starts.
+  const printed = await runCommand([process.execPath, APPD, '--print-config', '--script', 'bin.js', '--', 'db.json', '--port', '3000'], { cwd: directory, timeoutMs: 60_000 });
+  t.is(printed.code, 0, printed.stderr);
   t.regex(printed.stdout, /^args\s+= db\.json --port 3000\s+# command line$/m);
 });
 
-test('a script and an APP is still refused, with the way to pass the script its arguments', (t) => {
+test('a script and an APP is still refused, with the way to pass the script its arguments', async (t) => {
   const directory = tempDirectory(t);
   writeFileSync(join(directory, 'bin.js'), '');
-  const refused = spawnSync(process.execPath, [APPD, '--script', 'bin.js', 'db.json'], { cwd: directory, encoding: 'utf8', timeout: 60_000 });
-  t.is(refused.status, 2);
+  const refused = await runCommand([process.execPath, APPD, '--script', 'bin.js', 'db.json'], { cwd: directory, timeoutMs: 60_000 });
+  t.is(refused.code, 2, refused.stderr);
   t.regex(refused.stderr, /both app \(db\.json\) and script \(bin\.js\) are set.*appd --script bin\.js -- db\.json/);
 });
 
