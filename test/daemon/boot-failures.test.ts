@@ -73,7 +73,7 @@ test('a unix socket path longer than Linux allows: exit 2 with its length', asyn
 
 test('a stale unix socket left by a dead daemon is replaced', async (t) => {
   const daemon = await startDaemon(t, { args: [fixture('pid-app.mjs'), '-b', 'unix:app.sock'], waitFor: 'nothing' });
-  await daemon.waitForLog(/ready: /);
+  await daemon.waitForLog(/ready: /, 60_000); // as long as startDaemon waits
   daemon.signal('SIGKILL');
   await daemon.exited();
   const socketPath = join(daemon.directory, 'app.sock');

@@ -11,6 +11,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { fixture, startDaemon, tempDirectory } from '../helpers/daemon.js';
 import { get } from '../helpers/http.js';
+import { establishedPeerPorts } from '../helpers/ports.js';
 import { killQuietly, sleep, waitFor } from '../helpers/processes.js';
 
 interface Answer {
@@ -83,7 +84,9 @@ test('a connection whose request comes 1.5 s after it was accepted is still answ
     socket.once('error', fail);
   });
   await new Promise((settle) => socket.once('connect', settle));
-  await sleep(300); // accepted by the worker by now
+  // Accepted by the worker, not only queued in the socket: a connection still in the accept queue at the
+  // TERM goes to the next worker, never to the draining one (a fixed 300 ms wait lost that race under load).
+  await waitFor('the worker to accept the connection', async () => (await establishedPeerPorts(worker ?? -1, daemon.port)).has(socket.localPort ?? -1), 30_000, 100);
   killQuietly(worker ?? -1, 'SIGTERM');
   await sleep(1500);
   socket.write('GET /?delay=10 HTTP/1.1\r\nHost: x\r\n\r\n');
