@@ -21,6 +21,10 @@ function holdDownload(url: string, timeoutMs: number): Promise<HeldDownload> {
         response.resume();
         return;
       }
+      // The limit is for the headers only: a held download is idle on purpose for as long as the test holds
+      // it, and a reload under load took longer than 20 s, so the socket timeout cut all six before the
+      // old workers were told to drain (they then drained nothing and the test saw 'closed after N bytes').
+      request.setTimeout(0);
       // Not reading: the server's writes back up once the socket buffers are full, mid-body.
       response.pause();
       let received = 0;

@@ -44,14 +44,14 @@ if (noMemoryCgroup) test.skip(`SKIPPED (oom under a memory limit): ${noMemoryCgr
   t.is((await get(`${daemon.url}/grow`)).body, 'growing\n');
   const [line] = await daemon.waitForLog(new RegExp(`worker web\\.0 g1 \\(pid ${victim}\\) exited unexpectedly \\(signal SIGKILL; oom: killed by the kernel's OOM killer\\)`), 60_000);
   t.truthy(line);
-  const exited = await waitFor('the exited event', () => events.all().find((event) => event.pid === victim && event.state === 'exited'), 10_000);
+  const exited = await waitFor('the exited event', () => events.all().find((event) => event.pid === victim && event.state === 'exited'), 30_000);
   t.is(exited.detail, 'signal SIGKILL (oom)');
-  const slot = await waitFor('the slot to show the oom', async () => (await statusOf(daemon.directory)).pools[0]?.slots[0]?.lastExit ?? null, 10_000);
+  const slot = await waitFor('the slot to show the oom', async () => (await statusOf(daemon.directory)).pools[0]?.slots[0]?.lastExit ?? null, 30_000);
   t.like(slot, { reason: 'oom', signal: 'SIGKILL', code: null });
   const metrics = (await get(`http://${metricsAddress(daemon)}/metrics`)).body;
   t.regex(metrics, /^appd_worker_restarts_total\{pool="web",reason="oom"\} 1$/m);
   t.regex(metrics, /^appd_worker_restarts_total\{pool="web",reason="outside_kill"\} 0$/m);
-  await waitFor('a replacement worker', async () => ((await statusOf(daemon.directory)).pools[0]?.ready === 1 ? true : null), 20_000);
+  await waitFor('a replacement worker', async () => ((await statusOf(daemon.directory)).pools[0]?.ready === 1 ? true : null), 60_000); // a worker boots, then appctl starts: each many seconds under load
   t.log(`cgroup v${cgroup.version} memory limit ${Number(limit) / 2 ** 20} MiB: ${line}`);
 });
 

@@ -52,6 +52,7 @@ export class WorkerEvents {
 export async function followWorkerEvents(t: ExecutionContext, daemon: TestDaemon): Promise<WorkerEvents> {
   const follower = followAppctl(t, ['events', '--json'], { runtimeDirectory: daemon.directory });
   const events = new WorkerEvents(follower.output);
-  await waitFor('the first worker events', () => events.all().length > 0 || null, 15_000);
+  // 60 s: appctl has to start first, which took over 20 s at load 35 on 2 cores (a cgroup test failed on 15 s).
+  await waitFor('the first worker events', () => events.all().length > 0 || null, 60_000);
   return events;
 }
