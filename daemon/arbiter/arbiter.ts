@@ -22,7 +22,7 @@ import { Supervisor } from '../workers/supervisor.js';
 import { manageWorkers, type DaemonStop } from '../pools/manage.js';
 import { UpgradeCoordinator } from '../upgrade/coordinator.js';
 import type { ArbiterOptions } from './options.js';
-import { ChildProcessSpawner } from '../workers/spawner.js';
+import { ChildProcessSpawner } from '../workers/spawn/spawner.js';
 import { SYSTEM_CLOCK, type Clock } from './clock.js';
 import { MasterCounters } from '../metrics/counters.js';
 import { countOf } from '../../shared/plural.js';

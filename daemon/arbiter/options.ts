@@ -7,7 +7,7 @@ import type { JobOutcome } from './events.js';
 import type { Listener } from '../sockets/listeners.js';
 import type { Logger } from '../master/logger.js';
 import type { Handover, SuccessorCommand, SuccessorLauncher } from '../upgrade/coordinator.js';
-import type { WorkerSpawner } from '../workers/spawner.js';
+import type { WorkerSpawner } from '../workers/spawn/spawner.js';
 import type { HandedPoolState } from '../upgrade/messages.js';
 import type { Clock } from './clock.js';
 

@@ -10,8 +10,8 @@ import type { ResolvedConfig } from '../../shared/config/resolve.js';
 import { AppLoadError, BootError, ConfigError, hasErrorCode, type AppdError } from '../../shared/errors.js';
 import { CHECK_SPEC_VARIABLE, CHECK_VERDICT_FD, CHECK_VERDICT_LIMIT, type CheckSpec, type CheckVerdict } from '../contracts/app-check.js';
 import { poolSettingsFromConfig, type PoolSettings } from '../pools/pool.js';
-import { resolveIdentity } from '../workers/identity.js';
-import { poolDirectory } from '../workers/spawn-http.js';
+import { resolveIdentity } from '../workers/spawn/identity.js';
+import { poolDirectory } from '../workers/spawn/http-worker.js';
 
 const CHECK_BOOT = fileURLToPath(new URL('../worker/check-boot.js', import.meta.url));
 /** The app's own output is kept only to explain a check process that died without a verdict. */

@@ -17,7 +17,7 @@ import { takeInheritedSockets } from '../sockets/inherited.js';
 import { closeListeners, describeListener, openListeners, type Listener } from '../sockets/listeners.js';
 import { listenModesOf } from '../sockets/listen-without-accepting.js';
 import { ProcessGroups } from '../workers/process-groups.js';
-import { ChildProcessSpawner } from '../workers/spawner.js';
+import { ChildProcessSpawner } from '../workers/spawn/spawner.js';
 import { initialSlotBinds } from '../sockets/slot-sockets.js';
 import { Logger } from './logger.js';
 import { allBinds, checkCommandRunnable, describeProgram, poolSettingsFromConfig } from '../pools/pool.js';

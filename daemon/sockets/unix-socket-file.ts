@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { chownSync, closeSync, constants, fstatSync, mkdtempSync, openSync, renameSync, rmdirSync, unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { BindError, ConfigError, hasErrorCode } from '../../shared/errors.js';
-import { groupIdOf, userIdOf } from '../workers/identity.js';
+import { groupIdOf, userIdOf } from '../workers/spawn/identity.js';
 import { BindFailure, bindUnixWithoutListening, type RawServerHandle } from './server-handle.js';
 
 /** What the socket file should look like: `owner` and `group` are names or numbers, null to keep the master's. */

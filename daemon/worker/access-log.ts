@@ -4,7 +4,7 @@
 import { closeSync, openSync, write, writeSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { describeFileError } from '../../shared/errors.js';
-import type { ClientView } from './client-address.js';
+import type { ClientView } from './proxy/client-address.js';
 import { jsonAccessLogFields, NUMERIC_ATOMS } from '../../shared/access-log-json.js';
 
 export interface RequestRecord {

@@ -5,7 +5,7 @@
 import { fileURLToPath } from 'node:url';
 
 /** appd's compiled code: dist/daemon/ and dist/shared/ (this file is dist/daemon/worker/app-error.js). */
-const APPD_CODE = [fileURLToPath(new URL('../', import.meta.url)), fileURLToPath(new URL('../../shared/', import.meta.url))];
+const APPD_CODE = [fileURLToPath(new URL('../', import.meta.url)), fileURLToPath(new URL('../../shared', import.meta.url))];
 
 function isNoiseFrame(line: string): boolean {
   if (!/^\s+at /.test(line)) return false;

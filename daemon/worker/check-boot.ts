@@ -6,7 +6,7 @@
 import { existsSync, writeSync } from 'node:fs';
 import { describeAppError } from './app-error.js';
 import { CHECK_SPEC_VARIABLE, CHECK_VERDICT_FD, CHECK_VERDICT_LIMIT, type CheckSpec, type CheckVerdict } from '../contracts/app-check.js';
-import { describeTarget, installListenAdoption } from './listen-adoption.js';
+import { describeTarget, installListenAdoption } from './script/listen-adoption.js';
 import { AppBootFailure, loadApp } from './load-app.js';
 
 const spec = JSON.parse(process.env[CHECK_SPEC_VARIABLE] ?? '{}') as CheckSpec;

@@ -11,7 +11,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { isIPv6, type Socket } from 'node:net';
-import { changesUrl, clientOf, type ClientView } from './client-address.js';
+import { changesUrl, clientOf, type ClientView } from './proxy/client-address.js';
 
 /** @hono/node-server's bindings: what its serve() passes to fetch, and what getConnInfo reads. */
 export interface NodeServerEnvironment {

@@ -10,7 +10,7 @@
 import net, { type Server, type Socket } from 'node:net';
 import { SD_LISTEN_FDS_START } from '../sockets/inherited.js';
 import type { WorkerSpec } from '../contracts/worker-messages.js';
-import { requireProxyHeader } from './proxy-protocol.js';
+import { requireProxyHeader } from './proxy/protocol-binds.js';
 
 /** A listen failure with its errno code (EADDRINUSE when another process got the port first). */
 export class ListenFailure extends Error {

@@ -14,8 +14,8 @@ import type https from 'node:https';
 import type { WorkerSpec } from '../contracts/worker-messages.js';
 import { TrustedProxies } from '../../shared/trusted-proxies.js';
 import { compileAccessLogFormat, type AccessLogWriter } from './access-log.js';
-import { clientOf, installRequestView, setForwardingPolicy } from './client-address.js';
-import { proxyConnectionStep, showSourceOnTls } from './proxy-protocol.js';
+import { clientOf, installRequestView, setForwardingPolicy } from './proxy/client-address.js';
+import { proxyConnectionStep, showSourceOnTls } from './proxy/protocol-binds.js';
 import type { ConnectionTracker } from './connection-tracker.js';
 
 export type HttpServer = http.Server | https.Server;

@@ -20,7 +20,7 @@ import type { AccessLogWriter } from './access-log.js';
 import { ConnectionTracker } from './connection-tracker.js';
 import { awaitWatchdogDisconnect, createExitHandshake, watchdogEnded } from './watchdog-exit.js';
 import { listenOnSlotSockets } from './inherited-listeners.js';
-import { proxyRejections } from './proxy-protocol.js';
+import { proxyRejections } from './proxy/protocol-binds.js';
 
 /** What an app's onDrain hook is told: when appd will cut the connections still open. */
 export interface DrainNotice {

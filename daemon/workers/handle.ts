@@ -4,7 +4,7 @@
 
 import { AppdBug } from '../../shared/errors.js';
 import type { PoolSettings } from '../pools/pool.js';
-import type { WorkerProcess } from './spawner.js';
+import type { WorkerProcess } from './spawn/spawner.js';
 import { STACK_HEADER, type MasterToWorker, type WorkerStats } from '../contracts/worker-messages.js';
 import {
   TRANSITIONS,

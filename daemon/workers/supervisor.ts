@@ -4,14 +4,14 @@
 import type { Config } from '../../shared/settings/table.js';
 import type { ArbiterEvent } from '../arbiter/events.js';
 import { fireHook } from '../config/hooks.js';
-import { resolveIdentity, type Identity } from './identity.js';
+import { resolveIdentity, type Identity } from './spawn/identity.js';
 import type { Listener } from '../sockets/listeners.js';
 import type { Logger } from '../master/logger.js';
 import { Pool, type PoolSettings } from '../pools/pool.js';
 import { describeExit, exitedBeforeReady, restartReason } from './exit-reason.js';
 import { noteExit } from '../pools/crash-policy.js';
 import { UnaskedExitClassifier } from './outside-kill.js';
-import { queuedEvents, type WorkerSpawner } from './spawner.js';
+import { queuedEvents, type WorkerSpawner } from './spawn/spawner.js';
 import { WorkerHandle } from './handle.js';
 import { SlotHandoff } from './slot-handoff.js';
 import { SlotSockets } from '../sockets/slot-sockets.js';

@@ -4,7 +4,7 @@
 import type { ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { relayLines } from './output-relay.js';
-import type { ProcessEvents } from './spawner.js';
+import type { ProcessEvents } from './spawn/spawner.js';
 import { channelFd } from '../contracts/worker-messages.js';
 import { WorkerChannel } from './worker-channel.js';
 

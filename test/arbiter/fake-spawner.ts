@@ -3,7 +3,7 @@
 // Runs in the ava test process; no process is ever started or signalled.
 
 import type { MasterToWorker, WorkerStats, WorkerToMaster } from '../../daemon/contracts/worker-messages.js';
-import type { ProcessEvents, SpawnRequest, WorkerProcess, WorkerSpawner } from '../../daemon/workers/spawner.js';
+import type { ProcessEvents, SpawnRequest, WorkerProcess, WorkerSpawner } from '../../daemon/workers/spawn/spawner.js';
 
 /** Fake pids start here: far above any pid_max, so a stray process.kill() can never hit a real process. */
 const FIRST_FAKE_PID = 50_000_000;

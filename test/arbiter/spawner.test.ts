@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import test from 'ava';
-import { ChildWorkerProcess } from '../../daemon/workers/spawner.js';
+import { ChildWorkerProcess } from '../../daemon/workers/spawn/spawner.js';
 
 test.serial('signalling a worker whose process never started is a no-op, never kill(-1)', async (t) => {
   const child = spawn('/nonexistent/appd-test-program');

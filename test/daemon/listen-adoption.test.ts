@@ -2,7 +2,7 @@
 // Runs in the ava test process (pure functions of daemon/worker/listen-adoption.ts).
 
 import test from 'ava';
-import { describeListenCall, describeTarget, policyMatches } from '../../daemon/worker/listen-adoption.js';
+import { describeListenCall, describeTarget, policyMatches } from '../../daemon/worker/script/listen-adoption.js';
 
 const callback = (): void => undefined;
 

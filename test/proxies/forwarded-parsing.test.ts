@@ -5,7 +5,7 @@
 import test from 'ava';
 import { isIPv6 } from 'node:net';
 import { InvalidTrustedProxy, TrustedProxies, normaliseTrustedProxies, parseAddress } from '../../shared/trusted-proxies.js';
-import { clientHop, forwardedAddress, forwardedHops, xForwardedHops } from '../../daemon/worker/forwarded-headers.js';
+import { clientHop, forwardedAddress, forwardedHops, xForwardedHops } from '../../daemon/worker/proxy/forwarded-headers.js';
 
 test('trusted proxies: exact addresses match in both forms a socket reports them', (t) => {
   const list = new TrustedProxies('127.0.0.1,::1');

@@ -2,7 +2,7 @@
 // header can be malformed or cut short, and the bounds it keeps. Runs in the ava test process.
 
 import test from 'ava';
-import { readProxyHeader, V1_MAXIMUM_LENGTH } from '../../daemon/worker/proxy-header.js';
+import { readProxyHeader, V1_MAXIMUM_LENGTH } from '../../daemon/worker/proxy/header-parser.js';
 import { proxyV2Header } from '../helpers/proxy-protocol.js';
 
 const request = Buffer.from('GET / HTTP/1.1\r\n\r\n');

@@ -6,9 +6,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { Identity } from './identity.js';
 import { workerEnvironment } from './worker-environment.js';
-import type { Listener } from '../sockets/listeners.js';
-import type { PoolSettings } from '../pools/pool.js';
-import { poolDirectory } from './spawn-http.js';
+import type { Listener } from '../../sockets/listeners.js';
+import type { PoolSettings } from '../../pools/pool.js';
+import { poolDirectory } from './http-worker.js';
 
 /** util-linux's setpriv: ties the process to the master's life (PR_SET_PDEATHSIG), which Node cannot do. */
 const SETPRIV = '/usr/bin/setpriv';

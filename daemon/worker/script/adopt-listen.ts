@@ -11,14 +11,14 @@ import { existsSync } from 'node:fs';
 import type http from 'node:http';
 import type https from 'node:https';
 import { isMainThread } from 'node:worker_threads';
-import { LISTEN_NOT_ADOPTED, WORKER_SPEC_VARIABLE } from '../contracts/worker-messages.js';
-import { AccessLogWriter } from './access-log.js';
-import { forwardOtherListeners, ListenFailure, primaryListenOptions } from './inherited-listeners.js';
-import { instrumentServer } from './instrument-server.js';
+import { LISTEN_NOT_ADOPTED, WORKER_SPEC_VARIABLE } from '../../contracts/worker-messages.js';
+import { AccessLogWriter } from '../access-log.js';
+import { forwardOtherListeners, ListenFailure, primaryListenOptions } from '../inherited-listeners.js';
+import { instrumentServer } from '../instrument-server.js';
 import { installListenAdoption, type ListenNotAdopted } from './listen-adoption.js';
-import { AppBootFailure } from './load-app.js';
-import { openSettingFile } from './setting-files.js';
-import { Worker } from './worker.js';
+import { AppBootFailure } from '../load-app.js';
+import { openSettingFile } from '../setting-files.js';
+import { Worker } from '../worker.js';
 
 type HttpServer = http.Server | https.Server;
 

@@ -10,8 +10,8 @@
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
-import type { AdoptListen } from '../../shared/settings/kinds.js';
-import { LISTEN_NOT_ADOPTED } from '../contracts/worker-messages.js';
+import type { AdoptListen } from '../../../shared/settings/kinds.js';
+import { LISTEN_NOT_ADOPTED } from '../../contracts/worker-messages.js';
 
 export type ListenTarget =
   | { readonly kind: 'port'; readonly port: number; readonly host: string | null }

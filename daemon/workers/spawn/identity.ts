@@ -1,7 +1,7 @@
 // Resolves --user and --group (names or numbers) to ids for spawning workers. Run by the appd master.
 
 import { execFileSync } from 'node:child_process';
-import { ConfigError } from '../../shared/errors.js';
+import { ConfigError } from '../../../shared/errors.js';
 
 export interface Identity {
   readonly uid: number;

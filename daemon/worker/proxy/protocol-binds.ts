@@ -9,10 +9,10 @@
 
 import type { Server, Socket } from 'node:net';
 import { Server as TlsServer } from 'node:tls';
-import type { WorkerSpec } from '../contracts/worker-messages.js';
+import type { WorkerSpec } from '../../contracts/worker-messages.js';
 import { isTrustedPeer, PROXIED, type ProxiedConnection } from './client-address.js';
-import type { ConnectionTracker } from './connection-tracker.js';
-import { readProxyHeader, V2_MAXIMUM_LENGTH, type ProxySource, type ProxyVersions } from './proxy-header.js';
+import type { ConnectionTracker } from '../connection-tracker.js';
+import { readProxyHeader, V2_MAXIMUM_LENGTH, type ProxySource, type ProxyVersions } from './header-parser.js';
 
 /** How long a connection may take to send its PROXY header when headers-timeout is off. */
 const DEFAULT_HEADER_TIMEOUT_MS = 10_000;

@@ -6,14 +6,14 @@ import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Identity } from './identity.js';
 import { workerEnvironment } from './worker-environment.js';
-import type { Listener } from '../sockets/listeners.js';
-import type { PoolSettings } from '../pools/pool.js';
-import { workerTitle } from '../contracts/process-title.js';
-import { channelFd, WORKER_SPEC_VARIABLE, type WorkerSpec } from '../contracts/worker-messages.js';
+import type { Listener } from '../../sockets/listeners.js';
+import type { PoolSettings } from '../../pools/pool.js';
+import { workerTitle } from '../../contracts/process-title.js';
+import { channelFd, WORKER_SPEC_VARIABLE, type WorkerSpec } from '../../contracts/worker-messages.js';
 
-const WORKER_MAIN = fileURLToPath(new URL('../worker/main.js', import.meta.url));
+const WORKER_MAIN = fileURLToPath(new URL('../../worker/main.js', import.meta.url));
 /** Preloaded (node --import) before a script, so the script's own listen() is adopted. */
-const ADOPT_PRELOAD = new URL('../worker/adopt-listen.js', import.meta.url).href;
+const ADOPT_PRELOAD = new URL('../../worker/script/adopt-listen.js', import.meta.url).href;
 
 /**
  * Spaces after the --title value give process.title room to grow (a title is cut at the original argv

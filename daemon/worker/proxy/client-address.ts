@@ -4,7 +4,7 @@
 
 import http, { type IncomingMessage } from 'node:http';
 import { isIPv6, type Socket } from 'node:net';
-import { TrustedProxies } from '../../shared/trusted-proxies.js';
+import { TrustedProxies } from '../../../shared/trusted-proxies.js';
 import { clientHop, forwardedHops, xForwardedHops, type ForwardedHop } from './forwarded-headers.js';
 
 /** What appd knows about the client of one request: `req.appd` in a listener app. */

@@ -3,19 +3,19 @@
 // supervisor a fake one instead (test/arbiter/fake-spawner.ts).
 
 import type { ChildProcess } from 'node:child_process';
-import { hasErrorCode } from '../../shared/errors.js';
-import type { ArbiterEvent } from '../arbiter/events.js';
-import type { Logger } from '../master/logger.js';
-import type { WorkerHandle } from './handle.js';
+import { hasErrorCode } from '../../../shared/errors.js';
+import type { ArbiterEvent } from '../../arbiter/events.js';
+import type { Logger } from '../../master/logger.js';
+import type { WorkerHandle } from '../handle.js';
 import type { Identity } from './identity.js';
-import type { Listener } from '../sockets/listeners.js';
-import type { PoolSettings } from '../pools/pool.js';
-import type { ProcessGroups } from './process-groups.js';
-import { spawnCommandWorker } from './spawn-command.js';
-import { buildWorkerSpec, spawnHttpWorker } from './spawn-http.js';
-import { watchChild } from './watch-child.js';
-import type { WorkerChannel } from './worker-channel.js';
-import { STACK_REQUEST_BYTE, type MasterToWorker, type WorkerToMaster } from '../contracts/worker-messages.js';
+import type { Listener } from '../../sockets/listeners.js';
+import type { PoolSettings } from '../../pools/pool.js';
+import type { ProcessGroups } from '../process-groups.js';
+import { spawnCommandWorker } from './command-worker.js';
+import { buildWorkerSpec, spawnHttpWorker } from './http-worker.js';
+import { watchChild } from '../watch-child.js';
+import type { WorkerChannel } from '../worker-channel.js';
+import { STACK_REQUEST_BYTE, type MasterToWorker, type WorkerToMaster } from '../../contracts/worker-messages.js';
 
 /** What the master does to a running worker process; nothing else of the process is touched. */
 export interface WorkerProcess {
