@@ -5,6 +5,7 @@
 // the caller left open (`exec 200< /root/secret; appd --user nobody ...`) reached every worker as fd 200.
 
 import { closeSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import type { Config } from '../../shared/settings/table.js';
 import { hasErrorCode } from '../../shared/errors.js';
 import { allBinds } from '../pools/pool.js';
@@ -31,8 +32,24 @@ export function descriptorsToKeep(config: Config, environment: NodeJS.ProcessEnv
   return keep;
 }
 
+/**
+ * Waits until Node's own start-up reads are done. Node 24 reads NODE_EXTRA_CA_CERTS on a thread of its
+ * own at start, through an fopen() without close-on-exec. Race guarded: closing that descriptor under
+ * the thread made it fail ("Ignoring extra certs ... bad end line"), and its own close() later hit
+ * whatever had reused the number by then (a listening socket: the master died of EBADF at start).
+ * Asking for the certificates joins that thread; Node 20 reads them on the main thread, before us.
+ */
+function settleNodeStartupReads(environment: NodeJS.ProcessEnv): void {
+  if (!environment['NODE_EXTRA_CA_CERTS']) return;
+  // Loaded only here: node:tls costs the master memory it does not otherwise need.
+  // getCACertificates exists from Node 22.15/23.10 (and @types/node 20 does not declare it).
+  const tls = createRequire(import.meta.url)('node:tls') as { getCACertificates?: (type: 'extra') => unknown };
+  tls.getCACertificates?.('extra');
+}
+
 /** Closes every other descriptor without close-on-exec; returns "fd N (what it was)" for each, for the log. */
-export function closeStrayDescriptors(keep: ReadonlySet<number>): string[] {
+export function closeStrayDescriptors(keep: ReadonlySet<number>, environment: NodeJS.ProcessEnv = process.env): string[] {
+  settleNodeStartupReads(environment);
   const closed: string[] = [];
   for (const name of readdirSync('/proc/self/fd')) {
     const fd = Number(name);
