@@ -90,7 +90,10 @@ function plainStatusOptions(argv: readonly string[]): GlobalOptions | null {
   return sawStatus ? options : null;
 }
 
-async function buildProgram(argv: readonly string[], run: (options: GlobalOptions, action: (context: CommandContext) => Promise<number>) => Promise<void>): Promise<Command> {
+async function buildProgram(
+  argv: readonly string[],
+  run: (options: GlobalOptions, action: (context: CommandContext) => Promise<number>) => Promise<void>,
+): Promise<Command> {
   const { Command } = await import('commander');
   const program = new Command('appctl')
     .usage('[-n NAME | -s SOCKET] [--json] COMMAND [ARGS]')
@@ -98,8 +101,14 @@ async function buildProgram(argv: readonly string[], run: (options: GlobalOption
     .option('-n, --name <NAME>', 'the daemon with this --name')
     .option('-s, --socket <PATH>', 'the control socket at PATH (also $APPD_SOCKET)')
     .option('--json', 'machine-readable output (stable for scripts)')
-    .option('--raw', 'print the daemon\'s text as it is, control characters and escape sequences included (default: shown escaped, e.g. \\e)')
-    .option('--timeout <SECONDS>', 'give up after this long (default: 10 for status, ping, config, logs; none for jobs); logs -f and events follow this long, then exit 0')
+    .option(
+      '--raw',
+      "print the daemon's text as it is, control characters and escape sequences included (default: shown escaped, e.g. \\e)",
+    )
+    .option(
+      '--timeout <SECONDS>',
+      'give up after this long (default: 10 for status, ping, config, logs; none for jobs); logs -f and events follow this long, then exit 0',
+    )
     .version(readPackageVersion(), '-v, --version')
     .helpOption('-h, --help', 'show this help')
     .helpCommand('help [COMMAND]', 'show help for a command')
@@ -107,7 +116,15 @@ async function buildProgram(argv: readonly string[], run: (options: GlobalOption
     .addHelpText('after', HELP_AFTER)
     // Commander's parse errors in appctl's one-line style, like every other error ("appctl: ..."); the
     // subcommands registered below inherit it.
-    .configureOutput({ outputError: (text, write) => write(`appctl: ${text.trim().replace(/^error: /, '').replace(/\s*\n\s*/g, ' ')}\n`) });
+    .configureOutput({
+      outputError: (text, write) =>
+        write(
+          `appctl: ${text
+            .trim()
+            .replace(/^error: /, '')
+            .replace(/\s*\n\s*/g, ' ')}\n`,
+        ),
+    });
   const registers = await Promise.all(subcommandsFor(argv).map(([, load]) => load()));
   for (const register of registers) register(program, (action) => run(program.opts<GlobalOptions>(), action));
   return program;
@@ -136,7 +153,8 @@ async function main(argv: readonly string[]): Promise<number> {
       return error.exitCode === 0 ? CTL_EXIT.ok : CTL_EXIT.usage;
     }
     if (error instanceof AppdError) {
-      if (program.opts<GlobalOptions>().json) process.stdout.write(`${JSON.stringify({ status: 'error', exitCode: error.exitCode, message: error.message }, null, 2)}\n`);
+      if (program.opts<GlobalOptions>().json)
+        process.stdout.write(`${JSON.stringify({ status: 'error', exitCode: error.exitCode, message: error.message }, null, 2)}\n`);
       process.stderr.write(`appctl: ${error.message}\n`);
       return error.exitCode;
     }
@@ -151,7 +169,8 @@ async function runPlainStatus(options: GlobalOptions): Promise<number> {
     return await showStatus(new CommandContext(options));
   } catch (error) {
     if (!(error instanceof AppdError)) throw error;
-    if (options.json) process.stdout.write(`${JSON.stringify({ status: 'error', exitCode: error.exitCode, message: error.message }, null, 2)}\n`);
+    if (options.json)
+      process.stdout.write(`${JSON.stringify({ status: 'error', exitCode: error.exitCode, message: error.message }, null, 2)}\n`);
     process.stderr.write(`appctl: ${error.message}\n`);
     return error.exitCode;
   }

@@ -50,7 +50,9 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     if (start.actions.checkConfig) {
       const checked = await checkAppsLoad(start.resolved, sources.directory);
-      process.stdout.write(`appd: configuration OK${start.resolved.configFile ? ` (${start.resolved.configFile})` : ''}\n${checked.map((line) => `  ${line}\n`).join('')}`);
+      process.stdout.write(
+        `appd: configuration OK${start.resolved.configFile ? ` (${start.resolved.configFile})` : ''}\n${checked.map((line) => `  ${line}\n`).join('')}`,
+      );
       return EXIT.ok;
     }
   } catch (error) {
@@ -74,7 +76,11 @@ async function main(argv: readonly string[]): Promise<number> {
       },
     },
     predecessor,
-    strayDescriptors.length > 0 ? [`closed ${strayDescriptors.join(', ')}: open without close-on-exec when appd started (every worker would have inherited ${strayDescriptors.length === 1 ? 'it' : 'them'})`] : [],
+    strayDescriptors.length > 0
+      ? [
+          `closed ${strayDescriptors.join(', ')}: open without close-on-exec when appd started (every worker would have inherited ${strayDescriptors.length === 1 ? 'it' : 'them'})`,
+        ]
+      : [],
   );
   if (outcome.error) {
     // Also into the log file, where an operator of a daemon will look.

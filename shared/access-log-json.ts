@@ -30,13 +30,17 @@ export function jsonAccessLogFields(format: string): (readonly [string, string])
   try {
     parsed = JSON.parse(format);
   } catch (error) {
-    throw new Error(`a format starting with "{" must be a JSON object of strings: ${error instanceof Error ? error.message : String(error)}`);
+    throw new Error(
+      `a format starting with "{" must be a JSON object of strings: ${error instanceof Error ? error.message : String(error)}`,
+    );
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('a format starting with "{" must be a JSON object of strings');
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new Error('a format starting with "{" must be a JSON object of strings');
   const fields = Object.entries(parsed);
   if (fields.length === 0) throw new Error('the JSON access log format has no field');
   for (const [key, value] of fields) {
-    if (typeof value !== 'string') throw new Error(`field "${key}" of the JSON access log format is not a string of atoms (write "%(s)s", not 200)`);
+    if (typeof value !== 'string')
+      throw new Error(`field "${key}" of the JSON access log format is not a string of atoms (write "%(s)s", not 200)`);
   }
   return fields as [string, string][];
 }

@@ -28,9 +28,7 @@ export function parseBindAddress(original: string): BindAddress {
   if (unixMatch?.[1]) {
     const path = unixMatch[1];
     if (Buffer.byteLength(path) > UNIX_PATH_MAX_BYTES) {
-      throw new Error(
-        `unix socket path is ${Buffer.byteLength(path)} bytes, longer than the ${UNIX_PATH_MAX_BYTES} Linux allows: ${path}`,
-      );
+      throw new Error(`unix socket path is ${Buffer.byteLength(path)} bytes, longer than the ${UNIX_PATH_MAX_BYTES} Linux allows: ${path}`);
     }
     return { kind: 'unix', text, path };
   }
@@ -41,7 +39,9 @@ export function parseBindAddress(original: string): BindAddress {
     // systemd's FileDescriptorName= allows any printable ASCII but ":" (the LISTEN_FDNAMES separator).
     if (!/^\d+$/.test(fdText) && /^[\x21-\x39\x3b-\x7e]{1,255}$/.test(fdText)) return { kind: 'named-fd', text, name: fdText };
     if (!/^\d+$/.test(fdText) || Number(fdText) < 3) {
-      throw new Error(`invalid file descriptor in ${JSON.stringify(original)} (expected fd://N with N >= 3, or fd://NAME for a socket systemd passed under that name)`);
+      throw new Error(
+        `invalid file descriptor in ${JSON.stringify(original)} (expected fd://N with N >= 3, or fd://NAME for a socket systemd passed under that name)`,
+      );
     }
     return { kind: 'fd', text, fd: Number(fdText) };
   }

@@ -92,11 +92,5 @@ export function describeFileError(error: unknown): string {
 
 /** True when `error` is a Node system error with one of the given codes (ENOENT, ESRCH, ...). */
 export function hasErrorCode(error: unknown, ...codes: string[]): boolean {
-  return (
-    typeof error === 'object' &&
-    error !== null &&
-    'code' in error &&
-    typeof error.code === 'string' &&
-    codes.includes(error.code)
-  );
+  return typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string' && codes.includes(error.code);
 }

@@ -11,13 +11,18 @@ export const SLOT_PLACEHOLDER = '{slot}';
 export function parseSlotTemplate(text: string): BindAddress {
   const bind = parseBindAddress(text);
   if (bind.kind === 'unix') {
-    if (!bind.path.includes(SLOT_PLACEHOLDER)) throw new Error(`${text}: a unix slot-bind path needs ${SLOT_PLACEHOLDER} (one socket per slot), e.g. unix:/run/shop/web.{slot}.sock`);
+    if (!bind.path.includes(SLOT_PLACEHOLDER))
+      throw new Error(
+        `${text}: a unix slot-bind path needs ${SLOT_PLACEHOLDER} (one socket per slot), e.g. unix:/run/shop/web.{slot}.sock`,
+      );
     return bind;
   }
-  if (bind.kind !== 'tcp') throw new Error(`${text}: slot-bind takes HOST:PORT or unix:PATH with ${SLOT_PLACEHOLDER}, not an inherited descriptor`);
+  if (bind.kind !== 'tcp')
+    throw new Error(`${text}: slot-bind takes HOST:PORT or unix:PATH with ${SLOT_PLACEHOLDER}, not an inherited descriptor`);
   if (bind.port === 0) throw new Error(`${text}: a TCP slot-bind needs slot 0's port (slot N listens on port + N), not 0`);
   // Slots are bound while the master runs (scale up), where a name lookup cannot be waited for.
-  if (bind.host !== null && isIP(bind.host) === 0) throw new Error(`${text}: slot-bind takes an IP address, not a host name (e.g. 127.0.0.1:${bind.port})`);
+  if (bind.host !== null && isIP(bind.host) === 0)
+    throw new Error(`${text}: slot-bind takes an IP address, not a host name (e.g. 127.0.0.1:${bind.port})`);
   return bind;
 }
 
@@ -39,7 +44,8 @@ export function slotAddress(template: BindAddress, slot: number): BindAddress | 
 export function slotOfAddress(template: BindAddress, text: string): number | null {
   if (template.kind === 'unix') {
     const [before = '', after = ''] = template.path.split(SLOT_PLACEHOLDER);
-    const match = text.startsWith(`unix:${before}`) && text.endsWith(after) ? text.slice(`unix:${before}`.length, text.length - after.length) : null;
+    const match =
+      text.startsWith(`unix:${before}`) && text.endsWith(after) ? text.slice(`unix:${before}`.length, text.length - after.length) : null;
     if (match === null || !/^(?:0|[1-9]\d{0,5})$/.test(match)) return null;
     return slotAddress(template, Number(match))?.text === text ? Number(match) : null;
   }

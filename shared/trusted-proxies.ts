@@ -95,7 +95,9 @@ function parseItem(item: string): Range | '*' {
   let prefixLength = /^\d{1,3}$/.test(prefixText) ? Number(prefixText) : Number.NaN;
   if (mapped) prefixLength -= 96;
   if (!(prefixLength >= 0 && prefixLength <= bits)) {
-    throw new InvalidTrustedProxy(`"${item}" has an invalid prefix length (0 to ${mapped ? 128 : bits} for ${mapped || address.family === 6 ? 'IPv6' : 'IPv4'})`);
+    throw new InvalidTrustedProxy(
+      `"${item}" has an invalid prefix length (0 to ${mapped ? 128 : bits} for ${mapped || address.family === 6 ? 'IPv6' : 'IPv4'})`,
+    );
   }
   const shift = BigInt(bits - prefixLength);
   return { family: address.family, base: (toBig(address) >> shift) << shift, prefixLength };
@@ -103,7 +105,10 @@ function parseItem(item: string): Range | '*' {
 
 /** "127.0.0.1, ::1,10.0.0.0/8" -> its items; an empty list trusts no address. */
 export function splitTrustedProxies(text: string): string[] {
-  return text.split(',').map((item) => item.trim()).filter((item) => item !== '');
+  return text
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
 }
 
 /** Validates a list and returns it normalised ("a,b,c"); throws InvalidTrustedProxy naming the bad item. */

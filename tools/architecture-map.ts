@@ -61,7 +61,7 @@ function main(argv: readonly string[]): number {
   const expected = architectureWithCodeMap(current, PROJECT_ROOT);
   if (current === expected) return 0;
   if (argv.includes('--check')) {
-    process.stderr.write('ARCHITECTURE.md\'s code map is out of date with the source files: run npm run architecture\n');
+    process.stderr.write("ARCHITECTURE.md's code map is out of date with the source files: run npm run architecture\n");
     return 1;
   }
   writeFileSync(path, expected);

@@ -12,7 +12,10 @@ const END = '<!-- /metric-list -->';
 
 /** One Markdown table row per family: name, type, labels, what it counts. */
 export function renderMetricList(): string {
-  const rows = METRIC_LIST.map((spec) => `| \`${spec.name}\` | ${spec.type} | ${spec.labels.map((label) => `\`${label}\``).join(', ') || '-'} | ${spec.help.replace(/\|/g, '\\|')} |`);
+  const rows = METRIC_LIST.map(
+    (spec) =>
+      `| \`${spec.name}\` | ${spec.type} | ${spec.labels.map((label) => `\`${label}\``).join(', ') || '-'} | ${spec.help.replace(/\|/g, '\\|')} |`,
+  );
   return ['| Metric | Type | Labels | Meaning |', '|---|---|---|---|', ...rows, ''].join('\n');
 }
 
@@ -30,7 +33,7 @@ function main(argv: readonly string[]): number {
   const expected = readmeWithMetricList(current);
   if (current === expected) return 0;
   if (argv.includes('--check')) {
-    process.stderr.write('README.md\'s metric list is out of date with daemon/metrics/catalog.ts: run npm run readme\n');
+    process.stderr.write("README.md's metric list is out of date with daemon/metrics/catalog.ts: run npm run readme\n");
     return 1;
   }
   writeFileSync(path, expected);

@@ -9,7 +9,10 @@
 export function escapeRoff(text: string): string {
   const escaped = text
     .replace(/\\/g, '\\e')
-    .replace(/(^|[\s("'\/[])(-{1,2})(?=[A-Za-z0-9])/g, (_match, before: string, dashes: string) => `${before}${dashes.replace(/-/g, '\\-')}`);
+    .replace(
+      /(^|[\s("'\/[])(-{1,2})(?=[A-Za-z0-9])/g,
+      (_match, before: string, dashes: string) => `${before}${dashes.replace(/-/g, '\\-')}`,
+    );
   return escaped.replace(/^[.']/gm, '\\&$&');
 }
 

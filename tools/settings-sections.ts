@@ -32,7 +32,8 @@ function tagLine(setting: AnySetting): string {
 function whereGiven(setting: AnySetting): string {
   if (setting.cli === 'config-only') return `Config key: ${setting.key}.`;
   if (setting.cli === 'cli-only') return 'Command line and APPD_CMD_ARGS only.';
-  if (setting.cli === 'after-dashes') return `Config key: ${setting.key}, a list. On the command line (and in APPD_CMD_ARGS), every argument after --.`;
+  if (setting.cli === 'after-dashes')
+    return `Config key: ${setting.key}, a list. On the command line (and in APPD_CMD_ARGS), every argument after --.`;
   const key = kebabCase(setting.key) === setting.key ? setting.key : `${setting.key} (or "${kebabCase(setting.key)}")`;
   const negation = setting.kind.isFlag ? ` ${flagName(setting).replace(/^--/, '--no-')} turns it off.` : '';
   const repeat = setting.kind.repeatable ? ' Repeat the flag for several; a config file gives a list.' : '';
@@ -65,7 +66,11 @@ export function renderConfigKeys(): string {
   return SETTINGS.filter((setting) => setting.section !== 'Hooks' && setting.cli !== 'cli-only')
     .map((setting) => {
       const type = setting.kind.repeatable ? `${setting.kind.meta} list` : setting.kind.meta;
-      return ['.TP', `\\fB${setting.key}\\fR \\fI${escapeRoff(type)}\\fR`, roffParagraph(`${setting.summary} Default: ${defaultText(setting)}.`)].join('\n');
+      return [
+        '.TP',
+        `\\fB${setting.key}\\fR \\fI${escapeRoff(type)}\\fR`,
+        roffParagraph(`${setting.summary} Default: ${defaultText(setting)}.`),
+      ].join('\n');
     })
     .join('\n');
 }

@@ -7,7 +7,16 @@ import net from 'node:net';
 import { nanoid } from 'nanoid/non-secure';
 import { encodeFrame, FrameDecoder, FrameError } from '../../shared/control/frame-codec.js';
 import { parseServerMessage, ProtocolViolation } from '../../shared/control/message-guards.js';
-import { MAX_FRAME_BYTES, PROTOCOL_VERSION, type DaemonIdentity, type LogLineMessage, type Outcome, type Request, type ServerMessage, type WorkerEventMessage } from '../../shared/control/protocol.js';
+import {
+  MAX_FRAME_BYTES,
+  PROTOCOL_VERSION,
+  type DaemonIdentity,
+  type LogLineMessage,
+  type Outcome,
+  type Request,
+  type ServerMessage,
+  type WorkerEventMessage,
+} from '../../shared/control/protocol.js';
 import type { StatusSnapshot } from '../../shared/control/status.js';
 import { hasErrorCode } from '../../shared/errors.js';
 import { ControlFailure, NoDaemonError } from './errors.js';
@@ -40,9 +49,12 @@ function closedBeforeHello(path: string): string {
 function connectError(path: string, error: unknown): Error {
   // Closed under our hello (EPIPE) or reset: somebody accepted, then hung up.
   if (hasErrorCode(error, 'EPIPE', 'ECONNRESET')) return new ControlFailure(closedBeforeHello(path));
-  if (hasErrorCode(error, 'ENOENT')) return new NoDaemonError(`no appd is listening on ${path} (no such socket); start one with appd, or check -n/-s`);
-  if (hasErrorCode(error, 'ECONNREFUSED')) return new NoDaemonError(`no appd is listening on ${path} (a stale socket: its daemon is gone); start one with appd`);
-  if (hasErrorCode(error, 'EACCES')) return new ControlFailure(`permission denied on ${path}: the control socket is only for the user running the daemon`);
+  if (hasErrorCode(error, 'ENOENT'))
+    return new NoDaemonError(`no appd is listening on ${path} (no such socket); start one with appd, or check -n/-s`);
+  if (hasErrorCode(error, 'ECONNREFUSED'))
+    return new NoDaemonError(`no appd is listening on ${path} (a stale socket: its daemon is gone); start one with appd`);
+  if (hasErrorCode(error, 'EACCES'))
+    return new ControlFailure(`permission denied on ${path}: the control socket is only for the user running the daemon`);
   const code = hasErrorCode(error, 'EAGAIN') ? 'EAGAIN' : null;
   return new ControlFailure(`cannot connect to ${path}: ${error instanceof Error ? error.message : String(error)}`, code);
 }
@@ -64,7 +76,9 @@ export class ControlClient {
     this.#raw = raw;
     this.#socket = net.createConnection(connectPath);
     this.#socket.on('data', (chunk: Buffer) => this.#onData(chunk));
-    this.#socket.on('error', (error) => this.#breakWith(this.#daemon ? new ControlFailure(`connection to ${path} failed: ${error.message}`) : connectError(path, error)));
+    this.#socket.on('error', (error) =>
+      this.#breakWith(this.#daemon ? new ControlFailure(`connection to ${path} failed: ${error.message}`) : connectError(path, error)),
+    );
     this.#socket.on('close', () =>
       this.#breakWith(
         new ControlFailure(
@@ -89,7 +103,9 @@ export class ControlClient {
         try {
           await new Promise<void>((settle, fail) => {
             client.#welcome = { settle, fail };
-            client.#socket.once('connect', () => client.#send({ type: 'hello', protocol: PROTOCOL_VERSION, client: 'appctl', pid: process.pid }));
+            client.#socket.once('connect', () =>
+              client.#send({ type: 'hello', protocol: PROTOCOL_VERSION, client: 'appctl', pid: process.pid }),
+            );
           });
           return client;
         } catch (error) {

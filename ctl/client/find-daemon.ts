@@ -39,15 +39,22 @@ function socketsIn(directory: string): string[] {
 }
 
 /** Connects to every socket found; stale ones (their daemon died) are skipped, other failures reported to `notStale`. */
-async function liveDaemons(paths: readonly string[], raw: boolean, notStale: (error: Error) => void = () => undefined): Promise<ControlClient[]> {
+async function liveDaemons(
+  paths: readonly string[],
+  raw: boolean,
+  notStale: (error: Error) => void = () => undefined,
+): Promise<ControlClient[]> {
   const attempts = await Promise.allSettled(paths.map((path) => ControlClient.connect(path, { raw })));
   for (const attempt of attempts) {
     // Something is there but failed (closed before its hello, permission denied): told to the caller.
-    if (attempt.status === 'rejected' && attempt.reason instanceof Error && !(attempt.reason instanceof NoDaemonError)) notStale(attempt.reason);
+    if (attempt.status === 'rejected' && attempt.reason instanceof Error && !(attempt.reason instanceof NoDaemonError))
+      notStale(attempt.reason);
   }
   const clients = attempts.flatMap((attempt) => (attempt.status === 'fulfilled' ? [attempt.value] : []));
   // A socket that failed the trust check is not "stale": say so, rather than "no daemon".
-  const refused = attempts.find((attempt): attempt is PromiseRejectedResult => attempt.status === 'rejected' && attempt.reason instanceof UntrustedPathError);
+  const refused = attempts.find(
+    (attempt): attempt is PromiseRejectedResult => attempt.status === 'rejected' && attempt.reason instanceof UntrustedPathError,
+  );
   if (refused && clients.length === 0) throw refused.reason;
   return clients;
 }
@@ -68,7 +75,9 @@ export async function connectToDaemon(choice: DaemonChoice, context: PathContext
     // is not stale: say what happened.
     if (notStale) throw notStale;
     const stale = existing.length > 0 ? ` (${existing.join(', ')} is stale: its daemon is gone)` : '';
-    throw new NoDaemonError(`no appd running with name '${choice.name}' (looked in ${candidates.join(', ')})${stale}; start one with appd or pass -s`);
+    throw new NoDaemonError(
+      `no appd running with name '${choice.name}' (looked in ${candidates.join(', ')})${stale}; start one with appd or pass -s`,
+    );
   }
   // The default directory first; the others only if it has no live daemon, so the daemons of this
   // shell's own environment are never mixed up with a system service's.

@@ -12,7 +12,13 @@ function isFields(value: unknown): value is Fields {
 }
 
 export function isPingData(value: unknown): value is PingData {
-  return isFields(value) && typeof value['name'] === 'string' && typeof value['pid'] === 'number' && typeof value['phase'] === 'string' && typeof value['uptimeMs'] === 'number';
+  return (
+    isFields(value) &&
+    typeof value['name'] === 'string' &&
+    typeof value['pid'] === 'number' &&
+    typeof value['phase'] === 'string' &&
+    typeof value['uptimeMs'] === 'number'
+  );
 }
 
 /**
@@ -31,8 +37,16 @@ export function isSettingRows(value: unknown): value is SettingStatus[] {
  * The reply's data if it has the shape `guard` expects; otherwise a ControlFailure (exit 1) naming the
  * request and what was missing, never a TypeError further on.
  */
-export function replyData<T>(outcome: Outcome & { status: 'completed' }, request: string, guard: (value: unknown) => value is T, expected: string): T {
+export function replyData<T>(
+  outcome: Outcome & { status: 'completed' },
+  request: string,
+  guard: (value: unknown) => value is T,
+  expected: string,
+): T {
   if (guard(outcome.data)) return outcome.data;
-  const got = outcome.data === undefined ? 'no data' : `data of another shape (${Array.isArray(outcome.data) ? 'a list' : typeof outcome.data})`;
-  throw new ControlFailure(`the daemon answered ${request} with ${got}, not ${expected}: is it an appd of another version? Use the appctl installed with the daemon`);
+  const got =
+    outcome.data === undefined ? 'no data' : `data of another shape (${Array.isArray(outcome.data) ? 'a list' : typeof outcome.data})`;
+  throw new ControlFailure(
+    `the daemon answered ${request} with ${got}, not ${expected}: is it an appd of another version? Use the appctl installed with the daemon`,
+  );
 }

@@ -22,7 +22,8 @@ export interface TrustedSocket {
 }
 
 function problemWith(what: string, path: string, stats: Stats, self: number, delegatedTo: number | null = null): string | null {
-  if (stats.uid !== self && stats.uid !== 0 && stats.uid !== delegatedTo) return `the ${what} ${path} belongs to uid ${stats.uid}, not to you (uid ${self}) or root`;
+  if (stats.uid !== self && stats.uid !== 0 && stats.uid !== delegatedTo)
+    return `the ${what} ${path} belongs to uid ${stats.uid}, not to you (uid ${self}) or root`;
   const mode = stats.mode & 0o7777;
   if ((mode & 0o022) !== 0) return `the ${what} ${path} may be written by group or others (mode ${mode.toString(8).padStart(4, '0')})`;
   return null;

@@ -26,7 +26,10 @@ export const registerConfig: Register = (program, run) => {
             // Typed values (2048, not "2048"); a pool's own settings as "pools.NAME.KEY".
             context.printJson(
               Object.fromEntries(
-                rows.map((row) => [row.key, { value: row.json, source: row.source, ...(row.pending === undefined ? {} : { pending: row.pendingJson }) }]),
+                rows.map((row) => [
+                  row.key,
+                  { value: row.json, source: row.source, ...(row.pending === undefined ? {} : { pending: row.pendingJson }) },
+                ]),
               ),
             );
           } else {

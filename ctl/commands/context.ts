@@ -34,7 +34,8 @@ export class CommandContext {
   timeoutMs(fallback: number | null): number | null {
     if (this.options.timeout === undefined) return fallback;
     const seconds = Number(this.options.timeout);
-    if (!Number.isFinite(seconds) || seconds < 0) throw new UsageError(`--timeout expects seconds (0: no limit), got "${this.options.timeout}"`);
+    if (!Number.isFinite(seconds) || seconds < 0)
+      throw new UsageError(`--timeout expects seconds (0: no limit), got "${this.options.timeout}"`);
     return seconds === 0 ? null : seconds * 1000;
   }
 
@@ -63,7 +64,12 @@ export async function withTimeout<T>(work: Promise<T>, timeoutMs: number | null,
   const expired = new Promise<never>((_settle, fail) => {
     timer = setTimeout(() => {
       const { name, pid } = client.daemon;
-      fail(new ControlFailure(`no answer from appd '${name}' (pid ${pid}) within ${timeoutMs / 1000}s; is its master stuck? (--timeout changes the limit)`, 'timeout'));
+      fail(
+        new ControlFailure(
+          `no answer from appd '${name}' (pid ${pid}) within ${timeoutMs / 1000}s; is its master stuck? (--timeout changes the limit)`,
+          'timeout',
+        ),
+      );
     }, timeoutMs);
   });
   try {

@@ -20,15 +20,18 @@ export const registerEvents: Register = (program, run) => {
         // Ctrl-C is the normal way out.
         const interrupted = new Promise<number>((settle) => process.once('SIGINT', () => settle(CTL_EXIT.ok)));
         try {
-          const request = client.request({ command: 'events' }, {
-            events: (batch) => {
-              const text = batch.map((event) => (context.json ? JSON.stringify(event) : renderWorkerEvent(event))).join('\n');
-              if (text !== '' && !process.stdout.write(`${text}\n`)) {
-                client.pause();
-                process.stdout.once('drain', () => client.resume());
-              }
+          const request = client.request(
+            { command: 'events' },
+            {
+              events: (batch) => {
+                const text = batch.map((event) => (context.json ? JSON.stringify(event) : renderWorkerEvent(event))).join('\n');
+                if (text !== '' && !process.stdout.write(`${text}\n`)) {
+                  client.pause();
+                  process.stdout.once('drain', () => client.resume());
+                }
+              },
             },
-          });
+          );
           const finished = request.then((outcome) => (outcome.status === 'completed' ? CTL_EXIT.ok : CTL_EXIT.failed));
           return await Promise.race([finished, interrupted, followFor(context.timeoutMs(null))]);
         } finally {

@@ -10,7 +10,10 @@ const DEFAULT_LINES = 100;
 export const registerLogs: Register = (program, run) => {
   program
     .command('logs')
-    .argument('[POOL|POOL.SLOT]', "only this pool's workers, or one slot's (its output and the master's lines about it); default: everything")
+    .argument(
+      '[POOL|POOL.SLOT]',
+      "only this pool's workers, or one slot's (its output and the master's lines about it); default: everything",
+    )
     .option('-f, --follow', 'keep printing new lines until interrupted')
     .option('-l, --lines <N>', `how many recent lines to start with (default ${DEFAULT_LINES})`)
     .description("print the daemon's recent log lines (a ring buffer); -f follows")

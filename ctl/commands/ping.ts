@@ -12,14 +12,18 @@ export const registerPing: Register = (program, run) => {
     .action(() =>
       run((context) => {
         const sentAt = process.hrtime.bigint();
-        return runJob(context, { command: 'ping' }, {
-          timeoutMs: QUICK_TIMEOUT_MS,
-          render: (outcome) => {
-            const milliseconds = Number(process.hrtime.bigint() - sentAt) / 1e6;
-            const data = replyData(outcome, 'ping', isPingData, 'its name, pid, phase and uptime');
-            return `pong from appd '${data.name}' (pid ${data.pid}, ${data.phase}, up ${formatDuration(data.uptimeMs)}) in ${milliseconds.toFixed(1)} ms`;
+        return runJob(
+          context,
+          { command: 'ping' },
+          {
+            timeoutMs: QUICK_TIMEOUT_MS,
+            render: (outcome) => {
+              const milliseconds = Number(process.hrtime.bigint() - sentAt) / 1e6;
+              const data = replyData(outcome, 'ping', isPingData, 'its name, pid, phase and uptime');
+              return `pong from appd '${data.name}' (pid ${data.pid}, ${data.phase}, up ${formatDuration(data.uptimeMs)}) in ${milliseconds.toFixed(1)} ms`;
+            },
           },
-        });
+        );
       }),
     );
 };

@@ -8,5 +8,7 @@ export const registerReload: Register = (program, run) => {
     .command('reload')
     .argument('[POOL]', 'only this pool (default: every pool)')
     .description('re-read the config and roll workers to a new generation (like HUP); waits until it serves')
-    .action((pool: string | undefined) => run((context) => runJob(context, { command: 'reload', pool: pool ?? null }, { timeoutMs: null })));
+    .action((pool: string | undefined) =>
+      run((context) => runJob(context, { command: 'reload', pool: pool ?? null }, { timeoutMs: null })),
+    );
 };

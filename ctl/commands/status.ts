@@ -13,9 +13,12 @@ export async function showStatus(context: CommandContext): Promise<number> {
   try {
     const outcome = await withTimeout(client.request({ command: 'status' }), context.timeoutMs(QUICK_TIMEOUT_MS), client);
     if (outcome.status !== 'completed') throw new ControlFailure(outcome.message);
-    const format: unknown = typeof outcome.data === 'object' && outcome.data !== null && 'format' in outcome.data ? outcome.data.format : undefined;
+    const format: unknown =
+      typeof outcome.data === 'object' && outcome.data !== null && 'format' in outcome.data ? outcome.data.format : undefined;
     if (format !== undefined && format !== STATUS_FORMAT) {
-      throw new ControlFailure(`the daemon sent status format ${String(format)}, this appctl reads ${STATUS_FORMAT}: use the appctl installed with the daemon`);
+      throw new ControlFailure(
+        `the daemon sent status format ${String(format)}, this appctl reads ${STATUS_FORMAT}: use the appctl installed with the daemon`,
+      );
     }
     const snapshot = replyData(outcome, 'status', isStatusSnapshot, `a status snapshot (format ${STATUS_FORMAT})`);
     if (context.json) context.printJson(snapshot);

@@ -13,12 +13,17 @@ export const registerStop: Register = (program, run) => {
     .description('stop the daemon gracefully (like TERM); waits until its workers have exited')
     .action((options: { quick?: boolean }) =>
       run((context) =>
-        runJob(context, { command: 'stop', mode: options.quick ? 'quick' : 'graceful' }, {
-          timeoutMs: null,
-          // Returning only once the daemon hung up makes `appctl stop && appd …` safe: its port,
-          // pidfile and control socket are free by then.
-          afterCompleted: (client) => Promise.race([client.closed(), new Promise<void>((settle) => setTimeout(settle, HANG_UP_WAIT_MS).unref())]),
-        }),
+        runJob(
+          context,
+          { command: 'stop', mode: options.quick ? 'quick' : 'graceful' },
+          {
+            timeoutMs: null,
+            // Returning only once the daemon hung up makes `appctl stop && appd …` safe: its port,
+            // pidfile and control socket are free by then.
+            afterCompleted: (client) =>
+              Promise.race([client.closed(), new Promise<void>((settle) => setTimeout(settle, HANG_UP_WAIT_MS).unref())]),
+          },
+        ),
       ),
     );
 };

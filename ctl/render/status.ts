@@ -45,8 +45,13 @@ export function renderStatus(snapshot: StatusSnapshot): string {
   const queues = queueSummary(master.listenQueues);
   if (queues) lines.push(...wrapList('  accept queue (waiting/limit): ', queues));
   for (const pool of snapshot.pools) {
-    const flags = [pool.reloading ? 'reloading' : null, pool.stopped ? 'stopped' : null].filter(Boolean).map((flag) => `, ${flag}`).join('');
-    lines.push(`  pool ${pool.name} (${pool.kind}): ${pool.ready}/${pool.desired} ready, generation ${pool.generation}${flags}, ${pool.restarts} restart(s)`);
+    const flags = [pool.reloading ? 'reloading' : null, pool.stopped ? 'stopped' : null]
+      .filter(Boolean)
+      .map((flag) => `, ${flag}`)
+      .join('');
+    lines.push(
+      `  pool ${pool.name} (${pool.kind}): ${pool.ready}/${pool.desired} ready, generation ${pool.generation}${flags}, ${pool.restarts} restart(s)`,
+    );
     // Slots without a serving worker (backoff, fatal, exited …) would not show in the worker table.
     const unusual = pool.slots.filter((slot) => slot.state !== 'running').map((slot) => `${pool.name}.${slot.slot} ${slot.state}`);
     if (unusual.length > 0) lines.push(...wrapList('    slots: ', unusual));

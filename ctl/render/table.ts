@@ -41,10 +41,16 @@ export function renderTable(columns: readonly Column[], rows: readonly (readonly
     const others = natural - (widths[wrapIndex] ?? 0) + gap * (columns.length - 1);
     // Never narrower than MIN_WRAP_WIDTH: when another column is long (a config file's absolute path
     // in SOURCE), a wider line reads better than '(none' over ')'.
-    widths[wrapIndex] = Math.max(columns[wrapIndex]?.header.length ?? 0, Math.min(widths[wrapIndex] ?? 0, Math.max(MIN_WRAP_WIDTH, width - others)));
+    widths[wrapIndex] = Math.max(
+      columns[wrapIndex]?.header.length ?? 0,
+      Math.min(widths[wrapIndex] ?? 0, Math.max(MIN_WRAP_WIDTH, width - others)),
+    );
   }
   const line = (cells: readonly string[]): string =>
-    cells.map((cell, index) => pad(cell, widths[index] ?? 0, columns[index]?.align ?? 'left')).join(' '.repeat(gap)).trimEnd();
+    cells
+      .map((cell, index) => pad(cell, widths[index] ?? 0, columns[index]?.align ?? 'left'))
+      .join(' '.repeat(gap))
+      .trimEnd();
   const lines = [line(columns.map((column) => column.header))];
   for (const row of rows) {
     const wrapped = wrapIndex >= 0 ? wrapText(row[wrapIndex] ?? '', widths[wrapIndex] ?? 1) : [];

@@ -28,15 +28,28 @@ export function errorRate(requests: PoolRequests | null | undefined): number | n
 export function requestSummary(requests: PoolRequests): string {
   const answered = Object.values(requests.total).reduce((sum, count) => sum + count, 0);
   const perSecond = requests.perSecond;
-  const classes = perSecond === null ? [] : Object.entries(perSecond).filter(([, rate]) => rate > 0).map(([name, rate]) => `${name} ${formatRate(rate)}`);
-  const rate = perSecond === null ? 'rate not known yet' : `${formatRate(totalRate(perSecond))} req/s${classes.length > 0 ? ` (${classes.join(', ')})` : ''}`;
-  const latency = requests.latencyP50Ms === null ? '' : `, p50 ${formatMilliseconds(requests.latencyP50Ms)}, p99 ${formatMilliseconds(requests.latencyP99Ms)}`;
+  const classes =
+    perSecond === null
+      ? []
+      : Object.entries(perSecond)
+          .filter(([, rate]) => rate > 0)
+          .map(([name, rate]) => `${name} ${formatRate(rate)}`);
+  const rate =
+    perSecond === null
+      ? 'rate not known yet'
+      : `${formatRate(totalRate(perSecond))} req/s${classes.length > 0 ? ` (${classes.join(', ')})` : ''}`;
+  const latency =
+    requests.latencyP50Ms === null
+      ? ''
+      : `, p50 ${formatMilliseconds(requests.latencyP50Ms)}, p99 ${formatMilliseconds(requests.latencyP99Ms)}`;
   return `${rate}${latency}; ${answered} answered`;
 }
 
 /** "crash 2, oom 1"; null when nothing was restarted. */
 export function restartSummary(byReason: Readonly<Record<string, number>> | undefined): string | null {
-  const parts = Object.entries(byReason ?? {}).filter(([, count]) => count > 0).map(([reason, count]) => `${reason} ${count}`);
+  const parts = Object.entries(byReason ?? {})
+    .filter(([, count]) => count > 0)
+    .map(([reason, count]) => `${reason} ${count}`);
   return parts.length === 0 ? null : parts.join(', ');
 }
 

@@ -16,7 +16,12 @@ export const registerTop: Register = (program, run) => {
   program
     .command('top')
     .description('live dashboard of pools, workers and logs; keys scale, reload, restart and upgrade (? shows them)')
-    .addHelpText('after', `\n${helpLines(80, plainPainter(false)).map((line) => line.trimEnd()).join('\n')}`)
+    .addHelpText(
+      'after',
+      `\n${helpLines(80, plainPainter(false))
+        .map((line) => line.trimEnd())
+        .join('\n')}`,
+    )
     .action(() =>
       run(async (context) => {
         if (context.json) throw new UsageError('top is interactive; for scripts use appctl status --json');

@@ -104,8 +104,10 @@ export class Dashboard {
   /** A worker's slot, or a failed slot (restart clears backoff and fatal): appctl restart POOL SLOT. */
   #restartWorker(): void {
     const row = this.#model.selected;
-    if (row?.kind === 'slot') return this.#act(`restart ${row.pool.name}.${row.slot.slot}`, { command: 'restart', pool: row.pool.name, slot: row.slot.slot });
-    if (row?.kind !== 'worker' || row.worker.state === 'stopping') return this.#model.say('select a running worker to restart (up/down)', 'bad');
+    if (row?.kind === 'slot')
+      return this.#act(`restart ${row.pool.name}.${row.slot.slot}`, { command: 'restart', pool: row.pool.name, slot: row.slot.slot });
+    if (row?.kind !== 'worker' || row.worker.state === 'stopping')
+      return this.#model.say('select a running worker to restart (up/down)', 'bad');
     this.#act(`restart ${row.pool.name}.${row.worker.slot}`, { command: 'restart', pool: row.pool.name, slot: row.worker.slot });
   }
 

@@ -73,22 +73,23 @@ export class DaemonFeed {
     let fresh = true;
     const lost = (why: unknown): void => this.#lost(client, reasonOf(why));
     client
-      .request({ command: 'logs', pool: null, lines: LOG_BACKLOG_LINES, follow: true, maxLinesPerSecond: LOG_LINES_PER_SECOND }, {
-        log: (lines) => {
-          this.#listener.logLines(lines, fresh);
-          fresh = false;
+      .request(
+        { command: 'logs', pool: null, lines: LOG_BACKLOG_LINES, follow: true, maxLinesPerSecond: LOG_LINES_PER_SECOND },
+        {
+          log: (lines) => {
+            this.#listener.logLines(lines, fresh);
+            fresh = false;
+          },
         },
-      })
+      )
       .then(() => lost('the daemon ended the log stream (it is stopping)'), lost);
-    client
-      .request({ command: 'watch' }, { status: (snapshot, time) => this.#deliver(snapshot, time) })
-      .then(
-        () => lost('the daemon stopped'),
-        (error: unknown) => {
-          if (error instanceof ControlFailure && error.code === 'unknown_command') return this.#pollStatus(client);
-          lost(error);
-        },
-      );
+    client.request({ command: 'watch' }, { status: (snapshot, time) => this.#deliver(snapshot, time) }).then(
+      () => lost('the daemon stopped'),
+      (error: unknown) => {
+        if (error instanceof ControlFailure && error.code === 'unknown_command') return this.#pollStatus(client);
+        lost(error);
+      },
+    );
     void client.closed().then(() => lost('the connection closed'));
   }
 

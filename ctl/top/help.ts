@@ -30,7 +30,9 @@ export function helpLines(width: number, painter: Painter): string[] {
   const keyWidth = Math.max(...entries.map((entry) => entry.keys.join('/').length)) + 2;
   const lines = [painter.paint(' appctl top: keys'.padEnd(width), 'heading')];
   for (const entry of entries) {
-    lines.push(`  ${painter.paint(painter.escape(entry.keys.join('/').padEnd(keyWidth)), 'key')}${painter.escape(entry.help.slice(0, Math.max(0, width - keyWidth - 2)))}`);
+    lines.push(
+      `  ${painter.paint(painter.escape(entry.keys.join('/').padEnd(keyWidth)), 'key')}${painter.escape(entry.help.slice(0, Math.max(0, width - keyWidth - 2)))}`,
+    );
   }
   lines.push('', ...COLUMNS_HELP.map((line) => painter.escape(` ${line}`.slice(0, width))));
   return lines;

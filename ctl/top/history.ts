@@ -76,10 +76,11 @@ export class StatsHistory {
   /** Takes in a snapshot taken at `time` (the daemon's clock); forgets workers that are gone. */
   record(snapshot: StatusSnapshot, time: number): void {
     const alive = new Set<number>();
-    for (const pool of snapshot.pools) for (const worker of pool.workers) {
-      alive.add(worker.pid);
-      this.#count(worker, time);
-    }
+    for (const pool of snapshot.pools)
+      for (const worker of pool.workers) {
+        alive.add(worker.pid);
+        this.#count(worker, time);
+      }
     for (const pid of this.#counters.keys()) if (!alive.has(pid)) this.#counters.delete(pid);
     for (const pid of this.#workers.keys()) if (!alive.has(pid)) this.#workers.delete(pid);
     for (const name of this.#pools.keys()) if (!snapshot.pools.some((pool) => pool.name === name)) this.#pools.delete(name);
@@ -98,7 +99,9 @@ export class StatsHistory {
       trend.rss.push(sum(pool.workers.map((worker) => worker.rssBytes)));
     }
     this.total.rate.push(this.totalRate(snapshot));
-    this.total.rss.push(sum([snapshot.master.rssBytes, ...snapshot.pools.flatMap((pool) => pool.workers.map((worker) => worker.rssBytes))]));
+    this.total.rss.push(
+      sum([snapshot.master.rssBytes, ...snapshot.pools.flatMap((pool) => pool.workers.map((worker) => worker.rssBytes))]),
+    );
   }
 
   /**

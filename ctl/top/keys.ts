@@ -41,7 +41,12 @@ export const KEY_BINDINGS: readonly KeyBinding[] = [
   { keys: ['+', '='], command: 'scale-up', help: 'one worker more or fewer in the pool (appctl scale)', footer: ['+- scale', '+- scale'] },
   { keys: ['-', '_'], command: 'scale-down' },
   { keys: ['r'], command: 'reload', help: 'reload the pool, with progress (appctl reload)', footer: ['r reload', 'r reload'] },
-  { keys: ['k'], command: 'restart-worker', help: 'restart the worker or failed slot (appctl restart POOL SLOT)', footer: ['k restart', 'k restart'] },
+  {
+    keys: ['k'],
+    command: 'restart-worker',
+    help: 'restart the worker or failed slot (appctl restart POOL SLOT)',
+    footer: ['k restart', 'k restart'],
+  },
   { keys: ['u'], command: 'upgrade', help: 'upgrade the master, after y/n (appctl upgrade)', footer: ['u upgrade', 'u upgrade'] },
   { keys: ['l'], command: 'toggle-logs', help: 'show or hide the log pane', footer: ['l logs', 'l logs'] },
   { keys: ['?', 'h'], command: 'help', help: 'this help; any key closes it', footer: ['? help', '? help'] },
@@ -50,7 +55,9 @@ export const KEY_BINDINGS: readonly KeyBinding[] = [
   { keys: ['n', 'S-n', 'escape'], command: 'cancel' },
 ];
 
-const BY_KEY: ReadonlyMap<string, KeyCommand> = new Map(KEY_BINDINGS.flatMap((binding) => binding.keys.map((key) => [key, binding.command] as const)));
+const BY_KEY: ReadonlyMap<string, KeyCommand> = new Map(
+  KEY_BINDINGS.flatMap((binding) => binding.keys.map((key) => [key, binding.command] as const)),
+);
 
 export function commandForKey(key: string): KeyCommand | null {
   return BY_KEY.get(key) ?? null;

@@ -29,7 +29,11 @@ export function logFilter(row: Row | null): ((line: LogLineMessage) => boolean) 
 }
 
 /** The newest `count` lines that pass the filter, oldest first (walks back from the end: cheap on a big ring). */
-export function visibleLines(lines: readonly LogLineMessage[], filter: ((line: LogLineMessage) => boolean) | null, count: number): LogLineMessage[] {
+export function visibleLines(
+  lines: readonly LogLineMessage[],
+  filter: ((line: LogLineMessage) => boolean) | null,
+  count: number,
+): LogLineMessage[] {
   const shown: LogLineMessage[] = [];
   for (let index = lines.length - 1; index >= 0 && shown.length < count; index -= 1) {
     const line = lines[index];
@@ -53,7 +57,8 @@ function printable(text: string): string {
 
 /** "12:03:04 web.1 g2 listening" cut to `width` columns; the master's warnings and errors marked. */
 export function logRow(line: LogLineMessage, width: number, painter: Painter): string {
-  const source = line.source === 'master' ? (['debug', 'info'].includes(line.level) ? 'master' : `master ${line.level.toUpperCase()}`) : line.source;
+  const source =
+    line.source === 'master' ? (['debug', 'info'].includes(line.level) ? 'master' : `master ${line.level.toUpperCase()}`) : line.source;
   const prefix = `${clock(line.time)} ${source}${line.level === 'stderr' ? '!' : ''} `;
   const text = (prefix + printable(line.text)).slice(0, width);
   const tone = ['error', 'critical'].includes(line.level) ? 'bad' : line.level === 'warning' ? 'warn' : null;

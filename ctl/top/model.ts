@@ -83,7 +83,9 @@ export class TopModel {
     const same = this.rows.findIndex((row) => row.key === before.key);
     if (same >= 0) return this.#select(same);
     const slot = slotName(before);
-    const successor = this.rows.findIndex((row) => slot !== null && slotName(row) === slot && !(row.kind === 'worker' && row.worker.state === 'stopping'));
+    const successor = this.rows.findIndex(
+      (row) => slot !== null && slotName(row) === slot && !(row.kind === 'worker' && row.worker.state === 'stopping'),
+    );
     this.#select(successor >= 0 ? successor : this.#selected);
   }
 

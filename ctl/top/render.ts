@@ -42,8 +42,14 @@ function headerLines(model: TopModel, size: FrameSize, painter: Painter, roomFor
   const snapshot = model.snapshot;
   const badge = model.connection.state === 'disconnected' ? 'DISCONNECTED' : '';
   const title = snapshot
-    ? [`appd '${snapshot.name}' ${snapshot.version}`, `master ${snapshot.master.pid}`, snapshot.master.phase, `up ${formatDuration(snapshot.master.uptimeMs)}`,
-      `gen ${snapshot.pools.length === 1 ? String(snapshot.pools[0]?.generation) : snapshot.pools.map((pool) => `${pool.name}:${pool.generation}`).join(' ')}`, `node ${snapshot.node}`]
+    ? [
+        `appd '${snapshot.name}' ${snapshot.version}`,
+        `master ${snapshot.master.pid}`,
+        snapshot.master.phase,
+        `up ${formatDuration(snapshot.master.uptimeMs)}`,
+        `gen ${snapshot.pools.length === 1 ? String(snapshot.pools[0]?.generation) : snapshot.pools.map((pool) => `${pool.name}:${pool.generation}`).join(' ')}`,
+        `node ${snapshot.node}`,
+      ]
     : [`appd '${daemon.name}' ${daemon.version}`, `master ${daemon.pid}`, 'waiting for the first status'];
   const titleText = joinFitting(title, size.width - badge.length - 1, separator);
   const lines = [painter.paint(painter.escape(pad(titleText, size.width - badge.length)), 'title') + painter.paint(badge, 'bad')];
@@ -55,14 +61,26 @@ function headerLines(model: TopModel, size: FrameSize, painter: Painter, roomFor
   const desired = snapshot.pools.reduce((sum, pool) => sum + pool.desired, 0);
   const inFlight = workers.reduce((sum, worker) => sum + (worker.inFlight ?? 0), 0);
   const rss = [snapshot.master.rssBytes, ...workers.map((worker) => worker.rssBytes)].reduce<number>((sum, value) => sum + (value ?? 0), 0);
-  const cpu = [snapshot.master.cpuPercent, ...workers.map((worker) => worker.cpuPercent)].reduce<number>((sum, value) => sum + (value ?? 0), 0);
+  const cpu = [snapshot.master.cpuPercent, ...workers.map((worker) => worker.cpuPercent)].reduce<number>(
+    (sum, value) => sum + (value ?? 0),
+    0,
+  );
   const queues = snapshot.master.listenQueues ?? [];
   const queued = queues.length === 0 ? [] : [`queue ${queues.reduce((sum, queue) => sum + queue.queued, 0)}`];
   const byReason: Record<string, number> = {};
-  for (const pool of snapshot.pools) for (const [reason, count] of Object.entries(pool.restartsByReason ?? {})) byReason[reason] = (byReason[reason] ?? 0) + count;
+  for (const pool of snapshot.pools)
+    for (const [reason, count] of Object.entries(pool.restartsByReason ?? {})) byReason[reason] = (byReason[reason] ?? 0) + count;
   const restarts = restartSummary(byReason);
-  const totals = [listening, `${ready}/${desired} ready`, `${formatRate(model.history.totalRate(snapshot))} req/s`, `${inFlight} in flight`, ...queued, `rss ${formatBytes(rss)}`, `cpu ${cpu.toFixed(1)}%`,
-    ...(restarts ? [`restarts ${restarts}`] : [])];
+  const totals = [
+    listening,
+    `${ready}/${desired} ready`,
+    `${formatRate(model.history.totalRate(snapshot))} req/s`,
+    `${inFlight} in flight`,
+    ...queued,
+    `rss ${formatBytes(rss)}`,
+    `cpu ${cpu.toFixed(1)}%`,
+    ...(restarts ? [`restarts ${restarts}`] : []),
+  ];
   lines.push(painter.escape(pad(joinFitting(totals, size.width, separator), size.width)));
   if (roomForChart) {
     const half = Math.floor(size.width / 2);
@@ -94,7 +112,9 @@ function logTitle(model: TopModel, width: number, painter: Painter, now: number)
       worker.requests === null ? null : `${worker.requests} requests`,
       worker.connections === null ? null : `${worker.connections} conns`,
       worker.heapUsedBytes === null ? null : `heap ${formatBytes(worker.heapUsedBytes)}`,
-      worker.loopDelayP99Ms === null ? null : `loop p50 ${formatMilliseconds(worker.loopDelayP50Ms ?? null)} p99 ${formatMilliseconds(worker.loopDelayP99Ms)}`,
+      worker.loopDelayP99Ms === null
+        ? null
+        : `loop p50 ${formatMilliseconds(worker.loopDelayP50Ms ?? null)} p99 ${formatMilliseconds(worker.loopDelayP99Ms)}`,
       worker.stopReason === null ? null : `stopping: ${worker.stopReason}`,
     ].filter((fact): fact is string => fact !== null);
     if (facts.length > 0) parts.push(facts.join(', '));
@@ -174,7 +194,10 @@ function tablesAndLogs(model: TopModel, width: number, height: number, painter: 
 
 /** A frame for a plain stream (not a terminal, TERM=dumb): header and both tables whole, no logs or keys. */
 export function renderPlainFrame(model: TopModel, width: number, painter: Painter, now: number): string[] {
-  const lines = [...headerLines(model, { width, height: Number.POSITIVE_INFINITY }, painter, true), ...tablesAndLogs(model, width, Number.POSITIVE_INFINITY, painter, now, false)];
+  const lines = [
+    ...headerLines(model, { width, height: Number.POSITIVE_INFINITY }, painter, true),
+    ...tablesAndLogs(model, width, Number.POSITIVE_INFINITY, painter, now, false),
+  ];
   if (model.connection.state === 'disconnected') lines.push(messageLine(model, { width, height: 1 }, painter, now));
   return lines.map((line) => line.trimEnd());
 }

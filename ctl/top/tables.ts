@@ -47,12 +47,28 @@ export function poolColumns(history: StatsHistory, unicode: boolean): TableColum
     { header: 'KIND', align: 'left', priority: 30, text: ({ pool }) => pool.kind },
     { header: 'READY', align: 'right', priority: 95, text: ({ pool }) => `${pool.ready}/${pool.desired}` },
     { header: 'GEN', align: 'right', priority: 90, text: ({ pool }) => String(pool.generation) },
-    { header: 'STATE', align: 'left', priority: 95, text: ({ pool }) => poolState(pool), tone: ({ pool }) => stateTone(poolState(pool)) ?? 'good' },
-    { header: 'REQ/S', align: 'right', priority: 80, text: ({ pool }) => formatRate(sumOf(pool.workers.map((worker) => history.rate(worker.pid)))) },
+    {
+      header: 'STATE',
+      align: 'left',
+      priority: 95,
+      text: ({ pool }) => poolState(pool),
+      tone: ({ pool }) => stateTone(poolState(pool)) ?? 'good',
+    },
+    {
+      header: 'REQ/S',
+      align: 'right',
+      priority: 80,
+      text: ({ pool }) => formatRate(sumOf(pool.workers.map((worker) => history.rate(worker.pid)))),
+    },
     { header: '5XX/S', align: 'right', priority: 55, text: ({ pool }) => formatRate(errorRate(pool.requests)) },
     { header: 'P50', align: 'right', priority: 50, text: ({ pool }) => formatMilliseconds(pool.requests?.latencyP50Ms ?? null) },
     { header: 'P99', align: 'right', priority: 55, text: ({ pool }) => formatMilliseconds(pool.requests?.latencyP99Ms ?? null) },
-    { header: 'ACT', align: 'right', priority: 60, text: ({ pool }) => String(sumOf(pool.workers.map((worker) => worker.inFlight)) ?? '-') },
+    {
+      header: 'ACT',
+      align: 'right',
+      priority: 60,
+      text: ({ pool }) => String(sumOf(pool.workers.map((worker) => worker.inFlight)) ?? '-'),
+    },
     { header: 'RSS', align: 'right', priority: 70, text: ({ pool }) => formatBytes(sumOf(pool.workers.map((worker) => worker.rssBytes))) },
     { header: 'CPU%', align: 'right', priority: 70, text: ({ pool }) => formatCpu(sumOf(pool.workers.map((worker) => worker.cpuPercent))) },
     { header: 'RST', align: 'right', priority: 40, text: ({ pool }) => String(pool.restarts) },
@@ -61,7 +77,11 @@ export function poolColumns(history: StatsHistory, unicode: boolean): TableColum
       align: 'left',
       priority: 10,
       text: () => '',
-      flexible: { minimum: 8, maximum: 40, draw: ({ pool }, width) => sparkline(history.poolTrend(pool.name)?.rate.values ?? [], width, { unicode }) },
+      flexible: {
+        minimum: 8,
+        maximum: 40,
+        draw: ({ pool }, width) => sparkline(history.poolTrend(pool.name)?.rate.values ?? [], width, { unicode }),
+      },
     },
   ];
 }
@@ -70,11 +90,32 @@ export function workerColumns(history: StatsHistory, unicode: boolean): TableCol
   const worker = (row: WorkerTableRow) => (row.kind === 'worker' ? row.worker : null);
   const state = (row: WorkerTableRow): string => (row.kind === 'worker' ? row.worker.state : row.slot.state);
   return [
-    { header: 'WORKER', align: 'left', priority: 100, text: (row) => (row.kind === 'worker' ? row.worker.tag : `${row.pool.name}.${row.slot.slot}`) },
+    {
+      header: 'WORKER',
+      align: 'left',
+      priority: 100,
+      text: (row) => (row.kind === 'worker' ? row.worker.tag : `${row.pool.name}.${row.slot.slot}`),
+    },
     { header: 'PID', align: 'right', priority: 100, text: (row) => String(worker(row)?.pid ?? '-') },
     { header: 'STATE', align: 'left', priority: 100, text: state, tone: (row) => stateTone(state(row)) },
-    { header: 'UP', align: 'right', priority: 50, text: (row) => { const each = worker(row); return each ? formatDuration(each.uptimeMs) : '-'; } },
-    { header: 'REQ/S', align: 'right', priority: 90, text: (row) => { const each = worker(row); return each ? formatRate(history.rate(each.pid)) : '-'; } },
+    {
+      header: 'UP',
+      align: 'right',
+      priority: 50,
+      text: (row) => {
+        const each = worker(row);
+        return each ? formatDuration(each.uptimeMs) : '-';
+      },
+    },
+    {
+      header: 'REQ/S',
+      align: 'right',
+      priority: 90,
+      text: (row) => {
+        const each = worker(row);
+        return each ? formatRate(history.rate(each.pid)) : '-';
+      },
+    },
     { header: 'ACT', align: 'right', priority: 80, text: (row) => String(worker(row)?.inFlight ?? '-') },
     { header: 'LOOP', align: 'right', priority: 60, text: (row) => formatMilliseconds(worker(row)?.loopDelayP99Ms ?? null) },
     { header: 'RSS', align: 'right', priority: 75, text: (row) => formatBytes(worker(row)?.rssBytes ?? null) },
@@ -88,7 +129,10 @@ export function workerColumns(history: StatsHistory, unicode: boolean): TableCol
       flexible: {
         minimum: 6,
         maximum: 40,
-        draw: (row, width) => { const each = worker(row); return each ? sparkline(history.workerTrend(each.pid)?.rate.values ?? [], width, { unicode }) : ''; },
+        draw: (row, width) => {
+          const each = worker(row);
+          return each ? sparkline(history.workerTrend(each.pid)?.rate.values ?? [], width, { unicode }) : '';
+        },
       },
     },
   ];

@@ -67,7 +67,11 @@ export class Arbiter {
     this.startedAt = this.now();
     const enqueue = (event: ArbiterEvent): void => this.queue.push(event);
     this.supervisor = new Supervisor({
-      logger: options.logger, enqueue, now: this.now, wallNow: () => this.#clock.wallNow(), random: options.random ?? Math.random,
+      logger: options.logger,
+      enqueue,
+      now: this.now,
+      wallNow: () => this.#clock.wallNow(),
+      random: options.random ?? Math.random,
       spawner: options.spawner ?? new ChildProcessSpawner(options.baseEnvironment),
       listeners: () => this.listeners,
       config: () => this.config,
@@ -79,31 +83,51 @@ export class Arbiter {
     });
     this.supervisor.slotSockets.adopt(options.listeners);
     this.#queries = new ControlQueries({
-      logger: options.logger, supervisor: this.supervisor,
+      logger: options.logger,
+      supervisor: this.supervisor,
       name: () => this.config.name,
       phase: () => this.phase,
       uptimeMs: () => this.now() - this.startedAt,
       snapshotSources: () => ({
-        name: this.config.name, phase: this.phase, startedAt: this.startedAt, now: this.now(), wallNow: this.#clock.wallNow(), supervisor: this.supervisor,
-        listeners: this.listeners, controlSocket: this.#options.controlSocket ?? '', configFile: this.resolved.configFile,
-        metrics: this.metrics, backlogOf: (listener) => backlogOf(listener, this.supervisor, this.config.backlog),
+        name: this.config.name,
+        phase: this.phase,
+        startedAt: this.startedAt,
+        now: this.now(),
+        wallNow: this.#clock.wallNow(),
+        supervisor: this.supervisor,
+        listeners: this.listeners,
+        controlSocket: this.#options.controlSocket ?? '',
+        configFile: this.resolved.configFile,
+        metrics: this.metrics,
+        backlogOf: (listener) => backlogOf(listener, this.supervisor, this.config.backlog),
       }),
       settingRows: () => settingRows(this.#options.resolved, this.resolved),
     });
     this.#reloads = new ReloadFlow({
-      ...options, supervisor: this.supervisor, jobs: this.#jobs, now: this.now, enqueue, metrics: this.metrics,
+      ...options,
+      supervisor: this.supervisor,
+      jobs: this.#jobs,
+      now: this.now,
+      enqueue,
+      metrics: this.metrics,
       // Slot sockets (slot-bind) follow the pools' worker counts; the supervisor keeps them.
       listeners: options.listeners.filter((listener) => listener.slot === undefined),
       applied: () => fireHook(this.#logger, 'onReload', this.config.onReload, this.hookServer()),
       stopping: () => this.#stop !== null,
     });
     this.#workerEvents = new WorkerEvents({
-      logger: options.logger, supervisor: this.supervisor, jobs: this.#jobs, firstStart: this.#firstStart,
+      logger: options.logger,
+      supervisor: this.supervisor,
+      jobs: this.#jobs,
+      firstStart: this.#firstStart,
       booting: () => this.#phase === 'booting',
       halt: (error) => this.#halt(error),
     });
     this.#upgrade = new UpgradeCoordinator({
-      ...options.upgrade, logger: options.logger, enqueue, now: this.now,
+      ...options.upgrade,
+      logger: options.logger,
+      enqueue,
+      now: this.now,
       listeners: () => this.listeners,
       pools: () => [...this.supervisor.pools.values()],
       retire: (requester) => this.#handleStop({ type: 'stop', mode: 'graceful', requester }),
@@ -240,7 +264,10 @@ export class Arbiter {
     if (verdict.kind === 'wait') return;
     if (verdict.warning) this.#logger.warning(verdict.warning);
     this.#phase = 'running';
-    const summary = `${countOf(pools.reduce((sum, pool) => sum + this.supervisor.readyCount(pool), 0), 'worker')} ready in ${Math.round(now - this.startedAt)}ms`;
+    const summary = `${countOf(
+      pools.reduce((sum, pool) => sum + this.supervisor.readyCount(pool), 0),
+      'worker',
+    )} ready in ${Math.round(now - this.startedAt)}ms`;
     this.#logger.info(`ready: ${summary}`);
     fireHook(this.#logger, 'whenReady', this.config.whenReady, this.hookServer());
     this.#options.observer?.ready?.(summary);

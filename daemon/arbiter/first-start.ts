@@ -55,13 +55,23 @@ export function judgeFirstStart(state: FirstStartState): FirstStartVerdict {
   if (settled && anyRunning) return { kind: 'running', warning: null };
   if (settled) {
     // Every slot gave up (fatal) before any worker ran: waiting for boot-timeout would change nothing.
-    return { kind: 'halt', error: new BootError(`no worker could start (every slot is fatal after start-retries): ${reason('every slot failed to start')}`) };
+    return {
+      kind: 'halt',
+      error: new BootError(`no worker could start (every slot is fatal after start-retries): ${reason('every slot failed to start')}`),
+    };
   }
   if (state.elapsedMs <= limitMs) return { kind: 'wait' };
   const seconds = limitMs / 1000;
-  if (!state.everReady) return { kind: 'halt', error: new BootError(`no worker became ready within boot-timeout (${seconds}s): ${reason('no worker reported an error')}`) };
+  if (!state.everReady)
+    return {
+      kind: 'halt',
+      error: new BootError(`no worker became ready within boot-timeout (${seconds}s): ${reason('no worker reported an error')}`),
+    };
   if (state.requireEveryWorker) {
-    return { kind: 'halt', error: new BootError(`not every worker became ready within boot-timeout (${seconds}s): ${reason('no worker reported an error')}`) };
+    return {
+      kind: 'halt',
+      error: new BootError(`not every worker became ready within boot-timeout (${seconds}s): ${reason('no worker reported an error')}`),
+    };
   }
   return { kind: 'running', warning: 'not every worker became ready within boot-timeout; serving with those that did' };
 }

@@ -28,8 +28,18 @@ function workerEvent(worker: WorkerHandle): WorkerEventMessage {
   let detail: string | null = null;
   // An exit carries its restart reason (crash, oom, timeout …) when one applies: "signal SIGKILL (oom)".
   if (worker.state === 'stopping') detail = worker.retireReason;
-  else if (worker.state === 'exited') detail = `${describeExit(worker.exitCode, worker.exitSignal)}${worker.exitReason === null ? '' : ` (${worker.exitReason})`}`;
-  return { time: Date.now(), tag: worker.tag, pool: worker.pool, slot: worker.slot, generation: worker.generation, pid: worker.pid, state: worker.state, detail };
+  else if (worker.state === 'exited')
+    detail = `${describeExit(worker.exitCode, worker.exitSignal)}${worker.exitReason === null ? '' : ` (${worker.exitReason})`}`;
+  return {
+    time: Date.now(),
+    tag: worker.tag,
+    pool: worker.pool,
+    slot: worker.slot,
+    generation: worker.generation,
+    pid: worker.pid,
+    state: worker.state,
+    detail,
+  };
 }
 
 export class ControlQueries {
@@ -54,7 +64,12 @@ export class ControlQueries {
   }
 
   ping({ requester }: EventOf<'ping'>): void {
-    const data: PingData = { name: this.#sources.name(), pid: process.pid, phase: this.#sources.phase(), uptimeMs: this.#sources.uptimeMs() };
+    const data: PingData = {
+      name: this.#sources.name(),
+      pid: process.pid,
+      phase: this.#sources.phase(),
+      uptimeMs: this.#sources.uptimeMs(),
+    };
     requester.done?.({ status: 'completed', message: 'pong', data });
   }
 
@@ -69,7 +84,11 @@ export class ControlQueries {
    */
   publishStatus(now: number): void {
     const { supervisor, phase } = this.#sources;
-    this.#statusFeed.publishIfDue(now, () => statusSignature(supervisor, phase()), () => this.snapshot());
+    this.#statusFeed.publishIfDue(
+      now,
+      () => statusSignature(supervisor, phase()),
+      () => this.snapshot(),
+    );
   }
 
   showConfig({ requester }: EventOf<'show-config'>): void {
@@ -81,14 +100,19 @@ export class ControlQueries {
     const pools = this.#sources.supervisor.pools;
     const selector = parseLogSelector(reader.pool, (name) => pools.has(name));
     if (selector === null) {
-      return requester.done?.({ status: 'failed', message: `no pool named "${reader.pool}", nor a slot POOL.N of one (pools: ${[...pools.keys()].join(', ')})` });
+      return requester.done?.({
+        status: 'failed',
+        message: `no pool named "${reader.pool}", nor a slot POOL.N of one (pools: ${[...pools.keys()].join(', ')})`,
+      });
     }
     const matches: (line: LogLine) => boolean = lineSelector(selector);
     const logger = this.#sources.logger;
     const recent = reader.lines === 0 ? [] : logger.recent().filter(matches).slice(-reader.lines);
-    const stop = reader.follow ? logger.subscribe((line) => {
-      if (matches(line)) reader.line(line);
-    }) : null;
+    const stop = reader.follow
+      ? logger.subscribe((line) => {
+          if (matches(line)) reader.line(line);
+        })
+      : null;
     reader.begin(recent, stop);
     if (!reader.follow) requester.done?.({ status: 'completed', message: `${recent.length} line(s)` });
   }

@@ -108,14 +108,17 @@ export class ReloadFlow {
       const [scope, waiting] = next;
       this.#waiting.delete(scope);
       // One line per read, naming every request it covers, so each one can be seen handled in the log.
-      this.#context.logger.info(`reloading${scope ? ` pool ${scope}` : ''} for ${waiting.map((requester) => requester.origin).join(', ')}: reading the configuration again`);
+      this.#context.logger.info(
+        `reloading${scope ? ` pool ${scope}` : ''} for ${waiting.map((requester) => requester.origin).join(', ')}: reading the configuration again`,
+      );
       this.#read(scope, waiting);
     }
   }
 
   /** The daemon stops: requests waiting for a read are told so (the read in flight is, when it is back). */
   #refuseWaiting(): void {
-    for (const requesters of this.#waiting.values()) for (const requester of requesters) requester.done?.({ status: 'failed', message: 'the daemon is stopping' });
+    for (const requesters of this.#waiting.values())
+      for (const requester of requesters) requester.done?.({ status: 'failed', message: 'the daemon is stopping' });
     this.#waiting.clear();
   }
 
@@ -134,7 +137,16 @@ export class ReloadFlow {
     }
     let rolled: Rollout[];
     try {
-      const applied = applyReload({ previous: this.#resolved, read: result, listeners: this.#listeners, onlyPool: scope, progress, supervisor, logger, now: this.#context.now() });
+      const applied = applyReload({
+        previous: this.#resolved,
+        read: result,
+        listeners: this.#listeners,
+        onlyPool: scope,
+        progress,
+        supervisor,
+        logger,
+        now: this.#context.now(),
+      });
       this.#resolved = result.config;
       this.#listeners = applied.listeners;
       rolled = applied.rolled;
@@ -143,17 +155,20 @@ export class ReloadFlow {
       return finish(this.#failure(error, scope));
     }
     const reported = new Set<Rollout>();
-    jobs.add(new Job(requesters, {
-      pools: rolled.map((rollout) => rollout.pool),
-      check: () => rolloutsOutcome(rolled, reported, progress),
-      deadline: null,
-      readyLine: rolloutReadyLine(supervisor),
-      onFinish: (outcome) => this.#context.observer?.reloaded?.(outcome),
-    }));
+    jobs.add(
+      new Job(requesters, {
+        pools: rolled.map((rollout) => rollout.pool),
+        check: () => rolloutsOutcome(rolled, reported, progress),
+        deadline: null,
+        readyLine: rolloutReadyLine(supervisor),
+        onFinish: (outcome) => this.#context.observer?.reloaded?.(outcome),
+      }),
+    );
   }
 
   #failure(error: unknown, scope: Scope): JobOutcome {
-    for (const name of this.#context.supervisor.pools.keys()) if (scope === null || scope === name) this.#context.metrics.reloadSettled(name, 'failed', 0);
+    for (const name of this.#context.supervisor.pools.keys())
+      if (scope === null || scope === name) this.#context.metrics.reloadSettled(name, 'failed', 0);
     const message = `reload failed, nothing changed: ${error instanceof Error && !(error instanceof AppdError) ? error.message : describeError(error)}`;
     this.#context.logger.error(message);
     return { status: 'failed', message };

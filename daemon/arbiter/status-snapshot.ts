@@ -67,7 +67,12 @@ function slotStatus(pool: Pool, slot: number, workers: readonly WorkerHandle[], 
     state: slotState(record, workers, slot < pool.desired, now),
     restarts: record.restarts,
     failures: record.failures,
-    lastExit: lastExit && { code: lastExit.code, signal: lastExit.signal, reason: lastExit.reason, at: new Date(lastExit.at).toISOString() },
+    lastExit: lastExit && {
+      code: lastExit.code,
+      signal: lastExit.signal,
+      reason: lastExit.reason,
+      at: new Date(lastExit.at).toISOString(),
+    },
   };
 }
 
@@ -75,10 +80,20 @@ function poolStatus(pool: Pool, sources: SnapshotSources): PoolStatus {
   const handles = sources.supervisor
     .workersOf(pool.name)
     .sort((left, right) => left.slot - right.slot || left.generation - right.generation || left.id - right.id);
-  const slotNumbers = new Set([...Array.from({ length: pool.desired }, (_unused, index) => index), ...handles.map((worker) => worker.slot)]);
+  const slotNumbers = new Set([
+    ...Array.from({ length: pool.desired }, (_unused, index) => index),
+    ...handles.map((worker) => worker.slot),
+  ]);
   const slots = [...slotNumbers]
     .sort((left, right) => left - right)
-    .map((slot) => slotStatus(pool, slot, handles.filter((worker) => worker.slot === slot), sources.now));
+    .map((slot) =>
+      slotStatus(
+        pool,
+        slot,
+        handles.filter((worker) => worker.slot === slot),
+        sources.now,
+      ),
+    );
   const workers = handles.map((worker) => workerStatus(worker, pool, sources));
   return {
     name: pool.name,
@@ -127,7 +142,8 @@ export function buildStatusSnapshot(sources: SnapshotSources): StatusSnapshot {
  */
 export function statusSignature(supervisor: Supervisor, phase: string): string {
   const parts = [phase];
-  for (const pool of supervisor.pools.values()) parts.push(`${pool.name}:${pool.desired}:${pool.generation}:${pool.stopped ? 's' : ''}:${pool.rollout?.phase ?? ''}`);
+  for (const pool of supervisor.pools.values())
+    parts.push(`${pool.name}:${pool.desired}:${pool.generation}:${pool.stopped ? 's' : ''}:${pool.rollout?.phase ?? ''}`);
   for (const worker of supervisor.workers.values()) parts.push(`${worker.id}:${worker.state}`);
   return parts.join(' ');
 }

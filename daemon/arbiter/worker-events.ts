@@ -28,7 +28,9 @@ export class WorkerEvents {
   readonly #context: WorkerEventsContext;
   #memoryCheckedAt = Number.NEGATIVE_INFINITY;
 
-  readonly handlers: HandlersFor<'worker-message' | 'worker-misbehaved' | 'worker-exit' | 'worker-spawn-failed' | 'reopen-logs' | 'stop-workers'> = {
+  readonly handlers: HandlersFor<
+    'worker-message' | 'worker-misbehaved' | 'worker-exit' | 'worker-spawn-failed' | 'reopen-logs' | 'stop-workers'
+  > = {
     'worker-message': (event) => this.message(event),
     'worker-misbehaved': ({ workerId, reason }) => this.#context.supervisor.killMisbehaving(workerId, reason),
     'worker-exit': (event) => this.exit(event),
@@ -72,7 +74,9 @@ export class WorkerEvents {
   spawnFailed({ workerId, error }: EventOf<'worker-spawn-failed'>): void {
     const worker = this.#context.supervisor.workers.get(workerId);
     const user = worker?.settings.user ? ` as user ${worker.settings.user}` : '';
-    const denied = hasErrorCode(error, 'EACCES') ? ' (permission denied: that user must be able to execute it and read its directories)' : '';
+    const denied = hasErrorCode(error, 'EACCES')
+      ? ' (permission denied: that user must be able to execute it and read its directories)'
+      : '';
     const message = `cannot start worker ${worker?.tag ?? workerId}${user}: ${error.message}${denied}`;
     this.#context.logger.error(message);
     this.#context.supervisor.spawnFailed(workerId, { phase: 'spawn', message, code: (error as NodeJS.ErrnoException).code ?? 'EUNKNOWN' });
@@ -85,7 +89,10 @@ export class WorkerEvents {
       logger.reopen();
       logger.info(`${requester.origin}: reopened log files`);
     } catch (error) {
-      logger.alert('error', `${requester.origin}: cannot reopen ${logger.path} (${describeFileError(error)}); still writing to the old file`);
+      logger.alert(
+        'error',
+        `${requester.origin}: cannot reopen ${logger.path} (${describeFileError(error)}); still writing to the old file`,
+      );
     }
     for (const worker of supervisor.workers.values()) worker.send({ type: 'reopen-logs' });
     requester.done?.({ status: 'completed', message: 'log files reopened' });
@@ -93,7 +100,9 @@ export class WorkerEvents {
 
   /** WINCH: every pool parked; the master keeps the sockets. */
   parkAll(requester: Requester): void {
-    this.#context.logger.info(`${requester.origin}: stopping every worker gracefully; the master keeps the sockets (HUP or TTIN starts workers again)`);
+    this.#context.logger.info(
+      `${requester.origin}: stopping every worker gracefully; the master keeps the sockets (HUP or TTIN starts workers again)`,
+    );
     for (const pool of this.#context.supervisor.pools.values()) pool.park();
     requester.done?.({ status: 'completed', message: 'workers stopping' });
   }

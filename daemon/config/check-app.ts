@@ -67,7 +67,11 @@ function checkPool(settings: PoolSettings, directory: string, prefix: string): P
   });
   return new Promise((settle, fail) => {
     const limit = setTimeout(() => {
-      fail(new BootError(`${prefix}${script ?? settings.app} did not ${script ? 'reach listen()' : 'load'} within boot-timeout (${settings.bootTimeout}s)`));
+      fail(
+        new BootError(
+          `${prefix}${script ?? settings.app} did not ${script ? 'reach listen()' : 'load'} within boot-timeout (${settings.bootTimeout}s)`,
+        ),
+      );
       killGroup(child.pid);
     }, settings.bootTimeout * 1000);
     child.once('error', (error) => {
@@ -81,7 +85,9 @@ function checkPool(settings: PoolSettings, directory: string, prefix: string): P
       if (verdict?.ok === true) return settle(verdict.detail);
       if (verdict) return fail(errorFor(verdict, prefix));
       const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
-      const what = script ? `script ${script} ${how} before it called listen()` : `the check process ${how} while loading ${settings.app ?? ''}`;
+      const what = script
+        ? `script ${script} ${how} before it called listen()`
+        : `the check process ${how} while loading ${settings.app ?? ''}`;
       fail(new BootError(`${prefix}${what}${output.trim() ? `:\n${output.trim()}` : ''}`));
     });
   });

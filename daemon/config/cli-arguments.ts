@@ -85,7 +85,10 @@ export function parseArguments(allArguments: readonly string[], sourceName: stri
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') {
         throw error; // main prints nothing more and exits 0
       }
-      const message = (errorText || error.message).trim().replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
+      const message = (errorText || error.message)
+        .trim()
+        .replace(/^error: /, '')
+        .replace(/\s*\n\s*/g, ' ');
       throw new ConfigError(`${sourceName}: ${message}${suggestFlag(error, args)}`);
     }
     throw error;
@@ -104,7 +107,11 @@ export function parseArguments(allArguments: readonly string[], sourceName: stri
   if (options['logFile'] !== undefined && values['errorLogfile'] === undefined) values['errorLogfile'] = options['logFile'];
   return {
     values,
-    actions: { printConfig: options['printConfig'] === true, checkConfig: options['checkConfig'] === true, printSystemdUnit: options['printSystemdUnit'] === true },
+    actions: {
+      printConfig: options['printConfig'] === true,
+      checkConfig: options['checkConfig'] === true,
+      printSystemdUnit: options['printSystemdUnit'] === true,
+    },
   };
 }
 
@@ -113,7 +120,9 @@ function suggestFlag(error: CommanderError, args: readonly string[]): string {
   if (error.code !== 'commander.unknownOption') return '';
   const unknown = args.find((argument) => argument.startsWith('--') && error.message.includes(argument.split('=')[0] ?? ''));
   if (!unknown || error.message.includes('Did you mean')) return '';
-  const flags = SETTINGS.filter((setting) => setting.cli === undefined || setting.cli === 'flag' || setting.cli === 'cli-only').map(flagName);
+  const flags = SETTINGS.filter((setting) => setting.cli === undefined || setting.cli === 'flag' || setting.cli === 'cli-only').map(
+    flagName,
+  );
   const suggestion = closestName(unknown.split('=')[0] ?? unknown, flags);
   return suggestion ? ` (did you mean ${suggestion}?)` : '';
 }

@@ -54,7 +54,9 @@ export class ReloadWatcher {
     this.#logger = logger;
     this.#scan();
     const watched = [...roots, ...(configFile ? [configFile] : [])].join(', ');
-    logger.info(`--reload: watching ${this.#watchers.size} director${this.#watchers.size === 1 ? 'y' : 'ies'} (${watched}); a change reloads the workers`);
+    logger.info(
+      `--reload: watching ${this.#watchers.size} director${this.#watchers.size === 1 ? 'y' : 'ies'} (${watched}); a change reloads the workers`,
+    );
   }
 
   /** Watches every directory under the roots not watched yet (new ones appear while developing). */
@@ -83,7 +85,10 @@ export class ReloadWatcher {
       this.#warnedFull = true;
       return;
     }
-    const inConfigDirectoryOnly = this.#configFile !== null && directory === dirname(this.#configFile) && !this.#roots.some((root) => directory === root || directory.startsWith(`${root}/`));
+    const inConfigDirectoryOnly =
+      this.#configFile !== null &&
+      directory === dirname(this.#configFile) &&
+      !this.#roots.some((root) => directory === root || directory.startsWith(`${root}/`));
     try {
       const watcher = watch(directory, (_event, name) => {
         const file = typeof name === 'string' ? name : null;

@@ -17,7 +17,10 @@ const AWAITED_HOOK_LIMIT_MS = 10_000;
  */
 function report(logger: Logger, name: HookName, error: unknown): void {
   const [headline = '', ...frames] = describeAppError(error).split('\n');
-  const where = /^\s+at (?:.*\()?(.+?)\)?$/.exec(frames[0] ?? '')?.[1]?.replace(/^file:\/\//, '').replace(/\?version=\d+/, '');
+  const where = /^\s+at (?:.*\()?(.+?)\)?$/
+    .exec(frames[0] ?? '')?.[1]
+    ?.replace(/^file:\/\//, '')
+    .replace(/\?version=\d+/, '');
   logger.error(`hook ${name} failed: ${headline}${where ? ` (at ${where})` : ''}`);
 }
 

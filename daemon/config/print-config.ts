@@ -79,7 +79,13 @@ function poolRows(resolved: ResolvedConfig): SettingStatus[] {
 export function settingRows(started: ResolvedConfig, running: ResolvedConfig = started): SettingStatus[] {
   return SETTINGS.flatMap((setting) => {
     const effective = setting.reload === 'restart' ? started : running;
-    const main = row(setting, setting.key, effective.values[setting.key], explained(setting.key, effective.values[setting.key], describeSource(effective.sources[setting.key])), running.values[setting.key]);
+    const main = row(
+      setting,
+      setting.key,
+      effective.values[setting.key],
+      explained(setting.key, effective.values[setting.key], describeSource(effective.sources[setting.key])),
+      running.values[setting.key],
+    );
     return setting.key === 'pools' ? [main, ...poolRows(running)] : [main];
   });
 }

@@ -69,7 +69,9 @@ function warnAboutRestartOnlySettings(previous: ResolvedConfig, next: ResolvedCo
     const before = setting.kind.format(previous.values[setting.key] as never);
     const after = setting.kind.format(next.values[setting.key] as never);
     if (before !== after) {
-      logger.warning(`${setting.key} changed to ${after} (${describeSource(next.sources[setting.key])}) but only a new master applies it: run appctl upgrade (USR2) or restart`);
+      logger.warning(
+        `${setting.key} changed to ${after} (${describeSource(next.sources[setting.key])}) but only a new master applies it: run appctl upgrade (USR2) or restart`,
+      );
     }
   }
 }

@@ -7,7 +7,11 @@ import { AppdError, ConfigError, describeFileError } from '../../shared/errors.j
 
 type PathSetting = 'pidfile' | 'errorLogfile' | 'controlSocket';
 
-const FLAG_NAMES: Readonly<Record<PathSetting, string>> = { pidfile: 'pidfile', errorLogfile: 'error-logfile', controlSocket: 'control-socket' };
+const FLAG_NAMES: Readonly<Record<PathSetting, string>> = {
+  pidfile: 'pidfile',
+  errorLogfile: 'error-logfile',
+  controlSocket: 'control-socket',
+};
 
 /** A Node system error (EACCES, ENOENT, EROFS ...), as opposed to a bug or one of our own errors. */
 function isSystemError(error: unknown): boolean {
@@ -18,11 +22,19 @@ function isSystemError(error: unknown): boolean {
  * Runs `action` on `path`; a system error from it becomes "cannot VERB SETTING PATH (from SOURCE): CAUSE [CODE]".
  * Our own errors (a live daemon on the socket, a path too long) pass through as they are.
  */
-export async function onSettingPath<T>(resolved: ResolvedConfig, key: PathSetting, path: string, verb: string, action: () => T | Promise<T>): Promise<T> {
+export async function onSettingPath<T>(
+  resolved: ResolvedConfig,
+  key: PathSetting,
+  path: string,
+  verb: string,
+  action: () => T | Promise<T>,
+): Promise<T> {
   try {
     return await action();
   } catch (error) {
     if (!isSystemError(error)) throw error;
-    throw new ConfigError(`cannot ${verb} ${FLAG_NAMES[key]} ${path} (from ${describeSource(resolved.sources[key])}): ${describeFileError(error)}`);
+    throw new ConfigError(
+      `cannot ${verb} ${FLAG_NAMES[key]} ${path} (from ${describeSource(resolved.sources[key])}): ${describeFileError(error)}`,
+    );
   }
 }

@@ -30,19 +30,32 @@ export interface StartConfig {
  * The config file's settings; a PM2 ecosystem file ({ apps: [...] }) is translated into pools. `named`
  * is how the user gave the file (messages name it so), `envName` the --env-name given.
  */
-async function readConfigFile(configFile: string, named: string, envName: string | null): Promise<{ values: Record<string, unknown>; warnings: readonly string[]; shown: string }> {
+async function readConfigFile(
+  configFile: string,
+  named: string,
+  envName: string | null,
+): Promise<{ values: Record<string, unknown>; warnings: readonly string[]; shown: string }> {
   if (/\.ya?ml$/.test(configFile)) {
-    throw new ConfigError(`config file ${named}: appd does not read YAML; write the ecosystem as ecosystem.config.js (module.exports = { apps: [...] }) or as JSON`);
+    throw new ConfigError(
+      `config file ${named}: appd does not read YAML; write the ecosystem as ecosystem.config.js (module.exports = { apps: [...] }) or as JSON`,
+    );
   }
   const exported = await loadConfigFile(configFile);
   if (!isEcosystem(exported)) {
-    if (envName !== null) throw new ConfigError(`--env-name ${envName}: it picks each app's env_${envName} in a PM2 ecosystem file, and config file ${named} is not one (it has no apps)`);
+    if (envName !== null)
+      throw new ConfigError(
+        `--env-name ${envName}: it picks each app's env_${envName} in a PM2 ecosystem file, and config file ${named} is not one (it has no apps)`,
+      );
     return { values: normaliseFileKeys(exported, named), warnings: [], shown: named };
   }
   const context = { file: configFile, shownAs: named, envName, nodePath: process.execPath, cpuCount: autoWorkerCount().count };
   const { settings, warnings } = translateEcosystem(exported, context);
   // --print-config and every message about a setting say where it came from.
-  return { values: normaliseFileKeys(settings, named), warnings, shown: `${named} (PM2 ecosystem${envName === null ? '' : `, env_${envName}`})` };
+  return {
+    values: normaliseFileKeys(settings, named),
+    warnings,
+    shown: `${named} (PM2 ecosystem${envName === null ? '' : `, env_${envName}`})`,
+  };
 }
 
 /**
@@ -68,9 +81,15 @@ export async function readConfig(sources: ConfigSources, startFile?: string | nu
     fromArgv.values['config'] ??= ecosystemAsApp;
   }
   const named = (fromArgv.values['config'] ?? fromEnvironment?.values['config'] ?? ecosystemAsApp) as string | undefined;
-  const configFile = startFile !== undefined ? startFile : named !== undefined ? resolve(sources.directory, named) : findDefaultConfigFile(sources.directory);
+  const configFile =
+    startFile !== undefined
+      ? startFile
+      : named !== undefined
+        ? resolve(sources.directory, named)
+        : findDefaultConfigFile(sources.directory);
   const envName = (fromArgv.values['envName'] ?? fromEnvironment?.values['envName'] ?? null) as string | null;
-  if (configFile === null && envName !== null) throw new ConfigError(`--env-name ${envName}: it picks each app's env_${envName} in a PM2 ecosystem file, and no config file is given`);
+  if (configFile === null && envName !== null)
+    throw new ConfigError(`--env-name ${envName}: it picks each app's env_${envName} in a PM2 ecosystem file, and no config file is given`);
   const layers: ConfigLayer[] = [];
   let warnings: readonly string[] = [];
   if (configFile !== null) {

@@ -46,7 +46,9 @@ export function autoWorkerCount(root = '', affinity = availableParallelism()): A
   }
   const available = `${affinity} CPU${affinity === 1 ? '' : 's'} available to the process`;
   if (tightest === null || Math.ceil(tightest.cpus) >= affinity) {
-    const quotaNote = tightest ? `; the cgroup v${location?.version} CPU quota of ${formatCpus(tightest.cpus)} allows as many` : '; no cgroup CPU quota';
+    const quotaNote = tightest
+      ? `; the cgroup v${location?.version} CPU quota of ${formatCpus(tightest.cpus)} allows as many`
+      : '; no cgroup CPU quota';
     return { count: Math.max(1, affinity), explanation: `${Math.max(1, affinity)}: the ${available}${quotaNote}` };
   }
   const count = Math.max(1, Math.ceil(tightest.cpus));

@@ -17,7 +17,11 @@ export function warnIfMemoryShort(supervisor: Supervisor, logger: Logger, limit:
   let expected = process.memoryUsage().rss;
   const parts: string[] = [`master ${megabytes(expected)}`];
   for (const pool of supervisor.pools.values()) {
-    const sizes = supervisor.workersOf(pool.name).filter((worker) => worker.state === 'ready').map((worker) => readRssBytes(worker.pid) ?? 0).filter((bytes) => bytes > 0);
+    const sizes = supervisor
+      .workersOf(pool.name)
+      .filter((worker) => worker.state === 'ready')
+      .map((worker) => readRssBytes(worker.pid) ?? 0)
+      .filter((bytes) => bytes > 0);
     if (sizes.length === 0 || pool.desired === 0) continue;
     const typical = sizes.reduce((sum, bytes) => sum + bytes, 0) / sizes.length;
     expected += typical * pool.desired;

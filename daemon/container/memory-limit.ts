@@ -20,7 +20,8 @@ export function memoryLimit(root = ''): MemoryLimit | null {
   let tightest: MemoryLimit | null = null;
   for (const directory of location.chain) {
     const bytes = Number(readCgroupFile(root, `${directory}/${name}`)?.trim());
-    if (Number.isFinite(bytes) && bytes > 0 && bytes < NO_LIMIT && (tightest === null || bytes < tightest.bytes)) tightest = { bytes, file: `${directory}/${name}` };
+    if (Number.isFinite(bytes) && bytes > 0 && bytes < NO_LIMIT && (tightest === null || bytes < tightest.bytes))
+      tightest = { bytes, file: `${directory}/${name}` };
   }
   return tightest;
 }

@@ -110,7 +110,16 @@ export function channelFd(listenerCount: number): number {
 }
 
 const BOOT_PHASES: readonly string[] = ['load', 'init', 'listen', 'setting'] satisfies readonly BootPhase[];
-const STAT_FIELDS = ['requests', 'inFlight', 'connections', 'loopDelayP50', 'loopDelayP99', 'heapUsed', 'heapTotal', 'proxyRejected'] as const satisfies readonly (keyof WorkerStats)[];
+const STAT_FIELDS = [
+  'requests',
+  'inFlight',
+  'connections',
+  'loopDelayP50',
+  'loopDelayP99',
+  'heapUsed',
+  'heapTotal',
+  'proxyRejected',
+] as const satisfies readonly (keyof WorkerStats)[];
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

@@ -119,7 +119,8 @@ export class ControlConnection {
         if (FATAL_ERROR_CODES.has(error.code)) return this.fail(error.code, error.message, error.id);
         this.#badRequests += 1;
         // A client that keeps sending what the daemon refuses is probing or broken: it costs a reply each.
-        if (this.#badRequests > MAX_BAD_REQUESTS) return this.fail('too_many_errors', `${this.#badRequests} bad requests on one connection (the last: ${error.message})`, error.id);
+        if (this.#badRequests > MAX_BAD_REQUESTS)
+          return this.fail('too_many_errors', `${this.#badRequests} bad requests on one connection (the last: ${error.message})`, error.id);
         this.#send({ type: 'error', id: error.id, code: error.code, message: error.message }, REPLY_BUFFER_BYTES);
       }
     }
@@ -129,7 +130,10 @@ export class ControlConnection {
     if (message.type === 'hello') {
       if (this.#client !== null) return this.fail('bad_message', 'hello sent twice');
       if (message.protocol !== PROTOCOL_VERSION) {
-        return this.fail('unsupported_protocol', `this appd (${this.#context.identity.version}) speaks control protocol ${PROTOCOL_VERSION}, the client speaks ${message.protocol}: use the appctl installed with this appd`);
+        return this.fail(
+          'unsupported_protocol',
+          `this appd (${this.#context.identity.version}) speaks control protocol ${PROTOCOL_VERSION}, the client speaks ${message.protocol}: use the appctl installed with this appd`,
+        );
       }
       // Escaped here, not only by the logger: a name is one token of a line, never lines of its own.
       this.#client = `${escapeControl(message.client)} (pid ${message.pid})`;
@@ -200,14 +204,18 @@ export class ControlConnection {
       frame = encodeFrame(message);
     } catch (error) {
       if (!(error instanceof FrameError) || message.type !== 'reply') throw error;
-      frame = encodeFrame({ type: 'reply', id: message.id, outcome: { status: 'failed', message: `the answer is too large to send: ${error.message}` } });
+      frame = encodeFrame({
+        type: 'reply',
+        id: message.id,
+        outcome: { status: 'failed', message: `the answer is too large to send: ${error.message}` },
+      });
     }
     if (this.#socket.writableLength + frame.length > limit) {
       this.#drop('it stopped reading its replies');
       return false;
     }
     if (!this.#context.makeRoom(this, frame.length)) {
-      this.#drop('the replies every client left unread reached the daemon\'s budget, and it had left the most');
+      this.#drop("the replies every client left unread reached the daemon's budget, and it had left the most");
       return false;
     }
     this.#socket.write(frame);
@@ -221,7 +229,7 @@ export class ControlConnection {
 
   /** Closes a client that holds too much of the shared reply budget (see ConnectionContext.makeRoom). */
   dropForRoom(): void {
-    this.#drop('the replies every client left unread reached the daemon\'s budget, and it had left the most');
+    this.#drop("the replies every client left unread reached the daemon's budget, and it had left the most");
   }
 
   #drop(reason: string): void {
@@ -230,7 +238,9 @@ export class ControlConnection {
     this.#closeNow();
     this.#socket.destroy();
     // After the socket is gone: this line also reaches log followers, this one no longer among them.
-    this.#context.logger.warning(`dropped control client ${this.name}: ${reason} (${Math.round(unread / 1024)} KiB unread); the daemon keeps no backlog for it`);
+    this.#context.logger.warning(
+      `dropped control client ${this.name}: ${reason} (${Math.round(unread / 1024)} KiB unread); the daemon keeps no backlog for it`,
+    );
   }
 
   /** Sends an error and closes the connection (bad input, protocol mismatch, timeout). */
@@ -251,7 +261,8 @@ export class ControlConnection {
       return this.fail('bad_frame', `truncated frame: the connection ended ${this.#decoder.bufferedBytes} byte(s) into a frame`);
     }
     // A half-closed client still reads: answer what it asked, then close (logs -f ends with it).
-    for (const [id, entry] of this.#outstanding) if (entry.follower) this.#finish(id, { status: 'completed', message: 'the client closed its side' });
+    for (const [id, entry] of this.#outstanding)
+      if (entry.follower) this.#finish(id, { status: 'completed', message: 'the client closed its side' });
     if (this.#outstanding.size === 0) this.#socket.end();
   }
 
@@ -277,7 +288,11 @@ export class ControlConnection {
   shutDown(): Promise<void> {
     for (const [id, entry] of this.#outstanding) {
       if (entry.follower) this.#finish(id, { status: 'completed', message: 'the daemon stopped' });
-      else this.#send({ type: 'error', id, code: 'shutting_down', message: 'the daemon stopped before the request finished' }, REPLY_BUFFER_BYTES);
+      else
+        this.#send(
+          { type: 'error', id, code: 'shutting_down', message: 'the daemon stopped before the request finished' },
+          REPLY_BUFFER_BYTES,
+        );
     }
     this.#closeNow();
     if (this.#socket.destroyed) return Promise.resolve();

@@ -86,7 +86,9 @@ export class ControlServer {
 
   #bind(): Promise<number> {
     const { path, identity, logger } = this.#options;
-    return bindControlSocket(this.#server, path, identity.name, () => logger.info(`replaced a stale control socket at ${path} (no daemon answered there)`));
+    return bindControlSocket(this.#server, path, identity.name, () =>
+      logger.info(`replaced a stale control socket at ${path} (no daemon answered there)`),
+    );
   }
 
   /** Upgrade, in the new master: from now on appctl reaches this master at `path` (the old one keeps its connected clients). */
@@ -162,10 +164,15 @@ export class ControlServer {
     if (this.#failuresInWindow <= FAILURE_LINES_PER_WINDOW) return this.#options.logger.info(text);
     if (this.#failuresInWindow === FAILURE_LINES_PER_WINDOW + 1) {
       // One summary when the window ends, however many were left out.
-      setTimeout(() => {
-        const suppressed = this.#failuresInWindow - FAILURE_LINES_PER_WINDOW;
-        this.#options.logger.warning(`${suppressed} more control connection(s) closed for bad input or timeouts within ${FAILURE_WINDOW_MS / 1000}s (not logged one by one)`);
-      }, this.#failureWindowStart + FAILURE_WINDOW_MS - now).unref();
+      setTimeout(
+        () => {
+          const suppressed = this.#failuresInWindow - FAILURE_LINES_PER_WINDOW;
+          this.#options.logger.warning(
+            `${suppressed} more control connection(s) closed for bad input or timeouts within ${FAILURE_WINDOW_MS / 1000}s (not logged one by one)`,
+          );
+        },
+        this.#failureWindowStart + FAILURE_WINDOW_MS - now,
+      ).unref();
     }
   }
 

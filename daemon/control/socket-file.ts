@@ -52,7 +52,9 @@ export function probeControlSocket(path: string): Promise<SocketProbe> {
       settle(probe);
     };
     const timer = setTimeout(() => finish({ state: 'live', daemon: null }), PROBE_TIMEOUT_MS);
-    socket.on('connect', () => socket.write(encodeFrame({ type: 'hello', protocol: PROTOCOL_VERSION, client: 'appd (startup check)', pid: process.pid })));
+    socket.on('connect', () =>
+      socket.write(encodeFrame({ type: 'hello', protocol: PROTOCOL_VERSION, client: 'appd (startup check)', pid: process.pid })),
+    );
     socket.on('data', (chunk) => {
       try {
         for (const raw of decoder.push(chunk)) {
@@ -65,8 +67,10 @@ export function probeControlSocket(path: string): Promise<SocketProbe> {
       }
     });
     socket.on('error', (error) => {
-      if (hasErrorCode(error, 'ENOENT')) finish({ state: 'absent' }); // removed since the lstat
-      else if (hasErrorCode(error, 'ECONNREFUSED')) finish({ state: 'stale' }); // a socket file nobody listens on
+      if (hasErrorCode(error, 'ENOENT'))
+        finish({ state: 'absent' }); // removed since the lstat
+      else if (hasErrorCode(error, 'ECONNREFUSED'))
+        finish({ state: 'stale' }); // a socket file nobody listens on
       else finish({ state: 'live', daemon: null }); // EAGAIN (backlog full), EACCES: somebody is there
     });
     socket.on('close', () => finish({ state: 'live', daemon: null }));
@@ -77,7 +81,12 @@ export function probeControlSocket(path: string): Promise<SocketProbe> {
  * Refuses to start when a live daemon owns the path: the message names its pid. A successor master
  * (upgrade) expects its old master there (`expectedPid`), and only that one.
  */
-export async function refuseIfRunning(path: string, name: string, expectedPid: number | null = null, nameOrigin = ''): Promise<SocketProbe> {
+export async function refuseIfRunning(
+  path: string,
+  name: string,
+  expectedPid: number | null = null,
+  nameOrigin = '',
+): Promise<SocketProbe> {
   const probe = await probeControlSocket(path);
   if (probe.state !== 'live' || (expectedPid !== null && probe.daemon?.pid === expectedPid)) return probe;
   const who = probe.daemon ? `appd "${probe.daemon.name}" (pid ${probe.daemon.pid})` : 'another process';
@@ -101,20 +110,28 @@ export function prepareControlDirectory(path: string, isDefault: boolean): void 
   const uid = process.geteuid?.() ?? 0;
   const fix = isDefault ? 'remove it' : 'choose a directory of your own';
   if (!stat.isDirectory()) {
-    throw new ConfigError(`control socket directory ${directory} is not a directory (a symbolic link?); refusing to use it (${fix}, or set --control-socket)`);
+    throw new ConfigError(
+      `control socket directory ${directory} is not a directory (a symbolic link?); refusing to use it (${fix}, or set --control-socket)`,
+    );
   }
   if (stat.uid !== uid) {
-    throw new ConfigError(`control socket directory ${directory} is owned by uid ${stat.uid}, not by uid ${uid} running appd; refusing to use it (${fix}, or set --control-socket)`);
+    throw new ConfigError(
+      `control socket directory ${directory} is owned by uid ${stat.uid}, not by uid ${uid} running appd; refusing to use it (${fix}, or set --control-socket)`,
+    );
   }
   if ((stat.mode & 0o022) !== 0) {
     const mode = (stat.mode & 0o7777).toString(8).padStart(4, '0');
-    throw new ConfigError(`control socket directory ${directory} is writable by group or others (mode ${mode}); refusing to use it (chmod go-w ${directory}, or set --control-socket)`);
+    throw new ConfigError(
+      `control socket directory ${directory} is writable by group or others (mode ${mode}); refusing to use it (chmod go-w ${directory}, or set --control-socket)`,
+    );
   }
 }
 
 function checkPathLength(path: string): void {
   if (Buffer.byteLength(path) > UNIX_PATH_MAX_BYTES) {
-    throw new ConfigError(`control socket path ${path} is longer than the ${UNIX_PATH_MAX_BYTES} bytes Linux allows; set a shorter --control-socket`);
+    throw new ConfigError(
+      `control socket path ${path} is longer than the ${UNIX_PATH_MAX_BYTES} bytes Linux allows; set a shorter --control-socket`,
+    );
   }
 }
 

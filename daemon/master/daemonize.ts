@@ -11,7 +11,9 @@ export const DAEMON_CHILD_VARIABLE = 'APPD_DAEMON_CHILD';
 type DaemonReport = { type: 'daemon-ready'; summary: string } | { type: 'daemon-failed'; exitCode: number; message: string };
 
 function isReport(value: unknown): value is DaemonReport {
-  return typeof value === 'object' && value !== null && 'type' in value && (value.type === 'daemon-ready' || value.type === 'daemon-failed');
+  return (
+    typeof value === 'object' && value !== null && 'type' in value && (value.type === 'daemon-ready' || value.type === 'daemon-failed')
+  );
 }
 
 /** The foreground side: start the daemon and wait for its verdict. */

@@ -147,12 +147,7 @@ export class Logger {
 
   format(line: LogLine): string {
     if (this.#format === 'json') return jsonLogLine(line);
-    const tag =
-      line.source === 'master'
-        ? line.level.toUpperCase()
-        : line.level === 'stderr'
-          ? `${line.source} stderr`
-          : line.source;
+    const tag = line.source === 'master' ? line.level.toUpperCase() : line.level === 'stderr' ? `${line.source} stderr` : line.source;
     return `${this.#timestamps.format(line.time)} [${line.pid}] [${tag}] ${line.text}\n`;
   }
 

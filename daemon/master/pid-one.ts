@@ -13,7 +13,7 @@ import type { Logger } from './logger.js';
 export function warnIfPidOne(logger: Logger, pid = process.pid): void {
   if (pid !== 1) return;
   logger.warning(
-    'appd runs as PID 1: it handles signals, but Node.js cannot reap orphaned processes it did not start, so any that your app\'s ' +
+    "appd runs as PID 1: it handles signals, but Node.js cannot reap orphaned processes it did not start, so any that your app's " +
       'subprocesses leave behind stay zombies. Run appd under an init: docker run --init, or ENTRYPOINT ["tini", "--"] in the image.',
   );
 }

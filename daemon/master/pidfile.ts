@@ -11,9 +11,7 @@ const MAX_PIDFILE_BYTES = 32;
 
 /** What a pidfile path holds; "other" (a symlink, a directory, text that is not a pid) is never touched. */
 export type PidfileContent =
-  | { readonly kind: 'absent' }
-  | { readonly kind: 'pid'; readonly pid: number }
-  | { readonly kind: 'other'; readonly what: string };
+  { readonly kind: 'absent' } | { readonly kind: 'pid'; readonly pid: number } | { readonly kind: 'other'; readonly what: string };
 
 /**
  * Reads the path without following a symlink at its end (O_NOFOLLOW) and without blocking on a FIFO
@@ -36,7 +34,9 @@ export function inspectPidfile(path: string): PidfileContent {
     const buffer = Buffer.alloc(MAX_PIDFILE_BYTES);
     const text = buffer.subarray(0, readSync(fd, buffer, 0, MAX_PIDFILE_BYTES, 0)).toString('latin1');
     const pid = /^\s*(\d{1,9})\s*$/.exec(text) ? Number(text.trim()) : NaN;
-    return Number.isInteger(pid) && pid > 0 ? { kind: 'pid', pid } : { kind: 'other', what: text.trim() === '' ? 'it is empty' : 'it holds something other than a pid' };
+    return Number.isInteger(pid) && pid > 0
+      ? { kind: 'pid', pid }
+      : { kind: 'other', what: text.trim() === '' ? 'it is empty' : 'it holds something other than a pid' };
   } finally {
     closeSync(fd);
   }
@@ -66,7 +66,9 @@ export function isProcessAlive(pid: number): boolean {
 export function checkPidfile(path: string, expectedPid: number | null = null): void {
   const content = inspectPidfile(path);
   if (content.kind === 'other') {
-    throw new ConfigError(`pidfile ${path} exists and is not a pidfile (${content.what}); refusing to replace it: remove it or choose another path`);
+    throw new ConfigError(
+      `pidfile ${path} exists and is not a pidfile (${content.what}); refusing to replace it: remove it or choose another path`,
+    );
   }
   if (content.kind === 'pid' && content.pid !== process.pid && content.pid !== expectedPid && isProcessAlive(content.pid)) {
     throw new AlreadyRunningError(`pidfile ${path} names process ${content.pid}, which is running: is appd already running?`);

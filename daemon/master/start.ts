@@ -50,16 +50,23 @@ export interface MasterOutcome {
 /** Checks made before anything is started, so that --check-config reports them too. */
 export function checkStartable(resolved: ResolvedConfig): void {
   const { app, script, pools } = resolved.values;
-  checkMetricsBind(resolved.values.metricsBind, allBinds(resolved.values).map((owned) => owned.bind));
+  checkMetricsBind(
+    resolved.values.metricsBind,
+    allBinds(resolved.values).map((owned) => owned.bind),
+  );
   if (pools !== null) {
     for (const settings of poolSettingsFromConfig(resolved.values)) checkCommandRunnable(settings);
     return;
   }
   if (!app && !script) {
-    throw new ConfigError('no app to serve: give one (appd ./server.js), or a script that listens itself (appd --script ./server.js), or set "app" in the config file');
+    throw new ConfigError(
+      'no app to serve: give one (appd ./server.js), or a script that listens itself (appd --script ./server.js), or set "app" in the config file',
+    );
   }
   if (app && script) {
-    throw new ConfigError(`both app (${app}) and script (${script}) are set: give one; app serves a module's export, script runs a server script unmodified (arguments for the script go after --: appd --script ${script} -- ${app})`);
+    throw new ConfigError(
+      `both app (${app}) and script (${script}) are set: give one; app serves a module's export, script runs a server script unmodified (arguments for the script go after --: appd --script ${script} -- ${app})`,
+    );
   }
 }
 
@@ -76,7 +83,13 @@ function successorCommand(sources: ConfigSources, notifier: SystemdNotifier | nu
   const script = process.argv[1] ?? '';
   refuseUntrustedSuccessor(node, script);
   // Under systemd the successor must be systemd's own child when it announces MAINPID= (orphaned-successor.ts).
-  return { execPath: node, args: [...process.execArgv, script, ...sources.argv], cwd: sources.directory, environment, orphaned: notifier !== null };
+  return {
+    execPath: node,
+    args: [...process.execArgv, script, ...sources.argv],
+    cwd: sources.directory,
+    environment,
+    orphaned: notifier !== null,
+  };
 }
 
 /** `predecessor` is set when an upgrade started this master: it takes over once its workers are ready. */
@@ -108,7 +121,11 @@ export async function runMaster(
   let pidfile: string | null = null;
   let control: ControlServer | null = null;
   let admin: AdminServer | null = null;
-  const controlPath = controlSocketPath(config.name, config.controlSocket === null ? null : resolve(config.controlSocket), currentPathContext());
+  const controlPath = controlSocketPath(
+    config.name,
+    config.controlSocket === null ? null : resolve(config.controlSocket),
+    currentPathContext(),
+  );
   try {
     if (predecessor) setProcessTitle(upgradeMasterTitle('new', config.name), upgradeMasterComm('new'));
     else setProcessTitle(masterTitle(config.name), 'appd: master');
@@ -121,11 +138,18 @@ export async function runMaster(
     // Before binding anything: a second daemon of the same name is told who runs, not "address in use".
     // A successor expects its old master there, and takes the path over once ready.
     // Its directory first: a socket found in a directory others may write could be anyone's.
-    await onSettingPath(resolved, 'controlSocket', controlPath, 'create', () => prepareControlDirectory(controlPath, config.controlSocket === null));
+    await onSettingPath(resolved, 'controlSocket', controlPath, 'create', () =>
+      prepareControlDirectory(controlPath, config.controlSocket === null),
+    );
     await refuseIfRunning(controlPath, config.name, predecessor?.pid ?? null, describeNameOrigin(resolved, process.cwd()));
     const bindIsDefault = resolved.sources.bind.kind === 'default' && config.pools === null;
     const inherited = takeInheritedSockets(process.env);
-    listeners = await openListeners([...allBinds(config), ...initialSlotBinds(config, inherited)], bindIsDefault, inherited, listenModesOf(config));
+    listeners = await openListeners(
+      [...allBinds(config), ...initialSlotBinds(config, inherited)],
+      bindIsDefault,
+      inherited,
+      listenModesOf(config),
+    );
     const pidfilePath = pidfile;
     if (pidfilePath && !predecessor) await onSettingPath(resolved, 'pidfile', pidfilePath, 'write', () => writePidfile(pidfilePath));
     const upgrading = predecessor ? `, upgrading the master pid ${predecessor.pid}` : '';
@@ -134,14 +158,17 @@ export async function runMaster(
     warnIfPidOne(logger);
     for (const note of startNotes) logger.info(note);
     for (const listener of listeners) logger.info(`Listening at: ${describeListener(listener, listener.origin)}`);
-    for (const pool of poolSettingsFromConfig(config)) logger.info(`Pool ${pool.name}: ${describeProgram(pool)}, ${countOf(pool.workers, 'worker')}`);
+    for (const pool of poolSettingsFromConfig(config))
+      logger.info(`Pool ${pool.name}: ${describeProgram(pool)}, ${countOf(pool.workers, 'worker')}`);
 
     const systemd = notifier && new SystemdLifecycle(notifier, () => performance.now(), { successor: predecessor !== null });
     const ownedPidfile = pidfile;
     const controlServer = (): ControlServer | null => control;
     // Before the arbiter exists: /startupz must hear of its first ready even if that comes quickly.
     const probes = config.metricsBind ? new ProbeState() : null;
-    const takeover = predecessor && takeoverObserver({ link: predecessor, name: config.name, logger, control: controlServer, pidfile: ownedPidfile, notifier });
+    const takeover =
+      predecessor &&
+      takeoverObserver({ link: predecessor, name: config.name, logger, control: controlServer, pidfile: ownedPidfile, notifier });
     // Each worker leads its own process group; what it leaves there is cleaned up (process-groups.ts).
     const spawner = new ChildProcessSpawner(process.env, new ProcessGroups(logger, config.name));
     const started: Arbiter = new Arbiter({
@@ -166,7 +193,14 @@ export async function runMaster(
       upgrade: {
         command: () => successorCommand(sources, notifier, predecessor),
         predecessorPid: () => (predecessor?.alive ? predecessor.pid : null),
-        handover: masterHandover({ name: config.name, logger, listeners: () => started.listeners, pidfile: ownedPidfile, control: controlServer, systemd }),
+        handover: masterHandover({
+          name: config.name,
+          logger,
+          listeners: () => started.listeners,
+          pidfile: ownedPidfile,
+          control: controlServer,
+          systemd,
+        }),
       },
       requireEveryWorker: predecessor !== null,
       firstGeneration: predecessor?.generation ?? 1,
@@ -176,19 +210,36 @@ export async function runMaster(
     const queue = arbiter.queue;
     if (config.metricsBind && probes) {
       const address = config.metricsBind;
-      if (address.kind !== 'tcp' && address.kind !== 'unix') throw new ConfigError(`metrics-bind ${address.text}: expected HOST:PORT or unix:PATH`);
-      admin = await AdminServer.open({ address, socketMode: config.unixSocketMode, logger, arbiter, probes, predecessorHoldsAddress: predecessor?.alive ?? false });
+      if (address.kind !== 'tcp' && address.kind !== 'unix')
+        throw new ConfigError(`metrics-bind ${address.text}: expected HOST:PORT or unix:PATH`);
+      admin = await AdminServer.open({
+        address,
+        socketMode: config.unixSocketMode,
+        logger,
+        arbiter,
+        probes,
+        predecessorHoldsAddress: predecessor?.alive ?? false,
+      });
     }
-    control = await onSettingPath(resolved, 'controlSocket', controlPath, 'create', () => ControlServer.open({
-      path: controlPath,
-      isDefaultPath: config.controlSocket === null,
-      identity: { name: config.name, pid: process.pid, version: readPackageVersion(), node: process.version },
-      logger,
-      enqueue: (event) => queue.push(event),
-      standby: predecessor !== null,
-    }));
+    control = await onSettingPath(resolved, 'controlSocket', controlPath, 'create', () =>
+      ControlServer.open({
+        path: controlPath,
+        isDefaultPath: config.controlSocket === null,
+        identity: { name: config.name, pid: process.pid, version: readPackageVersion(), node: process.version },
+        logger,
+        enqueue: (event) => queue.push(event),
+        standby: predecessor !== null,
+      }),
+    );
     const removeSignalHandlers = installSignalHandlers((event) => queue.push(event));
-    const watcher = config.reload ? new ReloadWatcher(watchedRoots(poolSettingsFromConfig(config), process.cwd()), resolved.configFile, (event) => queue.push(event), logger) : null;
+    const watcher = config.reload
+      ? new ReloadWatcher(
+          watchedRoots(poolSettingsFromConfig(config), process.cwd()),
+          resolved.configFile,
+          (event) => queue.push(event),
+          logger,
+        )
+      : null;
     try {
       const exitCode = await arbiter.run();
       await spawner.settled();

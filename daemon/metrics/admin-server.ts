@@ -82,15 +82,22 @@ export class AdminServer {
       '/livez': () => json(liveness(health)),
       '/readyz': () => json(readiness(health)),
       '/startupz': () => json(startup(health)),
-      '/': () => ({ status: 200, type: 'application/json', body: `${JSON.stringify({ endpoints: ['/metrics', '/livez', '/readyz', '/startupz'] })}\n` }),
+      '/': () => ({
+        status: 200,
+        type: 'application/json',
+        body: `${JSON.stringify({ endpoints: ['/metrics', '/livez', '/readyz', '/startupz'] })}\n`,
+      }),
     };
-    this.#server = http.createServer({
-      maxHeaderSize: MAX_HEADER_BYTES,
-      headersTimeout: HEADERS_TIMEOUT_MS,
-      requestTimeout: REQUEST_TIMEOUT_MS,
-      keepAliveTimeout: KEEP_ALIVE_MS,
-      connectionsCheckingInterval: 1000,
-    }, (request, response) => this.#answer(request, response));
+    this.#server = http.createServer(
+      {
+        maxHeaderSize: MAX_HEADER_BYTES,
+        headersTimeout: HEADERS_TIMEOUT_MS,
+        requestTimeout: REQUEST_TIMEOUT_MS,
+        keepAliveTimeout: KEEP_ALIVE_MS,
+        connectionsCheckingInterval: 1000,
+      },
+      (request, response) => this.#answer(request, response),
+    );
     this.#server.maxConnections = MAX_CONNECTIONS;
     this.#server.setTimeout(IDLE_TIMEOUT_MS, (socket: net.Socket) => socket.destroy());
     // A client error (bad request line, headers too large) is answered by Node; the socket must not leak.
@@ -116,7 +123,8 @@ export class AdminServer {
     const { address, logger, predecessorHoldsAddress } = this.#options;
     if (address.kind === 'unix') {
       const state = await unixPathState(address.path);
-      if (state === 'not-a-socket') throw new BindError(`metrics-bind ${address.text}: the path exists and is not a socket; refusing to replace it`);
+      if (state === 'not-a-socket')
+        throw new BindError(`metrics-bind ${address.text}: the path exists and is not a socket; refusing to replace it`);
       if (state === 'stale') unlinkSync(address.path);
       if (state === 'live' && !predecessorHoldsAddress) throw new BindError(`metrics-bind ${address.text}: another process listens there`);
       if (state === 'live') return this.#retryUntilFree('the old master serves it until it exits');
@@ -124,7 +132,8 @@ export class AdminServer {
     try {
       await this.#listen();
     } catch (error) {
-      if (predecessorHoldsAddress && hasErrorCode(error, 'EADDRINUSE')) return this.#retryUntilFree('the old master serves it until it exits');
+      if (predecessorHoldsAddress && hasErrorCode(error, 'EADDRINUSE'))
+        return this.#retryUntilFree('the old master serves it until it exits');
       throw new BindError(`cannot listen on metrics-bind ${address.text}: ${describeError(error)}`);
     }
     logger.info(`Metrics and health at: ${this.#urlText()}`);
@@ -132,7 +141,9 @@ export class AdminServer {
 
   #urlText(): string {
     const text = this.addressText ?? this.#options.address.text;
-    return text.startsWith('unix:') ? `${text} (GET /metrics /livez /readyz /startupz)` : `http://${text}/metrics (and /livez /readyz /startupz)`;
+    return text.startsWith('unix:')
+      ? `${text} (GET /metrics /livez /readyz /startupz)`
+      : `http://${text}/metrics (and /livez /readyz /startupz)`;
   }
 
   /** An upgrade's successor: the old master answers probes until it exits; then this one takes the address. */
@@ -192,7 +203,12 @@ export class AdminServer {
 
   #healthSources(): HealthSources {
     const { arbiter, probes } = this.#options;
-    return { supervisor: arbiter.supervisor, phase: () => arbiter.phase, startedUp: () => probes.startedUp, loopAgeMs: () => performance.now() - probes.lastLoopAt };
+    return {
+      supervisor: arbiter.supervisor,
+      phase: () => arbiter.phase,
+      startedUp: () => probes.startedUp,
+      loopAgeMs: () => performance.now() - probes.lastLoopAt,
+    };
   }
 
   #metricsSources(): Parameters<typeof collectFamilies>[0] {
@@ -208,19 +224,32 @@ export class AdminServer {
 
   #answer(request: IncomingMessage, response: ServerResponse): void {
     const send = (status: number, type: string, body: string, extra: Record<string, string> = {}): void => {
-      response.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', ...extra });
+      response.writeHead(status, {
+        'content-type': type,
+        'content-length': Buffer.byteLength(body),
+        'cache-control': 'no-store',
+        ...extra,
+      });
       response.end(request.method === 'HEAD' ? undefined : body);
     };
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       return send(405, 'application/json', '{"error":"only GET and HEAD"}\n', { allow: 'GET, HEAD', connection: 'close' });
     }
     // A probe has no body; one that sends a body is not read, and the connection is closed after the answer.
-    if (request.headers['content-length'] !== undefined && request.headers['content-length'] !== '0' || request.headers['transfer-encoding'] !== undefined) {
+    if (
+      (request.headers['content-length'] !== undefined && request.headers['content-length'] !== '0') ||
+      request.headers['transfer-encoding'] !== undefined
+    ) {
       return send(413, 'application/json', '{"error":"no request body expected"}\n', { connection: 'close' });
     }
     const path = (request.url ?? '/').split('?')[0] ?? '/';
     const route = this.#routes[path];
-    if (!route) return send(404, 'application/json', `${JSON.stringify({ error: 'not found', endpoints: ['/metrics', '/livez', '/readyz', '/startupz'] })}\n`);
+    if (!route)
+      return send(
+        404,
+        'application/json',
+        `${JSON.stringify({ error: 'not found', endpoints: ['/metrics', '/livez', '/readyz', '/startupz'] })}\n`,
+      );
     let answer: { status: number; type: string; body: string };
     try {
       answer = route(request);
@@ -252,10 +281,17 @@ export function checkMetricsBind(metricsBind: BindAddress | null, binds: readonl
   if (metricsBind === null) return;
   const anyHost = (host: string | null): boolean => host === null || host === '0.0.0.0' || host === '::';
   for (const bind of binds) {
-    const clash = metricsBind.kind === 'unix'
-      ? bind.kind === 'unix' && bind.path === metricsBind.path
-      : metricsBind.kind === 'tcp' && bind.kind === 'tcp' && bind.port !== 0 && bind.port === metricsBind.port &&
-        (anyHost(bind.host) || anyHost(metricsBind.host) || bind.host === metricsBind.host);
-    if (clash) throw new ConfigError(`metrics-bind ${metricsBind.text} is also a bind of the app (${bind.text}); give the admin listener its own address`);
+    const clash =
+      metricsBind.kind === 'unix'
+        ? bind.kind === 'unix' && bind.path === metricsBind.path
+        : metricsBind.kind === 'tcp' &&
+          bind.kind === 'tcp' &&
+          bind.port !== 0 &&
+          bind.port === metricsBind.port &&
+          (anyHost(bind.host) || anyHost(metricsBind.host) || bind.host === metricsBind.host);
+    if (clash)
+      throw new ConfigError(
+        `metrics-bind ${metricsBind.text} is also a bind of the app (${bind.text}); give the admin listener its own address`,
+      );
   }
 }

@@ -120,7 +120,12 @@ function poolFamilies(sources: MetricsSources): Family[] {
     for (let slot = 0; slot < pool.desired; slot += 1) {
       const record = pool.slots.get(slot);
       if (!record) continue;
-      const state = slotState(record, live.filter((worker) => worker.slot === slot), true, now);
+      const state = slotState(
+        record,
+        live.filter((worker) => worker.slot === slot),
+        true,
+        now,
+      );
       if (state === 'backoff' || state === 'fatal') byState.set(state, (byState.get(state) ?? 0) + 1);
     }
     for (const state of WORKER_STATES) workers.push({ labels: [name, state], value: byState.get(state) ?? 0 });
@@ -129,7 +134,12 @@ function poolFamilies(sources: MetricsSources): Family[] {
     for (const reason of RESTART_REASONS) restarts.push({ labels: [name, reason], value: restartCounts.get(reason) ?? 0 });
     const reloadCounts = counters.reloads(name);
     for (const outcome of RELOAD_OUTCOMES) reloads.push({ labels: [name, outcome], value: reloadCounts.outcomes.get(outcome) ?? 0 });
-    reloadDurations.push({ labels: [name], bounds: RELOAD_BUCKETS_SECONDS, buckets: reloadCounts.durations.buckets, sum: reloadCounts.durations.sum });
+    reloadDurations.push({
+      labels: [name],
+      bounds: RELOAD_BUCKETS_SECONDS,
+      buckets: reloadCounts.durations.buckets,
+      sum: reloadCounts.durations.sum,
+    });
     generation.push({ labels: [name], value: pool.generation });
   }
   return [
@@ -169,4 +179,3 @@ export function collectFamilies(sources: MetricsSources): Family[] {
     ...processFamilies(),
   ];
 }
-

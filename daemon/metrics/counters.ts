@@ -32,7 +32,11 @@ function observe(into: Histogram, bounds: readonly number[], value: number): voi
 }
 
 function zeroCounts(): { byClass: number[]; durationBuckets: number[]; durationSumSeconds: number } {
-  return { byClass: new Array<number>(STATUS_CLASSES.length).fill(0), durationBuckets: new Array<number>(DURATION_BUCKETS_SECONDS.length + 1).fill(0), durationSumSeconds: 0 };
+  return {
+    byClass: new Array<number>(STATUS_CLASSES.length).fill(0),
+    durationBuckets: new Array<number>(DURATION_BUCKETS_SECONDS.length + 1).fill(0),
+    durationSumSeconds: 0,
+  };
 }
 
 function addCounts(into: ReturnType<typeof zeroCounts>, counts: RequestCounts): void {
@@ -44,7 +48,9 @@ function addCounts(into: ReturnType<typeof zeroCounts>, counts: RequestCounts): 
 /** Never lower than what was already shown: a worker that reports less than before cannot turn a counter back. */
 function atLeast(current: ReturnType<typeof zeroCounts>, shown: ReturnType<typeof zeroCounts>): void {
   current.byClass.forEach((value, index) => (current.byClass[index] = shown.byClass[index] = Math.max(value, shown.byClass[index] ?? 0)));
-  current.durationBuckets.forEach((value, index) => (current.durationBuckets[index] = shown.durationBuckets[index] = Math.max(value, shown.durationBuckets[index] ?? 0)));
+  current.durationBuckets.forEach(
+    (value, index) => (current.durationBuckets[index] = shown.durationBuckets[index] = Math.max(value, shown.durationBuckets[index] ?? 0)),
+  );
   current.durationSumSeconds = shown.durationSumSeconds = Math.max(current.durationSumSeconds, shown.durationSumSeconds);
 }
 
@@ -80,7 +86,8 @@ export class MasterCounters {
       this.#rollouts.delete(name);
       this.reloadSettled(name, rollout.outcome?.status ?? 'abandoned', (now - rollout.startedAt) / 1000);
     }
-    for (const pool of supervisor.pools.values()) if (pool.rollout && !this.#rollouts.has(pool.name)) this.#rollouts.set(pool.name, pool.rollout);
+    for (const pool of supervisor.pools.values())
+      if (pool.rollout && !this.#rollouts.has(pool.name)) this.#rollouts.set(pool.name, pool.rollout);
     if (!this.#rates.due(now)) return;
     const totals = new Map<string, RequestCounts>();
     for (const pool of supervisor.pools.values()) {

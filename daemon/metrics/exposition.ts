@@ -61,8 +61,10 @@ function labelText(names: readonly string[], values: readonly string[], extra = 
  * (appd_info) is an info family named without _info; Prometheus text keeps the sample names.
  */
 function familyName(spec: MetricSpec, format: ExpositionFormat): { name: string; type: string } {
-  if (format === 'openmetrics' && spec.type === 'counter' && spec.name.endsWith('_total')) return { name: spec.name.slice(0, -'_total'.length), type: 'counter' };
-  if (format === 'openmetrics' && spec.type === 'gauge' && spec.name.endsWith('_info')) return { name: spec.name.slice(0, -'_info'.length), type: 'info' };
+  if (format === 'openmetrics' && spec.type === 'counter' && spec.name.endsWith('_total'))
+    return { name: spec.name.slice(0, -'_total'.length), type: 'counter' };
+  if (format === 'openmetrics' && spec.type === 'gauge' && spec.name.endsWith('_info'))
+    return { name: spec.name.slice(0, -'_info'.length), type: 'info' };
   return { name: spec.name, type: spec.type };
 }
 

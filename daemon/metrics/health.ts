@@ -51,7 +51,8 @@ export function readiness(sources: HealthSources): HealthAnswer {
     pools[pool.name] = ready;
     if (ready === 0) empty.push(pool.name);
   }
-  if (empty.length > 0) return { status: 503, body: { status: 'not ready', reason: `no ready worker in pool ${empty.join(', ')}`, ready: pools } };
+  if (empty.length > 0)
+    return { status: 503, body: { status: 'not ready', reason: `no ready worker in pool ${empty.join(', ')}`, ready: pools } };
   return { status: 200, body: { status: 'ready', ready: pools } };
 }
 

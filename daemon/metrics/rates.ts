@@ -72,10 +72,13 @@ export class RateWindow {
     const newest = samples?.at(-1);
     if (!oldest || !newest || newest.at <= oldest.at) return null;
     const seconds = (newest.at - oldest.at) / 1000;
-    const delta = (after: readonly number[], before: readonly number[]): number[] => after.map((value, index) => Math.max(0, value - (before[index] ?? 0)));
+    const delta = (after: readonly number[], before: readonly number[]): number[] =>
+      after.map((value, index) => Math.max(0, value - (before[index] ?? 0)));
     const byClass = delta(newest.counts.byClass, oldest.counts.byClass);
     const buckets = delta(newest.counts.durationBuckets, oldest.counts.durationBuckets);
-    const perSecond = Object.fromEntries(STATUS_CLASSES.map((name, index) => [name, Math.round(((byClass[index] ?? 0) / seconds) * 10) / 10])) as PoolRates['perSecond'];
+    const perSecond = Object.fromEntries(
+      STATUS_CLASSES.map((name, index) => [name, Math.round(((byClass[index] ?? 0) / seconds) * 10) / 10]),
+    ) as PoolRates['perSecond'];
     const milliseconds = (q: number): number | null => {
       const value = quantileOf(buckets, DURATION_BUCKETS_SECONDS, q);
       return value === null ? null : Math.round(value * 1e4) / 10;

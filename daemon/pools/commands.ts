@@ -29,7 +29,8 @@ export function poolCommandHandlers(context: () => PoolCommandContext): Handlers
 
 /** The pool named, the first pool when none is named (TTIN/TTOU act on it), or a failed outcome. */
 function findPool(context: PoolCommandContext, name: string | null, requester: Requester): Pool | null {
-  const pool = name === null ? [...context.supervisor.pools.values()].find((candidate) => !candidate.removed) : context.supervisor.pools.get(name);
+  const pool =
+    name === null ? [...context.supervisor.pools.values()].find((candidate) => !candidate.removed) : context.supervisor.pools.get(name);
   if (!pool || pool.removed) {
     const known = [...context.supervisor.pools.keys()].join(', ');
     requester.done?.({ status: 'failed', message: `no pool named "${name}" (pools: ${known})` });
@@ -60,21 +61,31 @@ export function scalePool(context: PoolCommandContext, { pool: name, change, req
   // An http pool keeps one worker, or nothing would serve its sockets; a command pool may go to 0.
   const minimum = pool.settings.kind === 'http' ? 1 : 0;
   const target = Math.max(minimum, wanted);
-  announce(context, requester, wanted < minimum
-    ? `pool ${pool.name} stays at its minimum of ${minimum === 1 ? '1 worker (an http pool needs one to serve)' : '0 workers'}`
-    : `scaling pool ${pool.name} from ${pool.desired} to ${countOf(target, 'worker')}`);
+  announce(
+    context,
+    requester,
+    wanted < minimum
+      ? `pool ${pool.name} stays at its minimum of ${minimum === 1 ? '1 worker (an http pool needs one to serve)' : '0 workers'}`
+      : `scaling pool ${pool.name} from ${pool.desired} to ${countOf(target, 'worker')}`,
+  );
   pool.scale(target);
   const { supervisor } = context;
-  context.jobs.add(new Job([requester], {
-    pools: [pool.name],
-    deadline: context.now + pool.settings.bootTimeout * 1000 + 1000,
-    readyLine: readyLine(supervisor),
-    check: () => {
-      const extra = supervisor.workersOf(pool.name).some((worker) => worker.slot >= pool.desired);
-      if (!supervisor.isSettled(pool) || extra) return null;
-      return { status: 'completed', message: `pool ${pool.name} has ${countOf(pool.desired, 'ready worker')}`, data: { pool: pool.name, workers: pool.desired } };
-    },
-  }));
+  context.jobs.add(
+    new Job([requester], {
+      pools: [pool.name],
+      deadline: context.now + pool.settings.bootTimeout * 1000 + 1000,
+      readyLine: readyLine(supervisor),
+      check: () => {
+        const extra = supervisor.workersOf(pool.name).some((worker) => worker.slot >= pool.desired);
+        if (!supervisor.isSettled(pool) || extra) return null;
+        return {
+          status: 'completed',
+          message: `pool ${pool.name} has ${countOf(pool.desired, 'ready worker')}`,
+          data: { pool: pool.name, workers: pool.desired },
+        };
+      },
+    }),
+  );
 }
 
 /**
@@ -99,12 +110,14 @@ export function restartWorkers(context: PoolCommandContext, { pool: name, slot, 
     }
     const reported = new Set<Rollout>();
     const { supervisor } = context;
-    context.jobs.add(new Job([requester], {
-      pools: pools.map((pool) => pool.name),
-      deadline: null,
-      readyLine: rolloutReadyLine(supervisor),
-      check: () => rolloutsOutcome(rollouts, reported, (text) => requester.progress?.(text)),
-    }));
+    context.jobs.add(
+      new Job([requester], {
+        pools: pools.map((pool) => pool.name),
+        deadline: null,
+        readyLine: rolloutReadyLine(supervisor),
+        check: () => rolloutsOutcome(rollouts, reported, (text) => requester.progress?.(text)),
+      }),
+    );
     return;
   }
   const pool = findPool(context, name, requester);
@@ -123,18 +136,21 @@ function restartSlot(context: PoolCommandContext, pool: Pool, slot: number, requ
   pool.slot(slot).reset();
   // The same path as max-requests: an http slot gets its successor first, a command slot stops first.
   for (const worker of before) {
-    if (worker.recycleReason === null) worker.transition('recycle-requested', { reason: `restart requested by ${requester.origin}`, cause: null });
+    if (worker.recycleReason === null)
+      worker.transition('recycle-requested', { reason: `restart requested by ${requester.origin}`, cause: null });
   }
   announce(context, requester, `restarting ${pool.name}.${slot}`);
-  context.jobs.add(new Job([requester], {
-    pools: [pool.name],
-    deadline: deadline(context, pool),
-    readyLine: readyLine(supervisor),
-    check: () => {
-      const fresh = supervisor.workersOf(pool.name, slot).find((worker) => worker.id > newestBefore && worker.state === 'ready');
-      return fresh ? { status: 'completed', message: `${pool.name}.${slot} restarted: ${fresh.label}` } : null;
-    },
-  }));
+  context.jobs.add(
+    new Job([requester], {
+      pools: [pool.name],
+      deadline: deadline(context, pool),
+      readyLine: readyLine(supervisor),
+      check: () => {
+        const fresh = supervisor.workersOf(pool.name, slot).find((worker) => worker.id > newestBefore && worker.state === 'ready');
+        return fresh ? { status: 'completed', message: `${pool.name}.${slot} restarted: ${fresh.label}` } : null;
+      },
+    }),
+  );
 }
 
 /** appctl stop-pool POOL: every worker of the pool stops (gracefully); its target is kept for start-pool. */
@@ -144,12 +160,14 @@ export function stopPool(context: PoolCommandContext, { pool: name, requester }:
   pool.stop();
   announce(context, requester, `stopping pool ${pool.name}`);
   const { supervisor } = context;
-  context.jobs.add(new Job([requester], {
-    pools: [],
-    deadline: deadline(context, pool),
-    readyLine: readyLine(supervisor),
-    check: () => (supervisor.workersOf(pool.name).length === 0 ? { status: 'completed', message: `pool ${pool.name} stopped` } : null),
-  }));
+  context.jobs.add(
+    new Job([requester], {
+      pools: [],
+      deadline: deadline(context, pool),
+      readyLine: readyLine(supervisor),
+      check: () => (supervisor.workersOf(pool.name).length === 0 ? { status: 'completed', message: `pool ${pool.name} stopped` } : null),
+    }),
+  );
 }
 
 /** appctl start-pool POOL: back to its target, failed and fatal slots cleared. */
@@ -159,10 +177,15 @@ export function startPool(context: PoolCommandContext, { pool: name, requester }
   pool.start();
   announce(context, requester, `starting pool ${pool.name} with ${countOf(pool.desired, 'worker')}`);
   const { supervisor } = context;
-  context.jobs.add(new Job([requester], {
-    pools: [pool.name],
-    deadline: deadline(context, pool),
-    readyLine: readyLine(supervisor),
-    check: () => (supervisor.isSettled(pool) ? { status: 'completed', message: `pool ${pool.name} has ${countOf(pool.desired, 'worker')} running` } : null),
-  }));
+  context.jobs.add(
+    new Job([requester], {
+      pools: [pool.name],
+      deadline: deadline(context, pool),
+      readyLine: readyLine(supervisor),
+      check: () =>
+        supervisor.isSettled(pool)
+          ? { status: 'completed', message: `pool ${pool.name} has ${countOf(pool.desired, 'worker')} running` }
+          : null,
+    }),
+  );
 }

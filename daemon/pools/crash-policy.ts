@@ -45,7 +45,15 @@ export const RESTART_FLOOR_MS = 1000;
  * again; an earlier one is a failed start, throttled with exponential backoff, and after start-retries
  * of them in a row the slot is fatal.
  */
-export function judgeExit(worker: WorkerHandle, record: SlotRecord, code: number | null, unasked: UnaskedExit, now: number, wallNow: number, random: () => number): SlotEvent {
+export function judgeExit(
+  worker: WorkerHandle,
+  record: SlotRecord,
+  code: number | null,
+  unasked: UnaskedExit,
+  now: number,
+  wallNow: number,
+  random: () => number,
+): SlotEvent {
   const settings = worker.settings;
   const exit: ExitRecord = { code, signal: worker.exitSignal, reason: exitReason(worker, unasked), at: wallNow };
   if (settings.kind === 'command' && (settings.restart === 'never' || (settings.restart === 'on-failure' && code === 0))) {
@@ -65,16 +73,26 @@ export function judgeExit(worker: WorkerHandle, record: SlotRecord, code: number
 }
 
 /** Judges the exit, moves the slot's record on, and says what it means for the slot in the log. */
-export function recordExit(worker: WorkerHandle, record: SlotRecord, code: number | null, unasked: UnaskedExit, context: CrashPolicyContext): void {
+export function recordExit(
+  worker: WorkerHandle,
+  record: SlotRecord,
+  code: number | null,
+  unasked: UnaskedExit,
+  context: CrashPolicyContext,
+): void {
   const event = judgeExit(worker, record, code, unasked, context.now(), context.wallNow(), context.random);
   record.transition(event);
   const slot = `${worker.pool}.${worker.slot}`;
   if (event.type === 'finished') context.logger.info(`slot ${slot} stays exited (restart: ${worker.settings.restart})`);
   if (event.type === 'gave-up') {
-    context.logger.critical(`slot ${slot} failed to start ${record.failures} times in a row; giving up (fatal) until appctl restart ${worker.pool}`);
+    context.logger.critical(
+      `slot ${slot} failed to start ${record.failures} times in a row; giving up (fatal) until appctl restart ${worker.pool}`,
+    );
   }
   if (event.type === 'failed-start' && event.delayMs > 0) {
-    context.logger.warning(`slot ${slot} failed to start ${record.failures} times in a row; next start in ${(event.delayMs / 1000).toFixed(2)}s`);
+    context.logger.warning(
+      `slot ${slot} failed to start ${record.failures} times in a row; next start in ${(event.delayMs / 1000).toFixed(2)}s`,
+    );
   }
 }
 

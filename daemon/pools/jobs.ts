@@ -46,7 +46,11 @@ export class Job {
   settle(now: number): boolean {
     if (this.#finished) return true;
     const { check, deadline } = this.#spec;
-    const outcome = check() ?? (deadline !== null && now > deadline ? { status: 'failed' as const, message: 'timed out waiting for workers to become ready' } : null);
+    const outcome =
+      check() ??
+      (deadline !== null && now > deadline
+        ? { status: 'failed' as const, message: 'timed out waiting for workers to become ready' }
+        : null);
     if (outcome) this.finish(outcome);
     return this.#finished;
   }
@@ -94,8 +98,13 @@ export function rolloutsOutcome(rollouts: readonly Rollout[], reported: Set<Roll
   }
   if (finals.some((rollout) => rollout.outcome === null)) return null;
   const outcomes = finals.flatMap((rollout) => (rollout.outcome ? [rollout.outcome] : []));
-  const messages = (status: string): string => outcomes.filter((outcome) => outcome.status === status).map((outcome) => outcome.message).join('\n');
-  if (outcomes.some((outcome) => outcome.status === 'rolled_back')) return { status: 'rolled_back', message: [messages('rolled_back'), messages('abandoned')].filter(Boolean).join('\n') };
+  const messages = (status: string): string =>
+    outcomes
+      .filter((outcome) => outcome.status === status)
+      .map((outcome) => outcome.message)
+      .join('\n');
+  if (outcomes.some((outcome) => outcome.status === 'rolled_back'))
+    return { status: 'rolled_back', message: [messages('rolled_back'), messages('abandoned')].filter(Boolean).join('\n') };
   if (outcomes.some((outcome) => outcome.status === 'abandoned')) return { status: 'failed', message: messages('abandoned') };
   return { status: 'completed', message: messages('completed') || 'reloaded (no pool to roll)' };
 }

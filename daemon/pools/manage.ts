@@ -52,7 +52,11 @@ export function manageWorkers(supervisor: Supervisor, stop: DaemonStop | null, n
 function retireRolledBack(supervisor: Supervisor, pool: Pool): void {
   const workers = supervisor.workersOf(pool.name);
   for (const worker of workers) {
-    const verdict = leftByRollBack(pool, worker, workers.filter((other) => other.slot === worker.slot));
+    const verdict = leftByRollBack(
+      pool,
+      worker,
+      workers.filter((other) => other.slot === worker.slot),
+    );
     // Not serving yet: nothing to finish. A ready one may have requests in flight: it drains.
     if (verdict === 'quit') supervisor.retireWorker(worker, 'rolled-back', 'reload rolled back', 'quick');
     if (verdict === 'drain') supervisor.retireWorker(worker, 'rolled-back', 'reload rolled back');
@@ -95,7 +99,11 @@ function manageSlot(supervisor: Supervisor, pool: Pool, slot: number, rollingSoF
   if (newest.state === 'ready') {
     for (const older of live.slice(0, -1)) {
       if (keptForRollBack(pool, older)) continue;
-      supervisor.retireWorker(older, 'replaced', `replaced by ${newest.label}${older.recycleReason === null ? '' : ` (${older.recycleReason})`}`);
+      supervisor.retireWorker(
+        older,
+        'replaced',
+        `replaced by ${newest.label}${older.recycleReason === null ? '' : ` (${older.recycleReason})`}`,
+      );
     }
   }
   const outdated = newest.generation < pool.generation;
@@ -103,6 +111,11 @@ function manageSlot(supervisor: Supervisor, pool: Pool, slot: number, rollingSoF
   if (newest.state !== 'ready' || !mayStart || (outdated && rollingSoFar >= pool.settings.reloadBatch)) return 0;
   if (startsSuccessorFirst(pool)) {
     if (supervisor.spawnCeiling.take(now)) supervisor.spawnWorker(pool, slot);
-  } else supervisor.retireWorker(newest, 'restarting', outdated ? `restarting into generation ${pool.generation}` : `replacing: ${newest.recycleReason}`);
+  } else
+    supervisor.retireWorker(
+      newest,
+      'restarting',
+      outdated ? `restarting into generation ${pool.generation}` : `replacing: ${newest.recycleReason}`,
+    );
   return outdated ? 1 : 0;
 }

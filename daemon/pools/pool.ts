@@ -39,7 +39,9 @@ export function poolSettingsFromConfig(config: Config): PoolSettings[] {
 /** Every address the master must hold, with its owner: the global binds, or with pools every pool's. */
 export function allBinds(config: Config): OwnedBind[] {
   if (config.pools === null) return config.bind.map((bind) => ({ pool: null, bind, unixSocket: unixSocketFile(config) }));
-  return poolSettingsFromConfig(config).flatMap((pool) => pool.bind.map((bind) => ({ pool: pool.name, bind, unixSocket: unixSocketFile(pool) })));
+  return poolSettingsFromConfig(config).flatMap((pool) =>
+    pool.bind.map((bind) => ({ pool: pool.name, bind, unixSocket: unixSocketFile(pool) })),
+  );
 }
 
 export function unixSocketFile(settings: Pick<Config, 'unixSocketMode' | 'unixSocketOwner' | 'unixSocketGroup'>): UnixSocketFile {
@@ -60,7 +62,12 @@ export function checkCommandRunnable(settings: PoolSettings): void {
 }
 
 function findExecutable(program: string): string | null {
-  const candidates = program.includes('/') ? [program] : (process.env['PATH'] ?? '').split(':').filter(Boolean).map((directory) => join(directory, program));
+  const candidates = program.includes('/')
+    ? [program]
+    : (process.env['PATH'] ?? '')
+        .split(':')
+        .filter(Boolean)
+        .map((directory) => join(directory, program));
   for (const candidate of candidates) {
     try {
       accessSync(candidate, constants.X_OK);

@@ -54,11 +54,22 @@ export function rollBack(pool: Pool, supervisor: Supervisor, logger: Logger, rea
   if (fromGeneration === undefined) return;
   const workers = supervisor.workersOf(pool.name);
   const back = { generation: fromGeneration, desired: pool.desired };
-  const kept = workers.filter((worker) => worker.generation === failedGeneration && worker.state === 'ready' && worker.slot < back.desired &&
-    !workers.some((other) => other.slot === worker.slot && other.generation < failedGeneration && other.state === 'ready'));
-  const serving = workers.filter((worker) => worker.generation < failedGeneration && worker.state === 'ready' && worker.slot < back.desired).length;
-  const keptNote = kept.length > 0 ? `; ${kept.map((worker) => worker.tag).join(', ')} stay(s) on generation ${failedGeneration} (the old worker of that slot had exited)` : '';
-  const message = `reload of pool ${pool.name} rolled back: a generation ${failedGeneration} worker failed to boot: ${reason}\n` +
+  const kept = workers.filter(
+    (worker) =>
+      worker.generation === failedGeneration &&
+      worker.state === 'ready' &&
+      worker.slot < back.desired &&
+      !workers.some((other) => other.slot === worker.slot && other.generation < failedGeneration && other.state === 'ready'),
+  );
+  const serving = workers.filter(
+    (worker) => worker.generation < failedGeneration && worker.state === 'ready' && worker.slot < back.desired,
+  ).length;
+  const keptNote =
+    kept.length > 0
+      ? `; ${kept.map((worker) => worker.tag).join(', ')} stay(s) on generation ${failedGeneration} (the old worker of that slot had exited)`
+      : '';
+  const message =
+    `reload of pool ${pool.name} rolled back: a generation ${failedGeneration} worker failed to boot: ${reason}\n` +
     `generation ${fromGeneration} keeps serving with ${countOf(serving, 'worker')}${keptNote}`;
   pool.rollBack(message);
   logger.error(message);

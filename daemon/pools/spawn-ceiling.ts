@@ -29,7 +29,9 @@ export class SpawnCeiling {
     }
     if (!this.#holding) {
       this.#holding = true;
-      this.#logger.warning(`spawn ceiling reached: more than ${SPAWNS_PER_SECOND} worker starts a second across all pools; the next starts wait their turn (is a pool crash-looping?)`);
+      this.#logger.warning(
+        `spawn ceiling reached: more than ${SPAWNS_PER_SECOND} worker starts a second across all pools; the next starts wait their turn (is a pool crash-looping?)`,
+      );
     }
     return false;
   }

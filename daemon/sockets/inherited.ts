@@ -19,7 +19,14 @@ export function takeInheritedSockets(environment: NodeJS.ProcessEnv): InheritedS
   if (handoff) {
     const entries = JSON.parse(handoff) as { fd: number; bind: string; pool?: string | null; ownsPath?: boolean }[];
     for (const entry of entries) {
-      sockets.push({ fd: entry.fd, bindText: entry.bind, pool: entry.pool ?? null, name: null, origin: 'previous-master', ownsPath: entry.ownsPath === true });
+      sockets.push({
+        fd: entry.fd,
+        bindText: entry.bind,
+        pool: entry.pool ?? null,
+        name: null,
+        origin: 'previous-master',
+        ownsPath: entry.ownsPath === true,
+      });
     }
   } else if (environment['LISTEN_PID'] === String(process.pid)) {
     const count = Number(environment['LISTEN_FDS'] ?? '0');

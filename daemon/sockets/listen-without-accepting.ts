@@ -32,7 +32,9 @@ export interface ListenMode {
 
 /** Each pool's listen mode (null: the single-app form's global binds and unclaimed systemd sockets). */
 export function listenModesOf(config: Config): (pool: string | null) => ListenMode {
-  const modes = new Map(poolSettingsFromConfig(config).map((pool) => [pool.name, { backlog: pool.backlog, blocking: pool.kind === 'command' }]));
+  const modes = new Map(
+    poolSettingsFromConfig(config).map((pool) => [pool.name, { backlog: pool.backlog, blocking: pool.kind === 'command' }]),
+  );
   const global: ListenMode = { backlog: config.backlog, blocking: false };
   return (pool) => (pool === null ? global : (modes.get(pool) ?? global));
 }
@@ -54,13 +56,23 @@ function runHelper(listeners: readonly Listener[], modes: readonly ListenMode[])
     });
     let said = '';
     helper.stderr?.setEncoding('utf8').on('data', (text: string) => (said = (said + text).slice(-1000)));
-    helper.once('error', (error) => fail(new BindError(`cannot listen on ${listeners.map((listener) => listener.url).join(', ')}: the listen helper did not start (${error.message})`)));
+    helper.once('error', (error) =>
+      fail(
+        new BindError(
+          `cannot listen on ${listeners.map((listener) => listener.url).join(', ')}: the listen helper did not start (${error.message})`,
+        ),
+      ),
+    );
     helper.once('close', (code, signal) => {
       if (code === 0) return settle();
       const descriptor = /^fd (\d+): (\S+)/.exec(said);
       const culprit = descriptor ? listeners[Number(descriptor[1]) - 3] : undefined;
       const what = culprit ? culprit.url : listeners.map((listener) => listener.url).join(', ');
-      const why = descriptor ? descriptor[2] : signal ? `the listen helper was killed by ${signal}` : `the listen helper exited with ${code}: ${said.trim()}`;
+      const why = descriptor
+        ? descriptor[2]
+        : signal
+          ? `the listen helper was killed by ${signal}`
+          : `the listen helper exited with ${code}: ${said.trim()}`;
       fail(new BindError(`cannot listen on ${what}: ${why}`));
     });
   });

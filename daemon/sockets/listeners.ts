@@ -7,13 +7,7 @@ import net from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { formatListenUrl, parseBindAddress, type BindAddress } from '../../shared/bind-address.js';
 import { BindError, hasErrorCode } from '../../shared/errors.js';
-import {
-  BindFailure,
-  bindTcpWithoutListening,
-  socketAddress,
-  wrapInheritedDescriptor,
-  type RawServerHandle,
-} from './server-handle.js';
+import { BindFailure, bindTcpWithoutListening, socketAddress, wrapInheritedDescriptor, type RawServerHandle } from './server-handle.js';
 import { listenWithoutAccepting, type ListenMode } from './listen-without-accepting.js';
 import { bindUnixSocketFile, type UnixSocketFile } from './unix-socket-file.js';
 
@@ -157,7 +151,9 @@ async function bindOne(bind: BindAddress, unixSocket: UnixSocketFile, inheritedN
   try {
     target = await resolveHost(bind.host);
   } catch (error) {
-    throw new BindError(`cannot listen on ${bind.text}: cannot resolve host ${bind.host ?? ''} (${error instanceof Error ? error.message : String(error)})`);
+    throw new BindError(
+      `cannot listen on ${bind.text}: cannot resolve host ${bind.host ?? ''} (${error instanceof Error ? error.message : String(error)})`,
+    );
   }
   return bindTcpAddress(bind.text, target.address, bind.port, target.family);
 }
@@ -195,11 +191,22 @@ function adoptDescriptor(inherited: InheritedSocket): Listener {
     handle = wrapInheritedDescriptor(inherited.fd);
   } catch (error) {
     const code = error instanceof BindFailure ? error.code : String(error);
-    throw new BindError(`cannot use inherited descriptor ${inherited.fd} (${inherited.bindText ?? inherited.origin}): not an open socket [${code}]`);
+    throw new BindError(
+      `cannot use inherited descriptor ${inherited.fd} (${inherited.bindText ?? inherited.origin}): not an open socket [${code}]`,
+    );
   }
   const address = describeHandle(handle, inherited.fd, handedOverUnixPath(inherited));
   const url = formatListenUrl(address);
-  return { bindText: inherited.bindText ?? url, pool: inherited.pool, fd: inherited.fd, address, url, origin: inherited.origin, handle, ownsPath: inherited.ownsPath ?? false };
+  return {
+    bindText: inherited.bindText ?? url,
+    pool: inherited.pool,
+    fd: inherited.fd,
+    address,
+    url,
+    origin: inherited.origin,
+    handle,
+    ownsPath: inherited.ownsPath ?? false,
+  };
 }
 
 /**
@@ -234,7 +241,11 @@ export async function openListeners(
   return listeners;
 }
 
-async function bindOrAdopt(binds: readonly OwnedBind[], bindIsDefault: boolean, inherited: readonly InheritedSocket[]): Promise<Listener[]> {
+async function bindOrAdopt(
+  binds: readonly OwnedBind[],
+  bindIsDefault: boolean,
+  inherited: readonly InheritedSocket[],
+): Promise<Listener[]> {
   const adopted = new Map(inherited.map((socket) => [adoptDescriptor(socket), socket] as const));
   if (bindIsDefault && adopted.size > 0) return [...adopted.keys()];
   const listeners: Listener[] = [];

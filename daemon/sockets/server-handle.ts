@@ -99,7 +99,9 @@ export function socketAddress(handle: RawServerHandle): { address: string; port:
  */
 export function setDescriptorBlocking(handle: RawServerHandle, blocking: boolean): void {
   if (typeof handle.setBlocking !== 'function') {
-    throw new Error(`this Node.js (${process.version}) has no setBlocking on socket handles; appd cannot hand command pools a blocking socket. Please report it.`);
+    throw new Error(
+      `this Node.js (${process.version}) has no setBlocking on socket handles; appd cannot hand command pools a blocking socket. Please report it.`,
+    );
   }
   const result = handle.setBlocking(blocking);
   if (result !== 0) throw new BindFailure(getSystemErrorName(result));

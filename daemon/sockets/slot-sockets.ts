@@ -12,7 +12,15 @@ import { slotAddress, slotOfAddress } from '../../shared/slot-address.js';
 import type { Config } from '../../shared/settings/table.js';
 import type { Logger } from '../master/logger.js';
 import { poolSettingsFromConfig, unixSocketFile, type Pool, type PoolSettings } from '../pools/pool.js';
-import { bindTcpAddress, bindUnixPath, closeListeners, describeListener, type InheritedSocket, type Listener, type OwnedBind } from './listeners.js';
+import {
+  bindTcpAddress,
+  bindUnixPath,
+  closeListeners,
+  describeListener,
+  type InheritedSocket,
+  type Listener,
+  type OwnedBind,
+} from './listeners.js';
 import { listenWithoutAccepting } from './listen-without-accepting.js';
 import type { UnixSocketFile } from './unix-socket-file.js';
 
@@ -22,7 +30,9 @@ function keyOf(pool: string, template: string, slot: number): string {
 
 /** Whether a live socket is bound at `path`: the kernel's table of unix sockets lists it (no connect needed). */
 function unixPathInUse(path: string): boolean {
-  return readFileSync('/proc/self/net/unix', 'utf8').split('\n').some((line) => line.endsWith(` ${path}`));
+  return readFileSync('/proc/self/net/unix', 'utf8')
+    .split('\n')
+    .some((line) => line.endsWith(` ${path}`));
 }
 
 /** The synchronous twin of listeners.ts's stale-socket check, for sockets bound while the master runs. */
@@ -35,7 +45,8 @@ function clearStaleSocketFile(path: string, text: string): void {
     throw error;
   }
   if (!stats.isSocket()) throw new BindError(`cannot listen on ${text}: ${path} exists and is not a socket`);
-  if (unixPathInUse(path)) throw new BindError(`cannot listen on ${text}: address already in use (another process listens there) [EADDRINUSE]`);
+  if (unixPathInUse(path))
+    throw new BindError(`cannot listen on ${text}: address already in use (another process listens there) [EADDRINUSE]`);
   unlinkSync(path);
 }
 
@@ -59,11 +70,14 @@ export function initialSlotBinds(config: Config, inherited: readonly InheritedSo
   const binds: OwnedBind[] = [];
   for (const pool of poolSettingsFromConfig(config)) {
     for (const template of pool.slotBind) {
-      const handedOver = inherited.flatMap((socket) => (socket.pool === pool.name && socket.bindText !== null ? [slotOfAddress(template, socket.bindText)] : []));
+      const handedOver = inherited.flatMap((socket) =>
+        socket.pool === pool.name && socket.bindText !== null ? [slotOfAddress(template, socket.bindText)] : [],
+      );
       const count = Math.max(pool.workers, ...handedOver.map((slot) => (slot === null ? 0 : slot + 1)));
       for (let slot = 0; slot < count; slot += 1) {
         const address = slotAddress(template, slot);
-        if (address) binds.push({ pool: pool.name, bind: address, unixSocket: unixSocketFile(pool), slot: { template: template.text, index: slot } });
+        if (address)
+          binds.push({ pool: pool.name, bind: address, unixSocket: unixSocketFile(pool), slot: { template: template.text, index: slot } });
       }
     }
   }
@@ -83,7 +97,8 @@ export class SlotSockets {
   /** Takes the slot sockets opened at start (listeners with a slot). */
   adopt(listeners: readonly Listener[]): void {
     for (const listener of listeners) {
-      if (listener.slot && listener.pool !== null) this.#sockets.set(keyOf(listener.pool, listener.slot.template, listener.slot.index), listener);
+      if (listener.slot && listener.pool !== null)
+        this.#sockets.set(keyOf(listener.pool, listener.slot.template, listener.slot.index), listener);
     }
   }
 
@@ -110,7 +125,11 @@ export class SlotSockets {
       return null;
     }
     try {
-      const listener: Listener = { ...bindSlotAddress(address, unixSocketFile(settings)), pool, slot: { template: template.text, index: slot } };
+      const listener: Listener = {
+        ...bindSlotAddress(address, unixSocketFile(settings)),
+        pool,
+        slot: { template: template.text, index: slot },
+      };
       this.#sockets.set(key, listener);
       this.#failed.delete(key);
       this.#logger.info(`Listening at: ${describeListener(listener, 'bound')}`);
@@ -131,7 +150,9 @@ export class SlotSockets {
    */
   #listen(listener: Listener, settings: PoolSettings): void {
     const mode = { backlog: settings.backlog, blocking: settings.kind === 'command' };
-    listenWithoutAccepting([listener], () => mode).catch((error: unknown) => this.#logger.error(`${describeError(error)}; ${listener.pool ?? '?'}.${listener.slot?.index ?? '?'} listens when its worker does`));
+    listenWithoutAccepting([listener], () => mode).catch((error: unknown) =>
+      this.#logger.error(`${describeError(error)}; ${listener.pool ?? '?'}.${listener.slot?.index ?? '?'} listens when its worker does`),
+    );
   }
 
   #failOnce(key: string, message: string): void {
@@ -149,7 +170,12 @@ export class SlotSockets {
     for (const [key, listener] of this.#sockets) {
       const slot = listener.slot;
       const pool = listener.pool === null ? undefined : pools.get(listener.pool);
-      const wanted = slot !== undefined && pool !== undefined && !pool.removed && slot.index < pool.target && pool.settings.slotBind.some((template) => template.text === slot.template);
+      const wanted =
+        slot !== undefined &&
+        pool !== undefined &&
+        !pool.removed &&
+        slot.index < pool.target &&
+        pool.settings.slotBind.some((template) => template.text === slot.template);
       if (wanted) continue;
       this.#sockets.delete(key);
       try {

@@ -50,7 +50,10 @@ export function bindUnixSocketFile(path: string, file: UnixSocketFile, text: str
     directoryFd = openSync(directory, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
     const stats = fstatSync(directoryFd);
     // mkdtemp made it 0700 and ours; a different one under that name means someone swapped it.
-    if (stats.uid !== process.geteuid?.() || (stats.mode & 0o077) !== 0) throw new BindError(`cannot listen on ${text}: ${directory} changed hands while binding; is another user writing in ${dirname(path)}?`);
+    if (stats.uid !== process.geteuid?.() || (stats.mode & 0o077) !== 0)
+      throw new BindError(
+        `cannot listen on ${text}: ${directory} changed hands while binding; is another user writing in ${dirname(path)}?`,
+      );
     const inner = `/proc/self/fd/${directoryFd}/${randomBytes(12).toString('hex')}`;
     // bind(2) creates the file with 0777 & ~umask: the mode is right from the start, no chmod.
     const previousUmask = process.umask(~file.mode & 0o777);
@@ -66,7 +69,10 @@ export function bindUnixSocketFile(path: string, file: UnixSocketFile, text: str
     } catch (error) {
       handle.close();
       unlinkQuietly(inner);
-      if (hasErrorCode(error, 'EPERM')) throw new BindError(`cannot listen on ${text}: cannot give the socket to ${file.owner ?? ''}${file.group === null ? '' : `:${file.group}`} (operation not permitted; only root may give files away) [EPERM]`);
+      if (hasErrorCode(error, 'EPERM'))
+        throw new BindError(
+          `cannot listen on ${text}: cannot give the socket to ${file.owner ?? ''}${file.group === null ? '' : `:${file.group}`} (operation not permitted; only root may give files away) [EPERM]`,
+        );
       throw error;
     }
     return handle;

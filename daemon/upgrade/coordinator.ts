@@ -58,9 +58,17 @@ export interface SuccessorProcess {
 }
 
 /** Starts the successor with the listeners at fd 3.. and an IPC channel after them; throws if it cannot. */
-export type SuccessorLauncher = (command: SuccessorCommand, listeners: readonly Listener[], environment: NodeJS.ProcessEnv) => SuccessorProcess;
+export type SuccessorLauncher = (
+  command: SuccessorCommand,
+  listeners: readonly Listener[],
+  environment: NodeJS.ProcessEnv,
+) => SuccessorProcess;
 
-export function launchSuccessor(command: SuccessorCommand, listeners: readonly Listener[], environment: NodeJS.ProcessEnv): SuccessorProcess {
+export function launchSuccessor(
+  command: SuccessorCommand,
+  listeners: readonly Listener[],
+  environment: NodeJS.ProcessEnv,
+): SuccessorProcess {
   const options: SpawnOptions = {
     cwd: command.cwd,
     // fd 3.. are the listening sockets; the IPC channel comes after them.
@@ -92,8 +100,22 @@ export interface UpgradeContext {
 
 type UpgradeState =
   | { readonly phase: 'idle' }
-  | { readonly phase: 'starting'; readonly child: SuccessorProcess; readonly requester: Requester; readonly retireOld: boolean; readonly startedAt: number; failure: string | null }
-  | { readonly phase: 'abandoning'; readonly child: SuccessorProcess; readonly requester: Requester; readonly reason: string; readonly killAt: number; killed: boolean }
+  | {
+      readonly phase: 'starting';
+      readonly child: SuccessorProcess;
+      readonly requester: Requester;
+      readonly retireOld: boolean;
+      readonly startedAt: number;
+      failure: string | null;
+    }
+  | {
+      readonly phase: 'abandoning';
+      readonly child: SuccessorProcess;
+      readonly requester: Requester;
+      readonly reason: string;
+      readonly killAt: number;
+      killed: boolean;
+    }
   | { readonly phase: 'replaced'; readonly child: SuccessorProcess };
 
 export class UpgradeCoordinator {
@@ -122,10 +144,14 @@ export class UpgradeCoordinator {
       return refuse(`an upgrade is already in progress (new master pid ${state.child.pid ?? '?'} started${seconds}); wait for its outcome`);
     }
     if (state.phase === 'replaced') {
-      return refuse(`this master was replaced by pid ${state.child.pid ?? '?'}; upgrade the new master (appctl talks to it now), or finish with kill -WINCH and kill -TERM ${process.pid}`);
+      return refuse(
+        `this master was replaced by pid ${state.child.pid ?? '?'}; upgrade the new master (appctl talks to it now), or finish with kill -WINCH and kill -TERM ${process.pid}`,
+      );
     }
     if (predecessor !== null) {
-      return refuse(`the master this one replaced (pid ${predecessor}) is still running; finish that upgrade first (kill -WINCH ${predecessor}, then kill -TERM ${predecessor}) or roll it back`);
+      return refuse(
+        `the master this one replaced (pid ${predecessor}) is still running; finish that upgrade first (kill -WINCH ${predecessor}, then kill -TERM ${predecessor}) or roll it back`,
+      );
     }
     this.#start(requester, retireOld);
   }
@@ -144,11 +170,25 @@ export class UpgradeCoordinator {
     }
     const listeners = this.#context.listeners();
     const pools = this.#context.pools();
-    const origin: UpgradeOrigin = { pid: process.pid, generation: Math.max(0, ...pools.map((pool) => pool.latestGeneration)) + 1, node: command.execPath, pools: handedPoolStates(pools) };
-    const handoff = listeners.map((listener, index) => ({ fd: SD_LISTEN_FDS_START + index, bind: listener.bindText, pool: listener.pool, ownsPath: listener.ownsPath }));
+    const origin: UpgradeOrigin = {
+      pid: process.pid,
+      generation: Math.max(0, ...pools.map((pool) => pool.latestGeneration)) + 1,
+      node: command.execPath,
+      pools: handedPoolStates(pools),
+    };
+    const handoff = listeners.map((listener, index) => ({
+      fd: SD_LISTEN_FDS_START + index,
+      bind: listener.bindText,
+      pool: listener.pool,
+      ownsPath: listener.ownsPath,
+    }));
     let child: SuccessorProcess;
     try {
-      const environment = { ...command.environment, [HANDOFF_VARIABLE]: JSON.stringify(handoff), [UPGRADE_FROM_VARIABLE]: JSON.stringify(origin) };
+      const environment = {
+        ...command.environment,
+        [HANDOFF_VARIABLE]: JSON.stringify(handoff),
+        [UPGRADE_FROM_VARIABLE]: JSON.stringify(origin),
+      };
       child = (this.#context.launch ?? launchSuccessor)(command, listeners, environment);
     } catch (error) {
       const message = `upgrade failed, nothing changed: cannot start a new master: ${describeError(error)}`;
@@ -178,7 +218,8 @@ export class UpgradeCoordinator {
     const state = this.#state;
     if (state.phase !== 'starting' || !isSuccessorReport(message)) return;
     if (message.type === 'successor-started') {
-      if (state.child instanceof OrphanedSuccessor) this.#context.logger.info(`upgrade: the new master is pid ${message.pid}, a child of the service manager`);
+      if (state.child instanceof OrphanedSuccessor)
+        this.#context.logger.info(`upgrade: the new master is pid ${message.pid}, a child of the service manager`);
       return;
     }
     if (message.type === 'successor-failed') {
@@ -198,14 +239,22 @@ export class UpgradeCoordinator {
         message: `upgraded: new master pid ${pid} serves (${message.summary}); the old master (pid ${process.pid}) drained its workers and exited`,
         data: { pid, oldPid: process.pid },
       };
-      this.#context.retire({ origin: `upgrade to pid ${pid}`, progress: (text) => state.requester.progress?.(text), done: () => state.requester.done?.(outcome) });
+      this.#context.retire({
+        origin: `upgrade to pid ${pid}`,
+        progress: (text) => state.requester.progress?.(text),
+        done: () => state.requester.done?.(outcome),
+      });
       return;
     }
     this.#context.logger.info(
       `upgrade: both masters serve now; to finish: kill -WINCH ${process.pid} (its workers drain), then kill -TERM ${process.pid}; ` +
         `to roll back: kill -HUP ${process.pid} if WINCH was sent, then kill -TERM ${pid}`,
     );
-    state.requester.done?.({ status: 'completed', message: `new master pid ${pid} serves (${message.summary}); this master (pid ${process.pid}) serves too until WINCH and TERM`, data: { pid, oldPid: process.pid } });
+    state.requester.done?.({
+      status: 'completed',
+      message: `new master pid ${pid} serves (${message.summary}); this master (pid ${process.pid}) serves too until WINCH and TERM`,
+      data: { pid, oldPid: process.pid },
+    });
   }
 
   /** The successor process is gone (or could not be started). */
@@ -221,7 +270,9 @@ export class UpgradeCoordinator {
     } else if (state.phase === 'abandoning') {
       this.#rolledBack(state.requester, `${state.reason}; it ${how}`, stopping);
     } else if (state.phase === 'replaced') {
-      this.#context.logger.critical(`the new master (pid ${state.child.pid ?? '?'}) ${how} after it had taken over${stopping ? '' : '; this master is the master again'}`);
+      this.#context.logger.critical(
+        `the new master (pid ${state.child.pid ?? '?'}) ${how} after it had taken over${stopping ? '' : '; this master is the master again'}`,
+      );
       if (!stopping) this.#context.handover.takeBack();
     }
   }
@@ -254,7 +305,15 @@ export class UpgradeCoordinator {
     state.requester.progress?.(`${reason}; stopping the new master`);
     // Its workers may serve already: TERM lets them drain like any worker's.
     state.child.kill(signal);
-    this.#state = { phase: 'abandoning', child: state.child, requester: state.requester, reason, killAt: this.#context.now() + Math.max(...this.#context.pools().map((pool) => pool.settings.gracefulTimeout)) * 1000 + STOP_ALLOWANCE_MS, killed: false };
+    this.#state = {
+      phase: 'abandoning',
+      child: state.child,
+      requester: state.requester,
+      reason,
+      killAt:
+        this.#context.now() + Math.max(...this.#context.pools().map((pool) => pool.settings.gracefulTimeout)) * 1000 + STOP_ALLOWANCE_MS,
+      killed: false,
+    };
   }
 
   /** `stopping`: this master is stopping too (appctl stop, TERM during the upgrade), so it does not serve on. */

@@ -28,9 +28,13 @@ export function applyHandedPoolStates(pools: ReadonlyMap<string, Pool>, handed: 
     if (state.target !== state.configured) {
       if (configured === state.configured) {
         pool.scale(state.target);
-        logger.info(`upgrade: pool ${pool.name} starts with ${countOf(state.target, 'worker')}, as the old master ran it (scaled at run time; the config says ${configured})`);
+        logger.info(
+          `upgrade: pool ${pool.name} starts with ${countOf(state.target, 'worker')}, as the old master ran it (scaled at run time; the config says ${configured})`,
+        );
       } else {
-        logger.info(`upgrade: pool ${pool.name} starts with the ${countOf(configured, 'worker')} of its changed config (the old master ran ${state.target}, its config said ${state.configured})`);
+        logger.info(
+          `upgrade: pool ${pool.name} starts with the ${countOf(configured, 'worker')} of its changed config (the old master ran ${state.target}, its config said ${state.configured})`,
+        );
       }
     }
     if (state.stopped) {

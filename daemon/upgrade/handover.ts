@@ -43,7 +43,9 @@ export function masterHandover({ name, logger, listeners, pidfile, control, syst
       }
       setProcessTitle(masterTitle(name), 'appd: master');
       systemd?.tookBack();
-      control()?.reclaimPath().catch((error: unknown) => logger.error(`cannot bind the control socket path again: ${describeError(error)}`));
+      control()
+        ?.reclaimPath()
+        .catch((error: unknown) => logger.error(`cannot bind the control socket path again: ${describeError(error)}`));
     },
   };
 }

@@ -43,7 +43,14 @@ function parseHandedPools(value: unknown): HandedPoolState[] | null {
   for (const item of value as unknown[]) {
     if (typeof item !== 'object' || item === null) return null;
     const { name, target, configured, stopped } = item as Record<string, unknown>;
-    if (typeof name !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name) || !isCount(target) || !isCount(configured) || typeof stopped !== 'boolean') return null;
+    if (
+      typeof name !== 'string' ||
+      !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name) ||
+      !isCount(target) ||
+      !isCount(configured) ||
+      typeof stopped !== 'boolean'
+    )
+      return null;
     pools.push({ name, target, configured, stopped });
   }
   return pools;
@@ -54,7 +61,15 @@ export function parseUpgradeOrigin(text: string): UpgradeOrigin | null {
     const value: unknown = JSON.parse(text);
     if (typeof value !== 'object' || value === null || !('pid' in value) || !('generation' in value) || !('node' in value)) return null;
     const { pid, generation, node } = value;
-    if (typeof pid !== 'number' || !Number.isInteger(pid) || pid <= 0 || typeof generation !== 'number' || !Number.isInteger(generation) || generation < 1) return null;
+    if (
+      typeof pid !== 'number' ||
+      !Number.isInteger(pid) ||
+      pid <= 0 ||
+      typeof generation !== 'number' ||
+      !Number.isInteger(generation) ||
+      generation < 1
+    )
+      return null;
     const pools = parseHandedPools('pools' in value ? value.pools : undefined);
     return typeof node === 'string' && pools !== null ? { pid, generation, node, pools } : null;
   } catch (error) {
@@ -76,8 +91,10 @@ export type SuccessorReport =
 export function isSuccessorReport(value: unknown): value is SuccessorReport {
   if (typeof value !== 'object' || value === null || !('type' in value)) return false;
   if (value.type === 'successor-started') return 'pid' in value && typeof value.pid === 'number';
-  if (value.type === 'successor-ready') return 'pid' in value && typeof value.pid === 'number' && 'summary' in value && typeof value.summary === 'string';
-  if (value.type === 'successor-failed') return 'exitCode' in value && typeof value.exitCode === 'number' && 'message' in value && typeof value.message === 'string';
+  if (value.type === 'successor-ready')
+    return 'pid' in value && typeof value.pid === 'number' && 'summary' in value && typeof value.summary === 'string';
+  if (value.type === 'successor-failed')
+    return 'exitCode' in value && typeof value.exitCode === 'number' && 'message' in value && typeof value.message === 'string';
   return false;
 }
 

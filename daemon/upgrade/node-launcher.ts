@@ -24,7 +24,13 @@ function executable(path: string): boolean {
  * `inherited` is what this master's own predecessor used (a successor's argv0 is padded for its
  * title and names nothing). `directory` is where relative paths were given from.
  */
-export function nodeLauncher(argv0: string, inherited: string | null, pathVariable: string | undefined, directory: string, execPath: string): string {
+export function nodeLauncher(
+  argv0: string,
+  inherited: string | null,
+  pathVariable: string | undefined,
+  directory: string,
+  execPath: string,
+): string {
   if (inherited !== null && executable(inherited)) return inherited;
   if (argv0.includes('/')) {
     const path = isAbsolute(argv0) ? argv0 : resolve(directory, argv0);

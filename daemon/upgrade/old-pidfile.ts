@@ -57,6 +57,11 @@ export function clearStaleOldPidfile(pidfile: string, logger: Logger): void {
   if (!isProcessAlive(content.pid)) {
     removeLogged(path, content.pid, `it named pid ${content.pid}, which is not running (left by an interrupted upgrade)`, logger);
   } else if (!isAppdMaster(content.pid)) {
-    removeLogged(path, content.pid, `it named pid ${content.pid}, which is not an appd master (left by an interrupted upgrade; the pid was reused)`, logger);
+    removeLogged(
+      path,
+      content.pid,
+      `it named pid ${content.pid}, which is not an appd master (left by an interrupted upgrade; the pid was reused)`,
+      logger,
+    );
   }
 }

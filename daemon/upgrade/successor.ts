@@ -9,7 +9,14 @@ import { readPid, writePidfile } from '../master/pidfile.js';
 import { masterTitle, setProcessTitle } from '../contracts/process-title.js';
 import type { SystemdNotifier } from '../systemd/notify.js';
 import { removeOldPidfileWhenGone } from './old-pidfile.js';
-import { oldPidfilePath, parseUpgradeOrigin, UPGRADE_FROM_VARIABLE, type HandedPoolState, type SuccessorReport, type UpgradeOrigin } from './messages.js';
+import {
+  oldPidfilePath,
+  parseUpgradeOrigin,
+  UPGRADE_FROM_VARIABLE,
+  type HandedPoolState,
+  type SuccessorReport,
+  type UpgradeOrigin,
+} from './messages.js';
 
 /** A report that cannot be sent in this time is given up (the old master sees the exit anyway). */
 const REPORT_TIMEOUT_MS = 2000;
@@ -109,7 +116,9 @@ async function takeOver({ link, name, logger, control, pidfile, notifier }: Take
     return;
   }
   setProcessTitle(masterTitle(name), 'appd: master');
-  logger.info(`took over from the old master (pid ${link.pid})${pidfile ? `: ${pidfile} names this master, ${oldPidfilePath(pidfile)} the old one` : ''}`);
+  logger.info(
+    `took over from the old master (pid ${link.pid})${pidfile ? `: ${pidfile} names this master, ${oldPidfilePath(pidfile)} the old one` : ''}`,
+  );
   await notifier?.flush();
   await link.report({ type: 'successor-ready', pid: process.pid, summary });
   link.release();

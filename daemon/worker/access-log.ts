@@ -245,7 +245,8 @@ export class AccessLogWriter {
    * when writes work again, instead of one error line per request flooding the master's log.
    */
   #writeFailed(error: unknown, lines: number): void {
-    if (this.#lost === 0) console.error(`access log ${this.#path}: cannot write (${describeFileError(error)}); dropping lines until it works again`);
+    if (this.#lost === 0)
+      console.error(`access log ${this.#path}: cannot write (${describeFileError(error)}); dropping lines until it works again`);
     this.#lost += lines;
   }
 

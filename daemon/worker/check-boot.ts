@@ -15,7 +15,10 @@ delete process.env[CHECK_SPEC_VARIABLE];
 /** Writes the verdict and ends the process: the app's timers, sockets and pools must not keep it alive. */
 function report(verdict: CheckVerdict): never {
   const line = JSON.stringify(verdict);
-  writeSync(CHECK_VERDICT_FD, `${line.length > CHECK_VERDICT_LIMIT ? JSON.stringify({ ...verdict, message: 'message: too long' }) : line}\n`);
+  writeSync(
+    CHECK_VERDICT_FD,
+    `${line.length > CHECK_VERDICT_LIMIT ? JSON.stringify({ ...verdict, message: 'message: too long' }) : line}\n`,
+  );
   process.exit(0);
 }
 
@@ -31,7 +34,9 @@ if (spec.script === null) {
   const script = spec.script;
   if (!existsSync(script)) report({ ok: false, phase: 'load', message: `script not found: ${script}` });
   // A script that throws while it starts (a bad import, a missing dependency) ends as a worker would.
-  process.on('uncaughtException', (error) => report({ ok: false, phase: 'load', message: `script ${script} failed: ${describeAppError(error)}` }));
+  process.on('uncaughtException', (error) =>
+    report({ ok: false, phase: 'load', message: `script ${script} failed: ${describeAppError(error)}` }),
+  );
   const port = process.env['PORT'];
   installListenAdoption(spec.adoptListen, port && /^\d+$/.test(port) ? Number(port) : null, {
     adopt: (_server, call) => report({ ok: true, detail: `reaches ${describeTarget(call.target)}` }),

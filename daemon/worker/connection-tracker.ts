@@ -151,7 +151,15 @@ export class ConnectionTracker {
    */
   track(socket: Socket): void {
     if (this.#sockets.has(socket)) return;
-    const state: SocketState = { responses: [], pipelined: false, closing: null, lastActivity: Date.now(), bytesAtIdle: socket.bytesRead, upgraded: false, answered: false };
+    const state: SocketState = {
+      responses: [],
+      pipelined: false,
+      closing: null,
+      lastActivity: Date.now(),
+      bytesAtIdle: socket.bytesRead,
+      upgraded: false,
+      answered: false,
+    };
     this.#sockets.set(socket, state);
     socket.on('close', this.#onSocketClose);
   }

@@ -47,7 +47,11 @@ function incomingFor(request: IncomingMessage, client: ClientView): IncomingMess
   const address = client.clientAddress;
   if (address === null || address === request.socket.remoteAddress) return request;
   // A forwarded address has no port of its own; the family follows the address.
-  const socket = overlay<Socket>(request.socket, { remoteAddress: address, remotePort: undefined, remoteFamily: isIPv6(address) ? 'IPv6' : 'IPv4' });
+  const socket = overlay<Socket>(request.socket, {
+    remoteAddress: address,
+    remotePort: undefined,
+    remoteFamily: isIPv6(address) ? 'IPv6' : 'IPv4',
+  });
   return overlay(request, { socket, connection: socket });
 }
 
@@ -74,7 +78,9 @@ function toRequest(request: IncomingMessage): { readonly converted: Request; rea
   }
   // Only a request carrying X-Forwarded-Proto/-Host or Forwarded asks who sent it (a trusted proxy's
   // scheme and host go into the URL, anyone else's are ignored); the rest cost no lookup.
-  const url = forwarded ? urlOf(clientOf(request), request) : `${isEncrypted(request) ? 'https' : 'http'}://${request.headers.host ?? 'localhost'}${request.url ?? '/'}`;
+  const url = forwarded
+    ? urlOf(clientOf(request), request)
+    : `${isEncrypted(request) ? 'https' : 'http'}://${request.headers.host ?? 'localhost'}${request.url ?? '/'}`;
   const method = request.method ?? 'GET';
   const abort = new AbortController();
   request.once('close', () => {

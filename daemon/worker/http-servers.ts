@@ -36,9 +36,13 @@ async function attachToServer(app: Extract<LoadedApp, { form: 'server' }>, serve
 export async function serveApp(app: LoadedApp, worker: Worker): Promise<void> {
   const { spec } = worker;
   worker.accessLog = spec.accessLog ? openSettingFile('access-logfile', spec.accessLog, (path) => new AccessLogWriter(path)) : null;
-  const tls = spec.certfile && spec.keyfile
-    ? { cert: openSettingFile('certfile', spec.certfile, (path) => readFileSync(path)), key: openSettingFile('keyfile', spec.keyfile, (path) => readFileSync(path)) }
-    : null;
+  const tls =
+    spec.certfile && spec.keyfile
+      ? {
+          cert: openSettingFile('certfile', spec.certfile, (path) => readFileSync(path)),
+          key: openSettingFile('keyfile', spec.keyfile, (path) => readFileSync(path)),
+        }
+      : null;
   const options = { maxHeaderSize: maxHeaderSize(spec) };
   // node:https (and node:tls under it) only for a TLS worker: ~5 ms of every other worker's start.
   const server: HttpServer = tls ? (await import('node:https')).createServer({ ...options, ...tls }) : http.createServer(options);

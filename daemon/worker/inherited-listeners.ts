@@ -83,7 +83,13 @@ export async function listenOnSlotSockets(server: Server, spec: WorkerSpec, acce
   return forwardListeners(server, spec, spec.listenerCount - spec.slotListenerCount, spec.listenerCount, accepted);
 }
 
-async function forwardListeners(server: Server, spec: WorkerSpec, from: number, to: number, accepted?: (socket: Socket) => void): Promise<Server[]> {
+async function forwardListeners(
+  server: Server,
+  spec: WorkerSpec,
+  from: number,
+  to: number,
+  accepted?: (socket: Socket) => void,
+): Promise<Server[]> {
   const forwarders: Server[] = [];
   for (let index = Math.max(1, from); index < to; index += 1) {
     // noDelay as node:http sets it on the connections it accepts itself.

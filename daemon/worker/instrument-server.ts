@@ -80,8 +80,17 @@ function requestHandler(
  * Instruments a server created by appd or by the app. Call before it accepts its first connection;
  * the app may add its listeners before or after.
  */
-export function instrumentServer(server: HttpServer, spec: WorkerSpec, tracker: ConnectionTracker, accessLog: AccessLogWriter | null): void {
-  setForwardingPolicy({ trustedProxies: new TrustedProxies(spec.forwardedAllowIps), trustUnixPeers: spec.forwardedAllowUnix, headers: spec.forwardedHeaders });
+export function instrumentServer(
+  server: HttpServer,
+  spec: WorkerSpec,
+  tracker: ConnectionTracker,
+  accessLog: AccessLogWriter | null,
+): void {
+  setForwardingPolicy({
+    trustedProxies: new TrustedProxies(spec.forwardedAllowIps),
+    trustUnixPeers: spec.forwardedAllowUnix,
+    headers: spec.forwardedHeaders,
+  });
   installRequestView();
   server.keepAliveTimeout = spec.keepAliveMs;
   server.headersTimeout = spec.headersTimeoutMs;

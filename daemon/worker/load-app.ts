@@ -119,7 +119,10 @@ export async function loadApp(text: string, directory: string): Promise<LoadedAp
   } catch (error) {
     if (hasErrorCode(error, 'ENOENT', 'ENOTDIR')) throw new AppBootFailure('load', `app module not found: ${absolute}`);
     if (hasErrorCode(error, 'EACCES')) {
-      throw new AppBootFailure('load', `cannot read app module ${absolute} as uid ${process.getuid?.()}: permission denied (check --user and the directory modes)`);
+      throw new AppBootFailure(
+        'load',
+        `cannot read app module ${absolute} as uid ${process.getuid?.()}: permission denied (check --user and the directory modes)`,
+      );
     }
     throw error;
   }
@@ -148,7 +151,10 @@ export async function loadApp(text: string, directory: string): Promise<LoadedAp
     label = `export "${reference.exportName}" of ${reference.path}`;
     if (value === undefined) {
       const names = Object.keys(module).filter((name) => name !== 'default');
-      throw new AppBootFailure('load', `${reference.path} has no export "${reference.exportName}" (it exports: ${names.join(', ') || 'only a default'})`);
+      throw new AppBootFailure(
+        'load',
+        `${reference.path} has no export "${reference.exportName}" (it exports: ${names.join(', ') || 'only a default'})`,
+      );
     }
   }
 
@@ -160,7 +166,8 @@ export async function loadApp(text: string, directory: string): Promise<LoadedAp
   // A call reads as one: 'createApp() of /srv/shop/app.js', not 'export "createApp" of /srv/shop/app.js()'.
   const call = (argumentList: string): string => `${reference.exportName ?? 'default'}(${argumentList}) of ${reference.path}`;
   if (reference.passServer) {
-    if (typeof value !== 'function') throw new AppBootFailure('load', `${label} is ${describeValue(value)}, not a function to call with the server`);
+    if (typeof value !== 'function')
+      throw new AppBootFailure('load', `${label} is ${describeValue(value)}, not a function to call with the server`);
     return { form: 'server', attach: value as (server: HttpServer) => unknown, label: call('server'), drainHooks };
   }
 

@@ -16,7 +16,9 @@ type WaitAsync = (
   array: Int32Array,
   index: number,
   value: number,
-) => { readonly async: false; readonly value: 'not-equal' | 'timed-out' } | { readonly async: true; readonly value: Promise<'ok' | 'timed-out'> };
+) =>
+  | { readonly async: false; readonly value: 'not-equal' | 'timed-out' }
+  | { readonly async: true; readonly value: Promise<'ok' | 'timed-out'> };
 const waitAsync = (Atomics as typeof Atomics & { waitAsync: WaitAsync }).waitAsync;
 
 /** Bounds the main thread's wait if the watchdog thread is starved (a loaded machine) or gone. */

@@ -123,7 +123,10 @@ export class Worker {
   failBoot(phase: BootPhase, message: string, code?: string): Promise<never> {
     console.error(message);
     // The whole message went to stderr; the channel carries a bounded copy (the master refuses longer).
-    const short = message.length > BOOT_ERROR_MAX_CHARACTERS ? `${message.slice(0, BOOT_ERROR_MAX_CHARACTERS - 40)}... [cut; the whole error is in the log]` : message;
+    const short =
+      message.length > BOOT_ERROR_MAX_CHARACTERS
+        ? `${message.slice(0, BOOT_ERROR_MAX_CHARACTERS - 40)}... [cut; the whole error is in the log]`
+        : message;
     this.send(code === undefined ? { type: 'boot-error', phase, message: short } : { type: 'boot-error', phase, message: short, code });
     return this.exit(phase === 'load' ? WORKER_EXIT.appLoadFailed : WORKER_EXIT.bootFailed);
   }
@@ -198,7 +201,9 @@ export class Worker {
     setTimeout(() => {
       const cut = this.tracker.cutAll();
       if (cut.connections > 0) {
-        console.error(`worker ${this.tag}: graceful-timeout (${gracefulTimeoutMs / 1000}s) reached; cutting ${cut.connections} connection(s), ${cut.upgraded} of them upgraded (WebSocket)`);
+        console.error(
+          `worker ${this.tag}: graceful-timeout (${gracefulTimeoutMs / 1000}s) reached; cutting ${cut.connections} connection(s), ${cut.upgraded} of them upgraded (WebSocket)`,
+        );
       }
       void this.exit(WORKER_EXIT.ok);
     }, gracefulTimeoutMs).unref();

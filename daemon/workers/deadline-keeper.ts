@@ -35,7 +35,9 @@ export class DeadlineKeeper {
     const gap = this.#lastPassAt === null ? 0 : now - this.#lastPassAt;
     this.#lastPassAt = now;
     if (gap < STALL_MS) return;
-    this.#logger.warning(`the master did not run for ${(gap / 1000).toFixed(1)}s (stopped, suspended or starved of CPU): every worker gets a fresh timeout window`);
+    this.#logger.warning(
+      `the master did not run for ${(gap / 1000).toFixed(1)}s (stopped, suspended or starved of CPU): every worker gets a fresh timeout window`,
+    );
     for (const worker of supervisor.workers.values()) if (worker.state !== 'exited') worker.transition('master-stalled', { at: now });
   }
 

@@ -47,7 +47,11 @@ export function describeExit(code: number | null, signal: NodeJS.Signals | null)
 }
 
 /** A worker that exited before it was ever ready, with nothing said: its last output is the report. */
-export function exitedBeforeReady(outputTail: readonly string[], code: number | null, how: string): { phase: 'load' | 'crash'; message: string } {
+export function exitedBeforeReady(
+  outputTail: readonly string[],
+  code: number | null,
+  how: string,
+): { phase: 'load' | 'crash'; message: string } {
   const tail = outputTail.slice(-8).join('\n');
   const phase = code === WORKER_EXIT.appLoadFailed ? 'load' : 'crash';
   return { phase, message: `exited with ${how} before becoming ready${tail ? `; its last output:\n${tail}` : ''}` };

@@ -78,7 +78,15 @@ export class WorkerHandle {
   #exitSignal: NodeJS.Signals | null = null;
   #exitReason: RestartReason | null = null;
 
-  constructor(id: number, pool: string, slot: number, generation: number, workerProcess: WorkerProcess, now: number, settings: PoolSettings) {
+  constructor(
+    id: number,
+    pool: string,
+    slot: number,
+    generation: number,
+    workerProcess: WorkerProcess,
+    now: number,
+    settings: PoolSettings,
+  ) {
     this.id = id;
     this.settings = settings;
     this.pool = pool;
@@ -340,7 +348,8 @@ export class WorkerHandle {
   /** Keeps the last lines for a boot failure's report; the stack header marks a timed-out worker's stack. */
   rememberOutput(line: string, now: number): void {
     // The whole stack is one write, so its lines arrive together with the header.
-    if (this.#stackPrintedAt === null && this.#state !== 'exited' && line.includes(STACK_HEADER)) this.transition('stack-printed', { at: now });
+    if (this.#stackPrintedAt === null && this.#state !== 'exited' && line.includes(STACK_HEADER))
+      this.transition('stack-printed', { at: now });
     this.outputTail.push(line);
     if (this.outputTail.length > OUTPUT_TAIL_LINES) this.outputTail.shift();
   }

@@ -84,7 +84,9 @@ export class ProcessGroups {
     const group = this.#groups.get(pid);
     if (!group || group.killTimer !== null) return;
     if (!leftoversRemain(pid)) return this.#forget(pid);
-    this.#logger.warning(`worker ${group.label} left processes in its process group: TERM to them, KILL in ${LEFTOVER_GRACE_MS / 1000}s if any remain`);
+    this.#logger.warning(
+      `worker ${group.label} left processes in its process group: TERM to them, KILL in ${LEFTOVER_GRACE_MS / 1000}s if any remain`,
+    );
     this.#signal(pid, 'SIGTERM');
     // A monotonic timer (libuv's), unreferenced: the master's exit waits in settled(), not on it.
     group.killTimer = setTimeout(() => {
@@ -131,13 +133,17 @@ export class ProcessGroups {
           if (this.#keeper !== keeper) return;
           this.#keeper = null;
           const how = signal ?? (code === null ? 'could not start' : `exit code ${code}`);
-          this.#logger.warning(`group keeper (pid ${keeper.pid}) exited (${how}); if the master is killed meanwhile, workers' children may outlive it`);
+          this.#logger.warning(
+            `group keeper (pid ${keeper.pid}) exited (${how}); if the master is killed meanwhile, workers' children may outlive it`,
+          );
           this.#startKeeper();
         },
       });
     } catch (error) {
       // spawn() throws only for bad arguments; EAGAIN and ENOENT come as the 'error' event (gone above).
-      this.#logger.error(`cannot start the group keeper: ${describeError(error)}; if the master is killed, workers' children may outlive it`);
+      this.#logger.error(
+        `cannot start the group keeper: ${describeError(error)}; if the master is killed, workers' children may outlive it`,
+      );
       return;
     }
     this.#keeper = keeper;

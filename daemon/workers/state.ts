@@ -21,8 +21,17 @@ export interface BootFailureReport {
  * command slot stops before its successor starts; rolled-back: its generation failed to boot.
  */
 export const RETIRE_CAUSES = [
-  'replaced', 'restarting', 'scaled-down', 'pool-stopped', 'pool-removed', 'parked', 'daemon-stopping',
-  'timeout', 'boot-timeout', 'rolled-back', 'start-failed',
+  'replaced',
+  'restarting',
+  'scaled-down',
+  'pool-stopped',
+  'pool-removed',
+  'parked',
+  'daemon-stopping',
+  'timeout',
+  'boot-timeout',
+  'rolled-back',
+  'start-failed',
 ] as const;
 export type RetireCause = (typeof RETIRE_CAUSES)[number];
 
@@ -52,7 +61,12 @@ export interface WorkerEventPayloads {
   /** The master itself did not run for a while (stall, suspend): silence is judged from `at` again. */
   'master-stalled': { readonly at: number };
   /** The process is gone. */
-  exited: { readonly code: number | null; readonly signal: NodeJS.Signals | null; readonly reason: RestartReason | null; readonly bootFailure: BootFailureReport | null };
+  exited: {
+    readonly code: number | null;
+    readonly signal: NodeJS.Signals | null;
+    readonly reason: RestartReason | null;
+    readonly bootFailure: BootFailureReport | null;
+  };
 }
 export type WorkerEvent = keyof WorkerEventPayloads;
 

@@ -93,7 +93,10 @@ export class Supervisor {
    */
   listenersOf(pool: Pool, slot: number): Listener[] {
     const all = this.#context.listeners().filter((listener) => listener.slot === undefined);
-    const shared = this.#context.config().pools === null ? all : pool.settings.bind.flatMap((bind) => all.filter((listener) => listener.pool === pool.name && listener.bindText === bind.text));
+    const shared =
+      this.#context.config().pools === null
+        ? all
+        : pool.settings.bind.flatMap((bind) => all.filter((listener) => listener.pool === pool.name && listener.bindText === bind.text));
     return [...shared, ...this.slotSockets.forSlot(pool.settings, slot)];
   }
 
@@ -104,15 +107,18 @@ export class Supervisor {
     const who = { pool: pool.name, slot, generation: pool.generation };
     fireHook(logger, 'preFork', this.#context.config().preFork, this.#context.hookServer(), who);
     let worker: WorkerHandle | null = null;
-    const workerProcess = this.#context.spawner.spawn({
-      settings: pool.settings,
-      daemonName: this.#context.config().name,
-      slot,
-      generation: pool.generation,
-      listeners: this.listenersOf(pool, slot),
-      identity: this.#identities.get(pool.name) ?? null,
-      random,
-    }, queuedEvents(id, () => worker, { enqueue, logger, now }));
+    const workerProcess = this.#context.spawner.spawn(
+      {
+        settings: pool.settings,
+        daemonName: this.#context.config().name,
+        slot,
+        generation: pool.generation,
+        listeners: this.listenersOf(pool, slot),
+        identity: this.#identities.get(pool.name) ?? null,
+        random,
+      },
+      queuedEvents(id, () => worker, { enqueue, logger, now }),
+    );
     worker = new WorkerHandle(id, pool.name, slot, pool.generation, workerProcess, now(), pool.settings);
     this.workers.set(id, worker);
     this.#unaskedExits.watch(worker.pid);
@@ -160,16 +166,24 @@ export class Supervisor {
     const how = describeExit(code, signal);
     // Killed from outside while booting says nothing about the app: no boot failure, no rollback.
     const failedBoot = worker.readyAt === null && (!wasStopping || worker.bootFailure !== null) && unasked !== 'outside-kill';
-    const crashReport = !wasStopping && worker.bootFailure === null && worker.readyAt === null && unasked !== 'outside-kill'
-      ? exitedBeforeReady(worker.outputTail, code, how) : null;
+    const crashReport =
+      !wasStopping && worker.bootFailure === null && worker.readyAt === null && unasked !== 'outside-kill'
+        ? exitedBeforeReady(worker.outputTail, code, how)
+        : null;
     const poolGeneration = this.pools.get(worker.pool)?.generation ?? worker.generation;
     // Whoever watches state changes (events, metrics) reads how and why it exited: the transition records it first.
     worker.transition('exited', { code, signal, reason: restartReason(worker, asked, unasked, poolGeneration), bootFailure: crashReport });
     this.workers.delete(workerId);
     const record = this.pools.get(worker.pool)?.slot(worker.slot);
     if (record) noteExit(worker, record, { code, how, unasked, wasStopping }, this.#context);
-    fireHook(logger, 'workerExit', this.#context.config().workerExit, this.#context.hookServer(),
-      { pool: worker.pool, slot: worker.slot, generation: worker.generation, pid: worker.pid }, { code, signal });
+    fireHook(
+      logger,
+      'workerExit',
+      this.#context.config().workerExit,
+      this.#context.hookServer(),
+      { pool: worker.pool, slot: worker.slot, generation: worker.generation, pid: worker.pid },
+      { code, signal },
+    );
     return { worker, failedBoot };
   }
 
@@ -186,9 +200,10 @@ export class Supervisor {
       }
       case 'boot-error':
         worker.transition('boot-error', {
-          report: message.code === undefined
-            ? { phase: message.phase, message: message.message }
-            : { phase: message.phase, message: message.message, code: message.code },
+          report:
+            message.code === undefined
+              ? { phase: message.phase, message: message.message }
+              : { phase: message.phase, message: message.message, code: message.code },
         });
         break;
       case 'heartbeat':
@@ -230,7 +245,9 @@ export class Supervisor {
    * leave a newer one where the old worker had died): the one answer to "how far is the new generation".
    */
   readySlots(pool: Pool, generation = 0): Set<number> {
-    const ready = this.workersOf(pool.name).filter((worker) => worker.state === 'ready' && worker.generation >= generation && worker.slot < pool.desired);
+    const ready = this.workersOf(pool.name).filter(
+      (worker) => worker.state === 'ready' && worker.generation >= generation && worker.slot < pool.desired,
+    );
     return new Set(ready.map((worker) => worker.slot));
   }
 

@@ -9,11 +9,17 @@ import { channelFd } from '../contracts/worker-messages.js';
 import { WorkerChannel } from './worker-channel.js';
 
 /** Returns the HTTP worker's message channel (null for a command, which has none). */
-export function watchChild(child: ChildProcess, events: ProcessEvents, kind: 'http' | 'command', listenerCount: number): WorkerChannel | null {
+export function watchChild(
+  child: ChildProcess,
+  events: ProcessEvents,
+  kind: 'http' | 'command',
+  listenerCount: number,
+): WorkerChannel | null {
   const stream = kind === 'command' ? undefined : child.stdio[channelFd(listenerCount)];
-  const channel = stream && 'write' in stream
-    ? new WorkerChannel(stream as Socket, { message: events.message, foreign: events.foreign, violation: events.misbehaved })
-    : null;
+  const channel =
+    stream && 'write' in stream
+      ? new WorkerChannel(stream as Socket, { message: events.message, foreign: events.foreign, violation: events.misbehaved })
+      : null;
   child.on('exit', (code, signal) => events.exit(code, signal));
   child.on('error', (error) => events.spawnFailed(error));
   // An HTTP worker's stdin is its watchdog pipe; writing to a worker that just died fails with EPIPE,

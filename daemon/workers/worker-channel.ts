@@ -79,7 +79,8 @@ export class WorkerChannel {
       this.#linesInWindow = 0;
     }
     this.#linesInWindow += 1;
-    if (this.#linesInWindow > MAX_LINES_PER_SECOND) return this.#violate(`sent more than ${MAX_LINES_PER_SECOND} messages in a second on its channel`);
+    if (this.#linesInWindow > MAX_LINES_PER_SECOND)
+      return this.#violate(`sent more than ${MAX_LINES_PER_SECOND} messages in a second on its channel`);
     let value: unknown;
     try {
       value = JSON.parse(line.toString('utf8'));

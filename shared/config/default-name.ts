@@ -16,7 +16,11 @@ export interface DefaultName {
 
 /** What the name setting accepts: 1-64 letters, digits, ".", "-" or "_", starting with a letter or digit. */
 function asName(text: string): string | null {
-  const name = text.replace(/^@/, '').replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 64);
+  const name = text
+    .replace(/^@/, '')
+    .replace(/[^A-Za-z0-9._-]/g, '-')
+    .replace(/^[^A-Za-z0-9]+/, '')
+    .slice(0, 64);
   return name === '' ? null : name;
 }
 
@@ -38,7 +42,8 @@ function packageName(path: string): string | null {
  * one, the config file's directory stands for the project.
  */
 export function defaultName(program: string | null, directory: string, configFile: string | null): DefaultName {
-  const anchor = program !== null ? dirname(resolve(directory, splitAppReference(program)[0])) : configFile !== null ? dirname(configFile) : null;
+  const anchor =
+    program !== null ? dirname(resolve(directory, splitAppReference(program)[0])) : configFile !== null ? dirname(configFile) : null;
   if (anchor === null) return { name: 'appd', origin: 'no app or config file to name it after' };
   for (let current = anchor; ; current = dirname(current)) {
     const manifest = resolve(current, 'package.json');

@@ -92,7 +92,9 @@ export async function loadConfigFile(path: string): Promise<Record<string, unkno
     }
   }
   if (typeof exported !== 'object' || exported === null || Array.isArray(exported)) {
-    throw new ConfigError(`config file ${path}: must export an object of settings (got ${Array.isArray(exported) ? 'a list' : typeof exported})`);
+    throw new ConfigError(
+      `config file ${path}: must export an object of settings (got ${Array.isArray(exported) ? 'a list' : typeof exported})`,
+    );
   }
   return exported as Record<string, unknown>;
 }

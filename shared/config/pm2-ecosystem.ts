@@ -56,8 +56,10 @@ interface AppDraft {
 /** What a key handler is given: the raw value and the app so far. */
 type KeyHandler = (value: unknown, draft: AppDraft) => void;
 
-const LOGS = "each line an app prints goes to appd's log (--error-logfile; stderr by default), tagged with its pool and slot: read one app's lines with appctl logs NAME";
-const BACKOFF = 'appd restarts a crashed worker at once, and backs off exponentially (0.25 s doubling to 30 s) from its second failed start in a row';
+const LOGS =
+  "each line an app prints goes to appd's log (--error-logfile; stderr by default), tagged with its pool and slot: read one app's lines with appctl logs NAME";
+const BACKOFF =
+  'appd restarts a crashed worker at once, and backs off exponentially (0.25 s doubling to 30 s) from its second failed start in a row';
 
 /** PM2 keys appd has no equivalent for, with what to do instead. */
 const UNSUPPORTED: Readonly<Record<string, string>> = {
@@ -114,19 +116,38 @@ function words(value: unknown, what: string, draft: AppDraft): string[] {
 /** PM2 durations are milliseconds as numbers, or strings with a unit ("2s", "1h"). */
 function duration(value: unknown, what: string, draft: AppDraft): string {
   if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return `${value}ms`;
-  if (typeof value === 'string' && /^\s*\d+(\.\d+)?\s*(ms|s|m|h)?\s*$/.test(value)) return /[a-z]/.test(value) ? value.trim() : `${value.trim()}ms`;
+  if (typeof value === 'string' && /^\s*\d+(\.\d+)?\s*(ms|s|m|h)?\s*$/.test(value))
+    return /[a-z]/.test(value) ? value.trim() : `${value.trim()}ms`;
   throw new ConfigError(`${draft.label}: ${what} must be milliseconds or a duration such as "2s", got ${JSON.stringify(value)}`);
 }
 
 /** Keys read while the app's program and mode are worked out (translateApp), not by a handler. */
-const PROGRAM_KEYS = new Set(['name', 'script', 'args', 'cwd', 'port', 'instances', 'exec_mode', 'interpreter', 'exec_interpreter', 'node_args', 'interpreter_args', 'env', 'appd']);
+const PROGRAM_KEYS = new Set([
+  'name',
+  'script',
+  'args',
+  'cwd',
+  'port',
+  'instances',
+  'exec_mode',
+  'interpreter',
+  'exec_interpreter',
+  'node_args',
+  'interpreter_args',
+  'env',
+  'appd',
+]);
 
 /** PM2 keys appd translates, each into pool settings of the app's pool. */
 const HANDLERS: Readonly<Record<string, KeyHandler>> = {
   max_memory_restart: (value, draft) => (draft.pool['maxMemory'] = value),
   wait_ready: (value, draft) => {
     if (draft.mode === 'cluster') draft.pool['waitReady'] = value === true;
-    else if (value === true) draft.unsupported.set('wait_ready', 'a command pool counts as started once up min_uptime; use exec_mode cluster for process.send(\'ready\')');
+    else if (value === true)
+      draft.unsupported.set(
+        'wait_ready',
+        "a command pool counts as started once up min_uptime; use exec_mode cluster for process.send('ready')",
+      );
   },
   listen_timeout: (value, draft) => {
     if (draft.mode === 'cluster') draft.pool['bootTimeout'] = duration(value, 'listen_timeout', draft);
@@ -135,26 +156,41 @@ const HANDLERS: Readonly<Record<string, KeyHandler>> = {
   kill_timeout: (value, draft) => (draft.pool['gracefulTimeout'] = duration(value, 'kill_timeout', draft)),
   kill_signal: (value, draft) => {
     if (draft.mode === 'fork') draft.pool['stopSignal'] = text(value, 'kill_signal', draft);
-    else draft.unsupported.set('kill_signal', 'HTTP workers are asked to drain over IPC, not signalled; their own SIGTERM handlers do not run on a reload or stop');
+    else
+      draft.unsupported.set(
+        'kill_signal',
+        'HTTP workers are asked to drain over IPC, not signalled; their own SIGTERM handlers do not run on a reload or stop',
+      );
   },
   min_uptime: (value, draft) => (draft.pool['startSeconds'] = duration(value, 'min_uptime', draft)),
   max_restarts: (value, draft) => (draft.pool['startRetries'] = value),
   autorestart: (value, draft) => {
     if (value !== false) return;
     if (draft.mode === 'fork') draft.pool['restart'] = 'never';
-    else draft.unsupported.set('autorestart', 'HTTP workers are always replaced; run the app with exec_mode fork to leave it down once it exits');
+    else
+      draft.unsupported.set(
+        'autorestart',
+        'HTTP workers are always replaced; run the app with exec_mode fork to leave it down once it exits',
+      );
   },
   stop_exit_codes: (value, draft) => {
     const codes = (Array.isArray(value) ? value : [value]).map(Number);
     if (draft.mode === 'fork' && codes.includes(0)) draft.pool['restart'] ??= 'on-failure';
     if (draft.mode === 'cluster' || codes.some((code) => code !== 0)) {
-      draft.unsupported.set('stop_exit_codes', 'appd leaves down only a command pool\'s process that exited with code 0 (restart: on-failure); HTTP workers are always replaced');
+      draft.unsupported.set(
+        'stop_exit_codes',
+        "appd leaves down only a command pool's process that exited with code 0 (restart: on-failure); HTTP workers are always replaced",
+      );
     }
   },
   watch: (value, draft) => {
     if (value === false || value === undefined || value === null) return;
     draft.watch = true;
-    if (value !== true) draft.unsupported.set('watch', "appd --reload watches the apps' directories (not node_modules) and the config file; the paths given are not used");
+    if (value !== true)
+      draft.unsupported.set(
+        'watch',
+        "appd --reload watches the apps' directories (not node_modules) and the config file; the paths given are not used",
+      );
   },
   uid: (value, draft) => (draft.pool['user'] = text(value, 'uid', draft)),
   gid: (value, draft) => (draft.pool['group'] = text(value, 'gid', draft)),
@@ -164,14 +200,21 @@ function appName(app: Readonly<Record<string, unknown>>, index: number, shownAs:
   const label = `config file ${shownAs}: apps[${index}]`;
   if (typeof app['name'] === 'string') {
     if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(app['name'])) {
-      throw new ConfigError(`${label}: name ${JSON.stringify(app['name'])} cannot name an appd pool (1-64 letters, digits, ".", "-" or "_", starting with a letter or digit)`);
+      throw new ConfigError(
+        `${label}: name ${JSON.stringify(app['name'])} cannot name an appd pool (1-64 letters, digits, ".", "-" or "_", starting with a letter or digit)`,
+      );
     }
     return app['name'];
   }
   // PM2 names an app after its script file.
   const script = typeof app['script'] === 'string' ? app['script'] : '';
-  const base = script.split('/').pop()?.replace(/\.[cm]?[jt]s$/, '') ?? '';
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(base)) throw new ConfigError(`${label}: give it a name (appctl and appd's logs call each app by it)`);
+  const base =
+    script
+      .split('/')
+      .pop()
+      ?.replace(/\.[cm]?[jt]s$/, '') ?? '';
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(base))
+    throw new ConfigError(`${label}: give it a name (appctl and appd's logs call each app by it)`);
   return base;
 }
 
@@ -232,7 +275,10 @@ function translateApp(app: Readonly<Record<string, unknown>>, index: number, con
   const cwd = resolve(fileDirectory, app['cwd'] === undefined || app['cwd'] === null ? '.' : text(app['cwd'], 'cwd', draft));
   const scriptPath = resolve(cwd, app['script']);
   const args = app['args'] === undefined || app['args'] === null ? [] : words(app['args'], 'args', draft);
-  const nodeArguments = [...(app['node_args'] === undefined ? [] : words(app['node_args'], 'node_args', draft)), ...(app['interpreter_args'] === undefined ? [] : words(app['interpreter_args'], 'interpreter_args', draft))];
+  const nodeArguments = [
+    ...(app['node_args'] === undefined ? [] : words(app['node_args'], 'node_args', draft)),
+    ...(app['interpreter_args'] === undefined ? [] : words(app['interpreter_args'], 'interpreter_args', draft)),
+  ];
   const environment = environmentOf(app, context.envName, draft);
   // PM2's port key is PORT in the app's environment.
   if (app['port'] !== undefined && app['port'] !== null) environment['PORT'] = text(app['port'], 'port', draft);
@@ -242,7 +288,9 @@ function translateApp(app: Readonly<Record<string, unknown>>, index: number, con
   if (Object.keys(environment).length > 0) draft.pool['env'] = environment;
   if (mode === 'cluster') {
     if (interpreter !== context.nodePath) {
-      throw new ConfigError(`${label}: exec_mode cluster runs a Node script in every worker, not ${interpreter ?? 'a program'}: use exec_mode fork`);
+      throw new ConfigError(
+        `${label}: exec_mode cluster runs a Node script in every worker, not ${interpreter ?? 'a program'}: use exec_mode fork`,
+      );
     }
     draft.pool['script'] = scriptPath;
     if (args.length > 0) draft.pool['args'] = args;
@@ -250,7 +298,8 @@ function translateApp(app: Readonly<Record<string, unknown>>, index: number, con
     const port = environment['PORT'];
     if (port !== undefined) draft.pool['bind'] = [`:${String(port)}`];
   } else {
-    const program = interpreter === null ? [existsSync(scriptPath) ? scriptPath : app['script']] : [interpreter, ...nodeArguments, scriptPath];
+    const program =
+      interpreter === null ? [existsSync(scriptPath) ? scriptPath : app['script']] : [interpreter, ...nodeArguments, scriptPath];
     draft.pool['command'] = [...program, ...args];
   }
   for (const [key, value] of Object.entries(app)) {
@@ -262,11 +311,14 @@ function translateApp(app: Readonly<Record<string, unknown>>, index: number, con
   // appd's own settings for the pool, over the translation: appd: { bind: '127.0.0.1:3000', ... }.
   const own = app['appd'];
   if (own !== undefined) {
-    if (typeof own !== 'object' || own === null || Array.isArray(own)) throw new ConfigError(`${label}: appd must be an object of appd pool settings`);
+    if (typeof own !== 'object' || own === null || Array.isArray(own))
+      throw new ConfigError(`${label}: appd must be an object of appd pool settings`);
     Object.assign(draft.pool, own);
   }
   if (mode === 'cluster' && draft.pool['bind'] === undefined) {
-    throw new ConfigError(`${label}: exec_mode cluster serves on a port appd listens on: set env.PORT (${context.envName === null ? 'env' : `env or env_${context.envName}`}), which the app listens on, or appd: { bind: '127.0.0.1:3000' }`);
+    throw new ConfigError(
+      `${label}: exec_mode cluster serves on a port appd listens on: set env.PORT (${context.envName === null ? 'env' : `env or env_${context.envName}`}), which the app listens on, or appd: { bind: '127.0.0.1:3000' }`,
+    );
   }
   return draft;
 }
@@ -276,12 +328,14 @@ export function translateEcosystem(exported: Readonly<Record<string, unknown>>, 
   const list = Array.isArray(apps) ? apps : typeof apps === 'object' && apps !== null ? [apps] : null;
   if (list === null || list.length === 0) throw new ConfigError(`config file ${context.shownAs}: apps must be a list of apps`);
   const drafts = list.map((app: unknown, index) => {
-    if (typeof app !== 'object' || app === null || Array.isArray(app)) throw new ConfigError(`config file ${context.shownAs}: apps[${index}] must be an object`);
+    if (typeof app !== 'object' || app === null || Array.isArray(app))
+      throw new ConfigError(`config file ${context.shownAs}: apps[${index}] must be an object`);
     return translateApp(app as Record<string, unknown>, index, context);
   });
   const pools: Record<string, Record<string, unknown>> = {};
   for (const draft of drafts) {
-    if (pools[draft.name] !== undefined) throw new ConfigError(`${draft.label}: another app is named ${draft.name} too; appd runs each as a pool of its own name`);
+    if (pools[draft.name] !== undefined)
+      throw new ConfigError(`${draft.label}: another app is named ${draft.name} too; appd runs each as a pool of its own name`);
     pools[draft.name] = draft.pool;
   }
   // Each key once, with every app that uses it.
@@ -293,24 +347,33 @@ export function translateEcosystem(exported: Readonly<Record<string, unknown>>, 
       byKey.set(`${key}\n${advice}`, entry);
     }
   }
-  const warnings = [...byKey].map(([keyAndAdvice, { advice, apps: names }]) => `PM2 key ${keyAndAdvice.split('\n')[0]} (${names.join(', ')}) is ignored: ${advice}`);
+  const warnings = [...byKey].map(
+    ([keyAndAdvice, { advice, apps: names }]) => `PM2 key ${keyAndAdvice.split('\n')[0]} (${names.join(', ')}) is ignored: ${advice}`,
+  );
   const settings: Record<string, unknown> = { pools };
   const watching = drafts.filter((draft) => draft.watch);
   if (watching.length > 0) {
     settings['reload'] = true;
-    if (watching.length < drafts.length) warnings.push(`PM2 key watch (${watching.map((draft) => draft.name).join(', ')}): appd --reload reloads every pool, not only these`);
+    if (watching.length < drafts.length)
+      warnings.push(`PM2 key watch (${watching.map((draft) => draft.name).join(', ')}): appd --reload reloads every pool, not only these`);
   }
-  if (context.envName !== null && !list.some((app) => typeof app === 'object' && app !== null && Object.hasOwn(app, `env_${context.envName}`))) {
+  if (
+    context.envName !== null &&
+    !list.some((app) => typeof app === 'object' && app !== null && Object.hasOwn(app, `env_${context.envName}`))
+  ) {
     warnings.push(`--env-name ${context.envName}: no app has env_${context.envName}; each runs with its env`);
   }
   for (const key of Object.keys(exported)) {
     if (key === 'apps') continue;
     if (key === 'appd') {
       const own = exported['appd'];
-      if (typeof own !== 'object' || own === null || Array.isArray(own)) throw new ConfigError(`config file ${context.shownAs}: appd must be an object of appd settings`);
+      if (typeof own !== 'object' || own === null || Array.isArray(own))
+        throw new ConfigError(`config file ${context.shownAs}: appd must be an object of appd settings`);
       Object.assign(settings, own);
     } else {
-      warnings.push(`PM2 key ${key} is ignored: ${key === 'deploy' ? 'appd does not deploy: deploy, then run appctl reload' : 'it is not a PM2 key appd knows'}`);
+      warnings.push(
+        `PM2 key ${key} is ignored: ${key === 'deploy' ? 'appd does not deploy: deploy, then run appctl reload' : 'it is not a PM2 key appd knows'}`,
+      );
     }
   }
   return { settings, warnings };

@@ -41,7 +41,9 @@ function rebaseCommand(command: readonly string[], base: string): string[] {
 }
 
 function rebaseBinds(binds: readonly BindAddress[], base: string): BindAddress[] {
-  return binds.map((bind) => (bind.kind === 'unix' && !isAbsolute(bind.path) ? parseBindAddress(`unix:${resolve(base, bind.path)}`) : bind));
+  return binds.map((bind) =>
+    bind.kind === 'unix' && !isAbsolute(bind.path) ? parseBindAddress(`unix:${resolve(base, bind.path)}`) : bind,
+  );
 }
 
 /** One parsed value a config file gave `setting`, with its relative paths anchored per `anchor`. */

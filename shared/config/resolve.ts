@@ -154,7 +154,10 @@ function checkCombinations({ values, sources }: ResolvedConfig): void {
     throw new ConfigError(`bind (from ${describeSource(sources.bind)}) is empty: give at least one address`);
   }
   if (values.pools !== null) checkPools({ values, sources });
-  else if (values.workers === 0) throw new ConfigError(zeroWorkers(settingLabel(findSetting('workers') as AnySetting, sources.workers), describeSource(sources.workers)));
+  else if (values.workers === 0)
+    throw new ConfigError(
+      zeroWorkers(settingLabel(findSetting('workers') as AnySetting, sources.workers), describeSource(sources.workers)),
+    );
   checkProxyProtocolBinds({ values, sources });
 }
 
@@ -166,7 +169,8 @@ function zeroWorkers(setting: string, source: string): string {
 /** Every address proxy-protocol names must be one of the binds (a typo would silently leave a bind open to spoofing). */
 function checkProxyProtocolBinds({ values, sources }: Pick<ResolvedConfig, 'values' | 'sources'>): void {
   const pools = Object.entries(values.pools ?? {});
-  const poolBinds = (key: 'bind' | 'slotBind'): { text: string }[] => pools.flatMap(([, overrides]) => (overrides[key] ?? []) as { text: string }[]);
+  const poolBinds = (key: 'bind' | 'slotBind'): { text: string }[] =>
+    pools.flatMap(([, overrides]) => (overrides[key] ?? []) as { text: string }[]);
   const bindTexts = new Set([...values.bind, ...values.slotBind, ...poolBinds('bind'), ...poolBinds('slotBind')].map((bind) => bind.text));
   const settings = [
     { name: 'proxy-protocol', where: describeSource(sources.proxyProtocol), value: values.proxyProtocol },
@@ -177,7 +181,8 @@ function checkProxyProtocolBinds({ values, sources }: Pick<ResolvedConfig, 'valu
   ];
   for (const { name, where, value } of settings) {
     for (const text of value.binds) {
-      if (!bindTexts.has(text)) throw new ConfigError(`${name} (from ${where}) names ${text}, which is not a bind (binds: ${[...bindTexts].join(', ')})`);
+      if (!bindTexts.has(text))
+        throw new ConfigError(`${name} (from ${where}) names ${text}, which is not a bind (binds: ${[...bindTexts].join(', ')})`);
     }
   }
 }
@@ -187,11 +192,15 @@ function checkPools({ values, sources }: Pick<ResolvedConfig, 'values' | 'source
   const where = describeSource(sources.pools);
   for (const key of ['app', 'script'] as const) {
     if (values[key] !== null) {
-      throw new ConfigError(`${key} (from ${describeSource(sources[key])}) and pools (from ${where}) are both set: move it into a pool, e.g. pools.web.${key}`);
+      throw new ConfigError(
+        `${key} (from ${describeSource(sources[key])}) and pools (from ${where}) are both set: move it into a pool, e.g. pools.web.${key}`,
+      );
     }
   }
   if (sources.bind.kind !== 'default') {
-    throw new ConfigError(`bind (from ${describeSource(sources.bind)}) is per pool when pools are set (from ${where}): give pools.NAME.bind`);
+    throw new ConfigError(
+      `bind (from ${describeSource(sources.bind)}) is per pool when pools are set (from ${where}): give pools.NAME.bind`,
+    );
   }
   const owners = new Map<string, string>();
   for (const [name, overrides] of Object.entries(values.pools ?? {})) {
@@ -201,13 +210,16 @@ function checkPools({ values, sources }: Pick<ResolvedConfig, 'values' | 'source
     }
     if (overrides['command'] === undefined && (overrides['workers'] ?? values.workers) === 0) {
       const own = overrides['workers'] !== undefined;
-      throw new ConfigError(zeroWorkers(own ? `pools.${name}.workers` : `workers, for pools.${name}`, own ? where : describeSource(sources.workers)));
+      throw new ConfigError(
+        zeroWorkers(own ? `pools.${name}.workers` : `workers, for pools.${name}`, own ? where : describeSource(sources.workers)),
+      );
     }
     for (const bind of binds) {
       // ":0" in two pools means two sockets on two random ports, not one address twice.
       if ('port' in bind && bind.port === 0) continue;
       const owner = owners.get(bind.text);
-      if (owner) throw new ConfigError(`pools.${owner} and pools.${name} (from ${where}) both bind ${bind.text}: each address belongs to one pool`);
+      if (owner)
+        throw new ConfigError(`pools.${owner} and pools.${name} (from ${where}) both bind ${bind.text}: each address belongs to one pool`);
       owners.set(bind.text, name);
     }
   }

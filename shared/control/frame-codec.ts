@@ -24,7 +24,8 @@ export class FrameError extends Error {
 
 export function encodeFrame(message: unknown, maxBytes = MAX_FRAME_BYTES): Buffer {
   const body = packr.pack(message);
-  if (body.length > maxBytes) throw new FrameError('frame_too_large', `message of ${body.length} bytes exceeds the ${maxBytes}-byte frame limit`);
+  if (body.length > maxBytes)
+    throw new FrameError('frame_too_large', `message of ${body.length} bytes exceeds the ${maxBytes}-byte frame limit`);
   const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + body.length);
   frame.writeUInt32BE(body.length, 0);
   body.copy(frame, FRAME_HEADER_BYTES);

@@ -2,7 +2,10 @@
 // workers' output, or one slot's output (every generation) and the master's lines about that slot.
 // Used by the appd master when it answers a logs request.
 
-export type LogSelector = { readonly kind: 'all' } | { readonly kind: 'pool'; readonly pool: string } | { readonly kind: 'slot'; readonly pool: string; readonly slot: number };
+export type LogSelector =
+  | { readonly kind: 'all' }
+  | { readonly kind: 'pool'; readonly pool: string }
+  | { readonly kind: 'slot'; readonly pool: string; readonly slot: number };
 
 /**
  * "web" is a pool, "web.1" slot 1 of pool web, unless a pool is named "web.1" itself (names may hold

@@ -51,14 +51,19 @@ const MAX_LOG_LINES = 100_000;
 function poolField(fields: Fields, id: string): string | null {
   const pool = fields['pool'] ?? null;
   if (pool === null) return null;
-  if (typeof pool !== 'string' || !POOL_NAME.test(pool)) throw new ProtocolViolation('bad_request', `"pool" must be a pool name or null, got ${describe(pool)}`, id);
+  if (typeof pool !== 'string' || !POOL_NAME.test(pool))
+    throw new ProtocolViolation('bad_request', `"pool" must be a pool name or null, got ${describe(pool)}`, id);
   return pool;
 }
 
 function integerField(fields: Fields, key: string, minimum: number, maximum: number, id: string): number {
   const value = fields[key];
   if (typeof value !== 'number' || !Number.isInteger(value) || value < minimum || value > maximum) {
-    throw new ProtocolViolation('bad_request', `"${key}" must be an integer from ${minimum} to ${maximum}, got ${describe(value)} ${String(value)}`, id);
+    throw new ProtocolViolation(
+      'bad_request',
+      `"${key}" must be an integer from ${minimum} to ${maximum}, got ${describe(value)} ${String(value)}`,
+      id,
+    );
   }
   return value;
 }
@@ -102,7 +107,12 @@ const REQUEST_PARSERS: { readonly [C in Command]: (fields: Fields, id: string) =
   logs: (fields, id) => {
     const follow = fields['follow'];
     if (typeof follow !== 'boolean') throw new ProtocolViolation('bad_request', '"follow" must be true or false', id);
-    const request = { command: 'logs', pool: poolField(fields, id), lines: integerField(fields, 'lines', 0, MAX_LOG_LINES, id), follow } as const;
+    const request = {
+      command: 'logs',
+      pool: poolField(fields, id),
+      lines: integerField(fields, 'lines', 0, MAX_LOG_LINES, id),
+      follow,
+    } as const;
     if (fields['maxLinesPerSecond'] === undefined) return request;
     return { ...request, maxLinesPerSecond: integerField(fields, 'maxLinesPerSecond', 0, MAX_LOG_LINES, id) };
   },
@@ -118,7 +128,11 @@ function parseRequest(value: unknown, id: string): Request {
   if (typeof command !== 'string') throw new ProtocolViolation('bad_message', '"request.command" must be a string', id);
   if (!isCommand(command)) {
     const shown = command.length > 40 ? `${command.slice(0, 40)}…` : command;
-    throw new ProtocolViolation('unknown_command', `unknown command ${JSON.stringify(shown)}; this daemon knows ${COMMANDS.join(', ')}`, id);
+    throw new ProtocolViolation(
+      'unknown_command',
+      `unknown command ${JSON.stringify(shown)}; this daemon knows ${COMMANDS.join(', ')}`,
+      id,
+    );
   }
   return (REQUEST_PARSERS[command] as (fields: Fields, id: string) => Request)(value, id);
 }
@@ -129,7 +143,8 @@ export function parseClientMessage(value: unknown): ClientMessage {
   switch (value['type']) {
     case 'hello': {
       const { protocol, client, pid } = value;
-      if (typeof protocol !== 'number' || !Number.isInteger(protocol)) throw new ProtocolViolation('bad_message', 'hello: "protocol" must be an integer');
+      if (typeof protocol !== 'number' || !Number.isInteger(protocol))
+        throw new ProtocolViolation('bad_message', 'hello: "protocol" must be an integer');
       return {
         type: 'hello',
         protocol,
@@ -139,7 +154,8 @@ export function parseClientMessage(value: unknown): ClientMessage {
     }
     case 'request': {
       const id = value['id'];
-      if (typeof id !== 'string' || !REQUEST_ID.test(id)) throw new ProtocolViolation('bad_message', 'request: "id" must be 1-64 characters of [A-Za-z0-9_-]');
+      if (typeof id !== 'string' || !REQUEST_ID.test(id))
+        throw new ProtocolViolation('bad_message', 'request: "id" must be 1-64 characters of [A-Za-z0-9_-]');
       return { type: 'request', id, request: parseRequest(value['request'], id) };
     }
     default:
@@ -191,7 +207,12 @@ export function parseServerMessage(value: unknown): ServerMessage {
       return {
         type: 'welcome',
         protocol: value['protocol'],
-        daemon: { name: String(daemon['name']), pid: Number(daemon['pid']), version: String(daemon['version']), node: String(daemon['node']) },
+        daemon: {
+          name: String(daemon['name']),
+          pid: Number(daemon['pid']),
+          version: String(daemon['version']),
+          node: String(daemon['node']),
+        },
       };
     }
     case 'progress':

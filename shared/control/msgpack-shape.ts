@@ -36,17 +36,60 @@ export function msgpackShapeProblem(body: Uint8Array, maxDepth: number = MAX_NES
     else if (byte >= 0xa0 && byte <= 0xbf) payload = byte & 0x1f;
     else {
       switch (byte) {
-        case 0xc4: case 0xd9: payload = readLength(1); break;
-        case 0xc5: case 0xda: payload = readLength(2); break;
-        case 0xc6: case 0xdb: payload = readLength(4); break;
-        case 0xcc: case 0xd0: payload = 1; break;
-        case 0xcd: case 0xd1: payload = 2; break;
-        case 0xca: case 0xce: case 0xd2: payload = 4; break;
-        case 0xcb: case 0xcf: case 0xd3: payload = 8; break;
-        case 0xdc: { const count = readLength(2); if (count === null) return 'truncated array header'; children = count; break; }
-        case 0xdd: { const count = readLength(4); if (count === null) return 'truncated array header'; children = count; break; }
-        case 0xde: { const count = readLength(2); if (count === null) return 'truncated map header'; children = 2 * count; break; }
-        case 0xdf: { const count = readLength(4); if (count === null) return 'truncated map header'; children = 2 * count; break; }
+        case 0xc4:
+        case 0xd9:
+          payload = readLength(1);
+          break;
+        case 0xc5:
+        case 0xda:
+          payload = readLength(2);
+          break;
+        case 0xc6:
+        case 0xdb:
+          payload = readLength(4);
+          break;
+        case 0xcc:
+        case 0xd0:
+          payload = 1;
+          break;
+        case 0xcd:
+        case 0xd1:
+          payload = 2;
+          break;
+        case 0xca:
+        case 0xce:
+        case 0xd2:
+          payload = 4;
+          break;
+        case 0xcb:
+        case 0xcf:
+        case 0xd3:
+          payload = 8;
+          break;
+        case 0xdc: {
+          const count = readLength(2);
+          if (count === null) return 'truncated array header';
+          children = count;
+          break;
+        }
+        case 0xdd: {
+          const count = readLength(4);
+          if (count === null) return 'truncated array header';
+          children = count;
+          break;
+        }
+        case 0xde: {
+          const count = readLength(2);
+          if (count === null) return 'truncated map header';
+          children = 2 * count;
+          break;
+        }
+        case 0xdf: {
+          const count = readLength(4);
+          if (count === null) return 'truncated map header';
+          children = 2 * count;
+          break;
+        }
         default:
           // 0xc1 is never used; 0xc7-0xc9 and 0xd4-0xd8 are extension types, which the protocol has none of.
           return `byte 0x${byte.toString(16)} at offset ${offset - 1} is ${byte === 0xc1 ? 'not msgpack' : 'an extension type the protocol does not use'}`;

@@ -92,7 +92,21 @@ export interface RequestArguments {
   watch: object;
 }
 export type Command = keyof RequestArguments;
-export const COMMANDS = ['ping', 'status', 'config', 'scale', 'reload', 'restart', 'stop-pool', 'start-pool', 'upgrade', 'stop', 'logs', 'events', 'watch'] as const satisfies readonly Command[];
+export const COMMANDS = [
+  'ping',
+  'status',
+  'config',
+  'scale',
+  'reload',
+  'restart',
+  'stop-pool',
+  'start-pool',
+  'upgrade',
+  'stop',
+  'logs',
+  'events',
+  'watch',
+] as const satisfies readonly Command[];
 
 export type Request = { readonly [C in Command]: { readonly command: C } & RequestArguments[C] }[Command];
 export type RequestOf<C extends Command> = Extract<Request, { command: C }>;
@@ -168,4 +182,13 @@ export type ServerMessage =
   | { readonly type: 'error'; readonly id: string | null; readonly code: ErrorCode; readonly message: string };
 
 /** Codes after which the daemon closes the connection. */
-export const FATAL_ERROR_CODES: ReadonlySet<ErrorCode> = new Set(['bad_frame', 'frame_too_large', 'bad_message', 'hello_required', 'unsupported_protocol', 'timeout', 'busy', 'too_many_errors']);
+export const FATAL_ERROR_CODES: ReadonlySet<ErrorCode> = new Set([
+  'bad_frame',
+  'frame_too_large',
+  'bad_message',
+  'hello_required',
+  'unsupported_protocol',
+  'timeout',
+  'busy',
+  'too_many_errors',
+]);

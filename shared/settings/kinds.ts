@@ -145,9 +145,7 @@ export const kinds = {
     meta: 'NAME',
     parse(raw: unknown): string {
       if (typeof raw === 'string' && /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(raw)) return raw;
-      throw new InvalidValue(
-        `expected 1-64 letters, digits, ".", "-" or "_" (starting with a letter or digit), got ${describeRaw(raw)}`,
-      );
+      throw new InvalidValue(`expected 1-64 letters, digits, ".", "-" or "_" (starting with a letter or digit), got ${describeRaw(raw)}`);
     },
     format: (value: string) => value,
   } satisfies ValueKind<string>,
@@ -191,7 +189,8 @@ export const kinds = {
     meta: 'ADDRESSES',
     parse(raw: unknown): string {
       const items = Array.isArray(raw) ? raw : [raw];
-      if (!items.every((item) => typeof item === 'string')) throw new InvalidValue(`expected addresses and CIDR ranges, comma separated, got ${describeRaw(raw)}`);
+      if (!items.every((item) => typeof item === 'string'))
+        throw new InvalidValue(`expected addresses and CIDR ranges, comma separated, got ${describeRaw(raw)}`);
       try {
         return normaliseTrustedProxies(items.join(','));
       } catch (error) {
@@ -221,12 +220,15 @@ export const kinds = {
         try {
           binds.push(parseBindAddress(item).text);
         } catch (error) {
-          throw new InvalidValue(`${JSON.stringify(item)} is neither off, v1, v2, auto nor a bind address (${error instanceof Error ? error.message : String(error)})`);
+          throw new InvalidValue(
+            `${JSON.stringify(item)} is neither off, v1, v2, auto nor a bind address (${error instanceof Error ? error.message : String(error)})`,
+          );
         }
       }
       if (new Set(versions).size > 1) throw new InvalidValue(`give one of off, v1, v2, auto (got ${versions.join(' and ')})`);
       const version = versions[0] ?? 'auto';
-      if (version === 'off' && binds.length > 0) throw new InvalidValue(`off and bind addresses (${binds.join(', ')}) contradict each other`);
+      if (version === 'off' && binds.length > 0)
+        throw new InvalidValue(`off and bind addresses (${binds.join(', ')}) contradict each other`);
       return { versions: version as ProxyProtocolSetting['versions'], binds };
     },
     format: (value: ProxyProtocolSetting) => (value.binds.length === 0 ? value.versions : `${value.versions} on ${value.binds.join(', ')}`),
@@ -262,7 +264,10 @@ export const kinds = {
       } catch (error) {
         throw new InvalidValue(error instanceof Error ? error.message : String(error));
       }
-      if (address.kind !== 'tcp' && address.kind !== 'unix') throw new InvalidValue(`expected HOST:PORT or unix:PATH, got ${JSON.stringify(raw)} (inherited descriptors are for the app's sockets)`);
+      if (address.kind !== 'tcp' && address.kind !== 'unix')
+        throw new InvalidValue(
+          `expected HOST:PORT or unix:PATH, got ${JSON.stringify(raw)} (inherited descriptors are for the app's sockets)`,
+        );
       return address;
     },
     format: (value: BindAddress | null) => value?.text ?? '(none)',

@@ -11,7 +11,7 @@ export const OBSERVABILITY_SETTINGS = [
     kind: kinds.enumOf(['text', 'json']),
     default: 'text',
     reload: 'live',
-    summary: 'How the master writes its log and the workers\' relayed output: text lines, or one JSON object per line.',
+    summary: "How the master writes its log and the workers' relayed output: text lines, or one JSON object per line.",
     doc: 'json writes {"time","level","pool","slot","generation","pid","message"} per line (pool, slot and generation null for the master\'s own lines; level stdout or stderr for a worker\'s output), every value escaped by JSON itself, for log shippers that parse JSON. The access log has its own JSON form: access-log-format json.',
   }),
   defineSetting({

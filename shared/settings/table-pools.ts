@@ -45,7 +45,7 @@ export const POOL_POLICY_SETTINGS = [
     cli: 'config-only',
     perPool: true,
     reload: 'workers',
-    summary: 'The signal that asks a command pool\'s process to stop.',
+    summary: "The signal that asks a command pool's process to stop.",
     doc: 'Sent on stop, scale-down, restart and reload; if the process is still running graceful-timeout seconds later it gets SIGKILL. HTTP workers always get SIGTERM, which they answer by draining.',
   }),
   defineSetting({
@@ -56,7 +56,7 @@ export const POOL_POLICY_SETTINGS = [
     perPool: true,
     reload: 'workers',
     summary: 'A process must stay up this long to count as started.',
-    doc: 'An HTTP worker is started once it is ready and has run this long; a command pool\'s process once it has run this long. An exit before that is a failed start (so is a boot timeout, or an HTTP worker killed for its timeout this early): the slot is restarted with exponential backoff (0.25 s doubling up to 30 s, with jitter), and after start-retries failed starts in a row it is fatal. Whatever start-seconds says (0 included), a process that exits within 1 s of its start backs off the same way (but is never made fatal for it when start-seconds counted it started), and appd starts at most 20 workers a second across all pools (bursts of 64), so a crash loop cannot take the master down. A process killed from outside (kill -9 by an operator or a chaos tool: a signal appd did not send and the process did not raise itself by crashing) is started again at once and is never a failed start; a SIGKILL while the kernel counts an OOM kill (/proc/vmstat oom_kill) is one.',
+    doc: "An HTTP worker is started once it is ready and has run this long; a command pool's process once it has run this long. An exit before that is a failed start (so is a boot timeout, or an HTTP worker killed for its timeout this early): the slot is restarted with exponential backoff (0.25 s doubling up to 30 s, with jitter), and after start-retries failed starts in a row it is fatal. Whatever start-seconds says (0 included), a process that exits within 1 s of its start backs off the same way (but is never made fatal for it when start-seconds counted it started), and appd starts at most 20 workers a second across all pools (bursts of 64), so a crash loop cannot take the master down. A process killed from outside (kill -9 by an operator or a chaos tool: a signal appd did not send and the process did not raise itself by crashing) is started again at once and is never a failed start; a SIGKILL while the kernel counts an OOM kill (/proc/vmstat oom_kill) is one.",
   }),
   defineSetting({
     key: 'startRetries',
@@ -76,7 +76,7 @@ export const POOL_POLICY_SETTINGS = [
     cli: 'config-only',
     perPool: true,
     reload: 'workers',
-    summary: 'When a command pool\'s process that exited is started again.',
+    summary: "When a command pool's process that exited is started again.",
     doc: 'always: whatever the exit; on-failure: unless it exited with code 0; never: the slot stays exited. HTTP workers are always replaced.',
   }),
   defineSetting({
@@ -87,7 +87,7 @@ export const POOL_POLICY_SETTINGS = [
     perPool: true,
     reload: 'workers',
     summary: 'Recycle a worker whose resident memory (RSS) exceeds this; 0: never.',
-    doc: 'Checked every second from /proc. An HTTP worker is replaced the way max-requests does it: its successor is ready before it drains. A command pool\'s process is stopped and started again.',
+    doc: "Checked every second from /proc. An HTTP worker is replaced the way max-requests does it: its successor is ready before it drains. A command pool's process is stopped and started again.",
   }),
 ] as const;
 
@@ -134,7 +134,9 @@ const poolsKind: ValueKind<PoolDefinitions | null> = {
       }
       const programs = ['app', 'script', 'command'].filter((key) => overrides[key] !== undefined && overrides[key] !== null);
       if (programs.length !== 1) {
-        throw new InvalidValue(`pools.${name}: give exactly one of app, script or command (it has ${programs.length === 0 ? 'none' : programs.join(' and ')})`);
+        throw new InvalidValue(
+          `pools.${name}: give exactly one of app, script or command (it has ${programs.length === 0 ? 'none' : programs.join(' and ')})`,
+        );
       }
       pools[name] = overrides;
     }

@@ -17,7 +17,8 @@ export const PROCESS_SETTINGS = [
       const program = values['app'] ?? values['script'];
       return defaultName(typeof program === 'string' ? program : null, directory, configFile).name;
     },
-    defaultText: 'the name in the package.json of the app\'s (or script\'s) package, else its directory\'s name; with pools, the config file\'s package or directory',
+    defaultText:
+      "the name in the package.json of the app's (or script's) package, else its directory's name; with pools, the config file's package or directory",
     reload: 'restart',
     summary: 'The daemon name, in process titles, logs and the control socket name.',
     doc: 'Titles read "appd: master [NAME]" and "appd: worker POOL.SLOT gGEN [NAME]". Only one daemon per name runs per user: a second one is refused with the pid of the first. The default tells projects apart: two projects that both serve app.js are named after their packages (or directories), not both "app".',
@@ -40,7 +41,7 @@ export const PROCESS_SETTINGS = [
     default: false,
     reload: 'restart',
     summary: 'Detach from the terminal and run in the background.',
-    doc: 'The command returns 0 only once the first generation of workers is ready, and otherwise exits with the daemon\'s exit code and error, so scripts can trust it. Under systemd use Type=notify instead.',
+    doc: "The command returns 0 only once the first generation of workers is ready, and otherwise exits with the daemon's exit code and error, so scripts can trust it. Under systemd use Type=notify instead.",
   }),
   defineSetting({
     key: 'reload',
@@ -49,7 +50,7 @@ export const PROCESS_SETTINGS = [
     default: false,
     reload: 'restart',
     summary: 'Development: reload the workers when a file of the app changes.',
-    doc: 'Watches the directory of each pool\'s app or script, with its subdirectories (not node_modules, not dot-directories), and the config file; a moment after the last change it reloads as HUP does. New workers load the changed code slot by slot; code that fails to load is rolled back, the previous generation serves on and the error is in the log, so a typo does not take the dev server down. Each directory takes an inotify watch (at most 2000). Not for production: deploy with appctl reload or HUP.',
+    doc: "Watches the directory of each pool's app or script, with its subdirectories (not node_modules, not dot-directories), and the config file; a moment after the last change it reloads as HUP does. New workers load the changed code slot by slot; code that fails to load is rolled back, the previous generation serves on and the error is in the log, so a typo does not take the dev server down. Each directory takes an inotify watch (at most 2000). Not for production: deploy with appctl reload or HUP.",
   }),
   defineSetting({
     key: 'user',
@@ -92,7 +93,7 @@ export const PROCESS_SETTINGS = [
     reload: 'restart',
     perPool: true,
     summary: 'Change to this directory before loading apps.',
-    doc: 'Relative paths in settings (app, logs, pidfile) are resolved against it: those on the command line, and those in the config file, which are otherwise relative to the config file\'s directory. A relative chdir in a config file is itself relative to the file\'s directory. A pool\'s own chdir (pools.NAME.chdir, in a config file; PM2\'s cwd) is where its workers or its command run, taken on reload; it does not move the master or the other paths.',
+    doc: "Relative paths in settings (app, logs, pidfile) are resolved against it: those on the command line, and those in the config file, which are otherwise relative to the config file's directory. A relative chdir in a config file is itself relative to the file's directory. A pool's own chdir (pools.NAME.chdir, in a config file; PM2's cwd) is where its workers or its command run, taken on reload; it does not move the master or the other paths.",
   }),
   defineSetting({
     key: 'env',
@@ -103,7 +104,7 @@ export const PROCESS_SETTINGS = [
     reload: 'workers',
     perPool: true,
     summary: 'Set an environment variable for workers: KEY=VALUE; repeat for several.',
-    doc: 'Workers inherit the master\'s environment plus these. A reload applies the new set, removals included.',
+    doc: "Workers inherit the master's environment plus these. A reload applies the new set, removals included.",
   }),
   defineSetting({
     key: 'envPassthrough',
@@ -112,8 +113,8 @@ export const PROCESS_SETTINGS = [
     default: ['*'],
     reload: 'workers',
     perPool: true,
-    summary: 'Which of the master\'s environment variables workers get: NAME, or PREFIX* (repeat for several).',
-    doc: 'By default ("*") workers get the master\'s whole environment, less what appd took for itself (NOTIFY_SOCKET, LISTEN_FDS, LISTEN_PID, LISTEN_FDNAMES, APPD_LISTEN_FDS). Name the variables to pass only those (PM2\'s filter_env, the other way round): --env-passthrough PATH --env-passthrough LANG --env-passthrough \'LC_*\'. Always set, whatever the list: the pool\'s --env, appd\'s APPD_POOL, APPD_SLOT, APPD_GENERATION (and PORT for a script, LISTEN_FDS for a command pool), and with --user that user\'s HOME, USER, LOGNAME and SHELL from the password database (a uid without an entry gets HOME=/ and SHELL=/bin/sh).',
+    summary: "Which of the master's environment variables workers get: NAME, or PREFIX* (repeat for several).",
+    doc: "By default (\"*\") workers get the master's whole environment, less what appd took for itself (NOTIFY_SOCKET, LISTEN_FDS, LISTEN_PID, LISTEN_FDNAMES, APPD_LISTEN_FDS). Name the variables to pass only those (PM2's filter_env, the other way round): --env-passthrough PATH --env-passthrough LANG --env-passthrough 'LC_*'. Always set, whatever the list: the pool's --env, appd's APPD_POOL, APPD_SLOT, APPD_GENERATION (and PORT for a script, LISTEN_FDS for a command pool), and with --user that user's HOME, USER, LOGNAME and SHELL from the password database (a uid without an entry gets HOME=/ and SHELL=/bin/sh).",
   }),
   defineSetting({
     key: 'errorLogfile',
@@ -150,7 +151,7 @@ export const PROCESS_SETTINGS = [
     default: GUNICORN_ACCESS_LOG_FORMAT,
     reload: 'workers',
     perPool: true,
-    summary: 'The access log line, in Gunicorn\'s atoms.',
+    summary: "The access log line, in Gunicorn's atoms.",
     doc: 'h remote address, l "-", u user, t time, r request line, m method, U path, q query, H protocol, s status, B/b response length, f referrer, a user agent, T/M/D/L request time in s/ms/us/decimal s, p pid, {header}i request header, {header}o response header, {name}e environment variable. "json" writes one JSON object per request instead (time, remote_addr, method, path, query, protocol, status, bytes, duration_s, referer, user_agent); a JSON object of templates picks the fields, e.g. \'{"ip": "%(h)s", "status": "%(s)s", "request_id": "%({x-request-id}i)s"}\' (a value that is one of s, B, T, M, D, L alone becomes a number). Either way every value is escaped by JSON itself, so no header can add a field or end the line.',
   }),
   defineSetting({
@@ -161,7 +162,7 @@ export const PROCESS_SETTINGS = [
     reload: 'workers',
     perPool: true,
     summary: 'Close a connection whose request headers take longer than this to arrive (0: never).',
-    doc: 'Against slowloris clients, which trickle their headers a byte at a time to hold connections open. Such a client gets 408 Request Timeout and its connection is closed; workers check every second. It is node:http\'s headersTimeout (also 60 s by default there, but checked only every 30 s), and it applies to the server of an adopted script too, over what the script set. It counts from the first byte of a request, also of each request on a keep-alive connection.',
+    doc: "Against slowloris clients, which trickle their headers a byte at a time to hold connections open. Such a client gets 408 Request Timeout and its connection is closed; workers check every second. It is node:http's headersTimeout (also 60 s by default there, but checked only every 30 s), and it applies to the server of an adopted script too, over what the script set. It counts from the first byte of a request, also of each request on a keep-alive connection.",
   }),
   defineSetting({
     key: 'requestTimeout',
@@ -171,7 +172,7 @@ export const PROCESS_SETTINGS = [
     reload: 'workers',
     perPool: true,
     summary: 'Close a connection whose whole request (headers and body) takes longer than this to arrive (0: never).',
-    doc: 'Against slow uploads that hold a connection for ever. Such a client gets 408 Request Timeout (after any response the app already sent) and its connection is closed. It limits only how long the request takes to arrive, not how long the app takes to answer (a hung worker is what timeout is for). It is node:http\'s requestTimeout (also 300 s by default there), applied to an adopted script\'s server too.',
+    doc: "Against slow uploads that hold a connection for ever. Such a client gets 408 Request Timeout (after any response the app already sent) and its connection is closed. It limits only how long the request takes to arrive, not how long the app takes to answer (a hung worker is what timeout is for). It is node:http's requestTimeout (also 300 s by default there), applied to an adopted script's server too.",
   }),
   defineSetting({
     key: 'limitRequestLine',
@@ -201,7 +202,7 @@ export const PROCESS_SETTINGS = [
     reload: 'workers',
     perPool: true,
     summary: 'The largest header field in bytes; 0: no limit.',
-    doc: 'Requests with a larger field are answered 431. Node\'s own parser also caps all headers together at max(16 KiB, this limit).',
+    doc: "Requests with a larger field are answered 431. Node's own parser also caps all headers together at max(16 KiB, this limit).",
   }),
   defineSetting({
     key: 'forwardedAllowIps',
@@ -212,7 +213,7 @@ export const PROCESS_SETTINGS = [
     reload: 'workers',
     perPool: true,
     summary: 'Proxies trusted to say who the client is: addresses and CIDR ranges, comma separated ("*" for all).',
-    doc: 'A request from one of these peers (or over a unix socket, see forwarded-allow-unix) has its client address taken from X-Forwarded-For (or Forwarded, see forwarded-headers): the rightmost address that is not itself a trusted proxy, never the leftmost one a client can write. Its scheme and host come from X-Forwarded-Proto and X-Forwarded-Host (Forwarded: proto=, host=). appd reports them in the access log (%(h)s, %(scheme)s), in the URL of a fetch app\'s Request and in req.appd of a listener app; req.socket.remoteAddress stays the peer. A fetch app\'s env.incoming.socket (what Hono\'s getConnInfo reads) names the forwarded client. A request from any other peer changes nothing, whatever headers it sends. The same peers may send a PROXY protocol header (see proxy-protocol). An empty list trusts no address.',
+    doc: "A request from one of these peers (or over a unix socket, see forwarded-allow-unix) has its client address taken from X-Forwarded-For (or Forwarded, see forwarded-headers): the rightmost address that is not itself a trusted proxy, never the leftmost one a client can write. Its scheme and host come from X-Forwarded-Proto and X-Forwarded-Host (Forwarded: proto=, host=). appd reports them in the access log (%(h)s, %(scheme)s), in the URL of a fetch app's Request and in req.appd of a listener app; req.socket.remoteAddress stays the peer. A fetch app's env.incoming.socket (what Hono's getConnInfo reads) names the forwarded client. A request from any other peer changes nothing, whatever headers it sends. The same peers may send a PROXY protocol header (see proxy-protocol). An empty list trusts no address.",
   }),
   defineSetting({
     key: 'forwardedAllowUnix',
@@ -222,7 +223,7 @@ export const PROCESS_SETTINGS = [
     reload: 'workers',
     perPool: true,
     summary: 'Trust peers on unix sockets as proxies (they run on this machine).',
-    doc: 'A unix socket has no peer address to check against forwarded-allow-ips; only processes on this host that the socket\'s mode and owner let in can connect (nginx, usually). --no-forwarded-allow-unix makes them untrusted peers like any other.',
+    doc: "A unix socket has no peer address to check against forwarded-allow-ips; only processes on this host that the socket's mode and owner let in can connect (nginx, usually). --no-forwarded-allow-unix makes them untrusted peers like any other.",
   }),
   defineSetting({
     key: 'forwardedHeaders',
@@ -262,6 +263,6 @@ export const PROCESS_SETTINGS = [
     defaultText: '$XDG_RUNTIME_DIR/appd/NAME.sock, else /run/appd/NAME.sock for root, else $TMPDIR/appd-UID/NAME.sock',
     reload: 'restart',
     summary: 'The UNIX socket appctl talks to.',
-    doc: 'Its directory is created with mode 0700 and the socket gets 0600: only the daemon\'s user can drive it.',
+    doc: "Its directory is created with mode 0700 and the socket gets 0600: only the daemon's user can drive it.",
   }),
 ] as const;

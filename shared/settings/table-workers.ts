@@ -24,7 +24,7 @@ export const CONFIG_AND_WORKER_SETTINGS = [
     default: null,
     cli: 'cli-only',
     reload: 'live',
-    summary: 'With a PM2 ecosystem file: lay each app\'s env_NAME over its env (PM2\'s --env NAME).',
+    summary: "With a PM2 ecosystem file: lay each app's env_NAME over its env (PM2's --env NAME).",
     doc: 'appd ecosystem.config.js --env-name production runs each app with env and env_production merged, the latter winning, as pm2 start ecosystem.config.js --env production does. Without it each app runs with its env alone. A name no app has an env_NAME for is reported.',
   }),
   defineSetting({
@@ -36,7 +36,7 @@ export const CONFIG_AND_WORKER_SETTINGS = [
     reload: 'workers',
     perPool: true,
     summary: 'The app module each HTTP worker serves: PATH, PATH:EXPORT, PATH:FACTORY() or PATH:NAME(server).',
-    doc: 'PATH alone uses the default export (module.exports for CommonJS). PATH:NAME uses a named export. PATH:NAME() calls an exported factory, which may be async, and uses what it returns. The export is a Node request listener (req, res), such as an Express app or Koa\'s app.callback(), or an object with a fetch(Request) method returning a Response (Hono and friends). PATH:NAME(server) calls NAME with the http.Server appd created, to attach upgrade handlers (ws, socket.io); it may add its own request listener, or return a listener or fetch object (possibly async), or nothing (plain requests then get 426). A function export is always taken as a request listener unless the reference ends in (server). The module may export onDrain (or carry it on the exported or returned object): it is called once when the worker starts draining, with { gracefulTimeoutMs, deadline }, so WebSocket servers can send close frames; the worker exits once its connections are closed and the hook (which may be async) has settled, and cuts whatever is still open at graceful-timeout. ESM and CommonJS both load. Give app or script, not both.',
+    doc: "PATH alone uses the default export (module.exports for CommonJS). PATH:NAME uses a named export. PATH:NAME() calls an exported factory, which may be async, and uses what it returns. The export is a Node request listener (req, res), such as an Express app or Koa's app.callback(), or an object with a fetch(Request) method returning a Response (Hono and friends). PATH:NAME(server) calls NAME with the http.Server appd created, to attach upgrade handlers (ws, socket.io); it may add its own request listener, or return a listener or fetch object (possibly async), or nothing (plain requests then get 426). A function export is always taken as a request listener unless the reference ends in (server). The module may export onDrain (or carry it on the exported or returned object): it is called once when the worker starts draining, with { gracefulTimeoutMs, deadline }, so WebSocket servers can send close frames; the worker exits once its connections are closed and the hook (which may be async) has settled, and cuts whatever is still open at graceful-timeout. ESM and CommonJS both load. Give app or script, not both.",
   }),
   defineSetting({
     key: 'script',
@@ -46,7 +46,7 @@ export const CONFIG_AND_WORKER_SETTINGS = [
     reload: 'workers',
     perPool: true,
     summary: 'Run an unmodified server script in each HTTP worker; its own listen() is adopted.',
-    doc: 'For apps that start their own server: app.listen(process.env.PORT || 3000) in Express, Koa or Hono\'s serve(), fastify.listen(), http.createServer().listen(). Each worker runs the script as its main module (so require.main === module holds), with a preloaded appd module that makes the first HTTP or HTTPS server to call listen() accept on appd\'s sockets instead of opening the port it names (see adopt-listen). The worker is ready once that server listens (and, with wait-ready, once the script sent process.send(\'ready\')). Requests are counted, limited (limit-request-*) and access-logged, keep-alive sets the server\'s idle timeout (over a framework default such as Fastify\'s 72 s), and the worker drains exactly as with app; the script hears of the drain as the appd:drain event on process (to close its WebSockets), and its own server.close() joins the drain. appd asks a worker to drain over IPC, so the script\'s SIGTERM listeners do not run on a reload or a graceful stop; on a SIGTERM from outside they run after appd\'s, and a process.exit() called while draining is held (it returns) until the drain is over. TLS is the script\'s own: certfile and keyfile apply to app only. Listen calls of other kinds of server (net.createServer) are left alone. PORT is set to the port of the first TCP listener, unless env sets it. Give app or script, not both.',
+    doc: "For apps that start their own server: app.listen(process.env.PORT || 3000) in Express, Koa or Hono's serve(), fastify.listen(), http.createServer().listen(). Each worker runs the script as its main module (so require.main === module holds), with a preloaded appd module that makes the first HTTP or HTTPS server to call listen() accept on appd's sockets instead of opening the port it names (see adopt-listen). The worker is ready once that server listens (and, with wait-ready, once the script sent process.send('ready')). Requests are counted, limited (limit-request-*) and access-logged, keep-alive sets the server's idle timeout (over a framework default such as Fastify's 72 s), and the worker drains exactly as with app; the script hears of the drain as the appd:drain event on process (to close its WebSockets), and its own server.close() joins the drain. appd asks a worker to drain over IPC, so the script's SIGTERM listeners do not run on a reload or a graceful stop; on a SIGTERM from outside they run after appd's, and a process.exit() called while draining is held (it returns) until the drain is over. TLS is the script's own: certfile and keyfile apply to app only. Listen calls of other kinds of server (net.createServer) are left alone. PORT is set to the port of the first TCP listener, unless env sets it. Give app or script, not both.",
   }),
   defineSetting({
     key: 'args',
@@ -57,7 +57,7 @@ export const CONFIG_AND_WORKER_SETTINGS = [
     reload: 'workers',
     perPool: true,
     summary: 'Arguments for the script (its process.argv after the script path); on the command line, everything after --.',
-    doc: 'appd --script ./bin.js -- db.json --port 3000 runs each worker as node ./bin.js db.json --port 3000, so CLI servers (json-server with its db file, say) get their usual arguments (the port they name is still adopted; see adopt-listen). In a config file or a pool it is a list: args: [\'db.json\', \'--port\', \'3000\']. An app module sees them in process.argv too; a command pool\'s command gets them appended.',
+    doc: "appd --script ./bin.js -- db.json --port 3000 runs each worker as node ./bin.js db.json --port 3000, so CLI servers (json-server with its db file, say) get their usual arguments (the port they name is still adopted; see adopt-listen). In a config file or a pool it is a list: args: ['db.json', '--port', '3000']. An app module sees them in process.argv too; a command pool's command gets them appended.",
   }),
   defineSetting({
     key: 'adoptListen',
@@ -76,8 +76,8 @@ export const CONFIG_AND_WORKER_SETTINGS = [
     default: false,
     reload: 'workers',
     perPool: true,
-    summary: 'A script worker is ready only after the script calls process.send(\'ready\').',
-    doc: 'PM2\'s wait_ready contract, for scripts that warm up after listen() (caches, connections). Without it a script worker is ready as soon as its server listens. The message is taken by appd, not passed on. Applies to script only; an app module delays readiness with an async factory instead.',
+    summary: "A script worker is ready only after the script calls process.send('ready').",
+    doc: "PM2's wait_ready contract, for scripts that warm up after listen() (caches, connections). Without it a script worker is ready as soon as its server listens. The message is taken by appd, not passed on. Applies to script only; an app module delays readiness with an async factory instead.",
   }),
   defineSetting({
     key: 'bind',
@@ -108,7 +108,7 @@ export const CONFIG_AND_WORKER_SETTINGS = [
     reload: 'workers',
     perPool: true,
     summary: 'Give each worker slot its own extra socket: unix:PATH with {slot}, or IP:PORT for slot 0 (slot N: PORT + N); repeatable.',
-    doc: 'For sticky sessions (socket.io\'s long-polling, in-memory sessions): a proxy pins a client to one slot (nginx: hash $remote_addr consistent over the slot sockets), and every request of it reaches the same worker. The master owns each slot socket and hands it to whichever worker holds the slot, in every generation: one worker at a time accepts on it (a reload\'s new worker starts accepting once the old one has released the slot, a crashed worker\'s replacement as soon as it is ready), and connections wait in the socket\'s queue in between, so none is refused or reset. A draining worker closes its idle connections from slot sockets at once (a proxy\'s keep-alive connections: a request answered there would start a session that dies with it) and releases the slot once every other one is closed, upgraded (WebSocket) or answering its last request with Connection: close (at most keep-alive + 5 s). Workers still accept on the pool\'s bind addresses too. Scaling up binds the new slots\' sockets; scaling down closes the removed slots\' sockets as their workers retire (a unix path disappears at once, so new connections fail fast and a proxy tries its next server; connections already queued there and not yet accepted are reset). A socket that cannot be bound is logged and its slot\'s worker starts without it. unix-socket-mode, -owner and -group apply to unix slot sockets too.',
+    doc: "For sticky sessions (socket.io's long-polling, in-memory sessions): a proxy pins a client to one slot (nginx: hash $remote_addr consistent over the slot sockets), and every request of it reaches the same worker. The master owns each slot socket and hands it to whichever worker holds the slot, in every generation: one worker at a time accepts on it (a reload's new worker starts accepting once the old one has released the slot, a crashed worker's replacement as soon as it is ready), and connections wait in the socket's queue in between, so none is refused or reset. A draining worker closes its idle connections from slot sockets at once (a proxy's keep-alive connections: a request answered there would start a session that dies with it) and releases the slot once every other one is closed, upgraded (WebSocket) or answering its last request with Connection: close (at most keep-alive + 5 s). Workers still accept on the pool's bind addresses too. Scaling up binds the new slots' sockets; scaling down closes the removed slots' sockets as their workers retire (a unix path disappears at once, so new connections fail fast and a proxy tries its next server; connections already queued there and not yet accepted are reset). A socket that cannot be bound is logged and its slot's worker starts without it. unix-socket-mode, -owner and -group apply to unix slot sockets too.",
   }),
   defineSetting({
     key: 'proxyProtocol',
@@ -118,7 +118,7 @@ export const CONFIG_AND_WORKER_SETTINGS = [
     reload: 'workers',
     perPool: true,
     summary: 'Require a PROXY protocol header (HAProxy, AWS/GCP network load balancers): v1, v2, auto, on every bind or the binds named.',
-    doc: 'v1, v2 or auto (either) alone applies to every bind of the pool; bind addresses (as written in bind or slot-bind; repeat the flag) limit it to those binds, with auto unless a version is given too. On such a bind each connection must start with the header, from a trusted proxy (forwarded-allow-ips, forwarded-allow-unix), within headers-timeout (10 s when that is off); a connection without a valid one is closed before the app sees a byte, counted in the worker\'s proxyRejected stat and logged (once, then summed up every 10 s). The header\'s source address becomes the connection\'s remote address: req.socket.remoteAddress, the access log\'s %(h)s, Express\'s req.ip; req.appd.peerAddress keeps the proxy\'s. LOCAL and UNKNOWN headers (health checks) keep the proxy as the client.',
+    doc: "v1, v2 or auto (either) alone applies to every bind of the pool; bind addresses (as written in bind or slot-bind; repeat the flag) limit it to those binds, with auto unless a version is given too. On such a bind each connection must start with the header, from a trusted proxy (forwarded-allow-ips, forwarded-allow-unix), within headers-timeout (10 s when that is off); a connection without a valid one is closed before the app sees a byte, counted in the worker's proxyRejected stat and logged (once, then summed up every 10 s). The header's source address becomes the connection's remote address: req.socket.remoteAddress, the access log's %(h)s, Express's req.ip; req.appd.peerAddress keeps the proxy's. LOCAL and UNKNOWN headers (health checks) keep the proxy as the client.",
   }),
   defineSetting({
     key: 'unixSocketMode',
@@ -137,7 +137,7 @@ export const CONFIG_AND_WORKER_SETTINGS = [
     default: null,
     reload: 'restart',
     perPool: true,
-    summary: 'The owner (user name or uid) of unix listening sockets; default: the master\'s user.',
+    summary: "The owner (user name or uid) of unix listening sockets; default: the master's user.",
     doc: 'Set in the same private directory before the socket appears at its path (no chown by path where others could swap the name). Giving a file to another user needs root.',
   }),
   defineSetting({
@@ -147,8 +147,8 @@ export const CONFIG_AND_WORKER_SETTINGS = [
     default: null,
     reload: 'restart',
     perPool: true,
-    summary: 'The group (name or gid) of unix listening sockets; default: the master\'s group.',
-    doc: 'With --unix-socket-mode 0660, the group a reverse proxy runs as can connect and nobody else: --unix-socket-group www-data for Debian\'s nginx. A user that is not root may choose one of its own groups.',
+    summary: "The group (name or gid) of unix listening sockets; default: the master's group.",
+    doc: "With --unix-socket-mode 0660, the group a reverse proxy runs as can connect and nobody else: --unix-socket-group www-data for Debian's nginx. A user that is not root may choose one of its own groups.",
   }),
   defineSetting({
     key: 'workers',
@@ -181,7 +181,7 @@ export const CONFIG_AND_WORKER_SETTINGS = [
     reload: 'workers',
     perPool: true,
     summary: 'How long a new worker may take to become ready.',
-    doc: 'Ready means: the app module loaded, its factory (if any) resolved, and it listens on every socket. A worker past this limit is killed. At first start, if no worker ever becomes ready within this time, appd exits 3 with the app\'s error.',
+    doc: "Ready means: the app module loaded, its factory (if any) resolved, and it listens on every socket. A worker past this limit is killed. At first start, if no worker ever becomes ready within this time, appd exits 3 with the app's error.",
   }),
   defineSetting({
     key: 'gracefulTimeout',
@@ -241,7 +241,7 @@ export const CONFIG_AND_WORKER_SETTINGS = [
     reload: 'workers',
     perPool: true,
     summary: 'Log the JavaScript stack of a worker killed for its timeout.',
-    doc: 'Each HTTP worker runs a small watchdog thread with an inspector session on its main thread; on a timeout it pauses the stuck code and logs its stack before the worker is killed. It costs about 10 MB of memory per worker; turn it off with --no-timeout-stack. (Node\'s own report-on-signal cannot do this: its handler never runs while JavaScript is stuck in a loop.)',
+    doc: "Each HTTP worker runs a small watchdog thread with an inspector session on its main thread; on a timeout it pauses the stuck code and logs its stack before the worker is killed. It costs about 10 MB of memory per worker; turn it off with --no-timeout-stack. (Node's own report-on-signal cannot do this: its handler never runs while JavaScript is stuck in a loop.)",
   }),
   defineSetting({
     key: 'nodeArgs',

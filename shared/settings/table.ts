@@ -8,7 +8,14 @@ import { PROCESS_SETTINGS } from './table-process.js';
 import { CONFIG_AND_WORKER_SETTINGS } from './table-workers.js';
 import { OBSERVABILITY_SETTINGS } from './table-observability.js';
 
-export const SETTINGS = [...CONFIG_AND_WORKER_SETTINGS, ...PROCESS_SETTINGS, ...OBSERVABILITY_SETTINGS, ...POOL_POLICY_SETTINGS, POOLS_SETTING, ...HOOK_SETTINGS] as const;
+export const SETTINGS = [
+  ...CONFIG_AND_WORKER_SETTINGS,
+  ...PROCESS_SETTINGS,
+  ...OBSERVABILITY_SETTINGS,
+  ...POOL_POLICY_SETTINGS,
+  POOLS_SETTING,
+  ...HOOK_SETTINGS,
+] as const;
 
 export type SettingKey = (typeof SETTINGS)[number]['key'];
 

@@ -73,5 +73,6 @@ export function untrustedReason(path: string, self: number = process.getuid?.() 
 /** Throws UntrustedPathError "`what` PATH refused: REASON" unless untrustedReason finds nothing. */
 export function refuseUntrusted(what: string, path: string, self?: number): void {
   const reason = untrustedReason(path, self);
-  if (reason !== null) throw new UntrustedPathError(`${what} ${path} refused: ${reason}; only root or the user running appd may be able to change it`);
+  if (reason !== null)
+    throw new UntrustedPathError(`${what} ${path} refused: ${reason}; only root or the user running appd may be able to change it`);
 }

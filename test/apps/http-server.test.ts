@@ -37,16 +37,19 @@ function drainingOrGone(pid: number): boolean {
   return !isAlive(pid) || commandLine(pid).includes('(draining)');
 }
 
-test.serial('http-server 14: 2 rolling reloads under keep-alive and HTTP/1.0 load fail no request; its SIGTERM handler never runs', async (t) => {
-  t.timeout(600_000);
-  const daemon = await startHttpServer(t);
-  const result = await underLoad(`${daemon.url}/hello.txt`, async () => {
-    await reloadAndWait(daemon, 2, RELOAD_TIMEOUT_MS);
-    await reloadAndWait(daemon, 3, RELOAD_TIMEOUT_MS);
-  });
-  assertNoFailures(t, result, '2 reloads');
-  t.false(daemon.output.includes(HANDLER_RAN), 'a reload does not trigger the script\'s SIGTERM handler');
-});
+test.serial(
+  'http-server 14: 2 rolling reloads under keep-alive and HTTP/1.0 load fail no request; its SIGTERM handler never runs',
+  async (t) => {
+    t.timeout(600_000);
+    const daemon = await startHttpServer(t);
+    const result = await underLoad(`${daemon.url}/hello.txt`, async () => {
+      await reloadAndWait(daemon, 2, RELOAD_TIMEOUT_MS);
+      await reloadAndWait(daemon, 3, RELOAD_TIMEOUT_MS);
+    });
+    assertNoFailures(t, result, '2 reloads');
+    t.false(daemon.output.includes(HANDLER_RAN), "a reload does not trigger the script's SIGTERM handler");
+  },
+);
 
 test.serial('http-server 14: downloads in flight when a reload, then a graceful stop, start arrive whole', async (t) => {
   t.timeout(600_000);
@@ -58,21 +61,31 @@ test.serial('http-server 14: downloads in flight when a reload, then a graceful 
     else daemon.signal('SIGTERM');
     await waitFor(`the old workers ${workers.join(', ')} to drain (or die)`, () => workers.every(drainingOrGone), 60_000);
     const received = await Promise.allSettled(held.map((download) => download.release()));
-    t.deepEqual(received.map((outcome) => (outcome.status === 'fulfilled' ? outcome.value : String(outcome.reason))), held.map(() => BIG_FILE_BYTES), `after the ${step}`);
+    t.deepEqual(
+      received.map((outcome) => (outcome.status === 'fulfilled' ? outcome.value : String(outcome.reason))),
+      held.map(() => BIG_FILE_BYTES),
+      `after the ${step}`,
+    );
   }
   t.is((await daemon.exited()).code, 0);
-  t.false(daemon.output.includes(HANDLER_RAN), 'neither a reload nor a graceful stop triggers the script\'s SIGTERM handler');
+  t.false(daemon.output.includes(HANDLER_RAN), "neither a reload nor a graceful stop triggers the script's SIGTERM handler");
 });
 
-test.serial('http-server 14: a SIGTERM sent to a worker from outside drains it; the script\'s process.exit() waits for the requests in flight', async (t) => {
-  t.timeout(600_000);
-  const daemon = await startHttpServer(t);
-  const held = await holdDownloads(`${daemon.url}/big.bin`, 6, 60_000);
-  const workers = daemon.descendants();
-  for (const pid of workers) killQuietly(pid, 'SIGTERM');
-  await daemon.waitForLog(new RegExp(HANDLER_RAN.replace('.', '\\.')), 60_000);
-  await waitFor('the workers to drain (or die)', () => workers.every(drainingOrGone), 60_000);
-  const received = await Promise.allSettled(held.map((download) => download.release()));
-  t.deepEqual(received.map((outcome) => (outcome.status === 'fulfilled' ? outcome.value : String(outcome.reason))), held.map(() => BIG_FILE_BYTES));
-  await waitFor('the drained workers to exit', () => workers.every((pid) => !isAlive(pid)), 60_000);
-});
+test.serial(
+  "http-server 14: a SIGTERM sent to a worker from outside drains it; the script's process.exit() waits for the requests in flight",
+  async (t) => {
+    t.timeout(600_000);
+    const daemon = await startHttpServer(t);
+    const held = await holdDownloads(`${daemon.url}/big.bin`, 6, 60_000);
+    const workers = daemon.descendants();
+    for (const pid of workers) killQuietly(pid, 'SIGTERM');
+    await daemon.waitForLog(new RegExp(HANDLER_RAN.replace('.', '\\.')), 60_000);
+    await waitFor('the workers to drain (or die)', () => workers.every(drainingOrGone), 60_000);
+    const received = await Promise.allSettled(held.map((download) => download.release()));
+    t.deepEqual(
+      received.map((outcome) => (outcome.status === 'fulfilled' ? outcome.value : String(outcome.reason))),
+      held.map(() => BIG_FILE_BYTES),
+    );
+    await waitFor('the drained workers to exit', () => workers.every((pid) => !isAlive(pid)), 60_000);
+  },
+);

@@ -20,8 +20,13 @@ interface Counts {
 /** inFlight, connections and requests summed over the ready workers of a status snapshot. */
 function counts(snapshot: StatusSnapshot): Counts {
   const workers = snapshot.pools.flatMap((pool) => pool.workers).filter((worker) => worker.state === 'ready');
-  const sum = (pick: (worker: (typeof workers)[number]) => number | null): number => workers.reduce((total, worker) => total + (pick(worker) ?? 0), 0);
-  return { inFlight: sum((worker) => worker.inFlight), connections: sum((worker) => worker.connections), requests: sum((worker) => worker.requests) };
+  const sum = (pick: (worker: (typeof workers)[number]) => number | null): number =>
+    workers.reduce((total, worker) => total + (pick(worker) ?? 0), 0);
+  return {
+    inFlight: sum((worker) => worker.inFlight),
+    connections: sum((worker) => worker.connections),
+    requests: sum((worker) => worker.requests),
+  };
 }
 
 async function startSlowApp(t: ExecutionContext): Promise<TestDaemon> {
@@ -37,10 +42,15 @@ async function startSlowApp(t: ExecutionContext): Promise<TestDaemon> {
 async function expectNothingLeft(t: ExecutionContext, daemon: TestDaemon, status: () => Promise<StatusSnapshot>): Promise<void> {
   let last: Counts | null = null;
   try {
-    await waitFor('inFlight and connections to reach 0', async () => {
-      last = counts(await status());
-      return last.inFlight === 0 && last.connections === 0;
-    }, 20_000, 200);
+    await waitFor(
+      'inFlight and connections to reach 0',
+      async () => {
+        last = counts(await status());
+        return last.inFlight === 0 && last.connections === 0;
+      },
+      20_000,
+      200,
+    );
   } catch {
     t.fail(`still counted after every client left: ${JSON.stringify(last)}`);
     return;
@@ -51,10 +61,14 @@ async function expectNothingLeft(t: ExecutionContext, daemon: TestDaemon, status
 test.serial('4 connections with 16 pipelined requests each, closed at once: inFlight returns to 0', async (t) => {
   const daemon = await startSlowApp(t);
   const sockets = await Promise.all(
-    Array.from({ length: 4 }, () => new Promise<net.Socket>((settle, fail) => {
-      const socket = net.connect(daemon.port, '127.0.0.1', () => settle(socket));
-      socket.on('error', fail);
-    })),
+    Array.from(
+      { length: 4 },
+      () =>
+        new Promise<net.Socket>((settle, fail) => {
+          const socket = net.connect(daemon.port, '127.0.0.1', () => settle(socket));
+          socket.on('error', fail);
+        }),
+    ),
   );
   const status = await statusPoller(t, daemon);
   const request = `GET /?delay=60000 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`;
@@ -71,7 +85,9 @@ test.serial('4 connections with 16 pipelined requests each, closed at once: inFl
 serialTestWith({ h2load: 'nghttp2-client' }, 'h2load -D (requests outstanding when its time is up): inFlight returns to 0', async (t) => {
   const daemon = await startSlowApp(t);
   const status = await statusPoller(t, daemon);
-  const h2load = spawn('h2load', ['--h1', '-c', '4', '-m', '16', '-D', '2', `${daemon.url}/?delay=500`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const h2load = spawn('h2load', ['--h1', '-c', '4', '-m', '16', '-D', '2', `${daemon.url}/?delay=500`], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   h2load.stdout.setEncoding('utf8').on('data', (text: string) => (output += text));
   h2load.stderr.setEncoding('utf8').on('data', (text: string) => (output += text));

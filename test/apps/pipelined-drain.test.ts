@@ -41,7 +41,10 @@ function h2load(args: readonly string[]): Promise<H2loadRun> {
 
 test.serial('4 requests pipelined before a reload are all answered before the draining worker closes the connection', async (t) => {
   t.timeout(600_000);
-  const daemon = await startDaemon(t, { args: [fixture('slow-app.mjs'), '-w', '1', '-b', '127.0.0.1:0', '--graceful-timeout', '20', '--keep-alive', '1'], timeoutMs: 120_000 });
+  const daemon = await startDaemon(t, {
+    args: [fixture('slow-app.mjs'), '-w', '1', '-b', '127.0.0.1:0', '--graceful-timeout', '20', '--keep-alive', '1'],
+    timeoutMs: 120_000,
+  });
   await daemon.waitForWorkers(1);
   const socket = net.connect(daemon.port, '127.0.0.1');
   t.teardown(() => socket.destroy());
@@ -55,12 +58,19 @@ test.serial('4 requests pipelined before a reload are all answered before the dr
   await reloadAndWait(daemon, 2, RELOAD_TIMEOUT_MS);
   await closed;
   const statuses = received.match(/^HTTP\/1\.1 \d+/gm) ?? [];
-  t.deepEqual(statuses, Array.from({ length: 4 }, () => 'HTTP/1.1 200'), received);
+  t.deepEqual(
+    statuses,
+    Array.from({ length: 4 }, () => 'HTTP/1.1 200'),
+    received,
+  );
 });
 
 serialTestWith({ h2load: 'nghttp2-client' }, 'h2load --h1 -m 16 across 2 reloads: every request started is answered', async (t) => {
   t.timeout(600_000);
-  const daemon = await startDaemon(t, { args: [fixture('slow-app.mjs'), '-w', '2', '-b', '127.0.0.1:0', '--graceful-timeout', '20'], timeoutMs: 120_000 });
+  const daemon = await startDaemon(t, {
+    args: [fixture('slow-app.mjs'), '-w', '2', '-b', '127.0.0.1:0', '--graceful-timeout', '20'],
+    timeoutMs: 120_000,
+  });
   await daemon.waitForWorkers(2);
   // Back-to-back short runs for as long as the reloads take, so every drain falls inside one of them.
   const runs: H2loadRun[] = [];
@@ -79,19 +89,33 @@ serialTestWith({ h2load: 'nghttp2-client' }, 'h2load --h1 -m 16 across 2 reloads
   }
   const unanswered = runs.filter((run) => run.code !== 0 || run.started !== run.done || Number.isNaN(run.started));
   t.log(`${runs.length} h2load runs, ${runs.reduce((sum, run) => sum + run.done, 0)} requests answered`);
-  t.deepEqual(unanswered.map((run) => run.line), [], 'runs in which a started request was not answered');
+  t.deepEqual(
+    unanswered.map((run) => run.line),
+    [],
+    'runs in which a started request was not answered',
+  );
 });
 
-test.serial('a keep-alive client of an app that ends its response after writing the whole body (a file stream) is told Connection: close by a draining worker, not cut at graceful-timeout', async (t) => {
-  t.timeout(600_000);
-  const daemon = await startDaemon(t, { args: [fixture('late-end-app.mjs'), '-w', '1', '-b', '127.0.0.1:0', '--graceful-timeout', '30'], timeoutMs: 120_000 });
-  const [oldWorker] = await daemon.waitForWorkers(1, 60_000);
-  // The load runs on until the old worker is gone: before, its keep-alive connections looked pipelined,
-  // were never told to close, and were cut at graceful-timeout.
-  const result = await underLoad(daemon.url, async () => {
-    const from = await reloadAndWait(daemon, 2, RELOAD_TIMEOUT_MS);
-    await daemon.waitForLog(new RegExp(`worker web\\.0 g1 \\(pid ${oldWorker}\\) exited`), 120_000, from);
-  }, { concurrency: 4 });
-  assertNoFailures(t, result, 'keep-alive clients of a late-ending app, 1 reload');
-  t.notRegex(daemon.output, /graceful-timeout \(30s\) reached/);
-});
+test.serial(
+  'a keep-alive client of an app that ends its response after writing the whole body (a file stream) is told Connection: close by a draining worker, not cut at graceful-timeout',
+  async (t) => {
+    t.timeout(600_000);
+    const daemon = await startDaemon(t, {
+      args: [fixture('late-end-app.mjs'), '-w', '1', '-b', '127.0.0.1:0', '--graceful-timeout', '30'],
+      timeoutMs: 120_000,
+    });
+    const [oldWorker] = await daemon.waitForWorkers(1, 60_000);
+    // The load runs on until the old worker is gone: before, its keep-alive connections looked pipelined,
+    // were never told to close, and were cut at graceful-timeout.
+    const result = await underLoad(
+      daemon.url,
+      async () => {
+        const from = await reloadAndWait(daemon, 2, RELOAD_TIMEOUT_MS);
+        await daemon.waitForLog(new RegExp(`worker web\\.0 g1 \\(pid ${oldWorker}\\) exited`), 120_000, from);
+      },
+      { concurrency: 4 },
+    );
+    assertNoFailures(t, result, 'keep-alive clients of a late-ending app, 1 reload');
+    t.notRegex(daemon.output, /graceful-timeout \(30s\) reached/);
+  },
+);

@@ -15,13 +15,19 @@ writeFileSync(join(directory, 'server.js'), '');
 writeFileSync(join(directory, 'worker.py'), '');
 
 const NODE = '/opt/node/bin/node';
-const context: EcosystemContext = { file: join(directory, 'ecosystem.config.js'), shownAs: 'ecosystem.config.js', envName: null, nodePath: NODE, cpuCount: 4 };
+const context: EcosystemContext = {
+  file: join(directory, 'ecosystem.config.js'),
+  shownAs: 'ecosystem.config.js',
+  envName: null,
+  nodePath: NODE,
+  cpuCount: 4,
+};
 
 function poolsOf(apps: unknown[], extra: Partial<EcosystemContext> = {}): Record<string, Record<string, unknown>> {
   return translateEcosystem({ apps }, { ...context, ...extra }).settings['pools'] as Record<string, Record<string, unknown>>;
 }
 
-test('cluster mode: an HTTP script pool on env.PORT, in the file\'s directory, with args, node_args and the PM2 timings', (t) => {
+test("cluster mode: an HTTP script pool on env.PORT, in the file's directory, with args, node_args and the PM2 timings", (t) => {
   const pools = poolsOf([
     {
       name: 'api',
@@ -62,7 +68,8 @@ test('cluster mode: an HTTP script pool on env.PORT, in the file\'s directory, w
 });
 
 test('instances: a number, "max", 0, -N (the CPUs less N, at least 1), as numbers or strings', (t) => {
-  const workersOf = (instances: unknown): unknown => poolsOf([{ name: 'web', script: 'server.js', instances, exec_mode: 'cluster', env: { PORT: 3000 } }])['web']?.['workers'];
+  const workersOf = (instances: unknown): unknown =>
+    poolsOf([{ name: 'web', script: 'server.js', instances, exec_mode: 'cluster', env: { PORT: 3000 } }])['web']?.['workers'];
   t.is(workersOf(3), 3);
   t.is(workersOf('3'), 3);
   t.is(workersOf('max'), 'auto');
@@ -93,7 +100,13 @@ test('fork mode: a command pool running the script with its interpreter, or a pr
 
 test('env and env_NAME: --env-name lays env_NAME over env; a name no app has is reported', (t) => {
   const apps = [
-    { name: 'web', script: 'server.js', instances: 2, env: { PORT: 3000, NODE_ENV: 'development', DEBUG: 'x' }, env_production: { NODE_ENV: 'production', PORT: 80 } },
+    {
+      name: 'web',
+      script: 'server.js',
+      instances: 2,
+      env: { PORT: 3000, NODE_ENV: 'development', DEBUG: 'x' },
+      env_production: { NODE_ENV: 'production', PORT: 80 },
+    },
     { name: 'jobs', script: 'server.js', env_production: { NODE_ENV: 'production' } },
   ];
   t.deepEqual(poolsOf(apps)['web']?.['env'], { PORT: 3000, NODE_ENV: 'development', DEBUG: 'x' });
@@ -110,14 +123,24 @@ test('every key appd does not honour is one warning naming it, the apps using it
   const { warnings, settings } = translateEcosystem(
     {
       apps: [
-        { name: 'a', script: 'server.js', out_file: 'a.log', error_file: 'a.err', cron_restart: '0 * * * *', restart_delay: 100, watch: ['src'], made_up_key: 1 },
+        {
+          name: 'a',
+          script: 'server.js',
+          out_file: 'a.log',
+          error_file: 'a.err',
+          cron_restart: '0 * * * *',
+          restart_delay: 100,
+          watch: ['src'],
+          made_up_key: 1,
+        },
         { name: 'b', script: 'server.js', out_file: 'b.log', exp_backoff_restart_delay: 100, stop_exit_codes: [0] },
       ],
       deploy: { production: { user: 'deploy' } },
     },
     context,
   );
-  const logs = "each line an app prints goes to appd's log (--error-logfile; stderr by default), tagged with its pool and slot: read one app's lines with appctl logs NAME";
+  const logs =
+    "each line an app prints goes to appd's log (--error-logfile; stderr by default), tagged with its pool and slot: read one app's lines with appctl logs NAME";
   t.deepEqual(warnings, [
     `PM2 key out_file (a, b) is ignored: ${logs}`,
     `PM2 key error_file (a) is ignored: ${logs}`,
@@ -130,28 +153,54 @@ test('every key appd does not honour is one warning naming it, the apps using it
     'PM2 key deploy is ignored: appd does not deploy: deploy, then run appctl reload',
   ]);
   t.is(settings['reload'], true, 'watch turns on appd --reload');
-  t.is((settings['pools'] as Record<string, Record<string, unknown>>)['b']?.['restart'], 'on-failure', 'stop_exit_codes [0]: an exit 0 leaves it down');
+  t.is(
+    (settings['pools'] as Record<string, Record<string, unknown>>)['b']?.['restart'],
+    'on-failure',
+    'stop_exit_codes [0]: an exit 0 leaves it down',
+  );
 });
 
-test('appd\'s own keys: appd: {...} in an app is laid over its pool, at the top over the settings', (t) => {
+test("appd's own keys: appd: {...} in an app is laid over its pool, at the top over the settings", (t) => {
   const { settings } = translateEcosystem(
-    { apps: [{ name: 'web', script: 'server.js', instances: 2, appd: { bind: '127.0.0.1:0', reloadBatch: 2 } }], appd: { gracefulTimeout: 10 } },
+    {
+      apps: [{ name: 'web', script: 'server.js', instances: 2, appd: { bind: '127.0.0.1:0', reloadBatch: 2 } }],
+      appd: { gracefulTimeout: 10 },
+    },
     context,
   );
   t.like(settings, { gracefulTimeout: 10, pools: { web: { bind: '127.0.0.1:0', reloadBatch: 2, workers: 2 } } });
 });
 
 test('what cannot be translated is an error naming the file, the app and the way out', (t) => {
-  const message = (apps: unknown): string | undefined => t.throws(() => translateEcosystem({ apps }, context), { instanceOf: ConfigError })?.message;
-  t.is(message([{ name: 'web', script: 'server.js', exec_mode: 'cluster' }]), "config file ecosystem.config.js: apps[0] (web): exec_mode cluster serves on a port appd listens on: set env.PORT (env), which the app listens on, or appd: { bind: '127.0.0.1:3000' }");
-  t.is(message([{ name: 'py', script: 'worker.py', exec_mode: 'cluster', env: { PORT: 1 } }]), 'config file ecosystem.config.js: apps[0] (py): exec_mode cluster runs a Node script in every worker, not python3: use exec_mode fork');
-  t.is(message([{ name: 'web', script: 'server.js' }, { name: 'web', script: 'server.js' }]), 'config file ecosystem.config.js: apps[1] (web): another app is named web too; appd runs each as a pool of its own name');
-  t.is(message([{ name: 'my app', script: 'server.js' }]), 'config file ecosystem.config.js: apps[0]: name "my app" cannot name an appd pool (1-64 letters, digits, ".", "-" or "_", starting with a letter or digit)');
+  const message = (apps: unknown): string | undefined =>
+    t.throws(() => translateEcosystem({ apps }, context), { instanceOf: ConfigError })?.message;
+  t.is(
+    message([{ name: 'web', script: 'server.js', exec_mode: 'cluster' }]),
+    "config file ecosystem.config.js: apps[0] (web): exec_mode cluster serves on a port appd listens on: set env.PORT (env), which the app listens on, or appd: { bind: '127.0.0.1:3000' }",
+  );
+  t.is(
+    message([{ name: 'py', script: 'worker.py', exec_mode: 'cluster', env: { PORT: 1 } }]),
+    'config file ecosystem.config.js: apps[0] (py): exec_mode cluster runs a Node script in every worker, not python3: use exec_mode fork',
+  );
+  t.is(
+    message([
+      { name: 'web', script: 'server.js' },
+      { name: 'web', script: 'server.js' },
+    ]),
+    'config file ecosystem.config.js: apps[1] (web): another app is named web too; appd runs each as a pool of its own name',
+  );
+  t.is(
+    message([{ name: 'my app', script: 'server.js' }]),
+    'config file ecosystem.config.js: apps[0]: name "my app" cannot name an appd pool (1-64 letters, digits, ".", "-" or "_", starting with a letter or digit)',
+  );
   t.is(message([{ name: 'web' }]), 'config file ecosystem.config.js: apps[0] (web): script is missing');
   t.is(message([]), 'config file ecosystem.config.js: apps must be a list of apps');
-  t.is(message([{ name: 'web', script: 'server.js', kill_timeout: 'soon' }]), 'config file ecosystem.config.js: apps[0] (web): kill_timeout must be milliseconds or a duration such as "2s", got "soon"');
+  t.is(
+    message([{ name: 'web', script: 'server.js', kill_timeout: 'soon' }]),
+    'config file ecosystem.config.js: apps[0] (web): kill_timeout must be milliseconds or a duration such as "2s", got "soon"',
+  );
 });
 
-test('PM2\'s port key is PORT in the app\'s environment, and the port appd binds in cluster mode', (t) => {
+test("PM2's port key is PORT in the app's environment, and the port appd binds in cluster mode", (t) => {
   t.like(poolsOf([{ name: 'web', script: 'server.js', instances: 2, port: 4000 }])['web'], { env: { PORT: '4000' }, bind: [':4000'] });
 });

@@ -62,7 +62,8 @@ const DEPLOY = `{
   },
 }`;
 
-const LOGS_ADVICE = "each line an app prints goes to appd's log (--error-logfile; stderr by default), tagged with its pool and slot: read one app's lines with appctl logs NAME";
+const LOGS_ADVICE =
+  "each line an app prints goes to appd's log (--error-logfile; stderr by default), tagged with its pool and slot: read one app's lines with appctl logs NAME";
 const EXPECTED_WARNINGS = [
   `appd: warning: PM2 key out_file (api) is ignored: ${LOGS_ADVICE}`,
   `appd: warning: PM2 key error_file (api) is ignored: ${LOGS_ADVICE}`,
@@ -73,49 +74,68 @@ const EXPECTED_WARNINGS = [
 
 /** The variables a running process was started with. */
 function environmentOf(pid: number): Map<string, string> {
-  const entries = readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').filter((entry) => entry.includes('='));
+  const entries = readFileSync(`/proc/${pid}/environ`, 'latin1')
+    .split('\0')
+    .filter((entry) => entry.includes('='));
   return new Map(entries.map((entry) => [entry.slice(0, entry.indexOf('=')), entry.slice(entry.indexOf('=') + 1)]));
 }
 
-test.serial('appd ecosystem.config.js --env-name production: json-server in cluster mode through 2 reloads under load, http-server in fork mode, warnings for the PM2 keys appd ignores', async (t) => {
-  t.timeout(600_000);
-  const apiPort = await freePort();
-  const staticPort = await freePort();
-  const daemon = await startDaemon(t, {
-    args: ['ecosystem.config.js', '--env-name', 'production'],
-    files: {
-      'ecosystem.config.js': `module.exports = {\n  apps: ${ecosystemApps(apiPort, staticPort)},\n  deploy: ${DEPLOY},\n};\n`,
-      'db.json': JSON.stringify({ posts: [{ id: 1, title: 'appd' }] }),
-      'public/hello.txt': 'hello from static\n',
-    },
-    timeoutMs: 120_000,
-  });
-  const printedLines = daemon.printed.split('\n');
-  for (const warning of EXPECTED_WARNINGS) t.is(printedLines.filter((line) => line === warning).length, 1, warning);
-  t.is(printedLines.filter((line) => line.startsWith('appd: warning:')).length, EXPECTED_WARNINGS.length, 'no other warning');
+test.serial(
+  'appd ecosystem.config.js --env-name production: json-server in cluster mode through 2 reloads under load, http-server in fork mode, warnings for the PM2 keys appd ignores',
+  async (t) => {
+    t.timeout(600_000);
+    const apiPort = await freePort();
+    const staticPort = await freePort();
+    const daemon = await startDaemon(t, {
+      args: ['ecosystem.config.js', '--env-name', 'production'],
+      files: {
+        'ecosystem.config.js': `module.exports = {\n  apps: ${ecosystemApps(apiPort, staticPort)},\n  deploy: ${DEPLOY},\n};\n`,
+        'db.json': JSON.stringify({ posts: [{ id: 1, title: 'appd' }] }),
+        'public/hello.txt': 'hello from static\n',
+      },
+      timeoutMs: 120_000,
+    });
+    const printedLines = daemon.printed.split('\n');
+    for (const warning of EXPECTED_WARNINGS) t.is(printedLines.filter((line) => line === warning).length, 1, warning);
+    t.is(printedLines.filter((line) => line.startsWith('appd: warning:')).length, EXPECTED_WARNINGS.length, 'no other warning');
 
-  // PM2's names are the pools appctl shows; cluster is an HTTP pool of 2, fork a command pool.
-  const status = await statusOf(daemon.directory);
-  t.deepEqual(status.pools.map((pool) => [pool.name, pool.kind, pool.desired]), [['api', 'http', 2], ['static', 'command', 1]]);
-  // env_production over env, in every process of both apps (and PORT, only in env_production, reached http-server).
-  for (const pool of status.pools) {
-    for (const worker of pool.workers) t.is(environmentOf(worker.pid).get('NODE_ENV'), 'production', `${pool.name} pid ${worker.pid}`);
-  }
+    // PM2's names are the pools appctl shows; cluster is an HTTP pool of 2, fork a command pool.
+    const status = await statusOf(daemon.directory);
+    t.deepEqual(
+      status.pools.map((pool) => [pool.name, pool.kind, pool.desired]),
+      [
+        ['api', 'http', 2],
+        ['static', 'command', 1],
+      ],
+    );
+    // env_production over env, in every process of both apps (and PORT, only in env_production, reached http-server).
+    for (const pool of status.pools) {
+      for (const worker of pool.workers) t.is(environmentOf(worker.pid).get('NODE_ENV'), 'production', `${pool.name} pid ${worker.pid}`);
+    }
 
-  const api = `http://127.0.0.1:${apiPort}`;
-  t.deepEqual(JSON.parse((await get(`${api}/posts/1`)).body), { id: 1, title: 'appd' }, 'json-server got its db file argument, in the file\'s directory');
-  const staticFile = await waitFor('http-server to listen on env_production\'s PORT', async () => {
-    const answer = await get(`http://127.0.0.1:${staticPort}/hello.txt`).catch(() => null);
-    return answer?.status === 200 ? answer : null;
-  }, 60_000);
-  t.is(staticFile.body, 'hello from static\n');
+    const api = `http://127.0.0.1:${apiPort}`;
+    t.deepEqual(
+      JSON.parse((await get(`${api}/posts/1`)).body),
+      { id: 1, title: 'appd' },
+      "json-server got its db file argument, in the file's directory",
+    );
+    const staticFile = await waitFor(
+      "http-server to listen on env_production's PORT",
+      async () => {
+        const answer = await get(`http://127.0.0.1:${staticPort}/hello.txt`).catch(() => null);
+        return answer?.status === 200 ? answer : null;
+      },
+      60_000,
+    );
+    t.is(staticFile.body, 'hello from static\n');
 
-  const result = await underLoad(`${api}/posts`, async () => {
-    await reloadAndWait(daemon, 2, RELOAD_TIMEOUT_MS, 'api');
-    await reloadAndWait(daemon, 3, RELOAD_TIMEOUT_MS, 'api');
-  });
-  assertNoFailures(t, result, 'json-server from an ecosystem file, 2 reloads');
-});
+    const result = await underLoad(`${api}/posts`, async () => {
+      await reloadAndWait(daemon, 2, RELOAD_TIMEOUT_MS, 'api');
+      await reloadAndWait(daemon, 3, RELOAD_TIMEOUT_MS, 'api');
+    });
+    assertNoFailures(t, result, 'json-server from an ecosystem file, 2 reloads');
+  },
+);
 
 test('-c, and the .cjs, .mjs and .json forms of an ecosystem file: --print-config shows the pools it became and where they came from', (t) => {
   const directory = tempDirectory(t);
@@ -143,11 +163,22 @@ test('-c, and the .cjs, .mjs and .json forms of an ecosystem file: --print-confi
     t.regex(printed.stdout, /^pools\.api\.env\s+= PORT=3000 NODE_ENV=production\s/m, what);
     t.regex(printed.stdout, /^pools\.api\.maxMemory\s+= 300M\s/m, what);
     t.regex(printed.stdout, new RegExp(`^pools\\.api\\.chdir\\s+= ${directory.replace(/[.\\/]/g, '\\$&')}\\s`, 'm'), what);
-    t.regex(printed.stdout, new RegExp(`^pools\\.static\\.command\\s+= ${process.execPath.replace(/[.\\/]/g, '\\$&')} ${HTTP_SERVER.replace(/[.\\/]/g, '\\$&')} public -a 127\\.0\\.0\\.1 --silent\\s`, 'm'), what);
+    t.regex(
+      printed.stdout,
+      new RegExp(
+        `^pools\\.static\\.command\\s+= ${process.execPath.replace(/[.\\/]/g, '\\$&')} ${HTTP_SERVER.replace(/[.\\/]/g, '\\$&')} public -a 127\\.0\\.0\\.1 --silent\\s`,
+        'm',
+      ),
+      what,
+    );
     t.regex(printed.stdout, /^pools\.static\.env\s+= NODE_ENV=production PORT=3001\s/m, what);
     t.regex(printed.stdout, /^pools\.static\.maxMemory\s+= 200M\s/m, what);
     t.regex(printed.stdout, new RegExp(`^config\\s+= ${file.replace(/\./g, '\\.')}\\s+# command line$`, 'm'), what);
-    t.is(printed.stderr.split('\n').filter((line) => line.startsWith('appd: warning: PM2 key')).length, 4, `${what}: out_file, error_file, merge_logs, log_date_format`);
+    t.is(
+      printed.stderr.split('\n').filter((line) => line.startsWith('appd: warning: PM2 key')).length,
+      4,
+      `${what}: out_file, error_file, merge_logs, log_date_format`,
+    );
   }
 });
 
@@ -155,10 +186,24 @@ test('--env-name without an ecosystem file, and a YAML ecosystem file, are refus
   const directory = tempDirectory(t);
   writeFileSync(join(directory, 'appd.config.json'), JSON.stringify({ script: 'server.js' }));
   writeFileSync(join(directory, 'ecosystem.yml'), 'apps:\n  - script: server.js\n');
-  const plain = spawnSync(process.execPath, [APPD, '--print-config', '--env-name', 'production'], { cwd: directory, encoding: 'utf8', timeout: 60_000 });
+  const plain = spawnSync(process.execPath, [APPD, '--print-config', '--env-name', 'production'], {
+    cwd: directory,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   t.is(plain.status, 2);
-  t.is(plain.stderr, `appd: --env-name production: it picks each app's env_production in a PM2 ecosystem file, and config file ${join(directory, 'appd.config.json')} is not one (it has no apps)\n`);
-  const yaml = spawnSync(process.execPath, [APPD, '--print-config', 'ecosystem.yml'], { cwd: directory, encoding: 'utf8', timeout: 60_000 });
+  t.is(
+    plain.stderr,
+    `appd: --env-name production: it picks each app's env_production in a PM2 ecosystem file, and config file ${join(directory, 'appd.config.json')} is not one (it has no apps)\n`,
+  );
+  const yaml = spawnSync(process.execPath, [APPD, '--print-config', 'ecosystem.yml'], {
+    cwd: directory,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   t.is(yaml.status, 2);
-  t.is(yaml.stderr, 'appd: config file ecosystem.yml: appd does not read YAML; write the ecosystem as ecosystem.config.js (module.exports = { apps: [...] }) or as JSON\n');
+  t.is(
+    yaml.stderr,
+    'appd: config file ecosystem.yml: appd does not read YAML; write the ecosystem as ecosystem.config.js (module.exports = { apps: [...] }) or as JSON\n',
+  );
 });

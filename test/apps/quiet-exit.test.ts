@@ -9,14 +9,14 @@ import { get } from '../helpers/http.js';
 
 const DEBUGGER_NOISE = 'Waiting for the debugger';
 
-test('Node\'s own hints in a worker name node, not the padded argv0', async (t) => {
+test("Node's own hints in a worker name node, not the padded argv0", async (t) => {
   const daemon = await startDaemon(t, { args: [fixture('exit-app.mjs'), '-w', '1', '-b', '127.0.0.1:0'], timeoutMs: 60_000 });
   await get(`${daemon.url}/warn`);
   await daemon.waitForLog(/to show where the warning was created/, 30_000);
   t.is(/\(Use `(.*?) --trace-warnings/.exec(daemon.output)?.[1], 'node', 'the hint names the program as a user would run it');
 });
 
-test('a worker calling process.exit() with the watchdog\'s inspector session connected prints no debugger message', async (t) => {
+test("a worker calling process.exit() with the watchdog's inspector session connected prints no debugger message", async (t) => {
   const daemon = await startDaemon(t, { args: [fixture('exit-app.mjs'), '-w', '1', '-b', '127.0.0.1:0'], timeoutMs: 60_000 });
   await get(`${daemon.url}/exit`);
   await daemon.waitForLog(/exited unexpectedly \(exit code 0\)/, 60_000);
@@ -24,9 +24,14 @@ test('a worker calling process.exit() with the watchdog\'s inspector session con
   t.false(daemon.output.includes(DEBUGGER_NOISE));
 });
 
-test('a worker exiting during boot: the boot failure message carries the app\'s words, no debugger message', (t) => {
+test("a worker exiting during boot: the boot failure message carries the app's words, no debugger message", (t) => {
   const directory = tempDirectory(t);
-  const result = spawnSync(process.execPath, [APPD, fixture('boot-exit-app.mjs'), '-w', '1', '-b', '127.0.0.1:0'], { cwd: directory, encoding: 'utf8', timeout: 90_000, env: { ...process.env, XDG_RUNTIME_DIR: directory, APPD_CMD_ARGS: '' } });
+  const result = spawnSync(process.execPath, [APPD, fixture('boot-exit-app.mjs'), '-w', '1', '-b', '127.0.0.1:0'], {
+    cwd: directory,
+    encoding: 'utf8',
+    timeout: 90_000,
+    env: { ...process.env, XDG_RUNTIME_DIR: directory, APPD_CMD_ARGS: '' },
+  });
   const output = `${result.stdout}${result.stderr}`;
   t.is(result.status, 3, output);
   t.true(output.includes('no DATABASE_URL; exiting'), output);

@@ -33,13 +33,20 @@ test('args in a config file pool, and --print-config showing where they came fro
       plain: { script: fixture('argv-script.mjs'), bind: '127.0.0.1:0' },
     },
   };
-  const daemon = await startDaemon(t, { args: ['-c', 'appd.config.json'], files: { 'appd.config.json': JSON.stringify(config) }, timeoutMs: 60_000 });
+  const daemon = await startDaemon(t, {
+    args: ['-c', 'appd.config.json'],
+    files: { 'appd.config.json': JSON.stringify(config) },
+    timeoutMs: 60_000,
+  });
   t.deepEqual(JSON.parse((await get(`${daemon.urlOf('api')}/`)).body), { args: ['one', 'two words'] });
   t.deepEqual(JSON.parse((await get(`${daemon.urlOf('plain')}/`)).body), { args: [] }, 'args are per pool');
 
   const directory = tempDirectory(t);
   // Not spawnSync: it would stop this file's other tests from reading their daemons while appd starts.
-  const printed = await runCommand([process.execPath, APPD, '--print-config', '--script', 'bin.js', '--', 'db.json', '--port', '3000'], { cwd: directory, timeoutMs: 60_000 });
+  const printed = await runCommand([process.execPath, APPD, '--print-config', '--script', 'bin.js', '--', 'db.json', '--port', '3000'], {
+    cwd: directory,
+    timeoutMs: 60_000,
+  });
   t.is(printed.code, 0, printed.stderr);
   t.regex(printed.stdout, /^args\s+= db\.json --port 3000\s+# command line$/m);
 });
@@ -56,7 +63,21 @@ test.serial('json-server 0.17 with its db file argument: 2 workers, 2 rolling re
   t.timeout(600_000);
   const database = { posts: [{ id: 1, title: 'appd' }], comments: [] };
   const daemon = await startDaemon(t, {
-    args: ['--script', JSON_SERVER, '-w', '2', '-b', '127.0.0.1:0', '--graceful-timeout', '30', '--', 'db.json', '--port', '3000', '--quiet'],
+    args: [
+      '--script',
+      JSON_SERVER,
+      '-w',
+      '2',
+      '-b',
+      '127.0.0.1:0',
+      '--graceful-timeout',
+      '30',
+      '--',
+      'db.json',
+      '--port',
+      '3000',
+      '--quiet',
+    ],
     files: { 'db.json': JSON.stringify(database) },
     timeoutMs: 120_000,
   });

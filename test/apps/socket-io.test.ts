@@ -50,30 +50,41 @@ async function session(url: string, index: number, going: () => boolean, tally: 
   }
 }
 
-test.serial('socket.io 4 as an unmodified script: 2 workers, 2 rolling reloads under HTTP load fail no request and lose no ack; sessions move to the new generation', async (t) => {
-  t.timeout(600_000);
-  const daemon = await startDaemon(t, {
-    args: ['--script', fixture('socketio-script.mjs'), '-w', '2', '-b', '127.0.0.1:0', '--graceful-timeout', '5'],
-    timeoutMs: 120_000,
-  });
-  const tally: Tally = { acks: 0, ackTimeouts: 0, connectErrors: 0, disconnects: 0, generations: Array.from({ length: CLIENTS }, () => 0) };
-  let going = true;
-  const clients = tally.generations.map((_, index) => session(daemon.url, index, () => going, tally));
-  try {
-    await waitFor('an ack for every client', () => tally.generations.every((generation) => generation === 1), 60_000);
-    const result = await underLoad(daemon.url, async () => {
-      await reloadAndWait(daemon, 2, RELOAD_TIMEOUT_MS);
-      await reloadAndWait(daemon, 3, RELOAD_TIMEOUT_MS);
+test.serial(
+  'socket.io 4 as an unmodified script: 2 workers, 2 rolling reloads under HTTP load fail no request and lose no ack; sessions move to the new generation',
+  async (t) => {
+    t.timeout(600_000);
+    const daemon = await startDaemon(t, {
+      args: ['--script', fixture('socketio-script.mjs'), '-w', '2', '-b', '127.0.0.1:0', '--graceful-timeout', '5'],
+      timeoutMs: 120_000,
     });
-    assertNoFailures(t, result, 'socket.io script, plain HTTP, 2 reloads');
-    // The last old workers' sessions are cut at graceful-timeout; their clients come back on generation 3.
-    await waitFor('every client acked by generation 3', () => tally.generations.every((generation) => generation === 3), 120_000);
-  } finally {
-    going = false;
-    await Promise.all(clients);
-  }
-  t.log(`socket.io: ${CLIENTS} clients, ${tally.acks} acks, ${tally.disconnects} disconnects (reconnected), ${tally.connectErrors} connect errors, ${tally.ackTimeouts} ack timeouts`);
-  t.is(tally.ackTimeouts, 0);
-  t.is(tally.connectErrors, 0);
-  t.false(daemon.output.includes('SIGTERM handler ran'), 'a reload does not trigger the script\'s SIGTERM handler');
-});
+    const tally: Tally = {
+      acks: 0,
+      ackTimeouts: 0,
+      connectErrors: 0,
+      disconnects: 0,
+      generations: Array.from({ length: CLIENTS }, () => 0),
+    };
+    let going = true;
+    const clients = tally.generations.map((_, index) => session(daemon.url, index, () => going, tally));
+    try {
+      await waitFor('an ack for every client', () => tally.generations.every((generation) => generation === 1), 60_000);
+      const result = await underLoad(daemon.url, async () => {
+        await reloadAndWait(daemon, 2, RELOAD_TIMEOUT_MS);
+        await reloadAndWait(daemon, 3, RELOAD_TIMEOUT_MS);
+      });
+      assertNoFailures(t, result, 'socket.io script, plain HTTP, 2 reloads');
+      // The last old workers' sessions are cut at graceful-timeout; their clients come back on generation 3.
+      await waitFor('every client acked by generation 3', () => tally.generations.every((generation) => generation === 3), 120_000);
+    } finally {
+      going = false;
+      await Promise.all(clients);
+    }
+    t.log(
+      `socket.io: ${CLIENTS} clients, ${tally.acks} acks, ${tally.disconnects} disconnects (reconnected), ${tally.connectErrors} connect errors, ${tally.ackTimeouts} ack timeouts`,
+    );
+    t.is(tally.ackTimeouts, 0);
+    t.is(tally.connectErrors, 0);
+    t.false(daemon.output.includes('SIGTERM handler ran'), "a reload does not trigger the script's SIGTERM handler");
+  },
+);

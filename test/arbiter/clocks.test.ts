@@ -13,7 +13,10 @@ test('a wall-clock step, forward or back, kills no worker; hang detection still 
   await arbiter.advance(2000);
   arbiter.clock.stepWall(-3_600_000);
   await arbiter.advance(2000);
-  t.deepEqual(workers.map((worker) => worker.asks), [[], []]);
+  t.deepEqual(
+    workers.map((worker) => worker.asks),
+    [[], []],
+  );
   const after = arbiter.arbiter.snapshot().master;
   t.is(after.uptimeMs - before.uptimeMs, 4000, 'uptime is measured on the monotonic clock');
   t.is(Date.parse(after.startedAt) - Date.parse(before.startedAt), 60_000 - 3_600_000, 'the start time shown follows the wall clock');
@@ -28,14 +31,25 @@ test('after the master did not run for 8 s, every worker gets a fresh timeout wi
   // A suspend: the workers were stopped too, so no heartbeat is waiting to be read.
   for (const worker of workers) worker.beating = false;
   await arbiter.advance(8000, 8000);
-  t.deepEqual(workers.map((worker) => worker.asks), [[], [], []]);
+  t.deepEqual(
+    workers.map((worker) => worker.asks),
+    [[], [], []],
+  );
   t.regex(arbiter.logText(), /the master did not run for 8\.0s/);
   for (const worker of workers.slice(1)) worker.beating = true;
   workers[0]?.hang();
   await arbiter.advance(4800);
-  t.deepEqual(workers.map((worker) => worker.asks), [[], [], []], 'judged from the end of the stall, not from the last heartbeat');
+  t.deepEqual(
+    workers.map((worker) => worker.asks),
+    [[], [], []],
+    'judged from the end of the stall, not from the last heartbeat',
+  );
   await arbiter.advance(400);
-  t.deepEqual(workers.map((worker) => worker.asks), [['drain', 'SIGKILL'], [], []], 'one that stays silent after the window is caught');
+  t.deepEqual(
+    workers.map((worker) => worker.asks),
+    [['drain', 'SIGKILL'], [], []],
+    'one that stays silent after the window is caught',
+  );
 });
 
 test('a booting worker gets a fresh boot-timeout window after a master stall', async (t) => {

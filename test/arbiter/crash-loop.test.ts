@@ -24,7 +24,12 @@ const spawnsOf = (arbiter: ArbiterHarness, pool: string): number => arbiter.spaw
 
 test('start-seconds 0: a command that exits 0.1 s after its start backs off, and is never fatal for it', async (t) => {
   const arbiter = await startArbiter(t, {
-    config: { pools: { web: { app: 'fake.js', bind: '127.0.0.1:0' }, jobs: { command: ['/bin/false'], workers: 4, startSeconds: 0, startRetries: 3 } } },
+    config: {
+      pools: {
+        web: { app: 'fake.js', bind: '127.0.0.1:0' },
+        jobs: { command: ['/bin/false'], workers: 4, startSeconds: 0, startRetries: 3 },
+      },
+    },
   });
   await loop(arbiter, 60_000, (worker, age) => {
     if (age >= 100) worker.exit(1);
@@ -55,7 +60,9 @@ test('a command that ran past the floor is replaced at once, as start-seconds 0 
 
 test('kills from outside in a loop: starts across all pools stay under the spawn ceiling, said once in the log', async (t) => {
   const arbiter = await startArbiter(t, {
-    config: { pools: { web: { app: 'fake.js', bind: '127.0.0.1:0' }, jobs: { command: ['/bin/sleep', '600'], workers: 40, startSeconds: 0 } } },
+    config: {
+      pools: { web: { app: 'fake.js', bind: '127.0.0.1:0' }, jobs: { command: ['/bin/sleep', '600'], workers: 40, startSeconds: 0 } },
+    },
   });
   const before = spawnsOf(arbiter, 'jobs');
   t.is(before, 40, 'a first start within the burst is not slowed down');

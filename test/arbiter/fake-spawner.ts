@@ -8,7 +8,16 @@ import type { ProcessEvents, SpawnRequest, WorkerProcess, WorkerSpawner } from '
 /** Fake pids start here: far above any pid_max, so a stray process.kill() can never hit a real process. */
 const FIRST_FAKE_PID = 50_000_000;
 
-export const QUIET_STATS: WorkerStats = { requests: 0, inFlight: 0, connections: 0, loopDelayP50: 0, loopDelayP99: 0, heapUsed: 0, heapTotal: 0, proxyRejected: 0 };
+export const QUIET_STATS: WorkerStats = {
+  requests: 0,
+  inFlight: 0,
+  connections: 0,
+  loopDelayP50: 0,
+  loopDelayP99: 0,
+  heapUsed: 0,
+  heapTotal: 0,
+  proxyRejected: 0,
+};
 
 /** What a fake worker does when the master signals it. */
 export type SignalAnswer =
@@ -156,6 +165,8 @@ export class FakeSpawner implements WorkerSpawner {
 
   /** The live worker of a slot with the highest generation (the newest), or undefined. */
   newest(pool: string, slot: number): FakeWorker | undefined {
-    return this.live(pool).filter((worker) => worker.slot === slot).at(-1);
+    return this.live(pool)
+      .filter((worker) => worker.slot === slot)
+      .at(-1);
   }
 }

@@ -224,7 +224,10 @@ export class ArbiterHarness {
 
   /** The master's log so far (for t.log on failure, and the rare assertion on what an operator reads). */
   logText(): string {
-    return this.logger.recent().map((line) => `${line.level} ${line.source}: ${line.text}`).join('\n');
+    return this.logger
+      .recent()
+      .map((line) => `${line.level} ${line.source}: ${line.text}`)
+      .join('\n');
   }
 }
 
@@ -247,7 +250,12 @@ export async function startArbiter(t: ExecutionContext, options: HarnessOptions 
     baseEnvironment: {},
     spawner,
     readConfig: async () => harness?.readNext() ?? resolved,
-    observer: { ready: milestone('ready'), reloading: milestone('reloading'), reloaded: milestone('reloaded'), stopping: milestone('stopping') },
+    observer: {
+      ready: milestone('ready'),
+      reloading: milestone('reloading'),
+      reloaded: milestone('reloaded'),
+      stopping: milestone('stopping'),
+    },
     clock,
     random: options.random ?? (() => 0.5),
     upgrade: {

@@ -8,12 +8,23 @@ import { FakeWorker, QUIET_STATS } from './fake-spawner.js';
 import { poolSettingsFromConfig } from '../../daemon/pools/pool.js';
 import { AppdBug } from '../../shared/errors.js';
 
-const IGNORE = { message: () => undefined, foreign: () => undefined, misbehaved: () => undefined, exit: () => undefined, spawnFailed: () => undefined, output: () => undefined };
+const IGNORE = {
+  message: () => undefined,
+  foreign: () => undefined,
+  misbehaved: () => undefined,
+  exit: () => undefined,
+  spawnFailed: () => undefined,
+  output: () => undefined,
+};
 
 function handle(config: Record<string, unknown>): { worker: WorkerHandle; process: FakeWorker } {
   const [settings] = poolSettingsFromConfig(resolveTestConfig(config).values);
   if (!settings) throw new Error('no pool');
-  const process = new FakeWorker(50_000_000, { settings, daemonName: 'fake', slot: 0, generation: 1, listeners: [], identity: null, random: Math.random }, IGNORE);
+  const process = new FakeWorker(
+    50_000_000,
+    { settings, daemonName: 'fake', slot: 0, generation: 1, listeners: [], identity: null, random: Math.random },
+    IGNORE,
+  );
   process.answer = 'ignore';
   return { worker: new WorkerHandle(1, settings.name, 0, 1, process, 1000, settings), process };
 }

@@ -45,7 +45,13 @@ test('reload-batch starts that many new workers at once', async (t) => {
   arbiter.spawner.newest('web', 0)?.ready();
   await arbiter.settle();
   t.is(starting(), 2, 'one ready, so one more starts');
-  t.deepEqual(arbiter.handles().filter((worker) => worker.generation === 2).map((worker) => worker.slot), [0, 1, 2]);
+  t.deepEqual(
+    arbiter
+      .handles()
+      .filter((worker) => worker.generation === 2)
+      .map((worker) => worker.slot),
+    [0, 1, 2],
+  );
 });
 
 test('a new worker that crashes before ready rolls the reload back; the old generation never stopped', async (t) => {
@@ -66,7 +72,10 @@ test('a new worker that crashes before ready rolls the reload back; the old gene
   t.deepEqual(arbiter.picture(), ['web.0 g1 ready', 'web.1 g1 ready', 'web.2 g1 ready']);
   t.true(old.every((worker) => !worker.exited && worker.asks.length === 0));
   // The ready new worker drained (it may have had requests); nothing of generation 2 is left.
-  t.deepEqual(arbiter.spawner.spawned.filter((worker) => worker.generation === 2).map((worker) => worker.asks.join()), ['drain', '']);
+  t.deepEqual(
+    arbiter.spawner.spawned.filter((worker) => worker.generation === 2).map((worker) => worker.asks.join()),
+    ['drain', ''],
+  );
   // The rolled-back generation number is not reused.
   arbiter.spawner.boot = 'ready';
   const again = arbiter.ask({ type: 'reload', pool: null });
@@ -136,7 +145,10 @@ test('50 reload requests at once coalesce: every requester gets the outcome of t
   const arbiter = await startArbiter(t, { config: { workers: 2 } });
   const requests = Array.from({ length: 50 }, (_unused, index) => arbiter.ask({ type: 'reload', pool: null }, `client ${index}`));
   await arbiter.settle();
-  t.deepEqual(requests.map((request) => request.outcome?.status), requests.map(() => 'completed'));
+  t.deepEqual(
+    requests.map((request) => request.outcome?.status),
+    requests.map(() => 'completed'),
+  );
   t.true(requests.every((request) => request.answers === 1));
   // The first read covers the first request; the 49 that came while it was read share the next one.
   t.is(arbiter.pool().generation, 3);

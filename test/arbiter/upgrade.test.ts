@@ -94,5 +94,8 @@ test('a stop while the successor starts stops it too, waits for it, and says thi
   await arbiter.settle();
   t.true(arbiter.finished);
   t.is(upgrade.outcome?.status, 'rolled_back');
-  t.regex(upgrade.outcome?.message ?? '', /the daemon is stopping; it exited \(exit code 0\)\nthis master \(pid \d+\) is stopping, as asked$/);
+  t.regex(
+    upgrade.outcome?.message ?? '',
+    /the daemon is stopping; it exited \(exit code 0\)\nthis master \(pid \d+\) is stopping, as asked$/,
+  );
 });

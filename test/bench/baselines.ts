@@ -10,7 +10,8 @@ import { cleanEnvironment, lastLine, runCommand } from './run-command.js';
 /** The PM2 release compared against (the one studied in research/pm2-and-node-managers.md). */
 export const PM2_VERSION = '7.0.4';
 
-export type Availability = { readonly available: true; readonly path: string; readonly version: string } | { readonly available: false; readonly reason: string };
+export type Availability =
+  { readonly available: true; readonly path: string; readonly version: string } | { readonly available: false; readonly reason: string };
 
 export interface Baselines {
   readonly wrk: Availability;
@@ -37,15 +38,22 @@ let aptUpdated = false;
 async function aptTool(binary: string, debianPackage: string, fixedPath: string, log: (line: string) => void): Promise<Availability> {
   const existing = existsSync(fixedPath) ? fixedPath : findOnPath(binary);
   if (existing === null) {
-    if (process.getuid?.() !== 0) return { available: false, reason: `${binary} not installed and not root (apt-get install ${debianPackage})` };
+    if (process.getuid?.() !== 0)
+      return { available: false, reason: `${binary} not installed and not root (apt-get install ${debianPackage})` };
     if (findOnPath('apt-get') === null) return { available: false, reason: `${binary} not installed and no apt-get here` };
     log(`installing ${debianPackage} with apt-get`);
     const env = cleanEnvironment({ DEBIAN_FRONTEND: 'noninteractive' });
-    let install = await runCommand('apt-get', ['install', '-y', '-qq', '--no-install-recommends', debianPackage], { env, timeoutMs: 300_000 });
+    let install = await runCommand('apt-get', ['install', '-y', '-qq', '--no-install-recommends', debianPackage], {
+      env,
+      timeoutMs: 300_000,
+    });
     if (install.code !== 0 && !aptUpdated) {
       aptUpdated = true;
       await runCommand('apt-get', ['update', '-qq'], { env, timeoutMs: 300_000 });
-      install = await runCommand('apt-get', ['install', '-y', '-qq', '--no-install-recommends', debianPackage], { env, timeoutMs: 300_000 });
+      install = await runCommand('apt-get', ['install', '-y', '-qq', '--no-install-recommends', debianPackage], {
+        env,
+        timeoutMs: 300_000,
+      });
     }
     if (install.code !== 0) return { available: false, reason: `apt-get install ${debianPackage} failed: ${lastLine(install)}` };
   }
@@ -59,13 +67,17 @@ async function aptTool(binary: string, debianPackage: string, fixedPath: string,
 async function pm2(scratch: string, log: (line: string) => void): Promise<Availability> {
   const prefix = join(scratch, 'pm2');
   const packageJson = join(prefix, 'node_modules', 'pm2', 'package.json');
-  const installed = (): string | null => (existsSync(packageJson) ? (JSON.parse(readFileSync(packageJson, 'utf8')) as { version: string }).version : null);
+  const installed = (): string | null =>
+    existsSync(packageJson) ? (JSON.parse(readFileSync(packageJson, 'utf8')) as { version: string }).version : null;
   if (installed() !== PM2_VERSION) {
     mkdirSync(prefix, { recursive: true });
     // A package.json of its own, so npm installs here and never walks up into another project.
     writeFileSync(join(prefix, 'package.json'), JSON.stringify({ name: 'appd-bench-baselines', private: true }));
     log(`installing pm2@${PM2_VERSION} from npm into ${prefix}`);
-    const install = await runCommand('npm', ['install', '--no-audit', '--no-fund', '--no-save', `pm2@${PM2_VERSION}`], { cwd: prefix, timeoutMs: 300_000 });
+    const install = await runCommand('npm', ['install', '--no-audit', '--no-fund', '--no-save', `pm2@${PM2_VERSION}`], {
+      cwd: prefix,
+      timeoutMs: 300_000,
+    });
     if (install.code !== 0) return { available: false, reason: `npm install pm2@${PM2_VERSION} failed: ${lastLine(install)}` };
   }
   const version = installed();

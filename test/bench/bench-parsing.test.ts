@@ -24,7 +24,13 @@ Transfer/sec:      5.21MB
 `;
 
 test('reads requests/s, latency percentiles in any unit, and counts every error', (t) => {
-  t.deepEqual(parseWrkReport(WRK_REPORT), { requestsPerSecond: 39927.61, requests: 159712, latencyP50Ms: 0.742, latencyP99Ms: 2.05, errors: 6 });
+  t.deepEqual(parseWrkReport(WRK_REPORT), {
+    requestsPerSecond: 39927.61,
+    requests: 159712,
+    latencyP50Ms: 0.742,
+    latencyP99Ms: 2.05,
+    errors: 6,
+  });
   t.is(parseWrkReport(WRK_REPORT.replace('2.05ms', '1.50s')).latencyP99Ms, 1500);
 });
 
@@ -53,5 +59,11 @@ test('median and position-wise averages', (t) => {
   t.is(median([3, 1, 2]), 2);
   t.is(median([4, 1, 3, 2]), 2.5);
   t.true(Number.isNaN(median([])));
-  t.deepEqual(averageByPosition([[40, 24], [36, 28, 0]]), [38, 26, 0]);
+  t.deepEqual(
+    averageByPosition([
+      [40, 24],
+      [36, 28, 0],
+    ]),
+    [38, 26, 0],
+  );
 });

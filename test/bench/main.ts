@@ -51,7 +51,8 @@ function updateReadme(table: string): void {
 }
 
 async function main(): Promise<void> {
-  if (process.argv.includes('--help')) return void process.stdout.write(`npm run bench [-- --help] [-- --update-readme]\n${SETTINGS_HELP}\n`);
+  if (process.argv.includes('--help'))
+    return void process.stdout.write(`npm run bench [-- --help] [-- --update-readme]\n${SETTINGS_HELP}\n`);
   installCleanupHandlers();
   const settings = readSettings();
   const startedAt = performance.now();
@@ -79,15 +80,21 @@ async function main(): Promise<void> {
     try {
       return await work();
     } catch (error) {
-      const message = error instanceof Error ? error.message.split('\n')[0] ?? error.message : String(error);
+      const message = error instanceof Error ? (error.message.split('\n')[0] ?? error.message) : String(error);
       results.notes[name] = `failed: ${message}`;
       log(`${name} failed: ${error instanceof Error ? (error.stack ?? message) : message}`);
       return null;
     }
   };
-  const gate = new QuietGate({ loadLimit: settings.loadLimit, idleCores: settings.idleCores, maxWaitMs: settings.maxWaitSeconds * 1000, totalWaitBudgetMs: settings.waitBudgetSeconds * 1000 });
+  const gate = new QuietGate({
+    loadLimit: settings.loadLimit,
+    idleCores: settings.idleCores,
+    maxWaitMs: settings.maxWaitSeconds * 1000,
+    totalWaitBudgetMs: settings.waitBudgetSeconds * 1000,
+  });
   const running: Contender[] = [];
-  const ourPids = (): number[] => running.flatMap((contender) => [contender.masterPid(), ...contender.workerPids()]).filter((pid): pid is number => pid !== null);
+  const ourPids = (): number[] =>
+    running.flatMap((contender) => [contender.masterPid(), ...contender.workerPids()]).filter((pid): pid is number => pid !== null);
   const startContender = async <T extends Contender>(name: ContenderKey, start: () => Promise<T>): Promise<T | null> => {
     if (!settings.contenders.includes(name)) return null;
     const contender = await section(name, start);
@@ -104,35 +111,64 @@ async function main(): Promise<void> {
     log(`scratch directory ${settings.scratch}; load ${results.load.atStart}`);
     const baselines = await installBaselines(settings.scratch, log);
     results.baselines = baselines;
-    for (const [name, availability] of Object.entries(baselines)) if (!availability.available) results.notes[name] = `skipped: ${availability.reason}`;
+    for (const [name, availability] of Object.entries(baselines))
+      if (!availability.available) results.notes[name] = `skipped: ${availability.reason}`;
 
     const profileArgs = settings.masterProfileDirectory ? ['--cpu-prof', `--cpu-prof-dir=${settings.masterProfileDirectory}`] : [];
-    const appd = await startContender('appd', () => AppdContender.start({ scratch: settings.scratch, workers: settings.workers, extraArgs: settings.appdArgs, masterNodeArgs: profileArgs }));
+    const appd = await startContender('appd', () =>
+      AppdContender.start({
+        scratch: settings.scratch,
+        workers: settings.workers,
+        extraArgs: settings.appdArgs,
+        masterNodeArgs: profileArgs,
+      }),
+    );
     const single = await startContender('node', () => startSingleNode(settings.scratch));
     const roundRobin = await startContender('cluster-rr', () => startCluster(settings.scratch, 'rr', settings.workers));
     const schedNone = await startContender('cluster-none', () => startCluster(settings.scratch, 'none', settings.workers));
-    const pm2 = baselines.pm2.available ? await startContender('pm2', () => Pm2Contender.start(baselines.pm2.available ? baselines.pm2.path : '', settings.scratch, settings.workers)) : null;
+    const pm2 = baselines.pm2.available
+      ? await startContender('pm2', () =>
+          Pm2Contender.start(baselines.pm2.available ? baselines.pm2.path : '', settings.scratch, settings.workers),
+        )
+      : null;
     log(`started: ${running.map((contender) => contender.key).join(', ')}`);
 
     const wants = (wanted: Section): boolean => settings.sections.includes(wanted);
-    if (wants('memory')) await section('memory (2 workers)', async () => {
-      let settle = 1500;
-      for (const contender of running.filter((candidate) => candidate.masterPid() !== null)) {
-        results.memory.push(await readMemory(contender, settings.workers, settle));
-        settle = 0;
-      }
-    });
+    if (wants('memory'))
+      await section('memory (2 workers)', async () => {
+        let settle = 1500;
+        for (const contender of running.filter((candidate) => candidate.masterPid() !== null)) {
+          results.memory.push(await readMemory(contender, settings.workers, settle));
+          settle = 0;
+        }
+      });
 
     if (baselines.wrk.available && wants('throughput')) {
       const wrkPath = baselines.wrk.path;
       await section('throughput', async () => {
-        results.throughputRuns = await runThroughput(running, { wrkPath, connections: settings.connections, durationSeconds: settings.wrkSeconds, rounds: settings.rounds, warmUpSeconds: settings.warmUpSeconds }, gate, ourPids, log);
+        results.throughputRuns = await runThroughput(
+          running,
+          {
+            wrkPath,
+            connections: settings.connections,
+            durationSeconds: settings.wrkSeconds,
+            rounds: settings.rounds,
+            warmUpSeconds: settings.warmUpSeconds,
+          },
+          gate,
+          ourPids,
+          log,
+        );
       });
-      results.throughput = running.flatMap((contender) => MODES.map((mode) => summarize(results.throughputRuns, contender.key, mode))).filter((summary) => summary !== null);
+      results.throughput = running
+        .flatMap((contender) => MODES.map((mode) => summarize(results.throughputRuns, contender.key, mode)))
+        .filter((summary) => summary !== null);
       const foreign = results.throughputRuns.map((run) => run.noise.foreignCores);
-      if (foreign.length > 0) results.load = { ...results.load, medianForeignCores: round(median(foreign), 2), maxForeignCores: Math.max(...foreign) };
+      if (foreign.length > 0)
+        results.load = { ...results.load, medianForeignCores: round(median(foreign), 2), maxForeignCores: Math.max(...foreign) };
       await section('memory after load', async () => {
-        for (const contender of running.filter((candidate) => candidate.masterPid() !== null)) results.memoryAfterLoad.push(await readMemory(contender, settings.workers, 0));
+        for (const contender of running.filter((candidate) => candidate.masterPid() !== null))
+          results.memoryAfterLoad.push(await readMemory(contender, settings.workers, 0));
       });
     }
 
@@ -140,7 +176,11 @@ async function main(): Promise<void> {
       results.status = await section('status', () => measureStatus(appd, pm2, settings.commandRepeats, gate));
       results.workerSpawn = await section('worker spawn', async () => {
         const measured = await measureWorkerSpawn(appd, settings.workers, 5, gate);
-        return { appdMasterMs: measured.masterMs, appdSignalToLogMs: measured.signalToLogMs, bareNodeMs: await measureBareNodeSpawn(settings.scratch, 5, gate) };
+        return {
+          appdMasterMs: measured.masterMs,
+          appdSignalToLogMs: measured.signalToLogMs,
+          bareNodeMs: await measureBareNodeSpawn(settings.scratch, 5, gate),
+        };
       });
       results.scale = await section('scale', () => measureScale(appd, pm2, settings.workers, 2, gate));
     }
@@ -149,17 +189,52 @@ async function main(): Promise<void> {
     if (baselines.wrk.available && wants('admin') && settings.contenders.includes('appd')) {
       const wrkPath = baselines.wrk.path;
       results.adminListener = await section('admin listener', () =>
-        measureAdminListener({ scratch: settings.scratch, workers: settings.workers, extraArgs: settings.appdArgs, wrkPath, connections: settings.connections, durationSeconds: settings.wrkSeconds, rounds: settings.rounds }, gate, log));
+        measureAdminListener(
+          {
+            scratch: settings.scratch,
+            workers: settings.workers,
+            extraArgs: settings.appdArgs,
+            wrkPath,
+            connections: settings.connections,
+            durationSeconds: settings.wrkSeconds,
+            rounds: settings.rounds,
+          },
+          gate,
+          log,
+        ),
+      );
     }
 
-    const gunicorn = baselines.gunicorn.available && wants('swaps') ? await startContender('gunicorn', () => GunicornContender.start(baselines.gunicorn.available ? baselines.gunicorn.path : '', settings.scratch, settings.workers)) : null;
-    if (wants('swaps')) results.swaps = await measureSwaps({ appd, pm2, gunicorn, settings, gate, section, log, notes: results.notes, appctlMissing: appctlMissing() });
+    const gunicorn =
+      baselines.gunicorn.available && wants('swaps')
+        ? await startContender('gunicorn', () =>
+            GunicornContender.start(baselines.gunicorn.available ? baselines.gunicorn.path : '', settings.scratch, settings.workers),
+          )
+        : null;
+    if (wants('swaps'))
+      results.swaps = await measureSwaps({
+        appd,
+        pm2,
+        gunicorn,
+        settings,
+        gate,
+        section,
+        log,
+        notes: results.notes,
+        appctlMissing: appctlMissing(),
+      });
     for (const contender of [gunicorn, appd, pm2]) await stopContender(contender);
 
     if (wants('memory')) {
       await section('memory (16 workers)', async () => {
         const has = (key: ContenderKey): boolean => settings.contenders.includes(key);
-        if (has('appd')) results.memory.push(await memoryOfFreshPool(() => AppdContender.start({ scratch: settings.scratch, workers: 16, extraArgs: settings.appdArgs, timeoutMs: 120_000 }), 16));
+        if (has('appd'))
+          results.memory.push(
+            await memoryOfFreshPool(
+              () => AppdContender.start({ scratch: settings.scratch, workers: 16, extraArgs: settings.appdArgs, timeoutMs: 120_000 }),
+              16,
+            ),
+          );
         if (has('pm2') && baselines.pm2.available) {
           const path = baselines.pm2.path;
           results.memory.push(await memoryOfFreshPool(() => Pm2Contender.start(path, settings.scratch, 16), 16));

@@ -61,5 +61,5 @@ export function machineBusySeconds(): number {
 }
 
 export function loadAverage(): number {
-  return Number((readFileSync('/proc/loadavg', 'utf8').split(' ')[0]) ?? 'NaN');
+  return Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0] ?? 'NaN');
 }

@@ -51,13 +51,32 @@ function throughputRows(summaries: readonly ThroughputSummary[], mode: Connectio
   const requests = cells((summary) => ({ text: integer.format(summary.requestsPerSecond), value: summary.requestsPerSecond }));
   const ratio = ratioOf(requests.appd, requests['cluster-none']);
   const masterCpu = cells((summary) =>
-    summary.masterCpuSeconds === null ? { text: '-', value: null } : { text: `${summary.masterCpuSeconds.toFixed(2)} s = ${summary.masterCpuPercentOfWorkers?.toFixed(2) ?? '?'}%`, value: summary.masterCpuSeconds },
+    summary.masterCpuSeconds === null
+      ? { text: '-', value: null }
+      : {
+          text: `${summary.masterCpuSeconds.toFixed(2)} s = ${summary.masterCpuPercentOfWorkers?.toFixed(2) ?? '?'}%`,
+          value: summary.masterCpuSeconds,
+        },
   );
   const appdShare = summaries.find((summary) => summary.mode === mode && summary.contender === 'appd')?.masterCpuPercentOfWorkers ?? null;
   return [
-    { title: `throughput, ${label} (req/s, median of ${rounds})`, cells: requests, target: `>= 0.98x SCHED_NONE: ${verdict(ratio === null ? null : ratio >= 0.98, ratio)}` },
-    { title: `latency p50 / p99, ${label} (ms)`, cells: cells((summary) => ({ text: `${summary.latencyP50Ms.toFixed(2)} / ${summary.latencyP99Ms.toFixed(2)}`, value: summary.latencyP99Ms })), target: '' },
-    workerCpuRow(cells((summary) => ({ text: summary.workerCpuMicrosecondsPerRequest.toFixed(1), value: summary.workerCpuMicrosecondsPerRequest })), label),
+    {
+      title: `throughput, ${label} (req/s, median of ${rounds})`,
+      cells: requests,
+      target: `>= 0.98x SCHED_NONE: ${verdict(ratio === null ? null : ratio >= 0.98, ratio)}`,
+    },
+    {
+      title: `latency p50 / p99, ${label} (ms)`,
+      cells: cells((summary) => ({
+        text: `${summary.latencyP50Ms.toFixed(2)} / ${summary.latencyP99Ms.toFixed(2)}`,
+        value: summary.latencyP99Ms,
+      })),
+      target: '',
+    },
+    workerCpuRow(
+      cells((summary) => ({ text: summary.workerCpuMicrosecondsPerRequest.toFixed(1), value: summary.workerCpuMicrosecondsPerRequest })),
+      label,
+    ),
     {
       title: `spread over workers, ${label} (${mode === 'keep-alive' ? 'connections' : 'requests, %'} per worker)`,
       cells: cells((summary) => ({ text: spreadText(summary, mode), value: null })),
@@ -74,7 +93,11 @@ function throughputRows(summaries: readonly ThroughputSummary[], mode: Connectio
 /** Issue 21: appd's workers do no more work per request than node:cluster's SCHED_NONE workers. */
 function workerCpuRow(cells: Partial<Record<ContenderKey, Cell>>, label: string): Row {
   const ratio = ratioOf(cells.appd, cells['cluster-none']);
-  return { title: `worker CPU per request, ${label} (µs, all runs)`, cells, target: `<= 1.03x SCHED_NONE: ${verdict(ratio === null ? null : ratio <= 1.03, ratio)}` };
+  return {
+    title: `worker CPU per request, ${label} (µs, all runs)`,
+    cells,
+    target: `<= 1.03x SCHED_NONE: ${verdict(ratio === null ? null : ratio <= 1.03, ratio)}`,
+  };
 }
 
 function spreadText(summary: ThroughputSummary, mode: ConnectionMode): string {
@@ -88,7 +111,10 @@ function swapCell(measurement: SwapMeasurement | undefined, notes: Footnotes, mi
   if (!measurement) return missing ? { text: `n/a ${notes.mark(missing)}`, value: null } : undefined;
   if (measurement.failure !== null) return { text: `n/a ${notes.mark(measurement.failure)}`, value: null };
   const total = measurement.ok + measurement.failed;
-  return { text: `${measurement.failed} of ${integer.format(total)} failed, ${measurement.medianDurationSeconds.toFixed(2)} s`, value: measurement.medianDurationSeconds };
+  return {
+    text: `${measurement.failed} of ${integer.format(total)} failed, ${measurement.medianDurationSeconds.toFixed(2)} s`,
+    value: measurement.medianDurationSeconds,
+  };
 }
 
 function zeroFailedTarget(measurement: SwapMeasurement | undefined): string {
@@ -118,23 +144,41 @@ function memoryRow(readings: readonly MemoryReading[], workers: number): Row {
 }
 
 export function buildRows(results: BenchResults, notes: Footnotes): Row[] {
-  const rows: Row[] = [...throughputRows(results.throughput, 'keep-alive', results.settings.rounds), ...throughputRows(results.throughput, 'close', results.settings.rounds)];
+  const rows: Row[] = [
+    ...throughputRows(results.throughput, 'keep-alive', results.settings.rounds),
+    ...throughputRows(results.throughput, 'close', results.settings.rounds),
+  ];
   const swaps = results.swaps;
   const hup = swaps['appd HUP'];
   rows.push({
     title: `reload under load (${results.settings.swaps} reloads; appd: kill -HUP)`,
-    cells: { appd: swapCell(hup, notes, results.notes['appd HUP']), pm2: swapCell(swaps['pm2 reload'], notes, results.notes['pm2 reload']), gunicorn: swapCell(swaps['gunicorn HUP'], notes, results.notes['gunicorn HUP']) },
+    cells: {
+      appd: swapCell(hup, notes, results.notes['appd HUP']),
+      pm2: swapCell(swaps['pm2 reload'], notes, results.notes['pm2 reload']),
+      gunicorn: swapCell(swaps['gunicorn HUP'], notes, results.notes['gunicorn HUP']),
+    },
     target: zeroFailedTarget(hup),
   });
   const appctlReload = swaps['appd appctl reload'];
-  rows.push({ title: 'reload under load (appd: appctl reload)', cells: { appd: swapCell(appctlReload, notes, results.notes['appd appctl reload']) }, target: zeroFailedTarget(appctlReload) });
+  rows.push({
+    title: 'reload under load (appd: appctl reload)',
+    cells: { appd: swapCell(appctlReload, notes, results.notes['appd appctl reload']) },
+    target: zeroFailedTarget(appctlReload),
+  });
   const upgrade = swaps['appd appctl upgrade'];
   rows.push({
     title: 'upgrade under load (appd: appctl upgrade; PM2: pm2 update)',
-    cells: { appd: swapCell(upgrade, notes, results.notes['appd appctl upgrade']), pm2: swapCell(swaps['pm2 update'], notes, results.notes['pm2 update']) },
+    cells: {
+      appd: swapCell(upgrade, notes, results.notes['appd appctl upgrade']),
+      pm2: swapCell(swaps['pm2 update'], notes, results.notes['pm2 update']),
+    },
     target: zeroFailedTarget(upgrade),
   });
-  const status = { appd: timingCell(results.status?.appd, notes), node: timingCell(results.status?.bareNode, notes), pm2: timingCell(results.status?.pm2, notes) };
+  const status = {
+    appd: timingCell(results.status?.appd, notes),
+    node: timingCell(results.status?.bareNode, notes),
+    pm2: timingCell(results.status?.pm2, notes),
+  };
   const statusRatio = ratioOf(status.appd, status.node);
   const pm2Ratio = ratioOf(status.appd, status.pm2);
   rows.push({
@@ -151,7 +195,11 @@ export function buildRows(results: BenchResults, notes: Footnotes): Row[] {
     cells: spawnCells,
     target: `<= 1.10x bare node: ${verdict(spawnRatio === null ? null : spawnRatio <= 1.1, spawnRatio)}`,
   });
-  rows.push({ title: 'scale +4 until ready, best of 2 (appctl scale +4; pm2 scale +4)', cells: { appd: timingCell(results.scale?.appd, notes), pm2: timingCell(results.scale?.pm2, notes) }, target: '' });
+  rows.push({
+    title: 'scale +4 until ready, best of 2 (appctl scale +4; pm2 scale +4)',
+    cells: { appd: timingCell(results.scale?.appd, notes), pm2: timingCell(results.scale?.pm2, notes) },
+    target: '',
+  });
   rows.push(...adminListenerRows(results));
   return rows;
 }
@@ -159,17 +207,36 @@ export function buildRows(results: BenchResults, notes: Footnotes): Row[] {
 function adminListenerRows(results: BenchResults): Row[] {
   const admin = results.adminListener;
   const missing = results.notes['admin listener'];
-  if (!admin) return missing ? [{ title: 'admin listener scraped every second', cells: { appd: { text: `n/a (${missing})`, value: null } }, target: 'not measured' }] : [];
+  if (!admin)
+    return missing
+      ? [
+          {
+            title: 'admin listener scraped every second',
+            cells: { appd: { text: `n/a (${missing})`, value: null } },
+            target: 'not measured',
+          },
+        ]
+      : [];
   const failures = admin.scrapeFailures === 0 ? '' : `, ${admin.scrapeFailures} failed`;
   return [
     {
       title: `app throughput, keep-alive, while /metrics, /readyz and /livez are scraped every second (req/s, median of ${admin.rounds})`,
-      cells: { appd: { text: `${integer.format(admin.scrapedRequestsPerSecond)} vs ${integer.format(admin.quietRequestsPerSecond)} unscraped (${admin.scrapes} scrapes${failures}, ${admin.medianScrapeMs} ms each, /metrics ${integer.format(admin.metricsBytes)} B)`, value: admin.scrapedRequestsPerSecond } },
+      cells: {
+        appd: {
+          text: `${integer.format(admin.scrapedRequestsPerSecond)} vs ${integer.format(admin.quietRequestsPerSecond)} unscraped (${admin.scrapes} scrapes${failures}, ${admin.medianScrapeMs} ms each, /metrics ${integer.format(admin.metricsBytes)} B)`,
+          value: admin.scrapedRequestsPerSecond,
+        },
+      },
       target: `>= 0.95x unscraped: ${verdict(admin.throughputRatio >= 0.95, admin.throughputRatio)}`,
     },
     {
       title: 'master CPU under that load, scraped (unscraped) (% of one core)',
-      cells: { appd: { text: `${admin.scrapedMasterCorePercent.toFixed(1)}% (${admin.quietMasterCorePercent.toFixed(1)}%)`, value: admin.scrapedMasterCorePercent } },
+      cells: {
+        appd: {
+          text: `${admin.scrapedMasterCorePercent.toFixed(1)}% (${admin.quietMasterCorePercent.toFixed(1)}%)`,
+          value: admin.scrapedMasterCorePercent,
+        },
+      },
       target: `< 10% of a core: ${verdict(admin.scrapedMasterCorePercent < 10, null, `${admin.scrapedMasterCorePercent.toFixed(1)}%`)}`,
     },
   ];
@@ -178,7 +245,9 @@ function adminListenerRows(results: BenchResults): Row[] {
 function busyStarts(results: BenchResults): string {
   const runs = results.throughputRuns;
   const busy = runs.filter((run) => run.gate.proceededLoaded).length;
-  return runs.length === 0 ? 'no throughput runs' : `${busy} of ${runs.length} throughput runs started on a busy machine after the wait ran out`;
+  return runs.length === 0
+    ? 'no throughput runs'
+    : `${busy} of ${runs.length} throughput runs started on a busy machine after the wait ran out`;
 }
 
 export function renderTable(results: BenchResults): string {
@@ -200,7 +269,7 @@ export function renderTable(results: BenchResults): string {
   const load = results.load;
   lines.push(
     '',
-    '(N.NNx) = appd\'s value divided by that column\'s, measured in the same run.',
+    "(N.NNx) = appd's value divided by that column's, measured in the same run.",
     `Machine: ${machine.cores} cores, ${machine.cpuModel}, ${machine.memoryGiB} GiB, Linux ${machine.kernel}, Node ${machine.node}; ${machine.date}.`,
     `Load: 1-minute load ${load.atStart} at start, ${load.atEnd} at the end; ${load.waitedSeconds} s spent waiting for a quiet machine ` +
       `(load < ${results.settings.loadLimit} or 2 s below ${results.settings.idleCores} busy cores), ${busyStarts(results)}; ` +

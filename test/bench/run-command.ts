@@ -48,6 +48,9 @@ export function runCommand(command: string, args: readonly string[], options: Co
 
 /** The last non-empty line of a failed command's output, for a one-line note. */
 export function lastLine(result: CommandResult): string {
-  const lines = `${result.stderr}\n${result.stdout}`.split('\n').map((line) => line.trim()).filter(Boolean);
+  const lines = `${result.stderr}\n${result.stdout}`
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean);
   return lines.at(-1) ?? `exit ${result.code ?? result.signal}`;
 }

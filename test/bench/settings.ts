@@ -56,7 +56,10 @@ export type Section = (typeof SECTIONS)[number];
 
 function sectionsFrom(text: string | undefined): Section[] {
   if (!text) return [...SECTIONS];
-  const chosen = text.split(',').map((item) => item.trim()).filter(Boolean);
+  const chosen = text
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
   const unknown = chosen.filter((item) => !(SECTIONS as readonly string[]).includes(item));
   if (unknown.length > 0) throw new Error(`BENCH_SECTIONS: unknown ${unknown.join(', ')} (known: ${SECTIONS.join(', ')})`);
   return chosen as Section[];
@@ -65,7 +68,10 @@ function sectionsFrom(text: string | undefined): Section[] {
 function contendersFrom(text: string | undefined): ContenderKey[] {
   const all = Object.keys(CONTENDER_LABELS) as ContenderKey[];
   if (!text) return all;
-  const chosen = text.split(',').map((item) => item.trim()).filter(Boolean);
+  const chosen = text
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
   const unknown = chosen.filter((item) => !all.includes(item as ContenderKey));
   if (unknown.length > 0) throw new Error(`BENCH_CONTENDERS: unknown ${unknown.join(', ')} (known: ${all.join(', ')})`);
   return chosen as ContenderKey[];
@@ -74,7 +80,8 @@ function contendersFrom(text: string | undefined): ContenderKey[] {
 export function readSettings(): BenchSettings {
   const scratch = resolve(process.env.BENCH_SCRATCH || join(tmpdir(), 'appd-bench'));
   const inside = relative(PROJECT_ROOT, scratch);
-  if (!inside.startsWith('..') && !isAbsolute(inside)) throw new Error(`BENCH_SCRATCH=${scratch} is inside the repository; choose a directory outside it`);
+  if (!inside.startsWith('..') && !isAbsolute(inside))
+    throw new Error(`BENCH_SCRATCH=${scratch} is inside the repository; choose a directory outside it`);
   return {
     scratch,
     outputFile: resolve(PROJECT_ROOT, process.env.BENCH_OUTPUT || 'bench-results.json'),

@@ -10,7 +10,10 @@ export function median(values: readonly number[]): number {
 /** Averages lists position by position (busiest worker first in each), e.g. connections per worker over runs. */
 export function averageByPosition(lists: readonly (readonly number[])[]): number[] {
   const width = Math.max(0, ...lists.map((list) => list.length));
-  return Array.from({ length: width }, (_unused, index) => lists.reduce((sum, list) => sum + (list[index] ?? 0), 0) / Math.max(1, lists.length));
+  return Array.from(
+    { length: width },
+    (_unused, index) => lists.reduce((sum, list) => sum + (list[index] ?? 0), 0) / Math.max(1, lists.length),
+  );
 }
 
 export function sum(values: readonly number[]): number {

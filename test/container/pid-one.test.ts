@@ -43,7 +43,10 @@ test.serial('as PID 1, appd stops gracefully on TERM and warns that orphans will
 });
 
 test.serial('under tini as PID 1 the orphan is reaped, and TERM still reaches appd', async (t) => {
-  const daemon = await startDaemon(t, { args: [fixture('orphan-app.mjs'), '-w', '1', '-b', '127.0.0.1:0'], wrapper: [...NEW_PID_NAMESPACE, 'tini', '--'] });
+  const daemon = await startDaemon(t, {
+    args: [fixture('orphan-app.mjs'), '-w', '1', '-b', '127.0.0.1:0'],
+    wrapper: [...NEW_PID_NAMESPACE, 'tini', '--'],
+  });
   t.notRegex(daemon.output, /appd runs as PID 1/);
   const master = await masterPid(daemon);
   const tini = readStat(master)?.ppid ?? -1;
@@ -51,7 +54,9 @@ test.serial('under tini as PID 1 the orphan is reaped, and TERM still reaches ap
   const before = new Set(allPids());
   t.regex((await get(`${daemon.url}/orphan`)).body, /orphaned/);
   await sleep(800); // the orphan's sleep 0.2 is long over
-  const leftovers = allPids().filter((pid) => !before.has(pid) && readStat(pid)?.state === 'Z' && [master, tini].includes(readStat(pid)?.ppid ?? -1));
+  const leftovers = allPids().filter(
+    (pid) => !before.has(pid) && readStat(pid)?.state === 'Z' && [master, tini].includes(readStat(pid)?.ppid ?? -1),
+  );
   t.deepEqual(leftovers, [], 'tini reaped the orphan');
 
   process.kill(tini, 'SIGTERM'); // what docker stop and the kubelet send: tini forwards it

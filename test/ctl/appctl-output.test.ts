@@ -20,8 +20,11 @@ function count(text: string, part: string): number {
   return text.split(part).length - 1;
 }
 
-test('a reload prints its result once; a failed one its error once, with the app\'s frames and not appd\'s', async (t) => {
-  const daemon = await startDaemon(t, { args: ['app.mjs:createApp()', '-w', '1', '-b', '127.0.0.1:0', '--boot-timeout', '20'], files: { 'app.mjs': FACTORY_APP } });
+test("a reload prints its result once; a failed one its error once, with the app's frames and not appd's", async (t) => {
+  const daemon = await startDaemon(t, {
+    args: ['app.mjs:createApp()', '-w', '1', '-b', '127.0.0.1:0', '--boot-timeout', '20'],
+    files: { 'app.mjs': FACTORY_APP },
+  });
   const run = (...args: string[]) => appctl(args, { runtimeDirectory: daemon.directory, timeoutMs: 90_000 });
   const reload = await run('reload');
   t.is(reload.code, 0, reload.stderr);
@@ -33,8 +36,8 @@ test('a reload prints its result once; a failed one its error once, with the app
   t.is(failed.code, 1);
   const everything = failed.stdout + failed.stderr;
   t.is(count(failed.stdout, 'Error: database unreachable'), 1, everything);
-  t.is(count(everything, `at createApp (file://${join(daemon.directory, 'app.mjs')}`), 1, 'the app\'s own frame, once');
-  t.notRegex(everything, /dist\/daemon|node:internal/, 'no frame of appd\'s loader or of Node\'s');
+  t.is(count(everything, `at createApp (file://${join(daemon.directory, 'app.mjs')}`), 1, "the app's own frame, once");
+  t.notRegex(everything, /dist\/daemon|node:internal/, "no frame of appd's loader or of Node's");
   // Scripts reading stderr get the headline, not the stack a second time.
   t.regex(failed.stderr, /^appctl: reload of pool web rolled back: .*database unreachable\n$/);
   t.regex(failed.stdout, /generation 2 keeps serving with 1 worker$/m);
@@ -44,7 +47,7 @@ test('a reload prints its result once; a failed one its error once, with the app
   t.regex(scaled.stdout, /^pool web has 1 ready worker$/m);
 });
 
-test('a mistyped command or option: one line in appctl\'s style, exit 2', async (t) => {
+test("a mistyped command or option: one line in appctl's style, exit 2", async (t) => {
   const daemon = await startDaemon(t, { args: ['app.mjs:createApp()', '-w', '1', '-b', '127.0.0.1:0'], files: { 'app.mjs': FACTORY_APP } });
   const typo = await appctl(['stauts'], { runtimeDirectory: daemon.directory });
   t.is(typo.code, 2);

@@ -26,7 +26,12 @@ for (const command of ['ping', 'status', 'config'] as const) {
     await startFake(t, socket);
     const result = await appctl([command], { runtimeDirectory: directory, env: { APPD_SOCKET: socket } });
     t.is(result.code, 1, result.stderr);
-    t.regex(result.stderr, new RegExp(`^appctl: the daemon answered ${command} with no data, not .*: is it an appd of another version\\? Use the appctl installed with the daemon\\n$`));
+    t.regex(
+      result.stderr,
+      new RegExp(
+        `^appctl: the daemon answered ${command} with no data, not .*: is it an appd of another version\\? Use the appctl installed with the daemon\\n$`,
+      ),
+    );
     t.notRegex(result.stderr, /TypeError|\n\s+at /, 'no stack');
     // The fake's progress line may show; nothing that reads as an answer.
     t.notRegex(result.stdout, /pong|pid|Setting/i);
@@ -40,12 +45,19 @@ export default (request, response) => response.end('ok');
 `;
 
 test('appctl logs -l 100 over long lines: the lines that fit, and a note saying how many were left out', async (t) => {
-  const daemon = await startDaemon(t, { args: ['app.mjs', '-w', '1', '-b', '127.0.0.1:0'], files: { 'app.mjs': LONG_LINES_APP }, timeoutMs: 60_000 });
+  const daemon = await startDaemon(t, {
+    args: ['app.mjs', '-w', '1', '-b', '127.0.0.1:0'],
+    files: { 'app.mjs': LONG_LINES_APP },
+    timeoutMs: 60_000,
+  });
   await daemon.waitForLog(/\[web\.0 g1 stderr\] long 99 /, 30_000);
   const result = await appctl(['logs', '-l', '100'], { runtimeDirectory: daemon.directory });
   t.is(result.code, 0, result.stderr);
   const printed = result.stdout.split('\n').filter(Boolean);
-  const note = /(\d+) older line\(s\) of the last 100 left out: at most 512 KB of recent log text is sent at once \(the log file has every line\)/.exec(printed[0] ?? '');
+  const note =
+    /(\d+) older line\(s\) of the last 100 left out: at most 512 KB of recent log text is sent at once \(the log file has every line\)/.exec(
+      printed[0] ?? '',
+    );
   t.truthy(note, `the first line is the note: ${printed[0]?.slice(0, 200)}`);
   const leftOut = Number(note?.[1]);
   t.true(leftOut > 0);
@@ -62,13 +74,18 @@ const CLOSE_AT_ONCE_SERVER = `require('node:net').createServer((socket) => socke
 test('appctl -n NAME against a socket that accepts and closes at once (a master out of file descriptors) says so, not "stale"', async (t) => {
   const directory = tempDirectory(t);
   mkdirSync(join(directory, 'appd'), { mode: 0o700 });
-  const child = spawn(process.execPath, ['-e', CLOSE_AT_ONCE_SERVER, join(directory, 'appd', 'x.sock')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['-e', CLOSE_AT_ONCE_SERVER, join(directory, 'appd', 'x.sock')], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   t.teardown(() => killQuietly(child.pid ?? -1));
   let output = '';
   child.stdout.setEncoding('utf8').on('data', (text: string) => (output += text));
   await waitFor('the stand-in to listen', () => output.includes('listening'), 15_000);
   const result = await appctl(['-n', 'x', 'ping'], { runtimeDirectory: directory });
   t.is(result.code, 1, result.stderr);
-  t.regex(result.stderr, /^appctl: the daemon at .*x\.sock accepted the connection and closed it before saying hello: it may be out of file descriptors \(ulimit -n; see its log\), stopping, or crashed\n$/);
+  t.regex(
+    result.stderr,
+    /^appctl: the daemon at .*x\.sock accepted the connection and closed it before saying hello: it may be out of file descriptors \(ulimit -n; see its log\), stopping, or crashed\n$/,
+  );
   t.notRegex(result.stderr, /stale/);
 });

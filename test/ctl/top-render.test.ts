@@ -18,20 +18,62 @@ const DAEMON = { name: 'shop', pid: 100, version: '0.1.0', node: 'v20.0.0' };
 
 function worker(slot: number, pid: number, fields: Partial<WorkerStatus> = {}): WorkerStatus {
   return {
-    tag: `web.${slot} g1`, pool: 'web', slot, generation: 1, pid, state: 'ready', uptimeMs: 5000, bootMs: 50, requests: 0, inFlight: 0,
-    connections: 0, loopDelayP50Ms: 0.1, loopDelayP99Ms: 1.5, heapUsedBytes: 5e6, proxyRejected: 0, statsAgeMs: 0, rssBytes: 60e6, cpuPercent: 1.5,
-    restarts: 0, stopReason: null, ...fields,
+    tag: `web.${slot} g1`,
+    pool: 'web',
+    slot,
+    generation: 1,
+    pid,
+    state: 'ready',
+    uptimeMs: 5000,
+    bootMs: 50,
+    requests: 0,
+    inFlight: 0,
+    connections: 0,
+    loopDelayP50Ms: 0.1,
+    loopDelayP99Ms: 1.5,
+    heapUsedBytes: 5e6,
+    proxyRejected: 0,
+    statsAgeMs: 0,
+    rssBytes: 60e6,
+    cpuPercent: 1.5,
+    restarts: 0,
+    stopReason: null,
+    ...fields,
   };
 }
 
 function snapshot(workers: readonly WorkerStatus[], pool: Partial<PoolStatus> = {}): StatusSnapshot {
   return {
-    format: STATUS_FORMAT, name: 'shop', version: '0.1.0', node: 'v20.0.0',
-    master: { pid: 100, phase: 'running', startedAt: '', uptimeMs: 60_000, rssBytes: 50e6, cpuPercent: 0.5, controlSocket: '/s', listeners: ['http://127.0.0.1:8000'], configFile: null },
-    pools: [{
-      name: 'web', kind: 'http', desired: workers.length, ready: workers.length, generation: 1, reloading: false, stopped: false, restarts: 0,
-      slots: workers.map((each) => ({ slot: each.slot, state: 'running', restarts: 0, failures: 0, lastExit: null })), workers, ...pool,
-    }],
+    format: STATUS_FORMAT,
+    name: 'shop',
+    version: '0.1.0',
+    node: 'v20.0.0',
+    master: {
+      pid: 100,
+      phase: 'running',
+      startedAt: '',
+      uptimeMs: 60_000,
+      rssBytes: 50e6,
+      cpuPercent: 0.5,
+      controlSocket: '/s',
+      listeners: ['http://127.0.0.1:8000'],
+      configFile: null,
+    },
+    pools: [
+      {
+        name: 'web',
+        kind: 'http',
+        desired: workers.length,
+        ready: workers.length,
+        generation: 1,
+        reloading: false,
+        stopped: false,
+        restarts: 0,
+        slots: workers.map((each) => ({ slot: each.slot, state: 'running', restarts: 0, failures: 0, lastExit: null })),
+        workers,
+        ...pool,
+      },
+    ],
   };
 }
 
@@ -52,11 +94,13 @@ test('sparklines scale from zero, gaps stay blank, ASCII without UTF-8', (t) => 
 function rssChart(totals: readonly number[]): string {
   const model = new TopModel(DAEMON);
   totals.forEach((total, index) => model.update(snapshot([worker(0, 200, { rssBytes: total - 50e6 })]), 1000 * (index + 1)));
-  const line = renderDashboard(model, { width: 80, height: 24 }, plainPainter(true), 1000 * totals.length).find((each) => each.startsWith('req/s')) ?? '';
+  const line =
+    renderDashboard(model, { width: 80, height: 24 }, plainPainter(true), 1000 * totals.length).find((each) => each.startsWith('req/s')) ??
+    '';
   return (/ rss +([▁▂▃▄▅▆▇█]+) +\S+ *$/.exec(line)?.[1] ?? `no rss chart in: ${line}`).trim();
 }
 
-test('top\'s RSS chart starts at zero: 344 MB then 345 MB is flat, a 20% rise a step, not a wall from the bottom', (t) => {
+test("top's RSS chart starts at zero: 344 MB then 345 MB is flat, a 20% rise a step, not a wall from the bottom", (t) => {
   const flat = rssChart([...Array.from({ length: 10 }, () => 344 * 2 ** 20), ...Array.from({ length: 10 }, () => 345 * 2 ** 20)]);
   t.is(new Set(flat).size, 1, `a 0.3% change draws no ramp: ${flat}`);
   const rise = rssChart([...Array.from({ length: 10 }, () => 300e6), ...Array.from({ length: 10 }, () => 360e6)]);
@@ -83,15 +127,26 @@ test('narrow terminals drop the least important columns; the flexible column tak
   ];
   t.deepEqual(layoutTable(columns, ['web'], 80).widths, [4, 20, 30]);
   t.deepEqual(layoutTable(columns, ['web'], 40).widths, [4, 20, 10]);
-  t.deepEqual(layoutTable(columns, ['web'], 30).columns.map((column) => column.header), ['NAME', 'DETAIL']);
-  t.deepEqual(layoutTable(columns, ['web'], 12).columns.map((column) => column.header), ['NAME']);
+  t.deepEqual(
+    layoutTable(columns, ['web'], 30).columns.map((column) => column.header),
+    ['NAME', 'DETAIL'],
+  );
+  t.deepEqual(
+    layoutTable(columns, ['web'], 12).columns.map((column) => column.header),
+    ['NAME'],
+  );
 });
 
 test('every frame is exactly the terminal size, from 40x10 to 200x60, with 16 workers and colours', (t) => {
   const model = new TopModel(DAEMON);
   model.update(snapshot(Array.from({ length: 16 }, (_unused, slot) => worker(slot, 200 + slot))), 1000);
   model.addLogs([{ time: 0, source: 'web.3 g1', pid: 203, level: 'stdout', text: 'a {brace} and \u001b[31mred\u001b[0m\ttab' }], false);
-  for (const [width, height] of [[40, 10], [80, 24], [100, 30], [200, 60]] as const) {
+  for (const [width, height] of [
+    [40, 10],
+    [80, 24],
+    [100, 30],
+    [200, 60],
+  ] as const) {
     for (const painter of [tagPainter(true, true), tagPainter(false, false)]) {
       const lines = renderDashboard(model, { width, height }, painter, 2000).map(visible);
       t.is(lines.length, height, `${width}x${height}`);
@@ -112,10 +167,18 @@ test('at 40x10 with more workers than rows, the workers header is whole column n
     t.truthy(match, `a note at the right end: "${header}"`);
     const names = (match?.[1] ?? '').split(/ +/);
     const known = ['WORKER', 'PID', 'STATE', 'UP', 'REQ/S', 'ACT', 'LOOP', 'RSS', 'CPU%', 'RST', 'TREND'];
-    t.deepEqual(names.filter((name) => !known.includes(name)), [], `whole headers only: "${header}"`);
+    t.deepEqual(
+      names.filter((name) => !known.includes(name)),
+      [],
+      `whole headers only: "${header}"`,
+    );
     // Each row has exactly the columns its header names.
     const row = lines.find((line) => /web\.\d g1/.test(line)) ?? '';
-    const cells = row.replace(/^[> ] /, '').replace(/(web\.\d) (g1)/, '$1_$2').trim().split(/ +/);
+    const cells = row
+      .replace(/^[> ] /, '')
+      .replace(/(web\.\d) (g1)/, '$1_$2')
+      .trim()
+      .split(/ +/);
     t.is(cells.length, names.length, `"${header}" over "${row}"`);
   }
 });
@@ -134,7 +197,13 @@ test('the workers table scrolls to the selection; a replaced worker keeps the se
 test('the log pane shows the selected worker or pool: its output and what the master says of it', (t) => {
   const model = new TopModel(DAEMON);
   model.update(snapshot([worker(0, 200), worker(1, 201)]), 1000);
-  const line = (source: string, pid: number, text: string): LogLineMessage => ({ time: 0, source, pid, level: source === 'master' ? 'info' : 'stdout', text });
+  const line = (source: string, pid: number, text: string): LogLineMessage => ({
+    time: 0,
+    source,
+    pid,
+    level: source === 'master' ? 'info' : 'stdout',
+    text,
+  });
   const lines = [
     line('master', 100, 'scaling pool web from 1 to 2 workers'),
     line('web.0 g1', 200, 'zero says hi'),
@@ -147,10 +216,23 @@ test('the log pane shows the selected worker or pool: its output and what the ma
   t.deepEqual(texts(2), ['one says hi', 'worker web.1 g1 (pid 201) ready in 50ms']);
 
   // The daemon's note of lines it left out goes to the pane's title, not into the flood it reports.
-  model.addLogs([line('web.1 g1', 201, 'flood'), { time: 5000, source: 'master', pid: 100, level: 'warning', text: omittedLinesText(4800, 200) }], false);
-  t.deepEqual(model.logs.map((each) => each.text), ['flood']);
-  t.regex(renderDashboard(model, { width: 80, height: 24 }, plainPainter(true), 6000).join('\n'), /── logs: web\.1 g1 pid 201 ─ sampled: 4800 lines\/s left out ─/);
-  t.notRegex(renderDashboard(model, { width: 80, height: 24 }, plainPainter(true), 9000).join('\n'), /sampled/, 'only while the daemon keeps saying so');
+  model.addLogs(
+    [line('web.1 g1', 201, 'flood'), { time: 5000, source: 'master', pid: 100, level: 'warning', text: omittedLinesText(4800, 200) }],
+    false,
+  );
+  t.deepEqual(
+    model.logs.map((each) => each.text),
+    ['flood'],
+  );
+  t.regex(
+    renderDashboard(model, { width: 80, height: 24 }, plainPainter(true), 6000).join('\n'),
+    /── logs: web\.1 g1 pid 201 ─ sampled: 4800 lines\/s left out ─/,
+  );
+  t.notRegex(
+    renderDashboard(model, { width: 80, height: 24 }, plainPainter(true), 9000).join('\n'),
+    /sampled/,
+    'only while the daemon keeps saying so',
+  );
 });
 
 test('plain frames carry no tags; every key command is bound once, and keys are not bound twice', (t) => {

@@ -37,10 +37,23 @@ test('an export that is not a handler: exit 4 saying what it is', async (t) => {
   t.regex(stderr, /export "settings" of app\.mjs is an object with keys port, not a request listener/);
 });
 
-test('a factory that always throws: exit 3 after boot-timeout with the app\'s error', async (t) => {
-  const { daemon, code, stderr } = await failingStart(t, [`${fixture('factory-throws.mjs')}:createApp()`, '-w', '2', '-b', '127.0.0.1:0', '--boot-timeout', '5', '-p', 'app.pid']);
+test("a factory that always throws: exit 3 after boot-timeout with the app's error", async (t) => {
+  const { daemon, code, stderr } = await failingStart(t, [
+    `${fixture('factory-throws.mjs')}:createApp()`,
+    '-w',
+    '2',
+    '-b',
+    '127.0.0.1:0',
+    '--boot-timeout',
+    '5',
+    '-p',
+    'app.pid',
+  ]);
   t.is(code, 3);
-  t.regex(stderr, /appd: no worker became ready within boot-timeout \(5s\): .*createApp.*failed: Error: database unreachable: connect ECONNREFUSED/);
+  t.regex(
+    stderr,
+    /appd: no worker became ready within boot-timeout \(5s\): .*createApp.*failed: Error: database unreachable: connect ECONNREFUSED/,
+  );
   t.false(existsSync(join(daemon.directory, 'app.pid')));
   t.deepEqual(daemon.descendants(), []);
 });
@@ -52,7 +65,10 @@ test('a port in use: exit 2 naming the address', async (t) => {
   const port = (holder.address() as net.AddressInfo).port;
   const { code, stderr } = await failingStart(t, [fixture('pid-app.mjs'), '-b', `127.0.0.1:${port}`]);
   t.is(code, 2);
-  t.is(stderr.trim().split('\n').at(-1), `appd: cannot listen on 127.0.0.1:${port}: address already in use (another process listens there) [EADDRINUSE]`);
+  t.is(
+    stderr.trim().split('\n').at(-1),
+    `appd: cannot listen on 127.0.0.1:${port}: address already in use (another process listens there) [EADDRINUSE]`,
+  );
 });
 
 test('a unix path that is a regular file, or in a missing directory: exit 2, the file is untouched', async (t) => {

@@ -18,8 +18,14 @@ interface Checked {
 
 /** appd --check-config ARGS in `directory`, without the suite's APPD_CMD_ARGS or PORT. */
 function check(directory: string, args: readonly string[], appd = APPD): Promise<Checked> {
-  const environment = Object.fromEntries(Object.entries(process.env).filter(([name]) => !['APPD_CMD_ARGS', 'PORT', 'WEB_CONCURRENCY'].includes(name)));
-  const child = spawn(process.execPath, [appd, '--check-config', ...args], { cwd: directory, env: environment, stdio: ['ignore', 'pipe', 'pipe'] });
+  const environment = Object.fromEntries(
+    Object.entries(process.env).filter(([name]) => !['APPD_CMD_ARGS', 'PORT', 'WEB_CONCURRENCY'].includes(name)),
+  );
+  const child = spawn(process.execPath, [appd, '--check-config', ...args], {
+    cwd: directory,
+    env: environment,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
@@ -27,7 +33,8 @@ function check(directory: string, args: readonly string[], appd = APPD): Promise
   return new Promise((settle) => child.on('close', (code) => settle({ code, stdout, stderr })));
 }
 
-const SCRIPT = "import http from 'node:http';\nhttp.createServer((request, response) => response.end('ok')).listen(process.env.PORT ?? 3000);\n";
+const SCRIPT =
+  "import http from 'node:http';\nhttp.createServer((request, response) => response.end('ok')).listen(process.env.PORT ?? 3000);\n";
 
 test('an app module with a syntax error, a missing one, a bad export: exit 4 with the error a worker would give', async (t) => {
   const directory = tempDirectory(t);
@@ -59,7 +66,10 @@ test('a factory that throws: exit 3 with its error; a good app: exit 0 saying wh
 
 test('an app that keeps the event loop busy or starts timers is checked and leaves no process', async (t) => {
   const directory = tempDirectory(t);
-  writeFileSync(join(directory, 'app.mjs'), `import { writeFileSync } from 'node:fs';\nwriteFileSync('check.pid', String(process.pid));\nsetInterval(() => {}, 1000);\nexport default (request, response) => response.end();\n`);
+  writeFileSync(
+    join(directory, 'app.mjs'),
+    `import { writeFileSync } from 'node:fs';\nwriteFileSync('check.pid', String(process.pid));\nsetInterval(() => {}, 1000);\nexport default (request, response) => response.end();\n`,
+  );
   const result = await check(directory, ['app.mjs', '-b', '127.0.0.1:0']);
   t.is(result.code, 0, result.stderr);
   const pid = Number(readFileSync(join(directory, 'check.pid'), 'utf8'));
@@ -84,7 +94,11 @@ test('a script: checked up to its listen() (PORT set to the bound port), or exit
   t.regex(broken.stderr, /^appd: script .*broken\.mjs failed: Error \[ERR_MODULE_NOT_FOUND\]: Cannot find module .*missing-module\.mjs/);
   const quiet = await check(directory, ['--script', './quiet.mjs', '-b', '127.0.0.1:0']);
   t.is(quiet.code, 3);
-  t.regex(quiet.stderr, /^appd: script .*quiet\.mjs exited with code 0 before it called listen\(\):\n {2}nothing to serve$/m, 'its output indented under appd\'s line');
+  t.regex(
+    quiet.stderr,
+    /^appd: script .*quiet\.mjs exited with code 0 before it called listen\(\):\n {2}nothing to serve$/m,
+    "its output indented under appd's line",
+  );
 });
 
 test('pools: each HTTP pool checked in its own directory (chdir), the failing one named', async (t) => {
@@ -104,7 +118,10 @@ test('pools: each HTTP pool checked in its own directory (chdir), the failing on
   const good = await check(directory, []);
   t.is(good.code, 0, good.stderr);
   // Paths from a config file are shown as they were resolved: against chdir, itself relative to the file.
-  t.regex(good.stdout, /pool web: app \/.*\/site\/app\.mjs loads: a request handler\n {2}pool api: app \/.*\/site\/api\.mjs loads: a request handler\n$/);
+  t.regex(
+    good.stdout,
+    /pool web: app \/.*\/site\/app\.mjs loads: a request handler\n {2}pool api: app \/.*\/site\/api\.mjs loads: a request handler\n$/,
+  );
 });
 
 testAsNobody('as the worker user: an app nobody may read fails the check (exit 4) as the worker would', async (t) => {
@@ -114,7 +131,10 @@ testAsNobody('as the worker user: an app nobody may read fails the check (exit 4
   // tempDirectory is 0700 and root's: the master (root) reads the app, the worker user cannot.
   const refused = await check(directory, ['app.mjs', '-b', '127.0.0.1:0', '--user', 'nobody'], appd);
   t.is(refused.code, 4, refused.stderr);
-  t.is(refused.stderr, `appd: cannot read app module ${join(directory, 'app.mjs')} as uid ${NOBODY}: permission denied (check --user and the directory modes)\n`);
+  t.is(
+    refused.stderr,
+    `appd: cannot read app module ${join(directory, 'app.mjs')} as uid ${NOBODY}: permission denied (check --user and the directory modes)\n`,
+  );
   chmodSync(directory, 0o755);
   const allowed = await check(directory, ['app.mjs', '-b', '127.0.0.1:0', '--user', 'nobody'], appd);
   t.is(allowed.code, 0, allowed.stderr);

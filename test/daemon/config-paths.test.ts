@@ -12,7 +12,8 @@ import { get } from '../helpers/http.js';
 const APP = (label: string) => `export default (request, response) => response.end(${JSON.stringify(`${label}\n`)});\n`;
 
 test('cd elsewhere; appd -c shop/appd.config.mjs: app, pidfile, access log and unix socket are found next to the config file', async (t) => {
-  const config = "export default { app: './app.mjs', bind: ['127.0.0.1:0', 'unix:run/web.sock'], pidfile: 'run/shop.pid', accessLogfile: 'logs/access.log' };\n";
+  const config =
+    "export default { app: './app.mjs', bind: ['127.0.0.1:0', 'unix:run/web.sock'], pidfile: 'run/shop.pid', accessLogfile: 'logs/access.log' };\n";
   const daemon = await startDaemon(t, {
     args: ['-c', 'shop/appd.config.mjs'],
     files: { 'shop/appd.config.mjs': config, 'shop/app.mjs': APP('shop'), 'shop/run/.keep': '', 'shop/logs/.keep': '' },
@@ -22,7 +23,10 @@ test('cd elsewhere; appd -c shop/appd.config.mjs: app, pidfile, access log and u
   t.is(readFileSync(join(shop, 'run/shop.pid'), 'utf8'), `${daemon.pid}\n`);
   t.true(existsSync(join(shop, 'run/web.sock')), 'the unix socket next to the config file');
   t.regex(daemon.output, new RegExp(`Pool web: app ${shop}/app\\.mjs`));
-  const printed = JSON.parse((await appctl(['config', '--json'], { runtimeDirectory: daemon.directory })).stdout) as Record<string, { value: unknown; source: string }>;
+  const printed = JSON.parse((await appctl(['config', '--json'], { runtimeDirectory: daemon.directory })).stdout) as Record<
+    string,
+    { value: unknown; source: string }
+  >;
   t.deepEqual(printed['pidfile'], { value: `${shop}/run/shop.pid`, source: 'config file shop/appd.config.mjs' });
 });
 
@@ -35,7 +39,7 @@ test('a path on the command line stays relative to the working directory, beside
   t.true(existsSync(join(daemon.directory, 'here.pid')));
 });
 
-test('chdir in a config file is relative to the file, and the file\'s other paths to chdir, a ./program of a command pool too', async (t) => {
+test("chdir in a config file is relative to the file, and the file's other paths to chdir, a ./program of a command pool too", async (t) => {
   const config = `export default { chdir: 'site', pools: {
     web: { app: './app.mjs', bind: '127.0.0.1:0' },
     jobs: { command: ['./job.sh'], workers: 1 },

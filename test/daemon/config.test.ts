@@ -24,7 +24,12 @@ function appd(directory: string, args: string[], environment: Record<string, str
 }
 
 function configLine(output: string, key: string): string {
-  return output.split('\n').find((line) => line.startsWith(`${key} `))?.replace(/\s+/g, ' ') ?? '';
+  return (
+    output
+      .split('\n')
+      .find((line) => line.startsWith(`${key} `))
+      ?.replace(/\s+/g, ' ') ?? ''
+  );
 }
 
 test('precedence: default < config file < APPD_CMD_ARGS < command line, with each source shown', (t) => {
@@ -67,7 +72,10 @@ test('bad values name the setting and where they came from', (t) => {
   writeFileSync(join(directory, 'bad.json'), JSON.stringify({ workers: 'many' }));
   const fromFile = appd(directory, ['-c', 'bad.json', fixture('pid-app.mjs')]);
   t.is(fromFile.code, 2);
-  t.is(fromFile.stderr.trim(), 'appd: invalid workers (from config file bad.json): expected a number of workers (0 to 4096) or "auto", got "many"');
+  t.is(
+    fromFile.stderr.trim(),
+    'appd: invalid workers (from config file bad.json): expected a number of workers (0 to 4096) or "auto", got "many"',
+  );
   const fromEnvironment = appd(directory, [fixture('pid-app.mjs')], { APPD_CMD_ARGS: '--timeout soon' });
   t.is(fromEnvironment.code, 2);
   t.regex(fromEnvironment.stderr, /^appd: invalid --timeout \(from APPD_CMD_ARGS\): expected seconds/);
@@ -106,15 +114,32 @@ test('-w 0 for an HTTP pool is refused at validation (exit 2, naming the setting
   const directory = tempDirectory(t);
   const flag = appd(directory, ['--check-config', fixture('pid-app.mjs'), '-w', '0']);
   t.is(flag.code, 2);
-  t.is(flag.stderr.trim(), 'appd: invalid --workers (from command line): an HTTP pool needs at least 1 worker at start; to keep a pool stopped, start it and run appctl stop-pool');
-  writeFileSync(join(directory, 'pools.json'), JSON.stringify({ workers: 0, pools: { jobs: { command: ['sleep', '1'] }, web: { app: fixture('pid-app.mjs'), bind: '127.0.0.1:0' } } }));
+  t.is(
+    flag.stderr.trim(),
+    'appd: invalid --workers (from command line): an HTTP pool needs at least 1 worker at start; to keep a pool stopped, start it and run appctl stop-pool',
+  );
+  writeFileSync(
+    join(directory, 'pools.json'),
+    JSON.stringify({ workers: 0, pools: { jobs: { command: ['sleep', '1'] }, web: { app: fixture('pid-app.mjs'), bind: '127.0.0.1:0' } } }),
+  );
   const inherited = appd(directory, ['--print-config', '-c', 'pools.json']);
   t.is(inherited.code, 2);
-  t.is(inherited.stderr.trim(), 'appd: invalid workers, for pools.web (from config file pools.json): an HTTP pool needs at least 1 worker at start; to keep a pool stopped, start it and run appctl stop-pool');
-  writeFileSync(join(directory, 'pools.json'), JSON.stringify({ pools: { jobs: { command: ['sleep', '1'], workers: 0 }, web: { app: fixture('pid-app.mjs'), bind: '127.0.0.1:0', workers: 0 } } }));
+  t.is(
+    inherited.stderr.trim(),
+    'appd: invalid workers, for pools.web (from config file pools.json): an HTTP pool needs at least 1 worker at start; to keep a pool stopped, start it and run appctl stop-pool',
+  );
+  writeFileSync(
+    join(directory, 'pools.json'),
+    JSON.stringify({
+      pools: { jobs: { command: ['sleep', '1'], workers: 0 }, web: { app: fixture('pid-app.mjs'), bind: '127.0.0.1:0', workers: 0 } },
+    }),
+  );
   const own = appd(directory, ['--print-config', '-c', 'pools.json']);
   t.is(own.code, 2);
   t.regex(own.stderr, /^appd: invalid pools\.web\.workers \(from config file pools\.json\): an HTTP pool needs at least 1 worker/);
-  writeFileSync(join(directory, 'pools.json'), JSON.stringify({ pools: { jobs: { command: ['sleep', '1'], workers: 0 }, web: { app: fixture('pid-app.mjs'), bind: '127.0.0.1:0' } } }));
+  writeFileSync(
+    join(directory, 'pools.json'),
+    JSON.stringify({ pools: { jobs: { command: ['sleep', '1'], workers: 0 }, web: { app: fixture('pid-app.mjs'), bind: '127.0.0.1:0' } } }),
+  );
   t.is(appd(directory, ['--print-config', '-c', 'pools.json']).code, 0);
 });

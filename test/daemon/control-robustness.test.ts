@@ -65,7 +65,10 @@ test('garbage on the control socket: each bad client gets an error or a close; H
     const client = await RawControlClient.connect(socket);
     client.write(randomBytes(1 + Math.floor(Math.random() * 70_000)));
     const error = await client.waitFor((message) => message['type'] === 'error');
-    t.true(error === null || ['bad_frame', 'frame_too_large', 'bad_message', 'hello_required', 'timeout'].includes(String(error['code'])), JSON.stringify(error));
+    t.true(
+      error === null || ['bad_frame', 'frame_too_large', 'bad_message', 'hello_required', 'timeout'].includes(String(error['code'])),
+      JSON.stringify(error),
+    );
     await client.closed;
   }
 
@@ -115,7 +118,8 @@ test('garbage on the control socket: each bad client gets an error or a close; H
   // 1000 connections opened and abandoned (half of them with half a hello): all closed by the daemon.
   const abandoned: RawControlClient[] = [];
   // In batches: 1000 connect() calls at one instant overflow any accept queue (EAGAIN, our side).
-  while (abandoned.length < 1000) abandoned.push(...(await Promise.all(Array.from({ length: 100 }, () => RawControlClient.connect(socket)))));
+  while (abandoned.length < 1000)
+    abandoned.push(...(await Promise.all(Array.from({ length: 100 }, () => RawControlClient.connect(socket)))));
   for (const [index, client] of abandoned.entries()) if (index % 2 === 0) client.write(encodeFrame(HELLO).subarray(0, 3));
   const afterFlood = await appctl(['ping'], { runtimeDirectory: daemon.directory });
   t.is(afterFlood.code, 0, `ping with 1000 abandoned connections open: ${afterFlood.stderr}`);

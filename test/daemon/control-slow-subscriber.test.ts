@@ -54,7 +54,8 @@ async function printLines(url: string, logfile: string, text: string): Promise<v
  * 69.7 -> 86.7 MiB while the heap after GC moved by 0.1 MiB).
  */
 async function retainedAfterCollection(daemon: TestDaemon, runtimeDirectory: string): Promise<number> {
-  const figures = (): number[] => [...daemon.printed.matchAll(/heap after GC: (\d+) bytes, external (\d+) bytes/g)].map((match) => Number(match[1]) + Number(match[2]));
+  const figures = (): number[] =>
+    [...daemon.printed.matchAll(/heap after GC: (\d+) bytes, external (\d+) bytes/g)].map((match) => Number(match[1]) + Number(match[2]));
   const seen = figures().length;
   await appctl(['reload'], { runtimeDirectory });
   const after = await waitFor('the heap figure of the reload', () => (figures().length > seen ? figures() : null), 30_000);
@@ -71,7 +72,12 @@ test('a follower that never reads is dropped with a log line; 100k log lines lat
   });
   const logfile = join(daemon.directory, 'appd.log');
   const runtimeDirectory = daemon.directory;
-  await waitFor('the daemon to be ready', async () => (await appctl(['ping'], { runtimeDirectory })).stdout.includes('running'), 15_000, 100);
+  await waitFor(
+    'the daemon to be ready',
+    async () => (await appctl(['ping'], { runtimeDirectory })).stdout.includes('running'),
+    15_000,
+    100,
+  );
   const status = JSON.parse((await appctl(['status', '--json'], { runtimeDirectory })).stdout) as StatusSnapshot;
   const url = status.master.listeners[0] ?? '';
 
@@ -89,8 +95,13 @@ test('a follower that never reads is dropped with a log line; 100k log lines lat
   const rssAfter = rssBytes(daemon.pid);
   const after = await retainedAfterCollection(daemon, runtimeDirectory);
   const growth = after - before;
-  t.log(`master heap + external after a full GC: ${mebibytes(before)} MiB before, ${mebibytes(after)} MiB after ${LINES} lines of ${LINE_SIZE} bytes (${((LINES * LINE_SIZE) / 1048576).toFixed(0)} MiB) with a stopped follower; RSS ${mebibytes(rssBefore)} -> ${mebibytes(rssAfter)} MiB`);
-  t.regex(readFileSync(logfile, 'utf8'), new RegExp(`dropped control client appctl \\(pid ${follower.child.pid}\\): it stopped reading the log \\(\\d+ KiB unread\\)`));
+  t.log(
+    `master heap + external after a full GC: ${mebibytes(before)} MiB before, ${mebibytes(after)} MiB after ${LINES} lines of ${LINE_SIZE} bytes (${((LINES * LINE_SIZE) / 1048576).toFixed(0)} MiB) with a stopped follower; RSS ${mebibytes(rssBefore)} -> ${mebibytes(rssAfter)} MiB`,
+  );
+  t.regex(
+    readFileSync(logfile, 'utf8'),
+    new RegExp(`dropped control client appctl \\(pid ${follower.child.pid}\\): it stopped reading the log \\(\\d+ KiB unread\\)`),
+  );
   t.true(growth < RETAINED_LIMIT_BYTES, `the master kept ${mebibytes(growth)} MiB more`);
   t.is((await appctl(['ping'], { runtimeDirectory })).code, 0);
 });

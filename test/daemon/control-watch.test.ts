@@ -19,24 +19,38 @@ test('watch streams status snapshots: at once, after a scale, with stats and the
   t.teardown(() => client.destroy());
   client.send(HELLO);
   client.send({ type: 'request', id: 'watch-1', request: { command: 'watch' } });
-  const snapshots = () => client.messages.filter((message) => message['type'] === 'status' && message['id'] === 'watch-1').map((message) => message['snapshot'] as StatusSnapshot);
+  const snapshots = () =>
+    client.messages
+      .filter((message) => message['type'] === 'status' && message['id'] === 'watch-1')
+      .map((message) => message['snapshot'] as StatusSnapshot);
 
   await client.waitFor((message) => message['type'] === 'status');
-  t.deepEqual(snapshots()[0]?.pools[0]?.workers.map((worker) => worker.pid).sort(), [...pids].sort());
+  t.deepEqual(
+    snapshots()[0]
+      ?.pools[0]?.workers.map((worker) => worker.pid)
+      .sort(),
+    [...pids].sort(),
+  );
 
   t.is((await appctl(['scale', '+1'], { runtimeDirectory: daemon.directory })).code, 0);
-  await waitFor('a snapshot with three ready workers', () => snapshots().some((snapshot) => snapshot.pools[0]?.workers.filter((worker) => worker.state === 'ready').length === 3));
+  await waitFor('a snapshot with three ready workers', () =>
+    snapshots().some((snapshot) => snapshot.pools[0]?.workers.filter((worker) => worker.state === 'ready').length === 3),
+  );
 
   await get(daemon.url);
   const counted = await waitFor('a snapshot counting the request', () =>
-    snapshots().find((snapshot) => (snapshot.pools[0]?.workers ?? []).reduce((sum, worker) => sum + (worker.requests ?? 0), 0) >= 1));
+    snapshots().find((snapshot) => (snapshot.pools[0]?.workers ?? []).reduce((sum, worker) => sum + (worker.requests ?? 0), 0) >= 1),
+  );
   for (const worker of counted.pools[0]?.workers ?? []) {
     if (worker.requests === null) continue;
     t.true((worker.statsAgeMs ?? -1) >= 0, 'the heartbeat age comes with the counters');
     t.true((worker.loopDelayP50Ms ?? -1) >= 0 && (worker.loopDelayP99Ms ?? -1) < 1000);
   }
   const times = client.messages.filter((message) => message['type'] === 'status').map((message) => Number(message['time']));
-  t.true(times.every((time, index) => index === 0 || time > (times[index - 1] ?? 0)), 'one snapshot at a time, in order');
+  t.true(
+    times.every((time, index) => index === 0 || time > (times[index - 1] ?? 0)),
+    'one snapshot at a time, in order',
+  );
   t.is(client.messages.filter((message) => message['type'] === 'reply').length, 0, 'a watch is answered only when the daemon stops');
 });
 
@@ -46,7 +60,8 @@ test('a log follower with maxLinesPerSecond gets that many lines a second and a 
   t.teardown(() => client.destroy());
   client.send(HELLO);
   client.send({ type: 'request', id: 'logs-1', request: { command: 'logs', pool: null, lines: 0, follow: true, maxLinesPerSecond: 50 } });
-  const lines = () => client.messages.filter((message) => message['type'] === 'log').flatMap((message) => message['lines'] as LogLineMessage[]);
+  const lines = () =>
+    client.messages.filter((message) => message['type'] === 'log').flatMap((message) => message['lines'] as LogLineMessage[]);
   // The daemon takes the subscription in its next loop pass; a ping on the same connection comes after it.
   client.send({ type: 'request', id: 'ping-1', request: { command: 'ping' } });
   await client.waitFor((message) => message['type'] === 'reply' && message['id'] === 'ping-1');
@@ -59,13 +74,20 @@ test('a log follower with maxLinesPerSecond gets that many lines a second and a 
   const burstSent = () => lines().filter((line) => line.text.startsWith('burst')).length;
   const omitted = () => lines().reduce((total, line) => total + (omittedLinesCount(line) ?? 0), 0);
   let laterLines = 0;
-  await waitFor('every burst line sent or counted', async () => {
-    await get(`${daemon.url}/print?text=later&count=1`);
-    laterLines += 1;
-    return burstSent() + omitted() >= 2000;
-  }, 30_000, 300);
+  await waitFor(
+    'every burst line sent or counted',
+    async () => {
+      await get(`${daemon.url}/print?text=later&count=1`);
+      laterLines += 1;
+      return burstSent() + omitted() >= 2000;
+    },
+    30_000,
+    300,
+  );
   const seconds = Math.ceil((Date.now() - started) / 1000);
   t.true(burstSent() <= 50 * (seconds + 1), `${burstSent()} burst lines sent in ${seconds} s (at most 50 a second)`);
   t.true(omitted() <= 2000 + laterLines, `${omitted()} counted as left out, of ${2000 + laterLines} printed`);
-  t.log(`${burstSent()} burst lines sent, ${omitted()} counted in ${lines().filter((line) => omittedLinesCount(line) !== null).length} note(s), over ${seconds} s`);
+  t.log(
+    `${burstSent()} burst lines sent, ${omitted()} counted in ${lines().filter((line) => omittedLinesCount(line) !== null).length} note(s), over ${seconds} s`,
+  );
 });

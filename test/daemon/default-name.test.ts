@@ -13,7 +13,11 @@ test('two projects that both serve app.mjs run side by side, named after their p
   const runtime = tempDirectory(t);
   const shop = await startDaemon(t, {
     args: ['shop/app.mjs', '-b', '127.0.0.1:0'],
-    files: { 'shop/app.mjs': APP, 'shop/package.json': JSON.stringify({ name: '@acme/shop', type: 'module' }), 'shop/lib/package.json': '{"type":"module"}' },
+    files: {
+      'shop/app.mjs': APP,
+      'shop/package.json': JSON.stringify({ name: '@acme/shop', type: 'module' }),
+      'shop/lib/package.json': '{"type":"module"}',
+    },
     env: { XDG_RUNTIME_DIR: runtime },
   });
   // A nested package.json without a name (a "type" marker) is not the package: the search goes on up.
@@ -23,8 +27,15 @@ test('two projects that both serve app.mjs run side by side, named after their p
     env: { XDG_RUNTIME_DIR: runtime },
   });
   // No package.json anywhere up the tree (a temp directory): the app's directory names it.
-  const plain = await startDaemon(t, { args: ['notes/app.mjs', '-b', '127.0.0.1:0'], files: { 'notes/app.mjs': APP }, env: { XDG_RUNTIME_DIR: runtime } });
-  t.deepEqual([shop, blog, plain].map((daemon) => /Control socket: .*\/appd\/([^/ ]+)\.sock/.exec(daemon.output)?.[1]), ['acme-shop', 'blog', 'notes']);
+  const plain = await startDaemon(t, {
+    args: ['notes/app.mjs', '-b', '127.0.0.1:0'],
+    files: { 'notes/app.mjs': APP },
+    env: { XDG_RUNTIME_DIR: runtime },
+  });
+  t.deepEqual(
+    [shop, blog, plain].map((daemon) => /Control socket: .*\/appd\/([^/ ]+)\.sock/.exec(daemon.output)?.[1]),
+    ['acme-shop', 'blog', 'notes'],
+  );
 });
 
 test('a name already running: the error says where the name came from and how to pick another', async (t) => {

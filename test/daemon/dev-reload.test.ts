@@ -8,7 +8,8 @@ import { startDaemon } from '../helpers/daemon.js';
 import { get } from '../helpers/http.js';
 import { sleep } from '../helpers/processes.js';
 
-const version = (text: string): string => `import { greeting } from './lib/greeting.mjs';\nexport default (request, response) => response.end(greeting + ' ${text} g' + process.env.APPD_GENERATION + '\\n');\n`;
+const version = (text: string): string =>
+  `import { greeting } from './lib/greeting.mjs';\nexport default (request, response) => response.end(greeting + ' ${text} g' + process.env.APPD_GENERATION + '\\n');\n`;
 
 test('--reload: an edit in a subdirectory reloads, broken code rolls back and the last good generation serves on', async (t) => {
   const daemon = await startDaemon(t, {

@@ -38,10 +38,16 @@ for (const scheme of ['http', 'https'] as const) {
     const tls: string[] = [];
     if (scheme === 'https') {
       const [key, cert] = [join(directory, 'key.pem'), join(directory, 'cert.pem')];
-      execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+      execFileSync(
+        'openssl',
+        ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '1', '-keyout', key, '-out', cert],
+        { stdio: 'ignore' },
+      );
       tls.push('--certfile', cert, '--keyfile', key);
     }
-    const daemon = await startDaemon(t, { args: [fixture('slow-app.mjs'), '-w', '1', '-b', '127.0.0.1:0', '--graceful-timeout', '20', '--keep-alive', '4', ...tls] });
+    const daemon = await startDaemon(t, {
+      args: [fixture('slow-app.mjs'), '-w', '1', '-b', '127.0.0.1:0', '--graceful-timeout', '20', '--keep-alive', '4', ...tls],
+    });
     const [worker] = await daemon.waitForWorkers(1);
     const url = daemon.url.replace('http:', `${scheme}:`);
     const client = scheme === 'https' ? https : http;
@@ -86,7 +92,12 @@ test('a connection whose request comes 1.5 s after it was accepted is still answ
   await new Promise((settle) => socket.once('connect', settle));
   // Accepted by the worker, not only queued in the socket: a connection still in the accept queue at the
   // TERM goes to the next worker, never to the draining one (a fixed 300 ms wait lost that race under load).
-  await waitFor('the worker to accept the connection', async () => (await establishedPeerPorts(worker ?? -1, daemon.port)).has(socket.localPort ?? -1), 30_000, 100);
+  await waitFor(
+    'the worker to accept the connection',
+    async () => (await establishedPeerPorts(worker ?? -1, daemon.port)).has(socket.localPort ?? -1),
+    30_000,
+    100,
+  );
   killQuietly(worker ?? -1, 'SIGTERM');
   await sleep(1500);
   socket.write('GET /?delay=10 HTTP/1.1\r\nHost: x\r\n\r\n');
@@ -96,7 +107,7 @@ test('a connection whose request comes 1.5 s after it was accepted is still answ
   t.regex(received, /slept 10ms\n$/);
 });
 
-test('while no worker accepts (WINCH), connections wait in the master\'s socket and are answered once HUP brings workers back', async (t) => {
+test("while no worker accepts (WINCH), connections wait in the master's socket and are answered once HUP brings workers back", async (t) => {
   const daemon = await startDaemon(t, { args: [fixture('pid-app.mjs'), '-w', '2', '-b', '127.0.0.1:0'] });
   await daemon.waitForWorkers(2);
   daemon.signal('SIGWINCH');

@@ -11,7 +11,11 @@ test('reads every listen() overload like node:net', (t) => {
   t.deepEqual(describeListenCall([callback]).target, { kind: 'port', port: 0, host: null });
   t.deepEqual(describeListenCall([3000]).target, { kind: 'port', port: 3000, host: null });
   t.deepEqual(describeListenCall(['3000', '0.0.0.0', 511, callback]).target, { kind: 'port', port: 3000, host: '0.0.0.0' });
-  t.deepEqual(describeListenCall([undefined, callback]).target, { kind: 'port', port: 0, host: null }, 'listen(process.env.PORT) with PORT unset');
+  t.deepEqual(
+    describeListenCall([undefined, callback]).target,
+    { kind: 'port', port: 0, host: null },
+    'listen(process.env.PORT) with PORT unset',
+  );
   t.deepEqual(describeListenCall(['/run/app.sock', callback]).target, { kind: 'path', path: '/run/app.sock' });
   t.deepEqual(describeListenCall([{ port: 8080, host: '::' }]).target, { kind: 'port', port: 8080, host: '::' });
   t.deepEqual(describeListenCall([{ path: '/tmp/s' }]).target, { kind: 'path', path: '/tmp/s' });

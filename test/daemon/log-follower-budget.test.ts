@@ -9,8 +9,18 @@ import type { LogLine } from '../../daemon/master/logger.js';
 
 function follower(maxLinesPerSecond?: number): { follower: LogFollower; received: () => LogLineMessage[] } {
   const sent: ServerMessage[] = [];
-  const request = { command: 'logs', pool: null, lines: 0, follow: true, ...(maxLinesPerSecond === undefined ? {} : { maxLinesPerSecond }) } as const;
-  const instance = new LogFollower(request, 'logs-1', { send: (message) => (sent.push(message), true), unreadBytes: () => 0, drop: () => undefined });
+  const request = {
+    command: 'logs',
+    pool: null,
+    lines: 0,
+    follow: true,
+    ...(maxLinesPerSecond === undefined ? {} : { maxLinesPerSecond }),
+  } as const;
+  const instance = new LogFollower(request, 'logs-1', {
+    send: (message) => (sent.push(message), true),
+    unreadBytes: () => 0,
+    drop: () => undefined,
+  });
   instance.begin([], () => undefined);
   return { follower: instance, received: () => sent.flatMap((message) => (message.type === 'log' ? message.lines : [])) };
 }
@@ -22,11 +32,10 @@ test('at most maxLinesPerSecond lines a second, then a note of how many were lef
   for (let index = 0; index < 10; index += 1) limited.line(line(5000 + index, index));
   limited.line(line(6000, 10));
   await nextTurn();
-  t.deepEqual(received().map((each) => each.text), [
-    'line 0', 'line 1', 'line 2',
-    '7 line(s) not sent to this client (it asked for at most 3 a second)',
-    'line 10',
-  ]);
+  t.deepEqual(
+    received().map((each) => each.text),
+    ['line 0', 'line 1', 'line 2', '7 line(s) not sent to this client (it asked for at most 3 a second)', 'line 10'],
+  );
   t.like(received()[3], { source: 'master', level: 'warning' });
 });
 

@@ -25,7 +25,9 @@ test('worker stdout and stderr reach the error log tagged with the worker', asyn
 
 test('the access log uses Gunicorn atoms', async (t) => {
   const format = '%(h)s %(l)s "%(r)s" %(s)s %(b)s "%(a)s" %({x-request-id}i)s %(m)s %(U)s %(q)s %(D)s %(L)s';
-  const daemon = await startDaemon(t, { args: [fixture('pid-app.mjs'), '-b', '127.0.0.1:0', '--access-logfile', 'access.log', '--access-log-format', format] });
+  const daemon = await startDaemon(t, {
+    args: [fixture('pid-app.mjs'), '-b', '127.0.0.1:0', '--access-logfile', 'access.log', '--access-log-format', format],
+  });
   await get(`${daemon.url}/path?x=1`, { headers: { 'user-agent': 'tester/1', 'x-request-id': 'abc123' } });
   const log = join(daemon.directory, 'access.log');
   const line = await waitFor('an access log line', () => read(log).split('\n')[0] || null);
@@ -33,7 +35,9 @@ test('the access log uses Gunicorn atoms', async (t) => {
 });
 
 test('USR1 reopens the error and access logs after a rename, losing no line', async (t) => {
-  const daemon = await startDaemon(t, { args: [fixture('pid-app.mjs'), '-w', '2', '-b', '127.0.0.1:0', '--error-logfile', 'error.log', '--access-logfile', 'access.log'] });
+  const daemon = await startDaemon(t, {
+    args: [fixture('pid-app.mjs'), '-w', '2', '-b', '127.0.0.1:0', '--error-logfile', 'error.log', '--access-logfile', 'access.log'],
+  });
   const directory = daemon.directory;
   const url = daemon.url; // read before the rename: the port is in the log
   for (let index = 0; index < 20; index += 1) await get(`${url}/before-${index}`);
@@ -52,9 +56,12 @@ test('USR1 reopens the error and access logs after a rename, losing no line', as
   // Workers reopen on an IPC message; requests right after may still land in the old file, none is lost.
   for (let index = 0; index < 20; index += 1) await get(`${url}/after-${index}`);
   const lines = (name: string) => read(join(directory, name)).split('\n').filter(Boolean);
-  await waitFor('40 lines in all', () => lines('access.log.1').length + (lines('access.log').length) === 40);
+  await waitFor('40 lines in all', () => lines('access.log.1').length + lines('access.log').length === 40);
   t.is(lines('access.log.1').filter((line) => line.includes('/before-')).length, 20, 'old requests stay in the rotated file');
   t.true(lines('access.log').length > 0, 'new requests go to the new file');
-  t.true(lines('access.log').every((line) => line.includes('/after-')), 'no old request in the new file');
+  t.true(
+    lines('access.log').every((line) => line.includes('/after-')),
+    'no old request in the new file',
+  );
   t.false(read(join(directory, 'error.log.1')).includes('reopened log files'));
 });

@@ -46,12 +46,22 @@ test('four pools: each serves, scales, reloads, restarts, stops and starts indep
   t.is((await get(admin)).body, 'esm factory\n');
   t.is((await get('http://localhost/', { socketPath: `${daemon.directory}/admin.sock` })).body, 'esm factory\n');
   const legacyAnswer = (await get(legacy)).body;
-  t.regex(legacyAnswer, new RegExp(`^legacy slot=\\d pid=\\d+ fds=1 names=127\\.0\\.0\\.1_${portOf(daemon, 'legacy')}\\n$`), 'LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES were right');
+  t.regex(
+    legacyAnswer,
+    new RegExp(`^legacy slot=\\d pid=\\d+ fds=1 names=127\\.0\\.0\\.1_${portOf(daemon, 'legacy')}\\n$`),
+    'LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES were right',
+  );
 
   let snapshot = await statusOf(daemon.directory);
-  t.deepEqual(snapshot.pools.map((pool) => [pool.name, pool.kind, pool.desired, pool.ready]), [
-    ['web', 'http', 2, 2], ['admin', 'http', 1, 1], ['jobs', 'command', 2, 2], ['legacy', 'command', 2, 2],
-  ]);
+  t.deepEqual(
+    snapshot.pools.map((pool) => [pool.name, pool.kind, pool.desired, pool.ready]),
+    [
+      ['web', 'http', 2, 2],
+      ['admin', 'http', 1, 1],
+      ['jobs', 'command', 2, 2],
+      ['legacy', 'command', 2, 2],
+    ],
+  );
   t.true(snapshot.pools.every((pool) => pool.slots.every((slot) => slot.state === 'running')));
   const before = Object.fromEntries(['web', 'admin', 'jobs', 'legacy'].map((pool) => [pool, pidsOf(snapshot, pool)]));
   t.true(pidsOf(snapshot, 'jobs').every((pid) => commandLine(pid).includes('queue-worker.mjs --queue default')));
@@ -63,21 +73,37 @@ test('four pools: each serves, scales, reloads, restarts, stops and starts indep
 
   await run(daemon, 'reload', 'web');
   snapshot = await statusOf(daemon.directory);
-  t.deepEqual(pidsOf(snapshot, 'web').filter((pid) => before['web']?.includes(pid)), [], 'web has new workers');
+  t.deepEqual(
+    pidsOf(snapshot, 'web').filter((pid) => before['web']?.includes(pid)),
+    [],
+    'web has new workers',
+  );
   t.deepEqual(pidsOf(snapshot, 'legacy'), before['legacy'], 'a web reload leaves legacy alone');
   t.is(snapshot.pools.find((pool) => pool.name === 'web')?.generation, 2);
 
   await run(daemon, 'reload', 'legacy');
   snapshot = await statusOf(daemon.directory);
-  t.deepEqual(pidsOf(snapshot, 'legacy').filter((pid) => before['legacy']?.includes(pid)), [], 'legacy has new processes');
+  t.deepEqual(
+    pidsOf(snapshot, 'legacy').filter((pid) => before['legacy']?.includes(pid)),
+    [],
+    'legacy has new processes',
+  );
   t.regex((await get(legacy)).body, /^legacy slot=/);
 
   const jobsBefore = pidsOf(snapshot, 'jobs');
   await run(daemon, 'restart', 'jobs');
   snapshot = await statusOf(daemon.directory);
   t.is(pidsOf(snapshot, 'jobs').length, 4);
-  t.deepEqual(pidsOf(snapshot, 'jobs').filter((pid) => jobsBefore.includes(pid)), [], 'a restart replaces every process');
-  t.regex(daemon.output, /stopping worker jobs\.0 g1 \(pid \d+\): restarting into generation 2[\s\S]*worker jobs\.0 g2 \(pid \d+\) running/, 'a plain command pool stops the old process before starting the new one');
+  t.deepEqual(
+    pidsOf(snapshot, 'jobs').filter((pid) => jobsBefore.includes(pid)),
+    [],
+    'a restart replaces every process',
+  );
+  t.regex(
+    daemon.output,
+    /stopping worker jobs\.0 g1 \(pid \d+\): restarting into generation 2[\s\S]*worker jobs\.0 g2 \(pid \d+\) running/,
+    'a plain command pool stops the old process before starting the new one',
+  );
 
   await run(daemon, 'stop-pool', 'legacy');
   snapshot = await statusOf(daemon.directory);
@@ -106,16 +132,24 @@ test('a crash-looping command pool backs off, turns fatal after start-retries, a
   const client = await ControlClient.connect(socket);
   t.teardown(() => client.close());
   const seen = new Set<string>();
-  const fatal = await waitFor('the flaky slot to be fatal', async () => {
-    const outcome = await client.request({ command: 'status' });
-    const snapshot = outcome.status === 'completed' ? (outcome.data as StatusSnapshot) : null;
-    const slot = snapshot?.pools.find((pool) => pool.name === 'flaky')?.slots[0];
-    if (slot) seen.add(slot.state);
-    return slot?.state === 'fatal' ? slot : null;
-  }, 30_000, 20);
+  const fatal = await waitFor(
+    'the flaky slot to be fatal',
+    async () => {
+      const outcome = await client.request({ command: 'status' });
+      const snapshot = outcome.status === 'completed' ? (outcome.data as StatusSnapshot) : null;
+      const slot = snapshot?.pools.find((pool) => pool.name === 'flaky')?.slots[0];
+      if (slot) seen.add(slot.state);
+      return slot?.state === 'fatal' ? slot : null;
+    },
+    30_000,
+    20,
+  );
   // A backoff lasts a fraction of a second; on a loaded machine even these polls can miss every one, so
   // the log's "next start in" counts too (slotState's backoff is unit-tested in units.test.ts).
-  t.true(seen.has('backoff') || /slot flaky\.0 failed to start 2 times in a row; next start in/.test(daemon.output), `states seen: ${[...seen].join(', ')}`);
+  t.true(
+    seen.has('backoff') || /slot flaky\.0 failed to start 2 times in a row; next start in/.test(daemon.output),
+    `states seen: ${[...seen].join(', ')}`,
+  );
   t.is(fatal.failures, 7, 'fatal after start-retries (6) retries, i.e. the seventh failed start');
   t.is(fatal.restarts, 7);
   t.deepEqual(fatal.lastExit && { code: fatal.lastExit.code, signal: fatal.lastExit.signal }, { code: 3, signal: null });
@@ -142,9 +176,19 @@ test('restart policies: on-failure leaves a clean exit exited, always restarts i
 `;
   const daemon = await startDaemon(t, { args: ['-c', 'appd.config.mjs'], files: { 'appd.config.mjs': config }, waitFor: 'nothing' });
   await daemon.waitForLog(/Control socket: /); // appctl before that finds no daemon
-  await waitFor('once to be exited', async () => (await statusOf(daemon.directory)).pools.find((pool) => pool.name === 'once')?.slots[0]?.state === 'exited', 20_000, 100);
+  await waitFor(
+    'once to be exited',
+    async () => (await statusOf(daemon.directory)).pools.find((pool) => pool.name === 'once')?.slots[0]?.state === 'exited',
+    20_000,
+    100,
+  );
   await daemon.waitForLog(/slot once\.0 stays exited \(restart: on-failure\)/);
-  await waitFor('again to restart twice', async () => ((await statusOf(daemon.directory)).pools.find((pool) => pool.name === 'again')?.restarts ?? 0) >= 2, 20_000, 100);
+  await waitFor(
+    'again to restart twice',
+    async () => ((await statusOf(daemon.directory)).pools.find((pool) => pool.name === 'again')?.restarts ?? 0) >= 2,
+    20_000,
+    100,
+  );
   t.is((daemon.output.match(/\[once\.0 g1\] once/g) ?? []).length, 1, 'on-failure never started it again');
 });
 
@@ -170,14 +214,20 @@ test('a reload adds a pool with its own socket, and removing it closes the socke
   await waitFor('extra workers gone', () => extraPids.every((pid) => !isAlive(pid)));
   await daemon.waitForLog(/pool extra: removed/);
   await t.throwsAsync(get(`http://127.0.0.1:${extraPort}/`), { code: 'ECONNREFUSED' });
-  t.deepEqual((await statusOf(daemon.directory)).pools.map((pool) => pool.name), ['web']);
+  t.deepEqual(
+    (await statusOf(daemon.directory)).pools.map((pool) => pool.name),
+    ['web'],
+  );
 });
 
 test('a config error in pools names the pool and the setting', async (t) => {
   const config = `export default { pools: { jobs: { command: ['node', 'x.js'], wrokers: 2 } } };\n`;
   const daemon = await startDaemon(t, { args: ['-c', 'appd.config.mjs'], files: { 'appd.config.mjs': config }, waitFor: 'nothing' });
   t.is((await daemon.exited()).code, 2);
-  t.regex(daemon.output, /appd: invalid pools \(from config file appd\.config\.mjs\): pools\.jobs: "wrokers" cannot be set per pool; did you mean "workers"\?/);
+  t.regex(
+    daemon.output,
+    /appd: invalid pools \(from config file appd\.config\.mjs\): pools\.jobs: "wrokers" cannot be set per pool; did you mean "workers"\?/,
+  );
   const missing = await startDaemon(t, {
     args: ['-c', 'appd.config.mjs'],
     files: { 'appd.config.mjs': `export default { pools: { legacy: { command: ['no-such-program-xyz'] } } };\n` },

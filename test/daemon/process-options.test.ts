@@ -29,7 +29,12 @@ testAsNobody('--user runs workers as another user while the master stays root', 
   const nobody = Number(execFileSync('id', ['-u', 'nobody'], { encoding: 'utf8' }));
   // The worker's own code must be readable by nobody: the checkout, or a copy if it is out of reach.
   const appd = installationForOthers(t).appd;
-  const refused = await startDaemon(t, { args: ['app.mjs', '-b', '127.0.0.1:0', '--user', 'nobody'], files: { 'app.mjs': ENV_APP }, waitFor: 'nothing', appd });
+  const refused = await startDaemon(t, {
+    args: ['app.mjs', '-b', '127.0.0.1:0', '--user', 'nobody'],
+    files: { 'app.mjs': ENV_APP },
+    waitFor: 'nothing',
+    appd,
+  });
   t.is((await refused.exited()).code, 4, 'the temp directory is 0700: nobody cannot read the app');
   t.regex(refused.output, new RegExp(`cannot read app module .*app\\.mjs as uid ${nobody}: permission denied`));
   const daemon = await startDaemon(t, {
@@ -48,7 +53,10 @@ test('--pidfile: written with the master pid, a second daemon refused, removed o
   const pidfile = join(daemon.directory, 'app.pid');
   t.is(readFileSync(pidfile, 'utf8'), `${daemon.pid}\n`);
   // Its own runtime directory: with the default one, a suite running beside this one shares the name's socket.
-  const second = await runCommand([process.execPath, APPD, fixture('pid-app.mjs'), '-b', '127.0.0.1:0', '-p', pidfile], { timeoutMs: 60_000, env: { ...process.env, XDG_RUNTIME_DIR: daemon.directory, APPD_CMD_ARGS: '' } });
+  const second = await runCommand([process.execPath, APPD, fixture('pid-app.mjs'), '-b', '127.0.0.1:0', '-p', pidfile], {
+    timeoutMs: 60_000,
+    env: { ...process.env, XDG_RUNTIME_DIR: daemon.directory, APPD_CMD_ARGS: '' },
+  });
   t.is(second.code, 2);
   t.is(second.stderr.trim(), `appd: pidfile ${pidfile} names process ${daemon.pid}, which is running: is appd already running?`);
   daemon.signal('SIGTERM');
@@ -59,9 +67,14 @@ test('--pidfile: written with the master pid, a second daemon refused, removed o
 test('--daemon returns 0 once the workers are ready, and the daemon runs detached', async (t) => {
   const directory = tempDirectory(t);
   // Asynchronously (not spawnSync): the file's other tests keep running while this daemon starts.
-  const result = await runCommand([process.execPath, APPD, fixture('pid-app.mjs'), '-b', '127.0.0.1:0', '--daemon', '-p', 'app.pid', '--error-logfile', 'error.log'], {
-    cwd: directory, timeoutMs: 90_000, env: { ...process.env, XDG_RUNTIME_DIR: directory },
-  });
+  const result = await runCommand(
+    [process.execPath, APPD, fixture('pid-app.mjs'), '-b', '127.0.0.1:0', '--daemon', '-p', 'app.pid', '--error-logfile', 'error.log'],
+    {
+      cwd: directory,
+      timeoutMs: 90_000,
+      env: { ...process.env, XDG_RUNTIME_DIR: directory },
+    },
+  );
   t.is(result.code, 0, result.stderr);
   const pid = Number(readFileSync(join(directory, 'app.pid'), 'utf8'));
   t.teardown(async () => {
@@ -78,13 +91,18 @@ test('--daemon returns 0 once the workers are ready, and the daemon runs detache
   t.false(existsSync(join(directory, 'app.pid')));
 });
 
-test('--daemon with a broken app exits with the daemon\'s code and error', async (t) => {
+test("--daemon with a broken app exits with the daemon's code and error", async (t) => {
   const directory = tempDirectory(t);
   mkdirSync(join(directory, 'logs'));
   writeFileSync(join(directory, 'broken.mjs'), 'export default 42;\n');
-  const result = await runCommand([process.execPath, APPD, 'broken.mjs', '-b', '127.0.0.1:0', '--daemon', '--error-logfile', 'logs/error.log'], {
-    cwd: directory, timeoutMs: 90_000, env: { ...process.env, XDG_RUNTIME_DIR: directory },
-  });
+  const result = await runCommand(
+    [process.execPath, APPD, 'broken.mjs', '-b', '127.0.0.1:0', '--daemon', '--error-logfile', 'logs/error.log'],
+    {
+      cwd: directory,
+      timeoutMs: 90_000,
+      env: { ...process.env, XDG_RUNTIME_DIR: directory },
+    },
+  );
   t.is(result.code, 4, result.stderr);
   t.regex(result.stderr, /appd: the default export of broken\.mjs is number, not a request listener/);
 });

@@ -28,22 +28,26 @@ test.serial('5 consecutive reloads of 4 workers under keep-alive and HTTP/1.0 lo
   const daemon = await startDaemon(t, { args: [APP, '-w', '4', '-b', '127.0.0.1:0', '--graceful-timeout', '10'] });
   await daemon.waitForWorkers(4);
   const durations: number[] = [];
-  const result = await underLoad(`${daemon.url}/?delay=2`, async () => {
-    for (let generation = 2; generation <= 6; generation += 1) {
-      const startedAt = performance.now();
-      const reload = await run(daemon, 'reload');
-      durations.push(Math.round(performance.now() - startedAt));
-      t.is(reload.code, 0, reload.stderr);
-      t.regex(reload.stdout, new RegExp(`pool web reloaded: generation ${generation} serves with 4 workers`));
-    }
-  }, { classify: GENERATION });
+  const result = await underLoad(
+    `${daemon.url}/?delay=2`,
+    async () => {
+      for (let generation = 2; generation <= 6; generation += 1) {
+        const startedAt = performance.now();
+        const reload = await run(daemon, 'reload');
+        durations.push(Math.round(performance.now() - startedAt));
+        t.is(reload.code, 0, reload.stderr);
+        t.regex(reload.stdout, new RegExp(`pool web reloaded: generation ${generation} serves with 4 workers`));
+      }
+    },
+    { classify: GENERATION },
+  );
   t.log(`appctl reload took ${durations.join(', ')} ms; responses by generation: ${JSON.stringify(Object.fromEntries(result.seen))}`);
   assertNoFailures(t, result, '5 reloads');
   t.deepEqual([...result.seen.keys()].sort(), ['1', '2', '3', '4', '5', '6'], 'every generation answered');
   await waitFor('only generation 6 left', () => daemon.workers().length === 4 && workersOfGeneration(daemon, 6).length === 4);
 });
 
-test.serial('a broken deploy rolls back under load: appctl exits 1 with the app\'s error, the old workers keep serving', async (t) => {
+test.serial("a broken deploy rolls back under load: appctl exits 1 with the app's error, the old workers keep serving", async (t) => {
   const app = `export default (request, response) => response.end('generation=' + process.env.APPD_GENERATION + ' pid=' + process.pid + '\\n');\n`;
   const daemon = await startDaemon(t, { args: ['app.mjs', '-w', '4', '-b', '127.0.0.1:0'], files: { 'app.mjs': app } });
   const before = (await daemon.waitForWorkers(4)).sort();
@@ -73,37 +77,42 @@ test.serial('a slot failing half-way rolls every slot back: the old worker of ea
   t.deepEqual(daemon.workers().sort(), before, 'every slot is back on its generation 1 process');
   for (const pid of before) t.true(isAlive(pid));
   t.regex((await get(daemon.url)).body, /^generation=1 /);
-  const status = JSON.parse((await run(daemon, 'status', '--json')).stdout) as { pools: { generation: number; ready: number; reloading: boolean }[] };
+  const status = JSON.parse((await run(daemon, 'status', '--json')).stdout) as {
+    pools: { generation: number; ready: number; reloading: boolean }[];
+  };
   t.like(status.pools[0], { generation: 1, ready: 4, reloading: false });
 });
 
-test.serial('readiness waits for the async factory; reload-batch 2 boots two new workers at a time; old ones drain only at the end', async (t) => {
-  const daemon = await startDaemon(t, {
-    args: [`${fixture('slow-boot-app.mjs')}:create()`, '-w', '4', '-b', '127.0.0.1:0', '--reload-batch', '2', '--log-level', 'debug'],
-    env: { BOOT_DELAY_MS: '700' },
-  });
-  await daemon.waitForWorkers(4);
-  const from = daemon.output.length;
-  const result = await underLoad(daemon.url, () => run(daemon, 'reload'));
-  assertNoFailures(t, result, 'reload with a 700 ms factory');
-  t.is(result.value.code, 0, result.value.stderr);
-  const log = daemon.output.slice(from);
-  t.regex(log, /pool web: rolling 4 workers to generation 2, 2 at a time/);
-  // The master's own log, in its order: each spawn of a g2 worker and each g2 worker ready.
-  let booting = 0;
-  let mostBooting = 0;
-  for (const [line] of log.matchAll(/(spawned worker web\.\d g2|worker web\.\d g2 \(pid \d+\) ready in)/g)) {
-    booting += line.startsWith('spawned') ? 1 : -1;
-    mostBooting = Math.max(mostBooting, booting);
-  }
-  t.is(mostBooting, 2, 'two new workers booted at a time, never more');
-  const readyAt = [...log.matchAll(/worker web\.(\d) g2 \(pid \d+\) ready in (\d+)ms/g)];
-  t.is(readyAt.length, 4);
-  for (const match of readyAt) t.true(Number(match[2]) >= 700, `ready only after the factory resolved (${match[2]} ms)`);
-  const lastReady = Math.max(...readyAt.map((match) => match.index));
-  const firstStop = log.search(/stopping worker web\.\d g1/);
-  t.true(firstStop > lastReady, 'no old worker was asked to stop before the whole new generation was ready');
-});
+test.serial(
+  'readiness waits for the async factory; reload-batch 2 boots two new workers at a time; old ones drain only at the end',
+  async (t) => {
+    const daemon = await startDaemon(t, {
+      args: [`${fixture('slow-boot-app.mjs')}:create()`, '-w', '4', '-b', '127.0.0.1:0', '--reload-batch', '2', '--log-level', 'debug'],
+      env: { BOOT_DELAY_MS: '700' },
+    });
+    await daemon.waitForWorkers(4);
+    const from = daemon.output.length;
+    const result = await underLoad(daemon.url, () => run(daemon, 'reload'));
+    assertNoFailures(t, result, 'reload with a 700 ms factory');
+    t.is(result.value.code, 0, result.value.stderr);
+    const log = daemon.output.slice(from);
+    t.regex(log, /pool web: rolling 4 workers to generation 2, 2 at a time/);
+    // The master's own log, in its order: each spawn of a g2 worker and each g2 worker ready.
+    let booting = 0;
+    let mostBooting = 0;
+    for (const [line] of log.matchAll(/(spawned worker web\.\d g2|worker web\.\d g2 \(pid \d+\) ready in)/g)) {
+      booting += line.startsWith('spawned') ? 1 : -1;
+      mostBooting = Math.max(mostBooting, booting);
+    }
+    t.is(mostBooting, 2, 'two new workers booted at a time, never more');
+    const readyAt = [...log.matchAll(/worker web\.(\d) g2 \(pid \d+\) ready in (\d+)ms/g)];
+    t.is(readyAt.length, 4);
+    for (const match of readyAt) t.true(Number(match[2]) >= 700, `ready only after the factory resolved (${match[2]} ms)`);
+    const lastReady = Math.max(...readyAt.map((match) => match.index));
+    const firstStop = log.search(/stopping worker web\.\d g1/);
+    t.true(firstStop > lastReady, 'no old worker was asked to stop before the whole new generation was ready');
+  },
+);
 
 test('a config file that fails to parse or validate changes nothing; the daemon keeps serving (appctl reload and HUP)', async (t) => {
   const daemon = await startDaemon(t, {
@@ -111,7 +120,10 @@ test('a config file that fails to parse or validate changes nothing; the daemon 
     files: { 'appd.config.mjs': `export default { app: ${JSON.stringify(APP)}, workers: 2 };\n` },
   });
   const before = (await daemon.waitForWorkers(2)).sort();
-  writeFileSync(join(daemon.directory, 'appd.config.mjs'), `export default { app: ${JSON.stringify(APP)}, workers: 3, gracefulTimeot: 5 };\n`);
+  writeFileSync(
+    join(daemon.directory, 'appd.config.mjs'),
+    `export default { app: ${JSON.stringify(APP)}, workers: 3, gracefulTimeot: 5 };\n`,
+  );
   const unknownKey = await run(daemon, 'reload');
   t.is(unknownKey.code, 1);
   t.regex(unknownKey.stderr, /reload failed, nothing changed: .*gracefulTimeot.*gracefulTimeout/);

@@ -4,13 +4,22 @@
 import test from 'ava';
 import net from 'node:net';
 import { constants, readFileSync } from 'node:fs';
-import { bindTcpWithoutListening, bindUnixWithoutListening, setDescriptorBlocking, socketAddress, wrapInheritedDescriptor } from '../../daemon/sockets/server-handle.js';
+import {
+  bindTcpWithoutListening,
+  bindUnixWithoutListening,
+  setDescriptorBlocking,
+  socketAddress,
+  wrapInheritedDescriptor,
+} from '../../daemon/sockets/server-handle.js';
 import { tempDirectory } from '../helpers/daemon.js';
 import { join } from 'node:path';
 
 test(`net._createServerHandle exists on Node ${process.version} and binds without accepting`, async (t) => {
-  t.is(typeof (net as unknown as { _createServerHandle?: unknown })._createServerHandle, 'function',
-    `Node ${process.version} has no net._createServerHandle; appd cannot bind without accepting`);
+  t.is(
+    typeof (net as unknown as { _createServerHandle?: unknown })._createServerHandle,
+    'function',
+    `Node ${process.version} has no net._createServerHandle; appd cannot bind without accepting`,
+  );
   const handle = bindTcpWithoutListening('127.0.0.1', 0, 4);
   const address = socketAddress(handle);
   t.is(address?.address, '127.0.0.1');
@@ -18,7 +27,12 @@ test(`net._createServerHandle exists on Node ${process.version} and binds withou
   t.true(handle.fd > 2);
   // Bound but not listening: connections are refused, never accepted by this process.
   await t.throwsAsync(
-    new Promise((settle, fail) => net.connect(address?.port ?? 0, '127.0.0.1').once('connect', settle).once('error', fail)),
+    new Promise((settle, fail) =>
+      net
+        .connect(address?.port ?? 0, '127.0.0.1')
+        .once('connect', settle)
+        .once('error', fail),
+    ),
     { code: 'ECONNREFUSED' },
   );
   handle.close();

@@ -32,7 +32,11 @@ test('HUP replaces every worker pid with a new generation, one slot at a time', 
   daemon.signal('SIGHUP');
   await daemon.waitForLog(/pool web reloaded: generation 2 serves with 3 workers/);
   const after = await daemon.waitForWorkers(3);
-  t.deepEqual(after.filter((pid) => before.includes(pid)), [], 'no old pid survives');
+  t.deepEqual(
+    after.filter((pid) => before.includes(pid)),
+    [],
+    'no old pid survives',
+  );
   const response = await get(daemon.url);
   t.regex(response.body, /generation=2/);
   t.true(before.every((pid) => !isAlive(pid)));

@@ -36,10 +36,16 @@ test('NODE_EXTRA_CA_CERTS still being read by Node at start is left alone: no "I
   }
   const environment = { ...process.env, NODE_EXTRA_CA_CERTS: bundle };
   for (let run = 0; run < 3; run += 1) {
-    const printed = await runCommand([process.execPath, APPD, fixture('pid-app.mjs'), '--print-config'], { env: environment, timeoutMs: 60_000 });
+    const printed = await runCommand([process.execPath, APPD, fixture('pid-app.mjs'), '--print-config'], {
+      env: environment,
+      timeoutMs: 60_000,
+    });
     t.is(printed.code, 0, printed.stderr);
     t.notRegex(printed.stderr, /Ignoring extra certs/, `run ${run + 1}: the master closed Node's own descriptor under its reading thread`);
   }
-  const daemon = await startDaemon(t, { args: [fixture('pid-app.mjs'), '-b', '127.0.0.1:0', '-w', '1'], env: { NODE_EXTRA_CA_CERTS: bundle } });
+  const daemon = await startDaemon(t, {
+    args: [fixture('pid-app.mjs'), '-b', '127.0.0.1:0', '-w', '1'],
+    env: { NODE_EXTRA_CA_CERTS: bundle },
+  });
   t.notRegex(daemon.output, /Ignoring extra certs|EBADF/);
 });

@@ -19,7 +19,12 @@ test('the feed builds nothing without watchers, then publishes once per interval
   const feed = new StatusFeed();
   let builds = 0;
   let signature = 'a';
-  const publish = (now: number) => feed.publishIfDue(now, () => signature, () => (builds += 1, SNAPSHOT));
+  const publish = (now: number) =>
+    feed.publishIfDue(
+      now,
+      () => signature,
+      () => ((builds += 1), SNAPSHOT),
+    );
   t.false(publish(0));
   t.is(builds, 0, 'no /proc reads while nobody watches');
 

@@ -15,13 +15,22 @@ test('master and worker titles in ps -o args and ps -o comm', async (t) => {
   const workers = await daemon.waitForWorkers(2);
   t.is(psField(daemon.pid, 'args'), 'appd: master [hello]');
   t.is(psField(daemon.pid, 'comm'), 'appd: master');
-  t.deepEqual(workers.map((pid) => psField(pid, 'args')), ['appd: worker web.0 g1 [hello]', 'appd: worker web.1 g1 [hello]']);
-  t.deepEqual(workers.map((pid) => comm(pid)), ['appd: web.0 g1', 'appd: web.1 g1']);
+  t.deepEqual(
+    workers.map((pid) => psField(pid, 'args')),
+    ['appd: worker web.0 g1 [hello]', 'appd: worker web.1 g1 [hello]'],
+  );
+  t.deepEqual(
+    workers.map((pid) => comm(pid)),
+    ['appd: web.0 g1', 'appd: web.1 g1'],
+  );
 
   daemon.signal('SIGHUP');
   await daemon.waitForLog(/generation 2 serves/);
   const reloaded = await daemon.waitForWorkers(2);
-  t.deepEqual(reloaded.map((pid) => psField(pid, 'args')), ['appd: worker web.0 g2 [hello]', 'appd: worker web.1 g2 [hello]']);
+  t.deepEqual(
+    reloaded.map((pid) => psField(pid, 'args')),
+    ['appd: worker web.0 g2 [hello]', 'appd: worker web.1 g2 [hello]'],
+  );
 });
 
 test('a long daemon name stays intact in a worker title (argv room is reserved)', async (t) => {

@@ -36,12 +36,30 @@ test('slot states: backoff while its next start waits, fatal, exited, stopped wh
 });
 
 test('backoff: the first failure restarts at once, then doubling with jitter up to 30 s', (t) => {
-  t.is(backoffDelayMs(1, () => 0.5), 0);
-  t.is(backoffDelayMs(2, () => 0.5), 250);
-  t.is(backoffDelayMs(3, () => 0.5), 500);
-  t.is(backoffDelayMs(20, () => 0.5), 30_000);
-  t.is(backoffDelayMs(2, () => 0), 200);
-  t.is(backoffDelayMs(2, () => 1), 300);
+  t.is(
+    backoffDelayMs(1, () => 0.5),
+    0,
+  );
+  t.is(
+    backoffDelayMs(2, () => 0.5),
+    250,
+  );
+  t.is(
+    backoffDelayMs(3, () => 0.5),
+    500,
+  );
+  t.is(
+    backoffDelayMs(20, () => 0.5),
+    30_000,
+  );
+  t.is(
+    backoffDelayMs(2, () => 0),
+    200,
+  );
+  t.is(
+    backoffDelayMs(2, () => 1),
+    300,
+  );
 });
 
 test('the event queue hands out everything queued, in order, and times out empty', async (t) => {
@@ -56,15 +74,27 @@ test('the event queue hands out everything queued, in order, and times out empty
 
 test('access log atoms render like Gunicorn\'s, unknown atoms as "-"', (t) => {
   const request = {
-    method: 'POST', url: '/a?b=1', httpVersion: '1.1',
-    headers: { referer: 'http://ref', 'user-agent': 'ua/1', authorization: `Basic ${Buffer.from('ann:pw').toString('base64')}`, 'x-id': '7' },
+    method: 'POST',
+    url: '/a?b=1',
+    httpVersion: '1.1',
+    headers: {
+      referer: 'http://ref',
+      'user-agent': 'ua/1',
+      authorization: `Basic ${Buffer.from('ann:pw').toString('base64')}`,
+      'x-id': '7',
+    },
   } as unknown as IncomingMessage;
   const response = { statusCode: 204, getHeader: (name: string) => (name === 'x-out' ? 'yes' : undefined) } as unknown as ServerResponse;
-  const format = compileAccessLogFormat('%(h)s %(l)s %(u)s "%(r)s" %(s)s %(b)s %(B)s "%(f)s" "%(a)s" %({x-id}i)s %({x-out}o)s %(zz)s %(U)s %(q)s %(H)s %(scheme)s %(peer)s');
+  const format = compileAccessLogFormat(
+    '%(h)s %(l)s %(u)s "%(r)s" %(s)s %(b)s %(B)s "%(f)s" "%(a)s" %({x-id}i)s %({x-out}o)s %(zz)s %(U)s %(q)s %(H)s %(scheme)s %(peer)s',
+  );
   t.true(format.usesClient);
   const client = { clientAddress: '10.0.0.1', scheme: 'https', host: 'shop.example', peerAddress: '127.0.0.1' } as const;
   const line = format({ request, response, startedAt: process.hrtime.bigint(), client, bytesSent: 0 });
   t.is(line, '10.0.0.1 - ann "POST /a?b=1 HTTP/1.1" 204 - 0 "http://ref" "ua/1" 7 yes - /a b=1 HTTP/1.1 https 127.0.0.1');
   t.false(compileAccessLogFormat('%(t)s %(r)s').usesClient, 'a format without client atoms never resolves the client');
-  t.regex(compileAccessLogFormat('%(t)s')({ request, response, startedAt: 0n, client: null, bytesSent: 0 }), /^\[\d\d\/[A-Z][a-z]{2}\/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\]$/);
+  t.regex(
+    compileAccessLogFormat('%(t)s')({ request, response, startedAt: 0n, client: null, bytesSent: 0 }),
+    /^\[\d\d\/[A-Z][a-z]{2}\/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\]$/,
+  );
 });

@@ -16,7 +16,11 @@ const config = (apiWorkers: number) => `export default { pools: {
 } };\n`;
 
 test('appctl upgrade: the new master starts with the scaled count and the stopped pool of the old one, and logs it', async (t) => {
-  const daemon = await startDaemon(t, { args: ['-c', 'appd.config.mjs', '--boot-timeout', '60'], files: { 'appd.config.mjs': config(1) }, timeoutMs: 60_000 });
+  const daemon = await startDaemon(t, {
+    args: ['-c', 'appd.config.mjs', '--boot-timeout', '60'],
+    files: { 'appd.config.mjs': config(1) },
+    timeoutMs: 60_000,
+  });
   const run = (...args: string[]) => appctl(args, { runtimeDirectory: daemon.directory, timeoutMs: 120_000 });
   t.is((await run('scale', 'web', '3')).code, 0);
   t.is((await run('scale', 'api', '2')).code, 0);
@@ -26,10 +30,15 @@ test('appctl upgrade: the new master starts with the scaled count and the stoppe
 
   const upgrade = await run('upgrade');
   t.is(upgrade.code, 0, upgrade.stdout + upgrade.stderr);
-  const status = await waitFor('the new master to answer', async () => {
-    const snapshot = await statusOf(daemon.directory);
-    return snapshot.master.pid !== daemon.pid ? snapshot : null;
-  }, 60_000, 250);
+  const status = await waitFor(
+    'the new master to answer',
+    async () => {
+      const snapshot = await statusOf(daemon.directory);
+      return snapshot.master.pid !== daemon.pid ? snapshot : null;
+    },
+    60_000,
+    250,
+  );
   const pool = (name: string) => status.pools.find((each) => each.name === name);
   t.like(pool('web'), { desired: 3, ready: 3, stopped: false });
   t.like(pool('api'), { desired: 4, ready: 4 });

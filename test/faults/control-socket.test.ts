@@ -48,7 +48,9 @@ testAsNobody('a client of another uid is refused by permissions, default and cus
   const refusedDefault = await rawConnect(defaultPath);
   const ctlCustom = await asNobody([appctlForOthers, '-s', custom, 'ping']);
   const ctlDefault = await asNobody([appctlForOthers, '-s', defaultPath, 'status']);
-  t.log(`as uid ${NOBODY}: connect() to a 0600 socket in a 0755 directory: ${refusedCustom}; in the default 0700 directory: ${refusedDefault}`);
+  t.log(
+    `as uid ${NOBODY}: connect() to a 0600 socket in a 0755 directory: ${refusedCustom}; in the default 0700 directory: ${refusedDefault}`,
+  );
   t.log(`appctl ping as uid ${NOBODY}: exit ${ctlCustom.code}: ${ctlCustom.output}`);
   t.is(refusedCustom, 'EACCES');
   t.is(refusedDefault, 'EACCES');

@@ -23,7 +23,12 @@ interface Exchange {
  * Sends `head`, then `trickle` one piece every `everyMs` (until the server closes), and reads until the
  * server closes. A reset after the server answered counts as its close.
  */
-function exchange(port: number, head: string | Buffer, trickle: { piece: string; everyMs: number } | null = null, timeoutMs = 30_000): Promise<Exchange> {
+function exchange(
+  port: number,
+  head: string | Buffer,
+  trickle: { piece: string; everyMs: number } | null = null,
+  timeoutMs = 30_000,
+): Promise<Exchange> {
   return new Promise((settle, fail) => {
     const socket = net.connect(port, '127.0.0.1');
     const chunks: Buffer[] = [];
@@ -36,7 +41,11 @@ function exchange(port: number, head: string | Buffer, trickle: { piece: string;
     };
     const deadline = setTimeout(() => {
       socket.destroy();
-      fail(new Error(`the server kept the connection open for ${timeoutMs} ms; got ${JSON.stringify(Buffer.concat(chunks).toString('latin1').slice(0, 200))}`));
+      fail(
+        new Error(
+          `the server kept the connection open for ${timeoutMs} ms; got ${JSON.stringify(Buffer.concat(chunks).toString('latin1').slice(0, 200))}`,
+        ),
+      );
     }, timeoutMs);
     socket.on('connect', () => {
       startedAt = Date.now();
@@ -59,24 +68,46 @@ function statusLine(exchanged: Exchange): string {
 test('slowloris, huge headers, smuggling shapes and huge or trickled bodies: answered or closed, no worker dies', async (t) => {
   t.timeout(90_000);
   const daemon = await startDaemon(t, {
-    args: [fixture('body-app.mjs'), '-w', '2', '-b', '127.0.0.1:0', '--headers-timeout', '2', '--request-timeout', '3', '--access-logfile', 'access.log'],
+    args: [
+      fixture('body-app.mjs'),
+      '-w',
+      '2',
+      '-b',
+      '127.0.0.1:0',
+      '--headers-timeout',
+      '2',
+      '--request-timeout',
+      '3',
+      '--access-logfile',
+      'access.log',
+    ],
   });
   const port = daemon.port;
-  const workersBefore = (await statusOf(daemon.directory)).pools[0]?.workers.map((worker) => ({ pid: worker.pid, rss: worker.rssBytes ?? 0 })) ?? [];
+  const workersBefore =
+    (await statusOf(daemon.directory)).pools[0]?.workers.map((worker) => ({ pid: worker.pid, rss: worker.rssBytes ?? 0 })) ?? [];
   const stopLoad = new AbortController();
   t.teardown(() => stopLoad.abort());
   const load = runLoad({ url: `${daemon.url}/`, mode: 'keep-alive', concurrency: 4, durationMs: 60_000, signal: stopLoad.signal });
 
   // Slowloris: 40 connections, a header line every 500 ms, never the blank line that ends them.
-  const slowloris = Promise.all(Array.from({ length: 40 }, () =>
-    exchange(port, 'GET / HTTP/1.1\r\nHost: victim\r\n', { piece: `X-Trickle: ${'a'.repeat(8)}\r\n`, everyMs: 500 })));
+  const slowloris = Promise.all(
+    Array.from({ length: 40 }, () =>
+      exchange(port, 'GET / HTTP/1.1\r\nHost: victim\r\n', { piece: `X-Trickle: ${'a'.repeat(8)}\r\n`, everyMs: 500 }),
+    ),
+  );
 
   // One 64 KB header: over node's total header cap (max(16 KiB, 2 x limit-request-field-size)).
   const bigHeader = await exchange(port, `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'b'.repeat(64 * 1024)}\r\n\r\n`);
   // Request smuggling: a body length two ways, hiding a second request; node's parser refuses both.
   const smuggled = 'GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n';
-  const clAndTe = await exchange(port, `POST / HTTP/1.1\r\nHost: x\r\nContent-Length: ${5 + smuggled.length}\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${smuggled}`);
-  const twoLengths = await exchange(port, `POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: ${smuggled.length}\r\n\r\n${smuggled}`);
+  const clAndTe = await exchange(
+    port,
+    `POST / HTTP/1.1\r\nHost: x\r\nContent-Length: ${5 + smuggled.length}\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${smuggled}`,
+  );
+  const twoLengths = await exchange(
+    port,
+    `POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: ${smuggled.length}\r\n\r\n${smuggled}`,
+  );
   // A body larger than anything: 64 MB streamed to a handler that reads it all.
   const body = Buffer.alloc(1024 * 1024, 'z');
   const huge = await new Promise<string>((settle, fail) => {
@@ -97,7 +128,10 @@ test('slowloris, huge headers, smuggling shapes and huge or trickled bodies: ans
     socket.on('error', fail);
   });
   // A body trickled a byte every 200 ms: request-timeout (3 s) ends it.
-  const trickledBody = await exchange(port, 'POST /count HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n', { piece: 'y', everyMs: 200 });
+  const trickledBody = await exchange(port, 'POST /count HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n', {
+    piece: 'y',
+    everyMs: 200,
+  });
   const loris = await slowloris;
 
   await sleep(500);
@@ -108,9 +142,15 @@ test('slowloris, huge headers, smuggling shapes and huge or trickled bodies: ans
   await waitFor('the access log', () => readFileSync(log, 'utf8').includes('/count'));
 
   const lorisTimes = loris.map((each) => each.closedAfterMs).sort((left, right) => left - right);
-  t.log(`slowloris: ${loris.length} connections trickling headers, each answered "${statusLine(loris[0] ?? { response: '', closedAfterMs: 0 })}" and closed after ${lorisTimes[0]}-${lorisTimes.at(-1)} ms (headers-timeout 2 s)`);
-  t.log(`64 KB header: "${statusLine(bigHeader)}", closed; CL+TE: "${statusLine(clAndTe)}"; two Content-Lengths: "${statusLine(twoLengths)}"; the hidden request never reached the app`);
-  t.log(`64 MB body: "${huge.split('\r\n').at(-1)?.trim()}"; RSS of the workers ${workersBefore.map((worker) => Math.round(worker.rss / 2 ** 20)).join('/')} MB before, ${after.map((worker) => Math.round((worker.rssBytes ?? 0) / 2 ** 20)).join('/')} MB after`);
+  t.log(
+    `slowloris: ${loris.length} connections trickling headers, each answered "${statusLine(loris[0] ?? { response: '', closedAfterMs: 0 })}" and closed after ${lorisTimes[0]}-${lorisTimes.at(-1)} ms (headers-timeout 2 s)`,
+  );
+  t.log(
+    `64 KB header: "${statusLine(bigHeader)}", closed; CL+TE: "${statusLine(clAndTe)}"; two Content-Lengths: "${statusLine(twoLengths)}"; the hidden request never reached the app`,
+  );
+  t.log(
+    `64 MB body: "${huge.split('\r\n').at(-1)?.trim()}"; RSS of the workers ${workersBefore.map((worker) => Math.round(worker.rss / 2 ** 20)).join('/')} MB before, ${after.map((worker) => Math.round((worker.rssBytes ?? 0) / 2 ** 20)).join('/')} MB after`,
+  );
   t.log(`trickled body: "${statusLine(trickledBody)}" after ${trickledBody.closedAfterMs} ms (request-timeout 3 s)`);
   t.log(`normal client meanwhile: ${describeLoad(normal)}`);
 
@@ -125,6 +165,10 @@ test('slowloris, huge headers, smuggling shapes and huge or trickled bodies: ans
   t.true(trickledBody.closedAfterMs >= 3000, 'not before request-timeout');
   t.is(normal.failed, 0);
   t.true(normal.ok > 0);
-  t.deepEqual(after.map((worker) => worker.pid), workersBefore.map((worker) => worker.pid), 'no worker died');
+  t.deepEqual(
+    after.map((worker) => worker.pid),
+    workersBefore.map((worker) => worker.pid),
+    'no worker died',
+  );
   t.notRegex(daemon.output, /exited unexpectedly/);
 });

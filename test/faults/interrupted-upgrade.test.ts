@@ -13,15 +13,22 @@ import { get } from '../helpers/http.js';
 import { isAlive, killQuietly, waitFor } from '../helpers/processes.js';
 
 test('the old master SIGKILLed during a USR2 dance: the new master removes app.pid.oldbin and serves on', async (t) => {
-  const daemon = await startDaemon(t, { args: [fixture('pid-app.mjs'), '-w', '1', '-b', '127.0.0.1:0', '--pidfile', 'app.pid'], timeoutMs: 60_000 });
+  const daemon = await startDaemon(t, {
+    args: [fixture('pid-app.mjs'), '-w', '1', '-b', '127.0.0.1:0', '--pidfile', 'app.pid'],
+    timeoutMs: 60_000,
+  });
   const oldbin = join(daemon.directory, 'app.pid.oldbin');
   const old = daemon.pid;
   daemon.signal('SIGUSR2');
-  const successor = await waitFor('the new master to take over (app.pid.oldbin written)', () => {
-    if (!existsSync(oldbin)) return null;
-    const pid = Number(readFileSync(join(daemon.directory, 'app.pid'), 'utf8').trim());
-    return pid !== old ? pid : null;
-  }, 60_000);
+  const successor = await waitFor(
+    'the new master to take over (app.pid.oldbin written)',
+    () => {
+      if (!existsSync(oldbin)) return null;
+      const pid = Number(readFileSync(join(daemon.directory, 'app.pid'), 'utf8').trim());
+      return pid !== old ? pid : null;
+    },
+    60_000,
+  );
   // The successor outlives the harness's master: stopped through appctl below, killed by pid if that fails.
   t.teardown(() => killQuietly(successor));
   t.is(readFileSync(oldbin, 'utf8'), `${old}\n`);
@@ -48,7 +55,10 @@ test('a fresh start removes an app.pid.oldbin naming a pid that no longer runs',
     timeoutMs: 60_000,
   });
   t.false(existsSync(join(daemon.directory, 'app.pid.oldbin')));
-  t.regex(daemon.output, new RegExp(`removed .*app\\.pid\\.oldbin: it named pid ${deadPid}, which is not running \\(left by an interrupted upgrade\\)`));
+  t.regex(
+    daemon.output,
+    new RegExp(`removed .*app\\.pid\\.oldbin: it named pid ${deadPid}, which is not running \\(left by an interrupted upgrade\\)`),
+  );
 });
 
 test('a fresh start removes an app.pid.oldbin naming a live process that is not an appd master', async (t) => {

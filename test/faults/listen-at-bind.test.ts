@@ -73,69 +73,92 @@ async function listeningPort(daemon: TestDaemon): Promise<number> {
 
 const CONNECTIONS = 50;
 
-serialTestWith({ ss: 'iproute2' }, `a factory that takes 5 s: ${CONNECTIONS} clients connecting while it boots all wait in the queue and get their answer`, async (t) => {
-  t.timeout(120_000);
-  const daemon = await startDaemon(t, {
-    args: [`${fixture('slow-boot-app.mjs')}:create()`, '-b', '127.0.0.1:0', '-w', '1', '--backlog', '100'],
-    env: { BOOT_DELAY_MS: '5000' },
-    waitFor: 'nothing',
-  });
-  const port = await listeningPort(daemon);
-  const answers = Array.from({ length: CONNECTIONS }, () => rawRequest(port));
-  // Every connection sits in the kernel's queue: none refused, none taken by the master (whose loop
-  // would hold it unanswered). The worker's factory is still sleeping.
-  const queue = await waitFor(`${CONNECTIONS} queued connections`, () => {
-    const found = listenQueue({ port });
-    return found !== null && found.queued === CONNECTIONS ? found : null;
-  }, 30_000);
-  t.is(queue.backlog, 100);
-  t.notRegex(daemon.output, /ready: /, 'the connections were queued before any worker was ready');
-  const statusLines = await Promise.all(answers);
-  t.deepEqual(new Set(statusLines), new Set(['HTTP/1.1 200 OK']));
-  t.is(listenQueue({ port })?.backlog, 100, 'the worker adopted the socket with the same backlog');
-});
+serialTestWith(
+  { ss: 'iproute2' },
+  `a factory that takes 5 s: ${CONNECTIONS} clients connecting while it boots all wait in the queue and get their answer`,
+  async (t) => {
+    t.timeout(120_000);
+    const daemon = await startDaemon(t, {
+      args: [`${fixture('slow-boot-app.mjs')}:create()`, '-b', '127.0.0.1:0', '-w', '1', '--backlog', '100'],
+      env: { BOOT_DELAY_MS: '5000' },
+      waitFor: 'nothing',
+    });
+    const port = await listeningPort(daemon);
+    const answers = Array.from({ length: CONNECTIONS }, () => rawRequest(port));
+    // Every connection sits in the kernel's queue: none refused, none taken by the master (whose loop
+    // would hold it unanswered). The worker's factory is still sleeping.
+    const queue = await waitFor(
+      `${CONNECTIONS} queued connections`,
+      () => {
+        const found = listenQueue({ port });
+        return found !== null && found.queued === CONNECTIONS ? found : null;
+      },
+      30_000,
+    );
+    t.is(queue.backlog, 100);
+    t.notRegex(daemon.output, /ready: /, 'the connections were queued before any worker was ready');
+    const statusLines = await Promise.all(answers);
+    t.deepEqual(new Set(statusLines), new Set(['HTTP/1.1 200 OK']));
+    t.is(listenQueue({ port })?.backlog, 100, 'the worker adopted the socket with the same backlog');
+  },
+);
 
-serialTestWith({ ss: 'iproute2' }, `WINCH parks every worker: ${CONNECTIONS} connections wait in the queue and are answered once HUP starts workers`, async (t) => {
-  t.timeout(120_000);
-  const daemon = await startDaemon(t, { args: [fixture('pid-app.mjs'), '-b', '127.0.0.1:0', '-w', '2'] });
-  const port = daemon.port;
-  daemon.signal('SIGWINCH');
-  await waitFor('every worker to be gone', () => daemon.workers().length === 0, 30_000);
-  const answers = Array.from({ length: CONNECTIONS }, () => rawRequest(port));
-  await waitFor(`${CONNECTIONS} queued connections`, () => listenQueue({ port })?.queued === CONNECTIONS, 30_000);
-  daemon.signal('SIGHUP');
-  const statusLines = await Promise.all(answers);
-  t.deepEqual(new Set(statusLines), new Set(['HTTP/1.1 200 OK']));
-});
+serialTestWith(
+  { ss: 'iproute2' },
+  `WINCH parks every worker: ${CONNECTIONS} connections wait in the queue and are answered once HUP starts workers`,
+  async (t) => {
+    t.timeout(120_000);
+    const daemon = await startDaemon(t, { args: [fixture('pid-app.mjs'), '-b', '127.0.0.1:0', '-w', '2'] });
+    const port = daemon.port;
+    daemon.signal('SIGWINCH');
+    await waitFor('every worker to be gone', () => daemon.workers().length === 0, 30_000);
+    const answers = Array.from({ length: CONNECTIONS }, () => rawRequest(port));
+    await waitFor(`${CONNECTIONS} queued connections`, () => listenQueue({ port })?.queued === CONNECTIONS, 30_000);
+    daemon.signal('SIGHUP');
+    const statusLines = await Promise.all(answers);
+    t.deepEqual(new Set(statusLines), new Set(['HTTP/1.1 200 OK']));
+  },
+);
 
-serialTestWith({ ss: 'iproute2' }, 'the master alone listens with the backlog (TCP and unix), at start and on a reload that adds a bind', async (t) => {
-  t.timeout(120_000);
-  // A command pool whose program never touches its sockets: whatever listens, the master made it so.
-  const config = (binds: string[]) => `export default {
+serialTestWith(
+  { ss: 'iproute2' },
+  'the master alone listens with the backlog (TCP and unix), at start and on a reload that adds a bind',
+  async (t) => {
+    t.timeout(120_000);
+    // A command pool whose program never touches its sockets: whatever listens, the master made it so.
+    const config = (binds: string[]) => `export default {
     backlog: 77,
     pools: { idle: { command: ['sleep', '600'], workers: 1, bind: ${JSON.stringify(binds)} } },
   };\n`;
-  const daemon = await startDaemon(t, { args: ['-c', 'appd.config.mjs'], files: { 'appd.config.mjs': config(['127.0.0.1:0', 'unix:idle.sock']) } });
-  const port = portOf(daemon.urlOf('idle'));
-  t.deepEqual(listenQueue({ port }), { queued: 0, backlog: 77 });
-  t.deepEqual(unixListenQueue(daemon, /Listening at: unix:\S*idle\.sock \(fd (\d+)/), { queued: 0, backlog: 77 });
-  // A connection is queued, not refused.
-  const waiting = net.connect(port, '127.0.0.1');
-  t.teardown(() => waiting.destroy());
-  await new Promise<void>((settle, fail) => waiting.once('connect', settle).once('error', fail));
-  await waitFor('the connection to be queued', () => listenQueue({ port })?.queued === 1);
+    const daemon = await startDaemon(t, {
+      args: ['-c', 'appd.config.mjs'],
+      files: { 'appd.config.mjs': config(['127.0.0.1:0', 'unix:idle.sock']) },
+    });
+    const port = portOf(daemon.urlOf('idle'));
+    t.deepEqual(listenQueue({ port }), { queued: 0, backlog: 77 });
+    t.deepEqual(unixListenQueue(daemon, /Listening at: unix:\S*idle\.sock \(fd (\d+)/), { queued: 0, backlog: 77 });
+    // A connection is queued, not refused.
+    const waiting = net.connect(port, '127.0.0.1');
+    t.teardown(() => waiting.destroy());
+    await new Promise<void>((settle, fail) => waiting.once('connect', settle).once('error', fail));
+    await waitFor('the connection to be queued', () => listenQueue({ port })?.queued === 1);
 
-  writeFileSync(join(daemon.directory, 'appd.config.mjs'), config(['127.0.0.1:0', 'unix:idle.sock', 'unix:added.sock']));
-  daemon.signal('SIGHUP');
-  await daemon.waitForLog(/Listening at: unix:\S*added\.sock .*bound on reload/, 30_000);
-  t.deepEqual(unixListenQueue(daemon, /Listening at: unix:\S*added\.sock \(fd (\d+)/), { queued: 0, backlog: 77 });
-});
+    writeFileSync(join(daemon.directory, 'appd.config.mjs'), config(['127.0.0.1:0', 'unix:idle.sock', 'unix:added.sock']));
+    daemon.signal('SIGHUP');
+    await daemon.waitForLog(/Listening at: unix:\S*added\.sock .*bound on reload/, 30_000);
+    t.deepEqual(unixListenQueue(daemon, /Listening at: unix:\S*added\.sock \(fd (\d+)/), { queued: 0, backlog: 77 });
+  },
+);
 
-serialTestWith({ ss: 'iproute2' }, 'ss -ltn shows --backlog while workers serve (they adopt the socket without resetting it)', async (t) => {
-  const daemon = await startDaemon(t, { args: [fixture('pid-app.mjs'), '-b', '127.0.0.1:0', '-w', '2', '--backlog', '100'] });
-  t.is((await get(`${daemon.url}/`)).status, 200);
-  t.is(listenQueue({ port: daemon.port })?.backlog, 100);
-});
+serialTestWith(
+  { ss: 'iproute2' },
+  'ss -ltn shows --backlog while workers serve (they adopt the socket without resetting it)',
+  async (t) => {
+    const daemon = await startDaemon(t, { args: [fixture('pid-app.mjs'), '-b', '127.0.0.1:0', '-w', '2', '--backlog', '100'] });
+    t.is((await get(`${daemon.url}/`)).status, 200);
+    t.is(listenQueue({ port: daemon.port })?.backlog, 100);
+  },
+);
 
 serialTestWith({ python3: 'python3' }, 'an sd_listen_fds program that only calls accept(2) serves from a command pool', async (t) => {
   const daemon = await startDaemon(t, {

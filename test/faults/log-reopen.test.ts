@@ -45,18 +45,28 @@ test(`${ROTATIONS} rotations (rename + USR1) under a steady stream: every access
   const served = keepAlive.ok + close.ok;
 
   await waitFor('every access line', () => linesOf(directory, 'access.log').lines.length >= served, 10_000);
-  await waitFor('every output line', () => linesOf(directory, 'error.log').lines.filter((line) => line.includes('handling /stream')).length >= served, 10_000);
+  await waitFor(
+    'every output line',
+    () => linesOf(directory, 'error.log').lines.filter((line) => line.includes('handling /stream')).length >= served,
+    10_000,
+  );
   const access = linesOf(directory, 'access.log');
   const errors = linesOf(directory, 'error.log');
   const handled = errors.lines.filter((line) => /\[web\.\d g1\] handling \/stream$/.test(line)).length;
   const warned = errors.lines.filter((line) => /\[web\.\d g1 stderr\] warning about \/stream$/.test(line)).length;
   const reopened = errors.lines.filter((line) => line.includes('SIGUSR1: reopened log files')).length;
   t.log(`${describeLoad(keepAlive)} (keep-alive), ${describeLoad(close)} (close); ${ROTATIONS} rotations`);
-  t.log(`access log: ${access.lines.length} lines in ${access.files} files for ${served} responses; error log: ${handled} + ${warned} app lines in ${errors.files} files`);
+  t.log(
+    `access log: ${access.lines.length} lines in ${access.files} files for ${served} responses; error log: ${handled} + ${warned} app lines in ${errors.files} files`,
+  );
   t.is(keepAlive.failed + close.failed, 0);
   t.is(access.files, ROTATIONS + 1);
   t.is(access.lines.length, served, 'one access line per response: none lost, none doubled');
-  t.deepEqual(access.lines.filter((line) => !ACCESS_LINE.test(line)), [], 'no torn or mixed line');
+  t.deepEqual(
+    access.lines.filter((line) => !ACCESS_LINE.test(line)),
+    [],
+    'no torn or mixed line',
+  );
   t.is(handled, served);
   t.is(warned, served);
   t.is(reopened, ROTATIONS);

@@ -32,12 +32,16 @@ test('master SIGKILLed under load: workers gone within 2 s, a new appd binds the
   t.is(second.port, port);
   const response = await get(`http://127.0.0.1:${port}/`);
   const answeredBy = Number(/pid=(\d+)/.exec(response.body)?.[1]);
-  t.true((await second.waitForWorkers(3)).includes(answeredBy), 'the new daemon\'s workers answer');
+  t.true((await second.waitForWorkers(3)).includes(answeredBy), "the new daemon's workers answer");
   stopLoad.abort();
   const [keepAlive, close] = await loads;
 
-  t.log(`every worker gone ${goneAfter} ms after the master's SIGKILL (limit 2000 ms); a new appd on port ${port} ready ${servingAfter} ms after the kill`);
-  t.log(`load through it all: keep-alive ${describeLoad(keepAlive)}; close ${describeLoad(close)} (failures are the gap with nobody serving)`);
+  t.log(
+    `every worker gone ${goneAfter} ms after the master's SIGKILL (limit 2000 ms); a new appd on port ${port} ready ${servingAfter} ms after the kill`,
+  );
+  t.log(
+    `load through it all: keep-alive ${describeLoad(keepAlive)}; close ${describeLoad(close)} (failures are the gap with nobody serving)`,
+  );
   t.true(keepAlive.ok > 0 && close.ok > 0);
   t.false(/EADDRINUSE/.test(second.output));
 });

@@ -10,7 +10,9 @@ import { ControlClient } from '../../ctl/client/connection.js';
 import { fixture, startDaemon, tempDirectory, type TestDaemon } from '../helpers/daemon.js';
 import { sleep, waitFor } from '../helpers/processes.js';
 
-const LIBFAKETIME = ['/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1', '/usr/lib/faketime/libfaketime.so.1'].find((path) => existsSync(path));
+const LIBFAKETIME = ['/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1', '/usr/lib/faketime/libfaketime.so.1'].find((path) =>
+  existsSync(path),
+);
 
 /** Every worker of the status: pid and state. */
 function workersOf(snapshot: StatusSnapshot): string[] {
@@ -50,11 +52,18 @@ async function readyWorkers(daemon: TestDaemon, count: number): Promise<{ status
       client.close();
     }
   };
-  const expected = await waitFor('every worker ready and heartbeating', async () => {
-    const snapshot = await status();
-    const workers = snapshot.pools[0]?.workers ?? [];
-    return workers.length === count && workers.every((worker) => worker.state === 'ready' && worker.statsAgeMs !== null) ? workersOf(snapshot) : null;
-  }, 30_000, 100);
+  const expected = await waitFor(
+    'every worker ready and heartbeating',
+    async () => {
+      const snapshot = await status();
+      const workers = snapshot.pools[0]?.workers ?? [];
+      return workers.length === count && workers.every((worker) => worker.state === 'ready' && worker.statsAgeMs !== null)
+        ? workersOf(snapshot)
+        : null;
+    },
+    30_000,
+    100,
+  );
   return { status, expected };
 }
 
@@ -74,7 +83,8 @@ test('master SIGSTOPped for 8 s with --timeout 5: no healthy worker is killed; i
   t.true(stalled >= 7.9, `it said it stalled ${stalled} s`);
 });
 
-const faketimeTitle = (what: string): string => (LIBFAKETIME ? what : `${what} (skipped: libfaketime is not installed; apt-get install faketime)`);
+const faketimeTitle = (what: string): string =>
+  LIBFAKETIME ? what : `${what} (skipped: libfaketime is not installed; apt-get install faketime)`;
 
 /**
  * libfaketime (LD_PRELOAD, master and workers) reads the offset from a file at every clock read, so

@@ -51,10 +51,15 @@ test('busy loop, leak, exit during boot, never ready, deaf to stop requests: eac
     const [stuckPid] = pidsOf(before, 'busy');
     const spunAt = Date.now();
     get(`${daemon.urlOf('busy')}/spin`, { timeoutMs: 30_000 }).catch(() => undefined); // never answered
-    const slot = await waitFor('the busy slot to record its timeout', async () => {
-      const found = slotOf(await statusOf(daemon.directory), 'busy');
-      return found?.lastExit?.reason === 'timeout' ? found : null;
-    }, 20_000, 200);
+    const slot = await waitFor(
+      'the busy slot to record its timeout',
+      async () => {
+        const found = slotOf(await statusOf(daemon.directory), 'busy');
+        return found?.lastExit?.reason === 'timeout' ? found : null;
+      },
+      20_000,
+      200,
+    );
     t.like(slot, { restarts: 1, lastExit: { signal: 'SIGKILL' } });
     t.false(isAlive(stuckPid ?? -1));
     t.regex(daemon.output, new RegExp(`WORKER TIMEOUT busy\\.0 g1 \\(pid ${stuckPid}\\): no heartbeat for [\\d.]+s \\(timeout 2s\\)`));
@@ -66,8 +71,11 @@ test('busy loop, leak, exit during boot, never ready, deaf to stop requests: eac
     const [leakyPid] = pidsOf(before, 'leaky');
     await get(`${daemon.urlOf('leaky')}/grow`);
     await get(`${daemon.urlOf('leaky')}/grow`);
-    const stopping = await waitFor('the leaky worker to be replaced', () =>
-      events.all().find((event) => event.pid === leakyPid && event.state === 'stopping'), 20_000);
+    const stopping = await waitFor(
+      'the leaky worker to be replaced',
+      () => events.all().find((event) => event.pid === leakyPid && event.state === 'stopping'),
+      20_000,
+    );
     t.regex(stopping.detail ?? '', /^replaced by leaky\.0 g1 \(pid \d+\) \(RSS \d+ MB is over max-memory 150 MB\)$/);
     await waitFor('the leaky worker to exit', () => !isAlive(leakyPid ?? -1), 20_000);
     t.regex((await get(`${daemon.urlOf('leaky')}/`)).body, /leaked=0/, 'its successor starts clean');
@@ -80,20 +88,31 @@ test('busy loop, leak, exit during boot, never ready, deaf to stop requests: eac
     const status = await statusPoller(t, daemon);
     const restart = spawnAppctl(['restart', 'deaf'], { runtimeDirectory: daemon.directory });
     t.teardown(() => killQuietly(restart.pid ?? -1));
-    const shown = await waitFor('the deaf worker to show as stopping', async () => {
-      const worker = (await status()).pools.find((pool) => pool.name === 'deaf')?.workers.find((each) => each.pid === deafPid);
-      return worker?.state === 'stopping' ? worker : null;
-    }, 20_000, 100);
+    const shown = await waitFor(
+      'the deaf worker to show as stopping',
+      async () => {
+        const worker = (await status()).pools.find((pool) => pool.name === 'deaf')?.workers.find((each) => each.pid === deafPid);
+        return worker?.state === 'stopping' ? worker : null;
+      },
+      20_000,
+      100,
+    );
     t.regex(shown.stopReason ?? '', /^replaced by deaf\.0 g2/);
-    const [, grace] = await daemon.waitForLog(new RegExp(`killing worker deaf\\.0 g1 \\(pid ${deafPid}\\): still running (\\d+)s after stop`), 20_000);
+    const [, grace] = await daemon.waitForLog(
+      new RegExp(`killing worker deaf\\.0 g1 \\(pid ${deafPid}\\): still running (\\d+)s after stop`),
+      20_000,
+    );
     t.is(grace, '2', 'graceful-timeout (1 s) plus the 1 s the worker gets to cut its own connections');
     // A ready HTTP worker is asked over IPC (DESIGN §17), not with SIGTERM, which it would ignore too.
     t.regex(daemon.output, new RegExp(`\\[${deafPid}\\] \\[deaf\\.0 g1\\] drain ignored; blocking`));
-    const exited = await waitFor('the deaf worker to exit', () =>
-      events.all().find((event) => event.pid === deafPid && event.state === 'exited'), 20_000);
+    const exited = await waitFor(
+      'the deaf worker to exit',
+      () => events.all().find((event) => event.pid === deafPid && event.state === 'exited'),
+      20_000,
+    );
     const stopped = events.all().find((event) => event.pid === deafPid && event.state === 'stopping');
     t.is(exited.detail, 'signal SIGKILL (reload)', 'appctl restart replaced it');
-    return `ignores its drain: SIGKILLed ${(((exited.time) - (stopped?.time ?? 0)) / 1000).toFixed(1)} s after its stop (graceful-timeout 1 s + 1 s)`;
+    return `ignores its drain: SIGKILLed ${((exited.time - (stopped?.time ?? 0)) / 1000).toFixed(1)} s after its stop (graceful-timeout 1 s + 1 s)`;
   })();
 
   const figures = await Promise.all([busy, leaky, deaf]);

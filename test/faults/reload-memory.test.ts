@@ -40,7 +40,11 @@ async function reloadSleeper(client: RawControlClient, id: string): Promise<Reco
 }
 
 /** Reloads RELOADS times (each must end as `expected`); returns the heap after the warm-up and after the last. */
-async function heapGrowthOver(daemon: TestDaemon, expected: 'completed' | 'failed', prepare = (): void => undefined): Promise<{ baseline: number; last: number }> {
+async function heapGrowthOver(
+  daemon: TestDaemon,
+  expected: 'completed' | 'failed',
+  prepare = (): void => undefined,
+): Promise<{ baseline: number; last: number }> {
   await daemon.waitForLog(new RegExp(`filler ${LOG_RING_LINES + 100} `), 30_000);
   prepare();
   const client = await RawControlClient.connect(join(daemon.directory, 'appd', 'reloader.sock'));
@@ -66,19 +70,33 @@ const megabytes = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(2)
 
 test(`${RELOADS} reloads of an unchanged JS config: heap after GC grows less than 1 MB`, async (t) => {
   t.timeout(600_000);
-  const daemon = await startDaemon(t, { args: ['-c', 'appd.config.mjs', '--name', 'reloader', '--log-level', 'warning'], files: { 'appd.config.mjs': CONFIG }, nodeArguments: ['--expose-gc'], waitFor: 'nothing' });
+  const daemon = await startDaemon(t, {
+    args: ['-c', 'appd.config.mjs', '--name', 'reloader', '--log-level', 'warning'],
+    files: { 'appd.config.mjs': CONFIG },
+    nodeArguments: ['--expose-gc'],
+    waitFor: 'nothing',
+  });
   const { baseline, last } = await heapGrowthOver(daemon, 'completed');
-  t.log(`heap after GC: ${megabytes(baseline)} after ${WARM_UP_RELOADS} reloads, ${megabytes(last)} after ${RELOADS} (${((last - baseline) / 1024).toFixed(0)} KB)`);
+  t.log(
+    `heap after GC: ${megabytes(baseline)} after ${WARM_UP_RELOADS} reloads, ${megabytes(last)} after ${RELOADS} (${((last - baseline) / 1024).toFixed(0)} KB)`,
+  );
   t.true(baseline > 0);
   t.true(last - baseline < HEAP_GROWTH_LIMIT_BYTES, `the heap grew by ${megabytes(last - baseline)}`);
 });
 
 test(`${RELOADS} reloads of a JS config that fails to parse: heap after GC grows less than 1 MB`, async (t) => {
   t.timeout(600_000);
-  const daemon = await startDaemon(t, { args: ['-c', 'appd.config.mjs', '--name', 'reloader', '--log-level', 'warning'], files: { 'appd.config.mjs': CONFIG }, nodeArguments: ['--expose-gc'], waitFor: 'nothing' });
+  const daemon = await startDaemon(t, {
+    args: ['-c', 'appd.config.mjs', '--name', 'reloader', '--log-level', 'warning'],
+    files: { 'appd.config.mjs': CONFIG },
+    nodeArguments: ['--expose-gc'],
+    waitFor: 'nothing',
+  });
   const breakConfig = (): void => writeFileSync(join(daemon.directory, 'appd.config.mjs'), `${CONFIG}\nexport default {\n`);
   const { baseline, last } = await heapGrowthOver(daemon, 'failed', breakConfig);
-  t.log(`heap after GC: ${megabytes(baseline)} after ${WARM_UP_RELOADS} failed reloads, ${megabytes(last)} after ${RELOADS} (${((last - baseline) / 1024).toFixed(0)} KB)`);
+  t.log(
+    `heap after GC: ${megabytes(baseline)} after ${WARM_UP_RELOADS} failed reloads, ${megabytes(last)} after ${RELOADS} (${((last - baseline) / 1024).toFixed(0)} KB)`,
+  );
   t.true(last - baseline < HEAP_GROWTH_LIMIT_BYTES, `the heap grew by ${megabytes(last - baseline)}`);
   t.regex(daemon.output, /reload failed, nothing changed: config file \S*appd\.config\.mjs: SyntaxError/);
 });

@@ -21,7 +21,18 @@ const SIGNAL_NUMBERS: Readonly<Record<StormSignal, number>> = { SIGHUP: 1, SIGTT
  * alternating TTIN and TTOU the TTOUs lose most merges: one run applied 26 of 80 TTIN and 2 of 80 TTOU.
  * The burst has one TTIN in ten, so at most 20 workers are ever added whatever the kernel merges.
  */
-const BURST_PATTERN: readonly StormSignal[] = ['SIGTTOU', 'SIGHUP', 'SIGTTOU', 'SIGHUP', 'SIGTTOU', 'SIGTTIN', 'SIGTTOU', 'SIGHUP', 'SIGTTOU', 'SIGHUP'];
+const BURST_PATTERN: readonly StormSignal[] = [
+  'SIGTTOU',
+  'SIGHUP',
+  'SIGTTOU',
+  'SIGHUP',
+  'SIGTTOU',
+  'SIGTTIN',
+  'SIGTTOU',
+  'SIGHUP',
+  'SIGTTOU',
+  'SIGHUP',
+];
 /** Paced, every signal is applied: alternating TTIN and TTOU keep the count at 2 or 3. */
 const PACED_PATTERN: readonly StormSignal[] = ['SIGTTIN', 'SIGTTOU', 'SIGTTIN', 'SIGTTOU', 'SIGHUP'];
 const START_WORKERS = 2;
@@ -64,10 +75,13 @@ function replay(output: string): Applied {
   let workers = START_WORKERS;
   let reads = 0;
   let waiting = 0;
-  for (const [, signal, what, coveredOrigins] of output.matchAll(/\[INFO\] (?:(SIGTTIN|SIGTTOU|SIGHUP): (.*)|reloading for (.*): reading the configuration again)$/gm)) {
+  for (const [, signal, what, coveredOrigins] of output.matchAll(
+    /\[INFO\] (?:(SIGTTIN|SIGTTOU|SIGHUP): (.*)|reloading for (.*): reading the configuration again)$/gm,
+  )) {
     if (coveredOrigins !== undefined) {
       const covered = coveredOrigins.split(', ');
-      if (covered.length !== waiting || covered.some((origin) => origin !== 'SIGHUP')) mismatches.push(`a read covers "${coveredOrigins}", ${waiting} HUPs were waiting`);
+      if (covered.length !== waiting || covered.some((origin) => origin !== 'SIGHUP'))
+        mismatches.push(`a read covers "${coveredOrigins}", ${waiting} HUPs were waiting`);
       reads += 1;
       waiting = 0;
       continue;
@@ -81,7 +95,10 @@ function replay(output: string): Applied {
       continue;
     }
     const next = kind === 'SIGTTIN' ? workers + 1 : Math.max(1, workers - 1);
-    const expected = next === workers ? 'pool web stays at its minimum of 1 worker (an http pool needs one to serve)' : `scaling pool web from ${workers} to ${countOf(next, 'worker')}`;
+    const expected =
+      next === workers
+        ? 'pool web stays at its minimum of 1 worker (an http pool needs one to serve)'
+        : `scaling pool web from ${workers} to ${countOf(next, 'worker')}`;
     if (what !== expected) mismatches.push(`${kind} #${counts[kind]}: "${what}", expected "${expected}"`);
     workers = next;
   }
@@ -90,18 +107,26 @@ function replay(output: string): Applied {
 
 /** Waits until the pool is exactly what the applied signals say: count, one generation, all ready. */
 async function settled(daemon: TestDaemon, applied: () => Applied): Promise<{ workers: number; generation: number }> {
-  return waitFor('the pool to settle', async () => {
-    const { workers, reads, waiting } = applied();
-    const pool = (await statusOf(daemon.directory)).pools[0];
-    if (!pool || pool.reloading || waiting > 0 || pool.desired !== workers || pool.workers.length !== workers) return null;
-    if (pool.generation !== 1 + reads || pool.workers.some((worker) => worker.state !== 'ready' || worker.generation !== pool.generation)) return null;
-    if (daemon.workers().length !== workers) return null;
-    return { workers, generation: pool.generation };
-  }, 60_000, 250);
+  return waitFor(
+    'the pool to settle',
+    async () => {
+      const { workers, reads, waiting } = applied();
+      const pool = (await statusOf(daemon.directory)).pools[0];
+      if (!pool || pool.reloading || waiting > 0 || pool.desired !== workers || pool.workers.length !== workers) return null;
+      if (pool.generation !== 1 + reads || pool.workers.some((worker) => worker.state !== 'ready' || worker.generation !== pool.generation))
+        return null;
+      if (daemon.workers().length !== workers) return null;
+      return { workers, generation: pool.generation };
+    },
+    60_000,
+    250,
+  );
 }
 
 async function stormDaemon(t: ExecutionContext): Promise<TestDaemon> {
-  const daemon = await startDaemon(t, { args: [fixture('pid-app.mjs'), '-w', String(START_WORKERS), '-b', '127.0.0.1:0', '--no-timeout-stack'] });
+  const daemon = await startDaemon(t, {
+    args: [fixture('pid-app.mjs'), '-w', String(START_WORKERS), '-b', '127.0.0.1:0', '--no-timeout-stack'],
+  });
   await daemon.waitForWorkers(START_WORKERS);
   return daemon;
 }
@@ -112,17 +137,26 @@ test('200 TTIN/TTOU/HUP in a burst: the kernel merges some, the master applies t
   const sent = storm(BURST_PATTERN, 200);
   for (const signal of sent) daemon.signal(signal);
   // Every signal is delivered (none pending any more), and the loop has taken what it was given.
-  await waitFor('the storm to be delivered', () => [...pendingSignals(daemon.pid)].every((signal) => !Object.values(SIGNAL_NUMBERS).includes(signal)));
+  await waitFor('the storm to be delivered', () =>
+    [...pendingSignals(daemon.pid)].every((signal) => !Object.values(SIGNAL_NUMBERS).includes(signal)),
+  );
   t.is((await appctl(['ping'], { runtimeDirectory: daemon.directory })).code, 0);
   const final = await settled(daemon, () => replay(daemon.output));
   const applied = replay(daemon.output);
   t.deepEqual(applied.mismatches, []);
   const sentCounts = { SIGTTIN: 0, SIGTTOU: 0, SIGHUP: 0 };
   for (const signal of sent) sentCounts[signal] += 1;
-  t.log(`sent ${sentCounts.SIGTTIN} TTIN, ${sentCounts.SIGTTOU} TTOU, ${sentCounts.SIGHUP} HUP in ${sent.length} kill() calls; applied ${applied.counts.SIGTTIN}, ${applied.counts.SIGTTOU}, ${applied.counts.SIGHUP} (the kernel merged the rest before delivery)`);
-  t.log(`final: ${final.workers} workers, all ready, all on generation ${final.generation} (= 1 + ${applied.reads} reads for the ${applied.counts.SIGHUP} HUPs applied)`);
+  t.log(
+    `sent ${sentCounts.SIGTTIN} TTIN, ${sentCounts.SIGTTOU} TTOU, ${sentCounts.SIGHUP} HUP in ${sent.length} kill() calls; applied ${applied.counts.SIGTTIN}, ${applied.counts.SIGTTOU}, ${applied.counts.SIGHUP} (the kernel merged the rest before delivery)`,
+  );
+  t.log(
+    `final: ${final.workers} workers, all ready, all on generation ${final.generation} (= 1 + ${applied.reads} reads for the ${applied.counts.SIGHUP} HUPs applied)`,
+  );
   for (const signal of Object.keys(sentCounts) as StormSignal[]) {
-    t.true(applied.counts[signal] >= 1 && applied.counts[signal] <= sentCounts[signal], `${signal}: applied ${applied.counts[signal]} of ${sentCounts[signal]}`);
+    t.true(
+      applied.counts[signal] >= 1 && applied.counts[signal] <= sentCounts[signal],
+      `${signal}: applied ${applied.counts[signal]} of ${sentCounts[signal]}`,
+    );
   }
   t.is((await get(daemon.url)).status, 200);
   t.regex((await get(daemon.url)).body, new RegExp(`generation=${final.generation}\\n`));
@@ -141,7 +175,9 @@ test('100 TTIN/TTOU/HUP, each sent once the previous one was delivered: every on
   const final = await settled(daemon, () => replay(daemon.output));
   const applied = replay(daemon.output);
   t.deepEqual(applied.mismatches, []);
-  t.log(`sent 40 TTIN, 40 TTOU, 20 HUP, each after the previous was delivered; applied ${applied.counts.SIGTTIN}, ${applied.counts.SIGTTOU}, ${applied.counts.SIGHUP} (${applied.reads} reads); final ${final.workers} workers on generation ${final.generation}`);
+  t.log(
+    `sent 40 TTIN, 40 TTOU, 20 HUP, each after the previous was delivered; applied ${applied.counts.SIGTTIN}, ${applied.counts.SIGTTOU}, ${applied.counts.SIGHUP} (${applied.reads} reads); final ${final.workers} workers on generation ${final.generation}`,
+  );
   t.deepEqual(applied.counts, { SIGTTIN: 40, SIGTTOU: 40, SIGHUP: 20 });
   t.is(final.workers, START_WORKERS);
   // A HUP that came while the previous read was in flight shares the next read with any other.

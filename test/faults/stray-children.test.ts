@@ -37,19 +37,31 @@ function workersOf(daemon: TestDaemon): number[] {
  */
 async function workerGroups(daemon: TestDaemon): Promise<number[]> {
   const expected = WORKERS_PER_POOL * 3 * 2;
-  return waitFor(`${expected} processes under the master`, () => {
-    const members = daemon.descendants();
-    return workersOf(daemon).length === WORKERS_PER_POOL * 2 && members.length === expected ? members : null;
-  }, 30_000);
+  return waitFor(
+    `${expected} processes under the master`,
+    () => {
+      const members = daemon.descendants();
+      return workersOf(daemon).length === WORKERS_PER_POOL * 2 && members.length === expected ? members : null;
+    },
+    30_000,
+  );
 }
 
 /** `received`: when the daemon logged the request (appctl's own start is slow on a loaded machine). */
-async function waitUntilGone(t: { log(message: string): void }, what: string, pids: readonly number[], since: number, received: Promise<number> = Promise.resolve(since)): Promise<void> {
+async function waitUntilGone(
+  t: { log(message: string): void },
+  what: string,
+  pids: readonly number[],
+  since: number,
+  received: Promise<number> = Promise.resolve(since),
+): Promise<void> {
   await waitFor(`${what}: ${pids.join(' ')} to be gone`, () => pids.every((pid) => !isAlive(pid)), BOUND_MS + 30_000, 50);
   const goneAt = Date.now();
   const receivedAt = await received;
   const daemonSide = receivedAt === since ? '' : `, ${goneAt - receivedAt} ms after the daemon logged the request`;
-  t.log(`${what}: ${pids.length} processes (workers, their TERM-ignoring shells and sleeps) gone ${goneAt - since} ms after it${daemonSide} (bound ${BOUND_MS} ms)`);
+  t.log(
+    `${what}: ${pids.length} processes (workers, their TERM-ignoring shells and sleeps) gone ${goneAt - since} ms after it${daemonSide} (bound ${BOUND_MS} ms)`,
+  );
 }
 
 /** When the daemon logs that appctl's request arrived (polled). */
@@ -57,7 +69,7 @@ function requestLogged(daemon: TestDaemon, pattern: RegExp): Promise<number> {
   return daemon.waitForLog(pattern, 60_000).then(() => Date.now());
 }
 
-test('after appctl reload, the old workers\' TERM-ignoring children are gone', async (t) => {
+test("after appctl reload, the old workers' TERM-ignoring children are gone", async (t) => {
   t.timeout(120_000);
   const daemon = await startDaemon(t, { args: ['-c', 'appd.config.mjs', '--name', 'strays'], files: { 'appd.config.mjs': CONFIG } });
   const members = await workerGroups(daemon);

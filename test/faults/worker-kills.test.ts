@@ -21,7 +21,14 @@ test('workers SIGKILLed at random every 200 ms for 10 s under load', async (t) =
   const failures: LoadFailure[] = [];
   const stopLoad = new AbortController();
   const load = (mode: 'keep-alive' | 'close', concurrency: number) =>
-    runLoad({ url: `${daemon.url}/`, mode, concurrency, durationMs: 60_000, signal: stopLoad.signal, onFailure: (failure) => failures.push(failure) });
+    runLoad({
+      url: `${daemon.url}/`,
+      mode,
+      concurrency,
+      durationMs: 60_000,
+      signal: stopLoad.signal,
+      onFailure: (failure) => failures.push(failure),
+    });
   const loads = Promise.all([load('keep-alive', 8), load('close', 4)]);
   t.teardown(() => stopLoad.abort());
   await sleep(500);
@@ -56,13 +63,20 @@ test('workers SIGKILLed at random every 200 ms for 10 s under load', async (t) =
   const failed = keepAlive.failed + close.failed;
   t.log(`${victims.length} workers killed; pool of ${WORKERS} ready again ${backAt - lastKillAt} ms after the last kill (master's clock)`);
   t.log(`keep-alive: ${describeLoad(keepAlive)}; close: ${describeLoad(close)}`);
-  t.log(`${failed} failed requests for ${victims.length} kills (${(failed / victims.length).toFixed(2)} per kill), all on the ${heldByVictims.size} connections the victims held; unexplained: ${unexplained.length}`);
+  t.log(
+    `${failed} failed requests for ${victims.length} kills (${(failed / victims.length).toFixed(2)} per kill), all on the ${heldByVictims.size} connections the victims held; unexplained: ${unexplained.length}`,
+  );
   t.true(isAlive(daemon.pid), 'the master survives');
   t.is(victims.length, KILL_FOR_MS / KILL_EVERY_MS);
   t.deepEqual(unexplained, [], 'every failed request was on a connection a killed worker held');
   t.true(keepAlive.ok > 0 && close.ok > 0);
   // No request waited for a worker that never came, and no connection was refused: the socket stayed open.
-  t.deepEqual(Object.keys({ ...keepAlive.errors, ...close.errors }).filter((code) => !['ECONNRESET', 'EPIPE', 'SHORT_BODY', 'EMPTY_RESPONSE'].includes(code)), []);
+  t.deepEqual(
+    Object.keys({ ...keepAlive.errors, ...close.errors }).filter(
+      (code) => !['ECONNRESET', 'EPIPE', 'SHORT_BODY', 'EMPTY_RESPONSE'].includes(code),
+    ),
+    [],
+  );
   // An outside kill of a serving worker is not a failed start: the slot is refilled at once, no backoff.
   t.notRegex(daemon.output, /failed to start|next start in/);
   t.is(daemon.workers().length, WORKERS);

@@ -64,7 +64,10 @@ test('without --wait-ready the same script is ready once it listens', async (t) 
 });
 
 test('a script that throws before listening: exit 3 with its error', async (t) => {
-  const daemon = await startDaemon(t, { args: ['--script', fixture('script-throws.mjs'), '-b', '127.0.0.1:0', '--boot-timeout', '5'], waitFor: 'nothing' });
+  const daemon = await startDaemon(t, {
+    args: ['--script', fixture('script-throws.mjs'), '-b', '127.0.0.1:0', '--boot-timeout', '5'],
+    waitFor: 'nothing',
+  });
   const { code } = await daemon.exited();
   t.is(code, 3);
   t.regex(daemon.output, /cannot connect to the database at db\.internal:5432/);
@@ -80,7 +83,9 @@ test('a missing script: exit 4 naming it; app and script together: exit 2', asyn
 });
 
 test('server form without a request listener answers 426; a named async onDrain export runs before the worker exits', async (t) => {
-  const daemon = await startDaemon(t, { args: [`${fixture('upgrade-only.mjs')}:attach(server)`, '-b', '127.0.0.1:0', '--graceful-timeout', '7'] });
+  const daemon = await startDaemon(t, {
+    args: [`${fixture('upgrade-only.mjs')}:attach(server)`, '-b', '127.0.0.1:0', '--graceful-timeout', '7'],
+  });
   const response = await get(daemon.url);
   t.is(response.status, 426);
   // A reload, not a stop: the master stays to relay the old worker's last output.
@@ -111,7 +116,11 @@ function httpsGet(options: https.RequestOptions): Promise<string> {
 test('an HTTPS script is adopted too, and serves every bind (TCP and unix) with its own certificate', async (t) => {
   const directory = tempDirectory(t);
   const [certFile, keyFile] = [join(directory, 'cert.pem'), join(directory, 'key.pem')];
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '1', '-keyout', keyFile, '-out', certFile], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '1', '-keyout', keyFile, '-out', certFile],
+    { stdio: 'ignore' },
+  );
   const socketPath = join(directory, 'web.sock');
   const daemon = await startDaemon(t, {
     args: ['--script', fixture('https-script.mjs'), '-w', '2', '-b', '127.0.0.1:0', '-b', `unix:${socketPath}`],
@@ -124,7 +133,16 @@ test('an HTTPS script is adopted too, and serves every bind (TCP and unix) with 
 
 test('a script worker writes the access log and applies the request limits, like an app module', async (t) => {
   const daemon = await startDaemon(t, {
-    args: ['--script', fixture(join('frameworks', 'express-script.cjs')), '-b', '127.0.0.1:0', '--access-logfile', 'access.log', '--limit-request-line', '100'],
+    args: [
+      '--script',
+      fixture(join('frameworks', 'express-script.cjs')),
+      '-b',
+      '127.0.0.1:0',
+      '--access-logfile',
+      'access.log',
+      '--limit-request-line',
+      '100',
+    ],
   });
   t.is((await get(`${daemon.url}/?from=test`)).status, 200);
   t.is((await get(`${daemon.url}/${'x'.repeat(200)}`)).status, 414, 'appd refuses the long request line before Express sees it');

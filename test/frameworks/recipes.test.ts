@@ -19,14 +19,31 @@ const recipe = (name: string): string => fixture(join('frameworks', name));
 
 const RECIPES: readonly Recipe[] = [
   { title: 'Express app exported as a listener', args: [recipe('express-app.cjs')], body: /^express pid=\d+/ },
-  { title: 'unmodified Express script (app.listen(process.env.PORT || 3000))', args: ['--script', recipe('express-script.cjs')], body: /^express pid=\d+/ },
-  { title: 'Fastify app from an async factory (fastify.routing)', args: [`${recipe('fastify-app.mjs')}:createApp()`], body: /^fastify pid=\d+/ },
-  { title: 'unmodified Fastify script (listen({ port: 3000 }))', args: ['--script', recipe('fastify-script.mjs')], body: /^fastify pid=\d+/, scriptPort: 3000 },
+  {
+    title: 'unmodified Express script (app.listen(process.env.PORT || 3000))',
+    args: ['--script', recipe('express-script.cjs')],
+    body: /^express pid=\d+/,
+  },
+  {
+    title: 'Fastify app from an async factory (fastify.routing)',
+    args: [`${recipe('fastify-app.mjs')}:createApp()`],
+    body: /^fastify pid=\d+/,
+  },
+  {
+    title: 'unmodified Fastify script (listen({ port: 3000 }))',
+    args: ['--script', recipe('fastify-script.mjs')],
+    body: /^fastify pid=\d+/,
+    scriptPort: 3000,
+  },
   { title: 'Koa app exported as is', args: [recipe('koa-app.mjs')], body: /^koa pid=\d+/ },
   { title: 'unmodified Koa script (app.listen)', args: ['--script', recipe('koa-script.mjs')], body: /^koa pid=\d+/ },
   { title: 'Hono app exported as a fetch handler', args: [recipe('hono-app.mjs')], body: /^hono pid=\d+/ },
   { title: 'unmodified Hono script (@hono/node-server serve())', args: ['--script', recipe('hono-script.mjs')], body: /^hono pid=\d+/ },
-  { title: 'Next.js-style custom server (prepare(), then createServer().listen(port))', args: ['--script', recipe('next-style-server.mjs')], body: /^next pid=\d+ generation=1 path=\/$/m },
+  {
+    title: 'Next.js-style custom server (prepare(), then createServer().listen(port))',
+    args: ['--script', recipe('next-style-server.mjs')],
+    body: /^next pid=\d+ generation=1 path=\/$/m,
+  },
   { title: 'ws echo server in the server form', args: [`${recipe('ws-echo.mjs')}:attach(server)`], body: /^ws pid=\d+/ },
 ];
 

@@ -48,7 +48,11 @@ export function appctl(args: readonly string[], options: AppctlOptions): Promise
 }
 
 /** A long-running appctl (logs -f) whose output accumulates; killed in teardown. */
-export function followAppctl(t: ExecutionContext, args: readonly string[], options: AppctlOptions): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
+export function followAppctl(
+  t: ExecutionContext,
+  args: readonly string[],
+  options: AppctlOptions,
+): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
   const child = spawnAppctl(args, options);
   let output = '';
   child.stdout?.setEncoding('utf8').on('data', (text: string) => (output += text));

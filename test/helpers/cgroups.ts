@@ -26,7 +26,8 @@ export function cgroupUnavailable(controller: CgroupController): string | null {
     mkdirSync(probe);
     rmdirSync(probe);
   } catch (error) {
-    if (hasErrorCode(error, 'EACCES', 'EROFS', 'EPERM')) return `cannot create a cgroup v${location.version} for ${controller} under ${location.chain.at(-1)}: ${(error as Error).message}`;
+    if (hasErrorCode(error, 'EACCES', 'EROFS', 'EPERM'))
+      return `cannot create a cgroup v${location.version} for ${controller} under ${location.chain.at(-1)}: ${(error as Error).message}`;
     throw error;
   }
   return null;
@@ -36,7 +37,11 @@ export function cgroupUnavailable(controller: CgroupController): string | null {
  * Creates a cgroup under the root of `controller`'s hierarchy with `files` written (chosen by version),
  * or returns why it cannot (not root, no such hierarchy, a read-only cgroupfs).
  */
-export function createTestCgroup(t: ExecutionContext, controller: CgroupController, files: { readonly v1: Record<string, string>; readonly v2: Record<string, string> }): TestCgroup | string {
+export function createTestCgroup(
+  t: ExecutionContext,
+  controller: CgroupController,
+  files: { readonly v1: Record<string, string>; readonly v2: Record<string, string> },
+): TestCgroup | string {
   if (process.getuid?.() !== 0) return 'needs root to create a cgroup';
   const location = cgroupOf(controller);
   if (!location) return `this host has no cgroup hierarchy with the ${controller} controller`;
@@ -47,7 +52,8 @@ export function createTestCgroup(t: ExecutionContext, controller: CgroupControll
     if (location.version === 2) writeFileSync(join(hierarchyRoot, 'cgroup.subtree_control'), `+${controller}`);
     for (const [name, value] of Object.entries(location.version === 1 ? files.v1 : files.v2)) writeFileSync(join(directory, name), value);
   } catch (error) {
-    if (hasErrorCode(error, 'EACCES', 'EROFS', 'EPERM', 'ENOENT', 'EBUSY', 'EINVAL')) return `cannot set up a cgroup v${location.version} for ${controller} at ${directory}: ${(error as Error).message}`;
+    if (hasErrorCode(error, 'EACCES', 'EROFS', 'EPERM', 'ENOENT', 'EBUSY', 'EINVAL'))
+      return `cannot set up a cgroup v${location.version} for ${controller} at ${directory}: ${(error as Error).message}`;
     throw error;
   }
   t.teardown(async () => {

@@ -153,10 +153,14 @@ export class TestDaemon {
   }
 
   async waitForWorkers(count: number, timeoutMs = 30_000): Promise<number[]> {
-    return waitFor(`${count} workers`, () => {
-      const workers = this.workers();
-      return workers.length === count ? workers : null;
-    }, timeoutMs);
+    return waitFor(
+      `${count} workers`,
+      () => {
+        const workers = this.workers();
+        return workers.length === count ? workers : null;
+      },
+      timeoutMs,
+    );
   }
 
   /** Waits until the log matches (counting only output after `from` characters). */
@@ -205,7 +209,14 @@ export async function startDaemon(t: ExecutionContext, options: DaemonOptions): 
   // If this test process dies (ava kills a timed-out test file without running its teardowns), the
   // daemon gets SIGKILL too, and its workers follow when their IPC channel drops: nothing leaks.
   const tieToTest = existsSync(SETPRIV) ? [SETPRIV, '--pdeathsig', 'SIGKILL', '--'] : [];
-  const [command = process.execPath, ...commandArguments] = [...tieToTest, ...(options.wrapper ?? []), process.execPath, ...(options.nodeArguments ?? []), options.appd ?? APPD, ...options.args];
+  const [command = process.execPath, ...commandArguments] = [
+    ...tieToTest,
+    ...(options.wrapper ?? []),
+    process.execPath,
+    ...(options.nodeArguments ?? []),
+    options.appd ?? APPD,
+    ...options.args,
+  ];
   const child = spawn(command, commandArguments, {
     cwd: directory,
     // Its own process group, so cleanup can kill the master and all its workers at once.

@@ -10,8 +10,16 @@ export function isInstalled(program: string): boolean {
 }
 
 /** `test.serial` when every program is installed; else `test.skip` naming the missing ones and their Debian package. */
-export function serialTestWith(programs: Readonly<Record<string, string>>, title: string, implementation: (t: ExecutionContext) => Promise<void>): void {
+export function serialTestWith(
+  programs: Readonly<Record<string, string>>,
+  title: string,
+  implementation: (t: ExecutionContext) => Promise<void>,
+): void {
   const missing = Object.entries(programs).filter(([program]) => !isInstalled(program));
   if (missing.length === 0) test.serial(title, implementation);
-  else test.skip(`${title} [skipped: needs ${missing.map(([program, pack]) => `${program} (apt-get install ${pack})`).join(', ')}]`, implementation);
+  else
+    test.skip(
+      `${title} [skipped: needs ${missing.map(([program, pack]) => `${program} (apt-get install ${pack})`).join(', ')}]`,
+      implementation,
+    );
 }

@@ -26,7 +26,14 @@ for (const mode of ['keep-alive', 'close'] as const satisfies readonly LoadMode[
       response.end(`hello ${request.url}`);
     });
     const bodies: string[] = [];
-    const result = await runLoad({ url, mode, concurrency: 4, durationMs: 5000, maxRequests: 200, onResponse: (response) => bodies.push(response.body) });
+    const result = await runLoad({
+      url,
+      mode,
+      concurrency: 4,
+      durationMs: 5000,
+      maxRequests: 200,
+      onResponse: (response) => bodies.push(response.body),
+    });
     t.is(result.ok, 200);
     t.is(result.failed, 0);
     t.deepEqual(result.errors, {});
@@ -70,7 +77,13 @@ test('a refused connection counts as ECONNREFUSED; the abort signal stops the lo
   await new Promise<void>((settle) => server.listen(0, '127.0.0.1', settle));
   const port = (server.address() as AddressInfo).port;
   await new Promise((settle) => server.close(settle));
-  const refused = await runLoad({ url: `http://127.0.0.1:${port}/`, mode: 'keep-alive', concurrency: 2, durationMs: 2000, maxRequests: 10 });
+  const refused = await runLoad({
+    url: `http://127.0.0.1:${port}/`,
+    mode: 'keep-alive',
+    concurrency: 2,
+    durationMs: 2000,
+    maxRequests: 10,
+  });
   t.deepEqual(refused.errors, { ECONNREFUSED: 10 });
 
   const url = await serve(t, (_request, response) => response.end('ok'));

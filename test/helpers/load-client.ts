@@ -82,7 +82,13 @@ function errorCode(error: unknown): string {
 function keepAliveRequest(target: URL, agent: http.Agent, timeoutMs: number, connection: Connection): Promise<LoadResponse> {
   return new Promise((settle, fail) => {
     const outgoing = http.request(
-      { host: target.hostname.replace(/^\[|\]$/g, ''), port: target.port, path: `${target.pathname}${target.search}`, agent, timeout: timeoutMs },
+      {
+        host: target.hostname.replace(/^\[|\]$/g, ''),
+        port: target.port,
+        path: `${target.pathname}${target.search}`,
+        agent,
+        timeout: timeoutMs,
+      },
       (response) => {
         let body = '';
         response.setEncoding('utf8');
@@ -110,7 +116,8 @@ function keepAliveRequest(target: URL, agent: http.Agent, timeoutMs: number, con
 /** Parses a complete HTTP/1.x response read to EOF (a server answers HTTP/1.0 without chunking). */
 function parseClosedResponse(raw: Buffer): LoadResponse {
   const headerEnd = raw.indexOf('\r\n\r\n');
-  if (headerEnd < 0) throw new LoadError(raw.length === 0 ? 'EMPTY_RESPONSE' : 'SHORT_HEADERS', `got ${raw.length} bytes without a complete header`);
+  if (headerEnd < 0)
+    throw new LoadError(raw.length === 0 ? 'EMPTY_RESPONSE' : 'SHORT_HEADERS', `got ${raw.length} bytes without a complete header`);
   const [statusLine = '', ...headerLines] = raw.subarray(0, headerEnd).toString('latin1').split('\r\n');
   const status = /^HTTP\/1\.[01] (\d{3})/.exec(statusLine);
   if (!status) throw new LoadError('BAD_STATUS_LINE', `bad status line ${JSON.stringify(statusLine)}`);
@@ -122,7 +129,8 @@ function parseClosedResponse(raw: Buffer): LoadResponse {
   const body = raw.subarray(headerEnd + 4);
   const declared = Number(headers['content-length']);
   if (Number.isFinite(declared) && body.length < declared) throw new LoadError('SHORT_BODY', `body ${body.length} of ${declared} bytes`);
-  if (headers['transfer-encoding'] === 'chunked') throw new LoadError('CHUNKED_TO_HTTP10', 'the server sent chunked encoding to an HTTP/1.0 request');
+  if (headers['transfer-encoding'] === 'chunked')
+    throw new LoadError('CHUNKED_TO_HTTP10', 'the server sent chunked encoding to an HTTP/1.0 request');
   return { status: Number(status[1]), headers, body: body.toString('utf8') };
 }
 
@@ -177,7 +185,10 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       started += 1;
       const connection: Connection = { localPort: null };
       try {
-        const response = options.mode === 'keep-alive' ? await keepAliveRequest(target, agent, timeoutMs, connection) : await closeRequest(target, timeoutMs, connection);
+        const response =
+          options.mode === 'keep-alive'
+            ? await keepAliveRequest(target, agent, timeoutMs, connection)
+            : await closeRequest(target, timeoutMs, connection);
         if (okStatuses.has(response.status)) ok += 1;
         else fail(`HTTP_${response.status}`, response.body.slice(0, 200), connection);
         options.onResponse?.(response);

@@ -12,7 +12,9 @@ export function metricsAddress(daemon: TestDaemon): string {
 
 /** The sample names the catalog's families are served under: a histogram as _bucket, _sum and _count. */
 export function catalogSampleNames(specs: readonly MetricSpec[]): string[] {
-  return specs.flatMap((spec) => (spec.type === 'histogram' ? [`${spec.name}_bucket`, `${spec.name}_sum`, `${spec.name}_count`] : [spec.name])).sort();
+  return specs
+    .flatMap((spec) => (spec.type === 'histogram' ? [`${spec.name}_bucket`, `${spec.name}_sum`, `${spec.name}_count`] : [spec.name]))
+    .sort();
 }
 
 /** `# TYPE` lines of an exposition as "name type", and the distinct names of its samples, both sorted. */

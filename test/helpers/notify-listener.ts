@@ -32,10 +32,14 @@ export class NotifyListener {
   }
 
   async waitFor(key: string, value?: string, count = 1, timeoutMs = 10_000): Promise<NotifyMessage[]> {
-    return waitFor(`${count} notify message(s) with ${key}${value === undefined ? '' : `=${value}`}; got:\n${this.describe()}`, () => {
-      const found = this.having(key, value);
-      return found.length >= count ? found : null;
-    }, timeoutMs);
+    return waitFor(
+      `${count} notify message(s) with ${key}${value === undefined ? '' : `=${value}`}; got:\n${this.describe()}`,
+      () => {
+        const found = this.having(key, value);
+        return found.length >= count ? found : null;
+      },
+      timeoutMs,
+    );
   }
 
   describe(): string {
@@ -68,7 +72,12 @@ export async function startNotifyListener(t: ExecutionContext): Promise<NotifyLi
         continue;
       }
       const text = parsed.text ?? '';
-      const fields = new Map(text.split('\n').filter(Boolean).map((entry) => [entry.slice(0, entry.indexOf('=')), entry.slice(entry.indexOf('=') + 1)] as const));
+      const fields = new Map(
+        text
+          .split('\n')
+          .filter(Boolean)
+          .map((entry) => [entry.slice(0, entry.indexOf('=')), entry.slice(entry.indexOf('=') + 1)] as const),
+      );
       if (fields.has('BARRIER')) continue; // systemd-notify's own synchronisation message
       listener.messages.push({ pid: parsed.pid ?? -1, receivedUsec: BigInt(parsed.receivedUsec ?? 0), text, fields });
     }

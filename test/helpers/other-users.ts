@@ -94,7 +94,10 @@ export function installationForOthers(t: ExecutionContext): Installation {
   const parts = ['package.json', 'dist/daemon', 'dist/ctl', 'dist/shared', ...runtimePackages()];
   for (const part of parts) cpSync(join(PROJECT_ROOT, part), join(root, part), { recursive: true });
   // The fixtures without their framework node_modules (several MB no test run as nobody needs).
-  cpSync(join(PROJECT_ROOT, 'test/fixtures'), join(root, 'test/fixtures'), { recursive: true, filter: (source) => !source.includes('/node_modules') });
+  cpSync(join(PROJECT_ROOT, 'test/fixtures'), join(root, 'test/fixtures'), {
+    recursive: true,
+    filter: (source) => !source.includes('/node_modules'),
+  });
   openToOthers(root);
   chmodSync(root, 0o755);
   t.log(`${PROJECT_ROOT} is out of nobody's reach: running the processes of uid ${NOBODY} from a copy in ${root}`);
@@ -108,9 +111,16 @@ export interface CommandResult {
 }
 
 /** Runs a command to its end and collects its exit code and output; SIGKILLed after `timeoutMs`. */
-export function runCommand(command: readonly string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {}): Promise<CommandResult> {
+export function runCommand(
+  command: readonly string[],
+  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {},
+): Promise<CommandResult> {
   const [program = '', ...args] = command;
-  const child = spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env, ...(options.cwd ? { cwd: options.cwd } : {}) });
+  const child = spawn(program, args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: options.env ?? process.env,
+    ...(options.cwd ? { cwd: options.cwd } : {}),
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
@@ -125,6 +135,9 @@ export function runCommand(command: readonly string[], options: { env?: NodeJS.P
 }
 
 /** runCommand as nobody, with PATH as the only environment unless `env` adds to it. */
-export function runAsNobody(command: readonly string[], options: { env?: Readonly<Record<string, string>>; timeoutMs?: number; cwd?: string } = {}): Promise<CommandResult> {
+export function runAsNobody(
+  command: readonly string[],
+  options: { env?: Readonly<Record<string, string>>; timeoutMs?: number; cwd?: string } = {},
+): Promise<CommandResult> {
   return runCommand([...AS_NOBODY, ...command], { ...options, env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...options.env } });
 }

@@ -52,7 +52,9 @@ export function findListeningPorts(pids: readonly number[]): number[] {
 export async function establishedPeerPorts(pid: number, port: number): Promise<Set<number>> {
   const inodes = socketInodes(pid);
   const ports = new Set<number>();
-  const { stdout: listing } = await promisify(execFile)('ss', ['-tnHe', 'state', 'established', `( sport = :${port} )`], { encoding: 'utf8' });
+  const { stdout: listing } = await promisify(execFile)('ss', ['-tnHe', 'state', 'established', `( sport = :${port} )`], {
+    encoding: 'utf8',
+  });
   for (const line of listing.split('\n')) {
     const inode = /\bino:(\d+)/.exec(line)?.[1];
     if (!inode || !inodes.has(inode)) continue;

@@ -80,7 +80,12 @@ export function findProcesses(text: string): number[] {
  * a failing test takes, and two copies of the suite on a loaded 2-core machine saw 10 s pass before two
  * workers had logged what they do at once on a quiet one.
  */
-export async function waitFor<T>(what: string, probe: () => T | null | undefined | false | Promise<T | null | undefined | false>, timeoutMs = 30_000, intervalMs = 25): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => T | null | undefined | false | Promise<T | null | undefined | false>,
+  timeoutMs = 30_000,
+  intervalMs = 25,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();

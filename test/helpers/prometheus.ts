@@ -11,7 +11,8 @@ import { freePort } from './ports.js';
 import { isAlive, killQuietly, waitFor } from './processes.js';
 
 /** Whether Debian's prometheus and promtool are on PATH (.ci/run installs them). */
-export const PROMETHEUS_INSTALLED = spawnSync('prometheus', ['--version']).status === 0 && spawnSync('promtool', ['--version']).status === 0;
+export const PROMETHEUS_INSTALLED =
+  spawnSync('prometheus', ['--version']).status === 0 && spawnSync('promtool', ['--version']).status === 0;
 
 export interface ScrapeJob {
   readonly name: string;
@@ -38,17 +39,25 @@ export class PrometheusServer {
     const directory = tempDirectory(t, 'appd-prometheus-');
     const config = {
       global: { scrape_interval: '1s', scrape_timeout: '900ms', evaluation_interval: '1s' },
-      scrape_configs: jobs.map((job) => ({ job_name: job.name, static_configs: [{ targets: [job.target] }], ...(job.params ? { params: job.params } : {}) })),
+      scrape_configs: jobs.map((job) => ({
+        job_name: job.name,
+        static_configs: [{ targets: [job.target] }],
+        ...(job.params ? { params: job.params } : {}),
+      })),
     };
     // JSON is YAML: no YAML writer needed.
     writeFileSync(join(directory, 'prometheus.yml'), JSON.stringify(config));
     const port = await freePort();
-    const child = spawn('prometheus', [
-      `--config.file=${join(directory, 'prometheus.yml')}`,
-      `--storage.tsdb.path=${join(directory, 'data')}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-      '--log.level=warn',
-    ], { cwd: directory, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      'prometheus',
+      [
+        `--config.file=${join(directory, 'prometheus.yml')}`,
+        `--storage.tsdb.path=${join(directory, 'data')}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+        '--log.level=warn',
+      ],
+      { cwd: directory, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     const server = new PrometheusServer(`http://127.0.0.1:${port}`);
     child.stdout.setEncoding('utf8').on('data', (text: string) => (server.#output += text));
     child.stderr.setEncoding('utf8').on('data', (text: string) => (server.#output += text));
@@ -66,9 +75,14 @@ export class PrometheusServer {
     const parameters = new URLSearchParams({ query: expression });
     if (time !== undefined) parameters.set('time', String(time));
     const response = await fetch(`${this.url}/api/v1/query?${parameters}`);
-    const body = (await response.json()) as { status: string; error?: string; data?: { resultType: string; result: { metric: Record<string, string>; value: [number, string] }[] } };
+    const body = (await response.json()) as {
+      status: string;
+      error?: string;
+      data?: { resultType: string; result: { metric: Record<string, string>; value: [number, string] }[] };
+    };
     if (body.status !== 'success' || !body.data) throw new Error(`prometheus query ${expression} failed: ${body.error ?? response.status}`);
-    if (body.data.resultType !== 'vector') throw new Error(`prometheus query ${expression}: expected a vector, got ${body.data.resultType}`);
+    if (body.data.resultType !== 'vector')
+      throw new Error(`prometheus query ${expression}: expected a vector, got ${body.data.resultType}`);
     return body.data.result.map((item) => ({ metric: item.metric, value: Number(item.value[1]) }));
   }
 

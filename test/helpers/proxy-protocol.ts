@@ -44,12 +44,14 @@ export function proxyV2Header(options: V2Options): Buffer {
     ports.writeUInt16BE(80, 2);
     addresses = Buffer.concat([source, destination, ports]);
   }
-  const tlvs = Buffer.concat((options.tlvs ?? []).map(([type, value]) => {
-    const header = Buffer.alloc(3);
-    header[0] = type;
-    header.writeUInt16BE(value.length, 1);
-    return Buffer.concat([header, value]);
-  }));
+  const tlvs = Buffer.concat(
+    (options.tlvs ?? []).map(([type, value]) => {
+      const header = Buffer.alloc(3);
+      header[0] = type;
+      header.writeUInt16BE(value.length, 1);
+      return Buffer.concat([header, value]);
+    }),
+  );
   const fixed = Buffer.alloc(4);
   fixed[0] = command;
   fixed[1] = familyByte;

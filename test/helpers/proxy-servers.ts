@@ -20,7 +20,8 @@ export const RECIPES = join(PROJECT_ROOT, 'docs/proxies');
 export function recipeWith(name: string, replacements: readonly (readonly [string, string])[]): string {
   let text = readFileSync(join(RECIPES, name), 'utf8');
   for (const [from, to] of replacements) {
-    if (!text.includes(from)) throw new Error(`docs/proxies/${name} no longer contains ${JSON.stringify(from)}: update the test with the recipe`);
+    if (!text.includes(from))
+      throw new Error(`docs/proxies/${name} no longer contains ${JSON.stringify(from)}: update the test with the recipe`);
     text = text.split(from).join(to);
   }
   return text;
@@ -29,7 +30,11 @@ export function recipeWith(name: string, replacements: readonly (readonly [strin
 /** A self-signed certificate for shop.example in `directory`: [certificate, key]. */
 export function selfSignedCertificate(directory: string): [string, string] {
   const [certificate, key] = [join(directory, 'shop.example.pem'), join(directory, 'shop.example.key')];
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=shop.example', '-days', '1', '-keyout', key, '-out', certificate], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=shop.example', '-days', '1', '-keyout', key, '-out', certificate],
+    { stdio: 'ignore' },
+  );
   return [certificate, key];
 }
 
@@ -64,7 +69,10 @@ export class ProxyServer {
         return;
       }
       // Still there after TERM: KILL follows.
-      const gone = await waitFor(`${this.pid} to exit`, () => !isAlive(this.pid), 5000).then(() => true, () => false);
+      const gone = await waitFor(`${this.pid} to exit`, () => !isAlive(this.pid), 5000).then(
+        () => true,
+        () => false,
+      );
       if (gone) return;
     }
   }
@@ -77,7 +85,10 @@ export class PortTaken extends Error {}
  * Starts a server on `count` free ports (`start` gets them), again on others when one was taken in
  * between (the suite runs test files in parallel, and every port-0 listener draws from the same range).
  */
-export async function startOnFreePorts(count: number, start: (ports: number[]) => Promise<ProxyServer>): Promise<{ server: ProxyServer; ports: number[] }> {
+export async function startOnFreePorts(
+  count: number,
+  start: (ports: number[]) => Promise<ProxyServer>,
+): Promise<{ server: ProxyServer; ports: number[] }> {
   for (let attempt = 1; ; attempt += 1) {
     const ports: number[] = [];
     while (ports.length < count) {
@@ -92,7 +103,13 @@ export async function startOnFreePorts(count: number, start: (ports: number[]) =
   }
 }
 
-async function startServer(t: ExecutionContext, directory: string, command: string, args: readonly string[], port: number): Promise<ProxyServer> {
+async function startServer(
+  t: ExecutionContext,
+  directory: string,
+  command: string,
+  args: readonly string[],
+  port: number,
+): Promise<ProxyServer> {
   // Its own process group, so stop() ends the master and its workers together.
   const child = spawn(command, args, { cwd: directory, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   const server = new ProxyServer(directory, child);
@@ -100,10 +117,12 @@ async function startServer(t: ExecutionContext, directory: string, command: stri
     if (!t.passed) t.log(`--- ${command} output ---\n${server.output}\n--- error log ---\n${server.read('error.log')}`);
     await server.stop();
   });
-  const exited = new Promise<never>((_settle, fail) => child.once('exit', (code) => {
-    const said = `${command} exited with ${code}:\n${server.output}${server.read('error.log')}`;
-    fail(/Address already in use/.test(said) ? new PortTaken(said) : new Error(said));
-  }));
+  const exited = new Promise<never>((_settle, fail) =>
+    child.once('exit', (code) => {
+      const said = `${command} exited with ${code}:\n${server.output}${server.read('error.log')}`;
+      fail(/Address already in use/.test(said) ? new PortTaken(said) : new Error(said));
+    }),
+  );
   // Listening itself: a port that merely accepts may be another test's server on a port taken meanwhile.
   await Promise.race([waitFor(`${command} listening on ${port}`, () => findListeningPorts([server.pid]).includes(port), 20_000), exited]);
   return server;
@@ -124,7 +143,8 @@ function traversableByOthers(directory: string): boolean {
  */
 export function directoryForProxies(t: ExecutionContext): string {
   const base = [tmpdir(), '/tmp'].find((candidate) => traversableByOthers(candidate));
-  if (base === undefined) throw new Error(`neither ${tmpdir()} nor /tmp can be passed through by other users: nginx's workers could not reach appd's socket`);
+  if (base === undefined)
+    throw new Error(`neither ${tmpdir()} nor /tmp can be passed through by other users: nginx's workers could not reach appd's socket`);
   const directory = mkdtempSync(join(base, 'appd-sockets-'));
   t.teardown(() => rmSync(directory, { recursive: true, force: true }));
   chmodSync(directory, 0o711);
@@ -144,21 +164,30 @@ export async function startNginx(t: ExecutionContext, recipe: string, port: numb
   const directory = directoryForProxies(t);
   const recipePath = join(directory, 'recipe.conf');
   writeFileSync(recipePath, recipe);
-  writeFileSync(join(directory, 'nginx.conf'), [
-    'daemon off;',
-    NGINX_AS_WWW_DATA ? 'user www-data www-data;' : '',
-    'worker_processes 2;',
-    `error_log ${join(directory, 'error.log')} warn;`,
-    `pid ${join(directory, 'nginx.pid')};`,
-    'events { worker_connections 1024; }',
-    'http {',
-    `    access_log ${join(directory, 'access.log')};`,
-    ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((kind) => `    ${kind}_temp_path ${join(directory, `${kind}-temp`)};`),
-    `    include ${recipePath};`,
-    '}',
-    '',
-  ].join('\n'));
-  return startServer(t, directory, 'nginx', ['-p', directory, '-c', join(directory, 'nginx.conf'), '-e', join(directory, 'error.log')], port);
+  writeFileSync(
+    join(directory, 'nginx.conf'),
+    [
+      'daemon off;',
+      NGINX_AS_WWW_DATA ? 'user www-data www-data;' : '',
+      'worker_processes 2;',
+      `error_log ${join(directory, 'error.log')} warn;`,
+      `pid ${join(directory, 'nginx.pid')};`,
+      'events { worker_connections 1024; }',
+      'http {',
+      `    access_log ${join(directory, 'access.log')};`,
+      ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((kind) => `    ${kind}_temp_path ${join(directory, `${kind}-temp`)};`),
+      `    include ${recipePath};`,
+      '}',
+      '',
+    ].join('\n'),
+  );
+  return startServer(
+    t,
+    directory,
+    'nginx',
+    ['-p', directory, '-c', join(directory, 'nginx.conf'), '-e', join(directory, 'error.log')],
+    port,
+  );
 }
 
 /** HAProxy in the foreground with `config` (a whole haproxy.cfg); `port` is the frontend's (waited for). */
@@ -171,6 +200,8 @@ export async function startHaproxy(t: ExecutionContext, config: string, port: nu
 
 /** The uid a process runs as, from /proc. */
 export function uidOf(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((text) => text.startsWith('Uid:'));
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((text) => text.startsWith('Uid:'));
   return Number(line?.split(/\s+/)[1] ?? -1);
 }

@@ -43,7 +43,8 @@ export class TmuxPane {
     const script = `${options.command.map(quote).join(' ')}; echo $? > ${quote(exitFile)}`;
     const environment: NodeJS.ProcessEnv = { ...process.env, LANG: 'C.UTF-8', ...options.env };
     delete environment['TMUX'];
-    const tmux = (...args: string[]) => spawnSync('tmux', ['-L', socketName, ...args], { encoding: 'utf8', env: environment, timeout: 10_000 });
+    const tmux = (...args: string[]) =>
+      spawnSync('tmux', ['-L', socketName, ...args], { encoding: 'utf8', env: environment, timeout: 10_000 });
     let pane: TmuxPane | undefined;
     t.teardown(() => {
       // Children of the pane's shell by pid first (the program under test), then the server.
@@ -53,8 +54,21 @@ export class TmuxPane {
       // tmux leaves its socket file behind when the server is killed.
       rmSync(join(process.env['TMUX_TMPDIR'] || '/tmp', `tmux-${process.getuid?.() ?? 0}`, socketName), { force: true });
     });
-    const started = tmux('-f', '/dev/null', 'new-session', '-d', '-x', String(options.width), '-y', String(options.height), '-s', 'test', script);
-    if (started.status !== 0) throw new Error(`tmux new-session failed (${started.status}): ${started.stderr}${started.error?.message ?? ''}`);
+    const started = tmux(
+      '-f',
+      '/dev/null',
+      'new-session',
+      '-d',
+      '-x',
+      String(options.width),
+      '-y',
+      String(options.height),
+      '-s',
+      'test',
+      script,
+    );
+    if (started.status !== 0)
+      throw new Error(`tmux new-session failed (${started.status}): ${started.stderr}${started.error?.message ?? ''}`);
     const shellPid = Number(tmux('display-message', '-p', '-t', 'test', '#{pane_pid}').stdout.trim());
     pane = new TmuxPane(socketName, exitFile, shellPid);
     return pane;
@@ -88,17 +102,26 @@ export class TmuxPane {
   /** Waits until the screen satisfies `probe`; the error shows the last screen. */
   async waitForScreen<T>(what: string, probe: (screen: string) => T | null | undefined | false, timeoutMs = 15_000): Promise<T> {
     let screen = '';
-    return waitFor(what, () => {
-      screen = this.capture();
-      return probe(screen);
-    }, timeoutMs, 100).catch((error: Error) => {
+    return waitFor(
+      what,
+      () => {
+        screen = this.capture();
+        return probe(screen);
+      },
+      timeoutMs,
+      100,
+    ).catch((error: Error) => {
       throw new Error(`${error.message}\n--- screen ---\n${screen}`);
     });
   }
 
   /** The program's exit code, once it has exited. */
   async exitCode(timeoutMs = 10_000): Promise<number> {
-    const text = await waitFor('the program to exit', () => (existsSync(this.#exitFile) ? readFileSync(this.#exitFile, 'utf8').trim() : null), timeoutMs);
+    const text = await waitFor(
+      'the program to exit',
+      () => (existsSync(this.#exitFile) ? readFileSync(this.#exitFile, 'utf8').trim() : null),
+      timeoutMs,
+    );
     await waitFor('the pane shell to end', () => !isAlive(this.shellPid), timeoutMs);
     return Number(text);
   }

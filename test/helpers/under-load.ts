@@ -48,7 +48,10 @@ export async function underLoad<T>(url: string, operation: () => Promise<T>, opt
 /** Logs both clients' counts and asserts that neither lost a request. */
 export function assertNoFailures(t: ExecutionContext, result: UnderLoadResult<unknown>, what: string): void {
   t.log(`${what}: keep-alive ${describeLoad(result.keepAlive)}; HTTP/1.0 ${describeLoad(result.close)}`);
-  for (const [kind, counts] of [['keep-alive', result.keepAlive], ['HTTP/1.0', result.close]] as const) {
+  for (const [kind, counts] of [
+    ['keep-alive', result.keepAlive],
+    ['HTTP/1.0', result.close],
+  ] as const) {
     t.is(counts.failed, 0, `${kind} client: ${JSON.stringify(counts.errors)} ${counts.samples.join(' | ')}`);
     t.true(counts.ok > 0, `${kind} client got answers`);
   }

@@ -15,7 +15,9 @@ export class TestSocket {
       this.#messages.push(data.toString('utf8'));
       this.#waiter?.();
     });
-    this.closed = new Promise((settle) => socket.once('close', (code: number, reason: Buffer) => settle({ code, reason: reason.toString('utf8') })));
+    this.closed = new Promise((settle) =>
+      socket.once('close', (code: number, reason: Buffer) => settle({ code, reason: reason.toString('utf8') })),
+    );
     // Errors (a cut connection) end in 'close' too, with code 1006; the tests assert on that.
     socket.on('error', () => undefined);
   }

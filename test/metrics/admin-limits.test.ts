@@ -62,10 +62,15 @@ test('40 clients that never finish their headers hold at most 16 descriptors, al
   // The master's descriptors, sampled until the headers timeout has closed every holder.
   let most = 0;
   await waitFor('every holder to connect', () => connected + closed >= HOLDERS, 30_000, 10);
-  await waitFor('the master to close every holder', () => {
-    most = Math.max(most, openDescriptors(daemon.pid) - baseline);
-    return closed === HOLDERS;
-  }, 60_000, 20);
+  await waitFor(
+    'the master to close every holder',
+    () => {
+      most = Math.max(most, openDescriptors(daemon.pid) - baseline);
+      return closed === HOLDERS;
+    },
+    60_000,
+    20,
+  );
   t.log(`${HOLDERS} clients that never finished their headers: the master held at most ${most} more descriptors; all closed`);
   t.true(most <= MAX_CONNECTIONS + SLACK, `the master held ${most} more descriptors`);
   t.true(most >= 1, 'the holders were seen');

@@ -16,13 +16,20 @@ function openMetricsType(name: string, type: string): string {
   return `${name} ${type}`;
 }
 
-test('/metrics serves every family of the catalog with its type, and nothing else, in both formats; a slot\'s series go with its worker', async (t) => {
+test("/metrics serves every family of the catalog with its type, and nothing else, in both formats; a slot's series go with its worker", async (t) => {
   // A TCP bind (appd_listen_queue) and a worker (the per-slot gauges): every family has samples.
-  const daemon = await startDaemon(t, { args: [fixture('crash-app.mjs'), '-w', '1', '-b', '127.0.0.1:0', '--metrics-bind', '127.0.0.1:0'] });
+  const daemon = await startDaemon(t, {
+    args: [fixture('crash-app.mjs'), '-w', '1', '-b', '127.0.0.1:0', '--metrics-bind', '127.0.0.1:0'],
+  });
   const admin = metricsAddress(daemon);
   await get(`${daemon.url}/`);
   // The loop-delay gauge has a sample once the worker's first heartbeat brought its stats.
-  await waitFor('the worker\'s first stats', async () => (await get(`http://${admin}/metrics`)).body.includes('appd_worker_event_loop_delay_seconds{'), 30_000, 200);
+  await waitFor(
+    "the worker's first stats",
+    async () => (await get(`http://${admin}/metrics`)).body.includes('appd_worker_event_loop_delay_seconds{'),
+    30_000,
+    200,
+  );
   const expectedSamples = catalogSampleNames(METRIC_LIST);
   const expectedTypes = {
     prometheus: METRIC_LIST.map((spec) => `${spec.name} ${spec.type}`).sort(),
@@ -36,11 +43,16 @@ test('/metrics serves every family of the catalog with its type, and nothing els
   t.log(`${METRIC_LIST.length} families, ${expectedSamples.length} sample names, in both formats`);
 
   // Per-slot series come and go with the slot's worker: TTIN adds slot 1, TTOU retires it.
-  const slotOne = async (): Promise<string[]> => [...(await get(`http://${admin}/metrics`)).body.matchAll(/^(\w+)\{pool="web",slot="1"\}/gm)].map((match) => match[1] ?? '').sort();
+  const slotOne = async (): Promise<string[]> =>
+    [...(await get(`http://${admin}/metrics`)).body.matchAll(/^(\w+)\{pool="web",slot="1"\}/gm)].map((match) => match[1] ?? '').sort();
   daemon.signal('SIGTTIN');
-  await waitFor('slot 1\'s series', async () => (await slotOne()).length === 3, 30_000, 200);
-  t.deepEqual(await slotOne(), ['appd_worker_cpu_seconds_total', 'appd_worker_event_loop_delay_seconds', 'appd_worker_resident_memory_bytes']);
+  await waitFor("slot 1's series", async () => (await slotOne()).length === 3, 30_000, 200);
+  t.deepEqual(await slotOne(), [
+    'appd_worker_cpu_seconds_total',
+    'appd_worker_event_loop_delay_seconds',
+    'appd_worker_resident_memory_bytes',
+  ]);
   daemon.signal('SIGTTOU');
-  await waitFor('slot 1\'s series to go with its worker', async () => (await slotOne()).length === 0, 30_000, 200);
+  await waitFor("slot 1's series to go with its worker", async () => (await slotOne()).length === 0, 30_000, 200);
   t.regex((await get(`http://${admin}/metrics`)).body, /^appd_worker_resident_memory_bytes\{pool="web",slot="0"\} \d+$/m);
 });

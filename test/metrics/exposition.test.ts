@@ -57,7 +57,10 @@ test('a worker counts by status class and duration bucket; the master takes only
   stats.recordUpgrade();
   const counts = stats.snapshot();
   t.deepEqual(counts.byClass, [1, 1, 0, 1, 2]);
-  t.is(counts.durationBuckets.reduce((sum, count) => sum + count, 0), 4);
+  t.is(
+    counts.durationBuckets.reduce((sum, count) => sum + count, 0),
+    4,
+  );
   t.true((counts.durationBuckets[2] ?? 0) + (counts.durationBuckets[3] ?? 0) >= 1, 'the 20 ms request is past the 10 ms bucket');
   t.deepEqual(readRequestCounts({ counts }), counts);
   t.is(readRequestCounts({ counts: { ...counts, byClass: [1, 2, 3] } }), null);

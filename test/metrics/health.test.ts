@@ -19,7 +19,19 @@ async function probe(admin: string, path: string): Promise<Probe> {
 
 test('probes answer while a worker spins; /readyz says 503 from the TERM on, /livez 200 until exit', async (t) => {
   const daemon = await startDaemon(t, {
-    args: [fixture('busy-app.mjs'), '-w', '1', '-b', '127.0.0.1:0', '--metrics-bind', '127.0.0.1:0', '--graceful-timeout', '2', '--timeout', '60'],
+    args: [
+      fixture('busy-app.mjs'),
+      '-w',
+      '1',
+      '-b',
+      '127.0.0.1:0',
+      '--metrics-bind',
+      '127.0.0.1:0',
+      '--graceful-timeout',
+      '2',
+      '--timeout',
+      '60',
+    ],
   });
   const admin = metricsAddress(daemon);
   t.deepEqual(await probe(admin, '/startupz'), { status: 200, body: { status: 'started' } });
@@ -32,7 +44,10 @@ test('probes answer while a worker spins; /readyz says 503 from the TERM on, /li
   await waitFor('the worker to spin', spinning, 10_000);
   const during: Probe[] = [];
   for (let round = 0; round < 10; round += 1) during.push(await probe(admin, '/livez'), await probe(admin, '/readyz'));
-  t.true(during.every((answer) => answer.status === 200), JSON.stringify(during));
+  t.true(
+    during.every((answer) => answer.status === 200),
+    JSON.stringify(during),
+  );
   t.true(spinning(), 'the worker was still spinning while the probes were answered');
 
   // TERM: the spinning worker ignores it (its JS handler never runs), so the master waits out graceful-timeout.
@@ -41,13 +56,18 @@ test('probes answer while a worker spins; /readyz says 503 from the TERM on, /li
   // When each probe was sent: the switch to 503 came after the last 200's and before the first 503's.
   let lastReadySentMs = 0;
   let notReadySentMs = 0;
-  const notReady = await waitFor('/readyz to say 503', async () => {
-    const sentMs = performance.now() - termAt;
-    const answer = await probe(admin, '/readyz');
-    if (answer.status === 200) lastReadySentMs = sentMs;
-    else notReadySentMs = sentMs;
-    return answer.status === 503 ? answer : null;
-  }, 10_000, 5);
+  const notReady = await waitFor(
+    '/readyz to say 503',
+    async () => {
+      const sentMs = performance.now() - termAt;
+      const answer = await probe(admin, '/readyz');
+      if (answer.status === 200) lastReadySentMs = sentMs;
+      else notReadySentMs = sentMs;
+      return answer.status === 503 ? answer : null;
+    },
+    10_000,
+    5,
+  );
   const latencyMs = performance.now() - termAt;
   t.deepEqual(notReady.body, { status: 'not ready', reason: 'the daemon is stopping' });
   const whileStopping: Probe[] = [];
@@ -58,10 +78,16 @@ test('probes answer while a worker spins; /readyz says 503 from the TERM on, /li
     whileStopping.push(live, ready);
   }
   t.true(whileStopping.length >= 2, 'probed while the master drained');
-  t.true(whileStopping.filter((answer) => answer.body['status'] === 'alive').every((answer) => answer.status === 200 && answer.body['phase'] === 'stopping'));
+  t.true(
+    whileStopping
+      .filter((answer) => answer.body['status'] === 'alive')
+      .every((answer) => answer.status === 200 && answer.body['phase'] === 'stopping'),
+  );
   t.true(whileStopping.filter((answer) => answer.body['status'] !== 'alive').every((answer) => answer.status === 503));
   await daemon.exited();
-  t.log(`/readyz: the last 200 was asked ${lastReadySentMs.toFixed(1)} ms after the TERM, the first 503 asked ${notReadySentMs.toFixed(1)} ms and answered ${latencyMs.toFixed(1)} ms after it; /livez 200 through ${whileStopping.length / 2} rounds until exit`);
+  t.log(
+    `/readyz: the last 200 was asked ${lastReadySentMs.toFixed(1)} ms after the TERM, the first 503 asked ${notReadySentMs.toFixed(1)} ms and answered ${latencyMs.toFixed(1)} ms after it; /livez 200 through ${whileStopping.length / 2} rounds until exit`,
+  );
 });
 
 test('startupz is 503 until the first generation is ready; readyz names the pool without a ready worker', async (t) => {

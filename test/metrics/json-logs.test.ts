@@ -15,20 +15,38 @@ import { kinds } from '../../shared/settings/kinds.js';
 const FORGED = 'x","level":"critical","pool":"evil","message":"forged';
 
 function jsonLines(text: string): Record<string, unknown>[] {
-  return text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
 test('master log, worker output and access log as JSON lines that a worker or a header cannot forge', async (t) => {
   const daemon = await startDaemon(t, {
-    args: [fixture('print-app.mjs'), '-w', '1', '-b', '127.0.0.1:0', '--log-format', 'json', '--error-logfile', 'error.log',
-      '--access-logfile', 'access.log', '--access-log-format', 'json'],
+    args: [
+      fixture('print-app.mjs'),
+      '-w',
+      '1',
+      '-b',
+      '127.0.0.1:0',
+      '--log-format',
+      'json',
+      '--error-logfile',
+      'error.log',
+      '--access-logfile',
+      'access.log',
+      '--access-log-format',
+      'json',
+    ],
     // The test harness waits for the text "ready" line: in JSON it is in a message field.
     waitFor: 'nothing',
   });
   await daemon.waitForLog(/"message":"ready: /, 15_000);
   await get(`${daemon.url}/print?text=${encodeURIComponent(`${FORGED}\nsecond line`)}`);
   await request(`${daemon.url}/agent`, { headers: { 'user-agent': FORGED, referer: '}\\' } });
-  await waitFor('the access log lines', () => (readFileSync(join(daemon.directory, 'access.log'), 'utf8').split('\n').length > 2 ? true : null));
+  await waitFor('the access log lines', () =>
+    readFileSync(join(daemon.directory, 'access.log'), 'utf8').split('\n').length > 2 ? true : null,
+  );
   await daemon.waitForLog(/second line/);
 
   const log = jsonLines(readFileSync(join(daemon.directory, 'error.log'), 'utf8'));
@@ -44,14 +62,28 @@ test('master log, worker output and access log as JSON lines that a worker or a 
   const access = jsonLines(readFileSync(join(daemon.directory, 'access.log'), 'utf8'));
   t.is(access.length, 2);
   const agent = access.find((line) => line['path'] === '/agent');
-  t.deepEqual(Object.keys(agent ?? {}), ['time', 'remote_addr', 'method', 'path', 'query', 'protocol', 'status', 'bytes', 'duration_s', 'referer', 'user_agent']);
+  t.deepEqual(Object.keys(agent ?? {}), [
+    'time',
+    'remote_addr',
+    'method',
+    'path',
+    'query',
+    'protocol',
+    'status',
+    'bytes',
+    'duration_s',
+    'referer',
+    'user_agent',
+  ]);
   t.like(agent, { user_agent: FORGED, referer: '}\\', status: 200, method: 'GET', protocol: 'HTTP/1.1', remote_addr: '127.0.0.1' });
   t.is(typeof agent?.['bytes'], 'number');
   t.is(typeof agent?.['duration_s'], 'number');
 });
 
 test('a JSON template picks the fields; one numeric atom alone gives a number; a bad template is refused at start', (t) => {
-  const format = compileAccessLogFormat('{"ip": "%(h)s", "status": "%(s)s", "line": "%(r)s", "id": "%({x-request-id}i)s", "status_text": "code %(s)s"}');
+  const format = compileAccessLogFormat(
+    '{"ip": "%(h)s", "status": "%(s)s", "line": "%(r)s", "id": "%({x-request-id}i)s", "status_text": "code %(s)s"}',
+  );
   const record = {
     request: { method: 'GET', url: '/a?b', httpVersion: '1.1', headers: { 'x-request-id': 'abc"\n' } } as unknown as IncomingMessage,
     response: { statusCode: 204, getHeader: () => undefined } as unknown as ServerResponse,

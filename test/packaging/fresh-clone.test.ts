@@ -17,7 +17,10 @@ test('the README opens with the two commands: npm ci && npm start, npm ci && npm
   t.truthy(firstBlock, 'the README has no sh block');
   // The block must be the first thing after the title: nothing a newcomer has to read first.
   t.regex(readme, /^# appd\n\n```sh\n/);
-  const commands = (firstBlock?.[1] ?? '').split('\n').filter((line) => line.trim() !== '').map((line) => line.replace(/#.*$/, '').trim());
+  const commands = (firstBlock?.[1] ?? '')
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => line.replace(/#.*$/, '').trim());
   t.deepEqual(commands, ['npm ci && npm start', 'npm ci && npm test']);
 });
 
@@ -30,7 +33,10 @@ test('npm start serves the example from what npm ci built, without building agai
   t.true(existsSync(APPD), 'npm ci (prepare) builds dist/');
   // The same arguments, with the example's path made absolute and a free port for the README's 8000.
   const port = await freePort();
-  const args = start.slice(prefix.length).split(/\s+/).map((word) => (word.startsWith('./') ? join(PROJECT_ROOT, word) : word.replace(':8000', `:${port}`)));
+  const args = start
+    .slice(prefix.length)
+    .split(/\s+/)
+    .map((word) => (word.startsWith('./') ? join(PROJECT_ROOT, word) : word.replace(':8000', `:${port}`)));
   t.true(args.includes(`127.0.0.1:${port}`), `npm start binds 127.0.0.1:8000 as the README says: ${start}`);
   const daemon = await startDaemon(t, { args });
   const answer = await get(`http://127.0.0.1:${port}/`);
@@ -46,7 +52,12 @@ test('npm ci warns of no engine: every locked package accepts this Node (EBADENG
   const directory = tempDirectory(t, 'appd-engines-');
   for (const name of ['package.json', 'package-lock.json']) copyFileSync(join(PROJECT_ROOT, name), join(directory, name));
   const environment = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^npm_/i.test(name)));
-  const result = spawnSync('npm', ['ci', '--dry-run', '--ignore-scripts', '--offline', '--no-audit', '--no-fund'], { cwd: directory, encoding: 'utf8', env: environment, timeout: 120_000 });
+  const result = spawnSync('npm', ['ci', '--dry-run', '--ignore-scripts', '--offline', '--no-audit', '--no-fund'], {
+    cwd: directory,
+    encoding: 'utf8',
+    env: environment,
+    timeout: 120_000,
+  });
   t.is(result.status, 0, `${result.stdout}\n${result.stderr}`);
   const warnings = `${result.stdout}\n${result.stderr}`.split('\n').filter((line) => /EBADENGINE|package: |required: /.test(line));
   t.deepEqual(warnings, [], `npm ci on Node ${process.version} warns:\n${warnings.join('\n')}`);
@@ -57,8 +68,15 @@ test('npm ci warns of no engine: every locked package accepts this Node (EBADENG
 // addon, which loads without it). allowScripts denies it; older npm has no such review.
 const installScripts = spawnSync('npm', ['install-scripts', 'ls'], { cwd: PROJECT_ROOT, encoding: 'utf8', timeout: 120_000 });
 const reviewable = installScripts.status === 0;
-(reviewable ? test : test.skip)(`npm ci leaves no install script unreviewed (allowScripts)${reviewable ? '' : ' [skipped: this npm has no install-scripts command]'}`, (t) => {
-  t.regex(installScripts.stdout, /No packages with unreviewed install scripts/, installScripts.stdout);
-  const addon = spawnSync(process.execPath, ['-e', 'process.stdout.write(typeof require("msgpackr-extract").extractStrings)'], { cwd: PROJECT_ROOT, encoding: 'utf8', timeout: 60_000 });
-  t.is(addon.stdout, 'function', `msgpackr's native extractor loads without its install script: ${addon.stderr}`);
-});
+(reviewable ? test : test.skip)(
+  `npm ci leaves no install script unreviewed (allowScripts)${reviewable ? '' : ' [skipped: this npm has no install-scripts command]'}`,
+  (t) => {
+    t.regex(installScripts.stdout, /No packages with unreviewed install scripts/, installScripts.stdout);
+    const addon = spawnSync(process.execPath, ['-e', 'process.stdout.write(typeof require("msgpackr-extract").extractStrings)'], {
+      cwd: PROJECT_ROOT,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    t.is(addon.stdout, 'function', `msgpackr's native extractor loads without its install script: ${addon.stderr}`);
+  },
+);

@@ -21,7 +21,12 @@ function cleanEnvironment(extra: Record<string, string> = {}): NodeJS.ProcessEnv
 }
 
 function run(command: string, args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): SpawnSyncReturns<string> {
-  return spawnSync(command, args, { encoding: 'utf8', timeout: 180_000, env: options.env ?? cleanEnvironment(), cwd: options.cwd ?? PROJECT_ROOT });
+  return spawnSync(command, args, {
+    encoding: 'utf8',
+    timeout: 180_000,
+    env: options.env ?? cleanEnvironment(),
+    cwd: options.cwd ?? PROJECT_ROOT,
+  });
 }
 
 function describe(result: SpawnSyncReturns<string>): string {
@@ -37,14 +42,38 @@ test('npm pack ships only the built code, man pages and units; a global install 
   t.is(pack.status, 0, describe(pack));
   const [packed] = JSON.parse(pack.stdout) as PackResult[];
   const paths = (packed?.files ?? []).map((file) => file.path);
-  const allowed = /^(package\.json|README\.md|LICENSE|dist\/(daemon|ctl|shared)\/.+\.js|man\/[a-z.]+\.[1-8]|systemd\/[a-z@]+\.(service|socket))$/;
-  t.deepEqual(paths.filter((path) => !allowed.test(path)), [], 'nothing else is packed (no tests, sources, maps, tools)');
-  for (const needed of ['dist/daemon/main.js', 'dist/daemon/worker/main.js', 'dist/ctl/main.js', 'man/appd.8', 'man/appctl.1', 'man/appd.config.5', 'systemd/appd.service', 'systemd/appd.socket', 'systemd/appd@.service']) {
+  const allowed =
+    /^(package\.json|README\.md|LICENSE|dist\/(daemon|ctl|shared)\/.+\.js|man\/[a-z.]+\.[1-8]|systemd\/[a-z@]+\.(service|socket))$/;
+  t.deepEqual(
+    paths.filter((path) => !allowed.test(path)),
+    [],
+    'nothing else is packed (no tests, sources, maps, tools)',
+  );
+  for (const needed of [
+    'dist/daemon/main.js',
+    'dist/daemon/worker/main.js',
+    'dist/ctl/main.js',
+    'man/appd.8',
+    'man/appctl.1',
+    'man/appd.config.5',
+    'systemd/appd.service',
+    'systemd/appd.socket',
+    'systemd/appd@.service',
+  ]) {
     t.true(paths.includes(needed), `${needed} is in the tarball`);
   }
 
   const prefix = join(work, 'prefix');
-  const install = run('npm', ['install', '-g', '--prefix', prefix, '--no-audit', '--no-fund', '--prefer-offline', join(work, packed?.filename ?? 'missing.tgz')]);
+  const install = run('npm', [
+    'install',
+    '-g',
+    '--prefix',
+    prefix,
+    '--no-audit',
+    '--no-fund',
+    '--prefer-offline',
+    join(work, packed?.filename ?? 'missing.tgz'),
+  ]);
   t.is(install.status, 0, describe(install));
   const bin = join(prefix, 'bin');
   const path = `${bin}:${process.env['PATH'] ?? ''}`;
@@ -54,11 +83,22 @@ test('npm pack ships only the built code, man pages and units; a global install 
   const help = run(join(bin, 'appctl'), ['--help']);
   t.is(help.status, 0, describe(help));
   t.regex(help.stdout, /Usage: appctl/);
-  for (const [page, section] of [['appctl', '1'], ['appd', '8'], ['appd.config', '5']] as const) {
+  for (const [page, section] of [
+    ['appctl', '1'],
+    ['appd', '8'],
+    ['appd.config', '5'],
+  ] as const) {
     const found = run('man', ['-w', section, page], { env: cleanEnvironment({ PATH: path }) });
-    t.true(existsSync(join(prefix, 'share/man', `man${section}`, `${page}.${section}`)), `npm linked ${page}.${section} into the prefix's share/man`);
+    t.true(
+      existsSync(join(prefix, 'share/man', `man${section}`, `${page}.${section}`)),
+      `npm linked ${page}.${section} into the prefix's share/man`,
+    );
     // man resolves the link: the page found is the package's own copy under the prefix.
-    t.is(found.stdout.trim(), join(prefix, 'lib/node_modules/appd/man', `${page}.${section}`), `man -w ${section} ${page}: ${describe(found)}`);
+    t.is(
+      found.stdout.trim(),
+      join(prefix, 'lib/node_modules/appd/man', `${page}.${section}`),
+      `man -w ${section} ${page}: ${describe(found)}`,
+    );
   }
   const rendered = run('man', ['appctl'], { env: cleanEnvironment({ PATH: path, MANPAGER: 'cat', MANWIDTH: '80' }) });
   t.regex(rendered.stdout, /appctl - control a running appd/, describe(rendered));
@@ -75,7 +115,11 @@ test('npm pack ships only the built code, man pages and units; a global install 
   });
   let output = '';
   daemon.stderr.setEncoding('utf8').on('data', (text: string) => (output += text));
-  const url = await waitFor(`the installed appd to be ready:\n${output}`, () => (/\[INFO\] ready: /.test(output) ? /Listening at: (http:\/\/\S+)/.exec(output)?.[1] : null), 15_000);
+  const url = await waitFor(
+    `the installed appd to be ready:\n${output}`,
+    () => (/\[INFO\] ready: /.test(output) ? /Listening at: (http:\/\/\S+)/.exec(output)?.[1] : null),
+    15_000,
+  );
   t.regex((await get(url)).body, /pid=\d+ slot=0 generation=1/);
   daemon.kill('SIGTERM');
   await waitFor('the installed appd to stop', () => daemon.exitCode !== null, 10_000);
@@ -86,8 +130,10 @@ test('npm pack ships only the built code, man pages and units; a global install 
   mkdirSync(units);
   const verify = ['appd.service:shop.service', 'appd.socket:shop.socket', 'appd@.service:appd@.service'].map((pair) => {
     const [from = '', to = ''] = pair.split(':');
-    const text = readFileSync(join(prefix, 'lib/node_modules/appd/systemd', from), 'utf8')
-      .replace(/^(Exec\w+=)(appd|appctl) /gm, (_match, key: string, command: string) => `${key}${join(bin, command)} `);
+    const text = readFileSync(join(prefix, 'lib/node_modules/appd/systemd', from), 'utf8').replace(
+      /^(Exec\w+=)(appd|appctl) /gm,
+      (_match, key: string, command: string) => `${key}${join(bin, command)} `,
+    );
     writeFileSync(join(units, to), text);
     return join(units, to);
   });

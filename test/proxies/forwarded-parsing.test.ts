@@ -36,7 +36,13 @@ test('trusted proxies: CIDR ranges, IPv6 ranges, mapped ranges and "*"', (t) => 
 });
 
 test('trusted proxies: a bad item is named', (t) => {
-  for (const [list, culprit] of [['127.0.0.1,10.0.0.0/33', '10.0.0.0/33'], ['localhost', 'localhost'], ['10.0.0.1/x', '10.0.0.1/x'], ['::1/129', '::1/129'], ['1.2.3.4.5', '1.2.3.4.5']] as const) {
+  for (const [list, culprit] of [
+    ['127.0.0.1,10.0.0.0/33', '10.0.0.0/33'],
+    ['localhost', 'localhost'],
+    ['10.0.0.1/x', '10.0.0.1/x'],
+    ['::1/129', '::1/129'],
+    ['1.2.3.4.5', '1.2.3.4.5'],
+  ] as const) {
     const error = t.throws(() => normaliseTrustedProxies(list), { instanceOf: InvalidTrustedProxy });
     t.true(error?.message.includes(`"${culprit}"`), error?.message);
   }
@@ -57,7 +63,8 @@ test('forwarded addresses: ports and brackets are dropped, anything else is not 
   t.is(forwardedAddress('203.0.113.9:5123', isIPv6), '203.0.113.9');
   t.is(forwardedAddress('2001:db8::7', isIPv6), '2001:db8::7');
   t.is(forwardedAddress('[2001:db8::7]:443', isIPv6), '2001:db8::7');
-  for (const bad of ['unknown', '_hidden', '', '1.2.3.999', '<script>', '203.0.113.9 extra', '[nope]']) t.is(forwardedAddress(bad, isIPv6), null, bad);
+  for (const bad of ['unknown', '_hidden', '', '1.2.3.999', '<script>', '203.0.113.9 extra', '[nope]'])
+    t.is(forwardedAddress(bad, isIPv6), null, bad);
 });
 
 const trusted = new TrustedProxies('127.0.0.1,10.0.0.0/8');
@@ -65,7 +72,10 @@ const trusts = (address: string): boolean => trusted.trusts(address);
 
 test('X-Forwarded-For: the client is the rightmost address that is not a trusted proxy', (t) => {
   const client = (...lines: string[]): string | null => {
-    const { hops } = xForwardedHops(lines.flatMap((line) => ['X-Forwarded-For', line]), isIPv6);
+    const { hops } = xForwardedHops(
+      lines.flatMap((line) => ['X-Forwarded-For', line]),
+      isIPv6,
+    );
     return hops[clientHop(hops, trusts)]?.address ?? null;
   };
   // A client that writes its own X-Forwarded-For gets it appended to, never believed.
@@ -82,13 +92,21 @@ test('X-Forwarded-Proto and -Host: the rightmost value, only well-formed', (t) =
     const { scheme, host } = xForwardedHops(headers, isIPv6);
     return { scheme, host };
   };
-  t.deepEqual(read(['X-Forwarded-Proto', 'http, https', 'x-forwarded-host', 'shop.example:8443']), { scheme: 'https', host: 'shop.example:8443' });
+  t.deepEqual(read(['X-Forwarded-Proto', 'http, https', 'x-forwarded-host', 'shop.example:8443']), {
+    scheme: 'https',
+    host: 'shop.example:8443',
+  });
   t.deepEqual(read(['X-Forwarded-Proto', 'javascript', 'X-Forwarded-Host', 'evil.example/path']), { scheme: null, host: null });
   t.deepEqual(read(['X-Forwarded-Host', '[2001:db8::1]:80']), { scheme: null, host: '[2001:db8::1]:80' });
 });
 
 test('Forwarded (RFC 7239): for=, proto=, host= of the element naming the client', (t) => {
-  const raw = ['Forwarded', 'for=203.0.113.9;proto=http', 'forwarded', 'For="[2001:db8:cafe::17]:4711";Proto=https;host="shop.example", for=10.1.1.1;proto=http'];
+  const raw = [
+    'Forwarded',
+    'for=203.0.113.9;proto=http',
+    'forwarded',
+    'For="[2001:db8:cafe::17]:4711";Proto=https;host="shop.example", for=10.1.1.1;proto=http',
+  ];
   const hops = forwardedHops(raw, isIPv6);
   t.is(hops.length, 3);
   const index = clientHop(hops, trusts);

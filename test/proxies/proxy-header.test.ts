@@ -9,9 +9,19 @@ const request = Buffer.from('GET / HTTP/1.1\r\n\r\n');
 
 test('v1: TCP4, TCP6 and UNKNOWN; the header length excludes what follows', (t) => {
   const tcp4 = Buffer.concat([Buffer.from('PROXY TCP4 203.0.113.9 192.0.2.1 51000 443\r\n'), request]);
-  t.deepEqual(readProxyHeader(tcp4, 'auto'), { kind: 'header', length: 44, version: 1, source: { address: '203.0.113.9', port: 51000, family: 'IPv4' } });
+  t.deepEqual(readProxyHeader(tcp4, 'auto'), {
+    kind: 'header',
+    length: 44,
+    version: 1,
+    source: { address: '203.0.113.9', port: 51000, family: 'IPv4' },
+  });
   const tcp6 = Buffer.from('PROXY TCP6 2001:db8::7 2001:db8::1 65535 0\r\n');
-  t.deepEqual(readProxyHeader(tcp6, 'v1'), { kind: 'header', length: tcp6.length, version: 1, source: { address: '2001:db8::7', port: 65535, family: 'IPv6' } });
+  t.deepEqual(readProxyHeader(tcp6, 'v1'), {
+    kind: 'header',
+    length: tcp6.length,
+    version: 1,
+    source: { address: '2001:db8::7', port: 65535, family: 'IPv6' },
+  });
   t.deepEqual(readProxyHeader(Buffer.from('PROXY UNKNOWN whatever\r\n'), 'auto'), { kind: 'header', length: 24, version: 1, source: null });
 });
 
@@ -35,7 +45,10 @@ test('v1: malformed lines are invalid, short ones incomplete, long ones cut off 
 });
 
 test('plain HTTP, TLS or anything else is refused from its first byte', (t) => {
-  t.like(readProxyHeader(request, 'auto'), { kind: 'invalid', reason: 'expected a PROXY protocol header, got "GET / HTTP/1.1\\x0d\\x0a\\x0d\\x0a"' });
+  t.like(readProxyHeader(request, 'auto'), {
+    kind: 'invalid',
+    reason: 'expected a PROXY protocol header, got "GET / HTTP/1.1\\x0d\\x0a\\x0d\\x0a"',
+  });
   t.is(readProxyHeader(Buffer.from([0x16, 0x03, 0x01]), 'auto').kind, 'invalid');
   t.is(readProxyHeader(Buffer.from('G'), 'auto').kind, 'invalid');
   t.is(readProxyHeader(Buffer.from('PROXY TCP4 1.2.3.4 1.2.3.4 1 2\r\n'), 'v2').kind, 'invalid', 'v1 where only v2 is accepted');
@@ -43,11 +56,24 @@ test('plain HTTP, TLS or anything else is refused from its first byte', (t) => {
 });
 
 test('v2: IPv4, IPv6, TLVs skipped, LOCAL and AF_UNIX keep the peer', (t) => {
-  const ipv4 = Buffer.concat([proxyV2Header({ source: '203.0.113.9', port: 51000, tlvs: [[0x01, Buffer.from('h2')], [0x02, Buffer.from('shop.example')]] }), request]);
+  const ipv4 = Buffer.concat([
+    proxyV2Header({
+      source: '203.0.113.9',
+      port: 51000,
+      tlvs: [
+        [0x01, Buffer.from('h2')],
+        [0x02, Buffer.from('shop.example')],
+      ],
+    }),
+    request,
+  ]);
   t.like(readProxyHeader(ipv4, 'auto'), { kind: 'header', version: 2, source: { address: '203.0.113.9', port: 51000, family: 'IPv4' } });
   const reading = readProxyHeader(ipv4, 'v2');
   t.is(reading.kind === 'header' ? ipv4.subarray(reading.length).toString() : '', request.toString());
-  t.like(readProxyHeader(proxyV2Header({ source: '2001:db8::7', port: 443 }), 'auto'), { kind: 'header', source: { address: '2001:db8::7', port: 443, family: 'IPv6' } });
+  t.like(readProxyHeader(proxyV2Header({ source: '2001:db8::7', port: 443 }), 'auto'), {
+    kind: 'header',
+    source: { address: '2001:db8::7', port: 443, family: 'IPv6' },
+  });
   t.like(readProxyHeader(proxyV2Header({ command: 'local' }), 'auto'), { kind: 'header', source: null });
   t.like(readProxyHeader(proxyV2Header({ unixPaths: true }), 'auto'), { kind: 'header', source: null });
 });
@@ -71,7 +97,8 @@ test('v2: every field is checked against its bounds', (t) => {
   overrun.writeUInt16BE(200, valid.length - 6);
   t.regex((readProxyHeader(overrun, 'auto') as { reason: string }).reason, /TLV longer/);
   // Cut anywhere before its end, a valid header is only incomplete.
-  for (let length = 1; length < valid.length; length += 1) t.is(readProxyHeader(valid.subarray(0, length), 'auto').kind, 'incomplete', `cut at ${length}`);
+  for (let length = 1; length < valid.length; length += 1)
+    t.is(readProxyHeader(valid.subarray(0, length), 'auto').kind, 'incomplete', `cut at ${length}`);
   // The largest length v2 can declare is still read to its end, not past it.
   const huge = Buffer.concat([valid.subarray(0, 16), Buffer.alloc(0xffff)]);
   huge.writeUInt16BE(0xffff, 14);

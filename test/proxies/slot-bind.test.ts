@@ -29,14 +29,21 @@ function parse(body: string): Responder {
 }
 
 async function viaUnix(daemon: TestDaemon, slot: number, path = '/'): Promise<Responder> {
-  return parse((await request(`http://localhost${path}`, { socketPath: join(daemon.directory, `web.${slot}.sock`), timeoutMs: 30_000 })).body);
+  return parse(
+    (await request(`http://localhost${path}`, { socketPath: join(daemon.directory, `web.${slot}.sock`), timeoutMs: 30_000 })).body,
+  );
 }
 
-test('each slot socket reaches its own slot\'s worker, unix ({slot} in the path) and TCP (port + slot)', async (t) => {
+test("each slot socket reaches its own slot's worker, unix ({slot} in the path) and TCP (port + slot)", async (t) => {
   const port = await freeConsecutivePorts(3);
-  const daemon = await startDaemon(t, { args: [PID_APP, '-w', '3', '-b', '127.0.0.1:0', '--slot-bind', 'unix:web.{slot}.sock', '--slot-bind', `127.0.0.1:${port}`] });
+  const daemon = await startDaemon(t, {
+    args: [PID_APP, '-w', '3', '-b', '127.0.0.1:0', '--slot-bind', 'unix:web.{slot}.sock', '--slot-bind', `127.0.0.1:${port}`],
+  });
   for (const slot of [0, 1, 2]) {
-    t.regex(daemon.output, new RegExp(`Listening at: unix:${daemon.directory}/web\\.${slot}\\.sock \\(fd \\d+, bound, pool web, slot ${slot}\\)`));
+    t.regex(
+      daemon.output,
+      new RegExp(`Listening at: unix:${daemon.directory}/web\\.${slot}\\.sock \\(fd \\d+, bound, pool web, slot ${slot}\\)`),
+    );
     // A few times each: the kernel would spread a shared socket's connections over all three.
     for (let round = 0; round < 4; round += 1) {
       t.is((await viaUnix(daemon, slot)).slot, slot);
@@ -68,11 +75,17 @@ test('a reload hands each slot socket from the old worker to the new one: no req
   t.deepEqual(failures, []);
   const firstNew = seen.indexOf(2);
   t.true(firstNew > 0, 'generation 1 answered before the reload');
-  t.deepEqual(seen.slice(firstNew).filter((generation) => generation !== 2), [], `once the new worker holds the slot, the old one answers nothing: ${seen.join(',')}`);
+  t.deepEqual(
+    seen.slice(firstNew).filter((generation) => generation !== 2),
+    [],
+    `once the new worker holds the slot, the old one answers nothing: ${seen.join(',')}`,
+  );
 });
 
-test('a reload closes the old worker\'s idle keep-alive connections on a slot socket at once (keep-alive 60 s): a proxy\'s next request reaches the new generation', async (t) => {
-  const daemon = await startDaemon(t, { args: [PID_APP, '-w', '1', '-b', '127.0.0.1:0', '--slot-bind', 'unix:web.{slot}.sock', '--keep-alive', '60'] });
+test("a reload closes the old worker's idle keep-alive connections on a slot socket at once (keep-alive 60 s): a proxy's next request reaches the new generation", async (t) => {
+  const daemon = await startDaemon(t, {
+    args: [PID_APP, '-w', '1', '-b', '127.0.0.1:0', '--slot-bind', 'unix:web.{slot}.sock', '--keep-alive', '60'],
+  });
   // A proxy's idle upstream connection: one request answered, kept open.
   const idle = net.connect(join(daemon.directory, 'web.0.sock'));
   let received = '';
@@ -84,12 +97,15 @@ test('a reload closes the old worker\'s idle keep-alive connections on a slot so
   await reloadAndWait(daemon, 2, 60_000);
   // Before: it stayed open for keep-alive (60 s) and the old worker answered whatever came on it,
   // a new socket.io session's handshake included, whose next request then reached the new worker.
-  await Promise.race([closed, waitFor('never', () => false, 30_000).catch(() => t.fail('the idle slot connection was still open 30 s after the reload'))]);
+  await Promise.race([
+    closed,
+    waitFor('never', () => false, 30_000).catch(() => t.fail('the idle slot connection was still open 30 s after the reload')),
+  ]);
   t.false(received.toLowerCase().includes('connection: close'), 'it was idle: no response of it said close');
   t.is((await viaUnix(daemon, 0)).generation, 2);
 });
 
-test('a crashed worker\'s replacement takes over the slot socket; connections made meanwhile wait and are answered', async (t) => {
+test("a crashed worker's replacement takes over the slot socket; connections made meanwhile wait and are answered", async (t) => {
   const daemon = await startDaemon(t, { args: [PID_APP, '-w', '2', '-b', '127.0.0.1:0', '--slot-bind', 'unix:web.{slot}.sock'] });
   const before = await viaUnix(daemon, 1);
   killQuietly(before.pid, 'SIGKILL');
@@ -113,9 +129,11 @@ function connectOutcome(path: string, payload: string): Promise<string> {
   });
 }
 
-test('scaling up binds the new slots\' sockets; scaling down removes them: a unix path is gone at once, queued connections are answered or reset, never left hanging', async (t) => {
+test("scaling up binds the new slots' sockets; scaling down removes them: a unix path is gone at once, queued connections are answered or reset, never left hanging", async (t) => {
   const port = await freeConsecutivePorts(3);
-  const daemon = await startDaemon(t, { args: [PID_APP, '-w', '1', '-b', '127.0.0.1:0', '--slot-bind', 'unix:web.{slot}.sock', '--slot-bind', `127.0.0.1:${port}`] });
+  const daemon = await startDaemon(t, {
+    args: [PID_APP, '-w', '1', '-b', '127.0.0.1:0', '--slot-bind', 'unix:web.{slot}.sock', '--slot-bind', `127.0.0.1:${port}`],
+  });
   t.false(existsSync(join(daemon.directory, 'web.1.sock')));
   const scaled = await appctl(['scale', '3'], { runtimeDirectory: daemon.directory });
   t.is(scaled.code, 0, scaled.stdout + scaled.stderr);
@@ -163,7 +181,7 @@ test('appctl upgrade hands the slot sockets to the new master: the same paths an
   for (const slot of [0, 1]) {
     t.regex(daemon.output, new RegExp(`Listening at: unix:.*web\\.${slot}\\.sock \\(fd \\d+, previous-master, pool web, slot ${slot}\\)`));
     const after = await viaUnix(daemon, slot);
-    t.like(after, { slot, generation: 2 }, 'the new master\'s worker holds the slot');
+    t.like(after, { slot, generation: 2 }, "the new master's worker holds the slot");
   }
   t.is(before.generation, 1);
 });
@@ -181,10 +199,16 @@ test('per pool: pools.NAME.slotBind and proxyProtocol apply to that pool only', 
   const answer = await new Promise<string>((settle) => {
     const socket = net.connect(join(daemon.directory, 'web.1.sock'));
     let received = '';
-    socket.on('connect', () => socket.write('PROXY TCP4 203.0.113.9 127.0.0.1 5000 80\r\nGET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
+    socket.on('connect', () =>
+      socket.write('PROXY TCP4 203.0.113.9 127.0.0.1 5000 80\r\nGET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'),
+    );
     socket.setEncoding('utf8').on('data', (text: string) => (received += text));
     socket.on('close', () => settle(received));
   });
-  t.is(parse(answer).slot, 1, 'web\'s slot socket requires and accepts the PROXY header');
-  t.is(await connectOutcome(join(daemon.directory, 'web.1.sock'), 'GET / HTTP/1.1\r\nHost: x\r\n\r\n'), 'closed', 'plain HTTP on web\'s slot socket is closed unanswered');
+  t.is(parse(answer).slot, 1, "web's slot socket requires and accepts the PROXY header");
+  t.is(
+    await connectOutcome(join(daemon.directory, 'web.1.sock'), 'GET / HTTP/1.1\r\nHost: x\r\n\r\n'),
+    'closed',
+    "plain HTTP on web's slot socket is closed unanswered",
+  );
 });

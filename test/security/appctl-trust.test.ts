@@ -31,7 +31,7 @@ function appctlEnvironment(temporary: string): NodeJS.ProcessEnv {
   return environment;
 }
 
-testAsNobody('root\'s appctl refuses a socket directory another user planted in $TMPDIR, with one line', async (t) => {
+testAsNobody("root's appctl refuses a socket directory another user planted in $TMPDIR, with one line", async (t) => {
   const temporary = tempDirectory(t);
   chmodSync(temporary, 0o1777);
   const planted = join(temporary, `appd-0`);
@@ -44,13 +44,15 @@ testAsNobody('root\'s appctl refuses a socket directory another user planted in 
   const refusal = `appctl: refusing the control socket ${join(planted, 'x.sock')}: the socket directory ${planted} belongs to uid ${NOBODY}, not to you (uid 0) or root, so someone else could stand in for the daemon there\n`;
   t.is(stop.code, 2);
   t.is(stop.stderr, refusal);
-  t.is(stop.stdout, '', 'nothing of the fake\'s answer');
-  const explicit = await runCommand([process.execPath, APPCTL, '-s', join(planted, 'x.sock'), 'ping'], { env: appctlEnvironment(temporary) });
+  t.is(stop.stdout, '', "nothing of the fake's answer");
+  const explicit = await runCommand([process.execPath, APPCTL, '-s', join(planted, 'x.sock'), 'ping'], {
+    env: appctlEnvironment(temporary),
+  });
   t.is(explicit.code, 2);
   t.is(explicit.stderr, refusal, '-s is checked the same way');
 });
 
-test('a daemon\'s text reaches the terminal escaped (window title, colours, clipboard), raw only with --raw', async (t) => {
+test("a daemon's text reaches the terminal escaped (window title, colours, clipboard), raw only with --raw", async (t) => {
   const directory = tempDirectory(t);
   const own = join(directory, 'run');
   mkdirSync(own, { mode: 0o700 });
@@ -65,19 +67,24 @@ test('a daemon\'s text reaches the terminal escaped (window title, colours, clip
   t.true(raw.stdout.includes('stopped \u001b]0;pwned title\u0007'), '--raw passes it through');
 });
 
-testAsNobody('root\'s appctl talks to a socket directory root handed to another user (systemd\'s RuntimeDirectory= with User=), not one in a directory others may write', async (t) => {
-  const temporary = tempDirectory(t);
-  chmodSync(temporary, 0o755); // root's, written by no one else: like /run
-  const handed = join(temporary, 'appd');
-  mkdirSync(handed, { mode: 0o700 });
-  chownSync(handed, NOBODY, NOBODY);
-  await startFake(t, AS_NOBODY, installationForOthers(t).fixture('security/fake-control-server.mjs'), join(handed, 'x.sock'));
-  const stop = await runCommand([process.execPath, APPCTL, '-s', join(handed, 'x.sock'), 'stop'], { env: appctlEnvironment(temporary) });
-  t.is(stop.code, 0, stop.stderr);
-  t.true(stop.stdout.includes('stopped'), 'the daemon root chose to run as nobody answered');
+testAsNobody(
+  "root's appctl talks to a socket directory root handed to another user (systemd's RuntimeDirectory= with User=), not one in a directory others may write",
+  async (t) => {
+    const temporary = tempDirectory(t);
+    chmodSync(temporary, 0o755); // root's, written by no one else: like /run
+    const handed = join(temporary, 'appd');
+    mkdirSync(handed, { mode: 0o700 });
+    chownSync(handed, NOBODY, NOBODY);
+    await startFake(t, AS_NOBODY, installationForOthers(t).fixture('security/fake-control-server.mjs'), join(handed, 'x.sock'));
+    const stop = await runCommand([process.execPath, APPCTL, '-s', join(handed, 'x.sock'), 'stop'], { env: appctlEnvironment(temporary) });
+    t.is(stop.code, 0, stop.stderr);
+    t.true(stop.stdout.includes('stopped'), 'the daemon root chose to run as nobody answered');
 
-  chmodSync(temporary, 0o777); // now nobody could have made that directory itself
-  const refused = await runCommand([process.execPath, APPCTL, '-s', join(handed, 'x.sock'), 'stop'], { env: appctlEnvironment(temporary) });
-  t.is(refused.code, 2);
-  t.regex(refused.stderr, /belongs to uid 65534, not to you \(uid 0\) or root/);
-});
+    chmodSync(temporary, 0o777); // now nobody could have made that directory itself
+    const refused = await runCommand([process.execPath, APPCTL, '-s', join(handed, 'x.sock'), 'stop'], {
+      env: appctlEnvironment(temporary),
+    });
+    t.is(refused.code, 2);
+    t.regex(refused.stderr, /belongs to uid 65534, not to you \(uid 0\) or root/);
+  },
+);

@@ -19,7 +19,11 @@ export default { workers: 2 };
 
 /** Writes `content` to `path` as nobody (the attacker's own account). */
 async function writeAsNobody(path: string, content: string): Promise<void> {
-  const result = await runAsNobody([process.execPath, '-e', `require('node:fs').writeFileSync(${JSON.stringify(path)}, ${JSON.stringify(content)}, { mode: 0o755 })`]);
+  const result = await runAsNobody([
+    process.execPath,
+    '-e',
+    `require('node:fs').writeFileSync(${JSON.stringify(path)}, ${JSON.stringify(content)}, { mode: 0o755 })`,
+  ]);
   if (result.code !== 0) throw new Error(`writing ${path} as nobody failed: ${result.stderr}`);
 }
 
@@ -49,9 +53,16 @@ testAsNobody('a config file in a directory nobody owns is refused at start, nami
   chmodSync(directory, 0o755);
   writeFileSync(join(site, 'appd.config.mjs'), PROOF_CONFIG);
   chownSync(site, NOBODY, NOBODY);
-  const result = await runCommand([process.execPath, APPD, fixture('pid-app.mjs'), '-b', '127.0.0.1:0', '-c', 'site/appd.config.mjs'], { env: { ...process.env, XDG_RUNTIME_DIR: directory }, timeoutMs: 30_000, cwd: directory });
+  const result = await runCommand([process.execPath, APPD, fixture('pid-app.mjs'), '-b', '127.0.0.1:0', '-c', 'site/appd.config.mjs'], {
+    env: { ...process.env, XDG_RUNTIME_DIR: directory },
+    timeoutMs: 30_000,
+    cwd: directory,
+  });
   t.is(result.code, 2);
-  t.is(result.stderr.trim(), `appd: config file ${join(site, 'appd.config.mjs')} refused: ${site} is owned by uid ${NOBODY}, not by root (fix: chown root ${site}); only root or the user running appd may be able to change it`);
+  t.is(
+    result.stderr.trim(),
+    `appd: config file ${join(site, 'appd.config.mjs')} refused: ${site} is owned by uid ${NOBODY}, not by root (fix: chown root ${site}); only root or the user running appd may be able to change it`,
+  );
   t.false(existsSync(join(site, 'pwned')));
 });
 
@@ -67,7 +78,10 @@ testAsNobody('a config file made writable by others after start is refused on re
   await writeAsNobody(config, PROOF_CONFIG);
   const reload = await appctl(['reload'], { runtimeDirectory: daemon.directory, timeoutMs: 60_000 });
   t.not(reload.code, 0);
-  t.regex(reload.stdout + reload.stderr, new RegExp(`config file ${config} refused: ${config} is (?:owned by uid ${NOBODY}|writable by every user)`));
+  t.regex(
+    reload.stdout + reload.stderr,
+    new RegExp(`config file ${config} refused: ${config} is (?:owned by uid ${NOBODY}|writable by every user)`),
+  );
   t.false(existsSync(join(daemon.directory, 'conf', 'pwned')), 'the config never ran');
   t.is((await get(daemon.url)).status, 200, 'the master serves on with the configuration it had');
 });
@@ -92,6 +106,9 @@ testAsNobody('appctl upgrade refuses a node that nobody dropped in a PATH direct
   t.log(`appctl upgrade: exit ${upgrade.code}: ${(upgrade.stdout + upgrade.stderr).trim()}`);
   t.false(existsSync(join(daemon.directory, 'pwned')), 'the planted node never ran');
   t.not(upgrade.code, 0);
-  t.regex(upgrade.stdout + upgrade.stderr, new RegExp(`upgrade refused: the Node binary for the new master ${planted} refused: ${planted} is owned by uid ${NOBODY}`));
+  t.regex(
+    upgrade.stdout + upgrade.stderr,
+    new RegExp(`upgrade refused: the Node binary for the new master ${planted} refused: ${planted} is owned by uid ${NOBODY}`),
+  );
   t.is((await get(daemon.url)).status, 200, 'the old master serves on');
 });

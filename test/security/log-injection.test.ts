@@ -36,18 +36,24 @@ test('a control client named with a newline cannot forge a [CRITICAL] line: its 
   const line = await daemon.waitForLog(/control connection x[\s\S]*?closed: bad_message: hello sent twice/, 15_000);
   t.log(line[0]);
   t.deepEqual(forgedLines(daemon.output), [], 'no line starts like a CRITICAL line of pid 1');
-  t.true(line[0].includes(`control connection x\\n${FORGED_PREFIX} pwned\\e]0;t\\x07 (pid ${process.pid}) closed`), 'the name, escaped, inside the line');
+  t.true(
+    line[0].includes(`control connection x\\n${FORGED_PREFIX} pwned\\e]0;t\\x07 (pid ${process.pid}) closed`),
+    'the name, escaped, inside the line',
+  );
   t.false(RAW_ESCAPE.test(daemon.output), 'no raw escape reached the log');
 });
 
-test('a worker\'s ANSI and OSC escapes reach neither the log nor appctl logs, even with --raw', async (t) => {
+test("a worker's ANSI and OSC escapes reach neither the log nor appctl logs, even with --raw", async (t) => {
   const daemon = await startDaemon(t, { args: [fixture('print-app.mjs'), '-w', '1', '-b', '127.0.0.1:0'] });
   await get(`${daemon.url}/print?text=${encodeURIComponent(`${ESCAPES}\n${FORGED_PREFIX} from a worker`)}`);
   await daemon.waitForLog(/from a worker 0/, 15_000);
   const printed = daemon.output.split('\n').filter((line) => line.includes('pwned title') || line.includes('from a worker'));
   t.log(printed.join('\n'));
   t.false(RAW_ESCAPE.test(daemon.output), 'no raw escape reached the log');
-  t.true(printed.some((line) => line.includes('[web.0 g1] \\e]0;pwned title\\x07\\e[31mred\\e[0m\\e]52;c;')), 'shown escaped');
+  t.true(
+    printed.some((line) => line.includes('[web.0 g1] \\e]0;pwned title\\x07\\e[31mred\\e[0m\\e]52;c;')),
+    'shown escaped',
+  );
   t.deepEqual(forgedLines(daemon.output), []);
 
   for (const flags of [[], ['--raw']]) {
@@ -59,7 +65,7 @@ test('a worker\'s ANSI and OSC escapes reach neither the log nor appctl logs, ev
   }
 });
 
-test('an app\'s error message with a forged line and escapes: each of its lines gets appd\'s true prefix, in the log and on stderr', async (t) => {
+test("an app's error message with a forged line and escapes: each of its lines gets appd's true prefix, in the log and on stderr", async (t) => {
   const app = `throw new Error(${JSON.stringify(`boom\n${FORGED_PREFIX} forged by the app ${ESCAPES}`)});\nexport default () => {};\n`;
   const daemon = await startDaemon(t, { args: ['app.mjs', '-w', '1', '-b', '127.0.0.1:0'], files: { 'app.mjs': app }, waitFor: 'nothing' });
   const { code } = await daemon.exited();
@@ -71,5 +77,9 @@ test('an app\'s error message with a forged line and escapes: each of its lines 
   const genuine = /^(\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}\] \[(\d+)\] \[[^\]]+\] |appd: | {2})/;
   const strays = daemon.output.split('\n').filter((line) => line !== '' && !(genuine.exec(line) && genuine.exec(line)?.[2] !== '1'));
   t.deepEqual(strays, []);
-  t.regex(daemon.output, /\n {2}\[2026-01-01 00:00:00 \+0000\] \[1\] \[CRITICAL\] forged by the app \\e\]0;pwned title/, 'appd: on stderr, the second line of the message indented under the first');
+  t.regex(
+    daemon.output,
+    /\n {2}\[2026-01-01 00:00:00 \+0000\] \[1\] \[CRITICAL\] forged by the app \\e\]0;pwned title/,
+    'appd: on stderr, the second line of the message indented under the first',
+  );
 });

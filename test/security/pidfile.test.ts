@@ -11,7 +11,7 @@ import { AS_NOBODY, NOBODY, runCommand, testAsNobody } from '../helpers/other-us
 
 const PRECIOUS = 'root owns this\n';
 
-testAsNobody('a symlink nobody planted at the pidfile\'s temp name is never written through', async (t) => {
+testAsNobody("a symlink nobody planted at the pidfile's temp name is never written through", async (t) => {
   const daemon = await startDaemon(t, {
     // The shell's pid ($$) becomes the master's after exec: nobody first plants shared/app.pid.<that
     // pid>.tmp -> ../precious, a file of root's (run in the daemon's directory, so the paths are relative).
@@ -26,7 +26,7 @@ testAsNobody('a symlink nobody planted at the pidfile\'s temp name is never writ
     },
   });
   const shared = join(daemon.directory, 'shared');
-  t.is(readFileSync(join(daemon.directory, 'precious'), 'utf8'), PRECIOUS, 'root\'s file was not written through the symlink');
+  t.is(readFileSync(join(daemon.directory, 'precious'), 'utf8'), PRECIOUS, "root's file was not written through the symlink");
   t.true(lstatSync(join(shared, `app.pid.${daemon.pid}.tmp`)).isSymbolicLink(), 'the trap was in place before the master started');
   const pidfile = join(shared, 'app.pid');
   t.false(lstatSync(pidfile).isSymbolicLink());
@@ -53,9 +53,16 @@ test('-p naming a file that is not a pidfile, or a symlink, is refused with exit
   ];
   for (const [name, why] of cases) {
     const path = join(directory, name);
-    const result = await runCommand([process.execPath, APPD, fixture('pid-app.mjs'), '-b', '127.0.0.1:0', '-p', name], { env: { ...process.env, XDG_RUNTIME_DIR: directory }, timeoutMs: 30_000, cwd: directory });
+    const result = await runCommand([process.execPath, APPD, fixture('pid-app.mjs'), '-b', '127.0.0.1:0', '-p', name], {
+      env: { ...process.env, XDG_RUNTIME_DIR: directory },
+      timeoutMs: 30_000,
+      cwd: directory,
+    });
     t.is(result.code, 2, name);
-    t.is(result.stderr.trim(), `appd: pidfile ${path} exists and is not a pidfile (${why}); refusing to replace it: remove it or choose another path`);
+    t.is(
+      result.stderr.trim(),
+      `appd: pidfile ${path} exists and is not a pidfile (${why}); refusing to replace it: remove it or choose another path`,
+    );
   }
   t.is(readFileSync(join(directory, 'notes.txt'), 'utf8'), PRECIOUS);
   t.is(readFileSync(join(directory, 'empty'), 'utf8'), '');

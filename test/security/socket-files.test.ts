@@ -16,7 +16,13 @@ const STRACE = '/usr/bin/strace';
 const WWW_DATA = 33;
 
 /** Starts the swap attacker as nobody in `directory` for `seconds`; resolves with its swap count. */
-function startAttacker(t: ExecutionContext, directory: string, pattern: string, victim: string, seconds: number): { done: Promise<string> } {
+function startAttacker(
+  t: ExecutionContext,
+  directory: string,
+  pattern: string,
+  victim: string,
+  seconds: number,
+): { done: Promise<string> } {
   const script = installationForOthers(t).fixture('security/swap-attacker.cjs');
   const [command = '', ...args] = [...AS_NOBODY, process.execPath, script, directory, pattern, victim, String(seconds)];
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -33,7 +39,10 @@ function modeOf(path: string): string {
 /** As `uid`:`gid` (no other groups), a GET over the unix socket: the status line, or the error code. */
 async function getAs(uid: number, gid: number, socket: string): Promise<string> {
   const probe = `require('node:http').get({ socketPath: ${JSON.stringify(socket)}, path: '/' }, (response) => { console.log(response.statusCode); process.exit(0); }).on('error', (error) => { console.log(error.code); process.exit(0); });`;
-  const result = await runCommand(['/usr/bin/setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--', process.execPath, '-e', probe], { env: { PATH: process.env['PATH'] ?? '' } });
+  const result = await runCommand(
+    ['/usr/bin/setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--', process.execPath, '-e', probe],
+    { env: { PATH: process.env['PATH'] ?? '' } },
+  );
   return result.stdout.trim() || result.stderr.trim();
 }
 
@@ -63,22 +72,30 @@ async function raceUnixSocket(t: ExecutionContext, options: readonly string[]): 
   const swaps = await attacker.done;
   t.log(`attacker: ${swaps}; victim now ${modeOf(victim)}`);
   t.is(modeOf(victim), '644 0:0', 'the victim kept its mode and owner');
-  const calls = readFileSync(trace, 'utf8').split('\n').filter((line) => /ch(mod|own)/.test(line));
+  const calls = readFileSync(trace, 'utf8')
+    .split('\n')
+    .filter((line) => /ch(mod|own)/.test(line));
   t.log(calls.join('\n'));
-  for (const call of calls) t.regex(call, /"\/proc\/self\/fd\/\d+\/[0-9a-f]{24}"/, 'only through the private directory\'s descriptor');
+  for (const call of calls) t.regex(call, /"\/proc\/self\/fd\/\d+\/[0-9a-f]{24}"/, "only through the private directory's descriptor");
   return calls;
 }
 
-testAsNobody('unix listening socket with --unix-socket-mode: no chmod by path while another user swaps its name; the victim keeps its mode', async (t) => {
-  if (!existsSync(STRACE)) return t.fail(`${STRACE} is missing (.ci/run installs strace)`);
-  // The attack as the issue found it (the code before the fix chmodded ".../app.sock" after bind).
-  await raceUnixSocket(t, ['--unix-socket-mode', '0660']);
-});
+testAsNobody(
+  'unix listening socket with --unix-socket-mode: no chmod by path while another user swaps its name; the victim keeps its mode',
+  async (t) => {
+    if (!existsSync(STRACE)) return t.fail(`${STRACE} is missing (.ci/run installs strace)`);
+    // The attack as the issue found it (the code before the fix chmodded ".../app.sock" after bind).
+    await raceUnixSocket(t, ['--unix-socket-mode', '0660']);
+  },
+);
 
 testAsNobody('unix listening socket with --unix-socket-group: no chown by path either', async (t) => {
   if (!existsSync(STRACE)) return t.fail(`${STRACE} is missing (.ci/run installs strace)`);
   const calls = await raceUnixSocket(t, ['--unix-socket-group', 'www-data', '--unix-socket-mode', '0660']);
-  t.true(calls.some((call) => call.includes('chown')), 'the group was set: one chown');
+  t.true(
+    calls.some((call) => call.includes('chown')),
+    'the group was set: one chown',
+  );
 });
 
 testAsNobody('--unix-socket-group www-data --unix-socket-mode 0660: www-data (a real second uid) gets in, nobody does not', async (t) => {
@@ -101,22 +118,32 @@ testAsNobody('per pool: --unix-socket-owner, -group and -mode in pools.NAME', as
     front: { app: ${JSON.stringify(fixture('pid-app.mjs'))}, bind: ['unix:front.sock'], unixSocketOwner: 'www-data', unixSocketGroup: 'www-data', unixSocketMode: 0o600 },
     back: { app: ${JSON.stringify(fixture('pid-app.mjs'))}, bind: ['unix:back.sock'] },
   } };\n`;
-  const daemon = await startDaemon(t, { args: ['-c', 'appd.config.mjs'], files: { 'appd.config.mjs': config }, prepare: (directory) => chmodSync(directory, 0o755) });
+  const daemon = await startDaemon(t, {
+    args: ['-c', 'appd.config.mjs'],
+    files: { 'appd.config.mjs': config },
+    prepare: (directory) => chmodSync(directory, 0o755),
+  });
   t.is(modeOf(join(daemon.directory, 'front.sock')), `600 ${WWW_DATA}:${WWW_DATA}`);
-  t.is(modeOf(join(daemon.directory, 'back.sock')), '660 0:0', 'the global defaults: the master\'s user and group, 0660');
+  t.is(modeOf(join(daemon.directory, 'back.sock')), '660 0:0', "the global defaults: the master's user and group, 0660");
   t.is(await getAs(WWW_DATA, WWW_DATA, join(daemon.directory, 'front.sock')), '200');
   t.is(await getAs(WWW_DATA, WWW_DATA, join(daemon.directory, 'back.sock')), 'EACCES');
 });
 
 test('an unknown --unix-socket-group: exit 2 naming it, no socket left', async (t) => {
   const directory = tempDirectory(t);
-  const result = await runCommand([process.execPath, APPD, fixture('pid-app.mjs'), '-b', 'unix:app.sock', '--unix-socket-group', 'no-such-group-appd'], { env: { ...process.env, XDG_RUNTIME_DIR: directory }, timeoutMs: 30_000, cwd: directory });
+  const result = await runCommand(
+    [process.execPath, APPD, fixture('pid-app.mjs'), '-b', 'unix:app.sock', '--unix-socket-group', 'no-such-group-appd'],
+    { env: { ...process.env, XDG_RUNTIME_DIR: directory }, timeoutMs: 30_000, cwd: directory },
+  );
   t.is(result.code, 2);
   t.is(result.stderr.trim(), 'appd: cannot listen on unix:app.sock: unknown unix-socket-group "no-such-group-appd"');
-  t.deepEqual(readdirNames(directory).filter((name) => name !== 'appd'), []);
+  t.deepEqual(
+    readdirNames(directory).filter((name) => name !== 'appd'),
+    [],
+  );
 });
 
-testAsNobody('control socket: a directory others may write is refused, while another user races the socket\'s names', async (t) => {
+testAsNobody("control socket: a directory others may write is refused, while another user races the socket's names", async (t) => {
   const victim = join(tempDirectory(t), 'victim');
   writeFileSync(victim, 'root owns this\n', { mode: 0o644 });
   chmodSync(victim, 0o644);
@@ -126,11 +153,17 @@ testAsNobody('control socket: a directory others may write is refused, while ano
   mkdirSync(shared);
   chmodSync(shared, 0o777);
   const attacker = startAttacker(t, shared, '^(\\.appd-\\d+\\.new|app\\.sock)$', victim, 8);
-  const result = await runCommand([process.execPath, APPD, fixture('pid-app.mjs'), '-b', '127.0.0.1:0', '--control-socket', join(shared, 'app.sock')], { env: { ...process.env, XDG_RUNTIME_DIR: base }, timeoutMs: 30_000, cwd: base });
+  const result = await runCommand(
+    [process.execPath, APPD, fixture('pid-app.mjs'), '-b', '127.0.0.1:0', '--control-socket', join(shared, 'app.sock')],
+    { env: { ...process.env, XDG_RUNTIME_DIR: base }, timeoutMs: 30_000, cwd: base },
+  );
   // A master that did start (the code before the fix) is killed by runCommand() at its timeout.
   t.log(`attacker: ${await attacker.done}; victim now ${modeOf(victim)}`);
   t.is(result.code, 2, result.stderr);
-  t.is(result.stderr.trim(), `appd: control socket directory ${shared} is writable by group or others (mode 0777); refusing to use it (chmod go-w ${shared}, or set --control-socket)`);
+  t.is(
+    result.stderr.trim(),
+    `appd: control socket directory ${shared} is writable by group or others (mode 0777); refusing to use it (chmod go-w ${shared}, or set --control-socket)`,
+  );
   t.is(modeOf(victim), '644 0:0');
 });
 

@@ -22,7 +22,7 @@ function killLines(output: string): string[] {
   return output.split('\n').filter((line) => / \[WARNING\] killing worker evil\.0 g1 /.test(line));
 }
 
-test('garbage on a worker\'s channel kills that worker, never the master; the other pool serves on', async (t) => {
+test("garbage on a worker's channel kills that worker, never the master; the other pool serves on", async (t) => {
   // As root, the workers run as nobody (the deployment the attack aims at), from files nobody can read.
   const installation = whyNotAsNobody() === null ? installationForOthers(t) : null;
   const app = (name: string): string => installation?.fixture(name) ?? fixture(name);
@@ -47,12 +47,20 @@ test('garbage on a worker\'s channel kills that worker, never the master; the ot
   });
   const rssBefore = rssKilobytes(daemon.pid);
   const web = daemon.urlOf('web');
-  const result = await underLoad(`${web}/`, async () => {
-    // Each incarnation of the evil worker attacks once, with the next kind of garbage; backoff spaces them.
-    await waitFor(`${VARIANTS} kills`, () => killLines(daemon.output).length >= VARIANTS, 90_000);
-    // The sixth incarnation no longer attacks: the pool serves again.
-    await waitFor('the evil pool to serve again', async () => (await get(daemon.urlOf('evil')).catch(() => null))?.status === 200, 60_000);
-  }, { concurrency: 3 });
+  const result = await underLoad(
+    `${web}/`,
+    async () => {
+      // Each incarnation of the evil worker attacks once, with the next kind of garbage; backoff spaces them.
+      await waitFor(`${VARIANTS} kills`, () => killLines(daemon.output).length >= VARIANTS, 90_000);
+      // The sixth incarnation no longer attacks: the pool serves again.
+      await waitFor(
+        'the evil pool to serve again',
+        async () => (await get(daemon.urlOf('evil')).catch(() => null))?.status === 200,
+        60_000,
+      );
+    },
+    { concurrency: 3 },
+  );
   assertNoFailures(t, result, 'web pool while its neighbour attacked the master');
 
   const kills = killLines(daemon.output);
@@ -65,7 +73,10 @@ test('garbage on a worker\'s channel kills that worker, never the master; the ot
   t.regex(kills[4] ?? '', /sent more than 500 messages in a second on its channel/);
   t.regex(daemon.output, /worker evil\.0 g1 \(pid \d+\) sent a message appd does not know \(type NODE_HANDLE\); ignored/);
   t.false(daemon.output.includes('\u001b'), 'no raw escape reached the log');
-  t.true(daemon.output.split('\n').every((line) => line.length < 20_000), 'no line of the 11 MB reached the log whole');
+  t.true(
+    daemon.output.split('\n').every((line) => line.length < 20_000),
+    'no line of the 11 MB reached the log whole',
+  );
 
   // The master is alive, serves both pools, and did not keep the garbage.
   t.is((await get(daemon.urlOf('evil'))).status, 200);

@@ -31,7 +31,14 @@ test('a descriptor the master was started with (exec 200< secret) never reaches 
     // bash: dash takes descriptors up to 9 only.
     wrapper: ['/bin/bash', '-c', 'exec 200< "$SECRET"; exec "$@"', 'bash'],
     env: { SECRET: secret },
-    args: [installation?.fixture('security/inheritance-app.mjs') ?? fixture('security/inheritance-app.mjs'), '-w', '2', '-b', '127.0.0.1:0', ...(installation ? ['--user', 'nobody'] : [])],
+    args: [
+      installation?.fixture('security/inheritance-app.mjs') ?? fixture('security/inheritance-app.mjs'),
+      '-w',
+      '2',
+      '-b',
+      '127.0.0.1:0',
+      ...(installation ? ['--user', 'nobody'] : []),
+    ],
     ...(installation ? { appd: installation.appd } : {}),
   });
   const answers = [await inherited(daemon.url), await inherited(daemon.url)];
@@ -43,10 +50,15 @@ test('a descriptor the master was started with (exec 200< secret) never reaches 
   if (installation) t.is(answers[0]?.uid, NOBODY);
   t.false(existsSync(`/proc/${daemon.pid}/fd/200`), 'the master let go of it too');
   // Other descriptors the test runner itself leaked may be named in the same line.
-  t.regex(daemon.output, new RegExp(`\\[INFO\\] closed fd 200 \\(${secret}\\)[^\\n]*: open without close-on-exec when appd started \\(every worker would have inherited`));
+  t.regex(
+    daemon.output,
+    new RegExp(
+      `\\[INFO\\] closed fd 200 \\(${secret}\\)[^\\n]*: open without close-on-exec when appd started \\(every worker would have inherited`,
+    ),
+  );
 });
 
-testAsNobody('a worker started as nobody gets nobody\'s HOME, USER, LOGNAME and SHELL, not root\'s', async (t) => {
+testAsNobody("a worker started as nobody gets nobody's HOME, USER, LOGNAME and SHELL, not root's", async (t) => {
   const installation = installationForOthers(t);
   const [, , , , , home = '', shell = ''] = execFileSync('getent', ['passwd', 'nobody'], { encoding: 'utf8' }).trim().split(':');
   const daemon = await startDaemon(t, {
@@ -58,15 +70,25 @@ testAsNobody('a worker started as nobody gets nobody\'s HOME, USER, LOGNAME and 
   t.deepEqual([answer.env['HOME'], answer.env['USER'], answer.env['LOGNAME'], answer.env['SHELL']], [home, 'nobody', 'nobody', shell]);
 });
 
-test('--env-passthrough passes only the variables it names (NAME or PREFIX*); appd\'s own and --env always', async (t) => {
+test("--env-passthrough passes only the variables it names (NAME or PREFIX*); appd's own and --env always", async (t) => {
   const daemon = await startDaemon(t, {
-    args: [fixture('security/inheritance-app.mjs'), '-b', '127.0.0.1:0', '--env-passthrough', 'FOO', '--env-passthrough', 'LC_*', '--env', 'BAR=from --env'],
+    args: [
+      fixture('security/inheritance-app.mjs'),
+      '-b',
+      '127.0.0.1:0',
+      '--env-passthrough',
+      'FOO',
+      '--env-passthrough',
+      'LC_*',
+      '--env',
+      'BAR=from --env',
+    ],
     env: { FOO: 'passes', BAR: 'master', LC_TEST: 'matches LC_*' },
   });
   const { env } = await inherited(daemon.url);
   t.is(env['FOO'], 'passes');
   t.is(env['LC_TEST'], 'matches LC_*');
-  t.is(env['BAR'], 'from --env', 'the pool\'s --env is set whatever the list');
+  t.is(env['BAR'], 'from --env', "the pool's --env is set whatever the list");
   t.is(env['APPD_POOL'], 'web');
   t.is(env['PATH'], null, 'not named, not passed');
   t.is(env['XDG_RUNTIME_DIR'], null);

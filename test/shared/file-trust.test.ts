@@ -34,5 +34,6 @@ test('the StrictModes rule: world-writable directories and symlinks into them ar
   chmodSync(join(sticky, 'appd.config.mjs'), 0o644);
   t.is(untrustedReason(join(sticky, 'appd.config.mjs'), self), null, 'like /tmp: others cannot replace our entry');
   // Root's files are trusted by every master; a file of another ordinary uid is not.
-  if (self !== 0) t.regex(untrustedReason(join(sticky, 'appd.config.mjs'), self + 1) ?? '', /is owned by uid/, 'another uid\'s file is refused');
+  if (self !== 0)
+    t.regex(untrustedReason(join(sticky, 'appd.config.mjs'), self + 1) ?? '', /is owned by uid/, "another uid's file is refused");
 });

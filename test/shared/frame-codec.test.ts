@@ -76,12 +76,22 @@ test('encoding refuses a message larger than the limit', (t) => {
 
 test('message guards: unknown commands and bad arguments are named; shapes are checked', (t) => {
   t.deepEqual(parseClientMessage(messages[1]), messages[1]);
-  const unknown = t.throws(() => parseClientMessage({ type: 'request', id: 'x1', request: { command: 'rm -rf' } }), { instanceOf: ProtocolViolation });
+  const unknown = t.throws(() => parseClientMessage({ type: 'request', id: 'x1', request: { command: 'rm -rf' } }), {
+    instanceOf: ProtocolViolation,
+  });
   t.is(unknown?.code, 'unknown_command');
   t.is(unknown?.id, 'x1');
-  const badScale = t.throws(() => parseClientMessage({ type: 'request', id: 'x2', request: { command: 'scale', pool: null, change: { relative: 1e9 } } }), { instanceOf: ProtocolViolation });
+  const badScale = t.throws(
+    () => parseClientMessage({ type: 'request', id: 'x2', request: { command: 'scale', pool: null, change: { relative: 1e9 } } }),
+    { instanceOf: ProtocolViolation },
+  );
   t.is(badScale?.code, 'bad_request');
   t.is(t.throws(() => parseClientMessage([1, 2, 3]), { instanceOf: ProtocolViolation })?.code, 'bad_message');
-  t.is(t.throws(() => parseClientMessage({ type: 'request', id: '../../etc', request: { command: 'ping' } }), { instanceOf: ProtocolViolation })?.code, 'bad_message');
+  t.is(
+    t.throws(() => parseClientMessage({ type: 'request', id: '../../etc', request: { command: 'ping' } }), {
+      instanceOf: ProtocolViolation,
+    })?.code,
+    'bad_message',
+  );
   t.is(t.throws(() => parseClientMessage({ type: 'hello', protocol: '1' }), { instanceOf: ProtocolViolation })?.code, 'bad_message');
 });

@@ -44,7 +44,14 @@ test('value kinds parse flags and config values, and reject nonsense', (t) => {
 
 test('APPD_CMD_ARGS splits like a shell: quotes and backslashes, no expansion', (t) => {
   t.deepEqual(splitShellWords(`--workers 3  --env 'A=two words' --env "B=\\"quoted\\"" C\\ D $HOME`), [
-    '--workers', '3', '--env', 'A=two words', '--env', 'B="quoted"', 'C D', '$HOME',
+    '--workers',
+    '3',
+    '--env',
+    'A=two words',
+    '--env',
+    'B="quoted"',
+    'C D',
+    '$HOME',
   ]);
   t.deepEqual(splitShellWords(''), []);
   t.throws(() => splitShellWords('--env "open'), { message: /unterminated " quote/ });

@@ -16,7 +16,10 @@ function help(...args: string[]): string {
 /** The entries of one section of commander's help ("Options:", "Commands:"): their first column. */
 function helpSection(text: string, title: string): string[] {
   const section = text.split(/\n(?=\S)/).find((part) => part.startsWith(`${title}:`)) ?? '';
-  return section.split('\n').slice(1).flatMap((line) => /^ {2}(\S.*?)(?: {2,}|$)/.exec(line)?.[1] ?? []);
+  return section
+    .split('\n')
+    .slice(1)
+    .flatMap((line) => /^ {2}(\S.*?)(?: {2,}|$)/.exec(line)?.[1] ?? []);
 }
 
 /** Long option names in a help entry like "-s, --socket <PATH>". */

@@ -37,7 +37,9 @@ test('a page edited inside its generated block, or without its markers, is caugh
   cpSync(join(PROJECT_ROOT, 'man'), join(root, 'man'), { recursive: true });
   const path = join(root, 'man/appd.8');
   writeFileSync(path, readFileSync(path, 'utf8').replace('The number of worker processes', 'The number of workers'));
-  const drifted = renderPages(root).filter((page) => page.current !== page.expected).map((page) => page.path);
+  const drifted = renderPages(root)
+    .filter((page) => page.current !== page.expected)
+    .map((page) => page.path);
   t.deepEqual(drifted, ['man/appd.8']);
   t.throws(() => replaceGeneratedBlock('.TH X 1\n', 'SETTINGS', 'body'), { message: /no ".* BEGIN GENERATED SETTINGS" .* block/ });
 });

@@ -8,7 +8,7 @@ import { METRIC_LIST } from '../../daemon/metrics/catalog.js';
 import { PROJECT_ROOT } from '../../tools/man-pages.js';
 import { readmeWithMetricList } from '../../tools/metric-list.js';
 
-test('the README\'s metric list is the one the catalog generates (npm run readme)', (t) => {
+test("the README's metric list is the one the catalog generates (npm run readme)", (t) => {
   const readme = readFileSync(join(PROJECT_ROOT, 'README.md'), 'utf8');
   t.is(readme, readmeWithMetricList(readme), 'README.md drifted from daemon/metrics/catalog.ts: run npm run readme');
   for (const spec of METRIC_LIST) t.true(readme.includes(`| \`${spec.name}\` |`), spec.name);

@@ -90,7 +90,11 @@ function verdictOf(socket: MarkedSocket): ConnectionVerdict {
   if (proxied) {
     // The connection is the client's, relayed: its source is the peer whose headers are judged.
     const address = proxied.sourceAddress ?? proxied.peerAddress;
-    verdict = { peerAddress: proxied.peerAddress, address, trusted: address === null ? policy.trustUnixPeers : policy.trustedProxies.trusts(address) };
+    verdict = {
+      peerAddress: proxied.peerAddress,
+      address,
+      trusted: address === null ? policy.trustUnixPeers : policy.trustedProxies.trusts(address),
+    };
   } else {
     const address = socket.remoteAddress ?? null;
     verdict = { peerAddress: address, address, trusted: isTrustedPeer(socket) };

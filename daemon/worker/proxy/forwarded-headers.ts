@@ -43,15 +43,23 @@ export function forwardedScheme(text: string | undefined): 'http' | 'https' | nu
 }
 
 /** A host as a URL authority may carry it: a name, an IPv4 address or [IPv6], and an optional port. */
-const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?$/;
+const HOST =
+  /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?$/;
 
 export function forwardedHost(text: string | undefined): string | null {
   return text !== undefined && text.length <= 255 && HOST.test(text) ? text : null;
 }
 
 /** X-Forwarded-For as hops; the scheme and host of X-Forwarded-Proto/-Host (their rightmost values). */
-export function xForwardedHops(rawHeaders: readonly string[], isIPv6: (text: string) => boolean): { hops: ForwardedHop[]; scheme: ForwardedHop['scheme']; host: string | null } {
-  const hops = headerItems(rawHeaders, 'x-forwarded-for').map((item) => ({ address: forwardedAddress(item, isIPv6), scheme: null, host: null }));
+export function xForwardedHops(
+  rawHeaders: readonly string[],
+  isIPv6: (text: string) => boolean,
+): { hops: ForwardedHop[]; scheme: ForwardedHop['scheme']; host: string | null } {
+  const hops = headerItems(rawHeaders, 'x-forwarded-for').map((item) => ({
+    address: forwardedAddress(item, isIPv6),
+    scheme: null,
+    host: null,
+  }));
   return {
     hops,
     scheme: forwardedScheme(headerItems(rawHeaders, 'x-forwarded-proto').at(-1)),

@@ -32,7 +32,10 @@ const V2_ADDRESS_LENGTH = { 1: 12, 2: 36, 3: 216 } as const;
 
 /** The first bytes, printable, for a log line: never more than 24 characters of someone's input. */
 export function describeBytes(bytes: Buffer): string {
-  const shown = bytes.subarray(0, 24).toString('latin1').replace(/[^\x20-\x7e]/g, (character) => `\\x${character.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  const shown = bytes
+    .subarray(0, 24)
+    .toString('latin1')
+    .replace(/[^\x20-\x7e]/g, (character) => `\\x${character.charCodeAt(0).toString(16).padStart(2, '0')}`);
   return `"${shown}${bytes.length > 24 ? '...' : ''}"`;
 }
 
@@ -47,7 +50,9 @@ const PORT = /^(?:0|[1-9]\d{0,4})$/;
 function parseV1(bytes: Buffer): ProxyHeaderReading {
   const end = bytes.subarray(0, V1_MAXIMUM_LENGTH).indexOf('\r\n', 0, 'latin1');
   if (end === -1) {
-    return bytes.length >= V1_MAXIMUM_LENGTH ? { kind: 'invalid', reason: `a PROXY v1 line longer than ${V1_MAXIMUM_LENGTH} bytes` } : { kind: 'incomplete' };
+    return bytes.length >= V1_MAXIMUM_LENGTH
+      ? { kind: 'invalid', reason: `a PROXY v1 line longer than ${V1_MAXIMUM_LENGTH} bytes` }
+      : { kind: 'incomplete' };
   }
   const line = bytes.subarray(0, end).toString('latin1');
   const length = end + 2;
@@ -57,15 +62,25 @@ function parseV1(bytes: Buffer): ProxyHeaderReading {
   if (fields.length !== 6) return { kind: 'invalid', reason: `a PROXY v1 line without 6 fields: ${describeBytes(bytes.subarray(0, end))}` };
   const [, protocol, source = '', destination = '', sourcePort = '', destinationPort = ''] = fields;
   const valid = protocol === 'TCP4' ? isIPv4 : protocol === 'TCP6' ? isIPv6 : null;
-  if (valid === null) return { kind: 'invalid', reason: `PROXY v1 protocol ${describeBytes(Buffer.from(protocol ?? '', 'latin1'))} is not TCP4, TCP6 or UNKNOWN` };
+  if (valid === null)
+    return {
+      kind: 'invalid',
+      reason: `PROXY v1 protocol ${describeBytes(Buffer.from(protocol ?? '', 'latin1'))} is not TCP4, TCP6 or UNKNOWN`,
+    };
   // The v1 grammar has no zone ids, no brackets, and addresses of the family it names.
   if (!valid(source) || !valid(destination) || source.includes('%') || destination.includes('%')) {
     return { kind: 'invalid', reason: `PROXY v1 addresses are not ${protocol} addresses: ${describeBytes(bytes.subarray(0, end))}` };
   }
   for (const port of [sourcePort, destinationPort]) {
-    if (!PORT.test(port) || Number(port) > 65535) return { kind: 'invalid', reason: `PROXY v1 port ${describeBytes(Buffer.from(port, 'latin1'))} is not 0-65535` };
+    if (!PORT.test(port) || Number(port) > 65535)
+      return { kind: 'invalid', reason: `PROXY v1 port ${describeBytes(Buffer.from(port, 'latin1'))} is not 0-65535` };
   }
-  return { kind: 'header', length, version: 1, source: { address: source, port: Number(sourcePort), family: protocol === 'TCP4' ? 'IPv4' : 'IPv6' } };
+  return {
+    kind: 'header',
+    length,
+    version: 1,
+    source: { address: source, port: Number(sourcePort), family: protocol === 'TCP4' ? 'IPv4' : 'IPv6' },
+  };
 }
 
 function ipv6Text(bytes: Buffer): string {
@@ -87,15 +102,17 @@ function parseV2(bytes: Buffer): ProxyHeaderReading {
   if (bytes.length < length) return { kind: 'incomplete' };
   const family = familyAndTransport >> 4;
   const transport = familyAndTransport & 0x0f;
-  if (family > 3 || transport > 2) return { kind: 'invalid', reason: `PROXY v2 address family/transport byte 0x${familyAndTransport.toString(16)} is undefined` };
+  if (family > 3 || transport > 2)
+    return { kind: 'invalid', reason: `PROXY v2 address family/transport byte 0x${familyAndTransport.toString(16)} is undefined` };
   // LOCAL: the proxy speaks for itself (health checks); the addresses, if any, are to be ignored.
   if (command === 0) return { kind: 'header', length, version: 2, source: null };
   if (transport === 2) return { kind: 'invalid', reason: 'PROXY v2 over a stream names a datagram (UDP) source' };
   if (family === 0 || transport === 0) return { kind: 'header', length, version: 2, source: null };
   const addressLength = V2_ADDRESS_LENGTH[family as 1 | 2 | 3];
-  if (declared < addressLength) return { kind: 'invalid', reason: `PROXY v2 declares ${declared} bytes, fewer than the ${addressLength} its address family needs` };
+  if (declared < addressLength)
+    return { kind: 'invalid', reason: `PROXY v2 declares ${declared} bytes, fewer than the ${addressLength} its address family needs` };
   // What follows the addresses are TLVs (ALPN, authority, unique id, SSL ...): each must fit what was declared.
-  for (let offset = V2_FIXED_LENGTH + addressLength; offset < length; ) {
+  for (let offset = V2_FIXED_LENGTH + addressLength; offset < length;) {
     if (offset + 3 > length) return { kind: 'invalid', reason: 'PROXY v2 TLV header cut short' };
     const tlvLength = bytes.readUInt16BE(offset + 1);
     offset += 3 + tlvLength;
@@ -104,9 +121,19 @@ function parseV2(bytes: Buffer): ProxyHeaderReading {
   if (family === 3) return { kind: 'header', length, version: 2, source: null }; // AF_UNIX: no address to report
   const body = bytes.subarray(V2_FIXED_LENGTH, V2_FIXED_LENGTH + addressLength);
   if (family === 1) {
-    return { kind: 'header', length, version: 2, source: { address: [...body.subarray(0, 4)].join('.'), port: body.readUInt16BE(8), family: 'IPv4' } };
+    return {
+      kind: 'header',
+      length,
+      version: 2,
+      source: { address: [...body.subarray(0, 4)].join('.'), port: body.readUInt16BE(8), family: 'IPv4' },
+    };
   }
-  return { kind: 'header', length, version: 2, source: { address: ipv6Text(body.subarray(0, 16)), port: body.readUInt16BE(32), family: 'IPv6' } };
+  return {
+    kind: 'header',
+    length,
+    version: 2,
+    source: { address: ipv6Text(body.subarray(0, 16)), port: body.readUInt16BE(32), family: 'IPv6' },
+  };
 }
 
 /**

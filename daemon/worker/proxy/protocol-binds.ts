@@ -47,7 +47,9 @@ export class ProxyRejections {
   #summarise(): void {
     this.#timer = null;
     if (this.#unreported === 0) return;
-    console.error(`worker ${this.#tag}: closed ${this.#unreported} more connection(s) without a valid PROXY protocol header in ${REJECTION_LOG_INTERVAL_MS / 1000}s (last on ${this.#lastReason})`);
+    console.error(
+      `worker ${this.#tag}: closed ${this.#unreported} more connection(s) without a valid PROXY protocol header in ${REJECTION_LOG_INTERVAL_MS / 1000}s (last on ${this.#lastReason})`,
+    );
     this.#unreported = 0;
     this.#timer = setTimeout(() => this.#summarise(), REJECTION_LOG_INTERVAL_MS).unref();
   }
@@ -69,7 +71,12 @@ export function requireProxyHeader(server: Server, versions: ProxyVersions, url:
  * takes over a connection from such a bind (true), reads its header, and only then hands it to
  * `serve` (which emits 'connection' for HTTP). Connections from other binds are left alone (false).
  */
-export function proxyConnectionStep(server: Server, spec: WorkerSpec, tracker: ConnectionTracker, serve: (socket: Socket) => void): (socket: Socket) => boolean {
+export function proxyConnectionStep(
+  server: Server,
+  spec: WorkerSpec,
+  tracker: ConnectionTracker,
+  serve: (socket: Socket) => void,
+): (socket: Socket) => boolean {
   proxyRejections.setTag(`${spec.pool}.${spec.slot} g${spec.generation}`);
   const primary = spec.proxyProtocol[0];
   if (primary !== undefined && primary !== 'off') requireProxyHeader(server, primary, spec.listenerUrls[0] ?? 'fd 3');
@@ -166,7 +173,11 @@ export function showSourceOnTls(tlsSocket: Socket): void {
   const source = proxied === undefined ? undefined : (parent as Socket).remoteAddress;
   if (proxied?.sourceAddress === null || source === undefined) return;
   const parentSocket = parent as Socket;
-  showSource(tlsSocket, { address: source, port: parentSocket.remotePort ?? 0, family: parentSocket.remoteFamily === 'IPv6' ? 'IPv6' : 'IPv4' });
+  showSource(tlsSocket, {
+    address: source,
+    port: parentSocket.remotePort ?? 0,
+    family: parentSocket.remoteFamily === 'IPv6' ? 'IPv6' : 'IPv4',
+  });
 }
 
 /** The PROXY header deadline: headers-timeout, or 10 s when that is off. */

@@ -38,7 +38,9 @@ class ScriptWorker {
     const worker = this.#worker;
     if (!existsSync(this.#script)) return void (await worker.failBoot('load', `script not found: ${this.#script}`));
     try {
-      worker.accessLog = worker.spec.accessLog ? openSettingFile('access-logfile', worker.spec.accessLog, (path) => new AccessLogWriter(path)) : null;
+      worker.accessLog = worker.spec.accessLog
+        ? openSettingFile('access-logfile', worker.spec.accessLog, (path) => new AccessLogWriter(path))
+        : null;
     } catch (error) {
       if (error instanceof AppBootFailure) return void (await worker.failBoot(error.phase, error.message));
       throw error;

@@ -114,7 +114,10 @@ export function installListenAdoption(policy: AdoptListen, envPort: number | nul
     if (adopted) {
       refusal = `appd serves this worker's sockets with the server that called ${adopted.description}; a second HTTP server's ${description} is not served (it would open a port of its own in every worker)`;
     } else if (!policyMatches(policy, call.target, envPort)) {
-      const hint = policy === 'env' ? 'listen on process.env.PORT, or run appd with --adopt-listen any' : 'change --adopt-listen (any, env, or the port the script uses)';
+      const hint =
+        policy === 'env'
+          ? 'listen on process.env.PORT, or run appd with --adopt-listen any'
+          : 'change --adopt-listen (any, env, or the port the script uses)';
       refusal = `${description} does not match ${policyText}, and appd will not let it open a port of its own in every worker: ${hint}`;
     }
     if (refusal !== null) {

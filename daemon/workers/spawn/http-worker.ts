@@ -38,7 +38,12 @@ function proxyProtocolOf(settings: PoolSettings, listener: Listener): WorkerSpec
   return binds.length === 0 || binds.includes(listener.slot?.template ?? listener.bindText) ? versions : 'off';
 }
 
-export function buildWorkerSpec(settings: PoolSettings, who: WorkerIdentity, listeners: readonly Listener[], random: () => number): WorkerSpec {
+export function buildWorkerSpec(
+  settings: PoolSettings,
+  who: WorkerIdentity,
+  listeners: readonly Listener[],
+  random: () => number,
+): WorkerSpec {
   const jitter = settings.maxRequestsJitter > 0 ? Math.floor(random() * (settings.maxRequestsJitter + 1)) : 0;
   return {
     daemonName: who.daemonName,

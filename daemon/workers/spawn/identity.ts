@@ -22,7 +22,11 @@ export interface Account {
 /** getent passwd: name:password:uid:gid:gecos:home:shell. A uid with no entry gets "/" and /bin/sh. */
 function accountOf(uid: number): Account {
   try {
-    const fields = execFileSync('getent', ['passwd', String(uid)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim().split('\n')[0]?.split(':') ?? [];
+    const fields =
+      execFileSync('getent', ['passwd', String(uid)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+        .trim()
+        .split('\n')[0]
+        ?.split(':') ?? [];
     return { name: fields[0] || String(uid), home: fields[5] || '/', shell: fields[6] || '/bin/sh' };
   } catch (error) {
     // getent exits 2 for a uid with no entry (--user 12345); anything else (no getent at all) is not ours to hide.

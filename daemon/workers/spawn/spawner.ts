@@ -53,7 +53,10 @@ export function queuedEvents(
 ): ProcessEvents {
   return {
     message: (message) => enqueue({ type: 'worker-message', workerId, message }),
-    foreign: (type) => logger.warning(`worker ${handle()?.label ?? workerId} sent a message appd does not know (type ${type}); ignored, and so are any more`),
+    foreign: (type) =>
+      logger.warning(
+        `worker ${handle()?.label ?? workerId} sent a message appd does not know (type ${type}); ignored, and so are any more`,
+      ),
     misbehaved: (reason) => enqueue({ type: 'worker-misbehaved', workerId, reason }),
     exit: (code, signal) => enqueue({ type: 'worker-exit', workerId, code, signal }),
     spawnFailed: (error) => enqueue({ type: 'worker-spawn-failed', workerId, error }),

@@ -7,7 +7,17 @@ import { join } from 'node:path';
 import { waitFor } from '../../helpers/processes.js';
 import { registerProcess } from '../cleanup.js';
 import { cleanEnvironment, runCommand, type CommandResult } from '../run-command.js';
-import { BENCH_FIXTURES, PROJECT_ROOT, childWorkers, freePort, freshDirectory, spawnServer, stopGroup, type Contender, type ServerProcess } from './contender.js';
+import {
+  BENCH_FIXTURES,
+  PROJECT_ROOT,
+  childWorkers,
+  freePort,
+  freshDirectory,
+  spawnServer,
+  stopGroup,
+  type Contender,
+  type ServerProcess,
+} from './contender.js';
 
 export const APPD = join(PROJECT_ROOT, 'dist/daemon/main.js');
 export const APPCTL = join(PROJECT_ROOT, 'dist/ctl/main.js');
@@ -52,11 +62,16 @@ export class AppdContender implements Contender {
       ...(options.masterNodeArgs ?? []),
       APPD,
       join(BENCH_FIXTURES, 'hello-app.cjs'),
-      '-w', String(options.workers),
-      '-b', `127.0.0.1:${port}`,
-      '--name', name,
-      '--control-socket', controlSocket,
-      '--pidfile', pidfile,
+      '-w',
+      String(options.workers),
+      '-b',
+      `127.0.0.1:${port}`,
+      '--name',
+      name,
+      '--control-socket',
+      controlSocket,
+      '--pidfile',
+      pidfile,
       ...(options.extraArgs ?? []),
     ];
     const env = cleanEnvironment({ BENCH_STATS_DIR: statsDirectory, APPD_CMD_ARGS: '', XDG_RUNTIME_DIR: runDirectory });

@@ -3,7 +3,16 @@
 
 import { join } from 'node:path';
 import { cleanEnvironment } from '../run-command.js';
-import { BENCH_FIXTURES, childWorkers, freePort, spawnServer, stopGroup, waitForWorkers, type Contender, type ServerProcess } from './contender.js';
+import {
+  BENCH_FIXTURES,
+  childWorkers,
+  freePort,
+  spawnServer,
+  stopGroup,
+  waitForWorkers,
+  type Contender,
+  type ServerProcess,
+} from './contender.js';
 
 export class GunicornContender implements Contender {
   readonly key = 'gunicorn' as const;

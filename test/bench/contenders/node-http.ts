@@ -3,7 +3,18 @@
 
 import { join } from 'node:path';
 import { cleanEnvironment } from '../run-command.js';
-import { BENCH_FIXTURES, childWorkers, freePort, freshDirectory, spawnServer, stopGroup, waitForWorkers, type Contender, type ContenderKey, type ServerProcess } from './contender.js';
+import {
+  BENCH_FIXTURES,
+  childWorkers,
+  freePort,
+  freshDirectory,
+  spawnServer,
+  stopGroup,
+  waitForWorkers,
+  type Contender,
+  type ContenderKey,
+  type ServerProcess,
+} from './contender.js';
 
 class NodeContender implements Contender {
   readonly key: ContenderKey;
@@ -33,7 +44,13 @@ class NodeContender implements Contender {
   }
 }
 
-async function start(key: ContenderKey, scratch: string, script: string, workers: number, extraEnv: NodeJS.ProcessEnv): Promise<NodeContender> {
+async function start(
+  key: ContenderKey,
+  scratch: string,
+  script: string,
+  workers: number,
+  extraEnv: NodeJS.ProcessEnv,
+): Promise<NodeContender> {
   const port = await freePort();
   const statsDirectory = freshDirectory(join(scratch, 'stats', `${key}-${port}`));
   const env = cleanEnvironment({ PORT: String(port), BENCH_STATS_DIR: statsDirectory, BENCH_WORKERS: String(workers), ...extraEnv });
@@ -48,5 +65,7 @@ export function startSingleNode(scratch: string): Promise<Contender> {
 }
 
 export function startCluster(scratch: string, scheduling: 'rr' | 'none', workers: number): Promise<Contender> {
-  return start(scheduling === 'rr' ? 'cluster-rr' : 'cluster-none', scratch, 'cluster-primary.cjs', workers, { BENCH_SCHEDULING: scheduling });
+  return start(scheduling === 'rr' ? 'cluster-rr' : 'cluster-none', scratch, 'cluster-primary.cjs', workers, {
+    BENCH_SCHEDULING: scheduling,
+  });
 }

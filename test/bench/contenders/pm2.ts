@@ -38,7 +38,10 @@ export class Pm2Contender implements Contender {
     const contender = new Pm2Contender(pm2Path, home, `http://127.0.0.1:${port}/`, statsDirectory, env);
     registerCleanup('pm2', () => contender.stop());
     await contender.pm2(['kill'], 60_000);
-    const started = await contender.pm2(['start', join(BENCH_FIXTURES, 'hello-server.cjs'), '-i', String(instances), '--name', PM2_APP_NAME], 120_000);
+    const started = await contender.pm2(
+      ['start', join(BENCH_FIXTURES, 'hello-server.cjs'), '-i', String(instances), '--name', PM2_APP_NAME],
+      120_000,
+    );
     if (started.code !== 0) throw new Error(`pm2 start failed: ${lastLine(started)}`);
     await waitForWorkers(contender, instances, 60_000);
     contender.remember();

@@ -54,7 +54,9 @@ function fetchOnce(port: number, path: string): Promise<{ status: number; bytes:
 }
 
 /** Scrapes every path once a second until stopped, as Prometheus plus a kubelet's probes would. */
-function startScraper(port: number): { stop: () => Promise<{ scrapes: number; failures: number; durationsMs: number[]; metricsBytes: number }> } {
+function startScraper(port: number): {
+  stop: () => Promise<{ scrapes: number; failures: number; durationsMs: number[]; metricsBytes: number }>;
+} {
   let running = true;
   const durationsMs: number[] = [];
   let scrapes = 0;
@@ -87,9 +89,17 @@ function startScraper(port: number): { stop: () => Promise<{ scrapes: number; fa
   };
 }
 
-export async function measureAdminListener(settings: AdminListenerSettings, gate: QuietGate, log: (line: string) => void): Promise<AdminListenerMeasurement> {
+export async function measureAdminListener(
+  settings: AdminListenerSettings,
+  gate: QuietGate,
+  log: (line: string) => void,
+): Promise<AdminListenerMeasurement> {
   const port = await freePort();
-  const appd = await AppdContender.start({ scratch: settings.scratch, workers: settings.workers, extraArgs: [...settings.extraArgs, '--metrics-bind', `127.0.0.1:${port}`] });
+  const appd = await AppdContender.start({
+    scratch: settings.scratch,
+    workers: settings.workers,
+    extraArgs: [...settings.extraArgs, '--metrics-bind', `127.0.0.1:${port}`],
+  });
   try {
     await runWrk({ wrkPath: settings.wrkPath, url: appd.url, mode: 'keep-alive', connections: settings.connections, durationSeconds: 1 });
     const quiet: { rps: number; core: number }[] = [];
@@ -106,7 +116,13 @@ export async function measureAdminListener(settings: AdminListenerSettings, gate
         const scraper = withScraper ? startScraper(port) : null;
         const cpuBefore = cpuSeconds(master);
         const startedAt = performance.now();
-        const wrk = await runWrk({ wrkPath: settings.wrkPath, url: appd.url, mode: 'keep-alive', connections: settings.connections, durationSeconds: settings.durationSeconds });
+        const wrk = await runWrk({
+          wrkPath: settings.wrkPath,
+          url: appd.url,
+          mode: 'keep-alive',
+          connections: settings.connections,
+          durationSeconds: settings.durationSeconds,
+        });
         const core = (100 * (cpuSeconds(master) - cpuBefore)) / ((performance.now() - startedAt) / 1000);
         const scraping = await scraper?.stop();
         if (scraping) {
@@ -116,7 +132,9 @@ export async function measureAdminListener(settings: AdminListenerSettings, gate
           scrapeDurations.push(...scraping.durationsMs);
         }
         (withScraper ? scraped : quiet).push({ rps: wrk.requestsPerSecond, core });
-        log(`admin listener round ${roundIndex + 1} ${withScraper ? 'scraped' : 'quiet'}: ${Math.round(wrk.requestsPerSecond)} req/s, master ${core.toFixed(1)}% of a core`);
+        log(
+          `admin listener round ${roundIndex + 1} ${withScraper ? 'scraped' : 'quiet'}: ${Math.round(wrk.requestsPerSecond)} req/s, master ${core.toFixed(1)}% of a core`,
+        );
       }
     }
     const quietRps = median(quiet.map((run) => run.rps));

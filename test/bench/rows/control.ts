@@ -27,12 +27,19 @@ export interface Timings {
 }
 
 function timings(samplesMs: readonly number[], failure: string | null = null): Timings {
-  return { samplesMs: samplesMs.map((value) => round(value, 1)), bestMs: samplesMs.length === 0 ? Number.NaN : round(Math.min(...samplesMs), 1), medianMs: round(median(samplesMs), 1), failure };
+  return {
+    samplesMs: samplesMs.map((value) => round(value, 1)),
+    bestMs: samplesMs.length === 0 ? Number.NaN : round(Math.min(...samplesMs), 1),
+    medianMs: round(median(samplesMs), 1),
+    failure,
+  };
 }
 
 /** Checks the source too: a dist/ctl left by a build of another branch must not count. */
 export function appctlMissing(): string | null {
-  return existsSync(APPCTL) && existsSync(join(PROJECT_ROOT, 'ctl', 'main.ts')) ? null : 'not available yet: appctl (issue 3) is not on main';
+  return existsSync(APPCTL) && existsSync(join(PROJECT_ROOT, 'ctl', 'main.ts'))
+    ? null
+    : 'not available yet: appctl (issue 3) is not on main';
 }
 
 function commandFailure(what: string, result: CommandResult): string | null {
@@ -43,7 +50,12 @@ function commandFailure(what: string, result: CommandResult): string | null {
  * appctl status, `node -e 0` (what any node command costs at least: the baseline of the target) and pm2
  * jlist, alternating, each run a whole process from spawn to exit.
  */
-export async function measureStatus(appd: AppdContender, pm2: Pm2Contender | null, repeats: number, gate: QuietGate): Promise<{ appd: Timings; bareNode: Timings; pm2: Timings | null }> {
+export async function measureStatus(
+  appd: AppdContender,
+  pm2: Pm2Contender | null,
+  repeats: number,
+  gate: QuietGate,
+): Promise<{ appd: Timings; bareNode: Timings; pm2: Timings | null }> {
   const appdSamples: number[] = [];
   const bareNodeSamples: number[] = [];
   const pm2Samples: number[] = [];
@@ -68,11 +80,20 @@ export async function measureStatus(appd: AppdContender, pm2: Pm2Contender | nul
       if (pm2Failure === null) pm2Samples.push(result.wallMs);
     }
   }
-  return { appd: timings(appdSamples, appdFailure), bareNode: timings(bareNodeSamples, bareNodeFailure), pm2: pm2 === null ? null : timings(pm2Samples, pm2Failure) };
+  return {
+    appd: timings(appdSamples, appdFailure),
+    bareNode: timings(bareNodeSamples, bareNodeFailure),
+    pm2: pm2 === null ? null : timings(pm2Samples, pm2Failure),
+  };
 }
 
 /** TTIN adds one worker; the master logs "worker web.2 g1 (pid N) ready in 61ms" (spawn to ready, its own clock). Then TTOU. */
-export async function measureWorkerSpawn(appd: AppdContender, workers: number, repeats: number, gate: QuietGate): Promise<{ masterMs: Timings; signalToLogMs: Timings }> {
+export async function measureWorkerSpawn(
+  appd: AppdContender,
+  workers: number,
+  repeats: number,
+  gate: QuietGate,
+): Promise<{ masterMs: Timings; signalToLogMs: Timings }> {
   const masterSamples: number[] = [];
   const externalSamples: number[] = [];
   for (let index = 0; index < repeats; index += 1) {
@@ -96,7 +117,12 @@ export async function measureBareNodeSpawn(scratch: string, repeats: number, gat
     await gate.wait();
     const port = await freePort();
     const startedAt = performance.now();
-    const server = spawnServer(process.execPath, [join(BENCH_FIXTURES, 'hello-server.cjs')], cleanEnvironment({ PORT: String(port) }), scratch);
+    const server = spawnServer(
+      process.execPath,
+      [join(BENCH_FIXTURES, 'hello-server.cjs')],
+      cleanEnvironment({ PORT: String(port) }),
+      scratch,
+    );
     try {
       await waitFor('bare node to accept', () => connects(port), 30_000, 2);
       samples.push(performance.now() - startedAt);
@@ -119,7 +145,13 @@ function connects(port: number): Promise<boolean> {
 }
 
 /** `appctl scale +4` (it returns once the new workers are ready) and back; `pm2 scale +4` and back. */
-export async function measureScale(appd: AppdContender, pm2: Pm2Contender | null, workers: number, repeats: number, gate: QuietGate): Promise<{ appd: Timings; pm2: Timings | null }> {
+export async function measureScale(
+  appd: AppdContender,
+  pm2: Pm2Contender | null,
+  workers: number,
+  repeats: number,
+  gate: QuietGate,
+): Promise<{ appd: Timings; pm2: Timings | null }> {
   const appdSamples: number[] = [];
   const pm2Samples: number[] = [];
   let appdFailure = appctlMissing();

@@ -36,7 +36,12 @@ function signalTrigger(name: string, send: () => void, workers: number): SwapTri
 }
 
 /** A command that performs the swap; its exit status decides whether the row has a number or a reason. */
-function commandTrigger(name: string, run: () => Promise<CommandResult>, workers: number, after: () => void = () => undefined): SwapTrigger {
+function commandTrigger(
+  name: string,
+  run: () => Promise<CommandResult>,
+  workers: number,
+  after: () => void = () => undefined,
+): SwapTrigger {
   return {
     name,
     workers,
@@ -44,7 +49,10 @@ function commandTrigger(name: string, run: () => Promise<CommandResult>, workers
       const result = await run();
       after();
       const failure = result.code === 0 ? null : `${name}: ${lastLine(result)}`;
-      return { commandMs: result.wallMs, failure: failure && /not available|unknown command/i.test(failure) ? `not available yet: ${failure}` : failure };
+      return {
+        commandMs: result.wallMs,
+        failure: failure && /not available|unknown command/i.test(failure) ? `not available yet: ${failure}` : failure,
+      };
     },
   };
 }
@@ -65,19 +73,44 @@ export async function measureSwaps(context: SwapContext): Promise<Record<string,
 
   await measure('appd HUP', appd, () => signalTrigger('kill -HUP (appd)', () => appd?.signal('SIGHUP'), workers));
   if (context.appctlMissing === null) {
-    await measure('appd appctl reload', appd, () => commandTrigger('appctl reload', () => (appd as AppdContender).appctl(['reload'], 120_000), workers));
+    await measure('appd appctl reload', appd, () =>
+      commandTrigger('appctl reload', () => (appd as AppdContender).appctl(['reload'], 120_000), workers),
+    );
   } else if (appd) {
     context.notes['appd appctl reload'] = context.appctlMissing;
   }
-  await measure('pm2 reload', pm2, () => commandTrigger('pm2 reload', () => (pm2 as Pm2Contender).pm2(['reload', PM2_APP_NAME], 120_000), workers, () => pm2?.remember()));
+  await measure('pm2 reload', pm2, () =>
+    commandTrigger(
+      'pm2 reload',
+      () => (pm2 as Pm2Contender).pm2(['reload', PM2_APP_NAME], 120_000),
+      workers,
+      () => pm2?.remember(),
+    ),
+  );
   await measure('gunicorn HUP', gunicorn, () => signalTrigger('kill -HUP (Gunicorn)', () => gunicorn?.signal('SIGHUP'), workers));
 
   // One upgrade each: pm2 update replaces the whole daemon and every app, appctl upgrade the master.
   if (context.appctlMissing === null) {
-    await measure('appd appctl upgrade', appd, () => commandTrigger('appctl upgrade', () => (appd as AppdContender).appctl(['upgrade'], 120_000), workers), 1);
+    await measure(
+      'appd appctl upgrade',
+      appd,
+      () => commandTrigger('appctl upgrade', () => (appd as AppdContender).appctl(['upgrade'], 120_000), workers),
+      1,
+    );
   } else if (appd) {
     context.notes['appd appctl upgrade'] = context.appctlMissing;
   }
-  await measure('pm2 update', pm2, () => commandTrigger('pm2 update', () => (pm2 as Pm2Contender).pm2(['update'], 120_000), workers, () => pm2?.remember()), 1);
+  await measure(
+    'pm2 update',
+    pm2,
+    () =>
+      commandTrigger(
+        'pm2 update',
+        () => (pm2 as Pm2Contender).pm2(['update'], 120_000),
+        workers,
+        () => pm2?.remember(),
+      ),
+    1,
+  );
   return swaps;
 }

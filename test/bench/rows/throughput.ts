@@ -53,7 +53,14 @@ export interface ThroughputSummary {
   readonly medianForeignCores: number;
 }
 
-async function measure(contender: Contender, mode: ConnectionMode, round: number, settings: ThroughputSettings, gate: QuietGate, ourPids: () => readonly number[]): Promise<ThroughputRun> {
+async function measure(
+  contender: Contender,
+  mode: ConnectionMode,
+  round: number,
+  settings: ThroughputSettings,
+  gate: QuietGate,
+  ourPids: () => readonly number[],
+): Promise<ThroughputRun> {
   const gateRecord = await gate.wait();
   const master = contender.masterPid();
   const workers = contender.workerPids();
@@ -61,13 +68,29 @@ async function measure(contender: Contender, mode: ConnectionMode, round: number
   const masterBefore = master === null ? 0 : cpuSeconds(master);
   const workersBefore = workers.map(cpuSeconds);
   const noise = new NoiseWindow(ourPids);
-  const wrk = await runWrk({ wrkPath: settings.wrkPath, url: contender.url, mode, connections: settings.connections, durationSeconds: settings.durationSeconds });
+  const wrk = await runWrk({
+    wrkPath: settings.wrkPath,
+    url: contender.url,
+    mode,
+    connections: settings.connections,
+    durationSeconds: settings.durationSeconds,
+  });
   const masterCpu = master === null ? null : cpuSeconds(master) - masterBefore;
   const workerCpu = sum(workers.map((pid, index) => cpuSeconds(pid) - (workersBefore[index] ?? 0)));
   const noiseRecord = noise.close();
   await sleep(450); // the workers write their counts every 200 ms
   const spread = spreadBetween(statsBefore, readStats(contender.statsDirectory), workers);
-  return { contender: contender.key, mode, round, gate: gateRecord, noise: noiseRecord, wrk, masterCpuSeconds: masterCpu === null ? null : round3(masterCpu), workerCpuSeconds: round3(workerCpu), spread };
+  return {
+    contender: contender.key,
+    mode,
+    round,
+    gate: gateRecord,
+    noise: noiseRecord,
+    wrk,
+    masterCpuSeconds: masterCpu === null ? null : round3(masterCpu),
+    workerCpuSeconds: round3(workerCpu),
+    spread,
+  };
 }
 
 function round3(value: number): number {
@@ -107,7 +130,13 @@ export async function runThroughput(
 ): Promise<ThroughputRun[]> {
   for (const contender of contenders) {
     for (const mode of MODES) {
-      await runWrk({ wrkPath: settings.wrkPath, url: contender.url, mode, connections: settings.connections, durationSeconds: settings.warmUpSeconds });
+      await runWrk({
+        wrkPath: settings.wrkPath,
+        url: contender.url,
+        mode,
+        connections: settings.connections,
+        durationSeconds: settings.warmUpSeconds,
+      });
     }
   }
   const runs: ThroughputRun[] = [];

@@ -48,13 +48,30 @@ export interface UnderLoadSettings {
 function merge(results: readonly LoadResult[]): Pick<SwapMeasurement, 'ok' | 'failed' | 'errors' | 'samples'> {
   const errors: Record<string, number> = {};
   for (const result of results) for (const [code, count] of Object.entries(result.errors)) errors[code] = (errors[code] ?? 0) + count;
-  return { ok: sum(results.map((result) => result.ok)), failed: sum(results.map((result) => result.failed)), errors, samples: results.flatMap((result) => result.samples) };
+  return {
+    ok: sum(results.map((result) => result.ok)),
+    failed: sum(results.map((result) => result.failed)),
+    errors,
+    samples: results.flatMap((result) => result.samples),
+  };
 }
 
-export async function measureSwapsUnderLoad(contender: Contender, trigger: SwapTrigger, settings: UnderLoadSettings, log: (line: string) => void): Promise<SwapMeasurement> {
+export async function measureSwapsUnderLoad(
+  contender: Contender,
+  trigger: SwapTrigger,
+  settings: UnderLoadSettings,
+  log: (line: string) => void,
+): Promise<SwapMeasurement> {
   const stop = new AbortController();
   const load = (mode: 'keep-alive' | 'close'): Promise<LoadResult> =>
-    runLoad({ url: contender.url, mode, concurrency: settings.concurrencyPerMode, durationMs: settings.swaps * settings.swapTimeoutMs + 10_000, signal: stop.signal, timeoutMs: 10_000 });
+    runLoad({
+      url: contender.url,
+      mode,
+      concurrency: settings.concurrencyPerMode,
+      durationMs: settings.swaps * settings.swapTimeoutMs + 10_000,
+      signal: stop.signal,
+      timeoutMs: 10_000,
+    });
   const loads = Promise.all([load('keep-alive'), load('close')]);
   const durations: number[] = [];
   const commandSeconds: (number | null)[] = [];
@@ -71,7 +88,8 @@ export async function measureSwapsUnderLoad(contender: Contender, trigger: SwapT
         const deadline = startedAt + settings.swapTimeoutMs;
         while (!abandoned) {
           if (!oldWorkers.some(isAlive) && contender.workerPids().length >= trigger.workers) return performance.now() - startedAt;
-          if (performance.now() > deadline) return new Error(`${trigger.name} did not replace workers ${oldWorkers.join(',')} within ${settings.swapTimeoutMs} ms`);
+          if (performance.now() > deadline)
+            return new Error(`${trigger.name} did not replace workers ${oldWorkers.join(',')} within ${settings.swapTimeoutMs} ms`);
           await sleep(5);
         }
         return Number.NaN;
@@ -94,8 +112,12 @@ export async function measureSwapsUnderLoad(contender: Contender, trigger: SwapT
     stop.abort();
   }
   const merged = merge(await loads);
-  const codes = Object.entries(merged.errors).map(([code, count]) => `${code} ${count}`).join(', ');
-  log(`${trigger.name}: ${failure ?? `${durations.length} swaps, ${merged.ok} ok, ${merged.failed} failed${codes ? ` (${codes})` : ''}, durations ${durations.join(', ')} s`}`);
+  const codes = Object.entries(merged.errors)
+    .map(([code, count]) => `${code} ${count}`)
+    .join(', ');
+  log(
+    `${trigger.name}: ${failure ?? `${durations.length} swaps, ${merged.ok} ok, ${merged.failed} failed${codes ? ` (${codes})` : ''}, durations ${durations.join(', ')} s`}`,
+  );
   return {
     trigger: trigger.name,
     swaps: durations.length,
