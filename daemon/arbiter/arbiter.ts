@@ -4,20 +4,18 @@
 // settle jobs. Run by the appd master.
 
 import type { ResolvedConfig } from '../../shared/config/resolve.js';
-import type { StatusSnapshot } from '../../shared/control/status.js';
 import { describeError, type AppdError } from '../../shared/errors.js';
 import type { Config } from '../../shared/settings/table.js';
 import { EventQueue, type ArbiterEvent, type ArbiterEventType, type EventOf, type HandlersFor, type Requester } from './events.js';
-import { ControlQueries } from './queries.js';
+import { controlQueriesOf, type ControlQueries } from './queries.js';
 import { FirstStartWitness } from './first-start.js';
 import { advanceRollouts } from '../pools/rollouts.js';
-import { fireHook } from '../config/hooks.js';
+import { fireHook, hookServerOf } from '../config/hooks.js';
 import type { Listener } from '../sockets/listeners.js';
 import { JobBoard } from '../pools/jobs.js';
 import { poolCommandHandlers } from '../pools/commands.js';
 import type { Logger } from '../master/logger.js';
 import { poolSettingsFromConfig } from '../pools/pool.js';
-import { settingRows } from '../config/print-config.js';
 import { Supervisor } from '../workers/supervisor.js';
 import { manageWorkers, type DaemonStop } from '../pools/manage.js';
 import { UpgradeCoordinator } from '../upgrade/coordinator.js';
@@ -26,7 +24,6 @@ import { ChildProcessSpawner } from '../workers/spawn/spawner.js';
 import { SYSTEM_CLOCK, type Clock } from './clock.js';
 import { MasterCounters } from '../metrics/counters.js';
 import { countOf } from '../../shared/plural.js';
-import { backlogOf } from '../metrics/listen-queue.js';
 import { ReloadFlow } from './reloads.js';
 import { WorkerEvents } from './worker-events.js';
 import { applyHandedPoolStates } from '../upgrade/handed-state.js';
@@ -57,7 +54,8 @@ export class Arbiter {
   readonly #reloads: ReloadFlow;
   readonly #workerEvents: WorkerEvents;
   readonly #upgrade: UpgradeCoordinator;
-  readonly #queries: ControlQueries;
+  /** The read-only control requests (status, config, logs, events); tests read snapshots through it. */
+  readonly queries: ControlQueries;
   readonly #handlers: HandlersFor<ArbiterEventType>;
 
   constructor(options: ArbiterOptions) {
@@ -75,33 +73,18 @@ export class Arbiter {
       spawner: options.spawner ?? new ChildProcessSpawner(options.baseEnvironment),
       listeners: () => this.listeners,
       config: () => this.config,
-      hookServer: () => this.hookServer(),
+      hookServer: () => hookServerOf(this.config),
       workerChanged: (worker) => {
         this.metrics.workerChanged(worker);
-        this.#queries.workerChanged(worker);
+        this.queries.workerChanged(worker);
       },
     });
     this.supervisor.slotSockets.adopt(options.listeners);
-    this.#queries = new ControlQueries({
+    this.queries = controlQueriesOf(this, {
       logger: options.logger,
-      supervisor: this.supervisor,
-      name: () => this.config.name,
-      phase: () => this.phase,
-      uptimeMs: () => this.now() - this.startedAt,
-      snapshotSources: () => ({
-        name: this.config.name,
-        phase: this.phase,
-        startedAt: this.startedAt,
-        now: this.now(),
-        wallNow: this.#clock.wallNow(),
-        supervisor: this.supervisor,
-        listeners: this.listeners,
-        controlSocket: this.#options.controlSocket ?? '',
-        configFile: this.resolved.configFile,
-        metrics: this.metrics,
-        backlogOf: (listener) => backlogOf(listener, this.supervisor, this.config.backlog),
-      }),
-      settingRows: () => settingRows(this.#options.resolved, this.resolved),
+      wallNow: () => this.#clock.wallNow(),
+      controlSocket: options.controlSocket ?? '',
+      startingConfig: options.resolved,
     });
     this.#reloads = new ReloadFlow({
       ...options,
@@ -112,7 +95,7 @@ export class Arbiter {
       metrics: this.metrics,
       // Slot sockets (slot-bind) follow the pools' worker counts; the supervisor keeps them.
       listeners: options.listeners.filter((listener) => listener.slot === undefined),
-      applied: () => fireHook(this.#logger, 'onReload', this.config.onReload, this.hookServer()),
+      applied: () => fireHook(this.#logger, 'onReload', this.config.onReload, hookServerOf(this.config)),
       stopping: () => this.#stop !== null,
     });
     this.#workerEvents = new WorkerEvents({
@@ -133,7 +116,7 @@ export class Arbiter {
       retire: (requester) => this.#handleStop({ type: 'stop', mode: 'graceful', requester }),
     });
     this.#handlers = {
-      ...this.#queries.handlers,
+      ...this.queries.handlers,
       ...this.#workerEvents.handlers,
       ...poolCommandHandlers(() => ({ supervisor: this.supervisor, logger: this.#logger, now: this.now(), jobs: this.#jobs })),
       stop: (event) => this.#handleStop(event),
@@ -159,16 +142,6 @@ export class Arbiter {
   }
   get phase(): 'booting' | 'running' | 'stopping' {
     return this.#stop ? 'stopping' : this.#phase;
-  }
-
-  /** What hooks get as `server`. */
-  hookServer(): { name: string; pid: number; config: Config } {
-    return { name: this.config.name, pid: process.pid, config: this.config };
-  }
-
-  /** Pools, workers and their stats, as `appctl status` shows them. */
-  snapshot(): StatusSnapshot {
-    return this.#queries.snapshot();
   }
 
   /** Runs until every worker is gone after a stop; returns the exit code or throws why it halted. */
@@ -198,7 +171,7 @@ export class Arbiter {
       this.#jobs.settle(now);
       this.#workerEvents.forgetRemovedPools();
       this.metrics.tick(now, this.supervisor);
-      this.#queries.publishStatus(now);
+      this.queries.publishStatus(now);
       this.#upgrade.check();
       this.#options.observer?.looped?.(this);
     } catch (error) {
@@ -264,12 +237,10 @@ export class Arbiter {
     if (verdict.kind === 'wait') return;
     if (verdict.warning) this.#logger.warning(verdict.warning);
     this.#phase = 'running';
-    const summary = `${countOf(
-      pools.reduce((sum, pool) => sum + this.supervisor.readyCount(pool), 0),
-      'worker',
-    )} ready in ${Math.round(now - this.startedAt)}ms`;
+    const ready = pools.reduce((sum, pool) => sum + this.supervisor.readyCount(pool), 0);
+    const summary = `${countOf(ready, 'worker')} ready in ${Math.round(now - this.startedAt)}ms`;
     this.#logger.info(`ready: ${summary}`);
-    fireHook(this.#logger, 'whenReady', this.config.whenReady, this.hookServer());
+    fireHook(this.#logger, 'whenReady', this.config.whenReady, hookServerOf(this.config));
     this.#options.observer?.ready?.(summary);
   }
 }

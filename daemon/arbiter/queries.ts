@@ -12,6 +12,12 @@ import { lineSelector, parseLogSelector } from '../../shared/control/log-selecto
 import { ProcessUsage } from '../metrics/process-usage.js';
 import { StatusFeed } from './status-feed.js';
 import { buildStatusSnapshot, statusSignature, type SnapshotSources } from './status-snapshot.js';
+import type { ResolvedConfig } from '../../shared/config/resolve.js';
+import type { Config } from '../../shared/settings/table.js';
+import type { Listener } from '../sockets/listeners.js';
+import type { MasterCounters } from '../metrics/counters.js';
+import { backlogOf } from '../metrics/listen-queue.js';
+import { settingRows } from '../config/print-config.js';
 
 export interface QuerySources {
   readonly logger: Logger;
@@ -133,4 +139,44 @@ export class ControlQueries {
     const event = workerEvent(worker);
     for (const reader of this.#eventReaders) reader.event(event);
   }
+}
+
+/** The arbiter as the control queries see it: its public state only, so a query cannot change it. */
+export interface ArbiterView {
+  readonly supervisor: Supervisor;
+  readonly metrics: MasterCounters;
+  readonly startedAt: number;
+  readonly config: Config;
+  readonly resolved: ResolvedConfig;
+  readonly listeners: readonly Listener[];
+  readonly phase: string;
+  now(): number;
+}
+
+/** The arbiter's ControlQueries: each request reads the arbiter's state as it is at that moment. */
+export function controlQueriesOf(
+  arbiter: ArbiterView,
+  context: { logger: Logger; wallNow: () => number; controlSocket: string; startingConfig: ResolvedConfig },
+): ControlQueries {
+  return new ControlQueries({
+    logger: context.logger,
+    supervisor: arbiter.supervisor,
+    name: () => arbiter.config.name,
+    phase: () => arbiter.phase,
+    uptimeMs: () => arbiter.now() - arbiter.startedAt,
+    snapshotSources: () => ({
+      name: arbiter.config.name,
+      phase: arbiter.phase,
+      startedAt: arbiter.startedAt,
+      now: arbiter.now(),
+      wallNow: context.wallNow(),
+      supervisor: arbiter.supervisor,
+      listeners: arbiter.listeners,
+      controlSocket: context.controlSocket,
+      configFile: arbiter.resolved.configFile,
+      metrics: arbiter.metrics,
+      backlogOf: (listener) => backlogOf(listener, arbiter.supervisor, arbiter.config.backlog),
+    }),
+    settingRows: () => settingRows(context.startingConfig, arbiter.resolved),
+  });
 }

@@ -3,6 +3,7 @@
 
 import type { HookFunction } from '../../shared/settings/kinds.js';
 import type { Logger } from '../master/logger.js';
+import type { Config } from '../../shared/settings/table.js';
 import { describeAppError } from '../worker/app-error.js';
 
 export type HookName = 'onStarting' | 'whenReady' | 'preFork' | 'postFork' | 'workerExit' | 'onReload' | 'onExit';
@@ -25,6 +26,11 @@ function report(logger: Logger, name: HookName, error: unknown): void {
 }
 
 /** Calls the hook and does not wait for it; a rejected promise is logged. */
+/** What hooks get as `server`: the daemon's name, the master's pid and the configuration in force. */
+export function hookServerOf(config: Config): { name: string; pid: number; config: Config } {
+  return { name: config.name, pid: process.pid, config };
+}
+
 export function fireHook(logger: Logger, name: HookName, hook: HookFunction | null, ...args: unknown[]): void {
   if (!hook) return;
   try {

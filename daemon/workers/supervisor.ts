@@ -19,6 +19,7 @@ import type { BootFailureReport, RetireCause, StopMode } from './state.js';
 import { DeadlineKeeper } from './deadline-keeper.js';
 import { SpawnCeiling } from '../pools/spawn-ceiling.js';
 import type { WorkerToMaster } from '../contracts/worker-messages.js';
+import { applyWorkerMessage } from './message-handlers.js';
 
 export type { StopMode } from './state.js';
 
@@ -189,40 +190,8 @@ export class Supervisor {
 
   handleMessage(workerId: number, message: WorkerToMaster): WorkerHandle | null {
     const worker = this.workers.get(workerId);
-    if (!worker) return null;
-    const now = this.#context.now();
-    switch (message.type) {
-      case 'ready': {
-        const wasStarting = worker.state === 'starting';
-        worker.transition('became-ready', { at: now });
-        if (wasStarting) this.#context.logger.info(`worker ${worker.label} ready in ${Math.round(now - worker.spawnedAt)}ms`);
-        break;
-      }
-      case 'boot-error':
-        worker.transition('boot-error', {
-          report:
-            message.code === undefined
-              ? { phase: message.phase, message: message.message }
-              : { phase: message.phase, message: message.message, code: message.code },
-        });
-        break;
-      case 'heartbeat':
-        worker.transition('heartbeat', { at: now, stats: message.stats });
-        break;
-      case 'draining':
-        worker.transition('draining', { at: now });
-        break;
-      case 'released-slot':
-        worker.transition('released-slot', { at: now });
-        break;
-      case 'recycle':
-        if (worker.recycleReason === null) {
-          worker.transition('recycle-requested', { reason: message.reason, cause: 'max_requests' });
-          this.#context.logger.info(`worker ${worker.label} asks to be replaced: ${message.reason}`);
-        }
-        break;
-    }
-    return worker;
+    if (worker) applyWorkerMessage(worker, message, this.#context.now(), this.#context.logger);
+    return worker ?? null;
   }
 
   /** Every deadline a worker has, fired once its time has come (deadline-keeper.ts). */

@@ -8,7 +8,7 @@ import { startArbiter } from './harness.js';
 test('a wall-clock step, forward or back, kills no worker; hang detection still works after it', async (t) => {
   const arbiter = await startArbiter(t, { config: { workers: 2, timeout: 5, timeoutStack: false } });
   const workers = arbiter.spawner.live();
-  const before = arbiter.arbiter.snapshot().master;
+  const before = arbiter.arbiter.queries.snapshot().master;
   arbiter.clock.stepWall(60_000);
   await arbiter.advance(2000);
   arbiter.clock.stepWall(-3_600_000);
@@ -17,7 +17,7 @@ test('a wall-clock step, forward or back, kills no worker; hang detection still 
     workers.map((worker) => worker.asks),
     [[], []],
   );
-  const after = arbiter.arbiter.snapshot().master;
+  const after = arbiter.arbiter.queries.snapshot().master;
   t.is(after.uptimeMs - before.uptimeMs, 4000, 'uptime is measured on the monotonic clock');
   t.is(Date.parse(after.startedAt) - Date.parse(before.startedAt), 60_000 - 3_600_000, 'the start time shown follows the wall clock');
   workers[0]?.hang();

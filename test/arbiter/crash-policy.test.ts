@@ -25,7 +25,7 @@ test('a command that keeps failing backs off exponentially, then its slot is fat
   t.deepEqual(gaps, [250, 500]);
   t.is(spawnedAt.length, 3);
   t.true(arbiter.pool('jobs').slot(0).fatal);
-  t.is(arbiter.arbiter.snapshot().pools.find((pool) => pool.name === 'jobs')?.slots[0]?.state, 'fatal');
+  t.is(arbiter.arbiter.queries.snapshot().pools.find((pool) => pool.name === 'jobs')?.slots[0]?.state, 'fatal');
   // An operator's restart is the way out of fatal.
   arbiter.spawner.onSpawn = null;
   arbiter.ask({ type: 'restart', pool: 'jobs', slot: null });
@@ -64,7 +64,7 @@ test('restart: on-failure leaves a command that exited 0 exited', async (t) => {
   await arbiter.advance(5000);
   t.is(arbiter.spawner.live('once').length, 0);
   t.true(arbiter.pool('once').slot(0).finished);
-  t.is(arbiter.arbiter.snapshot().pools[0]?.slots[0]?.state, 'exited');
+  t.is(arbiter.arbiter.queries.snapshot().pools[0]?.slots[0]?.state, 'exited');
 });
 
 test('first start: a load error ends it at once (AppLoadError)', async (t) => {

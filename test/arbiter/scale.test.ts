@@ -63,7 +63,7 @@ test('stop-pool stops a pool and keeps its target; start-pool brings it back', a
   await arbiter.settle();
   t.is(stop.outcome?.status, 'completed');
   t.deepEqual(arbiter.picture(), []);
-  t.is(arbiter.arbiter.snapshot().pools[0]?.stopped, true);
+  t.is(arbiter.arbiter.queries.snapshot().pools[0]?.stopped, true);
   const start = arbiter.ask({ type: 'start-pool', pool: 'web' });
   await arbiter.settle();
   t.is(start.outcome?.status, 'completed');
