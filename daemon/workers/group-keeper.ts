@@ -102,4 +102,21 @@ export class GroupKeeper {
   close(): void {
     this.#child.stdin?.end();
   }
+
+  /**
+   * Ends its input and waits, at most `timeoutMs`, for it to exit: with nothing left to track it exits at
+   * once. Race guarded: a keeper still running when the master exits is, under systemd (KillMode=mixed),
+   * SIGKILLed with whatever else is left in the unit, and the stop is logged as having killed processes.
+   */
+  exited(timeoutMs: number): Promise<void> {
+    if (this.#child.exitCode !== null || this.#child.signalCode !== null || this.#child.pid === undefined) return Promise.resolve();
+    return new Promise((settle) => {
+      const timer = setTimeout(settle, timeoutMs);
+      this.#child.once('exit', () => {
+        clearTimeout(timer);
+        settle();
+      });
+      this.#child.stdin?.end();
+    });
+  }
 }

@@ -13,6 +13,8 @@ import { GroupKeeper } from './group-keeper.js';
 
 /** How long leftovers of a worker that has exited get between TERM and KILL. */
 export const LEFTOVER_GRACE_MS = 2000;
+/** How long the master's exit waits for the keeper to end once told nothing is left (it takes milliseconds). */
+const KEEPER_EXIT_WAIT_MS = 2000;
 /** A keeper is started at most this often (the next worker's start tries again). */
 const KEEPER_RESTART_MS = 10_000;
 
@@ -99,10 +101,18 @@ export class ProcessGroups {
     group.killTimer.unref();
   }
 
-  /** Resolves once no leftover group awaits its KILL (at most LEFTOVER_GRACE_MS after the last exit). */
-  settled(): Promise<void> {
-    if (![...this.#groups.values()].some((group) => group.killTimer !== null)) return Promise.resolve();
-    return new Promise((settle) => this.#settledWaiters.push(settle));
+  /**
+   * Resolves once no leftover group awaits its KILL (at most LEFTOVER_GRACE_MS after the last exit), and
+   * the keeper, told that nothing is left, has exited: the master's exit waits for both.
+   */
+  async settled(): Promise<void> {
+    if ([...this.#groups.values()].some((group) => group.killTimer !== null)) {
+      await new Promise<void>((settle) => this.#settledWaiters.push(settle));
+    }
+    const keeper = this.#keeper;
+    // Cleared first: its exit is then not taken for a keeper killed from outside, to be replaced.
+    this.#keeper = null;
+    await keeper?.exited(KEEPER_EXIT_WAIT_MS);
   }
 
   #signal(group: number, signal: NodeJS.Signals): void {
