@@ -65,13 +65,25 @@ export async function establishedPeerPorts(pid: number, port: number): Promise<S
   return ports;
 }
 
+/**
+ * Ports freePort() has handed out in this test process. Race guarded: the kernel may give a port just
+ * closed to the very next listen(0), so two calls in a row returned the same port (the PM2 test's two
+ * apps then collided: EADDRINUSE).
+ */
+const handedOut = new Set<number>();
+
 /** A TCP port free right now, for tools that cannot bind port 0 themselves (systemd-socket-activate). */
 export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((settle) => server.listen(0, '127.0.0.1', settle));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((settle) => server.close(settle));
-  return port;
+  for (let attempt = 0; attempt < 100; attempt += 1) {
+    const server = net.createServer();
+    await new Promise<void>((settle) => server.listen(0, '127.0.0.1', settle));
+    const { port } = server.address() as net.AddressInfo;
+    await new Promise((settle) => server.close(settle));
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error('the kernel gave only ports this test process had already handed out, 100 times');
 }
 
 /** The first of `count` consecutive TCP ports free right now (slot-bind gives slot N port + N). */
