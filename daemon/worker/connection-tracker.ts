@@ -32,11 +32,6 @@ import { RequestStats } from './request-stats.js';
 const MINIMUM_DRAIN_IDLE_MS = 1000;
 const REAP_INTERVAL_MS = 100;
 
-/** Set on each response the tracker follows (symbols: invisible to the app's own properties). */
-const STARTED_AT = Symbol('appd.startedAt');
-const CONNECTION = Symbol('appd.connection');
-type TrackedResponse = ServerResponse & { [STARTED_AT]?: number; [CONNECTION]?: Socket };
-
 interface SocketState {
   /**
    * Its requests not answered yet, in the order they arrived (pipelined ones wait behind the first). An
@@ -44,10 +39,17 @@ interface SocketState {
    * connection costs Connection: close traffic measurable microseconds.
    */
   readonly responses: ServerResponse[];
+  /**
+   * performance.now() when each of them arrived, index for index. Kept here rather than as fields on
+   * the response: two properties added to every ServerResponse change its shape and allocate a
+   * property store per request.
+   */
+  readonly startedAt: number[];
   /** A request of it arrived pipelined (arrivedPipelined): never told Connection: close while draining. */
   pipelined: boolean;
   /** While draining: the response marked Connection: close (taken back if the client starts pipelining). */
   closing: ServerResponse | null;
+  /** performance.now() (monotonic) when it was accepted or last answered a request. */
   lastActivity: number;
   /** socket.bytesRead when it last became idle: more since means a request is arriving. */
   bytesAtIdle: number;
@@ -75,6 +77,8 @@ function arrivedPipelined(earlier: readonly ServerResponse[]): boolean {
 
 export class ConnectionTracker {
   readonly #sockets = new Map<Socket, SocketState>();
+  /** When the requests of a connection that closed before answering them arrived (rare: kept off the hot path). */
+  readonly #orphanStartedAt = new WeakMap<ServerResponse, number>();
   /** Answered requests by status class and duration, for the heartbeat. */
   readonly stats = new RequestStats();
   #draining = false;
@@ -153,9 +157,10 @@ export class ConnectionTracker {
     if (this.#sockets.has(socket)) return;
     const state: SocketState = {
       responses: [],
+      startedAt: [],
       pipelined: false,
       closing: null,
-      lastActivity: Date.now(),
+      lastActivity: performance.now(),
       bytesAtIdle: socket.bytesRead,
       upgraded: false,
       answered: false,
@@ -174,7 +179,10 @@ export class ConnectionTracker {
     const state = this.#sockets.get(socket);
     if (state === undefined) return;
     this.#inFlight -= state.responses.length;
+    // Their 'close' comes after this one (or never, see the top of this file): keep when they arrived.
+    state.responses.forEach((response, index) => this.#orphanStartedAt.set(response, state.startedAt[index] ?? performance.now()));
     state.responses.length = 0;
+    state.startedAt.length = 0;
     this.#sockets.delete(socket);
     this.#checkEmpty();
     this.#checkSlotReleased();
@@ -182,8 +190,9 @@ export class ConnectionTracker {
 
   /**
    * Call at the start of each request (before the app sees it), so it is counted and marked while draining.
-   * Per request this stores two fields on the response and adds one shared 'close' listener: no closure,
-   * no once() wrapper (the request path is measured against a plain node:http server).
+   * Per request this pushes onto its connection's arrays and adds one shared 'close' listener: no
+   * closure, no once() wrapper, no field on the response (the request path is measured against a plain
+   * node:http server).
    */
   requestStarted(request: IncomingMessage, response: ServerResponse): void {
     this.#requests += 1;
@@ -197,29 +206,39 @@ export class ConnectionTracker {
     if (!state.pipelined && arrivedPipelined(state.responses)) state.pipelined = true;
     if (this.#draining) this.#markClosing(state, response);
     state.responses.push(response);
+    state.startedAt.push(performance.now());
     this.#inFlight += 1;
-    const tracked = response as TrackedResponse;
-    tracked[STARTED_AT] = performance.now();
-    tracked[CONNECTION] = socket;
     response.on('close', this.#onResponseClose);
   }
 
   readonly #onResponseClose = ((tracker: ConnectionTracker) =>
     function onTrackedResponseClose(this: ServerResponse): void {
-      tracker.#responseClosed(this as TrackedResponse);
+      tracker.#responseClosed(this);
     })(this);
 
-  #responseClosed(response: TrackedResponse): void {
-    this.stats.record(response.statusCode, response[STARTED_AT] ?? performance.now());
-    const socket = response[CONNECTION];
+  /** One clock read serves the duration and the idle time. `response.req.socket` outlives the response's own socket field. */
+  #responseClosed(response: ServerResponse): void {
+    const now = performance.now();
+    const socket = this.#trackedSocket(response.req.socket);
     const state = socket && this.#sockets.get(socket);
     const index = socket && state ? state.responses.indexOf(response) : -1;
     // Already gone if its connection closed first.
-    if (!socket || !state || index < 0) return;
-    state.responses.splice(index, 1);
+    if (!socket || !state || index < 0) {
+      this.stats.record(response.statusCode, this.#orphanStartedAt.get(response) ?? now, now);
+      return;
+    }
+    this.stats.record(response.statusCode, state.startedAt[index] ?? now, now);
+    // The only one open, unless the client pipelines: pop, not splice (which allocates an array).
+    if (index === state.responses.length - 1) {
+      state.responses.pop();
+      state.startedAt.pop();
+    } else {
+      state.responses.splice(index, 1);
+      state.startedAt.splice(index, 1);
+    }
     this.#inFlight -= 1;
     state.answered = true;
-    state.lastActivity = Date.now();
+    state.lastActivity = now;
     state.bytesAtIdle = socket.bytesRead;
   }
 
@@ -278,7 +297,7 @@ export class ConnectionTracker {
   }
 
   #reapIdle(): void {
-    const now = Date.now();
+    const now = performance.now();
     for (const [socket, state] of this.#sockets) {
       // Bytes after the last response are a request on its way (its headers not complete yet): it
       // will be answered with Connection: close, so the socket is not idle.

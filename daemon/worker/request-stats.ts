@@ -16,9 +16,9 @@ export class RequestStats {
   readonly #buckets = new Float64Array(BOUNDS.length + 1);
   #sumSeconds = 0;
 
-  /** A response ended: `startedAt` is performance.now() when its request arrived. */
-  record(statusCode: number, startedAt: number): void {
-    const seconds = (performance.now() - startedAt) / 1000;
+  /** A response ended at `now`: both are performance.now() values, `startedAt` when its request arrived. */
+  record(statusCode: number, startedAt: number, now: number = performance.now()): void {
+    const seconds = (now - startedAt) / 1000;
     const index = ((statusCode / 100) | 0) - 1;
     increment(this.#byClass, index < 0 || index > LAST_CLASS ? LAST_CLASS : index);
     // Prometheus buckets count observations <= their bound; most requests stop at the first one.
