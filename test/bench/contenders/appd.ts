@@ -20,7 +20,7 @@ import {
 } from './contender.js';
 
 export const APPD = join(PROJECT_ROOT, 'dist/daemon/main.js');
-export const APPCTL = join(PROJECT_ROOT, 'dist/ctl/main.js');
+export const APPCTL = join(PROJECT_ROOT, 'dist/ctl/appctl.js');
 
 export interface AppdOptions {
   readonly scratch: string;
