@@ -1,7 +1,7 @@
 // Bundles the compiled appctl (dist/ctl/main.js and everything it imports, commander and msgpackr included)
 // into one ESM file, dist/ctl/appctl.js, which package.json's bin runs. Run by `npm run build` after tsc.
 
-import { build, type Plugin } from 'esbuild';
+import type { Plugin } from 'esbuild';
 import { fileURLToPath } from 'node:url';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -29,6 +29,10 @@ const requireAtRunTime: Plugin = {
 
 /** Builds the bundle; returns its path. */
 export async function bundleAppctl(root = PROJECT_ROOT): Promise<string> {
+  // A checkout that last ran `npm ci` before esbuild was a devDependency has none: say so, not a stack.
+  const { build } = await import('esbuild').catch((error: unknown) => {
+    throw new Error(`esbuild is not installed (a devDependency since appctl is bundled): run \`npm ci\` (${String(error)})`);
+  });
   const outfile = `${root}dist/ctl/appctl.js`;
   await build({
     entryPoints: [`${root}dist/ctl/main.js`],
@@ -48,4 +52,9 @@ export async function bundleAppctl(root = PROJECT_ROOT): Promise<string> {
   return outfile;
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) await bundleAppctl();
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  await bundleAppctl().catch((error: unknown) => {
+    process.stderr.write(`bundle-appctl: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  });
+}
