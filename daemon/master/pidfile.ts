@@ -1,10 +1,10 @@
 // The pidfile: refused if it names a live process or holds anything but a pid, written through an
 // unpredictable temp file and a rename, never through a symlink; removed only while it is ours. Run by the appd master.
 
-import { randomBytes } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { AlreadyRunningError, ConfigError, hasErrorCode } from '../../shared/errors.js';
+import { unpredictableHex } from '../../shared/trust/unpredictable-name.js';
 
 /** A pid is at most 7 digits on Linux (pid_max 4194304); a longer file is not a pidfile. */
 const MAX_PIDFILE_BYTES = 32;
@@ -81,7 +81,7 @@ export function checkPidfile(path: string, expectedPid: number | null = null): v
  * directory entry itself, never a file a symlink there points to.
  */
 export function writePidfile(path: string, pid: number = process.pid): void {
-  const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(12).toString('hex')}.tmp`);
+  const temporary = join(dirname(path), `.${basename(path)}.${unpredictableHex(12)}.tmp`);
   const fd = openSync(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
   try {
     writeSync(fd, `${pid}\n`);

@@ -35,7 +35,8 @@ import type { SuccessorCommand } from '../upgrade/coordinator.js';
 import { oldPidfilePath } from '../upgrade/messages.js';
 import { clearStaleOldPidfile } from '../upgrade/old-pidfile.js';
 import { takeoverObserver, type PredecessorLink } from '../upgrade/successor.js';
-import { AdminServer, checkMetricsBind } from '../metrics/admin-server.js';
+import type { AdminServer } from '../metrics/admin-server.js';
+import { checkMetricsBind } from '../metrics/metrics-bind.js';
 import { ProbeState } from '../metrics/health.js';
 import { warnIfMemoryShort } from '../container/memory-check.js';
 import { countOf } from '../../shared/plural.js';
@@ -212,6 +213,8 @@ export async function runMaster(
       const address = config.metricsBind;
       if (address.kind !== 'tcp' && address.kind !== 'unix')
         throw new ConfigError(`metrics-bind ${address.text}: expected HOST:PORT or unix:PATH`);
+      // Loaded only when asked for: node:http and the exposition cost an idle master 2 MB (Node 20), 17 MB (Node 24).
+      const { AdminServer } = await import('../metrics/admin-server.js');
       admin = await AdminServer.open({
         address,
         socketMode: config.unixSocketMode,

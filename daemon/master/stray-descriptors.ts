@@ -40,11 +40,20 @@ export function descriptorsToKeep(config: Config, environment: NodeJS.ProcessEnv
  * Asking for the certificates joins that thread; Node 20 reads them on the main thread, before us.
  */
 function settleNodeStartupReads(environment: NodeJS.ProcessEnv): void {
-  if (!environment['NODE_EXTRA_CA_CERTS']) return;
-  // Loaded only here: node:tls costs the master memory it does not otherwise need.
+  if (!environment['NODE_EXTRA_CA_CERTS'] || !hasGetCACertificates(process.versions.node)) return;
+  // Loaded only here: node:tls (with node:crypto) costs the master about 2 MB it does not otherwise need.
   // getCACertificates exists from Node 22.15/23.10 (and @types/node 20 does not declare it).
   const tls = createRequire(import.meta.url)('node:tls') as { getCACertificates?: (type: 'extra') => unknown };
   tls.getCACertificates?.('extra');
+}
+
+/**
+ * Whether this Node has tls.getCACertificates (22.15 and later 22s, 23.10 and later), told from the
+ * version alone: on an older Node, loading node:tls to find out would cost its memory for nothing.
+ */
+export function hasGetCACertificates(version: string): boolean {
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  return major > 23 || (major === 23 && minor >= 10) || (major === 22 && minor >= 15);
 }
 
 /** Closes every other descriptor without close-on-exec; returns "fd N (what it was)" for each, for the log. */

@@ -5,7 +5,7 @@ import { lstatSync, unlinkSync } from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import net from 'node:net';
 import type { BindAddress } from '../../shared/bind-address.js';
-import { BindError, ConfigError, describeError, hasErrorCode } from '../../shared/errors.js';
+import { BindError, describeError, hasErrorCode } from '../../shared/errors.js';
 import type { Arbiter } from '../arbiter/arbiter.js';
 import type { Logger } from '../master/logger.js';
 import { collectFamilies } from './collect.js';
@@ -273,25 +273,5 @@ export class AdminServer {
       this.#server.close(() => settle());
       this.#server.closeAllConnections();
     });
-  }
-}
-
-/** Never on the app's sockets: a metrics-bind equal to a bind (same unix path, or same TCP port on an overlapping host) is refused. */
-export function checkMetricsBind(metricsBind: BindAddress | null, binds: readonly BindAddress[]): void {
-  if (metricsBind === null) return;
-  const anyHost = (host: string | null): boolean => host === null || host === '0.0.0.0' || host === '::';
-  for (const bind of binds) {
-    const clash =
-      metricsBind.kind === 'unix'
-        ? bind.kind === 'unix' && bind.path === metricsBind.path
-        : metricsBind.kind === 'tcp' &&
-          bind.kind === 'tcp' &&
-          bind.port !== 0 &&
-          bind.port === metricsBind.port &&
-          (anyHost(bind.host) || anyHost(metricsBind.host) || bind.host === metricsBind.host);
-    if (clash)
-      throw new ConfigError(
-        `metrics-bind ${metricsBind.text} is also a bind of the app (${bind.text}); give the admin listener its own address`,
-      );
   }
 }

@@ -2,7 +2,6 @@
 // previous master (APPD_LISTEN_FDS), and keeps their descriptors open for workers. Run by the appd master.
 
 import { existsSync, lstatSync, readFileSync, readlinkSync, unlinkSync } from 'node:fs';
-import { lookup } from 'node:dns/promises';
 import net from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { formatListenUrl, parseBindAddress, type BindAddress } from '../../shared/bind-address.js';
@@ -128,6 +127,8 @@ async function resolveHost(host: string | null): Promise<{ address: string | nul
   if (host === null) return { address: null, family: 6 };
   const family = net.isIP(host);
   if (family === 4 || family === 6) return { address: host, family };
+  // Loaded only for a host name (a bind to an IP address, the usual case, never needs the resolver).
+  const { lookup } = await import('node:dns/promises');
   const found = await lookup(host);
   return { address: found.address, family: found.family === 6 ? 6 : 4 };
 }

@@ -7,7 +7,11 @@
 // test/daemon/server-handle.test.ts fails loudly if a Node release changes this API.
 
 import net from 'node:net';
-import { getSystemErrorName } from 'node:util';
+import { createRequire } from 'node:module';
+
+// Through require(): an ESM import of node:util reads every export, which on Node 24 loads worker_threads,
+// assert and more (3 MB an idle master does not use).
+const { getSystemErrorName } = createRequire(import.meta.url)('node:util') as typeof import('node:util');
 
 /** The parts of libuv's TCP/Pipe wrap that appd uses. */
 export interface RawServerHandle {

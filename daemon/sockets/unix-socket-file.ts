@@ -4,10 +4,10 @@
 // chmod or chown by path after bind(2) raced: in a directory another user can write, the name could be
 // swapped for a symlink in between and root would change the mode or owner of any file (issue 13).
 
-import { randomBytes } from 'node:crypto';
 import { chownSync, closeSync, constants, fstatSync, mkdtempSync, openSync, renameSync, rmdirSync, unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { BindError, ConfigError, hasErrorCode } from '../../shared/errors.js';
+import { unpredictableHex } from '../../shared/trust/unpredictable-name.js';
 import { groupIdOf, userIdOf } from '../workers/spawn/identity.js';
 import { BindFailure, bindUnixWithoutListening, type RawServerHandle } from './server-handle.js';
 
@@ -54,7 +54,7 @@ export function bindUnixSocketFile(path: string, file: UnixSocketFile, text: str
       throw new BindError(
         `cannot listen on ${text}: ${directory} changed hands while binding; is another user writing in ${dirname(path)}?`,
       );
-    const inner = `/proc/self/fd/${directoryFd}/${randomBytes(12).toString('hex')}`;
+    const inner = `/proc/self/fd/${directoryFd}/${unpredictableHex(12)}`;
     // bind(2) creates the file with 0777 & ~umask: the mode is right from the start, no chmod.
     const previousUmask = process.umask(~file.mode & 0o777);
     let handle: RawServerHandle;

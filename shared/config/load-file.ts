@@ -2,7 +2,6 @@
 // Run by the appd master at start and again on every reload (HUP); never caches a stale copy.
 
 import { existsSync, readFileSync } from 'node:fs';
-import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -21,13 +20,12 @@ export function findDefaultConfigFile(directory: string): string | null {
   return null;
 }
 
-/** The URL each config file was last imported under, and a hash of the content it had then. */
-const importedVersions = new Map<string, { readonly contentHash: string; readonly url: string }>();
+/**
+ * The URL each config file was last imported under, and the content it had then (kept whole: a config
+ * file is a few KB, and comparing it needs no node:crypto, which costs the master 2-3 MB to load).
+ */
+const importedVersions = new Map<string, { readonly content: Buffer; readonly url: string }>();
 let importCount = 0;
-
-function hashOfFile(path: string): string {
-  return createHash('sha256').update(readFileSync(path)).digest('hex');
-}
 
 /**
  * Imports a JS config file as it is on disk now, evaluating it again only when its content changed.
@@ -40,19 +38,19 @@ function hashOfFile(path: string): string {
  * fresh import so that it is read again. A function export is still called on every load.
  */
 async function importConfigModule(absolute: string): Promise<unknown> {
-  const contentHash = hashOfFile(absolute);
+  const content = readFileSync(absolute);
   const known = importedVersions.get(absolute);
-  if (known?.contentHash === contentHash) return import(known.url);
+  if (known?.content.equals(content)) return import(known.url);
   importCount += 1;
   const url = `${pathToFileURL(absolute).href}?version=${importCount}`;
   delete createRequire(import.meta.url).cache[absolute];
-  importedVersions.set(absolute, { contentHash, url });
+  importedVersions.set(absolute, { content, url });
   try {
     return await import(url);
   } finally {
-    // Race: the file changed between the hash and the loader's own read. That URL then holds other
-    // content than its hash says: forget it, so the next load imports afresh.
-    if (hashOfFile(absolute) !== contentHash) importedVersions.delete(absolute);
+    // Race: the file changed between our read and the loader's own. That URL then holds other
+    // content than recorded: forget it, so the next load imports afresh.
+    if (!readFileSync(absolute).equals(content)) importedVersions.delete(absolute);
   }
 }
 

@@ -1,0 +1,52 @@
+// What an idle master with default settings loads: not the code of features it does not use (the admin
+// listener's node:http, node:crypto, the resolver, node:tls where it is of no use), so that its memory
+// stays near a node:cluster primary's (issue 21). Runs in the ava test process.
+
+import test, { type ExecutionContext } from 'ava';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fixture, startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { hasGetCACertificates } from '../../daemon/master/stray-descriptors.js';
+
+const SYSTEM_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
+
+/** Starts a daemon under the recorder, stops it, and returns the master's built-ins and its own modules. */
+async function masterModules(t: ExecutionContext, extraArgs: readonly string[]): Promise<{ builtins: string[]; modules: string[] }> {
+  const daemon: TestDaemon = await startDaemon(t, {
+    args: [fixture('pid-app.mjs'), '-b', '127.0.0.1:0', '-w', '1', ...extraArgs],
+    nodeArguments: ['--import', fixture('module-recorder.mjs')],
+    // Set as on many machines (and this bench's): node:tls must still not load where it serves nothing.
+    env: { MODULE_RECORD_DIRECTORY: '.', NODE_EXTRA_CA_CERTS: existsSync(SYSTEM_BUNDLE) ? SYSTEM_BUNDLE : '' },
+  });
+  daemon.signal('SIGTERM');
+  await daemon.exited();
+  const read = (name: string): string[] => readFileSync(join(daemon.directory, `${name}-${daemon.pid}.txt`), 'utf8').split('\n');
+  const project = new URL('../../', import.meta.url).href;
+  return { builtins: read('builtins'), modules: read('modules').map((url) => url.replace(project, '')) };
+}
+
+test('an idle master with default settings loads neither node:http, node:crypto, the resolver nor the admin listener', async (t) => {
+  const { builtins, modules } = await masterModules(t, []);
+  t.true(builtins.includes('node:net'), 'the recorder saw the built-ins');
+  t.true(modules.includes('daemon/main.js'), 'the recorder saw the ES modules');
+  // Node 24 reads NODE_EXTRA_CA_CERTS on a thread that only tls.getCACertificates joins (stray-descriptors.ts);
+  // node:tls loads node:crypto.
+  const tlsExpected = hasGetCACertificates(process.versions.node) && existsSync(SYSTEM_BUNDLE);
+  t.is(builtins.includes('node:tls'), tlsExpected);
+  // (Not node:worker_threads: the recorder's own loader hook runs on a thread.)
+  const unwanted = [
+    'node:http',
+    'node:dns/promises',
+    'node:internal/deps/undici/undici',
+    'node:http2',
+    ...(tlsExpected ? [] : ['node:crypto']),
+  ];
+  for (const name of unwanted) t.false(builtins.includes(name), `the master loaded ${name}`);
+  t.false(modules.includes('daemon/metrics/admin-server.js'));
+});
+
+test('with --metrics-bind the master loads the admin listener and node:http', async (t) => {
+  const { builtins, modules } = await masterModules(t, ['--metrics-bind', '127.0.0.1:0']);
+  t.true(builtins.includes('node:http'));
+  t.true(modules.includes('daemon/metrics/admin-server.js'));
+});
