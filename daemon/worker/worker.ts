@@ -4,7 +4,7 @@
 
 import { EventEmitter } from 'node:events';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { Worker as Thread } from 'node:worker_threads';
+import { createRequire } from 'node:module';
 import net, { type Server } from 'node:net';
 import { setProcessTitle, workerComm, workerTitle } from '../contracts/process-title.js';
 import {
@@ -61,7 +61,6 @@ export class Worker {
   /** Node's own process.exit; the app's calls go through the wrapper installed by #holdExitWhileDraining. */
   readonly #processExit = process.exit;
   readonly #drainHooks: DrainHook[] = [];
-  readonly #watchdog: Thread | null;
   /** Builds a heartbeat from the current figures; set once the worker is ready. */
   #heartbeat: (() => WorkerToMaster) | null = null;
 
@@ -80,19 +79,6 @@ export class Worker {
     this.spec = spec;
     this.tag = `${spec.pool}.${spec.slot} g${spec.generation}`;
     setProcessTitle(workerTitle(spec.pool, spec.slot, spec.generation, spec.daemonName), workerComm(spec.pool, spec.slot, spec.generation));
-    const exitHandshake = createExitHandshake();
-    this.#watchdog = spec.timeoutStack
-      ? new Thread(new URL('./watchdog-thread.js', import.meta.url), {
-          workerData: { tag: this.tag, orphanGraceMs: spec.gracefulTimeoutMs + 1000, exitHandshake },
-          // Not the worker's own node options: a script worker's --import would run appd's preload in it.
-          execArgv: [],
-        })
-      : null;
-    this.#watchdog?.unref();
-    this.#watchdog?.on('error', (error) => console.error(`worker ${this.tag} watchdog thread failed: ${error.message}`));
-    // Every way out (the app's process.exit(), an uncaught exception, the loop running empty) passes here.
-    if (this.#watchdog) process.on('exit', () => awaitWatchdogDisconnect(exitHandshake));
-    this.#watchdog?.once('exit', () => watchdogEnded(exitHandshake));
     this.#installHandlers();
     this.#holdExitWhileDraining();
   }
@@ -117,6 +103,30 @@ export class Worker {
     this.#ready = true;
     this.send({ type: 'ready' });
     this.#startHeartbeat();
+    if (this.spec.timeoutStack) this.#startWatchdog();
+  }
+
+  /**
+   * Starts the watchdog thread once the worker serves, not before the app loads: the thread is a second
+   * Node environment (node:worker_threads and the thread's own boot, ~15-20 ms of CPU) that competed with
+   * the app's loading for the start-up. Nothing needs it earlier: the master asks for a stack only after
+   * a missed heartbeat, and heartbeats start at ready; a worker that hangs while booting is stopped at
+   * boot-timeout without one, and one orphaned then (the master gone) is ended by the group keeper.
+   */
+  #startWatchdog(): void {
+    // Synchronously (not import()): a request that gets the main thread stuck must find the thread started.
+    const { Worker: WatchdogThread } = createRequire(import.meta.url)('node:worker_threads') as typeof import('node:worker_threads');
+    const exitHandshake = createExitHandshake();
+    const watchdog = new WatchdogThread(new URL('./watchdog-thread.js', import.meta.url), {
+      workerData: { tag: this.tag, orphanGraceMs: this.spec.gracefulTimeoutMs + 1000, exitHandshake },
+      // Not the worker's own node options: a script worker's --import would run appd's preload in it.
+      execArgv: [],
+    });
+    watchdog.unref();
+    watchdog.on('error', (error) => console.error(`worker ${this.tag} watchdog thread failed: ${error.message}`));
+    // Every way out (the app's process.exit(), an uncaught exception, the loop running empty) passes here.
+    process.on('exit', () => awaitWatchdogDisconnect(exitHandshake));
+    watchdog.once('exit', () => watchdogEnded(exitHandshake));
   }
 
   /** Reports why the worker could not boot (the master shows it), then exits with the matching code. */

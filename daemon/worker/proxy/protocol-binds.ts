@@ -8,7 +8,6 @@
 // address all see the client. The proxy's own address stays in req.appd.peerAddress.
 
 import type { Server, Socket } from 'node:net';
-import { Server as TlsServer } from 'node:tls';
 import type { WorkerSpec } from '../../contracts/worker-messages.js';
 import { isTrustedPeer, PROXIED, type ProxiedConnection } from './client-address.js';
 import type { ConnectionTracker } from '../connection-tracker.js';
@@ -81,7 +80,9 @@ export function proxyConnectionStep(
   const primary = spec.proxyProtocol[0];
   if (primary !== undefined && primary !== 'off') requireProxyHeader(server, primary, spec.listenerUrls[0] ?? 'fd 3');
   const timeoutMs = proxyHeaderTimeoutMs(spec.headersTimeoutMs);
-  const tls = server instanceof TlsServer;
+  // A tls.Server (https's too) without importing node:tls: every worker loads this file (the heartbeat
+  // reads proxyRejections), and node:tls with node:crypto under it is ~11 ms of each worker's start.
+  const tls = typeof (server as Server & { setSecureContext?: unknown }).setSecureContext === 'function';
   return (socket) => {
     const listener = proxyListeners.get((socket as Socket & { server?: Server }).server ?? server);
     if (listener === undefined || (socket as Socket & { [PROXIED]?: unknown })[PROXIED] !== undefined) return false;
