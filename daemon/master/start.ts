@@ -143,7 +143,8 @@ export async function runMaster(
       prepareControlDirectory(controlPath, config.controlSocket === null),
     );
     await refuseIfRunning(controlPath, config.name, predecessor?.pid ?? null, describeNameOrigin(resolved, process.cwd()));
-    const bindIsDefault = resolved.sources.bind.kind === 'default' && config.pools === null;
+    // reuse-port binds its sockets per slot (a previous master's come back to their slots by bind text).
+    const bindIsDefault = resolved.sources.bind.kind === 'default' && config.pools === null && !config.reusePort;
     const inherited = takeInheritedSockets(process.env);
     listeners = await openListeners(
       [...allBinds(config), ...initialSlotBinds(config, inherited)],

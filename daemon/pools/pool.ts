@@ -36,11 +36,15 @@ export function poolSettingsFromConfig(config: Config): PoolSettings[] {
   });
 }
 
-/** Every address the master must hold, with its owner: the global binds, or with pools every pool's. */
+/**
+ * Every shared address the master must hold, with its owner: the global binds, or with pools every
+ * pool's. A reuse-port pool has none: its binds are per-slot sockets (slot-sockets.ts).
+ */
 export function allBinds(config: Config): OwnedBind[] {
-  if (config.pools === null) return config.bind.map((bind) => ({ pool: null, bind, unixSocket: unixSocketFile(config) }));
+  if (config.pools === null)
+    return config.reusePort ? [] : config.bind.map((bind) => ({ pool: null, bind, unixSocket: unixSocketFile(config) }));
   return poolSettingsFromConfig(config).flatMap((pool) =>
-    pool.bind.map((bind) => ({ pool: pool.name, bind, unixSocket: unixSocketFile(pool) })),
+    pool.reusePort ? [] : pool.bind.map((bind) => ({ pool: pool.name, bind, unixSocket: unixSocketFile(pool) })),
   );
 }
 

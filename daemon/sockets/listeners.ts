@@ -34,6 +34,11 @@ export interface SlotOfListener {
   /** The slot-bind text as configured ("unix:/run/web.{slot}.sock"). */
   readonly template: string;
   readonly index: number;
+  /**
+   * reuse-port: one of the slot sockets all bound to the pool's bind `template` with SO_REUSEPORT. The
+   * worker serves it like a shared bind (listens at once, drains as usual); only its owner is the slot.
+   */
+  readonly reusePort?: true;
 }
 
 /** A socket descriptor handed to this process, and the bind it stands for if known. */
@@ -133,7 +138,12 @@ async function resolveHost(host: string | null): Promise<{ address: string | nul
   return { address: found.address, family: found.family === 6 ? 6 : 4 };
 }
 
-async function bindOne(bind: BindAddress, unixSocket: UnixSocketFile, inheritedNames: readonly string[]): Promise<Listener> {
+async function bindOne(
+  bind: BindAddress,
+  unixSocket: UnixSocketFile,
+  inheritedNames: readonly string[],
+  reusePort: boolean,
+): Promise<Listener> {
   if (bind.kind === 'fd') {
     return adoptDescriptor({ fd: bind.fd, bindText: bind.text, name: null, pool: null, origin: 'fd' });
   }
@@ -156,7 +166,7 @@ async function bindOne(bind: BindAddress, unixSocket: UnixSocketFile, inheritedN
       `cannot listen on ${bind.text}: cannot resolve host ${bind.host ?? ''} (${error instanceof Error ? error.message : String(error)})`,
     );
   }
-  return bindTcpAddress(bind.text, target.address, bind.port, target.family);
+  return bindTcpAddress(bind.text, target.address, bind.port, target.family, reusePort);
 }
 
 /** Binds a unix socket at `path` (where no live socket is) with its mode and owner; also binds slot sockets at run time. */
@@ -173,10 +183,10 @@ export function bindUnixPath(path: string, text: string, unixSocket: UnixSocketF
 }
 
 /** Binds a TCP address already resolved (null: every interface); also binds slot sockets at run time. */
-export function bindTcpAddress(text: string, host: string | null, port: number, family: 4 | 6): Listener {
+export function bindTcpAddress(text: string, host: string | null, port: number, family: 4 | 6, reusePort = false): Listener {
   let handle: RawServerHandle;
   try {
-    handle = bindTcpWithoutListening(host, port, family);
+    handle = bindTcpWithoutListening(host, port, family, { reusePort });
   } catch (error) {
     if (error instanceof BindFailure) throw bindFailed(text, error.code);
     throw error;
@@ -273,7 +283,7 @@ async function bindOrAdopt(
         unused.delete(match);
         listeners.push({ ...match, bindText: bind.text, ...owner });
       } else {
-        listeners.push({ ...(await bindOne(bind, unixSocket, inheritedNames)), ...owner });
+        listeners.push({ ...(await bindOne(bind, unixSocket, inheritedNames, slot?.reusePort === true)), ...owner });
       }
     }
   } catch (error) {
@@ -287,7 +297,7 @@ async function bindOrAdopt(
 
 /** "http://127.0.0.1:8000 (fd 19, bound, pool web)": how a listener is named in the log. */
 export function describeListener(listener: Listener, how: string): string {
-  const slot = listener.slot === undefined ? '' : `, slot ${listener.slot.index}`;
+  const slot = listener.slot === undefined ? '' : `, ${listener.slot.reusePort ? 'reuse-port ' : ''}slot ${listener.slot.index}`;
   return `${listener.url} (fd ${listener.fd}, ${how}${listener.pool === null ? '' : `, pool ${listener.pool}`}${slot})`;
 }
 

@@ -4,7 +4,8 @@
 import type { ResolvedConfig } from '../../shared/config/resolve.js';
 import { closeListeners, openListeners, type Listener, type OwnedBind } from './listeners.js';
 import { listenModesOf, listenWithoutAccepting } from './listen-without-accepting.js';
-import { allBinds } from '../pools/pool.js';
+import { ConfigError } from '../../shared/errors.js';
+import { allBinds, poolSettingsFromConfig } from '../pools/pool.js';
 
 export interface ListenerPlan {
   readonly keep: Listener[];
@@ -16,7 +17,24 @@ function sameOwnedBind(listener: Listener, wanted: OwnedBind): boolean {
   return listener.pool === wanted.pool && listener.bindText === wanted.bind.text;
 }
 
+/**
+ * A reload cannot switch a pool to reuse-port: its old workers keep accepting on the shared socket,
+ * which holds the port against per-slot SO_REUSEPORT sockets (switching off fails its bind, EADDRINUSE).
+ */
+function refuseReusePortSwitch(current: readonly Listener[], next: ResolvedConfig): void {
+  for (const pool of poolSettingsFromConfig(next.values)) {
+    if (!pool.reusePort) continue;
+    const owner = next.values.pools === null ? null : pool.name;
+    const shared = current.find((listener) => listener.pool === owner && pool.bind.some((bind) => bind.text === listener.bindText));
+    if (shared)
+      throw new ConfigError(
+        `reuse-port (pool ${pool.name}) was off at start: ${shared.url} is one shared socket its workers accept on; switching to per-worker sockets needs a restart`,
+      );
+  }
+}
+
 export function planListeners(current: readonly Listener[], next: ResolvedConfig): ListenerPlan {
+  refuseReusePortSwitch(current, next);
   // Sockets handed over by systemd with no bind configured stay as they are: they are the binds.
   if (next.values.pools === null && next.sources.bind.kind === 'default') return { keep: [...current], open: [], close: [] };
   const wanted = allBinds(next.values);

@@ -33,6 +33,8 @@ type CreateServerHandle = (
 
 /** libuv's UV_TCP_IPV6ONLY */
 const IPV6_ONLY_FLAG = 1;
+/** libuv's UV_TCP_REUSEPORT (libuv 1.49: Node 22.12, 23.1; older ones ignore it, so reuse-port checks the release first). */
+const REUSE_PORT_FLAG = 2;
 
 function createServerHandle(): CreateServerHandle {
   const internal = (net as unknown as { _createServerHandle?: unknown })._createServerHandle;
@@ -65,8 +67,14 @@ function unwrap(result: RawServerHandle | number): RawServerHandle {
  * socket that is not bound at all. A worker given that descriptor would listen on a random port
  * without a word, so a socket that did not get its port counts as EADDRINUSE here.
  */
-export function bindTcpWithoutListening(address: string | null, port: number, family: 4 | 6, ipv6Only = false): RawServerHandle {
-  const handle = unwrap(createServerHandle()(address, port, address === null ? null : family, undefined, ipv6Only ? IPV6_ONLY_FLAG : 0));
+export function bindTcpWithoutListening(
+  address: string | null,
+  port: number,
+  family: 4 | 6,
+  options: { ipv6Only?: boolean; reusePort?: boolean } = {},
+): RawServerHandle {
+  const flags = (options.ipv6Only ? IPV6_ONLY_FLAG : 0) | (options.reusePort ? REUSE_PORT_FLAG : 0);
+  const handle = unwrap(createServerHandle()(address, port, address === null ? null : family, undefined, flags));
   const bound = socketAddress(handle);
   if (!bound || bound.port === 0 || (port !== 0 && bound.port !== port)) {
     handle.close();

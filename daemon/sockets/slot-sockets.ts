@@ -1,6 +1,7 @@
 // slot-bind: each slot of a pool gets its own socket, owned by the master for as long as the slot
 // exists (every generation's worker of that slot inherits the same socket, so its queue survives
 // reloads and crashes), bound when a slot first needs it and closed when scaling removes the slot.
+// reuse-port uses the same ownership for sockets that all bind the pool's own address with SO_REUSEPORT.
 // Run by the appd master (the supervisor asks for a slot's sockets when it spawns its worker).
 
 import { existsSync, lstatSync, readFileSync, unlinkSync } from 'node:fs';
@@ -50,7 +51,17 @@ function clearStaleSocketFile(path: string, text: string): void {
   unlinkSync(path);
 }
 
-function bindSlotAddress(address: BindAddress, unixSocket: UnixSocketFile): Listener {
+/** Whether the kernel moves a closed reuseport socket's queued connections to its siblings (Linux 5.14+, per network namespace). */
+function kernelMigratesQueuedConnections(): boolean {
+  try {
+    return readFileSync('/proc/sys/net/ipv4/tcp_migrate_req', 'utf8').trim() === '1';
+  } catch (error) {
+    if (hasErrorCode(error, 'ENOENT', 'EACCES')) return false; // an older kernel, or /proc/sys hidden: assume not
+    throw error;
+  }
+}
+
+function bindSlotAddress(address: BindAddress, unixSocket: UnixSocketFile, reusePort: boolean): Listener {
   if (address.kind === 'unix') {
     const path = resolve(address.path);
     if (!existsSync(dirname(path))) throw new BindError(`cannot listen on ${address.text}: directory ${dirname(path)} does not exist`);
@@ -59,7 +70,12 @@ function bindSlotAddress(address: BindAddress, unixSocket: UnixSocketFile): List
   }
   if (address.kind !== 'tcp') throw new BindError(`cannot listen on ${address.text}: not a slot address`);
   // parseSlotTemplate allows only IP literals: no lookup to wait for.
-  return bindTcpAddress(address.text, address.host, address.port, address.host === null || isIP(address.host) === 6 ? 6 : 4);
+  return bindTcpAddress(address.text, address.host, address.port, address.host === null || isIP(address.host) === 6 ? 6 : 4, reusePort);
+}
+
+/** reuse-port: the pool's binds, each bound once per slot (checkReusePort allowed only fixed-port TCP). */
+function reusePortBinds(pool: PoolSettings): BindAddress[] {
+  return pool.kind === 'http' && pool.reusePort ? pool.bind.filter((bind) => bind.kind === 'tcp') : [];
 }
 
 /**
@@ -79,6 +95,17 @@ export function initialSlotBinds(config: Config, inherited: readonly InheritedSo
         if (address)
           binds.push({ pool: pool.name, bind: address, unixSocket: unixSocketFile(pool), slot: { template: template.text, index: slot } });
       }
+    }
+    for (const bind of reusePortBinds(pool)) {
+      // A previous master hands each slot's socket over under the same bind text: one per slot it had.
+      const handedOver = inherited.filter((socket) => socket.pool === pool.name && socket.bindText === bind.text).length;
+      for (let slot = 0; slot < Math.max(pool.workers, handedOver); slot += 1)
+        binds.push({
+          pool: pool.name,
+          bind,
+          unixSocket: unixSocketFile(pool),
+          slot: { template: bind.text, index: slot, reusePort: true },
+        });
     }
   }
   return binds;
@@ -108,27 +135,36 @@ export class SlotSockets {
 
   /** The slot's sockets, in the order of the pool's slot-bind; binds the ones it does not have yet. */
   forSlot(settings: PoolSettings, slot: number): Listener[] {
+    return this.#socketsOf(settings, slot, settings.slotBind, false);
+  }
+
+  /** reuse-port: the slot's own SO_REUSEPORT socket on each of the pool's binds; binds the ones it does not have yet. */
+  reusePortForSlot(settings: PoolSettings, slot: number): Listener[] {
+    return this.#socketsOf(settings, slot, reusePortBinds(settings), true);
+  }
+
+  #socketsOf(settings: PoolSettings, slot: number, templates: readonly BindAddress[], reusePort: boolean): Listener[] {
     const found: Listener[] = [];
-    for (const template of settings.slotBind) {
+    for (const template of templates) {
       const key = keyOf(settings.name, template.text, slot);
-      const known = this.#sockets.get(key) ?? this.#bind(settings, template, slot, key);
+      const known = this.#sockets.get(key) ?? this.#bind(settings, template, slot, key, reusePort);
       if (known) found.push(known);
     }
     return found;
   }
 
-  #bind(settings: PoolSettings, template: BindAddress, slot: number, key: string): Listener | null {
+  #bind(settings: PoolSettings, template: BindAddress, slot: number, key: string, reusePort: boolean): Listener | null {
     const pool = settings.name;
-    const address = slotAddress(template, slot);
+    const address = reusePort ? template : slotAddress(template, slot);
     if (address === null) {
       this.#failOnce(key, `slot-bind ${template.text}: slot ${slot} would listen past port 65535; ${pool}.${slot} starts without it`);
       return null;
     }
     try {
       const listener: Listener = {
-        ...bindSlotAddress(address, unixSocketFile(settings)),
+        ...bindSlotAddress(address, unixSocketFile(settings), reusePort),
         pool,
-        slot: { template: template.text, index: slot },
+        slot: reusePort ? { template: template.text, index: slot, reusePort: true } : { template: template.text, index: slot },
       };
       this.#sockets.set(key, listener);
       this.#failed.delete(key);
@@ -175,12 +211,16 @@ export class SlotSockets {
         pool !== undefined &&
         !pool.removed &&
         slot.index < pool.target &&
-        pool.settings.slotBind.some((template) => template.text === slot.template);
+        (slot.reusePort ? reusePortBinds(pool.settings) : pool.settings.slotBind).some((template) => template.text === slot.template);
       if (wanted) continue;
       this.#sockets.delete(key);
       try {
         closeListeners([listener]);
         this.#logger.info(`closed slot socket ${listener.url} of ${listener.pool ?? '?'}.${slot?.index ?? '?'} (no such slot any more)`);
+        if (slot?.reusePort && !kernelMigratesQueuedConnections())
+          this.#logger.warning(
+            `reuse-port: connections still queued on ${listener.url} of ${listener.pool ?? '?'}.${slot.index} when its worker stops are reset (net.ipv4.tcp_migrate_req is not 1; with 1 the kernel moves them to the other slots)`,
+          );
       } catch (error) {
         this.#logger.error(`cannot remove slot socket ${listener.url}: ${describeError(error)}`);
       }

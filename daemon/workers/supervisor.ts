@@ -90,7 +90,8 @@ export class Supervisor {
 
   /**
    * The one place a worker's listeners are chosen: all of them for the single-app form, else the
-   * pool's binds; then the slot's own sockets (slot-bind), last.
+   * pool's binds (with reuse-port: the slot's own socket on each); then the slot's own sockets
+   * (slot-bind), last.
    */
   listenersOf(pool: Pool, slot: number): Listener[] {
     const all = this.#context.listeners().filter((listener) => listener.slot === undefined);
@@ -98,7 +99,7 @@ export class Supervisor {
       this.#context.config().pools === null
         ? all
         : pool.settings.bind.flatMap((bind) => all.filter((listener) => listener.pool === pool.name && listener.bindText === bind.text));
-    return [...shared, ...this.slotSockets.forSlot(pool.settings, slot)];
+    return [...shared, ...this.slotSockets.reusePortForSlot(pool.settings, slot), ...this.slotSockets.forSlot(pool.settings, slot)];
   }
 
   spawnWorker(pool: Pool, slot: number): void {

@@ -7,6 +7,7 @@ import { InvalidValue } from '../settings/kinds.js';
 import { findSetting, SETTINGS, type Config, type SettingKey } from '../settings/table.js';
 import { ConfigError } from '../errors.js';
 import { closestName } from './closest-key.js';
+import { checkReusePort } from './reuse-port.js';
 import { anchorFileValue, fileAnchor, type FileAnchor } from './relative-paths.js';
 
 export type ValueSource =
@@ -159,6 +160,7 @@ function checkCombinations({ values, sources }: ResolvedConfig): void {
       zeroWorkers(settingLabel(findSetting('workers') as AnySetting, sources.workers), describeSource(sources.workers)),
     );
   checkProxyProtocolBinds({ values, sources });
+  checkReusePort(values, (perPool) => describeSource(perPool ? sources.pools : sources.reusePort));
 }
 
 /** An HTTP pool of 0 workers serves nothing, and its start would end fatal after start-retries. */

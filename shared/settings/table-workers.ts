@@ -111,6 +111,16 @@ export const CONFIG_AND_WORKER_SETTINGS = [
     doc: "For sticky sessions (socket.io's long-polling, in-memory sessions): a proxy pins a client to one slot (nginx: hash $remote_addr consistent over the slot sockets), and every request of it reaches the same worker. The master owns each slot socket and hands it to whichever worker holds the slot, in every generation: one worker at a time accepts on it (a reload's new worker starts accepting once the old one has released the slot, a crashed worker's replacement as soon as it is ready), and connections wait in the socket's queue in between, so none is refused or reset. A draining worker closes its idle connections from slot sockets at once (a proxy's keep-alive connections: a request answered there would start a session that dies with it) and releases the slot once every other one is closed, upgraded (WebSocket) or answering its last request with Connection: close (at most keep-alive + 5 s). Workers still accept on the pool's bind addresses too. Scaling up binds the new slots' sockets; scaling down closes the removed slots' sockets as their workers retire (a unix path disappears at once, so new connections fail fast and a proxy tries its next server; connections already queued there and not yet accepted are reset). A socket that cannot be bound is logged and its slot's worker starts without it. unix-socket-mode, -owner and -group apply to unix slot sockets too.",
   }),
   defineSetting({
+    key: 'reusePort',
+    section: 'Server Socket',
+    kind: kinds.boolean,
+    default: false,
+    reload: 'workers',
+    perPool: true,
+    summary: "Give each worker slot its own SO_REUSEPORT socket on the pool's TCP binds instead of one shared socket (Node >= 22.12).",
+    doc: "The kernel then places each new connection on one slot's socket by a hash of its addresses: connections spread evenly over the workers, and an idle worker is not woken for a connection another one takes. The master owns each slot's socket for as long as the slot exists and hands it to every generation of the slot's worker (a reload's new worker accepts on it as soon as it listens, beside the draining old one), so connections queued on it survive reloads and crashes: they wait until the slot's next worker accepts them. What it costs: placement ignores load (a busy or booting worker cannot pass its share to an idle one: those connections wait), and scaling down closes the removed slots' sockets, which resets the connections queued there unless net.ipv4.tcp_migrate_req is 1 (the kernel then moves them to the other slots; appd warns at scale-down when it is 0). HTTP pools only; every bind must be IP:PORT or :PORT with a fixed port (no unix:, fd://, host name or port 0). Switching it on or off needs a restart: a reload refuses it. See README \"Behind a proxy\".",
+  }),
+  defineSetting({
     key: 'proxyProtocol',
     section: 'Server Socket',
     kind: kinds.proxyProtocol,

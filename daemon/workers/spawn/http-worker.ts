@@ -71,7 +71,8 @@ export function buildWorkerSpec(
     forwardedAllowIps: settings.forwardedAllowIps,
     forwardedAllowUnix: settings.forwardedAllowUnix,
     forwardedHeaders: settings.forwardedHeaders,
-    slotListenerCount: listeners.filter((listener) => listener.slot !== undefined).length,
+    // reuse-port sockets are served like shared binds: only slot-bind's wait for 'accept-slot'.
+    slotListenerCount: listeners.filter((listener) => listener.slot !== undefined && listener.slot.reusePort !== true).length,
     proxyProtocol: listeners.map((listener) => proxyProtocolOf(settings, listener)),
     certfile: settings.certfile,
     keyfile: settings.keyfile,
