@@ -22,6 +22,7 @@ import { memoryOfFreshPool, readMemory } from './rows/memory.js';
 import { runThroughput, summarize, MODES } from './rows/throughput.js';
 import { measureSwaps } from './rows/swaps.js';
 import { measureAdminListener } from './rows/admin-listener.js';
+import { measureReusePort, reusePortUnavailable } from './rows/reuse-port.js';
 import { readSettings, SETTINGS_HELP, type Section } from './settings.js';
 import { median } from './statistics.js';
 
@@ -71,6 +72,7 @@ async function main(): Promise<void> {
     workerSpawn: null,
     scale: null,
     adminListener: null,
+    reusePort: null,
     load: { atStart: loadAverage(), atEnd: Number.NaN, waitedSeconds: 0, medianForeignCores: null, maxForeignCores: null },
     table: '',
     durationSeconds: 0,
@@ -203,6 +205,32 @@ async function main(): Promise<void> {
           log,
         ),
       );
+    }
+
+    if (baselines.wrk.available && wants('reuseport') && settings.contenders.includes('appd')) {
+      const why = reusePortUnavailable();
+      if (why !== null) {
+        results.notes['reuse-port'] = `skipped: ${why}`;
+        log(`reuse-port rows skipped: ${why}`);
+      } else {
+        const wrkPath = baselines.wrk.path;
+        results.reusePort = await section('reuse-port', () =>
+          measureReusePort(
+            {
+              scratch: settings.scratch,
+              extraArgs: settings.appdArgs,
+              wrkPath,
+              connections: settings.connections,
+              durationSeconds: settings.wrkSeconds,
+              rounds: settings.rounds,
+              warmUpSeconds: settings.warmUpSeconds,
+            },
+            gate,
+            ourPids,
+            log,
+          ),
+        );
+      }
     }
 
     const gunicorn =

@@ -201,8 +201,43 @@ export function buildRows(results: BenchResults, notes: Footnotes): Row[] {
     target: '',
   });
   rows.push(...adminListenerRows(results));
+  rows.push(...reusePortRows(results));
   return rows;
 }
+
+/** reuse-port against the shared socket: one row per worker count and mode, reuse-port's figures first. */
+function reusePortRows(results: BenchResults): Row[] {
+  const skipped = results.notes['reuse-port'];
+  if (!results.reusePort)
+    return skipped
+      ? [{ title: 'reuse-port vs shared socket', cells: { appd: { text: `n/a (${skipped})`, value: null } }, target: 'not measured' }]
+      : [];
+  return results.reusePort.flatMap((measured) =>
+    MODES_IN_ORDER.flatMap((mode) => {
+      const reused = measured.summaries['reuse-port'][mode];
+      const shared = measured.summaries.shared[mode];
+      if (!reused || !shared) return [];
+      const ratio = reused.requestsPerSecond / Math.max(1, shared.requestsPerSecond);
+      const spreadOf = (summary: ThroughputSummary): string => summary.spread.join(' / ');
+      return [
+        {
+          title: `reuse-port vs shared socket, ${measured.workers} workers, ${mode} (req/s median of ${reused.runs}; worker CPU per request; spread, ${mode === 'keep-alive' ? 'connections' : 'requests'} per worker)`,
+          cells: {
+            appd: {
+              text:
+                `${integer.format(reused.requestsPerSecond)} vs ${integer.format(shared.requestsPerSecond)} (${ratio.toFixed(2)}x); ` +
+                `${reused.workerCpuMicrosecondsPerRequest} vs ${shared.workerCpuMicrosecondsPerRequest} µs; ${spreadOf(reused)} vs ${spreadOf(shared)}`,
+              value: reused.requestsPerSecond,
+            },
+          },
+          target: 'measured, no target (Node >= 22.12 only)',
+        },
+      ];
+    }),
+  );
+}
+
+const MODES_IN_ORDER: readonly ConnectionMode[] = ['keep-alive', 'close'];
 
 function adminListenerRows(results: BenchResults): Row[] {
   const admin = results.adminListener;

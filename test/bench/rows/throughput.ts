@@ -53,7 +53,8 @@ export interface ThroughputSummary {
   readonly medianForeignCores: number;
 }
 
-async function measure(
+/** One wrk run against one contender, with its CPU, spread and noise (also used by the reuse-port rows). */
+export async function measureRun(
   contender: Contender,
   mode: ConnectionMode,
   round: number,
@@ -144,7 +145,7 @@ export async function runThroughput(
     const order = contenders.map((_unused, index) => contenders[(index + roundIndex) % contenders.length] as Contender);
     for (const contender of order) {
       for (const mode of roundIndex % 2 === 0 ? MODES : [...MODES].reverse()) {
-        const run = await measure(contender, mode, roundIndex + 1, settings, gate, ourPids);
+        const run = await measureRun(contender, mode, roundIndex + 1, settings, gate, ourPids);
         runs.push(run);
         log(
           `round ${roundIndex + 1} ${contender.key} ${mode}: ${Math.round(run.wrk.requestsPerSecond)} req/s, p99 ${run.wrk.latencyP99Ms} ms, ` +
