@@ -5,7 +5,7 @@
 // pool's output before the baseline, and --log-level warning keeps the reloads' info lines out of it.
 
 import test from 'ava';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { HELLO, RawControlClient } from '../helpers/control-socket.js';
@@ -32,6 +32,13 @@ function heapFigures(daemon: TestDaemon): number[] {
   return [...daemon.output.matchAll(/heap after GC: (\d+) bytes/g)].map((match) => Number(match[1]));
 }
 
+/** VmRSS of a live process, in bytes. */
+function residentBytes(pid: number): number {
+  const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!match?.[1]) throw new Error(`no VmRSS for pid ${pid}`);
+  return Number(match[1]) * 1024;
+}
+
 async function reloadSleeper(client: RawControlClient, id: string): Promise<Record<string, unknown>> {
   client.send({ type: 'request', id, request: { command: 'reload', pool: 'sleeper' } });
   const reply = await client.waitFor((message) => message['type'] === 'reply' && message['id'] === id, 30_000);
@@ -44,16 +51,18 @@ async function heapGrowthOver(
   daemon: TestDaemon,
   expected: 'completed' | 'failed',
   prepare = (): void => undefined,
-): Promise<{ baseline: number; last: number }> {
+): Promise<{ baseline: number; last: number; rssBaseline: number; rssLast: number }> {
   await daemon.waitForLog(new RegExp(`filler ${LOG_RING_LINES + 100} `), 30_000);
   prepare();
   const client = await RawControlClient.connect(join(daemon.directory, 'appd', 'reloader.sock'));
+  let rssBaseline = 0;
   try {
     client.send(HELLO);
     for (let done = 0; done <= RELOADS; done += 1) {
       const outcome = await reloadSleeper(client, `reload-${done}`);
       if (outcome['status'] !== expected) throw new Error(`reload ${done + 1} ended ${JSON.stringify(outcome)}`);
       client.messages.length = 0;
+      if (done === WARM_UP_RELOADS) rssBaseline = residentBytes(daemon.pid);
     }
   } finally {
     client.destroy();
@@ -63,10 +72,15 @@ async function heapGrowthOver(
     const found = heapFigures(daemon);
     return found.length > RELOADS ? found : null;
   });
-  return { baseline: figures[WARM_UP_RELOADS] ?? 0, last: figures[RELOADS] ?? 0 };
+  return { baseline: figures[WARM_UP_RELOADS] ?? 0, last: figures[RELOADS] ?? 0, rssBaseline, rssLast: residentBytes(daemon.pid) };
 }
 
 const megabytes = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(2)} MB`;
+
+/** Printed, not asserted: RSS also moves with what the kernel and V8 do with free pages (issue 21's "flat over reloads"). */
+function rssLine(rssBaseline: number, rssLast: number): string {
+  return `master RSS: ${megabytes(rssBaseline)} after ${WARM_UP_RELOADS} reloads, ${megabytes(rssLast)} after ${RELOADS} (${((rssLast - rssBaseline) / 1024).toFixed(0)} KB)`;
+}
 
 test(`${RELOADS} reloads of an unchanged JS config: heap after GC grows less than 1 MB`, async (t) => {
   t.timeout(600_000);
@@ -76,7 +90,8 @@ test(`${RELOADS} reloads of an unchanged JS config: heap after GC grows less tha
     nodeArguments: ['--expose-gc'],
     waitFor: 'nothing',
   });
-  const { baseline, last } = await heapGrowthOver(daemon, 'completed');
+  const { baseline, last, rssBaseline, rssLast } = await heapGrowthOver(daemon, 'completed');
+  t.log(rssLine(rssBaseline, rssLast));
   t.log(
     `heap after GC: ${megabytes(baseline)} after ${WARM_UP_RELOADS} reloads, ${megabytes(last)} after ${RELOADS} (${((last - baseline) / 1024).toFixed(0)} KB)`,
   );
@@ -93,7 +108,8 @@ test(`${RELOADS} reloads of a JS config that fails to parse: heap after GC grows
     waitFor: 'nothing',
   });
   const breakConfig = (): void => writeFileSync(join(daemon.directory, 'appd.config.mjs'), `${CONFIG}\nexport default {\n`);
-  const { baseline, last } = await heapGrowthOver(daemon, 'failed', breakConfig);
+  const { baseline, last, rssBaseline, rssLast } = await heapGrowthOver(daemon, 'failed', breakConfig);
+  t.log(rssLine(rssBaseline, rssLast));
   t.log(
     `heap after GC: ${megabytes(baseline)} after ${WARM_UP_RELOADS} failed reloads, ${megabytes(last)} after ${RELOADS} (${((last - baseline) / 1024).toFixed(0)} KB)`,
   );
