@@ -8,7 +8,8 @@
 // changes nothing else: Node decides whether an upgrade is handled from listenerCount('upgrade'),
 // before emit, so an app without upgrade listeners behaves exactly as it would without appd.
 
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse, Server as PlainHttpServer } from 'node:http';
+import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import type https from 'node:https';
 import type { WorkerSpec } from '../contracts/worker-messages.js';
@@ -18,7 +19,11 @@ import { clientOf, installRequestView, setForwardingPolicy } from './proxy/clien
 import { proxyConnectionStep, showSourceOnTls } from './proxy/protocol-binds.js';
 import type { ConnectionTracker } from './connection-tracker.js';
 
-export type HttpServer = http.Server | https.Server;
+// node:http by require, not an ESM import: on Node 24 an import reads every export of node:http, and its
+// lazy WebSocket/MessageEvent getters load undici with http2, tls, crypto and zlib (~70 ms of CPU per worker start).
+const http = createRequire(import.meta.url)('node:http') as typeof import('node:http');
+
+export type HttpServer = PlainHttpServer | https.Server;
 
 /** How often the server looks for connections past headers-timeout or request-timeout. */
 const CONNECTIONS_CHECKING_INTERVAL_MS = 1000;

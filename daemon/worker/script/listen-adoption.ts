@@ -7,11 +7,26 @@
 // http.Server and listens. Only node:http and node:https servers are adopted; a plain net.Server (a
 // raw TCP service, a free-port probe, appd's own forwarders) listens as it asked.
 
-import http from 'node:http';
-import https from 'node:https';
+import type http from 'node:http';
+import type https from 'node:https';
+import { createRequire } from 'node:module';
 import net from 'node:net';
 import type { AdoptListen } from '../../../shared/settings/kinds.js';
 import { LISTEN_NOT_ADOPTED } from '../../contracts/worker-messages.js';
+
+// node:http by require, not an ESM import: on Node 24 an import reads every export of node:http, and its
+// lazy WebSocket/MessageEvent getters load undici with http2, tls, crypto and zlib (~70 ms of CPU per
+// worker start). node:https (with node:tls) only for a server that is a TLS one: whoever made it loaded it.
+const load = createRequire(import.meta.url);
+const { Server: HttpServer } = load('node:http') as typeof import('node:http');
+
+/** An https.Server: a tls.Server (it has setSecureContext) that node:https made. */
+function isHttpsServer(server: net.Server): server is https.Server {
+  return (
+    typeof (server as net.Server & { setSecureContext?: unknown }).setSecureContext === 'function' &&
+    server instanceof (load('node:https') as typeof import('node:https')).Server
+  );
+}
 
 export type ListenTarget =
   | { readonly kind: 'port'; readonly port: number; readonly host: string | null }
@@ -107,7 +122,7 @@ export function installListenAdoption(policy: AdoptListen, envPort: number | nul
   const policyText = policy === 'env' ? `adopt-listen env (PORT=${envPort ?? 'not set'})` : `adopt-listen ${policy}`;
 
   const adoptingListen = function (this: net.Server, ...args: unknown[]): net.Server {
-    if (!(this instanceof http.Server || this instanceof https.Server)) return Reflect.apply(originalListen, this, args) as net.Server;
+    if (!(this instanceof HttpServer || isHttpsServer(this))) return Reflect.apply(originalListen, this, args) as net.Server;
     const call = describeListenCall(args);
     const description = describeTarget(call.target);
     let refusal: string | null = null;
