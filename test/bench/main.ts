@@ -23,6 +23,7 @@ import { runThroughput, summarize, MODES } from './rows/throughput.js';
 import { measureSwaps } from './rows/swaps.js';
 import { measureAdminListener } from './rows/admin-listener.js';
 import { measureReusePort, reusePortUnavailable } from './rows/reuse-port.js';
+import { measureFeatures } from './rows/features.js';
 import { readSettings, SETTINGS_HELP, type Section } from './settings.js';
 import { median } from './statistics.js';
 
@@ -73,6 +74,7 @@ async function main(): Promise<void> {
     scale: null,
     adminListener: null,
     reusePort: null,
+    features: null,
     load: { atStart: loadAverage(), atEnd: Number.NaN, waitedSeconds: 0, medianForeignCores: null, maxForeignCores: null },
     table: '',
     durationSeconds: 0,
@@ -231,6 +233,27 @@ async function main(): Promise<void> {
           ),
         );
       }
+    }
+
+    if (baselines.wrk.available && wants('features') && settings.contenders.includes('appd')) {
+      const wrkPath = baselines.wrk.path;
+      results.features = await section('features', () =>
+        measureFeatures(
+          {
+            scratch: settings.scratch,
+            workers: settings.workers,
+            extraArgs: settings.appdArgs,
+            wrkPath,
+            connections: settings.connections,
+            durationSeconds: settings.wrkSeconds,
+            rounds: settings.rounds,
+            warmUpSeconds: settings.warmUpSeconds,
+          },
+          gate,
+          ourPids,
+          log,
+        ),
+      );
     }
 
     const gunicorn =

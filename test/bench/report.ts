@@ -4,6 +4,7 @@
 
 import { CONTENDER_LABELS, type ContenderKey } from './contenders/contender.js';
 import type { Timings } from './rows/control.js';
+import type { FeatureVariant } from './rows/features.js';
 import type { MemoryReading } from './rows/memory.js';
 import type { SwapMeasurement } from './rows/under-load.js';
 import type { ThroughputSummary } from './rows/throughput.js';
@@ -202,6 +203,7 @@ export function buildRows(results: BenchResults, notes: Footnotes): Row[] {
   });
   rows.push(...adminListenerRows(results));
   rows.push(...reusePortRows(results));
+  rows.push(...featureRows(results));
   return rows;
 }
 
@@ -238,6 +240,36 @@ function reusePortRows(results: BenchResults): Row[] {
 }
 
 const MODES_IN_ORDER: readonly ConnectionMode[] = ['keep-alive', 'close'];
+
+/** What a feature costs: worker CPU per request with it, against appd's default in the same rounds. */
+function featureRows(results: BenchResults): Row[] {
+  const features = results.features;
+  if (!features) return [];
+  const described: Record<Exclude<FeatureVariant, 'default'>, string> = {
+    'access log': 'access log on (--access-logfile, default format)',
+    'timeouts off': 'every timeout off (--timeout 0 --no-timeout-stack --headers-timeout 0 --request-timeout 0; the default has them on)',
+  };
+  return (['access log', 'timeouts off'] as const).flatMap((variant) =>
+    MODES_IN_ORDER.flatMap((mode) => {
+      const measured = features[variant][mode];
+      const reference = features.default[mode];
+      if (!measured || !reference) return [];
+      const ratio = measured.workerCpuMicrosecondsPerRequest / Math.max(0.001, reference.workerCpuMicrosecondsPerRequest);
+      return [
+        {
+          title: `worker CPU per request, ${described[variant]}, ${mode} (µs, all ${measured.runs} runs, vs appd default in the same rounds)`,
+          cells: {
+            appd: {
+              text: `${measured.workerCpuMicrosecondsPerRequest} vs ${reference.workerCpuMicrosecondsPerRequest} (${ratio.toFixed(2)}x)`,
+              value: measured.workerCpuMicrosecondsPerRequest,
+            },
+          },
+          target: 'measured, no target',
+        },
+      ];
+    }),
+  );
+}
 
 function adminListenerRows(results: BenchResults): Row[] {
   const admin = results.adminListener;

@@ -7,6 +7,7 @@ import type { MemoryReading } from './rows/memory.js';
 import type { Timings } from './rows/control.js';
 import type { SwapMeasurement } from './rows/under-load.js';
 import type { AdminListenerMeasurement } from './rows/admin-listener.js';
+import type { FeatureMeasurement } from './rows/features.js';
 import type { ReusePortMeasurement } from './rows/reuse-port.js';
 import type { ThroughputRun, ThroughputSummary } from './rows/throughput.js';
 import type { BenchSettings } from './settings.js';
@@ -40,6 +41,8 @@ export interface BenchResults {
   adminListener: AdminListenerMeasurement | null;
   /** appd with --reuse-port against its shared socket, 2 and 8 workers (Node >= 22.12; else a note says why not). */
   reusePort: ReusePortMeasurement[] | null;
+  /** appd with the access log on, and with every timeout off, against appd with default settings. */
+  features: FeatureMeasurement | null;
   /** 1-minute load average when each section started, and the total waited for a quiet machine. */
   load: { atStart: number; atEnd: number; waitedSeconds: number; medianForeignCores: number | null; maxForeignCores: number | null };
   table: string;

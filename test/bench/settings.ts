@@ -47,11 +47,11 @@ export const SETTINGS_HELP = `Environment (defaults in brackets):
   BENCH_SWAPS [3]          reloads per row    BENCH_REPEATS [7]      appctl status / pm2 jlist runs
   BENCH_SCRATCH [$TMPDIR/appd-bench]          BENCH_OUTPUT [bench-results.json]
   BENCH_CONTENDERS=appd,cluster-none,...  a subset of appd,node,cluster-rr,cluster-none,pm2,gunicorn
-  BENCH_SECTIONS=throughput,control,swaps,memory,admin,reuseport  a subset of the row groups
+  BENCH_SECTIONS=throughput,control,swaps,memory,admin,reuseport,features  a subset of the row groups
   BENCH_APPD_ARGS='--no-timeout-stack'     extra flags for the appd under test
   BENCH_PROFILE_MASTER=DIR  write a --cpu-prof profile of appd's master during the throughput run`;
 
-export const SECTIONS = ['throughput', 'control', 'swaps', 'memory', 'admin', 'reuseport'] as const;
+export const SECTIONS = ['throughput', 'control', 'swaps', 'memory', 'admin', 'reuseport', 'features'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 function sectionsFrom(text: string | undefined): Section[] {
