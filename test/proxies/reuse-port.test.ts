@@ -171,6 +171,23 @@ onNewNode(
   },
 );
 
+onNewNode("appctl upgrade under load: the new master adopts each slot's socket, its workers answer, no request fails", async (t) => {
+  const { daemon, port } = await startReusePort(t, 2);
+  const load = loadUntilStopped(port);
+  const upgraded = await appctl(['upgrade'], { runtimeDirectory: daemon.directory, timeoutMs: 90_000 });
+  t.is(upgraded.code, 0, upgraded.stdout + upgraded.stderr);
+  for (const slot of [0, 1])
+    t.regex(
+      daemon.output,
+      new RegExp(`Listening at: http://127\\.0\\.0\\.1:${port} \\(fd \\d+, previous-master, pool web, reuse-port slot ${slot}\\)`),
+    );
+  const slots = new Set<number>();
+  await waitFor('both slots answering', async () => (slots.add(await slotOf(port)), slots.size === 2 ? true : null), 30_000);
+  const { answered, failures } = await load.stop();
+  t.log(`${answered} answered, ${failures.length} failed`);
+  t.deepEqual(failures, []);
+});
+
 onNewNode('reuse-port refuses, in one line naming it, what it cannot serve: a unix socket, port 0, a host name', async (t) => {
   for (const [args, message] of [
     [['-b', 'unix:web.sock'], /reuse-port \(from command line\) cannot serve bind unix:web\.sock: a unix socket/],
