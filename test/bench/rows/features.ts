@@ -5,8 +5,8 @@
 import { join } from 'node:path';
 import { AppdContender } from '../contenders/appd.js';
 import type { QuietGate } from '../quiet-machine.js';
-import { MODES, measureRun, summarize, type ThroughputRun, type ThroughputSettings, type ThroughputSummary } from './throughput.js';
-import { runWrk, type ConnectionMode } from '../wrk.js';
+import { MODES, measureRun, summarize, warmUp, type ThroughputRun, type ThroughputSettings, type ThroughputSummary } from './throughput.js';
+import type { ConnectionMode } from '../wrk.js';
 
 export interface FeatureSettings extends ThroughputSettings {
   readonly scratch: string;
@@ -42,17 +42,7 @@ export async function measureFeatures(
         timeoutMs: 120_000,
       });
     }
-    for (const variant of FEATURE_VARIANTS) {
-      for (const mode of MODES) {
-        await runWrk({
-          wrkPath: settings.wrkPath,
-          url: contenders[variant]?.url ?? '',
-          mode,
-          connections: settings.connections,
-          durationSeconds: settings.warmUpSeconds,
-        });
-      }
-    }
+    await warmUp(Object.values(contenders), settings);
     const runs: Record<FeatureVariant, ThroughputRun[]> = { default: [], 'access log': [], 'timeouts off': [] };
     for (let roundIndex = 0; roundIndex < settings.rounds; roundIndex += 1) {
       // The order rotates each round, so no variant always runs first (or right after a warm-up).

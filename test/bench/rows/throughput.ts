@@ -121,6 +121,21 @@ export function summarize(runs: readonly ThroughputRun[], contender: ContenderKe
   };
 }
 
+/** wrk against each server for the warm-up time, in both modes (JIT, connection pools), before anything is measured. */
+export async function warmUp(servers: readonly { readonly url: string }[], settings: ThroughputSettings): Promise<void> {
+  for (const server of servers) {
+    for (const mode of MODES) {
+      await runWrk({
+        wrkPath: settings.wrkPath,
+        url: server.url,
+        mode,
+        connections: settings.connections,
+        durationSeconds: settings.warmUpSeconds,
+      });
+    }
+  }
+}
+
 /** Warms every contender up, then runs `rounds` rounds; each round visits every contender in both modes. */
 export async function runThroughput(
   contenders: readonly Contender[],
@@ -129,17 +144,7 @@ export async function runThroughput(
   ourPids: () => readonly number[],
   log: (line: string) => void,
 ): Promise<ThroughputRun[]> {
-  for (const contender of contenders) {
-    for (const mode of MODES) {
-      await runWrk({
-        wrkPath: settings.wrkPath,
-        url: contender.url,
-        mode,
-        connections: settings.connections,
-        durationSeconds: settings.warmUpSeconds,
-      });
-    }
-  }
+  await warmUp(contenders, settings);
   const runs: ThroughputRun[] = [];
   for (let roundIndex = 0; roundIndex < settings.rounds; roundIndex += 1) {
     const order = contenders.map((_unused, index) => contenders[(index + roundIndex) % contenders.length] as Contender);
