@@ -4,14 +4,15 @@
 // Node opens everything with O_CLOEXEC, and its spawn() closes nothing else in the child: a descriptor
 // the caller left open (`exec 200< /root/secret; appd --user nobody ...`) reached every worker as fd 200.
 
-import { closeSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { closeSync, readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import type { Config } from '../../shared/settings/table.js';
 import { hasErrorCode } from '../../shared/errors.js';
 import { allBinds } from '../pools/pool.js';
 import { HANDOFF_VARIABLE, SD_LISTEN_FDS_START } from '../sockets/inherited.js';
 
 const O_CLOEXEC = 0o2000000;
+/** How long the master waits for Node's certificate thread to close its file (it takes milliseconds). */
+const STARTUP_READ_WAIT_MS = 10_000;
 
 /**
  * What appd itself takes from its caller and must keep: stdio, Node's IPC channel (--daemon, an
@@ -33,32 +34,52 @@ export function descriptorsToKeep(config: Config, environment: NodeJS.ProcessEnv
 }
 
 /**
- * Waits until Node's own start-up reads are done. Node 24 reads NODE_EXTRA_CA_CERTS on a thread of its
- * own at start, through an fopen() without close-on-exec. Race guarded: closing that descriptor under
- * the thread made it fail ("Ignoring extra certs ... bad end line"), and its own close() later hit
- * whatever had reused the number by then (a listening socket: the master died of EBADF at start).
- * Asking for the certificates joins that thread; Node 20 reads them on the main thread, before us.
+ * Waits until Node's own start-up reads are done. Node 24 reads NODE_EXTRA_CA_CERTS (with its bundled
+ * roots) on a thread of its own at start, through an fopen() without close-on-exec. Race guarded: closing
+ * that descriptor under the thread made it fail ("Ignoring extra certs ... bad end line"), and its own
+ * close() later hit whatever had reused the number by then (a listening socket: the master died of EBADF
+ * at start). So: while a descriptor is open on that file, wait (the thread reads a file and closes it:
+ * milliseconds), and never close one open on it (closeStrayDescriptors). Node 20 reads it on the main
+ * thread, before us, so nothing is open then.
+ *
+ * Not tls.getCACertificates('extra'), which joins the thread too: loading node:tls for it cost an idle
+ * master 14 MB on Node 24 (issue 21). Returns the file's real path, or null.
  */
-function settleNodeStartupReads(environment: NodeJS.ProcessEnv): void {
-  if (!environment['NODE_EXTRA_CA_CERTS'] || !hasGetCACertificates(process.versions.node)) return;
-  // Loaded only here: node:tls (with node:crypto) costs the master about 2 MB it does not otherwise need.
-  // getCACertificates exists from Node 22.15/23.10 (and @types/node 20 does not declare it).
-  const tls = createRequire(import.meta.url)('node:tls') as { getCACertificates?: (type: 'extra') => unknown };
-  tls.getCACertificates?.('extra');
+function settleNodeStartupReads(environment: NodeJS.ProcessEnv): string | null {
+  const file = environment['NODE_EXTRA_CA_CERTS'];
+  if (!file) return null;
+  let certificates: string;
+  try {
+    certificates = realpathSync(file);
+  } catch (error) {
+    // Node cannot open it either (it warns on its own): nothing of ours to wait for.
+    if (hasErrorCode(error, 'ENOENT') || hasErrorCode(error, 'EACCES') || hasErrorCode(error, 'ENOTDIR')) return null;
+    throw error;
+  }
+  const deadline = performance.now() + STARTUP_READ_WAIT_MS;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  while (openDescriptorsOn(certificates).length > 0 && performance.now() < deadline) Atomics.wait(pause, 0, 0, 5);
+  return certificates;
 }
 
-/**
- * Whether this Node has tls.getCACertificates (22.15 and later 22s, 23.10 and later), told from the
- * version alone: on an older Node, loading node:tls to find out would cost its memory for nothing.
- */
-export function hasGetCACertificates(version: string): boolean {
-  const [major = 0, minor = 0] = version.split('.').map(Number);
-  return major > 23 || (major === 23 && minor >= 10) || (major === 22 && minor >= 15);
+/** The descriptors of this process open on `path` (a real path). */
+function openDescriptorsOn(path: string): number[] {
+  const found: number[] = [];
+  for (const name of readdirSync('/proc/self/fd')) {
+    try {
+      if (readlinkSync(`/proc/self/fd/${name}`) === path) found.push(Number(name));
+    } catch (error) {
+      // Closed since readdir (readdir's own descriptor among them).
+      if (hasErrorCode(error, 'ENOENT')) continue;
+      throw error;
+    }
+  }
+  return found;
 }
 
 /** Closes every other descriptor without close-on-exec; returns "fd N (what it was)" for each, for the log. */
 export function closeStrayDescriptors(keep: ReadonlySet<number>, environment: NodeJS.ProcessEnv = process.env): string[] {
-  settleNodeStartupReads(environment);
+  const certificates = settleNodeStartupReads(environment);
   const closed: string[] = [];
   for (const name of readdirSync('/proc/self/fd')) {
     const fd = Number(name);
@@ -73,6 +94,8 @@ export function closeStrayDescriptors(keep: ReadonlySet<number>, environment: No
       if (hasErrorCode(error, 'ENOENT')) continue;
       throw error;
     }
+    // Node's certificate thread, if it outlived the wait: its descriptor is its own to close.
+    if (target === certificates) continue;
     const flags = Number.parseInt(/^flags:\s+([0-7]+)$/m.exec(info)?.[1] ?? '0', 8);
     if ((flags & O_CLOEXEC) !== 0) continue;
     closeSync(fd);
