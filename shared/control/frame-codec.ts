@@ -1,16 +1,9 @@
 // The one codec of the control protocol: a 4-byte big-endian length, then one msgpack value. The decoder
 // takes bytes as the socket delivers them (split or coalesced). Used by the appd master and by appctl.
 
-// 'msgpackr/pack' is msgpackr's pure-JS entry (Packr packs and unpacks): the main entry also loads the
-// msgpackr-extract native addon, which only pays off for large string-heavy frames, and costs appctl and
-// the master a dlopen and ~1 MB of RSS for frames of a few hundred bytes.
-import { Packr } from 'msgpackr/pack';
+import { decodeValue, encodeValue } from './msgpack.js';
 import { msgpackShapeProblem } from './msgpack-shape.js';
 import { FRAME_HEADER_BYTES, MAX_FRAME_BYTES, type ErrorCode } from './protocol.js';
-
-// Plain maps and arrays only: records and structured clones are msgpackr extensions another client
-// (a script in another language) would not understand.
-const packr = new Packr({ useRecords: false, structuredClone: false, mapsAsObjects: true, moreTypes: false });
 
 /** Bytes that are not a valid frame; the connection they came on cannot be trusted any more. */
 export class FrameError extends Error {
@@ -23,7 +16,7 @@ export class FrameError extends Error {
 }
 
 export function encodeFrame(message: unknown, maxBytes = MAX_FRAME_BYTES): Buffer {
-  const body = packr.pack(message);
+  const body = encodeValue(message);
   if (body.length > maxBytes)
     throw new FrameError('frame_too_large', `message of ${body.length} bytes exceeds the ${maxBytes}-byte frame limit`);
   const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + body.length);
@@ -106,13 +99,13 @@ export class FrameDecoder {
 }
 
 function decodeBody(body: Buffer): unknown {
-  // Before msgpackr sees it: a decoder allocates what headers declare, and this frame may be hostile.
+  // Before decoding: a decoder allocates what headers declare, and this frame may be hostile.
   const problem = msgpackShapeProblem(body);
   if (problem !== null) throw new FrameError('bad_frame', `frame body refused before decoding: ${problem}`);
   try {
-    return packr.unpack(body);
+    return decodeValue(body);
   } catch (error) {
-    // msgpackr throws plain Errors (and RangeErrors) for every malformed input; all mean the same here.
+    // MsgpackError or a RangeError from a read past the end; all mean the same here.
     throw new FrameError('bad_frame', `frame body is not one msgpack value: ${error instanceof Error ? error.message : String(error)}`);
   }
 }

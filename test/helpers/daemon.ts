@@ -12,7 +12,7 @@ import { childrenTable, commandLine, isAlive, killQuietly, parentTable, waitFor 
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const APPD = join(PROJECT_ROOT, 'dist/daemon/main.js');
-export const APPCTL = join(PROJECT_ROOT, 'dist/ctl/appctl.js');
+export const APPCTL = join(PROJECT_ROOT, 'dist/ctl/appctl.cjs');
 const SETPRIV = '/usr/bin/setpriv';
 
 export function fixture(name: string): string {

@@ -53,7 +53,7 @@ export interface Installation {
 function installationAt(root: string): Installation {
   return {
     appd: join(root, 'dist/daemon/main.js'),
-    appctl: join(root, 'dist/ctl/appctl.js'),
+    appctl: join(root, 'dist/ctl/appctl.cjs'),
     fixture: (name) => join(root, 'test/fixtures', name),
   };
 }

@@ -43,7 +43,7 @@ test('npm pack ships only the built code, man pages and units; a global install 
   const [packed] = JSON.parse(pack.stdout) as PackResult[];
   const paths = (packed?.files ?? []).map((file) => file.path);
   const allowed =
-    /^(package\.json|README\.md|LICENSE|dist\/(daemon|ctl|shared)\/.+\.js|man\/[a-z.]+\.[1-8]|systemd\/[a-z@]+\.(service|socket))$/;
+    /^(package\.json|README\.md|LICENSE|dist\/(daemon|ctl|shared)\/.+\.c?js|man\/[a-z.]+\.[1-8]|systemd\/[a-z@]+\.(service|socket))$/;
   t.deepEqual(
     paths.filter((path) => !allowed.test(path)),
     [],
@@ -53,7 +53,7 @@ test('npm pack ships only the built code, man pages and units; a global install 
     'dist/daemon/main.js',
     'dist/daemon/worker/main.js',
     'dist/ctl/main.js',
-    'dist/ctl/appctl.js',
+    'dist/ctl/appctl.cjs',
     'man/appd.8',
     'man/appctl.1',
     'man/appd.config.5',

@@ -20,7 +20,7 @@ import {
 } from './contender.js';
 
 export const APPD = join(PROJECT_ROOT, 'dist/daemon/main.js');
-export const APPCTL = join(PROJECT_ROOT, 'dist/ctl/appctl.js');
+export const APPCTL = join(PROJECT_ROOT, 'dist/ctl/appctl.cjs');
 
 export interface AppdOptions {
   readonly scratch: string;

@@ -9,7 +9,7 @@ import { NODE_INSIDE, PROJECT_INSIDE, shellQuote } from './boot-scripts.js';
 
 /** appd and appctl as the units inside run them. */
 export const APPD_INSIDE = `${NODE_INSIDE} ${PROJECT_INSIDE}/dist/daemon/main.js`;
-export const APPCTL_INSIDE = `${NODE_INSIDE} ${PROJECT_INSIDE}/dist/ctl/appctl.js`;
+export const APPCTL_INSIDE = `${NODE_INSIDE} ${PROJECT_INSIDE}/dist/ctl/appctl.cjs`;
 /** The fixture every sandboxed app serves (see test/fixtures/held-response-app.mjs). */
 export const APP_INSIDE = `${PROJECT_INSIDE}/test/fixtures/held-response-app.mjs:create()`;
 
