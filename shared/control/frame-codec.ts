@@ -16,12 +16,11 @@ export class FrameError extends Error {
 }
 
 export function encodeFrame(message: unknown, maxBytes = MAX_FRAME_BYTES): Buffer {
-  const body = encodeValue(message);
-  if (body.length > maxBytes)
-    throw new FrameError('frame_too_large', `message of ${body.length} bytes exceeds the ${maxBytes}-byte frame limit`);
-  const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + body.length);
-  frame.writeUInt32BE(body.length, 0);
-  body.copy(frame, FRAME_HEADER_BYTES);
+  const frame = encodeValue(message, FRAME_HEADER_BYTES);
+  const bodyBytes = frame.length - FRAME_HEADER_BYTES;
+  if (bodyBytes > maxBytes)
+    throw new FrameError('frame_too_large', `message of ${bodyBytes} bytes exceeds the ${maxBytes}-byte frame limit`);
+  frame.writeUInt32BE(bodyBytes, 0);
   return frame;
 }
 
