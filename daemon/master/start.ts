@@ -18,7 +18,7 @@ import { closeListeners, describeListener, openListeners, type Listener } from '
 import { listenModesOf } from '../sockets/listen-without-accepting.js';
 import { ProcessGroups } from '../workers/process-groups.js';
 import { ChildProcessSpawner } from '../workers/spawn/spawner.js';
-import { initialSlotBinds } from '../sockets/slot-sockets.js';
+import { initialSlotBinds, refuseReusePortWithSystemdSockets } from '../sockets/slot-sockets.js';
 import { Logger } from './logger.js';
 import { allBinds, checkCommandRunnable, describeProgram, poolSettingsFromConfig } from '../pools/pool.js';
 import { warnIfPidOne } from './pid-one.js';
@@ -146,6 +146,7 @@ export async function runMaster(
     // reuse-port binds its sockets per slot (a previous master's come back to their slots by bind text).
     const bindIsDefault = resolved.sources.bind.kind === 'default' && config.pools === null && !config.reusePort;
     const inherited = takeInheritedSockets(process.env);
+    refuseReusePortWithSystemdSockets(config, inherited);
     listeners = await openListeners(
       [...allBinds(config), ...initialSlotBinds(config, inherited)],
       bindIsDefault,

@@ -111,6 +111,20 @@ export function initialSlotBinds(config: Config, inherited: readonly InheritedSo
   return binds;
 }
 
+/**
+ * reuse-port binds one socket per slot itself: sockets systemd passed (one each) cannot be split per
+ * worker, and adopting them beside SO_REUSEPORT ones would hold the port (EADDRINUSE) or serve nothing.
+ */
+export function refuseReusePortWithSystemdSockets(config: Config, inherited: readonly InheritedSocket[]): void {
+  const passed = inherited.filter((socket) => socket.origin === 'systemd').length;
+  const pool = poolSettingsFromConfig(config).find((settings) => reusePortBinds(settings).length > 0);
+  if (passed === 0 || pool === undefined) return;
+  const setting = config.pools === null ? 'reuse-port' : `pools.${pool.name}.reusePort`;
+  throw new ConfigError(
+    `${setting} cannot be used with sockets passed by systemd (LISTEN_FDS=${passed}): appd binds each worker's SO_REUSEPORT socket itself; drop the socket unit or reuse-port`,
+  );
+}
+
 export class SlotSockets {
   readonly #sockets = new Map<string, Listener>();
   /** Addresses whose bind failed, so a slot restarting in a loop logs it once. */

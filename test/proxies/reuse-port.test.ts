@@ -14,10 +14,15 @@ import { request } from '../helpers/http.js';
 import { freePort } from '../helpers/ports.js';
 import { killQuietly, waitFor } from '../helpers/processes.js';
 import { reloadAndWait } from '../helpers/reload.js';
+import { serialTestWith } from '../helpers/installed-tool.js';
 import { nodeHasReusePort } from '../../shared/config/reuse-port.js';
 
 const PID_APP = fixture('pid-app.mjs');
 const NEEDS_NODE = `[skipped: reuse-port needs Node >= 22.12 or >= 23.1, this is ${process.version}]`;
+function skipOnOldNode(_programs: unknown, title: string, body: (t: ExecutionContext) => Promise<void>): void {
+  test.skip(`${title} ${NEEDS_NODE}`, body);
+}
+
 function onNewNode(title: string, body: (t: ExecutionContext) => Promise<void>): void {
   if (nodeHasReusePort()) test.serial(title, body);
   else test.skip(`${title} ${NEEDS_NODE}`, body);
@@ -212,6 +217,24 @@ onNewNode(
     t.not(reload.code, 0);
     t.regex(reload.stderr + reload.stdout, /reuse-port \(pool web\) was off at start: .* needs a restart/);
     t.true((await slotOf(port)) >= 0);
+  },
+);
+
+(nodeHasReusePort() ? serialTestWith : skipOnOldNode)(
+  { 'systemd-socket-activate': 'systemd' },
+  'reuse-port with sockets passed by systemd (systemd-socket-activate) stops the start with one line naming it',
+  async (t) => {
+    const port = await freePort();
+    const pass = ['-E', 'PATH', '-E', 'XDG_RUNTIME_DIR', '-E', 'APPD_CMD_ARGS'];
+    const daemon = await startDaemon(t, {
+      args: [PID_APP, '-b', `127.0.0.1:${port}`, '--reuse-port'],
+      wrapper: ['systemd-socket-activate', '-l', `127.0.0.1:${port}`, ...pass],
+      waitFor: 'nothing',
+    });
+    await daemon.waitForLog(/as 3\./); // the socket is bound; appd starts at the first connection
+    await request(`http://127.0.0.1:${port}/`, { timeoutMs: 30_000 }).catch(() => null);
+    t.is((await daemon.exited()).code, 2);
+    t.regex(daemon.output.trim().split('\n').at(-1) ?? '', /reuse-port cannot be used with sockets passed by systemd \(LISTEN_FDS=1\)/);
   },
 );
 
