@@ -99,6 +99,16 @@ async function main(): Promise<void> {
   const running: Contender[] = [];
   const ourPids = (): number[] =>
     running.flatMap((contender) => [contender.masterPid(), ...contender.workerPids()]).filter((pid): pid is number => pid !== null);
+  /** What the row groups that start their own appd daemons (reuse-port, features) run with. */
+  const rowGroupSettings = (wrkPath: string) => ({
+    scratch: settings.scratch,
+    extraArgs: settings.appdArgs,
+    wrkPath,
+    connections: settings.connections,
+    durationSeconds: settings.wrkSeconds,
+    rounds: settings.rounds,
+    warmUpSeconds: settings.warmUpSeconds,
+  });
   const startContender = async <T extends Contender>(name: ContenderKey, start: () => Promise<T>): Promise<T | null> => {
     if (!settings.contenders.includes(name)) return null;
     const contender = await section(name, start);
@@ -216,43 +226,14 @@ async function main(): Promise<void> {
         log(`reuse-port rows skipped: ${why}`);
       } else {
         const wrkPath = baselines.wrk.path;
-        results.reusePort = await section('reuse-port', () =>
-          measureReusePort(
-            {
-              scratch: settings.scratch,
-              extraArgs: settings.appdArgs,
-              wrkPath,
-              connections: settings.connections,
-              durationSeconds: settings.wrkSeconds,
-              rounds: settings.rounds,
-              warmUpSeconds: settings.warmUpSeconds,
-            },
-            gate,
-            ourPids,
-            log,
-          ),
-        );
+        results.reusePort = await section('reuse-port', () => measureReusePort(rowGroupSettings(wrkPath), gate, ourPids, log));
       }
     }
 
     if (baselines.wrk.available && wants('features') && settings.contenders.includes('appd')) {
       const wrkPath = baselines.wrk.path;
       results.features = await section('features', () =>
-        measureFeatures(
-          {
-            scratch: settings.scratch,
-            workers: settings.workers,
-            extraArgs: settings.appdArgs,
-            wrkPath,
-            connections: settings.connections,
-            durationSeconds: settings.wrkSeconds,
-            rounds: settings.rounds,
-            warmUpSeconds: settings.warmUpSeconds,
-          },
-          gate,
-          ourPids,
-          log,
-        ),
+        measureFeatures({ ...rowGroupSettings(wrkPath), workers: settings.workers }, gate, ourPids, log),
       );
     }
 

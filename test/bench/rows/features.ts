@@ -5,7 +5,16 @@
 import { join } from 'node:path';
 import { AppdContender } from '../contenders/appd.js';
 import type { QuietGate } from '../quiet-machine.js';
-import { MODES, measureRun, summarize, warmUp, type ThroughputRun, type ThroughputSettings, type ThroughputSummary } from './throughput.js';
+import {
+  MODES,
+  measureRun,
+  summarize,
+  warmUp,
+  withOwnPids,
+  type ThroughputRun,
+  type ThroughputSettings,
+  type ThroughputSummary,
+} from './throughput.js';
 import type { ConnectionMode } from '../wrk.js';
 
 export interface FeatureSettings extends ThroughputSettings {
@@ -33,6 +42,7 @@ export async function measureFeatures(
   log: (line: string) => void,
 ): Promise<FeatureMeasurement> {
   const contenders: Partial<Record<FeatureVariant, AppdContender>> = {};
+  const pids = withOwnPids(ourPids, () => Object.values(contenders));
   try {
     for (const variant of FEATURE_VARIANTS) {
       contenders[variant] = await AppdContender.start({
@@ -53,7 +63,7 @@ export async function measureFeatures(
         for (const variant of order) {
           const contender = contenders[variant];
           if (contender === undefined) continue;
-          const run = await measureRun(contender, mode, roundIndex + 1, settings, gate, ourPids);
+          const run = await measureRun(contender, mode, roundIndex + 1, settings, gate, pids);
           runs[variant].push(run);
           log(
             `features round ${roundIndex + 1}, ${variant} ${mode}: ${Math.round(run.wrk.requestsPerSecond)} req/s, ` +

@@ -5,7 +5,15 @@
 import { nodeHasReusePort } from '../../../shared/config/reuse-port.js';
 import { AppdContender } from '../contenders/appd.js';
 import type { QuietGate } from '../quiet-machine.js';
-import { MODES, measureRun, summarize, type ThroughputRun, type ThroughputSettings, type ThroughputSummary } from './throughput.js';
+import {
+  MODES,
+  measureRun,
+  summarize,
+  withOwnPids,
+  type ThroughputRun,
+  type ThroughputSettings,
+  type ThroughputSummary,
+} from './throughput.js';
 import { runWrk, type ConnectionMode } from '../wrk.js';
 
 export const REUSE_PORT_WORKER_COUNTS = [2, 8] as const;
@@ -37,6 +45,7 @@ async function measureWorkers(
   const start = (extra: readonly string[]): Promise<AppdContender> =>
     AppdContender.start({ scratch: settings.scratch, workers, extraArgs: [...settings.extraArgs, ...extra], timeoutMs: 120_000 });
   const contenders: Record<SocketKind, AppdContender | null> = { shared: null, 'reuse-port': null };
+  const pids = withOwnPids(ourPids, () => Object.values(contenders));
   try {
     contenders.shared = await start([]);
     contenders['reuse-port'] = await start(['--reuse-port']);
@@ -58,7 +67,7 @@ async function measureWorkers(
         for (const kind of order) {
           const contender = contenders[kind];
           if (contender === null) continue;
-          const run = await measureRun(contender, mode, roundIndex + 1, settings, gate, ourPids);
+          const run = await measureRun(contender, mode, roundIndex + 1, settings, gate, pids);
           runs[kind].push(run);
           const spread = run.spread.map((counts) => (mode === 'keep-alive' ? counts.connections : counts.requests)).join('/');
           log(

@@ -122,6 +122,17 @@ export function summarize(runs: readonly ThroughputRun[], contender: ContenderKe
 }
 
 /** wrk against each server for the warm-up time, in both modes (JIT, connection pools), before anything is measured. */
+/**
+ * The bench's own processes plus `extra` contenders (a row group's own daemons, not in the bench's
+ * list of running contenders): their CPU is the measurement's, not "other processes" noise.
+ */
+export function withOwnPids(ourPids: () => readonly number[], extra: () => readonly (Contender | null | undefined)[]): () => number[] {
+  return () =>
+    [...ourPids(), ...extra().flatMap((contender) => (contender ? [contender.masterPid(), ...contender.workerPids()] : []))].filter(
+      (pid): pid is number => pid !== null,
+    );
+}
+
 export async function warmUp(servers: readonly { readonly url: string }[], settings: ThroughputSettings): Promise<void> {
   for (const server of servers) {
     for (const mode of MODES) {
