@@ -102,11 +102,16 @@ async function takeOver({ link, name, logger, control, pidfile, notifier }: Take
     control()?.takeOverPath();
     if (pidfile) {
       // Only while the old master runs: PIDFILE.oldbin never names a pid that is not an appd master.
-      if (readPid(pidfile) === link.pid && link.alive) {
+      const oldMasterNamed = readPid(pidfile) === link.pid && link.alive;
+      // The pidfile first, PIDFILE.oldbin second: whoever sees PIDFILE.oldbin appear (Unicorn's documented
+      // way to wait for a USR2 upgrade) and then reads PIDFILE must find the new pid there. The other
+      // order left a window where both files named the old master, and `kill -TERM $(cat PIDFILE)` meant
+      // for the new master stopped the old one (a CI run hit it on Node 24).
+      writePidfile(pidfile);
+      if (oldMasterNamed) {
         writePidfile(oldPidfilePath(pidfile), link.pid);
         removeOldPidfileWhenGone(pidfile, link, logger);
       }
-      writePidfile(pidfile);
     }
   } catch (error) {
     const message = `cannot take over from the old master: ${error instanceof Error ? error.message : String(error)}`;

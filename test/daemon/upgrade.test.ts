@@ -152,9 +152,10 @@ test.serial(
       daemon.url,
       async () => {
         daemon.signal('SIGUSR2');
-        const successor = await waitFor('the pidfile to name the new master', () => {
+        // The new master writes app.pid, then app.pid.oldbin: wait for the second.
+        const successor = await waitFor('the pidfile to name the new master, and app.pid.oldbin the old one', () => {
           const pid = pidfilePid(daemon);
-          return pid !== old ? pid : null;
+          return pid !== old && existsSync(join(daemon.directory, 'app.pid.oldbin')) ? pid : null;
         });
         t.is(pidfilePid(daemon, 'app.pid.oldbin'), old, 'the old pid is in app.pid.oldbin');
         await daemon.waitForLog(/upgrade: both masters serve now; to finish: kill -WINCH/);
@@ -196,9 +197,11 @@ test.serial(
       daemon.url,
       async () => {
         daemon.signal('SIGUSR2');
+        // The way a script waits for a USR2 upgrade: PIDFILE.oldbin appears, then PIDFILE names the new master.
         const successor = await waitFor('the new master to take over', () =>
           existsSync(join(daemon.directory, 'app.pid.oldbin')) ? pidfilePid(daemon) : null,
         );
+        t.not(successor, old, 'once app.pid.oldbin exists, app.pid names the new master');
         t.regex((await get('http://localhost/', { socketPath })).body, /^generation=[12] /);
         process.kill(successor, 'SIGTERM');
         await daemon.waitForLog(
