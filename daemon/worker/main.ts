@@ -20,4 +20,6 @@ async function boot(): Promise<void> {
   worker.markReady();
 }
 
-await boot();
+// Not a top-level await: the worker runs as a CommonJS bundle (tools/bundle.ts), which has none. A rejection
+// (failBoot itself failing) is unhandled either way and ends the worker, which the master reports.
+void boot();
