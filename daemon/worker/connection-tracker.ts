@@ -25,38 +25,64 @@
 // the client goes away, even once the app ends it (measured on Node 20: 60 of 64 leaked for good).
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import { RequestStats } from './request-stats.js';
+
+// node:http by require (see http-servers.ts: an ES import loads undici on Node 24).
+const http = createRequire(import.meta.url)('node:http') as typeof import('node:http');
 
 /** The shortest idle time after which a draining worker closes a socket (keep-alive 0 means no limit in Node). */
 const MINIMUM_DRAIN_IDLE_MS = 1000;
 const REAP_INTERVAL_MS = 100;
 
-interface SocketState {
+/**
+ * Where a tracked socket keeps its Connection. On the socket, not in a Map keyed by sockets: a Map
+ * costs a hash per lookup (three per request) and an entry per connection; one property stored the
+ * same way on every accepted socket gives them all the same shape.
+ */
+const CONNECTION = Symbol('appd.connection');
+
+type TrackedSocket = Socket & { [CONNECTION]?: Connection };
+
+/** A tracked connection. A class, so every one has the same shape from its construction on. */
+class Connection {
+  readonly socket: Socket;
+  /** The tracker's list of open connections (a doubly linked list: no hashing, no allocation). */
+  previous: Connection | null = null;
+  next: Connection | null = null;
+  /** Closed: no longer in the list. */
+  closed = false;
   /**
    * Its requests not answered yet, in the order they arrived (pipelined ones wait behind the first). An
    * array, not a Set: it holds one response at a time unless the client pipelines, and a Set per
    * connection costs Connection: close traffic measurable microseconds.
    */
-  readonly responses: ServerResponse[];
+  readonly responses: ServerResponse[] = [];
   /**
    * performance.now() when each of them arrived, index for index. Kept here rather than as fields on
    * the response: two properties added to every ServerResponse change its shape and allocate a
    * property store per request.
    */
-  readonly startedAt: number[];
+  readonly startedAt: number[] = [];
   /** A request of it arrived pipelined (arrivedPipelined): never told Connection: close while draining. */
-  pipelined: boolean;
+  pipelined = false;
   /** While draining: the response marked Connection: close (taken back if the client starts pipelining). */
-  closing: ServerResponse | null;
+  closing: ServerResponse | null = null;
   /** performance.now() (monotonic) when it was accepted or last answered a request. */
   lastActivity: number;
   /** socket.bytesRead when it last became idle: more since means a request is arriving. */
   bytesAtIdle: number;
   /** Handed to the app by an 'upgrade' or 'connect' event: no longer HTTP, never reaped as idle. */
-  upgraded: boolean;
+  upgraded = false;
   /** It has had a response: a keep-alive connection between requests, not one whose first is on its way. */
-  answered: boolean;
+  answered = false;
+
+  constructor(socket: Socket) {
+    this.socket = socket;
+    this.lastActivity = performance.now();
+    this.bytesAtIdle = socket.bytesRead;
+  }
 }
 
 /**
@@ -75,10 +101,44 @@ function arrivedPipelined(earlier: readonly ServerResponse[]): boolean {
   return open !== undefined && !open.headersSent;
 }
 
+/** The connection tracking `socket`, or over TLS the connection its TLSSocket wraps. */
+function connectionOf(socket: Socket | null): Connection | undefined {
+  if (socket === null) return undefined;
+  const own = (socket as TrackedSocket)[CONNECTION];
+  if (own !== undefined) return own.closed ? undefined : own;
+  // Over TLS a request's socket is the TLSSocket wrapping the connection 'connection' saw (its _parent,
+  // an internal of node:tls, on Node 20 and 24 alike); without this a busy TLS connection looked idle
+  // and was reaped mid-request while draining.
+  const parent = (socket as Socket & { _parent?: unknown })._parent;
+  const wrapped = parent instanceof Object ? (parent as TrackedSocket)[CONNECTION] : undefined;
+  return wrapped === undefined || wrapped.closed ? undefined : wrapped;
+}
+
+/** The tracker a Connection belongs to; one per worker process, set by its constructor. */
+let activeTracker: ConnectionTracker | null = null;
+
+/**
+ * node:http calls detachSocket(socket) exactly once for each response that finished (its 'finish':
+ * all of it handed to the socket), before it ends a Connection: close socket or starts the next
+ * pipelined response. Wrapping that one method of the prototype learns every response's end with no
+ * 'close' listener per response (a listener store and an emit through it, per request). A response whose
+ * connection closes first never finishes: the connection's 'close' ends it (see #socketClosed).
+ * Apps that replace a response's prototype (Express) keep http.ServerResponse.prototype under theirs.
+ */
+function installResponseEnd(): void {
+  const prototype = http.ServerResponse.prototype as ServerResponse & { detachSocket(socket: Socket): void };
+  const detachSocket = prototype.detachSocket;
+  prototype.detachSocket = function detachSocketTracked(this: ServerResponse, socket: Socket): void {
+    detachSocket.call(this, socket);
+    const connection = connectionOf(socket);
+    if (connection !== undefined && activeTracker !== null) activeTracker.responseFinished(connection, this);
+  };
+}
+
 export class ConnectionTracker {
-  readonly #sockets = new Map<Socket, SocketState>();
-  /** When the requests of a connection that closed before answering them arrived (rare: kept off the hot path). */
-  readonly #orphanStartedAt = new WeakMap<ServerResponse, number>();
+  /** The open connections, newest first. */
+  #first: Connection | null = null;
+  #connections = 0;
   /** Answered requests by status class and duration, for the heartbeat. */
   readonly stats = new RequestStats();
   #draining = false;
@@ -91,6 +151,11 @@ export class ConnectionTracker {
   readonly #slotConnections = new WeakSet<Socket>();
   #onSlotReleased: (() => void) | null = null;
 
+  constructor() {
+    if (activeTracker === null) installResponseEnd();
+    activeTracker = this;
+  }
+
   get draining(): boolean {
     return this.#draining;
   }
@@ -101,11 +166,11 @@ export class ConnectionTracker {
     return this.#inFlight;
   }
   get connections(): number {
-    return this.#sockets.size;
+    return this.#connections;
   }
   get upgradedConnections(): number {
     let count = 0;
-    for (const state of this.#sockets.values()) if (state.upgraded) count += 1;
+    for (let connection = this.#first; connection !== null; connection = connection.next) if (connection.upgraded) count += 1;
     return count;
   }
 
@@ -132,19 +197,20 @@ export class ConnectionTracker {
    */
   whenSlotReleased(callback: () => void): void {
     this.#onSlotReleased = callback;
-    for (const [socket, state] of this.#sockets) {
+    for (let connection = this.#first; connection !== null; connection = connection.next) {
+      const socket = connection.socket;
       // One just accepted has its first request on the way: it is answered (Connection: close). One
       // whose last response is still being written, or that node:http is closing itself (the client
       // asked for Connection: close), is left to finish: cutting it could lose the end of a response.
       const settled = socket.writable && socket.writableLength === 0;
-      if (this.#slotConnections.has(socket) && state.answered && settled && this.#isIdle(socket, state)) socket.end();
+      if (this.#slotConnections.has(socket) && connection.answered && settled && this.#isIdle(connection)) socket.end();
     }
     this.#checkSlotReleased();
   }
 
   /** No request in flight or arriving (bytes after the last response are one on its way), not upgraded. */
-  #isIdle(socket: Socket, state: SocketState): boolean {
-    return !state.upgraded && state.responses.length === 0 && socket.bytesRead === state.bytesAtIdle;
+  #isIdle(connection: Connection): boolean {
+    return !connection.upgraded && connection.responses.length === 0 && connection.socket.bytesRead === connection.bytesAtIdle;
   }
 
   /**
@@ -154,112 +220,95 @@ export class ConnectionTracker {
    * and a once() wrapper per connection cost Connection: close traffic measurable microseconds.
    */
   track(socket: Socket): void {
-    if (this.#sockets.has(socket)) return;
-    const state: SocketState = {
-      responses: [],
-      startedAt: [],
-      pipelined: false,
-      closing: null,
-      lastActivity: performance.now(),
-      bytesAtIdle: socket.bytesRead,
-      upgraded: false,
-      answered: false,
-    };
-    this.#sockets.set(socket, state);
-    socket.on('close', this.#onSocketClose);
+    const tracked = socket as TrackedSocket;
+    if (tracked[CONNECTION] !== undefined) return;
+    const connection = new Connection(socket);
+    tracked[CONNECTION] = connection;
+    const first = this.#first;
+    connection.next = first;
+    if (first !== null) first.previous = connection;
+    this.#first = connection;
+    this.#connections += 1;
+    socket.on('close', onTrackedSocketClose);
   }
 
-  readonly #onSocketClose = ((tracker: ConnectionTracker) =>
-    function onTrackedSocketClose(this: Socket): void {
-      tracker.#socketClosed(this);
-    })(this);
-
   /** A tracked socket closed: whatever it still had in flight ends with it (see the top of this file). */
-  #socketClosed(socket: Socket): void {
-    const state = this.#sockets.get(socket);
-    if (state === undefined) return;
-    this.#inFlight -= state.responses.length;
-    // Their 'close' comes after this one (or never, see the top of this file): keep when they arrived.
-    state.responses.forEach((response, index) => this.#orphanStartedAt.set(response, state.startedAt[index] ?? performance.now()));
-    state.responses.length = 0;
-    state.startedAt.length = 0;
-    this.#sockets.delete(socket);
+  socketClosed(connection: Connection): void {
+    if (connection.closed) return;
+    connection.closed = true;
+    const { previous, next, responses } = connection;
+    if (previous === null) this.#first = next;
+    else previous.next = next;
+    if (next !== null) next.previous = previous;
+    connection.previous = null;
+    connection.next = null;
+    this.#connections -= 1;
+    if (responses.length > 0) {
+      this.#inFlight -= responses.length;
+      // These never finish. The one on the socket is counted as it was answered so far; the ones node:http
+      // queued behind it (pipelining) were never started and are not counted.
+      const now = performance.now();
+      for (let index = 0; index < responses.length; index += 1) {
+        const response = responses[index];
+        if (response !== undefined && response.socket !== null)
+          this.stats.record(response.statusCode, connection.startedAt[index] ?? now, now);
+      }
+      responses.length = 0;
+      connection.startedAt.length = 0;
+    }
     this.#checkEmpty();
     this.#checkSlotReleased();
   }
 
   /**
    * Call at the start of each request (before the app sees it), so it is counted and marked while draining.
-   * Per request this pushes onto its connection's arrays and adds one shared 'close' listener: no
-   * closure, no once() wrapper, no field on the response (the request path is measured against a plain
-   * node:http server).
+   * Per request this pushes onto its connection's arrays: no listener, no closure, no field on the
+   * response (the request path is measured against a plain node:http server).
    */
   requestStarted(request: IncomingMessage, response: ServerResponse): void {
     this.#requests += 1;
-    const socket = this.#trackedSocket(request.socket);
-    const state = socket && this.#sockets.get(socket);
+    const connection = connectionOf(request.socket);
     // Every connection of a watched server is tracked; a request on any other is counted, not followed.
-    if (!socket || !state) {
+    if (connection === undefined) {
       if (this.#draining) response.setHeader('Connection', 'close');
       return;
     }
-    if (!state.pipelined && arrivedPipelined(state.responses)) state.pipelined = true;
-    if (this.#draining) this.#markClosing(state, response);
-    state.responses.push(response);
-    state.startedAt.push(performance.now());
+    if (!connection.pipelined && arrivedPipelined(connection.responses)) connection.pipelined = true;
+    if (this.#draining) this.#markClosing(connection, response);
+    connection.responses.push(response);
+    connection.startedAt.push(performance.now());
     this.#inFlight += 1;
-    response.on('close', this.#onResponseClose);
   }
 
-  readonly #onResponseClose = ((tracker: ConnectionTracker) =>
-    function onTrackedResponseClose(this: ServerResponse): void {
-      tracker.#responseClosed(this);
-    })(this);
-
-  /** One clock read serves the duration and the idle time. `response.req.socket` outlives the response's own socket field. */
-  #responseClosed(response: ServerResponse): void {
+  /** A response of `connection` finished (installResponseEnd). One clock read serves the duration and the idle time. */
+  responseFinished(connection: Connection, response: ServerResponse): void {
+    const responses = connection.responses;
+    // They finish in the order they arrived: the first, unless an app ended one it had not been given
+    // a socket for yet (then node:http finishes it once it is).
+    const index = responses[0] === response ? 0 : responses.indexOf(response);
+    if (index < 0) return;
     const now = performance.now();
-    const socket = this.#trackedSocket(response.req.socket);
-    const state = socket && this.#sockets.get(socket);
-    const index = socket && state ? state.responses.indexOf(response) : -1;
-    // Already gone if its connection closed first.
-    if (!socket || !state || index < 0) {
-      this.stats.record(response.statusCode, this.#orphanStartedAt.get(response) ?? now, now);
-      return;
-    }
-    this.stats.record(response.statusCode, state.startedAt[index] ?? now, now);
+    this.stats.record(response.statusCode, connection.startedAt[index] ?? now, now);
     // The only one open, unless the client pipelines: pop, not splice (which allocates an array).
-    if (index === state.responses.length - 1) {
-      state.responses.pop();
-      state.startedAt.pop();
+    if (responses.length === 1) {
+      responses.pop();
+      connection.startedAt.pop();
     } else {
-      state.responses.splice(index, 1);
-      state.startedAt.splice(index, 1);
+      responses.splice(index, 1);
+      connection.startedAt.splice(index, 1);
     }
     this.#inFlight -= 1;
-    state.answered = true;
-    state.lastActivity = now;
-    state.bytesAtIdle = socket.bytesRead;
+    connection.answered = true;
+    connection.lastActivity = now;
+    connection.bytesAtIdle = connection.socket.bytesRead;
   }
 
   /** Call when a request's socket is handed to an 'upgrade' (or 'connect') listener; it counts as a request. */
   upgradeStarted(request: IncomingMessage): void {
     this.#requests += 1;
     this.stats.recordUpgrade();
-    const socket = this.#trackedSocket(request.socket);
-    const state = socket && this.#sockets.get(socket);
-    if (state) state.upgraded = true;
-  }
-
-  /**
-   * The connection as 'connection' saw it. Over TLS a request's socket is the TLSSocket wrapping that
-   * connection (its _parent, an internal of node:tls, on Node 20 and 24 alike); without this lookup a
-   * busy TLS connection looked idle and was reaped mid-request while draining.
-   */
-  #trackedSocket(socket: Socket): Socket | undefined {
-    if (this.#sockets.has(socket)) return socket;
-    const parent = (socket as Socket & { _parent?: unknown })._parent;
-    return parent instanceof Object && this.#sockets.has(parent as Socket) ? (parent as Socket) : undefined;
+    const connection = connectionOf(request.socket);
+    if (connection !== undefined) connection.upgraded = true;
   }
 
   /**
@@ -273,8 +322,8 @@ export class ConnectionTracker {
     if (this.#draining) return;
     this.#draining = true;
     this.#idleLimitMs = Math.max(MINIMUM_DRAIN_IDLE_MS, keepAliveMs);
-    for (const state of this.#sockets.values()) {
-      for (const response of state.responses) this.#markClosing(state, response);
+    for (let connection = this.#first; connection !== null; connection = connection.next) {
+      for (const response of connection.responses) this.#markClosing(connection, response);
     }
     this.#reapIdle();
     setInterval(() => this.#reapIdle(), REAP_INTERVAL_MS).unref();
@@ -286,33 +335,33 @@ export class ConnectionTracker {
    * connection pipelines (see the top of this file). A mark given before the client started pipelining
    * is taken back if that response has not started (else the connection ends there, as it said).
    */
-  #markClosing(state: SocketState, response: ServerResponse): void {
-    if (state.pipelined) {
-      if (state.closing !== null && !state.closing.headersSent) state.closing.removeHeader('Connection');
-      state.closing = null;
+  #markClosing(connection: Connection, response: ServerResponse): void {
+    if (connection.pipelined) {
+      if (connection.closing !== null && !connection.closing.headersSent) connection.closing.removeHeader('Connection');
+      connection.closing = null;
     } else if (!response.headersSent) {
-      state.closing = response;
+      connection.closing = response;
       response.setHeader('Connection', 'close');
     }
   }
 
   #reapIdle(): void {
     const now = performance.now();
-    for (const [socket, state] of this.#sockets) {
+    // A destroyed socket closes later (its 'close' comes from the event loop), so the list holds still here.
+    for (let connection = this.#first; connection !== null; connection = connection.next) {
       // Bytes after the last response are a request on its way (its headers not complete yet): it
       // will be answered with Connection: close, so the socket is not idle.
-      const quiet = socket.bytesRead === state.bytesAtIdle;
-      if (!state.upgraded && state.responses.length === 0 && quiet && now - state.lastActivity >= this.#idleLimitMs) socket.destroy();
+      if (this.#isIdle(connection) && now - connection.lastActivity >= this.#idleLimitMs) connection.socket.destroy();
     }
     this.#checkSlotReleased();
   }
 
   #checkSlotReleased(): void {
     if (this.#onSlotReleased === null || !this.#draining) return;
-    for (const [socket, state] of this.#sockets) {
-      if (!this.#slotConnections.has(socket)) continue;
+    for (let connection = this.#first; connection !== null; connection = connection.next) {
+      if (!this.#slotConnections.has(connection.socket)) continue;
       // Marked closing and still answering: its client sends nothing more on it.
-      if (!state.upgraded && !(state.responses.length > 0 && state.closing !== null)) return;
+      if (!connection.upgraded && !(connection.responses.length > 0 && connection.closing !== null)) return;
     }
     const released = this.#onSlotReleased;
     this.#onSlotReleased = null;
@@ -321,27 +370,35 @@ export class ConnectionTracker {
 
   /** Destroys every connection still open (graceful-timeout reached); returns how many, and how many were upgraded. */
   cutAll(): { connections: number; upgraded: number } {
-    const counts = { connections: this.#sockets.size, upgraded: this.upgradedConnections };
-    for (const socket of this.#sockets.keys()) socket.destroy();
+    const counts = { connections: this.#connections, upgraded: this.upgradedConnections };
+    const sockets: Socket[] = [];
+    for (let connection = this.#first; connection !== null; connection = connection.next) sockets.push(connection.socket);
+    for (const socket of sockets) socket.destroy();
     return counts;
   }
 
   /** Calls `callback` once no connection is open (now, if none is). */
   whenNoConnections(callback: () => void): void {
-    if (this.#sockets.size === 0) callback();
+    if (this.#connections === 0) callback();
     else this.#noConnectionWaiters.push(callback);
   }
 
   #checkEmpty(): void {
-    if (this.#sockets.size === 0 && this.#noConnectionWaiters.length > 0) {
+    if (this.#connections === 0 && this.#noConnectionWaiters.length > 0) {
       const waiters = this.#noConnectionWaiters;
       this.#noConnectionWaiters = [];
       for (const waiter of waiters) waiter();
     }
-    if (this.#draining && this.#sockets.size === 0 && this.#onEmpty) {
+    if (this.#draining && this.#connections === 0 && this.#onEmpty) {
       const done = this.#onEmpty;
       this.#onEmpty = null;
       done();
     }
   }
+}
+
+/** The 'close' listener of every tracked socket: one function, the socket in `this` (no closure per connection). */
+function onTrackedSocketClose(this: Socket): void {
+  const connection = (this as TrackedSocket)[CONNECTION];
+  if (connection !== undefined && activeTracker !== null) activeTracker.socketClosed(connection);
 }
