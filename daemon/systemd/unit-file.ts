@@ -82,7 +82,7 @@ function givenOnCommandLine(resolved: ResolvedConfig, key: string): boolean {
   return (resolved.sources as Readonly<Record<string, { readonly kind: string }>>)[key]?.kind === 'argv';
 }
 
-/** appctl next to this appd (dist/daemon/main.js -> dist/ctl/appctl.cjs, the bundle package.json's bin runs), or the command on PATH. */
+/** appctl next to this appd (dist/daemon/appd.cjs -> dist/ctl/appctl.cjs, the bundle package.json's bin runs), or the command on PATH. */
 function appctlCommand(node: string, script: string): string[] {
   const sibling = resolve(dirname(script), '../ctl/appctl.cjs');
   return existsSync(sibling) ? [node, sibling] : ['appctl'];

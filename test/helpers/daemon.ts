@@ -11,7 +11,7 @@ import type { ExecutionContext } from 'ava';
 import { childrenTable, commandLine, isAlive, killQuietly, parentTable, waitFor } from './processes.js';
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-export const APPD = join(PROJECT_ROOT, 'dist/daemon/main.js');
+export const APPD = join(PROJECT_ROOT, 'dist/daemon/appd.cjs');
 export const APPCTL = join(PROJECT_ROOT, 'dist/ctl/appctl.cjs');
 const SETPRIV = '/usr/bin/setpriv';
 

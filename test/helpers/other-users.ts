@@ -52,7 +52,7 @@ export interface Installation {
 
 function installationAt(root: string): Installation {
   return {
-    appd: join(root, 'dist/daemon/main.js'),
+    appd: join(root, 'dist/daemon/appd.cjs'),
     appctl: join(root, 'dist/ctl/appctl.cjs'),
     fixture: (name) => join(root, 'test/fixtures', name),
   };
@@ -85,7 +85,7 @@ function openToOthers(directory: string): void {
  * daemon, ctl and shared, the runtime packages, the fixtures), removed when the test ends.
  */
 export function installationForOthers(t: ExecutionContext): Installation {
-  if (reachableByOthers(join(PROJECT_ROOT, 'dist/daemon/main.js')) && reachableByOthers(join(PROJECT_ROOT, 'test/fixtures/pid-app.mjs'))) {
+  if (reachableByOthers(join(PROJECT_ROOT, 'dist/daemon/appd.cjs')) && reachableByOthers(join(PROJECT_ROOT, 'test/fixtures/pid-app.mjs'))) {
     return installationAt(PROJECT_ROOT);
   }
   // mkdtemp makes it 0700: nobody can enter before the copy is complete and opened up (last step).

@@ -26,7 +26,7 @@ test('the README opens with the two commands: npm ci && npm start, npm ci && npm
 
 test('npm start serves the example from what npm ci built, without building again', async (t) => {
   const start = scripts['start'] ?? '';
-  const prefix = 'node dist/daemon/main.js ';
+  const prefix = 'node dist/daemon/appd.cjs ';
   // A script that compiled (tsc, npm run build) would spend the first run building what prepare built.
   t.true(start.startsWith(prefix), `npm start runs: ${start}`);
   t.notRegex(start, /tsc|npm |&&|;/);

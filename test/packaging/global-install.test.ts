@@ -51,6 +51,7 @@ test('npm pack ships only the built code, man pages and units; a global install 
   );
   for (const needed of [
     'dist/daemon/main.js',
+    'dist/daemon/appd.cjs',
     'dist/daemon/worker/main.js',
     'dist/ctl/main.js',
     'dist/ctl/appctl.cjs',

@@ -81,7 +81,7 @@ sandboxTest('a unit printed by appd --print-systemd-unit --user appd installs an
     'sh', '-c',
     `cd /srv/${GENERATED_UNIT} && ${APPD_INSIDE} '${APP_INSIDE}' -w 2 -b 127.0.0.1:${GENERATED_PORT} --name ${GENERATED_UNIT} --user appd --graceful-timeout 10 --print-systemd-unit`,
   ]);
-  t.regex(printed, new RegExp(`^ExecStart=${NODE_INSIDE} ${PROJECT_INSIDE}/dist/daemon/main.js --control-socket /run/appd/${GENERATED_UNIT}.sock `, 'm'));
+  t.regex(printed, new RegExp(`^ExecStart=${NODE_INSIDE} ${PROJECT_INSIDE}/dist/daemon/appd.cjs --control-socket /run/appd/${GENERATED_UNIT}.sock `, 'm'));
   await box.mustExec(['sh', '-c', `cat > /etc/systemd/system/${GENERATED_UNIT}.service && systemctl daemon-reload`], 60_000, printed);
   await box.mustExec(['systemctl', 'start', GENERATED_UNIT]);
   const service = new SandboxedService(box, GENERATED_UNIT);

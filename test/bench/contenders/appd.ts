@@ -19,7 +19,7 @@ import {
   type ServerProcess,
 } from './contender.js';
 
-export const APPD = join(PROJECT_ROOT, 'dist/daemon/main.js');
+export const APPD = join(PROJECT_ROOT, 'dist/daemon/appd.cjs');
 export const APPCTL = join(PROJECT_ROOT, 'dist/ctl/appctl.cjs');
 
 export interface AppdOptions {

@@ -8,7 +8,7 @@ import { PROJECT_ROOT } from '../../helpers/daemon.js';
 import { NODE_INSIDE, PROJECT_INSIDE, shellQuote } from './boot-scripts.js';
 
 /** appd and appctl as the units inside run them. */
-export const APPD_INSIDE = `${NODE_INSIDE} ${PROJECT_INSIDE}/dist/daemon/main.js`;
+export const APPD_INSIDE = `${NODE_INSIDE} ${PROJECT_INSIDE}/dist/daemon/appd.cjs`;
 export const APPCTL_INSIDE = `${NODE_INSIDE} ${PROJECT_INSIDE}/dist/ctl/appctl.cjs`;
 /** The fixture every sandboxed app serves (see test/fixtures/held-response-app.mjs). */
 export const APP_INSIDE = `${PROJECT_INSIDE}/test/fixtures/held-response-app.mjs:create()`;
