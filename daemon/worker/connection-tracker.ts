@@ -54,17 +54,17 @@ class Connection {
   /** Closed: no longer in the list. */
   closed = false;
   /**
-   * Its requests not answered yet, in the order they arrived (pipelined ones wait behind the first). An
-   * array, not a Set: it holds one response at a time unless the client pipelines, and a Set per
-   * connection costs Connection: close traffic measurable microseconds.
+   * Its oldest request not answered yet (null: none), and performance.now() when it arrived. Requests
+   * pipelined behind it wait in `queued`, created only for a client that pipelines: two arrays per
+   * connection cost Connection: close traffic an allocation of ~300 bytes per request. Not fields on
+   * the response: properties added to every ServerResponse change its shape.
    */
-  readonly responses: ServerResponse[] = [];
-  /**
-   * performance.now() when each of them arrived, index for index. Kept here rather than as fields on
-   * the response: two properties added to every ServerResponse change its shape and allocate a
-   * property store per request.
-   */
-  readonly startedAt: number[] = [];
+  oldest: ServerResponse | null = null;
+  oldestStartedAt = 0;
+  queued: ServerResponse[] | null = null;
+  queuedStartedAt: number[] | null = null;
+  /** How many are open: the oldest and the queued ones. */
+  open = 0;
   /** A request of it arrived pipelined (arrivedPipelined): never told Connection: close while draining. */
   pipelined = false;
   /** While draining: the response marked Connection: close (taken back if the client starts pipelining). */
@@ -83,24 +83,72 @@ class Connection {
     this.lastActivity = performance.now();
     this.bytesAtIdle = socket.bytesRead;
   }
+
+  add(response: ServerResponse, startedAt: number): void {
+    this.open += 1;
+    if (this.oldest === null) {
+      this.oldest = response;
+      this.oldestStartedAt = startedAt;
+      return;
+    }
+    (this.queued ??= []).push(response);
+    (this.queuedStartedAt ??= []).push(startedAt);
+  }
+
+  /**
+   * Takes `response` out of the open ones; returns when its request arrived, or -1 if it was not open.
+   * They end in the order they arrived (node:http finishes a pipelined response only once the one
+   * before it has finished), so it is the oldest unless an app ended one that had no socket yet.
+   */
+  remove(response: ServerResponse): number {
+    const queued = this.queued;
+    const queuedStartedAt = this.queuedStartedAt;
+    if (this.oldest === response) {
+      const startedAt = this.oldestStartedAt;
+      this.open -= 1;
+      if (queued !== null && queuedStartedAt !== null && queued.length > 0) {
+        this.oldest = queued.shift() ?? null;
+        this.oldestStartedAt = queuedStartedAt.shift() ?? 0;
+      } else this.oldest = null;
+      return startedAt;
+    }
+    const index = queued === null ? -1 : queued.indexOf(response);
+    if (queued === null || queuedStartedAt === null || index < 0) return -1;
+    this.open -= 1;
+    queued.splice(index, 1);
+    return queuedStartedAt.splice(index, 1)[0] ?? 0;
+  }
+
+  /** Its open responses, oldest first (a drain and a closed connection look at them; never per request). */
+  openResponses(): ServerResponse[] {
+    const responses = this.oldest === null ? [] : [this.oldest];
+    if (this.queued !== null) responses.push(...this.queued);
+    return responses;
+  }
+
+  /** Forgets every open response: the connection closed, they never finish. */
+  clear(): void {
+    this.oldest = null;
+    this.open = 0;
+    this.queued = null;
+    this.queuedStartedAt = null;
+  }
 }
 
 /**
- * Whether a request that arrives while `earlier` responses of its connection are still open was
- * pipelined. Two open, or one that has not sent its headers: the client sent it without waiting. One
- * that has sent its headers may have sent its whole body too and only be waiting to end: a file stream
+ * Whether a request that arrives while responses of `connection` are still open was pipelined. Two
+ * open, or one that has not sent its headers: the client sent it without waiting. One that has sent
+ * its headers may have sent its whole body too and only be waiting to end: a file stream
  * (serve, http-server) ends its response after one more read finds the end of the file, and a client
  * that read the whole body has sent its next request by then. Taken for pipelining, such a keep-alive
  * connection was never told Connection: close and was cut at graceful-timeout (serve 14: 6 requests
  * reset per reload under load). A client pipelining 2 deep to an app that answers at once is missed by
  * this, and can lose its last request of a drain.
  */
-function arrivedPipelined(earlier: readonly ServerResponse[]): boolean {
-  if (earlier.length >= 2) return true;
-  const open = earlier[0];
-  return open !== undefined && !open.headersSent;
+function arrivedPipelined(connection: Connection): boolean {
+  if (connection.open >= 2) return true;
+  return connection.oldest !== null && !connection.oldest.headersSent;
 }
-
 /** The connection tracking `socket`, or over TLS the connection its TLSSocket wraps. */
 function connectionOf(socket: Socket | null): Connection | undefined {
   if (socket === null) return undefined;
@@ -210,7 +258,7 @@ export class ConnectionTracker {
 
   /** No request in flight or arriving (bytes after the last response are one on its way), not upgraded. */
   #isIdle(connection: Connection): boolean {
-    return !connection.upgraded && connection.responses.length === 0 && connection.socket.bytesRead === connection.bytesAtIdle;
+    return !connection.upgraded && connection.open === 0 && connection.socket.bytesRead === connection.bytesAtIdle;
   }
 
   /**
@@ -236,25 +284,21 @@ export class ConnectionTracker {
   socketClosed(connection: Connection): void {
     if (connection.closed) return;
     connection.closed = true;
-    const { previous, next, responses } = connection;
+    const { previous, next } = connection;
     if (previous === null) this.#first = next;
     else previous.next = next;
     if (next !== null) next.previous = previous;
     connection.previous = null;
     connection.next = null;
     this.#connections -= 1;
-    if (responses.length > 0) {
-      this.#inFlight -= responses.length;
+    if (connection.open > 0) {
+      this.#inFlight -= connection.open;
       // These never finish. The one on the socket is counted as it was answered so far; the ones node:http
       // queued behind it (pipelining) were never started and are not counted.
       const now = performance.now();
-      for (let index = 0; index < responses.length; index += 1) {
-        const response = responses[index];
-        if (response !== undefined && response.socket !== null)
-          this.stats.record(response.statusCode, connection.startedAt[index] ?? now, now);
-      }
-      responses.length = 0;
-      connection.startedAt.length = 0;
+      const oldest = connection.oldest;
+      if (oldest !== null && oldest.socket !== null) this.stats.record(oldest.statusCode, connection.oldestStartedAt, now);
+      connection.clear();
     }
     this.#checkEmpty();
     this.#checkSlotReleased();
@@ -262,7 +306,7 @@ export class ConnectionTracker {
 
   /**
    * Call at the start of each request (before the app sees it), so it is counted and marked while draining.
-   * Per request this pushes onto its connection's arrays: no listener, no closure, no field on the
+   * Per request this stores it in its connection: no array, no listener, no closure, no field on the
    * response (the request path is measured against a plain node:http server).
    */
   requestStarted(request: IncomingMessage, response: ServerResponse): void {
@@ -273,30 +317,18 @@ export class ConnectionTracker {
       if (this.#draining) response.setHeader('Connection', 'close');
       return;
     }
-    if (!connection.pipelined && arrivedPipelined(connection.responses)) connection.pipelined = true;
+    if (!connection.pipelined && arrivedPipelined(connection)) connection.pipelined = true;
     if (this.#draining) this.#markClosing(connection, response);
-    connection.responses.push(response);
-    connection.startedAt.push(performance.now());
+    connection.add(response, performance.now());
     this.#inFlight += 1;
   }
 
   /** A response of `connection` finished (installResponseEnd). One clock read serves the duration and the idle time. */
   responseFinished(connection: Connection, response: ServerResponse): void {
-    const responses = connection.responses;
-    // They finish in the order they arrived: the first, unless an app ended one it had not been given
-    // a socket for yet (then node:http finishes it once it is).
-    const index = responses[0] === response ? 0 : responses.indexOf(response);
-    if (index < 0) return;
+    const startedAt = connection.remove(response);
+    if (startedAt < 0) return;
     const now = performance.now();
-    this.stats.record(response.statusCode, connection.startedAt[index] ?? now, now);
-    // The only one open, unless the client pipelines: pop, not splice (which allocates an array).
-    if (responses.length === 1) {
-      responses.pop();
-      connection.startedAt.pop();
-    } else {
-      responses.splice(index, 1);
-      connection.startedAt.splice(index, 1);
-    }
+    this.stats.record(response.statusCode, startedAt, now);
     this.#inFlight -= 1;
     connection.answered = true;
     connection.lastActivity = now;
@@ -323,7 +355,7 @@ export class ConnectionTracker {
     this.#draining = true;
     this.#idleLimitMs = Math.max(MINIMUM_DRAIN_IDLE_MS, keepAliveMs);
     for (let connection = this.#first; connection !== null; connection = connection.next) {
-      for (const response of connection.responses) this.#markClosing(connection, response);
+      for (const response of connection.openResponses()) this.#markClosing(connection, response);
     }
     this.#reapIdle();
     setInterval(() => this.#reapIdle(), REAP_INTERVAL_MS).unref();
@@ -361,7 +393,7 @@ export class ConnectionTracker {
     for (let connection = this.#first; connection !== null; connection = connection.next) {
       if (!this.#slotConnections.has(connection.socket)) continue;
       // Marked closing and still answering: its client sends nothing more on it.
-      if (!connection.upgraded && !(connection.responses.length > 0 && connection.closing !== null)) return;
+      if (!connection.upgraded && !(connection.open > 0 && connection.closing !== null)) return;
     }
     const released = this.#onSlotReleased;
     this.#onSlotReleased = null;
