@@ -11,7 +11,7 @@ import type { WorkerHandle } from '../workers/handle.js';
 import { lineSelector, parseLogSelector } from '../../shared/control/log-selector.js';
 import { ProcessUsage } from '../metrics/process-usage.js';
 import { StatusFeed } from './status-feed.js';
-import { buildStatusSnapshot, statusSignature, type SnapshotSources } from './status-snapshot.js';
+import { buildStatusSnapshot, statusSignature, workerIdentity, type SnapshotSources } from './status-snapshot.js';
 import type { ResolvedConfig } from '../../shared/config/resolve.js';
 import type { Config } from '../../shared/settings/table.js';
 import type { Listener } from '../sockets/listeners.js';
@@ -38,11 +38,7 @@ function workerEvent(worker: WorkerHandle): WorkerEventMessage {
     detail = `${describeExit(worker.exitCode, worker.exitSignal)}${worker.exitReason === null ? '' : ` (${worker.exitReason})`}`;
   return {
     time: Date.now(),
-    tag: worker.tag,
-    pool: worker.pool,
-    slot: worker.slot,
-    generation: worker.generation,
-    pid: worker.pid,
+    ...workerIdentity(worker),
     state: worker.state,
     detail,
   };

@@ -1,7 +1,14 @@
 // Builds the status snapshot (`appctl status`, shared/control/status.ts) from the arbiter's pools and
 // workers plus RSS and CPU read from /proc. Run by the appd master, inside the arbiter loop.
 
-import { STATUS_FORMAT, type PoolStatus, type SlotStatus, type StatusSnapshot, type WorkerStatus } from '../../shared/control/status.js';
+import {
+  STATUS_FORMAT,
+  type PoolStatus,
+  type SlotStatus,
+  type StatusSnapshot,
+  type WorkerIdentity,
+  type WorkerStatus,
+} from '../../shared/control/status.js';
 import { readPackageVersion } from '../../shared/version.js';
 import type { Listener } from '../sockets/listeners.js';
 import type { Pool } from '../pools/pool.js';
@@ -31,15 +38,16 @@ export interface SnapshotSources {
   backlogOf(listener: Listener): number;
 }
 
+/** Which worker, in the fields' order of `status --json` and `events --json` (scripts may read them in order). */
+export function workerIdentity(worker: WorkerHandle): WorkerIdentity {
+  return { tag: worker.tag, pool: worker.pool, slot: worker.slot, generation: worker.generation, pid: worker.pid };
+}
+
 function workerStatus(worker: WorkerHandle, pool: Pool, sources: SnapshotSources): WorkerStatus {
   const usage = sources.usage.sample(worker.pid, sources.now);
   const stats = worker.stats;
   return {
-    tag: worker.tag,
-    pool: worker.pool,
-    slot: worker.slot,
-    generation: worker.generation,
-    pid: worker.pid,
+    ...workerIdentity(worker),
     state: worker.state,
     uptimeMs: sources.now - worker.spawnedAt,
     bootMs: worker.readyAt === null ? null : worker.readyAt - worker.spawnedAt,

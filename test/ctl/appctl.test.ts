@@ -394,6 +394,8 @@ test(
         .map((line) => JSON.parse(line) as { tag: string; state: string; pid: number; detail: string | null });
     await waitFor('the current state', () => parsed().length > 0);
     t.like(parsed()[0], { tag: 'web.0 g1', state: 'ready', pid: first });
+    // Scripts may read a line's fields in order: the order is part of the --json contract.
+    t.deepEqual(Object.keys(parsed()[0] ?? {}), ['time', 'tag', 'pool', 'slot', 'generation', 'pid', 'state', 'detail']);
     t.is((await appctl(['scale', '+1'], { runtimeDirectory: daemon.directory })).code, 0);
     t.is((await appctl(['scale', '-1'], { runtimeDirectory: daemon.directory })).code, 0);
     await waitFor('web.1 to exit', () => parsed().some((event) => event.tag === 'web.1 g1' && event.state === 'exited'));

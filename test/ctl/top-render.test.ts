@@ -4,7 +4,6 @@
 
 import test from 'ava';
 import { omittedLinesText, type LogLineMessage } from '../../shared/control/protocol.js';
-import { STATUS_FORMAT, type PoolStatus, type StatusSnapshot, type WorkerStatus } from '../../shared/control/status.js';
 import { sparkline } from '../../ctl/render/sparkline.js';
 import { layoutTable, type TableColumn } from '../../ctl/top/columns.js';
 import { StatsHistory } from '../../ctl/top/history.js';
@@ -13,69 +12,9 @@ import { logFilter, visibleLines } from '../../ctl/top/log-pane.js';
 import { TopModel } from '../../ctl/top/model.js';
 import { renderDashboard, renderPlainFrame } from '../../ctl/top/render.js';
 import { plainPainter, tagPainter } from '../../ctl/top/style.js';
+import { statusSnapshot, workerStatus } from '../helpers/status-fixture.js';
 
 const DAEMON = { name: 'shop', pid: 100, version: '0.1.0', node: 'v20.0.0' };
-
-function worker(slot: number, pid: number, fields: Partial<WorkerStatus> = {}): WorkerStatus {
-  return {
-    tag: `web.${slot} g1`,
-    pool: 'web',
-    slot,
-    generation: 1,
-    pid,
-    state: 'ready',
-    uptimeMs: 5000,
-    bootMs: 50,
-    requests: 0,
-    inFlight: 0,
-    connections: 0,
-    loopDelayP50Ms: 0.1,
-    loopDelayP99Ms: 1.5,
-    heapUsedBytes: 5e6,
-    proxyRejected: 0,
-    statsAgeMs: 0,
-    rssBytes: 60e6,
-    cpuPercent: 1.5,
-    restarts: 0,
-    stopReason: null,
-    ...fields,
-  };
-}
-
-function snapshot(workers: readonly WorkerStatus[], pool: Partial<PoolStatus> = {}): StatusSnapshot {
-  return {
-    format: STATUS_FORMAT,
-    name: 'shop',
-    version: '0.1.0',
-    node: 'v20.0.0',
-    master: {
-      pid: 100,
-      phase: 'running',
-      startedAt: '',
-      uptimeMs: 60_000,
-      rssBytes: 50e6,
-      cpuPercent: 0.5,
-      controlSocket: '/s',
-      listeners: ['http://127.0.0.1:8000'],
-      configFile: null,
-    },
-    pools: [
-      {
-        name: 'web',
-        kind: 'http',
-        desired: workers.length,
-        ready: workers.length,
-        generation: 1,
-        reloading: false,
-        stopped: false,
-        restarts: 0,
-        slots: workers.map((each) => ({ slot: each.slot, state: 'running', restarts: 0, failures: 0, lastExit: null })),
-        workers,
-        ...pool,
-      },
-    ],
-  };
-}
 
 /** Removes blessed tags as blessed would before measuring ({open} and {close} are one character each). */
 function visible(line: string): string {
@@ -93,7 +32,7 @@ test('sparklines scale from zero, gaps stay blank, ASCII without UTF-8', (t) => 
 /** The master RSS chart of an 80x24 dashboard after one snapshot a second with these totals (master + worker). */
 function rssChart(totals: readonly number[]): string {
   const model = new TopModel(DAEMON);
-  totals.forEach((total, index) => model.update(snapshot([worker(0, 200, { rssBytes: total - 50e6 })]), 1000 * (index + 1)));
+  totals.forEach((total, index) => model.update(statusSnapshot([workerStatus(0, 200, { rssBytes: total - 50e6 })]), 1000 * (index + 1)));
   const line =
     renderDashboard(model, { width: 80, height: 24 }, plainPainter(true), 1000 * totals.length).find((each) => each.startsWith('req/s')) ??
     '';
@@ -108,13 +47,13 @@ test("top's RSS chart starts at zero: 344 MB then 345 MB is flat, a 20% rise a s
 });
 test('request rates come from the heartbeat counters and their age, not from when snapshots arrive', (t) => {
   const history = new StatsHistory();
-  history.record(snapshot([worker(0, 11, { requests: 100, statsAgeMs: 200 })]), 10_000);
+  history.record(statusSnapshot([workerStatus(0, 11, { requests: 100, statsAgeMs: 200 })]), 10_000);
   t.is(history.rate(11), null, 'one count is no rate yet');
-  history.record(snapshot([worker(0, 11, { requests: 300, statsAgeMs: 100 })]), 10_900);
+  history.record(statusSnapshot([workerStatus(0, 11, { requests: 300, statsAgeMs: 100 })]), 10_900);
   t.is(history.rate(11), 200, '200 requests counted 1.0 s apart');
-  history.record(snapshot([worker(0, 11, { requests: 300, statsAgeMs: 600 })]), 11_400);
+  history.record(statusSnapshot([workerStatus(0, 11, { requests: 300, statsAgeMs: 600 })]), 11_400);
   t.is(history.rate(11), 200, 'the same heartbeat again: the rate stands (no 0, 2x, 0 aliasing)');
-  history.record(snapshot([worker(0, 12)]), 12_600);
+  history.record(statusSnapshot([workerStatus(0, 12)]), 12_600);
   t.is(history.rate(11), null, 'a worker that is gone is forgotten');
   t.deepEqual(history.total.rate.values, [null, 200, null], 'one sample per second at most (11.4 s came too soon after 10.9 s)');
 });
@@ -139,7 +78,7 @@ test('narrow terminals drop the least important columns; the flexible column tak
 
 test('every frame is exactly the terminal size, from 40x10 to 200x60, with 16 workers and colours', (t) => {
   const model = new TopModel(DAEMON);
-  model.update(snapshot(Array.from({ length: 16 }, (_unused, slot) => worker(slot, 200 + slot))), 1000);
+  model.update(statusSnapshot(Array.from({ length: 16 }, (_unused, slot) => workerStatus(slot, 200 + slot))), 1000);
   model.addLogs([{ time: 0, source: 'web.3 g1', pid: 203, level: 'stdout', text: 'a {brace} and \u001b[31mred\u001b[0m\ttab' }], false);
   for (const [width, height] of [
     [40, 10],
@@ -158,7 +97,7 @@ test('every frame is exactly the terminal size, from 40x10 to 200x60, with 16 wo
 
 test('at 40x10 with more workers than rows, the workers header is whole column names and the note, no half word', (t) => {
   const model = new TopModel(DAEMON);
-  model.update(snapshot(Array.from({ length: 6 }, (_unused, slot) => worker(slot, 2900 + slot))), 1000);
+  model.update(statusSnapshot(Array.from({ length: 6 }, (_unused, slot) => workerStatus(slot, 2900 + slot))), 1000);
   for (const selected of [0, 7]) {
     model.moveTo(selected);
     const lines = renderDashboard(model, { width: 40, height: 10 }, plainPainter(true), 2000);
@@ -185,18 +124,18 @@ test('at 40x10 with more workers than rows, the workers header is whole column n
 
 test('the workers table scrolls to the selection; a replaced worker keeps the selection on its slot', (t) => {
   const model = new TopModel(DAEMON);
-  model.update(snapshot(Array.from({ length: 16 }, (_unused, slot) => worker(slot, 200 + slot))), 1000);
+  model.update(statusSnapshot(Array.from({ length: 16 }, (_unused, slot) => workerStatus(slot, 200 + slot))), 1000);
   model.moveTo(16);
   const frame = renderDashboard(model, { width: 80, height: 24 }, plainPainter(true), 0).join('\n');
   t.regex(frame, /^> web\.15 g1 +215 +ready/m);
   t.regex(frame, /\d+ ↑ more/);
-  model.update(snapshot(Array.from({ length: 16 }, (_unused, slot) => worker(slot, slot === 15 ? 999 : 200 + slot))), 2000);
+  model.update(statusSnapshot(Array.from({ length: 16 }, (_unused, slot) => workerStatus(slot, slot === 15 ? 999 : 200 + slot))), 2000);
   t.like(model.selected, { kind: 'worker', worker: { pid: 999 } });
 });
 
 test('the log pane shows the selected worker or pool: its output and what the master says of it', (t) => {
   const model = new TopModel(DAEMON);
-  model.update(snapshot([worker(0, 200), worker(1, 201)]), 1000);
+  model.update(statusSnapshot([workerStatus(0, 200), workerStatus(1, 201)]), 1000);
   const line = (source: string, pid: number, text: string): LogLineMessage => ({
     time: 0,
     source,
@@ -237,7 +176,7 @@ test('the log pane shows the selected worker or pool: its output and what the ma
 
 test('plain frames carry no tags; every key command is bound once, and keys are not bound twice', (t) => {
   const model = new TopModel(DAEMON);
-  model.update(snapshot([worker(0, 200)]), 1000);
+  model.update(statusSnapshot([workerStatus(0, 200)]), 1000);
   const frame = renderPlainFrame(model, 80, plainPainter(false), 0).join('\n');
   t.regex(frame, /^appd 'shop' 0\.1\.0 \| master 100 \| running/);
   t.false(/\{\/?[a-z-]+\}/.test(frame));

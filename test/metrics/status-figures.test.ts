@@ -2,7 +2,6 @@
 // status class, latency p50/p99, totals that survive a worker, restarts by reason, the accept queue.
 
 import test from 'ava';
-import { STATUS_FORMAT, type StatusSnapshot } from '../../shared/control/status.js';
 import { TopModel } from '../../ctl/top/model.js';
 import { renderPlainFrame } from '../../ctl/top/render.js';
 import { plainPainter } from '../../ctl/top/style.js';
@@ -11,6 +10,7 @@ import { fixture, startDaemon } from '../helpers/daemon.js';
 import { get } from '../helpers/http.js';
 import { describeLoad, runLoad } from '../helpers/load-client.js';
 import { waitFor } from '../helpers/processes.js';
+import { statusSnapshot } from '../helpers/status-fixture.js';
 
 test('status --json and status carry request rate by class, latency percentiles, restarts by reason and the accept queue', async (t) => {
   const daemon = await startDaemon(t, { args: [fixture('crash-app.mjs'), '-w', '2', '-b', '127.0.0.1:0', '--backlog', '64'] });
@@ -74,46 +74,21 @@ test('status --json and status carry request rate by class, latency percentiles,
 });
 
 test('top shows 5xx/s, p50 and p99 per pool, and the accept queue and restarts by reason in its header', (t) => {
-  const snapshot: StatusSnapshot = {
-    format: STATUS_FORMAT,
-    name: 'shop',
-    version: '0.1.0',
-    node: 'v20.0.0',
-    master: {
-      pid: 100,
-      phase: 'running',
-      startedAt: '',
-      uptimeMs: 60_000,
-      rssBytes: 50e6,
-      cpuPercent: 0.5,
-      controlSocket: '/s',
-      listeners: ['http://127.0.0.1:8000'],
-      configFile: null,
-      listenQueues: [{ bind: '127.0.0.1:8000', queued: 7, limit: 511 }],
-    },
-    pools: [
-      {
-        name: 'web',
-        kind: 'http',
-        desired: 0,
-        ready: 0,
-        generation: 1,
-        reloading: false,
-        stopped: false,
-        restarts: 3,
-        slots: [],
-        workers: [],
-        restartsByReason: { crash: 2, timeout: 0, oom: 1 },
-        requests: {
-          total: { '1xx': 0, '2xx': 900, '3xx': 0, '4xx': 0, '5xx': 100 },
-          perSecond: { '1xx': 0, '2xx': 90, '3xx': 0, '4xx': 0, '5xx': 12.5 },
-          latencyP50Ms: 2.5,
-          latencyP99Ms: 48,
-          windowMs: 10_000,
-        },
+  const snapshot = statusSnapshot(
+    [],
+    {
+      restarts: 3,
+      restartsByReason: { crash: 2, timeout: 0, oom: 1 },
+      requests: {
+        total: { '1xx': 0, '2xx': 900, '3xx': 0, '4xx': 0, '5xx': 100 },
+        perSecond: { '1xx': 0, '2xx': 90, '3xx': 0, '4xx': 0, '5xx': 12.5 },
+        latencyP50Ms: 2.5,
+        latencyP99Ms: 48,
+        windowMs: 10_000,
       },
-    ],
-  };
+    },
+    { listenQueues: [{ bind: '127.0.0.1:8000', queued: 7, limit: 511 }] },
+  );
   const model = new TopModel({ name: 'shop', pid: 100, version: '0.1.0', node: 'v20.0.0' });
   model.update(snapshot, 1000);
   const frame = renderPlainFrame(model, 160, plainPainter(false), 1000).join('\n');

@@ -2,7 +2,7 @@
 // over a unix socket, and where appd reports the result (access log %(h)s and %(scheme)s, a fetch app's
 // URL, req.appd), with the peer left in req.socket.remoteAddress. Runs in the ava test process.
 
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fixture, startDaemon, type TestDaemon } from '../helpers/daemon.js';
@@ -23,6 +23,11 @@ async function ask(url: string, headers: Record<string, string>, socketPath?: st
   return JSON.parse(result.body) as Answer;
 }
 
+/** The client app on BIND with the access log (FORMAT) in access.log, and these settings. */
+function startLoggingDaemon(t: ExecutionContext, bind: string, settings: readonly string[] = []): Promise<TestDaemon> {
+  return startDaemon(t, { args: [CLIENT_APP, '-b', bind, '--access-logfile', 'access.log', '--access-log-format', FORMAT, ...settings] });
+}
+
 async function accessLine(daemon: TestDaemon, path: string): Promise<string> {
   const log = join(daemon.directory, 'access.log');
   return waitFor(`the access log line of ${path}`, () => {
@@ -34,19 +39,7 @@ async function accessLine(daemon: TestDaemon, path: string): Promise<string> {
 }
 
 test('from a trusted TCP peer: the rightmost untrusted X-Forwarded-For hop, forwarded scheme and host', async (t) => {
-  const daemon = await startDaemon(t, {
-    args: [
-      CLIENT_APP,
-      '-b',
-      '127.0.0.1:0',
-      '--access-logfile',
-      'access.log',
-      '--access-log-format',
-      FORMAT,
-      '--forwarded-allow-ips',
-      '127.0.0.1,10.0.0.0/8',
-    ],
-  });
+  const daemon = await startLoggingDaemon(t, '127.0.0.1:0', ['--forwarded-allow-ips', '127.0.0.1,10.0.0.0/8']);
   const spoofed = await ask(`${daemon.url}/spoofed`, {
     'x-forwarded-for': '203.0.113.9, 198.51.100.7, 10.9.9.9',
     'x-forwarded-proto': 'https',
@@ -61,19 +54,7 @@ test('from a trusted TCP peer: the rightmost untrusted X-Forwarded-For hop, forw
 });
 
 test('from an untrusted peer: forwarded headers change nothing appd reports', async (t) => {
-  const daemon = await startDaemon(t, {
-    args: [
-      CLIENT_APP,
-      '-b',
-      '127.0.0.1:0',
-      '--access-logfile',
-      'access.log',
-      '--access-log-format',
-      FORMAT,
-      '--forwarded-allow-ips',
-      '10.0.0.0/8',
-    ],
-  });
+  const daemon = await startLoggingDaemon(t, '127.0.0.1:0', ['--forwarded-allow-ips', '10.0.0.0/8']);
   const answer = await ask(`${daemon.url}/untrusted`, {
     'x-forwarded-for': '203.0.113.9',
     'x-forwarded-proto': 'https',
@@ -85,9 +66,7 @@ test('from an untrusted peer: forwarded headers change nothing appd reports', as
 });
 
 test('unix socket peers are trusted by default, and not with --no-forwarded-allow-unix', async (t) => {
-  const trusting = await startDaemon(t, {
-    args: [CLIENT_APP, '-b', 'unix:web.sock', '--access-logfile', 'access.log', '--access-log-format', FORMAT],
-  });
+  const trusting = await startLoggingDaemon(t, 'unix:web.sock');
   const socketPath = join(trusting.directory, 'web.sock');
   const headers = { 'x-forwarded-for': '203.0.113.9, 198.51.100.7', 'x-forwarded-proto': 'https' };
   const forwarded = await ask('http://localhost/over-unix', headers, socketPath);
@@ -97,9 +76,7 @@ test('unix socket peers are trusted by default, and not with --no-forwarded-allo
   t.is(nothing.appd.clientAddress, null);
   t.is(await accessLine(trusting, '/no-headers'), '- http - "GET /no-headers HTTP/1.1"');
 
-  const refusing = await startDaemon(t, {
-    args: [CLIENT_APP, '-b', 'unix:web.sock', '--no-forwarded-allow-unix', '--access-logfile', 'access.log', '--access-log-format', FORMAT],
-  });
+  const refusing = await startLoggingDaemon(t, 'unix:web.sock', ['--no-forwarded-allow-unix']);
   const ignored = await ask('http://localhost/refused', headers, join(refusing.directory, 'web.sock'));
   t.deepEqual(ignored.appd, { clientAddress: null, scheme: 'http', host: 'localhost', peerAddress: null });
   t.is(await accessLine(refusing, '/refused'), '- http - "GET /refused HTTP/1.1"');
