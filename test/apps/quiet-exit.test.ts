@@ -3,9 +3,9 @@
 // `node`, not the padded argv0 that makes room for worker titles. Runs in the ava test process.
 
 import test from 'ava';
-import { spawnSync } from 'node:child_process';
 import { APPD, fixture, startDaemon, tempDirectory } from '../helpers/daemon.js';
 import { get } from '../helpers/http.js';
+import { runCommand } from '../helpers/other-users.js';
 
 const DEBUGGER_NOISE = 'Waiting for the debugger';
 
@@ -24,16 +24,19 @@ test("a worker calling process.exit() with the watchdog's inspector session conn
   t.false(daemon.output.includes(DEBUGGER_NOISE));
 });
 
-test("a worker exiting during boot: the boot failure message carries the app's words, no debugger message", (t) => {
+test("a worker exiting during boot: the boot failure message carries the app's words, no debugger message", async (t) => {
   const directory = tempDirectory(t);
-  const result = spawnSync(process.execPath, [APPD, fixture('boot-exit-app.mjs'), '-w', '1', '-b', '127.0.0.1:0'], {
+  // Not spawnSync: it would stop this file's other tests until appd gives up. --start-retries 1: appd
+  // gives up after the second exit during boot ('no worker could start', with the app's last output)
+  // instead of retrying until boot-timeout (30 s; its message is tested in daemon/boot-failures).
+  const args = [APPD, fixture('boot-exit-app.mjs'), '-w', '1', '-b', '127.0.0.1:0', '--start-retries', '1'];
+  const result = await runCommand([process.execPath, ...args], {
     cwd: directory,
-    encoding: 'utf8',
-    timeout: 90_000,
+    timeoutMs: 90_000,
     env: { ...process.env, XDG_RUNTIME_DIR: directory, APPD_CMD_ARGS: '' },
   });
   const output = `${result.stdout}${result.stderr}`;
-  t.is(result.status, 3, output);
+  t.is(result.code, 3, output);
   t.true(output.includes('no DATABASE_URL; exiting'), output);
   t.false(output.includes(DEBUGGER_NOISE), output);
 });
