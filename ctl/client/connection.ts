@@ -67,6 +67,8 @@ export class ControlClient {
   #daemon: DaemonIdentity | null = null;
   #welcome: { settle: () => void; fail: (error: Error) => void } | null = null;
   #broken: Error | null = null;
+  /** The request connect() sent with the hello, until request() hands out its outcome. */
+  #sentWithHello: { readonly request: Request; readonly outcome: Promise<Outcome> } | null = null;
 
   /** Server text is escaped for the terminal unless the user asked for it raw (--raw). */
   readonly #raw: boolean;
@@ -93,8 +95,15 @@ export class ControlClient {
   /**
    * Connects and exchanges hellos; rejects with NoDaemonError when nothing listens. EAGAIN means
    * the daemon's accept queue is full for a moment (a burst of clients): it is retried briefly.
+   *
+   * `request` (a small one without handlers: status) goes out in the same write as the hello, so its
+   * reply follows the welcome without a second round trip; `request(sameObject)` then resolves with its
+   * outcome. The daemon reads a connection's frames in order and checks the hello first: one that
+   * refuses it (unsupported_protocol, busy) answers with an error and closes without reading the
+   * request, and connect() rejects with that error as before. Every daemon since the control protocol
+   * began reads all frames of a read in order, so an older daemon of protocol 1 answers both.
    */
-  static async connect(path: string, options: { raw?: boolean } = {}): Promise<ControlClient> {
+  static async connect(path: string, options: { raw?: boolean; request?: Request } = {}): Promise<ControlClient> {
     // Refuses a socket someone else could have put there; connects through the directory it checked.
     const trusted = trustSocket(path);
     try {
@@ -103,9 +112,7 @@ export class ControlClient {
         try {
           await new Promise<void>((settle, fail) => {
             client.#welcome = { settle, fail };
-            client.#socket.once('connect', () =>
-              client.#send({ type: 'hello', protocol: PROTOCOL_VERSION, client: 'appctl', pid: process.pid }),
-            );
+            client.#socket.once('connect', () => client.#sayHello(options.request));
           });
           return client;
         } catch (error) {
@@ -123,8 +130,16 @@ export class ControlClient {
     return this.#daemon;
   }
 
-  /** Sends one request; resolves with its outcome (a failed job too), rejects on a protocol error. */
+  /**
+   * Sends one request; resolves with its outcome (a failed job too), rejects on a protocol error. The
+   * request given to connect() was sent with the hello: its outcome, without sending it again.
+   */
   request(request: Request, handlers: RequestHandlers = {}): Promise<Outcome> {
+    if (this.#sentWithHello !== null && this.#sentWithHello.request === request) {
+      const { outcome } = this.#sentWithHello;
+      this.#sentWithHello = null;
+      return outcome;
+    }
     if (this.#broken) return Promise.reject(this.#broken);
     const id = nanoid();
     return new Promise((settle, fail) => {
@@ -155,6 +170,21 @@ export class ControlClient {
 
   #send(message: unknown): void {
     this.#socket.write(encodeFrame(message));
+  }
+
+  /** The hello, and `request` after it in the same write (one system call, usually one read by the daemon). */
+  #sayHello(request: Request | undefined): void {
+    const hello = encodeFrame({ type: 'hello', protocol: PROTOCOL_VERSION, client: 'appctl', pid: process.pid });
+    if (request === undefined) {
+      this.#socket.write(hello);
+      return;
+    }
+    const id = nanoid();
+    const outcome = new Promise<Outcome>((settle, fail) => this.#pending.set(id, { handlers: {}, settle, fail }));
+    // A refused hello fails this too, but connect() reports that error; nobody may be waiting here yet.
+    outcome.catch(() => undefined);
+    this.#sentWithHello = { request, outcome };
+    this.#socket.write(Buffer.concat([hello, encodeFrame({ type: 'request', id, request })]));
   }
 
   #onData(chunk: Buffer): void {

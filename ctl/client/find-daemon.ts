@@ -5,6 +5,7 @@ import { lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { candidateControlDirectories, SOCKET_SUFFIX, type PathContext } from '../../shared/control/socket-path.js';
 import { hasErrorCode } from '../../shared/errors.js';
+import type { Request } from '../../shared/control/protocol.js';
 import { ControlClient } from './connection.js';
 import { NoDaemonError, UsageError } from './errors.js';
 import { checkSocketDirectory } from './socket-trust.js';
@@ -38,13 +39,18 @@ function socketsIn(directory: string): string[] {
   }
 }
 
-/** Connects to every socket found; stale ones (their daemon died) are skipped, other failures reported to `notStale`. */
+/**
+ * Connects to every socket found; stale ones (their daemon died) are skipped, other failures reported to
+ * `notStale`. `request` goes with the hello only where there is one socket: it is for the daemon chosen.
+ */
 async function liveDaemons(
   paths: readonly string[],
   raw: boolean,
+  request: Request | undefined,
   notStale: (error: Error) => void = () => undefined,
 ): Promise<ControlClient[]> {
-  const attempts = await Promise.allSettled(paths.map((path) => ControlClient.connect(path, { raw })));
+  const options = { raw, request: paths.length === 1 ? request : undefined };
+  const attempts = await Promise.allSettled(paths.map((path) => ControlClient.connect(path, options)));
   for (const attempt of attempts) {
     // Something is there but failed (closed before its hello, permission denied): told to the caller.
     if (attempt.status === 'rejected' && attempt.reason instanceof Error && !(attempt.reason instanceof NoDaemonError))
@@ -59,16 +65,19 @@ async function liveDaemons(
   return clients;
 }
 
-/** Returns a connected client, or throws NoDaemonError (exit 3) / UsageError (exit 2) saying what to do. */
-export async function connectToDaemon(choice: DaemonChoice, context: PathContext, raw = false): Promise<ControlClient> {
+/**
+ * Returns a connected client, or throws NoDaemonError (exit 3) / UsageError (exit 2) saying what to do.
+ * `request`, when the daemon is known before connecting, is sent with the hello (ControlClient.connect).
+ */
+export async function connectToDaemon(choice: DaemonChoice, context: PathContext, raw = false, request?: Request): Promise<ControlClient> {
   const explicit = choice.socket ?? context.environment['APPD_SOCKET'];
-  if (explicit) return ControlClient.connect(explicit, { raw });
+  if (explicit) return ControlClient.connect(explicit, { raw, request });
   const directories = candidateControlDirectories(context);
   if (choice.name !== undefined) {
     const candidates = directories.map((directory) => join(directory, `${choice.name}${SOCKET_SUFFIX}`));
     const existing = candidates.filter(isSocket);
     let notStale: Error | undefined;
-    const [client, ...others] = await liveDaemons(existing, raw, (error) => (notStale ??= error));
+    const [client, ...others] = await liveDaemons(existing, raw, request, (error) => (notStale ??= error));
     for (const other of others) other.close();
     if (client) return client;
     // A socket where something answered and then failed (closed before its hello, permission denied)
@@ -83,7 +92,7 @@ export async function connectToDaemon(choice: DaemonChoice, context: PathContext
   // shell's own environment are never mixed up with a system service's.
   let clients: ControlClient[] = [];
   for (const directory of directories) {
-    clients = await liveDaemons(socketsIn(directory), raw);
+    clients = await liveDaemons(socketsIn(directory), raw, request);
     if (clients.length > 0) break;
   }
   const [only, ...more] = clients;

@@ -2,7 +2,9 @@
 // chosen daemon, output helpers, and runJob() for requests whose outcome is the exit code. Run by appctl.
 
 import type { Command as Commander } from 'commander';
+import { writeSync } from 'node:fs';
 import type { Outcome, Request } from '../../shared/control/protocol.js';
+import { hasErrorCode } from '../../shared/errors.js';
 import { currentPathContext } from '../../shared/control/socket-path.js';
 import type { ControlClient, RequestHandlers } from '../client/connection.js';
 import { CTL_EXIT, ControlFailure, UsageError } from '../client/errors.js';
@@ -15,6 +17,9 @@ export interface GlobalOptions {
   readonly timeout?: string;
   readonly raw?: boolean;
 }
+
+/** Global options that take a value as the next word (commander also accepts --name=X and -nX). */
+export const GLOBAL_OPTIONS_WITH_VALUE: ReadonlySet<string> = new Set(['-n', '--name', '-s', '--socket', '--timeout']);
 
 /** Quick commands fail after this long without an answer (a health check must not hang). */
 export const QUICK_TIMEOUT_MS = 10_000;
@@ -39,12 +44,14 @@ export class CommandContext {
     return seconds === 0 ? null : seconds * 1000;
   }
 
-  connect(): Promise<ControlClient> {
-    return connectToDaemon({ name: this.options.name, socket: this.options.socket }, currentPathContext(), this.options.raw === true);
+  /** `request` (small, no handlers) is sent with the hello; `client.request(request)` gives its outcome. */
+  connect(request?: Request): Promise<ControlClient> {
+    const choice = { name: this.options.name, socket: this.options.socket };
+    return connectToDaemon(choice, currentPathContext(), this.options.raw === true, request);
   }
 
   print(text: string): void {
-    process.stdout.write(`${text}\n`);
+    writeOutput(`${text}\n`);
   }
 
   /** Progress and notes: stderr under --json, so stdout stays one JSON document. */
@@ -53,7 +60,42 @@ export class CommandContext {
   }
 
   printJson(value: unknown): void {
-    process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+    writeOutput(`${JSON.stringify(value, null, 2)}\n`);
+  }
+}
+
+/**
+ * `appctl logs -f | head -1`: the reader went away, which ends our work; exit quietly, not with a stack.
+ * Installed by whatever first uses process.stdout (once).
+ */
+export function exitQuietlyOnBrokenPipe(): void {
+  if (process.stdout.listenerCount('error') > 0) return;
+  process.stdout.on('error', (error) => {
+    if (!hasErrorCode(error, 'EPIPE')) throw error;
+    process.exit(CTL_EXIT.ok);
+  });
+}
+
+/**
+ * Writes `text` to stdout (fd 1) at once, without process.stdout: creating that stream costs appctl
+ * status about a millisecond of its start-up. A reader that went away (EPIPE: `appctl status | head -0`)
+ * ends appctl quietly with 0, as exitQuietlyOnBrokenPipe does. A non-blocking stdout that is full (EAGAIN:
+ * set so by another process sharing it) gets the rest through process.stdout, which waits for room.
+ * Mixing both keeps the order: process.stdout writes pipes, files and terminals synchronously on Linux.
+ */
+export function writeOutput(text: string): void {
+  const bytes = Buffer.from(text);
+  let written = 0;
+  while (written < bytes.length) {
+    try {
+      written += writeSync(1, bytes, written);
+    } catch (error) {
+      if (hasErrorCode(error, 'EPIPE')) process.exit(CTL_EXIT.ok);
+      if (!hasErrorCode(error, 'EAGAIN')) throw error;
+      exitQuietlyOnBrokenPipe();
+      process.stdout.write(bytes.subarray(written));
+      return;
+    }
   }
 }
 

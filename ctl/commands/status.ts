@@ -9,9 +9,11 @@ import { renderStatus } from '../render/status.js';
 
 /** What `appctl status` does; appctl's main calls it directly, without commander, for the plain form. */
 export async function showStatus(context: CommandContext): Promise<number> {
-  const client = await context.connect();
+  // Sent with the hello: one round trip to the daemon instead of two.
+  const request = { command: 'status' } as const;
+  const client = await context.connect(request);
   try {
-    const outcome = await withTimeout(client.request({ command: 'status' }), context.timeoutMs(QUICK_TIMEOUT_MS), client);
+    const outcome = await withTimeout(client.request(request), context.timeoutMs(QUICK_TIMEOUT_MS), client);
     if (outcome.status !== 'completed') throw new ControlFailure(outcome.message);
     const format: unknown =
       typeof outcome.data === 'object' && outcome.data !== null && 'format' in outcome.data ? outcome.data.format : undefined;

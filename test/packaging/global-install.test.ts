@@ -55,6 +55,7 @@ test('npm pack ships only the built code, man pages and units; a global install 
     'dist/daemon/worker/main.js',
     'dist/ctl/main.js',
     'dist/ctl/appctl.cjs',
+    'dist/ctl/appctl-program.cjs',
     'man/appd.8',
     'man/appctl.1',
     'man/appd.config.5',
