@@ -20,7 +20,7 @@ export interface WorkerSpec {
   readonly slot: number;
   readonly generation: number;
   readonly app: string;
-  /** Set for script workers (started with the adoption preload instead of worker/main.js). */
+  /** Set for script workers (started with the adoption preload instead of the worker bundle, worker/worker.cjs). */
   readonly script: string | null;
   readonly adoptListen: AdoptListen;
   readonly waitReady: boolean;

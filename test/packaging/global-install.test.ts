@@ -52,7 +52,7 @@ test('npm pack ships only the built code, man pages and units; a global install 
   for (const needed of [
     'dist/daemon/main.js',
     'dist/daemon/appd.cjs',
-    'dist/daemon/worker/main.js',
+    'dist/daemon/worker/worker.cjs',
     'dist/ctl/main.js',
     'dist/ctl/appctl.cjs',
     'dist/ctl/appctl-program.cjs',

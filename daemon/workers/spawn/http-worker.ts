@@ -11,7 +11,12 @@ import type { PoolSettings } from '../../pools/pool.js';
 import { workerTitle } from '../../contracts/process-title.js';
 import { channelFd, WORKER_SPEC_VARIABLE, type WorkerSpec } from '../../contracts/worker-messages.js';
 
-const WORKER_MAIN = fileURLToPath(new URL('../../worker/main.js', import.meta.url));
+/**
+ * worker/main.ts and all it imports as one CommonJS file (tools/bundle.ts): no ES modules to resolve, link
+ * and evaluate one by one before the app loads. Beside this file's compiled tree, so a master started from
+ * a new binary (appctl upgrade) forks its own build's worker.
+ */
+const WORKER_MAIN = fileURLToPath(new URL('../../worker/worker.cjs', import.meta.url));
 /** Preloaded (node --import) before a script, so the script's own listen() is adopted. */
 const ADOPT_PRELOAD = new URL('../../worker/script/adopt-listen.js', import.meta.url).href;
 
@@ -80,7 +85,7 @@ export function buildWorkerSpec(
   };
 }
 
-/** What node runs: worker/main.js for an app module; for a script, the script itself as the main module. */
+/** What node runs: the worker bundle for an app module; for a script, the script itself as the main module. */
 function workerEntry(settings: PoolSettings): string[] {
   // The script runs as node's main module so that require.main === module and import.meta checks hold.
   const entry = settings.script ? ['--import', ADOPT_PRELOAD, resolve(settings.script)] : [WORKER_MAIN];
