@@ -10,7 +10,8 @@ import { spawnSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { hasErrorCode } from '../../shared/errors.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { resolve } from 'node:path';
+import { createRequire } from 'node:module';
+import { extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describeAppError } from './app-error.js';
 import { fetchHandlerToListener, type FetchHandler } from './fetch-adapter.js';
@@ -111,6 +112,39 @@ function toListener(value: unknown, label: string): RequestListener {
   );
 }
 
+/** What require() answers for a file that is an ES module: its namespace, as import() would give it. */
+function isModuleNamespace(value: unknown): value is Record<string, unknown> {
+  return Object.prototype.toString.call(value) === '[object Module]';
+}
+
+/** require() cannot take an ES module with top-level await (any Node), or any ES module (Node < 20.19). */
+const NEEDS_IMPORT = ['ERR_REQUIRE_ASYNC_MODULE', 'ERR_REQUIRE_ESM'];
+
+/**
+ * The app module's namespace. A .js or .cjs file is required, not imported: import() starts Node's ES
+ * module loader (its resolver, translators and the CommonJS export lexer, ~8 ms of a worker's start-up on
+ * Node 20) for a file the CommonJS loader reads anyway. Its namespace is built the way import() builds
+ * one: module.exports as the default (loadApp finds named exports on it). A .js file that turns out
+ * to be an ES module comes back as its namespace (Node >= 20.19 requires those too); one require() cannot
+ * load (top-level await, or an older Node) is imported after all. Anything else (.mjs, a loader's .ts)
+ * is imported, as before.
+ */
+async function importApp(absolute: string): Promise<Record<string, unknown>> {
+  const extension = extname(absolute);
+  if (extension === '.js' || extension === '.cjs') {
+    let exported: unknown;
+    try {
+      exported = createRequire(import.meta.url)(absolute);
+    } catch (error) {
+      if (!hasErrorCode(error, ...NEEDS_IMPORT)) throw error;
+      return (await import(pathToFileURL(absolute).href)) as Record<string, unknown>;
+    }
+    // Named exports are read from the default export (loadApp looks there too), so onDrain runs on it.
+    return isModuleNamespace(exported) ? exported : { default: exported };
+  }
+  return (await import(pathToFileURL(absolute).href)) as Record<string, unknown>;
+}
+
 export async function loadApp(text: string, directory: string): Promise<LoadedApp> {
   const reference = parseAppReference(text);
   const absolute = resolve(directory, reference.path);
@@ -129,7 +163,7 @@ export async function loadApp(text: string, directory: string): Promise<LoadedAp
 
   let module: Record<string, unknown>;
   try {
-    module = (await import(pathToFileURL(absolute).href)) as Record<string, unknown>;
+    module = await importApp(absolute);
   } catch (error) {
     const text = describeAppError(error);
     throw new AppBootFailure('load', `cannot load app ${absolute}: ${syntaxErrorLocation(error, absolute) ?? text}`);
@@ -150,7 +184,9 @@ export async function loadApp(text: string, directory: string): Promise<LoadedAp
     value = module[reference.exportName] ?? fromDefault;
     label = `export "${reference.exportName}" of ${reference.path}`;
     if (value === undefined) {
-      const names = Object.keys(module).filter((name) => name !== 'default');
+      // A required CommonJS module's names are its exports object's; require(esm) adds __esModule.
+      const ownNames = typeof defaultExport === 'object' && defaultExport !== null ? Object.keys(defaultExport) : [];
+      const names = [...new Set([...Object.keys(module), ...ownNames])].filter((name) => name !== 'default' && name !== '__esModule');
       throw new AppBootFailure(
         'load',
         `${reference.path} has no export "${reference.exportName}" (it exports: ${names.join(', ') || 'only a default'})`,

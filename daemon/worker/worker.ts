@@ -3,7 +3,6 @@
 // stats, the watchdog thread, drain and exit. Runs in each HTTP worker process.
 
 import { EventEmitter } from 'node:events';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createRequire } from 'node:module';
 import net, { type Server } from 'node:net';
 import { setProcessTitle, workerComm, workerTitle } from '../contracts/process-title.js';
@@ -278,6 +277,9 @@ export class Worker {
   }
 
   #startHeartbeat(): void {
+    // Required here, after 'ready' went out, not imported: node:perf_hooks brings Node's whole performance
+    // timeline (~15 modules, several ms of CPU) that nothing before the first heartbeat needs.
+    const { monitorEventLoopDelay } = createRequire(import.meta.url)('node:perf_hooks') as typeof import('node:perf_hooks');
     const loopDelay = monitorEventLoopDelay({ resolution: LOOP_DELAY_RESOLUTION_MS });
     loopDelay.enable();
     // The histogram records the whole interval between its timer's runs, so an idle loop reads as the

@@ -1,8 +1,10 @@
 // What an HTTP worker serving a plain app with default settings loads: not node:tls and node:crypto (only
 // a TLS worker needs them), nor undici, http2 and zlib, which an ES import of node:http pulls in on Node 24
-// through its lazy WebSocket getters (~70 ms of every worker's start; issue 21). Runs in the ava test process.
+// through its lazy WebSocket getters (~70 ms of every worker's start; issue 21); for a CommonJS app, not
+// Node's ES module loader, nor node:perf_hooks before it is ready. Runs in the ava test process.
 
 import test from 'ava';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fixture, startDaemon } from '../helpers/daemon.js';
@@ -20,5 +22,41 @@ test('a worker serving a plain HTTP app loads neither node:tls, node:crypto, und
   t.true(builtins.includes('node:http'), 'the recorder saw the worker built-ins');
   for (const name of ['node:tls', 'node:crypto', 'node:internal/deps/undici/undici', 'node:http2', 'node:zlib']) {
     t.false(builtins.includes(name), `the worker loaded ${name}`);
+  }
+});
+
+/**
+ * A CommonJS preload (node --require): an ES one would start the ES module loader itself. It writes the
+ * built-ins loaded when the worker sends 'ready' (process.send is set up before preloads run).
+ */
+const READY_RECORDER = `'use strict';
+const send = process.send;
+process.send = function (message, ...rest) {
+  if (message && message.type === 'ready') {
+    const builtins = process.moduleLoadList.filter((entry) => entry.startsWith('NativeModule ')).map((entry) => 'node:' + entry.slice(13));
+    require('node:fs').writeFileSync('ready-builtins-' + process.pid + '.txt', builtins.join('\\n') + '\\n');
+  }
+  return send.call(this, message, ...rest);
+};
+`;
+
+/** Run by bare node as its main module: prints what built-ins Node itself loads to run a CommonJS file. */
+const BARE_BUILTINS = `process.stdout.write(process.moduleLoadList.filter((entry) => entry.startsWith('NativeModule ')).map((entry) => 'node:' + entry.slice(13)).join('\\n'));`;
+
+test('a worker serving a CommonJS app is ready without more of the ES module loader than bare node, nor node:perf_hooks', async (t) => {
+  const daemon = await startDaemon(t, {
+    args: [fixture('bench/hello-app.cjs'), '-b', '127.0.0.1:0', '-w', '1', '--node-args=--require=./ready-recorder.cjs'],
+    files: { 'ready-recorder.cjs': READY_RECORDER, 'bare-builtins.cjs': BARE_BUILTINS },
+  });
+  const [workerPid] = await daemon.waitForWorkers(1);
+  const builtins = readFileSync(join(daemon.directory, `ready-builtins-${workerPid}.txt`), 'utf8').split('\n');
+  t.true(builtins.includes('node:http'), 'the recorder saw the worker built-ins');
+  // Node 24 starts part of the ES module loader for any main file; Node 20 none of it.
+  const bare = spawnSync(process.execPath, [join(daemon.directory, 'bare-builtins.cjs')], { encoding: 'utf8' });
+  t.is(bare.status, 0, bare.stderr);
+  const bareBuiltins = new Set(bare.stdout.split('\n'));
+  // The loader's job and translators: an ES module of appd's or an import() of the app runs them.
+  for (const name of ['node:internal/modules/esm/module_job', 'node:internal/modules/esm/translators', 'node:perf_hooks']) {
+    if (!bareBuiltins.has(name)) t.false(builtins.includes(name), `the worker loaded ${name} before it was ready`);
   }
 });
