@@ -89,6 +89,10 @@ export async function bundle(name: BundleName, root = PROJECT_ROOT): Promise<str
     },
     plugins: [moduleUrls(dirname(outfile)), ...(entry.loadedApart === undefined ? [] : [loadApart(entry.loadedApart, outfile, root)])],
     external: [...entry.external],
+    // A linked map (name.cjs.map, not packed) that leads back through tsc's maps to the TypeScript: stack
+    // traces under --enable-source-maps name appd's sources, as they did from the ES modules. Node reads
+    // the map only with that flag.
+    sourcemap: 'linked',
   });
   return outfile;
 }
