@@ -13,6 +13,7 @@ import {
 } from './socket-file.js';
 import type { ArbiterEvent } from '../arbiter/events.js';
 import type { Logger } from '../master/logger.js';
+import { monotonicMilliseconds } from '../arbiter/clock.js';
 
 /** Connections that have not said hello yet; past this the oldest is closed to make room. */
 const MAX_UNGREETED = 256;
@@ -155,7 +156,7 @@ export class ControlServer {
   }
 
   #reportFailure(text: string): void {
-    const now = performance.now(); // a window of time: the monotonic clock (a wall-clock step must not reopen or stretch it)
+    const now = monotonicMilliseconds(); // a window of time: the monotonic clock (a wall-clock step must not reopen or stretch it)
     if (now - this.#failureWindowStart >= FAILURE_WINDOW_MS) {
       this.#failureWindowStart = now;
       this.#failuresInWindow = 0;

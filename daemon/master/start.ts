@@ -40,6 +40,7 @@ import { checkMetricsBind } from '../metrics/metrics-bind.js';
 import { ProbeState } from '../metrics/health.js';
 import { warnIfMemoryShort } from '../container/memory-check.js';
 import { countOf } from '../../shared/plural.js';
+import { monotonicMilliseconds } from '../arbiter/clock.js';
 
 export interface MasterOutcome {
   readonly exitCode: number;
@@ -164,7 +165,7 @@ export async function runMaster(
     for (const pool of poolSettingsFromConfig(config))
       logger.info(`Pool ${pool.name}: ${describeProgram(pool)}, ${countOf(pool.workers, 'worker')}`);
 
-    const systemd = notifier && new SystemdLifecycle(notifier, () => performance.now(), { successor: predecessor !== null });
+    const systemd = notifier && new SystemdLifecycle(notifier, monotonicMilliseconds, { successor: predecessor !== null });
     const ownedPidfile = pidfile;
     const controlServer = (): ControlServer | null => control;
     // Before the arbiter exists: /startupz must hear of its first ready even if that comes quickly.

@@ -9,6 +9,7 @@ import type { Config } from '../../shared/settings/table.js';
 import { hasErrorCode } from '../../shared/errors.js';
 import { allBinds } from '../pools/pool.js';
 import { HANDOFF_VARIABLE, SD_LISTEN_FDS_START } from '../sockets/inherited.js';
+import { monotonicMilliseconds } from '../arbiter/clock.js';
 
 const O_CLOEXEC = 0o2000000;
 /** How long the master waits for Node's certificate thread to close its file (it takes milliseconds). */
@@ -56,9 +57,9 @@ function settleNodeStartupReads(environment: NodeJS.ProcessEnv): string | null {
     if (hasErrorCode(error, 'ENOENT') || hasErrorCode(error, 'EACCES') || hasErrorCode(error, 'ENOTDIR')) return null;
     throw error;
   }
-  const deadline = performance.now() + STARTUP_READ_WAIT_MS;
+  const deadline = monotonicMilliseconds() + STARTUP_READ_WAIT_MS;
   const pause = new Int32Array(new SharedArrayBuffer(4));
-  while (openDescriptorsOn(certificates).length > 0 && performance.now() < deadline) Atomics.wait(pause, 0, 0, 5);
+  while (openDescriptorsOn(certificates).length > 0 && monotonicMilliseconds() < deadline) Atomics.wait(pause, 0, 0, 5);
   return certificates;
 }
 

@@ -12,6 +12,7 @@ import { collectFamilies } from './collect.js';
 import { CONTENT_TYPES, negotiateFormat, renderFamilies } from './exposition.js';
 import { backlogOf } from './listen-queue.js';
 import { liveness, readiness, startup, type HealthAnswer, type HealthSources, type ProbeState } from './health.js';
+import { monotonicMilliseconds } from '../arbiter/clock.js';
 
 /** Scrapers and probes are few: more connections than this are refused at once (the master must not grow). */
 const MAX_CONNECTIONS = 16;
@@ -207,7 +208,7 @@ export class AdminServer {
       supervisor: arbiter.supervisor,
       phase: () => arbiter.phase,
       startedUp: () => probes.startedUp,
-      loopAgeMs: () => performance.now() - probes.lastLoopAt,
+      loopAgeMs: () => monotonicMilliseconds() - probes.lastLoopAt,
     };
   }
 
@@ -254,7 +255,7 @@ export class AdminServer {
     try {
       answer = route(request);
     } catch (error) {
-      const now = performance.now();
+      const now = monotonicMilliseconds();
       if (now - this.#lastErrorLoggedAt >= ERROR_LOG_INTERVAL_MS) {
         this.#lastErrorLoggedAt = now;
         this.#options.logger.error(`metrics-bind ${this.#options.address.text}: ${path} failed: ${describeError(error)}`);

@@ -3,18 +3,19 @@
 
 import type { LifecycleObserver } from '../arbiter/options.js';
 import type { Supervisor } from '../workers/supervisor.js';
+import { monotonicMilliseconds } from '../arbiter/clock.js';
 
 /** The arbiter's milestones the probes need, recorded from before the admin listener is bound. */
 export class ProbeState {
   startedUp = false;
-  /** performance.now() when the arbiter loop last turned. */
-  lastLoopAt = performance.now();
+  /** monotonicMilliseconds() when the arbiter loop last turned. */
+  lastLoopAt = monotonicMilliseconds();
   readonly observer: LifecycleObserver = {
     ready: () => {
       this.startedUp = true;
     },
     looped: () => {
-      this.lastLoopAt = performance.now();
+      this.lastLoopAt = monotonicMilliseconds();
     },
   };
 }

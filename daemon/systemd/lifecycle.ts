@@ -6,6 +6,7 @@ import type { Arbiter } from '../arbiter/arbiter.js';
 import type { JobOutcome } from '../arbiter/events.js';
 import type { LifecycleObserver } from '../arbiter/options.js';
 import { monotonicMicroseconds, type NotifyFields, type SystemdNotifier } from './notify.js';
+import { monotonicMilliseconds } from '../arbiter/clock.js';
 
 /** A STATUS=-only message (workers booting, rolling) goes out at most this often: each costs a process. */
 const STATUS_INTERVAL_MS = 1000;
@@ -80,7 +81,7 @@ export class SystemdLifecycle implements LifecycleObserver {
   #pingDue = false;
 
   /** `now` is a monotonic clock in ms: a wall clock set back would stop the watchdog pings. */
-  constructor(notifier: SystemdNotifier, now: () => number = () => performance.now(), options: { readonly successor?: boolean } = {}) {
+  constructor(notifier: SystemdNotifier, now: () => number = monotonicMilliseconds, options: { readonly successor?: boolean } = {}) {
     this.#notifier = notifier;
     this.#now = now;
     this.#successor = options.successor ?? false;

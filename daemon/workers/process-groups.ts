@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { describeError, hasErrorCode } from '../../shared/errors.js';
 import type { Logger } from '../master/logger.js';
 import { GroupKeeper } from './group-keeper.js';
+import { monotonicMilliseconds } from '../arbiter/clock.js';
 
 /** How long leftovers of a worker that has exited get between TERM and KILL. */
 export const LEFTOVER_GRACE_MS = 2000;
@@ -134,8 +135,8 @@ export class ProcessGroups {
 
   /** Starts a keeper and tells it every group; one that died is replaced at once unless it died young. */
   #startKeeper(): void {
-    if (performance.now() - this.#keeperStartedAt < KEEPER_RESTART_MS) return;
-    this.#keeperStartedAt = performance.now();
+    if (monotonicMilliseconds() - this.#keeperStartedAt < KEEPER_RESTART_MS) return;
+    this.#keeperStartedAt = monotonicMilliseconds();
     let keeper: GroupKeeper;
     try {
       keeper = new GroupKeeper(this.#name, {

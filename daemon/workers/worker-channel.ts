@@ -2,9 +2,9 @@
 // line length and rate, every line checked against the contract before it becomes an event. Run by the appd master.
 
 import type { Socket } from 'node:net';
-import { performance } from 'node:perf_hooks';
 import { escapeAndCut } from '../../shared/trust/escape-text.js';
 import { CHANNEL_MAX_LINE_BYTES, readWorkerMessage, type MasterToWorker, type WorkerToMaster } from '../contracts/worker-messages.js';
+import { monotonicMilliseconds } from '../arbiter/clock.js';
 
 /** More lines than this in one second is a flood (heartbeats come at most 20 a second). */
 const MAX_LINES_PER_SECOND = 500;
@@ -28,7 +28,7 @@ export class WorkerChannel {
   /** Bytes of the line being read, before its newline; their total never exceeds the line bound. */
   #pending: Buffer[] = [];
   #pendingBytes = 0;
-  #windowStart = performance.now();
+  #windowStart = monotonicMilliseconds();
   #linesInWindow = 0;
   #closed = false;
   foreignMessages = 0;
@@ -73,7 +73,7 @@ export class WorkerChannel {
   }
 
   #line(line: Buffer): void {
-    const now = performance.now();
+    const now = monotonicMilliseconds();
     if (now - this.#windowStart >= 1000) {
       this.#windowStart = now;
       this.#linesInWindow = 0;

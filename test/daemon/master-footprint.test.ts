@@ -38,7 +38,15 @@ test('an idle master with default settings loads neither node:http, node:crypto,
   t.deepEqual(appdModules(modules), [], 'the master runs as one CommonJS bundle');
   // Not node:tls either, though NODE_EXTRA_CA_CERTS is set: Node 24's thread reading it is waited for by
   // watching its descriptor (stray-descriptors.ts). (Not node:worker_threads: the recorder's hook runs on a thread.)
-  const unwanted = ['node:http', 'node:tls', 'node:crypto', 'node:dns/promises', 'node:internal/deps/undici/undici', 'node:http2'];
+  const unwanted = [
+    'node:http',
+    'node:tls',
+    'node:crypto',
+    'node:dns/promises',
+    'node:internal/deps/undici/undici',
+    'node:http2',
+    'node:perf_hooks',
+  ];
   for (const name of unwanted) t.false(builtins.includes(name), `the master loaded ${name}`);
 });
 
