@@ -92,10 +92,13 @@ export async function bundle(name: BundleName, root = PROJECT_ROOT): Promise<str
     logLevel: 'warning',
     minifyWhitespace: entry.compact === true,
     minifySyntax: entry.compact === true,
+    // 'use strict' first: the ES modules tsc compiles are strict, and esbuild's own directive lands after
+    // the banner, where it is a plain string and the bundle would run in sloppy mode (assignments to
+    // read-only properties silently ignored instead of thrown, as they were before bundling).
     // Each module's import.meta.url is its compiled file's (which tsc left beside the bundle), not the
     // bundle's: the master's modules sit in many folders and resolve files relative to their own.
     banner: {
-      js: "const bundledModuleUrl = (path) => require('node:url').pathToFileURL(require('node:path').join(__dirname, path)).href;",
+      js: "'use strict';\nconst bundledModuleUrl = (path) => require('node:url').pathToFileURL(require('node:path').join(__dirname, path)).href;",
     },
     plugins: [moduleUrls(dirname(outfile)), ...(entry.loadedApart === undefined ? [] : [loadApart(entry.loadedApart, outfile, root)])],
     external: [...entry.external],
