@@ -39,44 +39,69 @@ export function listenAddressText(listener: Listener): string {
   return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
 }
 
-/** Bytes read from a /proc/net table at a time: a hundred lines or so. */
-const CHUNK_BYTES = 16 * 1024;
+/**
+ * The tables, each with the bytes asked of it per read. The kernel generates a table as it is read:
+ * after each line it looks for the next socket to show, and past the last listening socket that
+ * means walking its whole connection table (every TIME_WAIT socket of the machine, for tcp6 every
+ * IPv4 one too). tcp's lines are 150 bytes, padded by the kernel: reading one line at a time, that
+ * walk happens only when a wanted socket is the last listener. tcp6's lines have no fixed width,
+ * and a read that ends inside a line makes the kernel walk again for the rest: a page at a time.
+ */
+const TABLES = [
+  { path: '/proc/self/net/tcp', readBytes: 150 },
+  { path: '/proc/self/net/tcp6', readBytes: 4096 },
+] as const;
 
 /**
- * The LISTEN lines of a /proc/net/tcp table. The kernel lists listening sockets first, then every
- * other one (established, TIME_WAIT ...), and writes the text as it is read: reading stops at the
- * first line that is not LISTEN, so a busy server's ten thousand connections cost nothing (the
- * whole table of a thousand sockets took 8 ms, measured).
+ * The LISTEN lines of /proc/net/tcp, then /proc/net/tcp6, for the socket inodes in `wanted`, by inode.
+ * The kernel lists listening sockets first, then every other one (established, TIME_WAIT ...):
+ * reading a table stops at its first line that is not LISTEN, and all reading stops as soon as
+ * every wanted inode has its line. So tcp6, whose reading walks past every IPv4 socket of the
+ * machine, is read only for an IPv6 listener: with 28,000 TIME_WAIT sockets (a busy machine, or
+ * the bench's status row just after its throughput runs) that walk cost status 8-16 ms, measured.
  */
-function listeningLines(path: string): string[] {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (error) {
-    if (hasErrorCode(error, 'ENOENT')) return []; // no IPv6 in this kernel
-    throw error;
-  }
-  const lines: string[] = [];
-  try {
-    const buffer = Buffer.alloc(CHUNK_BYTES);
-    let pending = '';
-    let header = true;
-    for (;;) {
-      const read = readSync(fd, buffer, 0, CHUNK_BYTES, null);
-      if (read === 0) return lines;
-      const parts = (pending + buffer.toString('latin1', 0, read)).split('\n');
-      pending = parts.pop() ?? '';
-      for (const line of parts) {
-        if (header) {
-          header = false;
-          continue;
-        }
-        if (line.trim().split(/\s+/)[3] !== LISTEN_STATE) return lines;
-        lines.push(line);
-      }
+function listeningLines(wanted: ReadonlySet<string>): Map<string, string> {
+  const found = new Map<string, string>();
+  for (const { path, readBytes } of TABLES) {
+    if (found.size === wanted.size) break;
+    let fd: number;
+    try {
+      fd = openSync(path, 'r');
+    } catch (error) {
+      if (hasErrorCode(error, 'ENOENT')) continue; // no IPv6 in this kernel
+      throw error;
     }
-  } finally {
-    closeSync(fd);
+    try {
+      readListeningLines(fd, readBytes, wanted, found);
+    } finally {
+      closeSync(fd);
+    }
+  }
+  return found;
+}
+
+/** Reads one table's lines into `found` until its first line that is not LISTEN, or every wanted inode is found. */
+function readListeningLines(fd: number, readBytes: number, wanted: ReadonlySet<string>, found: Map<string, string>): void {
+  const buffer = Buffer.alloc(readBytes);
+  let pending = '';
+  let header = true;
+  for (;;) {
+    const read = readSync(fd, buffer, 0, readBytes, null);
+    if (read === 0) return;
+    const parts = (pending + buffer.toString('latin1', 0, read)).split('\n');
+    pending = parts.pop() ?? '';
+    for (const line of parts) {
+      if (header) {
+        header = false;
+        continue;
+      }
+      // sl local rem st tx_queue:rx_queue tr:when retrnsmt uid timeout inode
+      const fields = line.trim().split(/\s+/);
+      if (fields[3] !== LISTEN_STATE) return;
+      const inode = fields[9] ?? '';
+      if (wanted.has(inode)) found.set(inode, line);
+      if (found.size === wanted.size) return;
+    }
   }
 }
 
@@ -91,15 +116,11 @@ export function readListenQueues(listeners: readonly Listener[], backlog: (liste
   }
   if (wanted.size === 0) return [];
   const found: ListenQueue[] = [];
-  for (const file of ['/proc/self/net/tcp', '/proc/self/net/tcp6']) {
-    for (const line of listeningLines(file)) {
-      const fields = line.trim().split(/\s+/);
-      // sl local rem st tx_queue:rx_queue tr:when retrnsmt uid timeout inode
-      const listener = wanted.get(fields[9] ?? '');
-      if (!listener) continue;
-      const queued = (fields[4] ?? '').split(':')[1] ?? '0';
-      found.push({ bind: listenAddressText(listener), queued: parseInt(queued, 16), limit: Math.min(backlog(listener), somaxconn) });
-    }
+  for (const [inode, line] of listeningLines(new Set(wanted.keys()))) {
+    const listener = wanted.get(inode);
+    if (!listener) continue;
+    const queued = (line.trim().split(/\s+/)[4] ?? '').split(':')[1] ?? '0';
+    found.push({ bind: listenAddressText(listener), queued: parseInt(queued, 16), limit: Math.min(backlog(listener), somaxconn) });
   }
   return found;
 }
