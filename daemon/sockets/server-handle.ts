@@ -7,11 +7,18 @@
 // test/daemon/server-handle.test.ts fails loudly if a Node release changes this API.
 
 import net from 'node:net';
-import { createRequire } from 'node:module';
 
-// Through require(): an ESM import of node:util reads every export, which on Node 24 loads worker_threads,
-// assert and more (3 MB an idle master does not use).
-const { getSystemErrorName } = createRequire(import.meta.url)('node:util') as typeof import('node:util');
+/**
+ * libuv's name for a negative errno ("EADDRINUSE"), from node:util fetched when a bind fails. Not a static
+ * import: an ES module import of node:util reads every export, which on Node 24 loads worker_threads,
+ * assert and more (3 MB an idle master does not use); not createRequire either: node:module brings Node's
+ * ES module loader and source-map support into the master (+0.2 MB on Node 20). process.getBuiltinModule
+ * (Node 20.16, 22.3) does neither; an older Node names the number.
+ */
+function getSystemErrorName(result: number): string {
+  const util = process.getBuiltinModule?.('node:util');
+  return util ? util.getSystemErrorName(result) : `errno ${result}`;
+}
 
 /** The parts of libuv's TCP/Pipe wrap that appd uses. */
 export interface RawServerHandle {

@@ -5,9 +5,8 @@
 // 2 MB (Node 20) to 3 MB (Node 24) of memory for twelve random bytes at start.
 
 import { closeSync, openSync, readSync } from 'node:fs';
-import { createRequire } from 'node:module';
 
-/** `bytes` random bytes as hex; from node:crypto only if /dev/urandom cannot be read (no /dev in a chroot). */
+/** `bytes` random bytes as hex; from Web Crypto only if /dev/urandom cannot be read (no /dev in a chroot). */
 export function unpredictableHex(bytes: number): string {
   const buffer = Buffer.alloc(bytes);
   try {
@@ -24,8 +23,9 @@ export function unpredictableHex(bytes: number): string {
     }
     return buffer.toString('hex');
   } catch {
-    // No usable /dev/urandom (a chroot without /dev): node:crypto gives bytes as good, at its cost.
-    const crypto = createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto');
-    return crypto.randomBytes(bytes).toString('hex');
+    // No usable /dev/urandom (a chroot without /dev): the crypto global (Node's Web Crypto, loaded on first
+    // use: the cost of node:crypto) gives bytes as good, and needs no node:module in the master.
+    globalThis.crypto.getRandomValues(buffer);
+    return buffer.toString('hex');
   }
 }
