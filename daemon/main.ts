@@ -2,6 +2,7 @@
 // Entry point of the `appd` command: reads the configuration, then runs the master (in the foreground,
 // or detached with --daemon). The one boundary where errors become messages and exit codes.
 
+import './master/optimizing-compilers.js'; // first: before any of the master's code can get hot
 import { CommanderError } from 'commander';
 import { AppdError, describeError, EXIT } from '../shared/errors.js';
 import { readConfig, type ConfigSources } from './config/sources.js';

@@ -55,3 +55,25 @@ test('with --metrics-bind the master loads the admin listener and node:http', as
   t.true(builtins.includes('node:http'));
   t.deepEqual(appdModules(modules), []);
 });
+
+// V8 12+ (Node 22, 24): without daemon/master/optimizing-compilers.ts the master's start-up has Maglev compile
+// Node's path.normalize and more (+2.2 MB of the node binary's pages on Node 24). Node 20 is left alone.
+const v8WithMaglev = Number(process.versions.v8.split('.')[0]) >= 12;
+(v8WithMaglev ? test : test.skip)(
+  `a master starting 2 workers has V8 optimize none of its functions${v8WithMaglev ? '' : ' [skipped: V8 < 12 (Node 20) keeps its compilers]'}`,
+  async (t) => {
+    const daemon = await startDaemon(t, {
+      args: [fixture('pid-app.mjs'), '-b', '127.0.0.1:0', '-w', '2'],
+      nodeArguments: ['--trace-opt'],
+    });
+    await daemon.waitForWorkers(2);
+    daemon.signal('SIGTERM');
+    await daemon.exited();
+    t.true(daemon.output.includes('Starting appd'), 'the master ran');
+    t.deepEqual(
+      daemon.output.split('\n').filter((line) => /for optimization to|compiling method/.test(line)),
+      [],
+      'V8 compiled master functions with an optimizing compiler',
+    );
+  },
+);
