@@ -83,6 +83,13 @@ export function exitQuietlyOnBrokenPipe(): void {
  * set so by another process sharing it) gets the rest through process.stdout, which waits for room.
  * Mixing both keeps the order: process.stdout writes pipes, files and terminals synchronously on Linux.
  */
+let outputQueued = false;
+
+/** Whether some output went to process.stdout's queue (a full non-blocking stdout): exiting now would cut it. */
+export function isOutputQueued(): boolean {
+  return outputQueued;
+}
+
 export function writeOutput(text: string): void {
   const bytes = Buffer.from(text);
   let written = 0;
@@ -93,6 +100,7 @@ export function writeOutput(text: string): void {
       if (hasErrorCode(error, 'EPIPE')) process.exit(CTL_EXIT.ok);
       if (!hasErrorCode(error, 'EAGAIN')) throw error;
       exitQuietlyOnBrokenPipe();
+      outputQueued = true;
       process.stdout.write(bytes.subarray(written));
       return;
     }

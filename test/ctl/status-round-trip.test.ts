@@ -1,6 +1,7 @@
 // appctl status in one round trip: it sends its request in the same write as the hello; the daemon
 // answers the welcome, then the reply, and a hello it refuses (another protocol version) keeps the
-// request from running. Its output is one write to fd 1: a reader that went away ends it quietly.
+// request from running. Its output is one write to fd 1: a reader that went away ends it quietly, and
+// a full stdout gets the rest when there is room (appctl exits straight after its output only when all of it is written).
 
 import test from 'ava';
 import { mkdirSync } from 'node:fs';
@@ -10,7 +11,8 @@ import { ControlClient } from '../../ctl/client/connection.js';
 import { encodeFrame, FrameDecoder } from '../../shared/control/frame-codec.js';
 import { appctl, spawnAppctl, statusOf } from '../helpers/appctl.js';
 import { HELLO, RawControlClient } from '../helpers/control-socket.js';
-import { fixture, startDaemon, tempDirectory } from '../helpers/daemon.js';
+import { APPCTL, fixture, startDaemon, tempDirectory } from '../helpers/daemon.js';
+import { runCommand } from '../helpers/other-users.js';
 
 const isType = (type: string) => (message: Record<string, unknown>) => message['type'] === type;
 
@@ -96,5 +98,22 @@ test('appctl status whose reader went away before it printed exits 0 without a w
     const code = await new Promise<number | null>((settle) => child.on('close', (exitCode) => settle(exitCode)));
     t.is(code, 0, `${args.join(' ')}: ${stderr}`);
     t.is(stderr, '', args.join(' '));
+  }
+});
+
+test('appctl status into a full non-blocking pipe waits for room and writes all of it (it exits at once only when all is written)', async (t) => {
+  const daemon = await startDaemon(t, { args: [fixture('pid-app.mjs'), '-w', '1', '-b', '127.0.0.1:0'] });
+  await daemon.waitForWorkers(1);
+  const socket = join(daemon.directory, 'appd', 'appd.sock');
+  for (const args of [['status'], ['status', '--json']]) {
+    const result = await runCommand(['python3', fixture('full-pipe.py'), process.execPath, APPCTL, '-s', socket, ...args], {
+      timeoutMs: 90_000,
+    });
+    t.is(result.code, 0, result.stderr);
+    const outcome = JSON.parse(result.stdout) as { exitCode: number; bytes: number; runningWhenDrained: boolean; text: string };
+    t.is(outcome.exitCode, 0, args.join(' '));
+    t.true(outcome.runningWhenDrained, `${args.join(' ')}: appctl waited for room in the pipe`);
+    if (args.includes('--json')) t.like(JSON.parse(outcome.text), { format: 1, name: 'appd' });
+    else t.regex(outcome.text, /^appd 'appd': master pid \d+[^]*\nweb\.0 g1 +\d+ +ready[^\n]*\n$/);
   }
 });
