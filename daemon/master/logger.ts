@@ -140,9 +140,14 @@ export class Logger {
     this.log('critical', text);
   }
 
-  /** A line a worker printed, already split; tagged with the worker. */
-  workerOutput(source: string, pid: number, stream: 'stdout' | 'stderr', text: string): void {
-    this.#emit({ time: Date.now(), source, pid, level: stream, text });
+  /** The lines one read of a worker's output completed, already split; tagged with the worker, written at once. */
+  workerOutput(source: string, pid: number, stream: 'stdout' | 'stderr', texts: readonly string[]): void {
+    const time = Date.now();
+    const lines: LogLine[] = [];
+    for (const text of texts) {
+      for (const escaped of logLinesOf(text)) lines.push({ time, source, pid, level: stream, text: escaped });
+    }
+    this.#emitLines(lines);
   }
 
   format(line: LogLine): string {
@@ -152,24 +157,31 @@ export class Logger {
   }
 
   #emit(raw: LogLine): void {
-    for (const text of logLinesOf(raw.text)) this.#emitLine(text === raw.text ? raw : { ...raw, text });
+    this.#emitLines(logLinesOf(raw.text).map((text) => (text === raw.text ? raw : { ...raw, text })));
   }
 
-  #emitLine(line: LogLine): void {
-    this.#remember(line);
-    const text = this.format(line);
+  /** Remembers, writes (one system call for all of them) and hands to every follower the given lines. */
+  #emitLines(lines: readonly LogLine[]): void {
+    let text = '';
+    for (const line of lines) {
+      this.#remember(line);
+      text += this.format(line);
+    }
+    if (text === '') return;
     try {
       if (this.#fd === null) process.stderr.write(text);
       else writeSync(this.#fd, text);
     } catch (error) {
-      // A full or vanished disk must not stop the master; say so on stderr once per burst.
-      this.#writeFailures += 1;
-      if (this.#writeFailures === 1 || this.#writeFailures % 1000 === 0) {
+      // A full or vanished disk must not stop the master; say so on stderr at the first lost line and
+      // once per thousand after it.
+      const before = this.#writeFailures;
+      this.#writeFailures += lines.length;
+      if (before === 0 || Math.floor(before / 1000) !== Math.floor(this.#writeFailures / 1000)) {
         const code = hasErrorCode(error, 'ENOSPC', 'EIO', 'EROFS', 'EBADF') ? (error as { code: string }).code : String(error);
         process.stderr.write(`appd: cannot write to ${this.#path} (${code}); ${this.#writeFailures} line(s) lost so far\n`);
       }
     }
-    for (const listener of this.#listeners) listener(line);
+    for (const line of lines) for (const listener of this.#listeners) listener(line);
   }
 
   #remember(line: LogLine): void {

@@ -25,7 +25,7 @@ export function watchChild(
   // An HTTP worker's stdin is its watchdog pipe; writing to a worker that just died fails with EPIPE,
   // which the exit event already reports.
   child.stdin?.on('error', () => undefined);
-  relayLines(child.stdout, (line) => events.output('stdout', line));
-  relayLines(child.stderr, (line) => events.output('stderr', line));
+  relayLines(child.stdout, (lines) => events.output('stdout', lines));
+  relayLines(child.stderr, (lines) => events.output('stderr', lines));
   return channel;
 }

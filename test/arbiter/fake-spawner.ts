@@ -122,7 +122,7 @@ export class FakeWorker implements WorkerProcess {
     this.say({ type: 'recycle', reason });
   }
   print(line: string, stream: 'stdout' | 'stderr' = 'stderr'): void {
-    this.#events.output(stream, line);
+    this.#events.output(stream, [line]);
   }
   exit(code: number | null, signal: NodeJS.Signals | null = null): void {
     if (this.exited) return;

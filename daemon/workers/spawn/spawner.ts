@@ -39,7 +39,8 @@ export interface ProcessEvents {
   exit(code: number | null, signal: NodeJS.Signals | null): void;
   /** It could not be started at all (EACCES, ENOENT, EAGAIN); no exit follows. */
   spawnFailed(error: Error): void;
-  output(stream: 'stdout' | 'stderr', line: string): void;
+  /** The lines one read of its stdout or stderr completed, already split and cut. */
+  output(stream: 'stdout' | 'stderr', lines: readonly string[]): void;
 }
 
 /**
@@ -60,10 +61,10 @@ export function queuedEvents(
     misbehaved: (reason) => enqueue({ type: 'worker-misbehaved', workerId, reason }),
     exit: (code, signal) => enqueue({ type: 'worker-exit', workerId, code, signal }),
     spawnFailed: (error) => enqueue({ type: 'worker-spawn-failed', workerId, error }),
-    output: (stream, line) => {
+    output: (stream, lines) => {
       const worker = handle();
-      worker?.rememberOutput(line, now());
-      logger.workerOutput(worker?.tag ?? String(workerId), worker?.pid ?? -1, stream, line);
+      if (worker) for (const line of lines) worker.rememberOutput(line, now());
+      logger.workerOutput(worker?.tag ?? String(workerId), worker?.pid ?? -1, stream, lines);
     },
   };
 }
