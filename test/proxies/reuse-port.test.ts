@@ -11,7 +11,7 @@ import net from 'node:net';
 import { appctl } from '../helpers/appctl.js';
 import { fixture, startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { request } from '../helpers/http.js';
-import { freePort } from '../helpers/ports.js';
+import { establishedPeerPorts, freePort } from '../helpers/ports.js';
 import { killQuietly, waitFor } from '../helpers/processes.js';
 import { reloadAndWait } from '../helpers/reload.js';
 import { serialTestWith } from '../helpers/installed-tool.js';
@@ -42,18 +42,42 @@ async function slotOf(port: number): Promise<number> {
   return Number(slot);
 }
 
+/** A request on a new connection that resolves once answered; a failure carries the client's local port. */
+function answeredRequest(port: number): Promise<void> {
+  return new Promise((settle, fail) => {
+    let localPort: number | null = null;
+    let received = '';
+    const socket = net.connect(port, '127.0.0.1', () => {
+      localPort = socket.localPort ?? null;
+      socket.write('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    });
+    socket.setEncoding('utf8');
+    socket.setTimeout(30_000, () => socket.destroy(Object.assign(new Error('no answer in 30 s'), { code: 'TIMEOUT' })));
+    socket.on('data', (text: string) => (received += text));
+    socket.on('error', (error: NodeJS.ErrnoException) => fail({ code: error.code ?? String(error), localPort }));
+    // A close before the whole answer is what node:http reports as "socket hang up", code ECONNRESET.
+    socket.on('close', () => (/slot=\d+/.test(received) ? settle() : fail({ code: 'ECONNRESET', localPort })));
+  });
+}
+
+interface LoadFailure {
+  readonly code: string;
+  /** The client's port of the failed connection (null if it never connected). */
+  readonly localPort: number | null;
+}
+
 /** Two clients, each one new connection per request, until stopped: what failed and how many answered. */
-function loadUntilStopped(port: number): { stop(): Promise<{ answered: number; failures: string[] }> } {
+function loadUntilStopped(port: number): { stop(): Promise<{ answered: number; failures: string[]; failed: LoadFailure[] }> } {
   let running = true;
   let answered = 0;
-  const failures: string[] = [];
+  const failed: LoadFailure[] = [];
   const client = async (): Promise<void> => {
     while (running) {
       try {
-        await slotOf(port);
+        await answeredRequest(port);
         answered += 1;
-      } catch (error) {
-        failures.push((error as NodeJS.ErrnoException).code ?? String(error));
+      } catch (failure) {
+        failed.push(failure as LoadFailure);
       }
     }
   };
@@ -62,7 +86,7 @@ function loadUntilStopped(port: number): { stop(): Promise<{ answered: number; f
     async stop() {
       running = false;
       await Promise.all(clients);
-      return { answered, failures };
+      return { answered, failures: failed.map((failure) => failure.code), failed };
     },
   };
 }
@@ -125,18 +149,27 @@ onNewNode(
   },
 );
 
-onNewNode('two reloads and a crash under load: no request fails', async (t) => {
+onNewNode('two reloads and a crash under load: no request fails but those the crashed worker had accepted', async (t) => {
   const { daemon, port } = await startReusePort(t, 2);
   const load = loadUntilStopped(port);
   await reloadAndWait(daemon, 2, 60_000);
   const [victim] = await daemon.waitForWorkers(2, 60_000);
-  if (victim !== undefined) killQuietly(victim, 'SIGKILL');
+  // The connections the victim had accepted die with it (no server can answer them); what its slot's
+  // socket still queued must survive. Stopped first, so it cannot accept another between the look and
+  // the SIGKILL (race seen in CI: one ECONNRESET in 269 when the kill landed mid-request).
+  let held = new Set<number>();
+  if (victim !== undefined) {
+    killQuietly(victim, 'SIGSTOP');
+    held = await establishedPeerPorts(victim, port);
+    killQuietly(victim, 'SIGKILL');
+  }
   await reloadAndWait(daemon, 3, 60_000);
   await waitFor('answers after the last reload', async () => (await slotOf(port)) >= 0, 30_000);
-  const { answered, failures } = await load.stop();
-  t.log(`${answered} answered, ${failures.length} failed`);
+  const { answered, failed } = await load.stop();
+  const unexplained = failed.filter((failure) => failure.localPort === null || !held.has(failure.localPort));
+  t.log(`${answered} answered, ${failed.length} failed (the victim held ${held.size} connections), unexplained: ${unexplained.length}`);
   t.true(answered > 0);
-  t.deepEqual(failures, []);
+  t.deepEqual(unexplained, []);
 });
 
 onNewNode(
