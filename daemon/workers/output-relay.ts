@@ -20,9 +20,6 @@ export function relayLines(stream: Readable | null, onLines: (lines: readonly st
   let partial = '';
   /** The lines completed by the read being split; handed over at its end. */
   let completed: string[] = [];
-  const onLine = (line: string): void => {
-    completed.push(line);
-  };
   const handOver = (): void => {
     if (completed.length === 0) return;
     const lines = completed;
@@ -32,8 +29,8 @@ export function relayLines(stream: Readable | null, onLines: (lines: readonly st
   /** Characters of the current line left out after its cut; 0 while the line is within bounds. */
   let leftOut = 0;
   const endLine = (): void => {
-    if (leftOut > 0) onLine(`[${leftOut} more characters of the line above left out]`);
-    else onLine(partial.endsWith('\r') ? partial.slice(0, -1) : partial);
+    if (leftOut > 0) completed.push(`[${leftOut} more characters of the line above left out]`);
+    else completed.push(partial.endsWith('\r') ? partial.slice(0, -1) : partial);
     partial = '';
     leftOut = 0;
   };
@@ -47,7 +44,7 @@ export function relayLines(stream: Readable | null, onLines: (lines: readonly st
       } else {
         const room = MAX_LINE_CHARACTERS - partial.length;
         if (end - start > room) {
-          onLine(`${partial}${chunk.slice(start, start + room)} [line cut at ${MAX_LINE_CHARACTERS} characters]`);
+          completed.push(`${partial}${chunk.slice(start, start + room)} [line cut at ${MAX_LINE_CHARACTERS} characters]`);
           partial = '';
           leftOut = end - start - room;
         } else {

@@ -42,24 +42,6 @@ async function slotOf(port: number): Promise<number> {
   return Number(slot);
 }
 
-/** A request on a new connection that resolves once answered; a failure carries the client's local port. */
-function answeredRequest(port: number): Promise<void> {
-  return new Promise((settle, fail) => {
-    let localPort: number | null = null;
-    let received = '';
-    const socket = net.connect(port, '127.0.0.1', () => {
-      localPort = socket.localPort ?? null;
-      socket.write('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
-    });
-    socket.setEncoding('utf8');
-    socket.setTimeout(30_000, () => socket.destroy(Object.assign(new Error('no answer in 30 s'), { code: 'TIMEOUT' })));
-    socket.on('data', (text: string) => (received += text));
-    socket.on('error', (error: NodeJS.ErrnoException) => fail({ code: error.code ?? String(error), localPort }));
-    // A close before the whole answer is what node:http reports as "socket hang up", code ECONNRESET.
-    socket.on('close', () => (/slot=\d+/.test(received) ? settle() : fail({ code: 'ECONNRESET', localPort })));
-  });
-}
-
 interface LoadFailure {
   readonly code: string;
   /** The client's port of the failed connection (null if it never connected). */
@@ -73,12 +55,11 @@ function loadUntilStopped(port: number): { stop(): Promise<{ answered: number; f
   const failed: LoadFailure[] = [];
   const client = async (): Promise<void> => {
     while (running) {
-      try {
-        await answeredRequest(port);
-        answered += 1;
-      } catch (failure) {
-        failed.push(failure as LoadFailure);
-      }
+      const request = rawRequest(port);
+      const outcome = await request.outcome;
+      if (outcome === 'answered') answered += 1;
+      // A close before the whole answer is what node:http reports as "socket hang up", code ECONNRESET.
+      else failed.push({ code: outcome === 'closed' || outcome === 'partial' ? 'ECONNRESET' : outcome, localPort: request.localPort() });
     }
   };
   const clients = [client(), client()];
@@ -91,12 +72,17 @@ function loadUntilStopped(port: number): { stop(): Promise<{ answered: number; f
   };
 }
 
-/** A request on a new connection: `connected` once the kernel completed the handshake (queued, maybe not accepted). */
-function rawRequest(port: number): { connected: Promise<void>; outcome: Promise<string> } {
+/**
+ * A request on a new connection: `connected` once the kernel completed the handshake (queued, maybe not
+ * accepted); `localPort`, the client's port once connected (null before).
+ */
+function rawRequest(port: number): { connected: Promise<void>; outcome: Promise<string>; localPort: () => number | null } {
   let connected = (): void => undefined;
+  let localPort: number | null = null;
   const handshake = new Promise<void>((settle) => (connected = settle));
   const outcome = new Promise<string>((settle) => {
     const socket = net.connect(port, '127.0.0.1', () => {
+      localPort = socket.localPort ?? null;
       socket.write('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
       connected();
     });
@@ -110,7 +96,7 @@ function rawRequest(port: number): { connected: Promise<void>; outcome: Promise<
       socket.destroy();
     });
   });
-  return { connected: handshake, outcome };
+  return { connected: handshake, outcome, localPort: () => localPort };
 }
 
 onNewNode('every slot has its own SO_REUSEPORT socket on the one port, and fresh connections reach every worker', async (t) => {

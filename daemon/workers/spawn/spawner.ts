@@ -63,7 +63,8 @@ export function queuedEvents(
     spawnFailed: (error) => enqueue({ type: 'worker-spawn-failed', workerId, error }),
     output: (stream, lines) => {
       const worker = handle();
-      if (worker) for (const line of lines) worker.rememberOutput(line, now());
+      const at = now();
+      if (worker) for (const line of lines) worker.rememberOutput(line, at);
       logger.workerOutput(worker?.tag ?? String(workerId), worker?.pid ?? -1, stream, lines);
     },
   };
