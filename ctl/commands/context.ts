@@ -76,13 +76,6 @@ export function exitQuietlyOnBrokenPipe(): void {
   });
 }
 
-/**
- * Writes `text` to stdout (fd 1) at once, without process.stdout: creating that stream costs appctl
- * status about a millisecond of its start-up. A reader that went away (EPIPE: `appctl status | head -0`)
- * ends appctl quietly with 0, as exitQuietlyOnBrokenPipe does. A non-blocking stdout that is full (EAGAIN:
- * set so by another process sharing it) gets the rest through process.stdout, which waits for room.
- * Mixing both keeps the order: process.stdout writes pipes, files and terminals synchronously on Linux.
- */
 let outputQueued = false;
 
 /** Whether some output went to process.stdout's queue (a full non-blocking stdout): exiting now would cut it. */
@@ -90,6 +83,13 @@ export function isOutputQueued(): boolean {
   return outputQueued;
 }
 
+/**
+ * Writes `text` to stdout (fd 1) at once, without process.stdout: creating that stream costs appctl
+ * status about a millisecond of its start-up. A reader that went away (EPIPE: `appctl status | head -0`)
+ * ends appctl quietly with 0, as exitQuietlyOnBrokenPipe does. A non-blocking stdout that is full (EAGAIN:
+ * set so by another process sharing it) gets the rest through process.stdout, which waits for room.
+ * Mixing both keeps the order: process.stdout writes pipes, files and terminals synchronously on Linux.
+ */
 export function writeOutput(text: string): void {
   const bytes = Buffer.from(text);
   let written = 0;
