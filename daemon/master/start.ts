@@ -17,6 +17,7 @@ import { takeInheritedSockets } from '../sockets/inherited.js';
 import { closeListeners, describeListener, openListeners, type Listener } from '../sockets/listeners.js';
 import { listenModesOf } from '../sockets/listen-without-accepting.js';
 import { ProcessGroups } from '../workers/process-groups.js';
+import { autogroupWriter, SessionShare } from '../workers/spawn/session-share.js';
 import { ChildProcessSpawner } from '../workers/spawn/spawner.js';
 import { initialSlotBinds, refuseReusePortWithSystemdSockets } from '../sockets/slot-sockets.js';
 import { Logger } from './logger.js';
@@ -174,7 +175,18 @@ export async function runMaster(
       predecessor &&
       takeoverObserver({ link: predecessor, name: config.name, logger, control: controlServer, pidfile: ownedPidfile, notifier });
     // Each worker leads its own process group; what it leaves there is cleaned up (process-groups.ts).
-    const spawner = new ChildProcessSpawner(process.env, new ProcessGroups(logger, config.name));
+    // It leads its own session too, and the sessions of all together weigh one (session-share.ts).
+    const sessionShare = autogroupWriter();
+    logger.debug(
+      sessionShare.writer === null
+        ? `worker sessions left as they are: ${sessionShare.why}`
+        : 'worker sessions weighed as one (autogroup is on)',
+    );
+    const spawner = new ChildProcessSpawner(
+      process.env,
+      new ProcessGroups(logger, config.name),
+      new SessionShare(logger, sessionShare.writer),
+    );
     const started: Arbiter = new Arbiter({
       resolved,
       listeners,

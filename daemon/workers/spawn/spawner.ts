@@ -11,6 +11,7 @@ import type { Identity } from './identity.js';
 import type { Listener } from '../../sockets/listeners.js';
 import type { PoolSettings } from '../../pools/pool.js';
 import type { ProcessGroups } from '../process-groups.js';
+import type { SessionShare } from './session-share.js';
 import { spawnCommandWorker } from './command-worker.js';
 import { buildWorkerSpec, spawnHttpWorker } from './http-worker.js';
 import { watchChild } from '../watch-child.js';
@@ -123,15 +124,18 @@ export class ChildWorkerProcess implements WorkerProcess {
 
 /**
  * The real spawner: a node process for an HTTP pool, the pool's program for a command pool, each the
- * leader of its own process group; `groups` cleans up what a worker leaves in it (process-groups.ts).
+ * leader of its own process group; `groups` cleans up what a worker leaves in it (process-groups.ts),
+ * `share` weighs the workers' sessions as one (session-share.ts).
  */
 export class ChildProcessSpawner implements WorkerSpawner {
   readonly #baseEnvironment: NodeJS.ProcessEnv;
   readonly #groups: ProcessGroups | null;
+  readonly #share: SessionShare | null;
 
-  constructor(baseEnvironment: NodeJS.ProcessEnv, groups: ProcessGroups | null = null) {
+  constructor(baseEnvironment: NodeJS.ProcessEnv, groups: ProcessGroups | null = null, share: SessionShare | null = null) {
     this.#baseEnvironment = baseEnvironment;
     this.#groups = groups;
+    this.#share = share;
   }
 
   /** Resolves once what exited workers left in their groups is gone (the master's exit waits for it). */
@@ -150,10 +154,13 @@ export class ChildProcessSpawner implements WorkerSpawner {
     }
     const pid = child.pid ?? -1;
     this.#groups?.started(pid, `${settings.name}.${slot} g${generation} (pid ${pid})`, settings.gracefulTimeout);
+    this.#share?.started(pid);
     const exit = events.exit;
     const reaped: ProcessEvents = {
       ...events,
+      // The child's 'exit' (watch-child.ts), in the turn libuv reaped it: the pid is not reused yet.
       exit: (code, signal) => {
+        this.#share?.exited(pid);
         this.#groups?.exited(pid);
         exit(code, signal);
       },
