@@ -2,6 +2,7 @@
 // itself is not part of npm test, but a wrong parser would print wrong numbers. Runs in the ava test process.
 
 import test from 'ava';
+import { lowsOfHalves } from './rows/reload-memory.js';
 import { averageByPosition, median } from './statistics.js';
 import { spreadBetween } from './worker-stats.js';
 import { parseWrkReport } from './wrk.js';
@@ -66,4 +67,19 @@ test('median and position-wise averages', (t) => {
     ]),
     [38, 26, 0],
   );
+});
+
+test('the reload row compares the lowest RSS of the two halves after the warm-up (the troughs of its sawtooth)', (t) => {
+  const samples: [number, number][] = [
+    [0, 40_000],
+    [50, 61_000],
+    [110, 55_000],
+    [120, 60_000],
+    [130, 52_000],
+    [140, 58_000],
+    [150, 53_000],
+    [160, 66_000],
+  ];
+  t.deepEqual(lowsOfHalves(samples, 100), { first: 52_000, second: 53_000 }, 'warm-up readings left out');
+  t.is(lowsOfHalves(samples.slice(0, 5), 100), null, 'fewer than 4 readings after the warm-up');
 });

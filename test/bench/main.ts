@@ -24,6 +24,7 @@ import { measureSwaps } from './rows/swaps.js';
 import { measureAdminListener } from './rows/admin-listener.js';
 import { measureReusePort, reusePortUnavailable } from './rows/reuse-port.js';
 import { measureFeatures } from './rows/features.js';
+import { measureReloadMemory } from './rows/reload-memory.js';
 import { readSettings, SETTINGS_HELP, type Section } from './settings.js';
 import { median } from './statistics.js';
 
@@ -75,6 +76,7 @@ async function main(): Promise<void> {
     adminListener: null,
     reusePort: null,
     features: null,
+    reloadMemory: null,
     load: { atStart: loadAverage(), atEnd: Number.NaN, waitedSeconds: 0, medianForeignCores: null, maxForeignCores: null },
     table: '',
     durationSeconds: 0,
@@ -274,6 +276,15 @@ async function main(): Promise<void> {
         if (has('cluster-rr')) results.memory.push(await memoryOfFreshPool(() => startCluster(settings.scratch, 'rr', 16), 16));
         if (has('cluster-none')) results.memory.push(await memoryOfFreshPool(() => startCluster(settings.scratch, 'none', 16), 16));
       });
+    }
+
+    if (wants('reloads') && settings.contenders.includes('appd')) {
+      results.reloadMemory = await section('reload memory', () =>
+        measureReloadMemory(
+          { scratch: settings.scratch, extraArgs: settings.appdArgs, reloads: settings.reloads, timeLimitSeconds: settings.reloadSeconds },
+          log,
+        ),
+      );
     }
   } finally {
     await cleanUpEverything();

@@ -187,7 +187,7 @@ export function buildRows(results: BenchResults, notes: Footnotes): Row[] {
     cells: status,
     target: `<= 1.3x node -e 0: ${verdict(statusRatio === null ? null : statusRatio <= 1.3, statusRatio)}; <= 0.5x pm2 jlist: ${verdict(pm2Ratio === null ? null : pm2Ratio <= 0.5, pm2Ratio)}`,
   });
-  rows.push(memoryRow(results.memory, 2), memoryRow(results.memory, 16));
+  rows.push(memoryRow(results.memory, 2), memoryRow(results.memory, 16), reloadMemoryRow(results, notes));
   const spawn = results.workerSpawn;
   const spawnCells = { appd: timingCell(spawn?.appdMasterMs, notes), node: timingCell(spawn?.bareNodeMs, notes) };
   const spawnRatio = ratioOf(spawnCells.appd, spawnCells.node);
@@ -205,6 +205,39 @@ export function buildRows(results: BenchResults, notes: Footnotes): Row[] {
   rows.push(...reusePortRows(results));
   rows.push(...featureRows(results));
   return rows;
+}
+
+/** "Flat": the troughs of the second half under 1 MB above the first's, about 1 KB kept per reload at most. */
+const FLAT_KILOBYTES = 1024;
+
+function reloadMemoryRow(results: BenchResults, notes: Footnotes): Row {
+  const measured = results.reloadMemory;
+  const asked = measured?.reloadsAsked ?? results.settings.reloads;
+  const title = `master RSS over ${integer.format(asked)} reloads, 1 worker (read every 10 reloads from the 100th; lowest of the first half → of the second)`;
+  const failure = results.notes['reload memory'];
+  if (!measured) {
+    return { title, cells: failure ? { appd: { text: `n/a ${notes.mark(failure)}`, value: null } } : {}, target: 'flat: not measured' };
+  }
+  const megabytes = (kilobytes: number): string => (kilobytes / 1024).toFixed(1);
+  const growth = measured.growthKilobytes;
+  const halves = measured.halves;
+  const stopped =
+    measured.stoppedBecause === null ? '' : ` ${notes.mark(`reloads stopped after ${measured.reloadsDone}: ${measured.stoppedBecause}`)}`;
+  const shown =
+    halves === null || growth === null
+      ? 'too few readings'
+      : `${megabytes(halves.first)} → ${megabytes(halves.second)} MB (${growth >= 0 ? '+' : ''}${(growth / 1024).toFixed(2)} MB)`;
+  const met = growth === null || measured.stoppedBecause !== null ? null : growth < FLAT_KILOBYTES;
+  return {
+    title,
+    cells: {
+      appd: {
+        text: `${shown} (${integer.format(measured.reloadsDone)} reloads, ${measured.seconds.toFixed(0)} s)${stopped}`,
+        value: growth,
+      },
+    },
+    target: `flat (second half's low < 1 MB above the first's): ${verdict(met, null, growth === null ? '' : `${(growth / 1024).toFixed(2)} MB`)}`,
+  };
 }
 
 /** reuse-port against the shared socket: one row per worker count and mode, reuse-port's figures first. */

@@ -9,6 +9,7 @@ import type { SwapMeasurement } from './rows/under-load.js';
 import type { AdminListenerMeasurement } from './rows/admin-listener.js';
 import type { FeatureMeasurement } from './rows/features.js';
 import type { ReusePortMeasurement } from './rows/reuse-port.js';
+import type { ReloadMemoryMeasurement } from './rows/reload-memory.js';
 import type { ThroughputRun, ThroughputSummary } from './rows/throughput.js';
 import type { BenchSettings } from './settings.js';
 
@@ -43,6 +44,8 @@ export interface BenchResults {
   reusePort: ReusePortMeasurement[] | null;
   /** appd with the access log on, and with every timeout off, against appd with default settings. */
   features: FeatureMeasurement | null;
+  /** A fresh appd (1 worker) reloaded BENCH_RELOADS times, its master's RSS read every 100 reloads. */
+  reloadMemory: ReloadMemoryMeasurement | null;
   /** 1-minute load average when each section started, and the total waited for a quiet machine. */
   load: { atStart: number; atEnd: number; waitedSeconds: number; medianForeignCores: number | null; maxForeignCores: number | null };
   table: string;

@@ -20,6 +20,9 @@ export interface BenchSettings {
   readonly waitBudgetSeconds: number;
   readonly swaps: number;
   readonly commandRepeats: number;
+  /** The reload-memory row: how many reloads, and the most seconds they may take. */
+  readonly reloads: number;
+  readonly reloadSeconds: number;
   /** Which contenders to run (all by default); a subset makes a quick A/B while profiling. */
   readonly contenders: readonly ContenderKey[];
   /** Which groups of rows to run (all by default). */
@@ -45,13 +48,14 @@ export const SETTINGS_HELP = `Environment (defaults in brackets):
   BENCH_IDLE_CORES [0.4]     unless the machine used fewer cores than this in each of the last 2 seconds
   BENCH_MAX_WAIT [10]      longest wait (s)   BENCH_WAIT_BUDGET [60] total waiting (s) for the whole run
   BENCH_SWAPS [3]          reloads per row    BENCH_REPEATS [7]      appctl status / pm2 jlist runs
+  BENCH_RELOADS [1000]     reloads of the master RSS row (reloads section), at most BENCH_RELOAD_SECONDS [420]
   BENCH_SCRATCH [$TMPDIR/appd-bench]          BENCH_OUTPUT [bench-results.json]
   BENCH_CONTENDERS=appd,cluster-none,...  a subset of appd,node,cluster-rr,cluster-none,pm2,gunicorn
-  BENCH_SECTIONS=throughput,control,swaps,memory,admin,reuseport,features  a subset of the row groups
+  BENCH_SECTIONS=throughput,control,swaps,memory,admin,reuseport,features,reloads  a subset of the row groups
   BENCH_APPD_ARGS='--no-timeout-stack'     extra flags for the appd under test
   BENCH_PROFILE_MASTER=DIR  write a --cpu-prof profile of appd's master during the throughput run`;
 
-export const SECTIONS = ['throughput', 'control', 'swaps', 'memory', 'admin', 'reuseport', 'features'] as const;
+export const SECTIONS = ['throughput', 'control', 'swaps', 'memory', 'admin', 'reuseport', 'features', 'reloads'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 function sectionsFrom(text: string | undefined): Section[] {
@@ -96,6 +100,8 @@ export function readSettings(): BenchSettings {
     waitBudgetSeconds: numberFrom('BENCH_WAIT_BUDGET', 60),
     swaps: Math.max(1, Math.round(numberFrom('BENCH_SWAPS', 3))),
     commandRepeats: Math.max(1, Math.round(numberFrom('BENCH_REPEATS', 7))),
+    reloads: Math.max(1, Math.round(numberFrom('BENCH_RELOADS', 1000))),
+    reloadSeconds: numberFrom('BENCH_RELOAD_SECONDS', 420),
     contenders: contendersFrom(process.env.BENCH_CONTENDERS),
     sections: sectionsFrom(process.env.BENCH_SECTIONS),
     appdArgs: (process.env.BENCH_APPD_ARGS ?? '').split(' ').filter(Boolean),
