@@ -30,6 +30,14 @@ function pidsOf(snapshot: StatusSnapshot, pool: string): number[] {
   return (snapshot.pools.find((candidate) => candidate.name === pool)?.workers ?? []).map((worker) => worker.pid).sort();
 }
 
+/** The status once none of `old` is listed in `pool` any more (the old generation has exited). */
+async function withoutPids(daemon: TestDaemon, pool: string, old: readonly number[]): Promise<StatusSnapshot> {
+  return waitFor(`the old workers of ${pool} (${old.join(', ')}) to exit`, async () => {
+    const snapshot = await statusOf(daemon.directory);
+    return pidsOf(snapshot, pool).some((pid) => old.includes(pid)) ? null : snapshot;
+  });
+}
+
 function portOf(daemon: TestDaemon, pool: string): number {
   const match = new RegExp(`Listening at: http://127\\.0\\.0\\.1:(\\d+) \\(fd \\d+, bound, pool ${pool}\\)`).exec(daemon.output);
   if (!match) throw new Error(`no listener for pool ${pool} in:\n${daemon.output}`);
@@ -72,7 +80,9 @@ test('four pools: each serves, scales, reloads, restarts, stops and starts indep
   t.deepEqual(pidsOf(snapshot, 'web'), before['web'], 'scaling jobs leaves web alone');
 
   await run(daemon, 'reload', 'web');
-  snapshot = await statusOf(daemon.directory);
+  // The reload completes once the new generation serves; the old one is told to stop then and is listed
+  // until it has drained and exited (on a loaded machine, after the status below could be read).
+  snapshot = await withoutPids(daemon, 'web', before['web'] ?? []);
   t.deepEqual(
     pidsOf(snapshot, 'web').filter((pid) => before['web']?.includes(pid)),
     [],
@@ -82,7 +92,7 @@ test('four pools: each serves, scales, reloads, restarts, stops and starts indep
   t.is(snapshot.pools.find((pool) => pool.name === 'web')?.generation, 2);
 
   await run(daemon, 'reload', 'legacy');
-  snapshot = await statusOf(daemon.directory);
+  snapshot = await withoutPids(daemon, 'legacy', before['legacy'] ?? []);
   t.deepEqual(
     pidsOf(snapshot, 'legacy').filter((pid) => before['legacy']?.includes(pid)),
     [],
