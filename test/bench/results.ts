@@ -44,7 +44,7 @@ export interface BenchResults {
   reusePort: ReusePortMeasurement[] | null;
   /** appd with the access log on, and with every timeout off, against appd with default settings. */
   features: FeatureMeasurement | null;
-  /** A fresh appd (1 worker) reloaded BENCH_RELOADS times, its master's RSS read every 100 reloads. */
+  /** A fresh appd (1 worker) reloaded BENCH_RELOADS times, its master's RSS read every 10 reloads. */
   reloadMemory: ReloadMemoryMeasurement | null;
   /** 1-minute load average when each section started, and the total waited for a quiet machine. */
   load: { atStart: number; atEnd: number; waitedSeconds: number; medianForeignCores: number | null; maxForeignCores: number | null };

@@ -6,7 +6,8 @@ import test, { type ExecutionContext } from 'ava';
 import { chownSync, existsSync, readFileSync } from 'node:fs';
 import { appctl } from '../helpers/appctl.js';
 import { fixture, startDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { AS_NOBODY, installationForOthers, NOBODY, whyNotAsNobody } from '../helpers/other-users.js';
+import { pathToFileURL } from 'node:url';
+import { AS_NOBODY, installationForOthers, NOBODY, runCommand, whyNotAsNobody } from '../helpers/other-users.js';
 import { waitFor } from '../helpers/processes.js';
 
 /** Why this kernel does not group by session, or null when it does. */
@@ -82,5 +83,27 @@ const nobodyMissing = autogroupMissing ?? whyNotAsNobody();
     const workers = await workersAtNice(daemon, 3, 5);
     t.is(readFileSync(`/proc/${workers[0] ?? -1}/status`, 'utf8').match(/^Uid:\s+(\d+)/m)?.[1], String(NOBODY));
     t.notRegex(daemon.output, /cannot weigh worker sessions/);
+  },
+);
+
+const namespaceMissing =
+  autogroupMissing ??
+  (process.getuid?.() !== 0 ? 'unshare --pid needs root' : existsSync('/usr/bin/unshare') ? null : 'unshare (util-linux) is not installed');
+(namespaceMissing === null ? test : test.skip)(
+  `a master in a pid namespace whose /proc is another namespace's writes to no session (its workers' pids name other processes there)${namespaceMissing === null ? '' : ` [skipped: ${namespaceMissing}]`}`,
+  async (t) => {
+    const module = pathToFileURL(new URL('../../daemon/workers/spawn/session-share.js', import.meta.url).pathname).href;
+    const probe = `const { autogroupWriter } = await import(${JSON.stringify(module)});
+const found = autogroupWriter();
+console.log(JSON.stringify({ pid: process.pid, writes: found.writer !== null, why: found.why }));`;
+    // unshare --pid --fork without --mount-proc: node is pid 1 of a new namespace and sees the host's /proc.
+    const result = await runCommand(['unshare', '--pid', '--fork', '--', process.execPath, '--input-type=module', '-e', probe], {
+      timeoutMs: 60_000,
+    });
+    t.is(result.code, 0, result.stderr);
+    const found = JSON.parse(result.stdout) as { pid: number; writes: boolean; why: string };
+    t.is(found.pid, 1);
+    t.false(found.writes);
+    t.regex(found.why, /^\/proc is another pid namespace's \(\/proc\/self is \d+, this process is 1\)$/);
   },
 );

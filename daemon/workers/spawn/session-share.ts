@@ -18,7 +18,7 @@
 // cpu controller (systemd's CPUWeight=, most containers) the kernel ignores the value, and the cgroup
 // gives the whole service its one share instead.
 
-import { closeSync, constants, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, openSync, readFileSync, readlinkSync, writeSync } from 'node:fs';
 import { describeFileError, hasErrorCode } from '../../../shared/errors.js';
 import type { Logger } from '../../master/logger.js';
 
@@ -28,7 +28,10 @@ const MAX_NICE = 19;
 const WEIGHT_STEP = 1.25;
 /**
  * Without CAP_SYS_ADMIN the kernel takes one autogroup write per 100 ms on the whole machine and
- * refuses the others with EAGAIN (kernel/sched/autogroup.c, "a heavy operation, taking global locks").
+ * refuses the others with EAGAIN (kernel/sched/autogroup.c, "a heavy operation, taking global locks");
+ * every accepted write restarts that interval, a privileged one too, so another master's writes can
+ * delay ours (never stop them). A level of 0 or more needs no capability: only a negative one does
+ * (CAP_SYS_NICE or RLIMIT_NICE), so an unprivileged master can lower its workers' levels as they go.
  */
 const RATE_LIMITED_RETRY_MS = 110;
 
@@ -51,6 +54,17 @@ export function autogroupWriter(): { writer: SessionNiceWriter | null; why: stri
     return { writer: null, why: `/proc/sys/kernel/sched_autogroup_enabled: ${describeFileError(error)}` };
   }
   if (enabled !== '1') return { writer: null, why: 'kernel.sched_autogroup_enabled is 0' };
+  // A master in a pid namespace of its own whose /proc is another namespace's (unshare --pid without
+  // --mount-proc) would find other processes under its workers' pids, and change their sessions.
+  let procSelf: string;
+  try {
+    procSelf = readlinkSync('/proc/self');
+  } catch (error) {
+    return { writer: null, why: `/proc/self: ${describeFileError(error)}` };
+  }
+  if (procSelf !== String(process.pid)) {
+    return { writer: null, why: `/proc is another pid namespace's (/proc/self is ${procSelf}, this process is ${process.pid})` };
+  }
   const writer: SessionNiceWriter = (pid, nice) => {
     // A kernel file of a process the master started and has not reaped: nothing to follow or create.
     const descriptor = openSync(`/proc/${pid}/autogroup`, constants.O_WRONLY | constants.O_NOFOLLOW);
