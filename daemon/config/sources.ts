@@ -3,7 +3,7 @@
 
 import { resolve } from 'node:path';
 import { findDefaultConfigFile, loadConfigFile } from '../../shared/config/load-file.js';
-import { isEcosystem, looksLikeEcosystemFile, translateEcosystem } from '../../shared/config/pm2-ecosystem.js';
+import { isEcosystem, looksLikeEcosystemFile } from '../../shared/config/ecosystem-file.js';
 import { autoWorkerCount } from '../container/cpu-limit.js';
 import { normaliseFileKeys, resolveConfig, type ConfigLayer, type ResolvedConfig } from '../../shared/config/resolve.js';
 import { splitShellWords } from '../../shared/config/shell-words.js';
@@ -49,6 +49,9 @@ async function readConfigFile(
     return { values: normaliseFileKeys(exported, named), warnings: [], shown: named };
   }
   const context = { file: configFile, shownAs: named, envName, nodePath: process.execPath, cpuCount: autoWorkerCount().count };
+  // Loaded here, not with this module: most masters read no ecosystem file, and a master keeps the code it
+  // compiled at start for its life (see daemon/main.ts).
+  const { translateEcosystem } = await import('../../shared/config/pm2-ecosystem.js');
   const { settings, warnings } = translateEcosystem(exported, context);
   // --print-config and every message about a setting say where it came from.
   return {

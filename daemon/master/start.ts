@@ -28,7 +28,6 @@ import { checkPidfile, removePidfile, writePidfile } from './pidfile.js';
 import { onSettingPath } from '../config/setting-paths.js';
 import { masterTitle, setProcessTitle, upgradeMasterComm, upgradeMasterTitle } from '../contracts/process-title.js';
 import { nodeLauncher, refuseUntrustedSuccessor } from '../upgrade/node-launcher.js';
-import { ReloadWatcher, watchedRoots } from '../config/dev-reload-watcher.js';
 import { installSignalHandlers } from '../arbiter/signals.js';
 import { combineObservers, SystemdLifecycle } from '../systemd/lifecycle.js';
 import { SystemdNotifier } from '../systemd/notify.js';
@@ -250,9 +249,11 @@ export async function runMaster(
       }),
     );
     const removeSignalHandlers = installSignalHandlers((event) => queue.push(event));
-    const watcher = config.reload
-      ? new ReloadWatcher(
-          watchedRoots(poolSettingsFromConfig(config), process.cwd()),
+    // --reload is for development: a master started without it never loads the watcher's code.
+    const reloadWatching = config.reload ? await import('../config/dev-reload-watcher.js') : null;
+    const watcher = reloadWatching
+      ? new reloadWatching.ReloadWatcher(
+          reloadWatching.watchedRoots(poolSettingsFromConfig(config), process.cwd()),
           resolved.configFile,
           (event) => queue.push(event),
           logger,

@@ -28,16 +28,6 @@ export interface EcosystemTranslation {
   readonly warnings: readonly string[];
 }
 
-/** An exported object is read as an ecosystem file when it has PM2's apps key (appd has no such setting). */
-export function isEcosystem(exported: Readonly<Record<string, unknown>>): boolean {
-  return Object.hasOwn(exported, 'apps');
-}
-
-/** The file names PM2 itself takes as an ecosystem file when given one to start (pm2 start FILE). */
-export function looksLikeEcosystemFile(path: string): boolean {
-  return /\.config\.[cm]?js$|\.json$|\.ya?ml$/.test(path);
-}
-
 type Mode = 'cluster' | 'fork';
 
 /** One app being translated: what the handlers read and the pool they fill. */
