@@ -1,5 +1,5 @@
-// Switches V8's optimizing compilers (Maglev, TurboFan) off in the master, before any of its code can get
-// hot. Run by the appd master: the first module daemon/main.ts imports.
+// Switches V8's optimizing compilers (Maglev, TurboFan) and its Sparkplug baseline compiler off in the
+// master, before any of its code can get hot. Run by the appd master: the first module daemon/main.ts imports.
 //
 // Why: the master's JavaScript is never hot (under load it spends ~0.3% of its workers' CPU), but its
 // start-up is busy enough that V8 >= 12 (Node 22, 24) compiles a few functions with Maglev (Node's own
@@ -7,10 +7,12 @@
 // reconcile's per-slot filters from about 8 workers on. Running a compiler once brings its code pages of
 // the node binary into the master for the life of the process: +2.2 MB RSS on Node 24 with 2 workers
 // (binary pages 37.5 -> 35.3 MB, the same as an idle node:cluster primary's), +3.5 MB on Node 20 with 16
-// workers, and more on a master polled by `appctl status`. Functions still run in the interpreter and the
-// Sparkplug baseline compiler.
-// V8 reads these flags each time it considers optimizing a function, so setting them at run time works
-// before any function is queued (test/daemon/master-footprint.test.ts checks with --trace-opt).
+// workers, and more on a master polled by `appctl status`. Sparkplug's machine code and its pages of the
+// binary cost another 0.4-0.5 MB (2 workers, median of 5 starts: Node 20 47.26 -> 46.89 MB, Node 24
+// 52.26 -> 51.81); its price is the master's JavaScript running in the interpreter only: relaying an
+// access log line costs it ~14% more CPU (Node 20, 7.8 -> 8.9 µs).
+// V8 reads these flags each time it considers compiling a function, so setting them at run time works
+// for every function not yet queued (test/daemon/master-footprint.test.ts checks with V8's traces).
 
 const FIRST_V8_WITH_MAGLEV = 12;
 
@@ -21,18 +23,17 @@ interface V8Binding {
 
 if (Number(process.versions.v8.split('.')[0]) >= FIRST_V8_WITH_MAGLEV) {
   // process.getBuiltinModule (Node 22.3): node:v8 without node:module; Node 22.0-22.2 keep their compilers.
-  process.getBuiltinModule?.('node:v8').setFlagsFromString('--no-maglev --no-turbofan');
+  process.getBuiltinModule?.('node:v8').setFlagsFromString('--no-maglev --no-turbofan --no-sparkplug');
 } else {
-  // Node 20 (V8 11, no Maglev): the internal binding through process.binding, deprecated in the documentation
-  // only (DEP0111), because loading node:v8 costs Node 20's master 0.4 MB RSS (median of 7 starts), as much
-  // as this change saves it with 2 workers. Only here: Node 22 and later give node:v8 cheaply, and Node 24
-  // no longer lets process.binding reach v8. Under --pending-deprecation process.binding warns at run
-  // time; the warning would be about appd's own access, not the user's code, so it is held back for this
-  // one call (a user's own process.binding call still warns: util.deprecate only counts a shown warning).
+  // Node 20 (V8 11, no Maglev): the internal binding through process.binding, because loading node:v8
+  // costs Node 20's master 0.4 MB RSS (median of 7 starts). Only here: Node 22 and later give node:v8
+  // cheaply, and Node 24 no longer lets process.binding reach v8. Node 20 warns at run time about any
+  // process.binding('v8') (DEP0111); the warning would be about appd's own access, not the user's code, so
+  // it is held back for this one call (a user's own call still warns: Node only counts a shown warning).
   const noDeprecation = process.noDeprecation;
   process.noDeprecation = true;
   try {
-    (process as unknown as { binding(name: 'v8'): V8Binding }).binding('v8').setFlagsFromString('--no-turbofan');
+    (process as unknown as { binding(name: 'v8'): V8Binding }).binding('v8').setFlagsFromString('--no-turbofan --no-sparkplug');
   } finally {
     process.noDeprecation = noDeprecation;
   }
