@@ -10,7 +10,8 @@
 // supervisord (whose children stay in their master's session) it gets 1/2. Measured on this 2-core
 // machine (npm run bench, wrk on the same host): Connection: close throughput 0.87-0.88x node:cluster in
 // three runs, the workers spending 1.08-1.11x its CPU per request (smaller batches: wrk, starved,
-// sends less per wake-up); with the workers' sessions weighted as below, or autogroup off, 0.93-1.02x.
+// sends less per wake-up); with autogroup switched off, 0.93-1.02x; with the workers' sessions weighted
+// as below, 0.98x and 1.05x CPU per request in a quiet 11-round run (0.92x and 1.10x before).
 //
 // So each worker's session gets the nice level whose weight is 1/N of a nice-0 session (a level
 // weighs 1.25x the next: 2 workers nice 3, 4 workers 6, 16 workers 12), rewritten when N changes.
