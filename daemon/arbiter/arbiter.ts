@@ -27,6 +27,7 @@ import { countOf } from '../../shared/plural.js';
 import { ReloadFlow } from './reloads.js';
 import { WorkerEvents } from './worker-events.js';
 import { applyHandedPoolStates } from '../upgrade/handed-state.js';
+import { HeapUpkeep } from './heap-upkeep.js';
 
 /** How often the loop wakes with nothing queued, to check timeouts. */
 const TICK_MS = 200;
@@ -54,6 +55,7 @@ export class Arbiter {
   readonly #reloads: ReloadFlow;
   readonly #workerEvents: WorkerEvents;
   readonly #upgrade: UpgradeCoordinator;
+  readonly #heap: HeapUpkeep;
   /** The read-only control requests (status, config, logs, events); tests read snapshots through it. */
   readonly queries: ControlQueries;
   readonly #handlers: HandlersFor<ArbiterEventType>;
@@ -64,6 +66,7 @@ export class Arbiter {
     this.#clock = options.clock ?? SYSTEM_CLOCK;
     this.startedAt = this.now();
     const enqueue = (event: ArbiterEvent): void => this.queue.push(event);
+    this.#heap = new HeapUpkeep(options.compactHeap ?? null);
     this.supervisor = new Supervisor({
       logger: options.logger,
       enqueue,
@@ -75,6 +78,7 @@ export class Arbiter {
       config: () => this.config,
       hookServer: () => hookServerOf(this.config),
       workerChanged: (worker) => {
+        if (worker.state === 'exited') this.#heap.workerExited();
         this.metrics.workerChanged(worker);
         this.queries.workerChanged(worker);
       },
@@ -173,6 +177,7 @@ export class Arbiter {
       this.metrics.tick(now, this.supervisor);
       this.queries.publishStatus(now);
       this.#upgrade.check();
+      this.#heap.check(now, this.#stop !== null);
       this.#options.observer?.looped?.(this);
     } catch (error) {
       this.#logger.critical(`master loop error: ${describeError(error)}`);

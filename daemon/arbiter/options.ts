@@ -10,6 +10,7 @@ import type { Handover, SuccessorCommand, SuccessorLauncher } from '../upgrade/c
 import type { WorkerSpawner } from '../workers/spawn/spawner.js';
 import type { HandedPoolState } from '../upgrade/messages.js';
 import type { Clock } from './clock.js';
+import type { CompactHeap } from './heap-upkeep.js';
 
 /** Told about the daemon's milestones: the --daemon parent, systemd notify, tests. */
 export interface LifecycleObserver {
@@ -37,6 +38,8 @@ export interface ArbiterOptions {
   /** Monotonic time for deadlines, wall time for display (default: the system's). */
   readonly clock?: Clock;
   readonly random?: () => number;
+  /** The master's full garbage collection after workers exit (daemon/master/heap-compaction.ts); none if absent. */
+  readonly compactHeap?: CompactHeap;
   /** What upgrade (USR2, appctl upgrade) needs from the master's setup. */
   readonly upgrade: {
     readonly command: () => SuccessorCommand;

@@ -14,29 +14,7 @@
 // V8 reads these flags each time it considers compiling a function, so setting them at run time works
 // for every function not yet queued (test/daemon/master-footprint.test.ts checks with V8's traces).
 
-const FIRST_V8_WITH_MAGLEV = 12;
+import { MODERN_V8, setV8Flags } from './v8-flags.js';
 
-/** The one function of Node's internal v8 binding used here (the same one node:v8 calls). */
-interface V8Binding {
-  setFlagsFromString(flags: string): void;
-}
-
-if (Number(process.versions.v8.split('.')[0]) >= FIRST_V8_WITH_MAGLEV) {
-  // process.getBuiltinModule (Node 22.3): node:v8 without node:module; Node 22.0-22.2 keep their compilers.
-  process.getBuiltinModule?.('node:v8').setFlagsFromString('--no-maglev --no-turbofan --no-sparkplug');
-} else {
-  // Node 20 (V8 11, no Maglev): the internal binding through process.binding, because loading node:v8
-  // costs Node 20's master 0.4 MB RSS (median of 7 starts). Only here: Node 22 and later give node:v8
-  // cheaply, and Node 24 no longer lets process.binding reach v8. Node 20 warns at run time about any
-  // process.binding('v8') (DEP0111); the warning would be about appd's own access, not the user's code, so
-  // it is held back for this one call (a user's own call still warns: Node only counts a shown warning).
-  const noDeprecation = process.noDeprecation;
-  process.noDeprecation = true;
-  try {
-    (process as unknown as { binding(name: 'v8'): V8Binding }).binding('v8').setFlagsFromString('--no-turbofan --no-sparkplug');
-  } finally {
-    process.noDeprecation = noDeprecation;
-  }
-}
-
-export {};
+// Node 22.0-22.2 (no process.getBuiltinModule) keep their compilers.
+setV8Flags(MODERN_V8 ? '--no-maglev --no-turbofan --no-sparkplug' : '--no-turbofan --no-sparkplug');

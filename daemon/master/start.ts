@@ -19,6 +19,7 @@ import { listenModesOf } from '../sockets/listen-without-accepting.js';
 import { ProcessGroups } from '../workers/process-groups.js';
 import { autogroupWriter, SessionShare } from '../workers/spawn/session-share.js';
 import { ChildProcessSpawner } from '../workers/spawn/spawner.js';
+import { compactHeap } from './heap-compaction.js';
 import { initialSlotBinds, refuseReusePortWithSystemdSockets } from '../sockets/slot-sockets.js';
 import { Logger } from './logger.js';
 import { allBinds, checkCommandRunnable, describeProgram, poolSettingsFromConfig } from '../pools/pool.js';
@@ -192,6 +193,7 @@ export async function runMaster(
       logger,
       baseEnvironment: process.env,
       spawner,
+      compactHeap,
       readConfig: async () => {
         // RELOADING=1 reaches systemd before the reload reads anything, so that a config error is
         // logged while systemd already shows the unit reloading, never before.

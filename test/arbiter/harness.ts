@@ -146,6 +146,9 @@ export class ArbiterHarness {
   readonly successors: FakeSuccessor[] = [];
   /** Set once reconcile() said the master may exit. */
   finished = false;
+  /** When (fake clock) the arbiter asked for a heap collection; `heapCollectable = false` makes the next ask answer "cannot". */
+  readonly heapCollections: number[] = [];
+  heapCollectable = true;
   #next: () => ResolvedConfig;
 
   constructor(arbiter: Arbiter, spawner: FakeSpawner, clock: FakeClock, logger: Logger, resolved: ResolvedConfig) {
@@ -258,6 +261,10 @@ export async function startArbiter(t: ExecutionContext, options: HarnessOptions 
     },
     clock,
     random: options.random ?? (() => 0.5),
+    compactHeap: () => {
+      harness?.heapCollections.push(clock.now());
+      return harness?.heapCollectable ?? true;
+    },
     upgrade: {
       command: () => ({ execPath: '/fake/node', args: ['appd'], cwd: '/', environment: {} }),
       launch: (_command, _listeners, environment) => {
