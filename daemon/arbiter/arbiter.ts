@@ -66,7 +66,7 @@ export class Arbiter {
     this.#clock = options.clock ?? SYSTEM_CLOCK;
     this.startedAt = this.now();
     const enqueue = (event: ArbiterEvent): void => this.queue.push(event);
-    this.#heap = new HeapUpkeep(options.compactHeap ?? null);
+    this.#heap = new HeapUpkeep(options.compactHeap ?? null, this.now, (line) => this.#logger.info(line));
     this.supervisor = new Supervisor({
       logger: options.logger,
       enqueue,
@@ -177,7 +177,7 @@ export class Arbiter {
       this.metrics.tick(now, this.supervisor);
       this.queries.publishStatus(now);
       this.#upgrade.check();
-      this.#heap.check(now, this.#stop !== null);
+      this.#heap.check(this.#stop !== null);
       this.#options.observer?.looped?.(this);
     } catch (error) {
       this.#logger.critical(`master loop error: ${describeError(error)}`);

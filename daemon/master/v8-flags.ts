@@ -3,7 +3,11 @@
 
 const FIRST_V8_WITH_MAGLEV = 12;
 
-/** V8 12 (Node 22) and later: Maglev exists, and node:v8 is reachable without node:module. */
+/**
+ * V8 12 (Node 22) and later, which differ from Node 20's V8 11 in three ways the master relies on: Maglev
+ * exists (optimizing-compilers.ts), node:v8 loads cheaply, and gc() takes {flavor: 'last-resort'}
+ * (heap-compaction.ts).
+ */
 export const MODERN_V8 = Number(process.versions.v8.split('.')[0]) >= FIRST_V8_WITH_MAGLEV;
 
 /** The one function of Node's internal v8 binding used here (the same one node:v8 calls). */

@@ -149,6 +149,8 @@ export class ArbiterHarness {
   /** When (fake clock) the arbiter asked for a heap collection; `heapCollectable = false` makes the next ask answer "cannot". */
   readonly heapCollections: number[] = [];
   heapCollectable = true;
+  /** How long each collection takes (the fake clock moves by it). */
+  heapCollectionMs = 0;
   #next: () => ResolvedConfig;
 
   constructor(arbiter: Arbiter, spawner: FakeSpawner, clock: FakeClock, logger: Logger, resolved: ResolvedConfig) {
@@ -263,7 +265,8 @@ export async function startArbiter(t: ExecutionContext, options: HarnessOptions 
     random: options.random ?? (() => 0.5),
     compactHeap: () => {
       harness?.heapCollections.push(clock.now());
-      return harness?.heapCollectable ?? true;
+      clock.advance(harness?.heapCollectionMs ?? 0);
+      return harness?.heapCollectable === false ? { collected: false, why: 'the test said so' } : { collected: true };
     },
     upgrade: {
       command: () => ({ execPath: '/fake/node', args: ['appd'], cwd: '/', environment: {} }),

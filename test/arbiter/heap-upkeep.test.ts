@@ -4,7 +4,7 @@
 // real one is test/daemon/master-footprint.test.ts's).
 
 import test from 'ava';
-import { HEAP_UPKEEP_INTERVAL_MS } from '../../daemon/arbiter/heap-upkeep.js';
+import { HEAP_UPKEEP_INTERVAL_MS, HEAP_UPKEEP_SPACING } from '../../daemon/arbiter/heap-upkeep.js';
 import { startArbiter } from './harness.js';
 
 test('no collection at the first start, nor while the workers serve', async (t) => {
@@ -33,8 +33,7 @@ test('reloads back to back: at most one collection per interval, and none owed i
   }
   const collections = arbiter.heapCollections;
   t.log(`20 reloads in 5 s: collections at ${collections.map((at) => at - start).join(', ')} ms`);
-  for (let index = 1; index < collections.length; index += 1)
-    t.true((collections[index] ?? 0) - (collections[index - 1] ?? 0) >= HEAP_UPKEEP_INTERVAL_MS);
+  t.true(spacedBy(collections, HEAP_UPKEEP_INTERVAL_MS), collections.join(', '));
   t.true(collections.length >= 4 && collections.length <= 6, `${collections.length} collections`);
   // The last reload's old worker exited within the last interval: its collection comes once the interval has passed.
   const before = collections.length;
@@ -42,18 +41,41 @@ test('reloads back to back: at most one collection per interval, and none owed i
   t.is(arbiter.heapCollections.length, before + 1);
 });
 
-test('a crash loop costs at most one collection a second', async (t) => {
+/** True when every collection came at least `spacing` ms after the one before. */
+function spacedBy(collections: readonly number[], spacing: number): boolean {
+  return collections.every((at, index) => index === 0 || at - (collections[index - 1] ?? 0) >= spacing);
+}
+
+test('workers killed from outside in a loop cost at most one collection a second', async (t) => {
   const arbiter = await startArbiter(t, {
-    config: { pools: { web: { app: 'fake.js', bind: '127.0.0.1:0' }, jobs: { command: ['/bin/false'], workers: 4, startSeconds: 0 } } },
+    config: {
+      pools: { web: { app: 'fake.js', bind: '127.0.0.1:0' }, jobs: { command: ['/bin/sleep', '600'], workers: 4, startSeconds: 0 } },
+    },
   });
+  // Killed from outside, a command is replaced at once (no backoff): exits in every 50 ms pass.
   for (let elapsed = 0; elapsed < 10_000; elapsed += 50) {
-    for (const worker of arbiter.spawner.live('jobs')) worker.exit(1);
+    for (const worker of arbiter.spawner.live('jobs')) worker.exit(null, 'SIGTERM');
     await arbiter.advance(50, 50);
   }
-  t.true(
-    arbiter.heapCollections.length >= 5 && arbiter.heapCollections.length <= 11,
-    `${arbiter.heapCollections.length} collections in 10 s`,
-  );
+  const collections = arbiter.heapCollections;
+  t.true(collections.length >= 9 && collections.length <= 11, `${collections.length} collections in 10 s`);
+  t.true(spacedBy(collections, HEAP_UPKEEP_INTERVAL_MS), collections.join(', '));
+});
+
+test('a slow collection spaces the next ones out: at most 2% of a core', async (t) => {
+  const arbiter = await startArbiter(t, {
+    config: {
+      pools: { web: { app: 'fake.js', bind: '127.0.0.1:0' }, jobs: { command: ['/bin/sleep', '600'], workers: 4, startSeconds: 0 } },
+    },
+  });
+  arbiter.heapCollectionMs = 100;
+  for (let elapsed = 0; elapsed < 20_000; elapsed += 50) {
+    for (const worker of arbiter.spawner.live('jobs')) worker.exit(null, 'SIGTERM');
+    await arbiter.advance(50, 50);
+  }
+  const collections = arbiter.heapCollections;
+  t.true(spacedBy(collections, 100 * HEAP_UPKEEP_SPACING), collections.join(', '));
+  t.true(collections.length >= 3 && collections.length <= 5, `${collections.length} collections of 100 ms in 20 s`);
 });
 
 test('no collection while the daemon stops, though every worker exits', async (t) => {
@@ -64,7 +86,7 @@ test('no collection while the daemon stops, though every worker exits', async (t
   t.deepEqual(arbiter.heapCollections, []);
 });
 
-test('a Node that cannot collect on request is asked once, never again', async (t) => {
+test('a Node that cannot collect on request is asked once, never again, and the log says why once', async (t) => {
   const arbiter = await startArbiter(t, { config: { workers: 1 } });
   arbiter.heapCollectable = false;
   for (let reload = 0; reload < 3; reload += 1) {
@@ -72,4 +94,5 @@ test('a Node that cannot collect on request is asked once, never again', async (
     await arbiter.advance(2000);
   }
   t.is(arbiter.heapCollections.length, 1);
+  t.is(arbiter.logText().match(/will not collect its heap after workers exit: the test said so/g)?.length, 1);
 });
