@@ -3,6 +3,7 @@
 // or detached with --daemon). The one boundary where errors become messages and exit codes.
 
 import './master/optimizing-compilers.js'; // first: before any of the master's code can get hot
+import './master/young-generation.js'; // second: before the master allocates anything of note
 import { CommanderError } from 'commander';
 import { AppdError, describeError, EXIT } from '../shared/errors.js';
 import { readConfig, type ConfigSources } from './config/sources.js';

@@ -15,6 +15,8 @@
 //   'async'} falls back to a young-generation collection, which did not shrink it); its plain gc() is a
 //   full collection, and V8 shrinks the young generation after it because allocation is slow by then
 //   (13 ms once). The arbiter's upkeep keeps their CPU under 2% of a core whatever they cost.
+// Since young-generation.ts the young generation keeps its start size on every version; this collection
+// still gives back what worker churn leaves in the rest of the heap.
 
 import type { HeapCompaction } from '../arbiter/heap-upkeep.js';
 import { MODERN_V8, setV8Flags } from './v8-flags.js';
