@@ -17,7 +17,7 @@ export class HeapUpkeep {
   readonly #say: (line: string) => void;
   /**
    * A worker exited since the last collection: its ChildProcess, pipes and stream state are garbage,
-   * and what survived scavenges on the way grew V8's young generation. The first collection can run in
+   * and V8 keeps the pages they took until a full collection. The first collection can run in
    * the pass that reaps the exit, before the child's pipes have closed ('close' follows 'exit'): those
    * few objects wait for the next collection; nothing is lost but a little of this one's effect.
    */
