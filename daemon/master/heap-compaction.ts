@@ -25,8 +25,11 @@ import { MODERN_V8, setV8Flags } from './v8-flags.js';
 
 type Collect = (options?: { type: 'major'; execution: 'sync'; flavor: 'last-resort' }) => void;
 
-/** V8's gc(), taken once; null with the reason when this process cannot have it (asked once, never again). */
-let collect: Collect | { readonly why: string } | undefined;
+/**
+ * V8's gc(), once found. A failure is not kept: the arbiter's heap upkeep never asks again after one
+ * (heap-upkeep.ts), so it is one place that says "asked once".
+ */
+let collect: Collect | undefined;
 
 function collector(): Collect | { readonly why: string } {
   if (collect !== undefined) return collect;
@@ -34,20 +37,18 @@ function collector(): Collect | { readonly why: string } {
   const exposed = (globalThis as { gc?: unknown }).gc;
   if (typeof exposed === 'function') return (collect = exposed as Collect);
   const vm = process.getBuiltinModule?.('node:vm');
-  if (!vm || !setV8Flags('--expose-gc'))
-    return (collect = { why: `Node ${process.version} has no process.getBuiltinModule (Node >= 20.16, >= 22.3)` });
+  if (!vm || !setV8Flags('--expose-gc')) return { why: `Node ${process.version} has no process.getBuiltinModule (Node >= 20.16, >= 22.3)` };
   try {
     // gc exists only in contexts made while the flag is on (the master's own context predates it).
     const made: unknown = vm.runInNewContext('typeof gc === "function" ? gc : null');
-    collect =
-      typeof made === 'function' ? (made as Collect) : { why: 'V8 gave no gc() with --expose-gc (is node run with --expose-gc-as?)' };
+    if (typeof made !== 'function') return { why: 'V8 gave no gc() with --expose-gc (is node run with --expose-gc-as?)' };
+    return (collect = made as Collect);
   } catch (error) {
-    collect = { why: `V8's gc() could not be had: ${error instanceof Error ? error.message : String(error)}` };
+    return { why: `V8's gc() could not be had: ${error instanceof Error ? error.message : String(error)}` };
   } finally {
     // Only that one context has it: a context made later in the master (a hook's vm, a library) gets none.
     setV8Flags('--no-expose-gc');
   }
-  return collect;
 }
 
 /** One full collection that gives back what V8 can, or why this Node cannot run one. */
