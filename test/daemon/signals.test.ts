@@ -39,7 +39,10 @@ test('HUP replaces every worker pid with a new generation, one slot at a time', 
   );
   const response = await get(daemon.url);
   t.regex(response.body, /generation=2/);
-  t.true(before.every((pid) => !isAlive(pid)));
+  // Awaited, not read at once: workers() goes by title, and an exiting process's /proc cmdline is empty
+  // while the kernel still unmaps its memory (30-100 ms for a Node 24 worker, state R), so a worker can
+  // drop out of workers() before it is gone. A worker that never exits still fails here.
+  await waitFor('every old worker to exit', () => before.every((pid) => !isAlive(pid)), 10_000);
 });
 
 test('a worker killed with SIGKILL is replaced at once', async (t) => {

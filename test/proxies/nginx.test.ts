@@ -192,17 +192,14 @@ nginxTest('a reload under wrk through nginx with keep-alive upstream: 0 failed r
     .split('\n')
     .map((line) => /" (\d{3}) /.exec(line)?.[1]);
   // wrk closes its connections when its time is up: what was in flight then is nginx's 499 (client
-  // closed), logged after every answered request. A 499 before the last 200 would be wrk giving up
-  // on a request (its 2 s timeout) during the run.
-  const abandoned = statuses.slice(statuses.lastIndexOf('200') + 1);
-  t.deepEqual(
-    statuses.slice(0, statuses.length - abandoned.length).filter((status) => status !== '200'),
-    [],
-    'nginx answered every request 200 until wrk stopped',
-  );
+  // closed), at most one per connection. Where those land in the log is not fixed: two nginx workers
+  // write it, and a response that reaches nginx after wrk's close can still be logged 200, after a 499.
+  // A request wrk gave up on during the run would be a wrk timeout, counted in run.errors above; so the
+  // log must hold only 200s and at most `connections` 499s, wherever they fall.
+  const unanswered = statuses.filter((status) => status !== '200');
   t.true(
-    abandoned.every((status) => status === '499') && abandoned.length <= connections,
-    `only requests in flight when wrk stopped are unanswered: ${abandoned.join(',')}`,
+    unanswered.every((status) => status === '499') && unanswered.length <= connections,
+    `nginx answered every request 200 but those in flight when wrk stopped: ${unanswered.join(',')}`,
   );
   t.deepEqual(nginxErrors(nginx), []);
 });
