@@ -18,7 +18,7 @@ import { QuietGate, round } from './quiet-machine.js';
 import { renderTable } from './report.js';
 import type { BenchResults } from './results.js';
 import { appctlMissing, measureBareNodeSpawn, measureScale, measureStatus, measureWorkerSpawn } from './rows/control.js';
-import { memoryOfFreshPool, readMemory } from './rows/memory.js';
+import { IDLE_SETTLE_MS, memoryOfFreshPool, readMemory } from './rows/memory.js';
 import { runThroughput, summarize, MODES } from './rows/throughput.js';
 import { measureSwaps } from './rows/swaps.js';
 import { measureAdminListener } from './rows/admin-listener.js';
@@ -152,7 +152,9 @@ async function main(): Promise<void> {
     const wants = (wanted: Section): boolean => settings.sections.includes(wanted);
     if (wants('memory'))
       await section('memory (2 workers)', async () => {
-        let settle = 1500;
+        // Every contender is up before this section: after IDLE_SETTLE_MS the last one started has idled
+        // that long, the others longer.
+        let settle = IDLE_SETTLE_MS;
         for (const contender of running.filter((candidate) => candidate.masterPid() !== null)) {
           results.memory.push(await readMemory(contender, settings.workers, settle));
           settle = 0;

@@ -5,7 +5,7 @@
 import { CONTENDER_LABELS, type ContenderKey } from './contenders/contender.js';
 import type { Timings } from './rows/control.js';
 import type { FeatureVariant } from './rows/features.js';
-import type { MemoryReading } from './rows/memory.js';
+import { IDLE_SETTLE_MS, type MemoryReading } from './rows/memory.js';
 import type { SwapMeasurement } from './rows/under-load.js';
 import type { ThroughputSummary } from './rows/throughput.js';
 import { COLUMN_ORDER, type BenchResults } from './results.js';
@@ -138,7 +138,7 @@ function memoryRow(readings: readonly MemoryReading[], workers: number): Row {
   const ratio = ratioOf(cells.appd, cells.pm2);
   const clusterRatio = ratioOf(cells.appd, cells['cluster-none']);
   return {
-    title: `master RSS, ${workers} workers, idle (MB)`,
+    title: `master RSS, ${workers} workers, idle ${IDLE_SETTLE_MS / 1000} s (MB)`,
     cells,
     target: `<= 1.10x node:cluster primary (SCHED_NONE): ${verdict(clusterRatio === null ? null : clusterRatio <= 1.1, clusterRatio)}; below PM2's daemon: ${verdict(ratio === null ? null : ratio < 1, ratio)}`,
   };

@@ -12,8 +12,18 @@ export interface MemoryReading {
   readonly workerRssKilobytes: readonly number[];
 }
 
-/** Lets the fresh pool settle (heartbeats, the PM2 agent's first metrics), then reads /proc. */
-export async function readMemory(contender: Contender, workers: number, settleMs = 1500): Promise<MemoryReading> {
+/**
+ * How long a fresh pool idles before its memory is read. Idle, not just started: V8's memory reducer
+ * gives back what start-up left behind (the young generation's second half, freed old-generation pages)
+ * 8 s after start-up's collections (--gc-memory-reducer-start-delay-ms), once the process allocates
+ * little. An appd master on Node 20 read 47.0 MB 1.5 s after its pool was up and 44.8-46.3 MB from 10 s
+ * to 90 s (45.2 at 12 s); a node:cluster primary, which allocates almost nothing at start-up, read 42.7
+ * MB throughout, and on Node 24 neither moved (52.0-52.2 and 47.7 MB). Every contender waits the same.
+ */
+export const IDLE_SETTLE_MS = 12_000;
+
+/** Lets the fresh pool settle (heartbeats, the PM2 agent's first metrics, V8's memory reducer), then reads /proc. */
+export async function readMemory(contender: Contender, workers: number, settleMs = IDLE_SETTLE_MS): Promise<MemoryReading> {
   await sleep(settleMs);
   const master = contender.masterPid();
   return {
