@@ -2,13 +2,9 @@
 // of BUNDLES: appctl's bin, the master's bin and the HTTP worker's entry. Run by `npm run build` after tsc.
 
 import type { Plugin } from 'esbuild';
-import { writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { setFlagsFromString } from 'node:v8';
-import { Script } from 'node:vm';
-import { codeCacheHeader, codeCachePath, wrappedSource } from '../shared/code-cache.js';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -35,34 +31,21 @@ export interface BundleEntry {
    * shorter source string held in the heap for the process's life, and less code compiled from it.
    */
   readonly compact?: boolean;
-  /**
-   * A V8 code cache beside the bundle (name.cjs.v8-cache, shared/code-cache.ts) with every function
-   * compiled, for a bundle whose bin runs it through runBundle: a short-lived process then neither parses
-   * nor compiles it. Only the Node that builds can use it; any other compiles the bundle as usual.
-   */
-  readonly codeCache?: boolean;
 }
 
 /** Every bundle `npm run build` makes. */
 export const BUNDLES = {
   // CommonJS, not ESM: a CommonJS main file does not start Node's ESM loader, 15-18 ms of CPU of every
   // run (appctl status, median of 25 interleaved, Node 20 and 24).
-  // appctl's bin: runs the next row's bundle from its code cache (ctl/bin.ts).
-  appctlBin: {
-    entryPoint: 'dist/ctl/bin.js',
-    outfile: 'dist/ctl/appctl.cjs',
-    external: [],
-  },
   appctl: {
     entryPoint: 'dist/ctl/main.js',
-    outfile: 'dist/ctl/appctl-main.cjs',
+    outfile: 'dist/ctl/appctl.cjs',
     // blessed (top's full-screen dashboard, ~50 files with optional requires esbuild cannot resolve) is
     // required from node_modules, inside the lazily evaluated module that uses it: only top loads it.
     external: ['blessed'],
     // Everything but a plain `appctl status` (commander, help, the other subcommands): compiling it with
     // the rest cost appctl status 6-10 ms of CPU (median of 41 interleaved runs, Node 20 and 24).
     loadedApart: ['appctlProgram'],
-    codeCache: true,
   },
   appctlProgram: {
     entryPoint: 'dist/ctl/program.js',
@@ -124,24 +107,7 @@ export async function bundle(name: BundleName, root = PROJECT_ROOT): Promise<str
     // the map only with that flag.
     sourcemap: 'linked',
   });
-  if (entry.codeCache === true) writeCodeCache(outfile);
   return outfile;
-}
-
-/**
- * Compiles the bundle as runBundle does, with every function compiled now (--no-lazy) rather than when
- * first called, and writes V8's code cache of it after codeCacheHeader. The flag is set back before the
- * cache is serialized: V8 files a cache under a hash of its flags and refuses it under others.
- */
-function writeCodeCache(bundlePath: string): void {
-  setFlagsFromString('--no-lazy');
-  let script: Script;
-  try {
-    script = new Script(wrappedSource(bundlePath), { filename: bundlePath, lineOffset: -1 });
-  } finally {
-    setFlagsFromString('--lazy');
-  }
-  writeFileSync(codeCachePath(bundlePath), Buffer.concat([Buffer.from(codeCacheHeader(bundlePath), 'latin1'), script.createCachedData()]));
 }
 
 /** An esbuild plugin writing each compiled module's import.meta.url as its path relative to the bundle's folder. */

@@ -43,7 +43,7 @@ test('npm pack ships only the built code, man pages and units; a global install 
   const [packed] = JSON.parse(pack.stdout) as PackResult[];
   const paths = (packed?.files ?? []).map((file) => file.path);
   const allowed =
-    /^(package\.json|README\.md|LICENSE|dist\/(daemon|ctl|shared)\/.+\.c?js|dist\/ctl\/[a-z-]+\.cjs\.v8-cache|man\/[a-z.]+\.[1-8]|systemd\/[a-z@]+\.(service|socket))$/;
+    /^(package\.json|README\.md|LICENSE|dist\/(daemon|ctl|shared)\/.+\.c?js|man\/[a-z.]+\.[1-8]|systemd\/[a-z@]+\.(service|socket))$/;
   t.deepEqual(
     paths.filter((path) => !allowed.test(path)),
     [],
@@ -55,9 +55,6 @@ test('npm pack ships only the built code, man pages and units; a global install 
     'dist/daemon/worker/worker.cjs',
     'dist/ctl/main.js',
     'dist/ctl/appctl.cjs',
-    'dist/ctl/appctl-main.cjs',
-    // Used only by the Node that built it (V8 refuses it under another), as a user's own `npm ci` does.
-    'dist/ctl/appctl-main.cjs.v8-cache',
     'dist/ctl/appctl-program.cjs',
     'man/appd.8',
     'man/appctl.1',
