@@ -5,7 +5,7 @@
 import { accessSync, constants, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { hasErrorCode } from '../../shared/errors.js';
-import { cleanEnvironment, lastLine, runCommand } from './run-command.js';
+import { installEnvironment, lastLine, runCommand } from './run-command.js';
 
 /** The PM2 release compared against (the one studied in research/pm2-and-node-managers.md). */
 export const PM2_VERSION = '7.0.4';
@@ -42,7 +42,7 @@ async function aptTool(binary: string, debianPackage: string, fixedPath: string,
       return { available: false, reason: `${binary} not installed and not root (apt-get install ${debianPackage})` };
     if (findOnPath('apt-get') === null) return { available: false, reason: `${binary} not installed and no apt-get here` };
     log(`installing ${debianPackage} with apt-get`);
-    const env = cleanEnvironment({ DEBIAN_FRONTEND: 'noninteractive' });
+    const env = installEnvironment({ DEBIAN_FRONTEND: 'noninteractive' });
     let install = await runCommand('apt-get', ['install', '-y', '-qq', '--no-install-recommends', debianPackage], {
       env,
       timeoutMs: 300_000,
@@ -76,6 +76,7 @@ async function pm2(scratch: string, log: (line: string) => void): Promise<Availa
     log(`installing pm2@${PM2_VERSION} from npm into ${prefix}`);
     const install = await runCommand('npm', ['install', '--no-audit', '--no-fund', '--no-save', `pm2@${PM2_VERSION}`], {
       cwd: prefix,
+      env: installEnvironment(),
       timeoutMs: 300_000,
     });
     if (install.code !== 0) return { available: false, reason: `npm install pm2@${PM2_VERSION} failed: ${lastLine(install)}` };

@@ -19,10 +19,30 @@ export interface CommandOptions {
   readonly timeoutMs: number;
 }
 
+/**
+ * Set by the machine, not by a user of any contender, and paid by every Node process at start: this
+ * machine exports NODE_EXTRA_CA_CERTS (its proxy's CA bundle), which Node 20 parses at every start,
+ * whatever the process does (measured: node -e 0 35 ms more CPU and 1.8 MB more RSS); Node 24 reads it
+ * only once the process uses TLS. It would add the same constant to every command and server measured.
+ */
+export const MACHINE_STARTUP_VARIABLES = ['NODE_EXTRA_CA_CERTS'] as const;
+
+/** What the bench removed from the environment of the processes it measures, for the report. */
+export function removedStartupVariables(): string[] {
+  return MACHINE_STARTUP_VARIABLES.filter((name) => process.env[name] !== undefined);
+}
+
 /** The environment without npm's run-script variables: npm_config_* would leak into a nested npm or pm2. */
-export function cleanEnvironment(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+export function installEnvironment(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const environment: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(process.env)) if (!name.toLowerCase().startsWith('npm_')) environment[name] = value;
+  return { ...environment, ...extra };
+}
+
+/** The environment of every process measured (servers, appctl, pm2, node -e 0): installEnvironment without MACHINE_STARTUP_VARIABLES. */
+export function cleanEnvironment(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const environment = installEnvironment();
+  for (const name of MACHINE_STARTUP_VARIABLES) delete environment[name];
   return { ...environment, ...extra };
 }
 
