@@ -2,7 +2,9 @@
 // itself is not part of npm test, but a wrong parser would print wrong numbers. Runs in the ava test process.
 
 import test from 'ava';
+import { perRoundRatios } from './report.js';
 import { lowsOfHalves } from './rows/reload-memory.js';
+import type { ThroughputRun } from './rows/throughput.js';
 import { averageByPosition, median } from './statistics.js';
 import { spreadBetween } from './worker-stats.js';
 import { parseWrkReport } from './wrk.js';
@@ -82,4 +84,26 @@ test('the reload row compares the lowest RSS of the two halves after the warm-up
   ];
   t.deepEqual(lowsOfHalves(samples, 100), { first: 52_000, second: 53_000 }, 'warm-up readings left out');
   t.is(lowsOfHalves(samples.slice(0, 5), 100), null, 'fewer than 4 readings after the warm-up');
+});
+
+test('worker CPU per request is compared round by round: a run the host slowed moves the median of those ratios, not the verdict', (t) => {
+  const run = (contender: string, mode: string, round: number, cpuSeconds: number): ThroughputRun =>
+    ({ contender, mode, round, workerCpuSeconds: cpuSeconds, wrk: { requests: 100_000 } }) as unknown as ThroughputRun;
+  const runs = [
+    run('appd', 'keep-alive', 1, 3.0), // the host slowed this one by half
+    run('cluster-none', 'keep-alive', 1, 2.0),
+    run('appd', 'keep-alive', 2, 2.02),
+    run('cluster-none', 'keep-alive', 2, 2.0),
+    run('cluster-none', 'keep-alive', 3, 2.0),
+    run('appd', 'keep-alive', 3, 2.04),
+    run('appd', 'close', 3, 9.0), // another mode: not paired with keep-alive's
+    run('appd', 'keep-alive', 4, 2.0), // no baseline run in its round: left out
+  ];
+  const ratios = perRoundRatios(runs, 'keep-alive');
+  t.deepEqual(
+    ratios.map((ratio) => Math.round(ratio * 100) / 100),
+    [1.5, 1.01, 1.02],
+  );
+  t.is(Math.round(median(ratios) * 100) / 100, 1.02);
+  t.deepEqual(perRoundRatios(runs, 'close'), []);
 });
