@@ -2,7 +2,7 @@
 // control socket and pidfile in the scratch directory (the pidfile follows the master across an
 // upgrade). Runs in the bench process.
 
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { waitFor } from '../../helpers/processes.js';
 import { registerProcess } from '../cleanup.js';
@@ -13,6 +13,7 @@ import {
   childWorkers,
   freePort,
   freshDirectory,
+  readPidfile,
   spawnServer,
   stopGroup,
   type Contender,
@@ -86,17 +87,13 @@ export class AppdContender implements Contender {
 
   /** The master now serving: the pidfile's pid (a successor after an upgrade), else the one we started. */
   masterPid(): number {
-    if (existsSync(this.#pidfile)) {
-      const pid = Number(readFileSync(this.#pidfile, 'utf8').trim());
-      if (Number.isInteger(pid) && pid > 0) {
-        if (!this.#seenMasters.has(pid)) {
-          this.#seenMasters.add(pid);
-          registerProcess(pid); // a successor master is not in our process group's bookkeeping otherwise
-        }
-        return pid;
-      }
+    const pid = readPidfile(this.#pidfile);
+    if (pid === null) return this.#server.pid;
+    if (!this.#seenMasters.has(pid)) {
+      this.#seenMasters.add(pid);
+      registerProcess(pid); // a successor master is not in our process group's bookkeeping otherwise
     }
-    return this.#server.pid;
+    return pid;
   }
 
   workerPids(): number[] {

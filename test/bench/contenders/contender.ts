@@ -2,13 +2,14 @@
 // to start one as a process group, wait for it to serve, and find its workers. Runs in the bench process.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { childrenOf, commandLine, isAlive, killQuietly, sleep, waitFor } from '../../helpers/processes.js';
 import { registerProcessGroup } from '../cleanup.js';
+import { hasErrorCode } from '../../../shared/errors.js';
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
 export const BENCH_FIXTURES = join(PROJECT_ROOT, 'test/fixtures/bench');
@@ -43,6 +44,23 @@ export async function freePort(): Promise<number> {
   await new Promise((settle) => server.close(settle));
   if (address === null || typeof address === 'string') throw new Error('no TCP port from the kernel');
   return address.port;
+}
+
+/**
+ * The pid in a daemon's pidfile, or null while there is none. Read without asking first whether it
+ * exists: `pm2 update` removes PM2's pidfile and writes a new one while the swap row reads it (an
+ * existsSync before the read lost that race and ended a 30-minute bench).
+ */
+export function readPidfile(path: string): number | null {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    if (hasErrorCode(error, 'ENOENT')) return null;
+    throw error;
+  }
+  const pid = Number(text.trim());
+  return Number.isInteger(pid) && pid > 0 ? pid : null;
 }
 
 /** A fresh, empty directory for a contender's worker stats. */

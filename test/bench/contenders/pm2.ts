@@ -2,11 +2,11 @@
 // the hello server in cluster mode, the God daemon found through pm2.pid. `pm2 kill` ends it, also when
 // the bench fails. Runs in the bench process.
 
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { forgetCleanup, registerCleanup, registerProcess } from '../cleanup.js';
 import { cleanEnvironment, lastLine, runCommand, type CommandResult } from '../run-command.js';
-import { BENCH_FIXTURES, childWorkers, freePort, freshDirectory, waitForWorkers, type Contender } from './contender.js';
+import { BENCH_FIXTURES, childWorkers, freePort, freshDirectory, readPidfile, waitForWorkers, type Contender } from './contender.js';
 import { isAlive, killQuietly, sleep } from '../../helpers/processes.js';
 
 export const PM2_APP_NAME = 'bench-hello';
@@ -55,10 +55,7 @@ export class Pm2Contender implements Contender {
 
   /** The God daemon (it changes on `pm2 update`). */
   masterPid(): number | null {
-    const pidfile = join(this.#home, 'pm2.pid');
-    if (!existsSync(pidfile)) return null;
-    const pid = Number(readFileSync(pidfile, 'utf8').trim());
-    return Number.isInteger(pid) && pid > 0 ? pid : null;
+    return readPidfile(join(this.#home, 'pm2.pid'));
   }
 
   workerPids(): number[] {
