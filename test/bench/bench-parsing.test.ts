@@ -4,8 +4,8 @@
 import test from 'ava';
 import { perRoundRatios } from './report.js';
 import { lowsOfHalves } from './rows/reload-memory.js';
-import type { ThroughputRun } from './rows/throughput.js';
-import { averageByPosition, median } from './statistics.js';
+import { roundOrder, type ThroughputRun } from './rows/throughput.js';
+import { averageByPosition, median, medianInterval } from './statistics.js';
 import { spreadBetween } from './worker-stats.js';
 import { parseWrkReport } from './wrk.js';
 
@@ -99,11 +99,38 @@ test('worker CPU per request is compared round by round: a run the host slowed m
     run('appd', 'close', 3, 9.0), // another mode: not paired with keep-alive's
     run('appd', 'keep-alive', 4, 2.0), // no baseline run in its round: left out
   ];
-  const ratios = perRoundRatios(runs, 'keep-alive');
+  const perRequest = (each: ThroughputRun): number => each.workerCpuSeconds / each.wrk.requests;
+  const ratios = perRoundRatios(runs, 'keep-alive', perRequest);
   t.deepEqual(
     ratios.map((ratio) => Math.round(ratio * 100) / 100),
     [1.5, 1.01, 1.02],
   );
   t.is(Math.round(median(ratios) * 100) / 100, 1.02);
-  t.deepEqual(perRoundRatios(runs, 'close'), []);
+  t.deepEqual(perRoundRatios(runs, 'close', perRequest), []);
+});
+
+test('each round measures appd and SCHED_NONE back to back, taking turns to go first, while the other contenders rotate', (t) => {
+  const keys = ['appd', 'node', 'cluster-rr', 'cluster-none', 'pm2'];
+  const orders = [0, 1, 2, 3, 4].map((round) => roundOrder(keys, round));
+  for (const [round, order] of orders.entries()) {
+    t.deepEqual([...order].sort(), [...keys].sort(), `round ${round} runs every contender once`);
+    const appd = order.indexOf('appd');
+    const baseline = order.indexOf('cluster-none');
+    t.is(Math.abs(appd - baseline), 1, `round ${round}: ${order.join(' ')}`);
+    t.is(appd < baseline, round % 2 === 0, `round ${round}: appd goes first in even rounds`);
+  }
+  t.deepEqual(
+    orders.map((order) => order[0]),
+    ['appd', 'node', 'cluster-rr', 'pm2', 'appd'],
+    'the first run of a round rotates',
+  );
+  t.deepEqual(roundOrder(['node', 'pm2'], 1), ['pm2', 'node'], 'without the pair, a plain rotation');
+});
+
+test('the interval of a median is read from order statistics, and refused for too few values', (t) => {
+  const values = (count: number): number[] => Array.from({ length: count }, (_unused, index) => count - index);
+  t.is(medianInterval(values(5)), null, 'five values cannot hold the median at 95%');
+  t.deepEqual(medianInterval(values(6)), { low: 1, high: 6 });
+  t.deepEqual(medianInterval(values(10)), { low: 2, high: 9 });
+  t.deepEqual(medianInterval(values(31)), { low: 10, high: 22 }, 'P(Binomial(31, 1/2) <= 9) = 1.5%, <= 10: 3.5%');
 });

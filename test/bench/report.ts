@@ -8,7 +8,7 @@ import type { FeatureVariant } from './rows/features.js';
 import { IDLE_SETTLE_MS, type MemoryReading } from './rows/memory.js';
 import type { SwapMeasurement } from './rows/under-load.js';
 import type { ThroughputRun, ThroughputSummary } from './rows/throughput.js';
-import { median } from './statistics.js';
+import { median, medianInterval } from './statistics.js';
 import { COLUMN_ORDER, type BenchResults } from './results.js';
 import type { ConnectionMode } from './wrk.js';
 
@@ -56,7 +56,9 @@ function throughputRows(
     Object.fromEntries(summaries.filter((summary) => summary.mode === mode).map((summary) => [summary.contender, format(summary)]));
   const label = mode === 'keep-alive' ? 'keep-alive' : 'Connection: close';
   const requests = cells((summary) => ({ text: integer.format(summary.requestsPerSecond), value: summary.requestsPerSecond }));
-  const ratio = ratioOf(requests.appd, requests['cluster-none']);
+  const ofMedians = ratioOf(requests.appd, requests['cluster-none']);
+  const throughputRatios = perRoundRatios(runs, mode, (run) => run.wrk.requestsPerSecond);
+  const ratio = throughputRatios.length === 0 ? null : median(throughputRatios);
   const masterCpu = cells((summary) =>
     summary.masterCpuSeconds === null
       ? { text: '-', value: null }
@@ -70,7 +72,7 @@ function throughputRows(
     {
       title: `throughput, ${label} (req/s, median of ${rounds})`,
       cells: requests,
-      target: `>= 0.98x SCHED_NONE: ${verdict(ratio === null ? null : ratio >= 0.98, ratio)}`,
+      target: `>= 0.98x SCHED_NONE: ${verdict(ratio === null ? null : ratio >= 0.98, ratio, roundRatioDetail(throughputRatios, ofMedians, 'ratio of the medians'))}`,
     },
     {
       title: `latency p50 / p99, ${label} (ms)`,
@@ -82,7 +84,7 @@ function throughputRows(
     },
     workerCpuRow(
       cells((summary) => ({ text: summary.workerCpuMicrosecondsPerRequest.toFixed(1), value: summary.workerCpuMicrosecondsPerRequest })),
-      perRoundRatios(runs, mode),
+      perRoundRatios(runs, mode, (run) => run.workerCpuSeconds / Math.max(1, run.wrk.requests)),
       label,
     ),
     {
@@ -99,32 +101,41 @@ function throughputRows(
 }
 
 /**
- * appd's worker CPU per request over SCHED_NONE's in each round: the two runs of a round are measured
- * seconds apart, so through the same weather of the host. This VM's host slows whole runs of either
+ * appd's `measure` over SCHED_NONE's in each round: the two runs of a round are measured back to back
+ * (roundOrder), so through the same weather of the host. This VM's host slows whole runs of either
  * contender by up to half (one contender's CPU per request varied 21-40 µs across the runs of one bench,
- * with no other process running here, and /proc/stat shows no steal), which a total over all runs
- * adds to whichever contender it hit; the median of the per-round ratios is what such a run cannot move.
+ * with no other process running here, and /proc/stat shows no steal), which a total or a median over all
+ * runs adds to whichever contender it hit; the median of the per-round ratios is what such a run cannot move.
  */
-export function perRoundRatios(runs: readonly ThroughputRun[], mode: ConnectionMode): number[] {
-  const perRequest = (run: ThroughputRun): number => run.workerCpuSeconds / Math.max(1, run.wrk.requests);
+export function perRoundRatios(runs: readonly ThroughputRun[], mode: ConnectionMode, measure: (run: ThroughputRun) => number): number[] {
   const ratios: number[] = [];
   for (const run of runs) {
     if (run.contender !== 'appd' || run.mode !== mode) continue;
     const baseline = runs.find((other) => other.contender === 'cluster-none' && other.mode === mode && other.round === run.round);
-    if (baseline !== undefined && perRequest(baseline) > 0) ratios.push(perRequest(run) / perRequest(baseline));
+    if (baseline !== undefined && measure(baseline) > 0) ratios.push(measure(run) / measure(baseline));
   }
   return ratios;
+}
+
+/** How a per-round median was reached and how sure it is: the count, its 95% interval, and the pooled figure beside it. */
+function roundRatioDetail(ratios: readonly number[], pooled: number | null, pooledName: string): string {
+  if (ratios.length === 0) return '';
+  const interval = medianInterval(ratios);
+  return [
+    `median of ${ratios.length} per-round ratios`,
+    ...(interval === null ? [] : [`95% interval ${interval.low.toFixed(2)}-${interval.high.toFixed(2)}`]),
+    ...(pooled === null ? [] : [`${pooledName} ${pooled.toFixed(2)}x`]),
+  ].join('; ');
 }
 
 /** Issue 21: appd's workers do no more work per request than node:cluster's SCHED_NONE workers. */
 function workerCpuRow(cells: Partial<Record<ContenderKey, Cell>>, roundRatios: readonly number[], label: string): Row {
   const pooled = ratioOf(cells.appd, cells['cluster-none']);
   const ratio = roundRatios.length === 0 ? null : median(roundRatios);
-  const how = `median of ${roundRatios.length} per-round ratios${pooled === null ? '' : `; all runs together ${pooled.toFixed(2)}x`}`;
   return {
     title: `worker CPU per request, ${label} (µs, all runs)`,
     cells,
-    target: `<= 1.03x SCHED_NONE: ${verdict(ratio === null ? null : ratio <= 1.03, ratio, ratio === null ? '' : how)}`,
+    target: `<= 1.03x SCHED_NONE: ${verdict(ratio === null ? null : ratio <= 1.03, ratio, roundRatioDetail(roundRatios, pooled, 'all runs together'))}`,
   };
 }
 

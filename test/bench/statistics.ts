@@ -19,3 +19,26 @@ export function averageByPosition(lists: readonly (readonly number[])[]): number
 export function sum(values: readonly number[]): number {
   return values.reduce((total, value) => total + value, 0);
 }
+
+/**
+ * A distribution-free interval that holds the true median with at least `confidence`: the k-th
+ * smallest and k-th largest values, k the largest rank with P(Binomial(n, 1/2) < k) <= (1 - confidence) / 2.
+ * Null for too few values (fewer than 6 for 95%). How the bench says how sure a median ratio is.
+ */
+export function medianInterval(values: readonly number[], confidence = 0.95): { low: number; high: number } | null {
+  const sorted = [...values].sort((left, right) => left - right);
+  const count = sorted.length;
+  const tail = (1 - confidence) / 2;
+  // P(X = i) for X ~ Binomial(count, 1/2), summed from i = 0 while the sum stays within the tail.
+  let probability = 0.5 ** count;
+  let cumulative = 0;
+  let rank = 0;
+  for (let index = 0; index < count; index += 1) {
+    if (cumulative + probability > tail) break;
+    cumulative += probability;
+    rank = index + 1;
+    probability = (probability * (count - index)) / (index + 1);
+  }
+  if (rank === 0) return null;
+  return { low: sorted[rank - 1] ?? Number.NaN, high: sorted[count - rank] ?? Number.NaN };
+}

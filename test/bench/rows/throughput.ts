@@ -1,6 +1,7 @@
 // The throughput rows: wrk against every contender, keep-alive and Connection: close, several rounds
-// interleaved (the order rotates each round), with per-run CPU of masters and workers, latency,
-// how the load spread over the workers, and the noise around each run. Runs in the bench process.
+// interleaved (the order rotates each round, appd and SCHED_NONE back to back), with per-run CPU of
+// masters and workers, latency, how the load spread over the workers, and the noise around each run.
+// Runs in the bench process.
 
 import { sleep } from '../../helpers/processes.js';
 import type { Contender, ContenderKey } from '../contenders/contender.js';
@@ -147,7 +148,27 @@ export async function warmUp(servers: readonly { readonly url: string }[], setti
   }
 }
 
-/** Warms every contender up, then runs `rounds` rounds; each round visits every contender in both modes. */
+/**
+ * The order of a round's runs in one mode: every contender, rotating by round, with appd and SCHED_NONE
+ * side by side (appd first in odd rounds, second in even ones). The targets compare those two round by
+ * round, and this VM's host slows whole stretches of seconds (one contender's CPU per request varied
+ * 21-40 µs across one bench's runs, no other process here): runs seconds apart share that weather, runs
+ * half a round apart (other contenders, the other mode) do not.
+ */
+export function roundOrder<Key extends string>(keys: readonly Key[], roundIndex: number): Key[] {
+  const paired = keys.includes('appd' as Key) && keys.includes('cluster-none' as Key);
+  const others = paired ? keys.filter((key) => key !== 'cluster-none') : [...keys];
+  const rotated = others.map((_unused, index) => others[(index + roundIndex) % others.length] as Key);
+  if (!paired) return rotated;
+  const at = rotated.indexOf('appd' as Key);
+  const pair = (roundIndex % 2 === 0 ? ['appd', 'cluster-none'] : ['cluster-none', 'appd']) as Key[];
+  return [...rotated.slice(0, at), ...pair, ...rotated.slice(at + 1)];
+}
+
+/**
+ * Warms every contender up, then runs `rounds` rounds; each round measures one mode on every contender
+ * (roundOrder), then the other mode (the first mode alternates by round).
+ */
 export async function runThroughput(
   contenders: readonly Contender[],
   settings: ThroughputSettings,
@@ -158,9 +179,13 @@ export async function runThroughput(
   await warmUp(contenders, settings);
   const runs: ThroughputRun[] = [];
   for (let roundIndex = 0; roundIndex < settings.rounds; roundIndex += 1) {
-    const order = contenders.map((_unused, index) => contenders[(index + roundIndex) % contenders.length] as Contender);
-    for (const contender of order) {
-      for (const mode of roundIndex % 2 === 0 ? MODES : [...MODES].reverse()) {
+    const byKey = new Map(contenders.map((contender) => [contender.key, contender]));
+    const order = roundOrder(
+      contenders.map((contender) => contender.key),
+      roundIndex,
+    ).map((key) => byKey.get(key) as Contender);
+    for (const mode of roundIndex % 2 === 0 ? MODES : [...MODES].reverse()) {
+      for (const contender of order) {
         const run = await measureRun(contender, mode, roundIndex + 1, settings, gate, ourPids);
         runs.push(run);
         log(
