@@ -10,6 +10,7 @@ import { APPD, fixture } from '../helpers/daemon.js';
 import { get } from '../helpers/http.js';
 import { sleep, waitFor } from '../helpers/processes.js';
 import { cpuSeconds } from './proc-usage.js';
+import { cleanEnvironment } from './run-command.js';
 
 const seconds = Number(process.argv[2] ?? 30);
 const directory = mkdtempSync(join(tmpdir(), 'appd-crash-loop-'));
@@ -25,7 +26,8 @@ writeFileSync(
 const child = spawn(process.execPath, [APPD, '-c', 'appd.config.mjs'], {
   cwd: directory,
   stdio: ['ignore', 'pipe', 'pipe'],
-  env: { ...process.env, XDG_RUNTIME_DIR: directory },
+  // Without the machine's start-up variables (run-command.ts): the master's CPU is what it measures.
+  env: cleanEnvironment({ XDG_RUNTIME_DIR: directory }),
 });
 let log = '';
 child.stderr.setEncoding('utf8').on('data', (text: string) => (log += text));

@@ -82,8 +82,17 @@ async function main(): Promise<void> {
     table: '',
     durationSeconds: 0,
   };
-  /** Runs one part; a failure becomes a note under `name` and the bench goes on. */
+  /**
+   * Writes what is measured so far, marked partial, to the output file: a bench that dies (a contender's
+   * race, the machine) keeps every run before it. The finished results replace it.
+   */
+  const savePartial = (): void => {
+    const elapsed = round((performance.now() - startedAt) / 1000, 1);
+    writeFileSync(settings.outputFile, `${JSON.stringify({ ...results, partial: true, durationSeconds: elapsed }, null, 2)}\n`);
+  };
+  /** Runs one part; a failure becomes a note under `name` and the bench goes on. What the parts before measured is saved first. */
   const section = async <T>(name: string, work: () => Promise<T>): Promise<T | null> => {
+    savePartial();
     try {
       return await work();
     } catch (error) {
@@ -184,6 +193,10 @@ async function main(): Promise<void> {
           gate,
           ourPids,
           log,
+          (run) => {
+            results.throughputRuns.push(run);
+            savePartial();
+          },
         );
       });
       results.throughput = running

@@ -167,7 +167,7 @@ export function roundOrder<Key extends string>(keys: readonly Key[], roundIndex:
 
 /**
  * Warms every contender up, then runs `rounds` rounds; each round measures one mode on every contender
- * (roundOrder), then the other mode (the first mode alternates by round).
+ * (roundOrder), then the other mode (the first mode alternates by round). `onRun` sees each run as it ends.
  */
 export async function runThroughput(
   contenders: readonly Contender[],
@@ -175,6 +175,7 @@ export async function runThroughput(
   gate: QuietGate,
   ourPids: () => readonly number[],
   log: (line: string) => void,
+  onRun: (run: ThroughputRun) => void = () => undefined,
 ): Promise<ThroughputRun[]> {
   await warmUp(contenders, settings);
   const runs: ThroughputRun[] = [];
@@ -188,6 +189,7 @@ export async function runThroughput(
       for (const contender of order) {
         const run = await measureRun(contender, mode, roundIndex + 1, settings, gate, ourPids);
         runs.push(run);
+        onRun(run);
         log(
           `round ${roundIndex + 1} ${contender.key} ${mode}: ${Math.round(run.wrk.requestsPerSecond)} req/s, p99 ${run.wrk.latencyP99Ms} ms, ` +
             `master ${run.masterCpuSeconds ?? '-'} s CPU, load ${run.gate.loadBefore}, others ${run.noise.foreignCores} cores`,
