@@ -2,6 +2,7 @@
 // itself is not part of npm test, but a wrong parser would print wrong numbers. Runs in the ava test process.
 
 import test from 'ava';
+import type { ContenderKey } from './contenders/contender.js';
 import { perRoundRatios } from './report.js';
 import { lowsOfHalves } from './rows/reload-memory.js';
 import { roundOrder, type ThroughputRun } from './rows/throughput.js';
@@ -110,7 +111,7 @@ test('worker CPU per request is compared round by round: a run the host slowed m
 });
 
 test('each round measures appd and SCHED_NONE back to back, taking turns to go first, while the other contenders rotate', (t) => {
-  const keys = ['appd', 'node', 'cluster-rr', 'cluster-none', 'pm2'];
+  const keys: ContenderKey[] = ['appd', 'node', 'cluster-rr', 'cluster-none', 'pm2'];
   const orders = [0, 1, 2, 3, 4].map((round) => roundOrder(keys, round));
   for (const [round, order] of orders.entries()) {
     t.deepEqual([...order].sort(), [...keys].sort(), `round ${round} runs every contender once`);

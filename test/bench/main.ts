@@ -181,7 +181,7 @@ async function main(): Promise<void> {
     if (baselines.wrk.available && wants('throughput')) {
       const wrkPath = baselines.wrk.path;
       await section('throughput', async () => {
-        results.throughputRuns = await runThroughput(
+        await runThroughput(
           running,
           {
             wrkPath,

@@ -150,24 +150,25 @@ export async function warmUp(servers: readonly { readonly url: string }[], setti
 
 /**
  * The order of a round's runs in one mode: every contender, rotating by round, with appd and SCHED_NONE
- * side by side (appd first in odd rounds, second in even ones). The targets compare those two round by
- * round, and this VM's host slows whole stretches of seconds (one contender's CPU per request varied
- * 21-40 µs across one bench's runs, no other process here): runs seconds apart share that weather, runs
- * half a round apart (other contenders, the other mode) do not.
+ * side by side (appd first in rounds 1, 3, 5..., whose roundIndex is even). The targets compare those
+ * two round by round, and this VM's host slows whole stretches of seconds (one contender's CPU per
+ * request varied 21-40 µs across one bench's runs, no other process here): runs seconds apart share that
+ * weather, runs half a round apart (other contenders, the other mode) do not.
  */
-export function roundOrder<Key extends string>(keys: readonly Key[], roundIndex: number): Key[] {
-  const paired = keys.includes('appd' as Key) && keys.includes('cluster-none' as Key);
+export function roundOrder(keys: readonly ContenderKey[], roundIndex: number): ContenderKey[] {
+  const paired = keys.includes('appd') && keys.includes('cluster-none');
   const others = paired ? keys.filter((key) => key !== 'cluster-none') : [...keys];
-  const rotated = others.map((_unused, index) => others[(index + roundIndex) % others.length] as Key);
+  const rotated = others.map((_unused, index) => others[(index + roundIndex) % others.length] as ContenderKey);
   if (!paired) return rotated;
-  const at = rotated.indexOf('appd' as Key);
-  const pair = (roundIndex % 2 === 0 ? ['appd', 'cluster-none'] : ['cluster-none', 'appd']) as Key[];
+  const at = rotated.indexOf('appd');
+  const pair: ContenderKey[] = roundIndex % 2 === 0 ? ['appd', 'cluster-none'] : ['cluster-none', 'appd'];
   return [...rotated.slice(0, at), ...pair, ...rotated.slice(at + 1)];
 }
 
 /**
  * Warms every contender up, then runs `rounds` rounds; each round measures one mode on every contender
- * (roundOrder), then the other mode (the first mode alternates by round). `onRun` sees each run as it ends.
+ * (roundOrder), then the other mode (the first mode alternates by round). `onRun` gets each run as it
+ * ends, so a bench that dies later keeps it.
  */
 export async function runThroughput(
   contenders: readonly Contender[],
@@ -175,12 +176,11 @@ export async function runThroughput(
   gate: QuietGate,
   ourPids: () => readonly number[],
   log: (line: string) => void,
-  onRun: (run: ThroughputRun) => void = () => undefined,
-): Promise<ThroughputRun[]> {
+  onRun: (run: ThroughputRun) => void,
+): Promise<void> {
   await warmUp(contenders, settings);
-  const runs: ThroughputRun[] = [];
+  const byKey = new Map(contenders.map((contender) => [contender.key, contender]));
   for (let roundIndex = 0; roundIndex < settings.rounds; roundIndex += 1) {
-    const byKey = new Map(contenders.map((contender) => [contender.key, contender]));
     const order = roundOrder(
       contenders.map((contender) => contender.key),
       roundIndex,
@@ -188,7 +188,6 @@ export async function runThroughput(
     for (const mode of roundIndex % 2 === 0 ? MODES : [...MODES].reverse()) {
       for (const contender of order) {
         const run = await measureRun(contender, mode, roundIndex + 1, settings, gate, ourPids);
-        runs.push(run);
         onRun(run);
         log(
           `round ${roundIndex + 1} ${contender.key} ${mode}: ${Math.round(run.wrk.requestsPerSecond)} req/s, p99 ${run.wrk.latencyP99Ms} ms, ` +
@@ -197,5 +196,4 @@ export async function runThroughput(
       }
     }
   }
-  return runs;
 }
