@@ -151,9 +151,8 @@ export async function warmUp(servers: readonly { readonly url: string }[], setti
 /**
  * The order of a round's runs in one mode: every contender, rotating by round, with appd and SCHED_NONE
  * side by side (appd first in rounds 1, 3, 5..., whose roundIndex is even). The targets compare those
- * two round by round, and this VM's host slows whole stretches of seconds (one contender's CPU per
- * request varied 21-40 µs across one bench's runs, no other process here): runs seconds apart share that
- * weather, runs half a round apart (other contenders, the other mode) do not.
+ * two round by round (perRoundRatios in report.ts says why): runs seconds apart share the host's weather,
+ * runs half a round apart (other contenders, the other mode) do not.
  */
 export function roundOrder(keys: readonly ContenderKey[], roundIndex: number): ContenderKey[] {
   const paired = keys.includes('appd') && keys.includes('cluster-none');
