@@ -4,8 +4,8 @@
 
 import './master/optimizing-compilers.js'; // first: before any of the master's code can get hot
 import './master/young-generation.js'; // second: before the master allocates anything of note
-import { CommanderError } from 'commander';
 import { AppdError, describeError, EXIT } from '../shared/errors.js';
+import { CommandLineAnswered } from './config/cli-arguments.js';
 import { readConfig, type ConfigSources } from './config/sources.js';
 import { detachAndWait, isDaemonChild, reportToForeground, DAEMON_CHILD_VARIABLE } from './master/daemonize.js';
 import { checkStartable, runMaster } from './master/start.js';
@@ -61,7 +61,7 @@ async function main(argv: readonly string[]): Promise<number> {
       return EXIT.ok;
     }
   } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode; // --help or --version, already printed
+    if (error instanceof CommandLineAnswered) return error.exitCode; // --help or --version, already printed
     if (error instanceof AppdError) return fail(error.exitCode, error.message);
     throw error;
   }

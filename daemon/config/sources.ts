@@ -68,9 +68,9 @@ async function readConfigFile(
  * picked up. At start it is undefined and the file is the one named, or the default one found.
  */
 export async function readConfig(sources: ConfigSources, startFile?: string | null): Promise<StartConfig> {
-  const fromArgv = parseArguments(sources.argv, 'command line');
+  const fromArgv = await parseArguments(sources.argv, 'command line');
   const fromEnvironment = sources.environmentArguments
-    ? parseArguments(splitShellWords(sources.environmentArguments), 'APPD_CMD_ARGS')
+    ? await parseArguments(splitShellWords(sources.environmentArguments), 'APPD_CMD_ARGS')
     : null;
   // `appd ecosystem.config.js`, as `pm2 start ecosystem.config.js`: the APP is the config file.
   const positional = fromArgv.values['app'];
