@@ -36,22 +36,38 @@ type FlagWord =
   | { readonly key: string; readonly takes: 'nothing'; readonly value: boolean }
   | { readonly key: string; readonly takes: 'value'; readonly repeatable: boolean };
 
-/** Flags that are not settings: the one-shot actions, and Gunicorn's --log-file. */
-const EXTRA_FLAGS: readonly (readonly [string, FlagWord])[] = [
-  ['--print-config', { key: 'printConfig', takes: 'nothing', value: true }],
-  ['--check-config', { key: 'checkConfig', takes: 'nothing', value: true }],
-  ['--print-systemd-unit', { key: 'printSystemdUnit', takes: 'nothing', value: true }],
-  ['--log-file', { key: 'logFile', takes: 'value', repeatable: false }],
-];
+/** The one-shot actions: flags that are not settings. Commander's --help lists them with these descriptions. */
+export const ACTION_FLAGS = [
+  { flag: '--print-config', key: 'printConfig', description: 'Print every setting, its value and where it came from, then exit.' },
+  {
+    flag: '--check-config',
+    key: 'checkConfig',
+    description: 'Validate the configuration and load each app as its workers would (as their user), then exit.',
+  },
+  {
+    flag: '--print-systemd-unit',
+    key: 'printSystemdUnit',
+    description: 'Print a systemd service unit that runs this command line, then exit.',
+  },
+] as const satisfies readonly { flag: string; key: keyof CliActions; description: string }[];
+
+/** Gunicorn's spelling of --error-logfile, which users of Gunicorn will type; keyed logFile. */
+export const LOG_FILE_ALIAS = '--log-file';
+
+/** Whether `setting` has a flag of its own (not config-only, not APP, not the words after `--`). */
+export function hasFlag(setting: AnySetting): boolean {
+  return setting.cli !== 'config-only' && setting.cli !== 'positional' && setting.cli !== 'after-dashes';
+}
 
 let flagWords: ReadonlyMap<string, FlagWord> | null = null;
 
 /** Every word the plain reading knows, from the settings table: the same flags commander-arguments.ts declares. */
 function knownFlagWords(): ReadonlyMap<string, FlagWord> {
   if (flagWords !== null) return flagWords;
-  const words = new Map<string, FlagWord>(EXTRA_FLAGS);
+  const words = new Map<string, FlagWord>([[LOG_FILE_ALIAS, { key: 'logFile', takes: 'value', repeatable: false }]]);
+  for (const action of ACTION_FLAGS) words.set(action.flag, { key: action.key, takes: 'nothing', value: true });
   for (const setting of SETTINGS as readonly AnySetting[]) {
-    if (setting.cli === 'config-only' || setting.cli === 'positional' || setting.cli === 'after-dashes') continue;
+    if (!hasFlag(setting)) continue;
     const long = flagName(setting);
     const word: FlagWord = setting.kind.isFlag
       ? { key: setting.key, takes: 'nothing', value: true }

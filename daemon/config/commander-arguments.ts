@@ -5,7 +5,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { flagName, type AnySetting } from '../../shared/settings/define.js';
 import { SETTINGS } from '../../shared/settings/table.js';
 import { ConfigError } from '../../shared/errors.js';
-import { CommandLineAnswered, type ParsedWords } from './cli-arguments.js';
+import { ACTION_FLAGS, CommandLineAnswered, hasFlag, LOG_FILE_ALIAS, type ParsedWords } from './cli-arguments.js';
 import { closestName } from '../../shared/config/closest-key.js';
 import { readPackageVersion } from '../../shared/version.js';
 
@@ -21,7 +21,7 @@ function optionFor(setting: AnySetting): Option[] {
     option.argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
   }
   // Aliases users of Gunicorn will type.
-  if (setting.key === 'errorLogfile') return [option, new Option('--log-file <PATH>', 'Alias of --error-logfile.').hideHelp()];
+  if (setting.key === 'errorLogfile') return [option, new Option(`${LOG_FILE_ALIAS} <PATH>`, 'Alias of --error-logfile.').hideHelp()];
   return [option];
 }
 
@@ -31,15 +31,12 @@ export function buildCommand(): Command {
     .description('Serve APP on a supervised pool of worker processes (a Gunicorn-class arbiter for Node.js).')
     .version(readPackageVersion(), '-v, --version')
     .argument('[APP]', 'the app module: PATH, PATH:EXPORT or PATH:FACTORY()')
-    .option('--print-config', 'Print every setting, its value and where it came from, then exit.')
-    .option('--check-config', 'Validate the configuration and load each app as its workers would (as their user), then exit.')
-    .option('--print-systemd-unit', 'Print a systemd service unit that runs this command line, then exit.')
     .allowExcessArguments(false)
     .helpOption('-h, --help', 'Show this help.')
     .showSuggestionAfterError(true);
+  for (const action of ACTION_FLAGS) command.option(action.flag, action.description);
   for (const setting of SETTINGS) {
-    if (setting.cli === 'config-only' || setting.cli === 'positional' || setting.cli === 'after-dashes') continue;
-    for (const option of optionFor(setting)) command.addOption(option);
+    if (hasFlag(setting)) for (const option of optionFor(setting)) command.addOption(option);
   }
   command.addHelpText(
     'after',

@@ -2,7 +2,7 @@
 // result for every list it reads, and commander for everything else. In-process, in the ava test process.
 
 import test from 'ava';
-import { readPlainWords, type ParsedWords } from '../../daemon/config/cli-arguments.js';
+import { hasFlag, readPlainWords, type ParsedWords } from '../../daemon/config/cli-arguments.js';
 import { parseWithCommander } from '../../daemon/config/commander-arguments.js';
 import { flagName, type AnySetting } from '../../shared/settings/define.js';
 import { SETTINGS } from '../../shared/settings/table.js';
@@ -13,9 +13,7 @@ function commanderReading(args: readonly string[]): ParsedWords {
   return { options: Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)), positional };
 }
 
-const FLAGGED = (SETTINGS as readonly AnySetting[]).filter(
-  (setting) => setting.cli !== 'config-only' && setting.cli !== 'positional' && setting.cli !== 'after-dashes',
-);
+const FLAGGED = (SETTINGS as readonly AnySetting[]).filter(hasFlag);
 
 const PLAIN_LISTS: readonly (readonly string[])[] = [
   [],
