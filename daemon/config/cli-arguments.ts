@@ -59,11 +59,8 @@ export function hasFlag(setting: AnySetting): boolean {
   return setting.cli !== 'config-only' && setting.cli !== 'positional' && setting.cli !== 'after-dashes';
 }
 
-let flagWords: ReadonlyMap<string, FlagWord> | null = null;
-
 /** Every word the plain reading knows, from the settings table: the same flags commander-arguments.ts declares. */
 function knownFlagWords(): ReadonlyMap<string, FlagWord> {
-  if (flagWords !== null) return flagWords;
   const words = new Map<string, FlagWord>([[LOG_FILE_ALIAS, { key: 'logFile', takes: 'value', repeatable: false }]]);
   for (const action of ACTION_FLAGS) words.set(action.flag, { key: action.key, takes: 'nothing', value: true });
   for (const setting of SETTINGS as readonly AnySetting[]) {
@@ -76,7 +73,6 @@ function knownFlagWords(): ReadonlyMap<string, FlagWord> {
     if (setting.short !== undefined) words.set(setting.short, word);
     if (setting.kind.isFlag) words.set(`--no-${long.slice(2)}`, { key: setting.key, takes: 'nothing', value: false });
   }
-  flagWords = words;
   return words;
 }
 

@@ -84,9 +84,7 @@ function suggestFlag(error: CommanderError, args: readonly string[]): string {
   if (error.code !== 'commander.unknownOption') return '';
   const unknown = args.find((argument) => argument.startsWith('--') && error.message.includes(argument.split('=')[0] ?? ''));
   if (!unknown || error.message.includes('Did you mean')) return '';
-  const flags = SETTINGS.filter((setting) => setting.cli === undefined || setting.cli === 'flag' || setting.cli === 'cli-only').map(
-    flagName,
-  );
+  const flags = SETTINGS.filter(hasFlag).map(flagName);
   const suggestion = closestName(unknown.split('=')[0] ?? unknown, flags);
   return suggestion ? ` (did you mean ${suggestion}?)` : '';
 }
