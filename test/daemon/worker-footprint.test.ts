@@ -60,3 +60,17 @@ test('a worker serving a CommonJS app is ready without more of the ES module loa
     if (!bareBuiltins.has(name)) t.false(builtins.includes(name), `the worker loaded ${name} before it was ready`);
   }
 });
+
+/** V8's --trace-gc line for a collection the memory reducer asked for. */
+const REDUCE_COLLECTION = /Mark-Compact \(reduce\)/;
+
+test("a worker's own start does not arm V8's memory reducer, and a node-args choice about it is kept", async (t) => {
+  // The reducer fires ~8 s after it is armed. The daemon given --memory-reducer-for-small-heaps (the user's
+  // choice, which the worker keeps) is the clock: started after the default one, its worker's reduce
+  // collection shows when the default worker's would have (measured: 8.2 s after each start).
+  const settings = [fixture('bench/hello-app.cjs'), '-b', '127.0.0.1:0', '-w', '1', '--node-args=--trace-gc'];
+  const quiet = await startDaemon(t, { args: settings });
+  const chosen = await startDaemon(t, { args: [...settings, '--node-args=--memory-reducer-for-small-heaps'] });
+  await chosen.waitForLog(REDUCE_COLLECTION, 30_000);
+  t.notRegex(quiet.output, REDUCE_COLLECTION, "the default worker's start armed the memory reducer");
+});

@@ -1,0 +1,35 @@
+// Keeps a worker's own start from arming V8's memory reducer, which would leave the worker slower for
+// the rest of its life. Runs in each HTTP worker that serves an app module, before anything else (main.ts).
+//
+// Why: V8 arms its memory reducer when the old generation grows by 1 MB over its size after bootstrap
+// before the first full collection (--memory-reducer-for-small-heaps, on by default in Node 20 and 24).
+// Loading appd's worker runtime and an app does that; a bare node server with a small app does not. ~8 s
+// later, if the worker is idle (as a freshly started worker is, until traffic comes), V8 runs two
+// "Mark-Compact (reduce)" collections, and every request served after them cost 13-27% more CPU
+// (measured: one worker pinned to a core, wrk on the other, 3-second runs from 12 s after the start,
+// against node:cluster's SCHED_NONE worker: appd 1.155x-1.275x in four runs, 1.02x when loaded before
+// the reducer fired; a node:cluster worker that retains 3 MB at its start: 1.127x, with the reducer
+// off 1.027x). The cost stayed through 10 rounds of load. The reducer gives back ~1 MB of an idle
+// worker's heap, which is worth less than a fifth of its CPU.
+//
+// Only the small-heap trigger is switched off: a worker whose heap grows and is collected still has the
+// reducer V8 arms after a full collection. A user's own --node-args choice about the reducer wins.
+// Not for a --script worker: Node's ES module loader, which runs the --import preload, has already armed
+// the reducer by then (measured), and only a command-line flag would come first, which a Node whose V8
+// lacks the flag refuses (exit 9, no worker). Such a pool can say --node-args=--no-memory-reducer-for-small-heaps.
+
+import { setFlagsFromString } from 'node:v8';
+
+/** V8's flags that say what the memory reducer does; a worker started with any of them is left as told. */
+const REDUCER_FLAG = /^--(no-)?memory[-_]reducer/;
+
+/** Turns off the small-heap trigger unless `execArgv` (the pool's node-args) chose; returns whether it did. */
+export function quietMemoryReducer(execArgv: readonly string[]): boolean {
+  if (execArgv.some((argument) => REDUCER_FLAG.test(argument))) return false;
+  // Read by V8 each time the old generation grows, so setting it now, before the runtime and the app
+  // load, is in time. A V8 without the flag prints one line to stderr and goes on.
+  setFlagsFromString('--no-memory-reducer-for-small-heaps');
+  return true;
+}
+
+quietMemoryReducer(process.execArgv);
