@@ -64,13 +64,25 @@ test('a worker serving a CommonJS app is ready without more of the ES module loa
 /** V8's --trace-gc line for a collection the memory reducer asked for. */
 const REDUCE_COLLECTION = /Mark-Compact \(reduce\)/;
 
-test("a worker's own start does not arm V8's memory reducer, and a node-args choice about it is kept", async (t) => {
-  // The reducer fires ~8 s after it is armed. The daemon given --memory-reducer-for-small-heaps (the user's
-  // choice, which the worker keeps) is the clock: started after the default one, its worker's reduce
-  // collection shows when the default worker's would have (measured: 8.2 s after each start).
-  const settings = [fixture('bench/hello-app.cjs'), '-b', '127.0.0.1:0', '-w', '1', '--node-args=--trace-gc'];
-  const quiet = await startDaemon(t, { args: settings });
-  const chosen = await startDaemon(t, { args: [...settings, '--node-args=--memory-reducer-for-small-heaps'] });
-  await chosen.waitForLog(REDUCE_COLLECTION, 30_000);
-  t.notRegex(quiet.output, REDUCE_COLLECTION, "the default worker's start armed the memory reducer");
-});
+/**
+ * Where V8 arms the reducer at a small worker's start: measured on Node 20 (V8 11.3). Node 24's V8 ran no
+ * reduce collection within 30 s with the trigger on (CI, 24.21), so there the test has nothing to compare.
+ */
+const REDUCER_ARMS_AT_START = process.versions.node.startsWith('20.');
+const REDUCER_TITLE = "a worker's own start does not arm V8's memory reducer, and a node-args choice about it is kept";
+
+(REDUCER_ARMS_AT_START ? test : test.skip)(
+  REDUCER_ARMS_AT_START
+    ? REDUCER_TITLE
+    : `${REDUCER_TITLE} [skipped: measured on Node 20 only; Node 24's V8 does not arm the reducer at a small worker's start, this is ${process.version}]`,
+  async (t) => {
+    // The reducer fires ~8 s after it is armed. The daemon given --memory-reducer-for-small-heaps (the user's
+    // choice, which the worker keeps) is the clock: started after the default one, its worker's reduce
+    // collection shows when the default worker's would have (measured: 8.2 s after each start).
+    const settings = [fixture('bench/hello-app.cjs'), '-b', '127.0.0.1:0', '-w', '1', '--node-args=--trace-gc'];
+    const quiet = await startDaemon(t, { args: settings });
+    const chosen = await startDaemon(t, { args: [...settings, '--node-args=--memory-reducer-for-small-heaps'] });
+    await chosen.waitForLog(REDUCE_COLLECTION, 30_000);
+    t.notRegex(quiet.output, REDUCE_COLLECTION, "the default worker's start armed the memory reducer");
+  },
+);
