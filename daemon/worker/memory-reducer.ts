@@ -9,8 +9,8 @@
 // (measured: one worker pinned to a core, wrk on the other, 3-second runs from 12 s after the start,
 // against node:cluster's SCHED_NONE worker: appd 1.155x-1.275x in four runs, 1.02x when loaded before
 // the reducer fired; a node:cluster worker that retains 3 MB at its start: 1.127x, with the reducer
-// off 1.027x). The cost stayed through 10 rounds of load. The reducer gives back ~1 MB of an idle
-// worker's heap, which is worth less than a fifth of its CPU. Measured on Node 20: Node 24's V8 ran no reduce
+// off 1.027x). The cost stayed through 10 rounds of load; what the reducer gives back is ~1 MB of an
+// idle worker's heap. Measured on Node 20: Node 24's V8 ran no reduce
 // collection in a worker this size within 30 s with the trigger on (CI), so there this changes nothing seen.
 //
 // Only the small-heap trigger is switched off: a worker whose heap grows and is collected still has the
@@ -24,13 +24,8 @@ import { setFlagsFromString } from 'node:v8';
 /** V8's flags that say what the memory reducer does; a worker started with any of them is left as told. */
 const REDUCER_FLAG = /^--(no-)?memory[-_]reducer/;
 
-/** Turns off the small-heap trigger unless `execArgv` (the pool's node-args) chose; returns whether it did. */
-export function quietMemoryReducer(execArgv: readonly string[]): boolean {
-  if (execArgv.some((argument) => REDUCER_FLAG.test(argument))) return false;
-  // Read by V8 each time the old generation grows, so setting it now, before the runtime and the app
-  // load, is in time. A V8 without the flag prints one line to stderr and goes on.
+// Read by V8 each time the old generation grows, so setting it now, before the runtime and the app load,
+// is in time. A V8 without the flag prints one line to stderr and goes on. execArgv holds the pool's node-args.
+if (!process.execArgv.some((argument) => REDUCER_FLAG.test(argument))) {
   setFlagsFromString('--no-memory-reducer-for-small-heaps');
-  return true;
 }
-
-quietMemoryReducer(process.execArgv);
