@@ -72,6 +72,13 @@ export const BUNDLES = {
     outfile: 'dist/daemon/worker/worker.cjs',
     external: [],
   },
+  // Preloaded with node --require before a --script worker's script: a CommonJS file runs before Node's ES
+  // module loader, which the --import preload and an ES script start (memory-reducer.ts says why it must).
+  memoryReducer: {
+    entryPoint: 'dist/daemon/worker/memory-reducer.js',
+    outfile: 'dist/daemon/worker/memory-reducer.cjs',
+    external: [],
+  },
 } as const satisfies Record<string, BundleEntry>;
 
 export type BundleName = keyof typeof BUNDLES;

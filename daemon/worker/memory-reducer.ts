@@ -1,5 +1,6 @@
 // Keeps a worker's own start from arming V8's memory reducer, which would leave the worker slower for
-// the rest of its life. Runs in each HTTP worker that serves an app module, before anything else (main.ts).
+// the rest of its life. Runs in each HTTP worker, before anything else: main.ts's first import in worker.cjs
+// for an app module; for a --script worker, as memory-reducer.cjs preloaded with node --require.
 //
 // Why: V8 arms its memory reducer when the old generation grows by 1 MB over its size after bootstrap
 // before the first full collection (--memory-reducer-for-small-heaps, on by default in Node 20 and 24).
@@ -10,14 +11,14 @@
 // against node:cluster's SCHED_NONE worker: appd 1.155x-1.275x in four runs, 1.02x when loaded before
 // the reducer fired; a node:cluster worker that retains 3 MB at its start: 1.127x, with the reducer
 // off 1.027x). The cost stayed through 10 rounds of load; what the reducer gives back is ~1 MB of an
-// idle worker's heap. Measured on Node 20: Node 24's V8 ran no reduce
-// collection in a worker this size within 30 s with the trigger on (CI), so there this changes nothing seen.
+// idle worker's heap. Measured on Node 20: Node 24's V8 ran no reduce collection in a worker this size
+// within 30 s with the trigger on (CI), so there this changes nothing seen.
 //
 // Only the small-heap trigger is switched off: a worker whose heap grows and is collected still has the
 // reducer V8 arms after a full collection. A user's own --node-args choice about the reducer wins.
-// Not for a --script worker: Node's ES module loader, which runs the --import preload, has already armed
-// the reducer by then (measured), and only a command-line flag would come first, which a Node whose V8
-// lacks the flag refuses (exit 9, no worker). Such a pool can say --node-args=--no-memory-reducer-for-small-heaps.
+// A --script worker loads it with --require, not in its --import preload: Node's ES module loader, which
+// runs that preload, had already armed the reducer (measured); a CommonJS preload runs before the loader
+// starts. Not as a command-line flag, which a Node whose V8 lacks it refuses (exit 9, no worker).
 
 import { setFlagsFromString } from 'node:v8';
 

@@ -69,7 +69,8 @@ const REDUCE_COLLECTION = /Mark-Compact \(reduce\)/;
  * reduce collection within 30 s with the trigger on (CI, 24.21), so there the test has nothing to compare.
  */
 const REDUCER_ARMS_AT_START = process.versions.node.startsWith('20.');
-const REDUCER_TITLE = "a worker's own start does not arm V8's memory reducer, and a node-args choice about it is kept";
+const REDUCER_TITLE =
+  "neither an app worker's start nor a --script worker's arms V8's memory reducer, and a node-args choice about it is kept";
 
 (REDUCER_ARMS_AT_START ? test : test.skip)(
   REDUCER_ARMS_AT_START
@@ -77,12 +78,19 @@ const REDUCER_TITLE = "a worker's own start does not arm V8's memory reducer, an
     : `${REDUCER_TITLE} [skipped: measured on Node 20 only; Node 24's V8 does not arm the reducer at a small worker's start, this is ${process.version}]`,
   async (t) => {
     // The reducer fires ~8 s after it is armed. The daemon given --memory-reducer-for-small-heaps (the user's
-    // choice, which the worker keeps) is the clock: started after the default one, its worker's reduce
-    // collection shows when the default worker's would have (measured: 8.2 s after each start).
-    const settings = [fixture('bench/hello-app.cjs'), '-b', '127.0.0.1:0', '-w', '1', '--node-args=--trace-gc'];
-    const quiet = await startDaemon(t, { args: settings });
-    const chosen = await startDaemon(t, { args: [...settings, '--node-args=--memory-reducer-for-small-heaps'] });
+    // choice, which the worker keeps) is the clock: started after the default ones, its worker's reduce
+    // collection shows when theirs would have (measured: 8.2 s after each start).
+    const common = ['-b', '127.0.0.1:0', '-w', '1', '--node-args=--trace-gc'];
+    const app = await startDaemon(t, { args: [fixture('bench/hello-app.cjs'), ...common] });
+    // An ES module script: Node's ES module loader runs it and the --import preload, and armed the reducer
+    // before either ran (measured), so this one fails without the --require preload.
+    const script = await startDaemon(t, { args: ['--script', fixture('argv-script.mjs'), ...common] });
+    await Promise.all([app.waitForWorkers(1), script.waitForWorkers(1)]);
+    const chosen = await startDaemon(t, {
+      args: [fixture('bench/hello-app.cjs'), ...common, '--node-args=--memory-reducer-for-small-heaps'],
+    });
     await chosen.waitForLog(REDUCE_COLLECTION, 30_000);
-    t.notRegex(quiet.output, REDUCE_COLLECTION, "the default worker's start armed the memory reducer");
+    t.notRegex(app.output, REDUCE_COLLECTION, "the app worker's start armed the memory reducer");
+    t.notRegex(script.output, REDUCE_COLLECTION, "the --script worker's start armed the memory reducer");
   },
 );

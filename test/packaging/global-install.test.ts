@@ -53,6 +53,7 @@ test('npm pack ships only the built code, man pages and units; a global install 
     'dist/daemon/main.js',
     'dist/daemon/appd.cjs',
     'dist/daemon/worker/worker.cjs',
+    'dist/daemon/worker/memory-reducer.cjs',
     'dist/ctl/main.js',
     'dist/ctl/appctl.cjs',
     'dist/ctl/appctl-program.cjs',

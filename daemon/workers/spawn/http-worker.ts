@@ -19,6 +19,11 @@ import { channelFd, WORKER_SPEC_VARIABLE, type WorkerSpec } from '../../contract
 const WORKER_MAIN = fileURLToPath(new URL('../../worker/worker.cjs', import.meta.url));
 /** Preloaded (node --import) before a script, so the script's own listen() is adopted. */
 const ADOPT_PRELOAD = new URL('../../worker/script/adopt-listen.js', import.meta.url).href;
+/**
+ * Preloaded (node --require) before the ES module loader starts, in a script worker: the app path's
+ * worker.cjs does the same as its first import (worker/memory-reducer.ts says why).
+ */
+const MEMORY_REDUCER_PRELOAD = fileURLToPath(new URL('../../worker/memory-reducer.cjs', import.meta.url));
 
 /**
  * Spaces after the --title value give process.title room to grow (a title is cut at the original argv
@@ -88,7 +93,9 @@ export function buildWorkerSpec(
 /** What node runs: the worker bundle for an app module; for a script, the script itself as the main module. */
 function workerEntry(settings: PoolSettings): string[] {
   // The script runs as node's main module so that require.main === module and import.meta checks hold.
-  const entry = settings.script ? ['--import', ADOPT_PRELOAD, resolve(settings.script)] : [WORKER_MAIN];
+  const entry = settings.script
+    ? ['--require', MEMORY_REDUCER_PRELOAD, '--import', ADOPT_PRELOAD, resolve(settings.script)]
+    : [WORKER_MAIN];
   return [...entry, ...settings.args];
 }
 
