@@ -25,12 +25,12 @@
 // the client goes away, even once the app ends it (measured on Node 20: 60 of 64 leaked for good).
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
+import { builtinModule } from './builtin-modules.js';
 import { RequestStats } from './request-stats.js';
 
-// node:http by require (see http-servers.ts: an ES import loads undici on Node 24).
-const http = createRequire(import.meta.url)('node:http') as typeof import('node:http');
+// Not an ES import (builtin-modules.ts says why).
+const http = builtinModule('node:http');
 
 /** The shortest idle time after which a draining worker closes a socket (keep-alive 0 means no limit in Node). */
 const MINIMUM_DRAIN_IDLE_MS = 1000;

@@ -4,17 +4,16 @@
 
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createRequire } from 'node:module';
 import { AccessLogWriter } from './access-log.js';
+import { builtinModule } from './builtin-modules.js';
 import { listenOnInheritedSockets } from './inherited-listeners.js';
 import { instrumentServer, maxHeaderSize, type HttpServer } from './instrument-server.js';
 import { AppBootFailure, asListener, type LoadedApp } from './load-app.js';
 import { openSettingFile } from './setting-files.js';
 import type { Worker } from './worker.js';
 
-// node:http by require, not an ESM import: on Node 24 an import reads every export of node:http, and its
-// lazy WebSocket/MessageEvent getters load undici with http2, tls, crypto and zlib (~70 ms of CPU per worker start).
-const http = createRequire(import.meta.url)('node:http') as typeof import('node:http');
+// Not an ES import (builtin-modules.ts says why).
+const http = builtinModule('node:http');
 
 /** A server-form app that added no request listener serves WebSockets only; plain requests get 426, as ws answers them. */
 function upgradeRequired(_request: IncomingMessage, response: ServerResponse): void {
@@ -51,7 +50,7 @@ export async function serveApp(app: LoadedApp, worker: Worker): Promise<void> {
   const options = { maxHeaderSize: maxHeaderSize(spec) };
   // node:https (and node:tls under it) only for a TLS worker: ~5 ms of every other worker's start.
   const server: HttpServer = tls
-    ? (createRequire(import.meta.url)('node:https') as typeof import('node:https')).createServer({ ...options, ...tls })
+    ? builtinModule('node:https').createServer({ ...options, ...tls })
     : http.createServer(options);
   instrumentServer(server, spec, worker.tracker, worker.accessLog);
   if (app.form === 'handler') server.on('request', app.listener);

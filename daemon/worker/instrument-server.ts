@@ -9,19 +9,17 @@
 // before emit, so an app without upgrade listeners behaves exactly as it would without appd.
 
 import type { IncomingMessage, ServerResponse, Server as PlainHttpServer } from 'node:http';
-import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import type https from 'node:https';
 import type { WorkerSpec } from '../contracts/worker-messages.js';
-import { TrustedProxies } from '../../shared/trusted-proxies.js';
+import { builtinModule } from './builtin-modules.js';
 import { compileAccessLogFormat, type AccessLogWriter } from './access-log.js';
 import { clientOf, installRequestView, setForwardingPolicy } from './proxy/client-address.js';
 import { proxyConnectionStep, showSourceOnTls } from './proxy/protocol-binds.js';
 import type { ConnectionTracker } from './connection-tracker.js';
 
-// node:http by require, not an ESM import: on Node 24 an import reads every export of node:http, and its
-// lazy WebSocket/MessageEvent getters load undici with http2, tls, crypto and zlib (~70 ms of CPU per worker start).
-const http = createRequire(import.meta.url)('node:http') as typeof import('node:http');
+// Not an ES import (builtin-modules.ts says why).
+const http = builtinModule('node:http');
 
 export type HttpServer = PlainHttpServer | https.Server;
 
@@ -92,7 +90,7 @@ export function instrumentServer(
   accessLog: AccessLogWriter | null,
 ): void {
   setForwardingPolicy({
-    trustedProxies: new TrustedProxies(spec.forwardedAllowIps),
+    forwardedAllowIps: spec.forwardedAllowIps,
     trustUnixPeers: spec.forwardedAllowUnix,
     headers: spec.forwardedHeaders,
   });

@@ -10,10 +10,10 @@ import { spawnSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { hasErrorCode } from '../../shared/errors.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createRequire } from 'node:module';
 import { extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describeAppError } from './app-error.js';
+import { requireFile } from './builtin-modules.js';
 import { fetchHandlerToListener, type FetchHandler } from './fetch-adapter.js';
 import type { HttpServer } from './instrument-server.js';
 import type { DrainHook } from './worker.js';
@@ -134,7 +134,7 @@ async function importApp(absolute: string): Promise<Record<string, unknown>> {
   if (extension === '.js' || extension === '.cjs') {
     let exported: unknown;
     try {
-      exported = createRequire(import.meta.url)(absolute);
+      exported = requireFile(absolute);
     } catch (error) {
       if (!hasErrorCode(error, ...NEEDS_IMPORT)) throw error;
       return (await import(pathToFileURL(absolute).href)) as Record<string, unknown>;

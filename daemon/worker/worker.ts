@@ -3,7 +3,6 @@
 // stats, the watchdog thread, drain and exit. Runs in each HTTP worker process.
 
 import { EventEmitter } from 'node:events';
-import { createRequire } from 'node:module';
 import net, { type Server } from 'node:net';
 import type { EventLoopUtilization, IntervalHistogram, Performance } from 'node:perf_hooks';
 import { setProcessTitle, workerComm, workerTitle } from '../contracts/process-title.js';
@@ -17,6 +16,7 @@ import {
   type WorkerToMaster,
 } from '../contracts/worker-messages.js';
 import type { AccessLogWriter } from './access-log.js';
+import { builtinModule } from './builtin-modules.js';
 import { ConnectionTracker } from './connection-tracker.js';
 import { awaitWatchdogDisconnect, createExitHandshake, watchdogEnded } from './watchdog-exit.js';
 import { listenOnSlotSockets } from './inherited-listeners.js';
@@ -123,7 +123,7 @@ export class Worker {
    */
   #startWatchdog(): void {
     // Synchronously (not import()): a request that gets the main thread stuck must find the thread started.
-    const { Worker: WatchdogThread } = createRequire(import.meta.url)('node:worker_threads') as typeof import('node:worker_threads');
+    const { Worker: WatchdogThread } = builtinModule('node:worker_threads');
     const exitHandshake = createExitHandshake();
     const watchdog = new WatchdogThread(new URL('./watchdog-thread.js', import.meta.url), {
       workerData: { tag: this.tag, orphanGraceMs: this.spec.gracefulTimeoutMs + 1000, exitHandshake },
@@ -286,9 +286,9 @@ export class Worker {
   }
 
   #startHeartbeat(): void {
-    // Required here, after 'ready' went out, not imported: node:perf_hooks brings Node's whole performance
+    // Loaded here, after 'ready' went out, not imported: node:perf_hooks brings Node's whole performance
     // timeline (~15 modules, several ms of CPU) that nothing before the first heartbeat needs.
-    const perfHooks = createRequire(import.meta.url)('node:perf_hooks') as typeof import('node:perf_hooks');
+    const perfHooks = builtinModule('node:perf_hooks');
     const loopDelay = new LoopDelay(perfHooks, this.spec.heartbeatIntervalMs);
     let recycleRequested = false;
     const { maxRequests } = this.spec;

@@ -1,7 +1,8 @@
 // What an HTTP worker serving a plain app with default settings loads: not node:tls and node:crypto (only
 // a TLS worker needs them), nor undici, http2 and zlib, which an ES import of node:http pulls in on Node 24
 // through its lazy WebSocket getters (~70 ms of every worker's start; issue 21); for a CommonJS app, not
-// Node's ES module loader, nor node:perf_hooks before it is ready. Runs in the ava test process.
+// Node's ES module loader (nor node:module, which brings it), nor node:perf_hooks or node:net's
+// SocketAddress before it is ready. Runs in the ava test process.
 
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
@@ -43,7 +44,7 @@ process.send = function (message, ...rest) {
 /** Run by bare node as its main module: prints what built-ins Node itself loads to run a CommonJS file. */
 const BARE_BUILTINS = `process.stdout.write(process.moduleLoadList.filter((entry) => entry.startsWith('NativeModule ')).map((entry) => 'node:' + entry.slice(13)).join('\\n'));`;
 
-test('a worker serving a CommonJS app is ready without more of the ES module loader than bare node, nor node:perf_hooks', async (t) => {
+test('a worker serving a CommonJS app is ready without more of the ES module loader than bare node, nor node:module, node:perf_hooks or SocketAddress', async (t) => {
   const daemon = await startDaemon(t, {
     args: [fixture('bench/hello-app.cjs'), '-b', '127.0.0.1:0', '-w', '1', '--node-args=--require=./ready-recorder.cjs'],
     files: { 'ready-recorder.cjs': READY_RECORDER, 'bare-builtins.cjs': BARE_BUILTINS },
@@ -55,8 +56,18 @@ test('a worker serving a CommonJS app is ready without more of the ES module loa
   const bare = spawnSync(process.execPath, [join(daemon.directory, 'bare-builtins.cjs')], { encoding: 'utf8' });
   t.is(bare.status, 0, bare.stderr);
   const bareBuiltins = new Set(bare.stdout.split('\n'));
-  // The loader's job and translators: an ES module of appd's or an import() of the app runs them.
-  for (const name of ['node:internal/modules/esm/module_job', 'node:internal/modules/esm/translators', 'node:perf_hooks']) {
+  // The loader's job and translators: an ES module of appd's or an import() of the app runs them. node:module
+  // (createRequire) brings the loader itself, 1.7 ms of a spawn; node:net's SocketAddress is what parsing
+  // forwarded-allow-ips ("::1") loads, which waits until a request asks who its client is.
+  const unwanted = [
+    'node:internal/modules/esm/module_job',
+    'node:internal/modules/esm/translators',
+    'node:internal/modules/esm/loader',
+    'node:module',
+    'node:perf_hooks',
+    'node:internal/socketaddress',
+  ];
+  for (const name of unwanted) {
     if (!bareBuiltins.has(name)) t.false(builtins.includes(name), `the worker loaded ${name} before it was ready`);
   }
 });

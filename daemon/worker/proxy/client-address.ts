@@ -3,14 +3,13 @@
 // first use and cached, so a request nobody asks about costs nothing. Runs in each HTTP worker process.
 
 import type { IncomingMessage } from 'node:http';
-import { createRequire } from 'node:module';
 import { isIPv6, type Socket } from 'node:net';
 import { TrustedProxies } from '../../../shared/trusted-proxies.js';
+import { builtinModule } from '../builtin-modules.js';
 import { clientHop, forwardedHops, xForwardedHops, type ForwardedHop } from './forwarded-headers.js';
 
-// node:http by require, not an ESM import: on Node 24 an import reads every export of node:http, and its
-// lazy WebSocket/MessageEvent getters load undici with http2, tls, crypto and zlib (~70 ms of CPU per worker start).
-const http = createRequire(import.meta.url)('node:http') as typeof import('node:http');
+// Not an ES import (builtin-modules.ts says why).
+const http = builtinModule('node:http');
 
 /** What appd knows about the client of one request: `req.appd` in a listener app. */
 export interface ClientView {
@@ -26,7 +25,8 @@ export interface ClientView {
 
 /** How one connection's peer is judged; set once per worker from its spec. */
 export interface ForwardingPolicy {
-  readonly trustedProxies: TrustedProxies;
+  /** forwarded-allow-ips, as the master validated it. */
+  readonly forwardedAllowIps: string;
   readonly trustUnixPeers: boolean;
   readonly headers: 'x-forwarded' | 'forwarded';
 }
@@ -55,16 +55,27 @@ export const PROXIED = Symbol('appd.proxied');
 type MarkedSocket = Socket & { [VERDICT]?: ConnectionVerdict; [PROXIED]?: ProxiedConnection; _parent?: unknown };
 type MarkedRequest = IncomingMessage & { [VIEW]?: ClientView };
 
-let policy: ForwardingPolicy = { trustedProxies: new TrustedProxies('127.0.0.1,::1'), trustUnixPeers: true, headers: 'x-forwarded' };
+let policy: ForwardingPolicy = { forwardedAllowIps: '127.0.0.1,::1', trustUnixPeers: true, headers: 'x-forwarded' };
+/**
+ * policy.forwardedAllowIps parsed on first use, not as the worker starts: most workers never ask who a
+ * client is, and parsing "::1" loads node:net's SocketAddress and BlockList (~1 ms of a worker's start).
+ */
+let trustedProxies: TrustedProxies | null = null;
+
+function trustedProxyList(): TrustedProxies {
+  trustedProxies ??= new TrustedProxies(policy.forwardedAllowIps);
+  return trustedProxies;
+}
 
 export function setForwardingPolicy(next: ForwardingPolicy): void {
   policy = next;
+  trustedProxies = null;
 }
 
 /** Whether a connection's peer counts as a trusted proxy (before any PROXY header is read). */
 export function isTrustedPeer(socket: Socket): boolean {
   const address = socket.remoteAddress;
-  if (typeof address === 'string') return policy.trustedProxies.trusts(address);
+  if (typeof address === 'string') return trustedProxyList().trusts(address);
   return policy.trustUnixPeers && isUnixSocket(socket);
 }
 
@@ -98,7 +109,7 @@ function verdictOf(socket: MarkedSocket): ConnectionVerdict {
     verdict = {
       peerAddress: proxied.peerAddress,
       address,
-      trusted: address === null ? policy.trustUnixPeers : policy.trustedProxies.trusts(address),
+      trusted: address === null ? policy.trustUnixPeers : trustedProxyList().trusts(address),
     };
   } else {
     const address = socket.remoteAddress ?? null;
@@ -117,7 +128,8 @@ function forwardedView(request: IncomingMessage, direct: ClientView): ClientView
   let hops: ForwardedHop[];
   let scheme: ForwardedHop['scheme'];
   let host: string | null;
-  const index = (found: ForwardedHop[]): number => clientHop(found, (address) => policy.trustedProxies.trusts(address));
+  const trusted = trustedProxyList();
+  const index = (found: ForwardedHop[]): number => clientHop(found, (address) => trusted.trusts(address));
   if (policy.headers === 'forwarded') {
     hops = forwardedHops(request.rawHeaders, isIPv6);
     // The element naming the client carries the scheme and host it used; with no usable for=, the
