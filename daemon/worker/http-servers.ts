@@ -49,9 +49,7 @@ export async function serveApp(app: LoadedApp, worker: Worker): Promise<void> {
       : null;
   const options = { maxHeaderSize: maxHeaderSize(spec) };
   // node:https (and node:tls under it) only for a TLS worker: ~5 ms of every other worker's start.
-  const server: HttpServer = tls
-    ? builtinModule('node:https').createServer({ ...options, ...tls })
-    : http.createServer(options);
+  const server: HttpServer = tls ? builtinModule('node:https').createServer({ ...options, ...tls }) : http.createServer(options);
   instrumentServer(server, spec, worker.tracker, worker.accessLog);
   if (app.form === 'handler') server.on('request', app.listener);
   else await attachToServer(app, server);
