@@ -1,7 +1,9 @@
 // appctl's side of the control protocol: connect, hello, send requests with nanoid ids, and route the
 // daemon's progress, log lines and replies back to each request by id. Run by appctl.
 
-import net from 'node:net';
+// Named, not the default export: esbuild's interop for a default import copies every export of node:net
+// into a new object, 0.5 ms of each appctl run (CPU profiles, Node 20).
+import { createConnection, type Socket } from 'node:net';
 // Request ids only tell one connection's replies apart: unpredictability buys nothing, and the secure
 // variant's node:crypto costs appctl about 15 ms of start-up.
 import { nanoid } from 'nanoid/non-secure';
@@ -61,7 +63,7 @@ function connectError(path: string, error: unknown): Error {
 
 export class ControlClient {
   readonly path: string;
-  readonly #socket: net.Socket;
+  readonly #socket: Socket;
   readonly #decoder = new FrameDecoder(MAX_FRAME_BYTES);
   readonly #pending = new Map<string, Pending>();
   #daemon: DaemonIdentity | null = null;
@@ -76,7 +78,7 @@ export class ControlClient {
   private constructor(path: string, connectPath: string, raw: boolean) {
     this.path = path;
     this.#raw = raw;
-    this.#socket = net.createConnection(connectPath);
+    this.#socket = createConnection(connectPath);
     this.#socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     this.#socket.on('error', (error) =>
       this.#breakWith(this.#daemon ? new ControlFailure(`connection to ${path} failed: ${error.message}`) : connectError(path, error)),

@@ -2,8 +2,10 @@
 // from its own event loop with its own small limits, never through a worker. Run by the appd master.
 
 import { lstatSync, unlinkSync } from 'node:fs';
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import net from 'node:net';
+// Named imports: esbuild's interop for a default import copies every export, and on Node 24 node:http's lazy
+// WebSocket getters load undici with it (~70 ms of CPU, megabytes of a master that lives for months).
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createConnection, type Socket } from 'node:net';
 import type { BindAddress } from '../../shared/bind-address.js';
 import { BindError, describeError, hasErrorCode } from '../../shared/errors.js';
 import type { Arbiter } from '../arbiter/arbiter.js';
@@ -55,7 +57,7 @@ async function unixPathState(path: string): Promise<'absent' | 'stale' | 'live' 
     throw error;
   }
   return new Promise((settle) => {
-    const probe = net.createConnection(path);
+    const probe = createConnection(path);
     probe.once('connect', () => {
       probe.destroy();
       settle('live');
@@ -66,7 +68,7 @@ async function unixPathState(path: string): Promise<'absent' | 'stale' | 'live' 
 
 export class AdminServer {
   readonly #options: AdminServerOptions;
-  readonly #server: http.Server;
+  readonly #server: Server;
   #lastErrorLoggedAt = -Infinity;
   #retry: NodeJS.Timeout | null = null;
   #closed = false;
@@ -89,7 +91,7 @@ export class AdminServer {
         body: `${JSON.stringify({ endpoints: ['/metrics', '/livez', '/readyz', '/startupz'] })}\n`,
       }),
     };
-    this.#server = http.createServer(
+    this.#server = createServer(
       {
         maxHeaderSize: MAX_HEADER_BYTES,
         headersTimeout: HEADERS_TIMEOUT_MS,
@@ -100,7 +102,7 @@ export class AdminServer {
       (request, response) => this.#answer(request, response),
     );
     this.#server.maxConnections = MAX_CONNECTIONS;
-    this.#server.setTimeout(IDLE_TIMEOUT_MS, (socket: net.Socket) => socket.destroy());
+    this.#server.setTimeout(IDLE_TIMEOUT_MS, (socket: Socket) => socket.destroy());
     // A client error (bad request line, headers too large) is answered by Node; the socket must not leak.
     this.#server.on('clientError', (_error, socket) => socket.destroy());
   }

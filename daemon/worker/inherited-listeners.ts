@@ -7,7 +7,7 @@
 // once. Emitting 'connection' is node:http's documented way to hand a server a socket; node:https
 // starts TLS on it the same way.
 
-import net, { type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { SD_LISTEN_FDS_START } from '../sockets/inherited.js';
 import type { WorkerSpec } from '../contracts/worker-messages.js';
 import { requireProxyHeader } from './proxy/protocol-binds.js';
@@ -93,7 +93,7 @@ async function forwardListeners(
   const forwarders: Server[] = [];
   for (let index = Math.max(1, from); index < to; index += 1) {
     // noDelay as node:http sets it on the connections it accepts itself.
-    const forwarder = net.createServer({ noDelay: true }, (socket) => {
+    const forwarder = createServer({ noDelay: true }, (socket) => {
       accepted?.(socket);
       server.emit('connection', socket);
     });

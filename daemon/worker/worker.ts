@@ -3,7 +3,7 @@
 // stats, the watchdog thread, drain and exit. Runs in each HTTP worker process.
 
 import { EventEmitter } from 'node:events';
-import net, { type Server } from 'node:net';
+import { Server } from 'node:net';
 import type { EventLoopUtilization, IntervalHistogram, Performance } from 'node:perf_hooks';
 import { setProcessTitle, workerComm, workerTitle } from '../contracts/process-title.js';
 import {
@@ -206,7 +206,7 @@ export class Worker {
     for (const server of this.listening) {
       // net.Server's close stops accepting; http.Server's would also drop idle keep-alive sockets at once,
       // racing with requests clients are sending on them.
-      if (server.listening) net.Server.prototype.close.call(server);
+      if (server.listening) Server.prototype.close.call(server);
     }
     // The master waits for this before it reports a reload done: from here on only the new generation accepts.
     this.send({ type: 'draining' });
