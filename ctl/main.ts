@@ -1,6 +1,6 @@
-#!/usr/bin/env node
-// Entry point of `appctl`, the client of appd's control socket: a plain `appctl status` runs here directly;
-// everything else loads the commander program (program.ts). Exit codes: 0 done, 1 failed, 2 usage, 3 no daemon.
+// What `appctl` runs, the client of appd's control socket (started by bin.ts): a plain `appctl status` runs
+// here directly; everything else loads the commander program (program.ts). Exit codes: 0 done, 1 failed,
+// 2 usage, 3 no daemon.
 
 import { AppdError, describeError } from '../shared/errors.js';
 import { CommandContext, GLOBAL_OPTIONS_WITH_VALUE, isOutputQueued, writeOutput, type GlobalOptions } from './commands/context.js';

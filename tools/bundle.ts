@@ -31,21 +31,33 @@ export interface BundleEntry {
    * shorter source string held in the heap for the process's life, and less code compiled from it.
    */
   readonly compact?: boolean;
+  /**
+   * Run through runCachedBundle (shared/compile-cache.ts), whose vm.Script has no loader for import():
+   * the build fails if one is left in the bundle.
+   */
+  readonly compileCached?: boolean;
 }
 
 /** Every bundle `npm run build` makes. */
 export const BUNDLES = {
   // CommonJS, not ESM: a CommonJS main file does not start Node's ESM loader, 15-18 ms of CPU of every
   // run (appctl status, median of 25 interleaved, Node 20 and 24).
+  // appctl's bin: runs appctl-main.cjs through V8's code cache (shared/compile-cache.ts), so it stays small.
+  appctlBin: {
+    entryPoint: 'dist/ctl/bin.js',
+    outfile: 'dist/ctl/appctl.cjs',
+    external: [],
+  },
   appctl: {
     entryPoint: 'dist/ctl/main.js',
-    outfile: 'dist/ctl/appctl.cjs',
+    outfile: 'dist/ctl/appctl-main.cjs',
     // blessed (top's full-screen dashboard, ~50 files with optional requires esbuild cannot resolve) is
     // required from node_modules, inside the lazily evaluated module that uses it: only top loads it.
     external: ['blessed'],
     // Everything but a plain `appctl status` (commander, help, the other subcommands): compiling it with
     // the rest cost appctl status 6-10 ms of CPU (median of 41 interleaved runs, Node 20 and 24).
     loadedApart: ['appctlProgram'],
+    compileCached: true,
   },
   appctlProgram: {
     entryPoint: 'dist/ctl/program.js',
@@ -116,6 +128,8 @@ export async function bundle(name: BundleName, root = PROJECT_ROOT): Promise<str
     // the map only with that flag.
     sourcemap: 'linked',
   });
+  if (entry.compileCached === true && /\bimport\(/.test(await readFile(outfile, 'utf8')))
+    throw new Error(`${entry.outfile} calls import(), which a bundle run from the code cache cannot (see compileCached)`);
   return outfile;
 }
 

@@ -56,6 +56,7 @@ test('npm pack ships only the built code, man pages and units; a global install 
     'dist/daemon/worker/memory-reducer.cjs',
     'dist/ctl/main.js',
     'dist/ctl/appctl.cjs',
+    'dist/ctl/appctl-main.cjs',
     'dist/ctl/appctl-program.cjs',
     'man/appd.8',
     'man/appctl.1',

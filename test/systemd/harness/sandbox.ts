@@ -51,7 +51,7 @@ function cgroup2Root(): string | null {
 }
 
 /** Files the units' user reads from the checkout. */
-const READ_BY_UNITS = ['dist/daemon/appd.cjs', 'dist/ctl/appctl.cjs', 'test/fixtures/held-response-app.mjs', 'node_modules/commander/package.json'];
+const READ_BY_UNITS = ['dist/daemon/appd.cjs', 'dist/ctl/appctl.cjs', 'dist/ctl/appctl-main.cjs', 'test/fixtures/held-response-app.mjs', 'node_modules/commander/package.json'];
 
 /** o+r on a file (o+x too when executable by its owner), o+rx on a directory. */
 function openToOthers(path: string): boolean {

@@ -1,0 +1,98 @@
+// appctl's code cache (shared/compile-cache.ts) runs as compiled code whatever it holds, so only a cache
+// this user alone could have written may be loaded. The attack: nobody plants V8 code in a home directory
+// root's appctl then runs with (sudo keeping HOME, or XDG_CACHE_HOME pointing there); a control run shows
+// the same file printing PWNED when appctl does take it. Also: the cache is made private and reused, and
+// appctl runs without one when it cannot be kept. Runs in the ava test process.
+
+import test from 'ava';
+import { chmodSync, lstatSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { APPCTL, PROJECT_ROOT, tempDirectory } from '../helpers/daemon.js';
+import { installationForOthers, runAsNobody, runCommand, testAsNobody } from '../helpers/other-users.js';
+
+const PLANT = join(PROJECT_ROOT, 'test/fixtures/security/plant-code-cache.cjs');
+const NO_DAEMON = /^appctl: no appd is listening on .*none\.sock \(no such socket\)/;
+
+/** appctl status against a socket that does not exist, with this environment for its cache. */
+function statusWith(appctl: string, directory: string, environment: Record<string, string>) {
+  const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...environment };
+  return runCommand([process.execPath, appctl, '-s', join(directory, 'none.sock'), 'status'], { env });
+}
+
+testAsNobody("root's appctl never runs a code cache another user planted in its HOME or XDG_CACHE_HOME", async (t) => {
+  const installation = installationForOthers(t);
+  const bundle = join(installation.appctl, '..', 'appctl-main.cjs');
+  const temporary = tempDirectory(t);
+  chmodSync(temporary, 0o1777);
+  // Where appctl looks for its (absent) socket: a directory of root's only, which appctl trusts.
+  const sockets = tempDirectory(t);
+
+  // Control: the same file in root's own private cache directory is taken, and its code runs.
+  const rootHome = join(temporary, 'root-home');
+  mkdirSync(rootHome, { mode: 0o700 });
+  const planted = await runCommand([process.execPath, PLANT, bundle, join(rootHome, '.cache/appd')]);
+  t.is(planted.code, 0, planted.stderr);
+  const taken = await statusWith(installation.appctl, sockets, { HOME: rootHome });
+  t.is(taken.stdout, 'PWNED\n', 'a cache appctl trusts is run as code: the control run shows the planted file is one appctl loads');
+
+  // The attack: nobody's home, nobody's cache directory, the same kind of file.
+  const attackerHome = join(temporary, 'attacker-home');
+  const made = await runAsNobody(['/bin/mkdir', '-m', '0755', attackerHome]);
+  t.is(made.code, 0, made.stderr);
+  const plantedByNobody = await runAsNobody([process.execPath, PLANT, bundle, join(attackerHome, '.cache/appd')]);
+  t.is(plantedByNobody.code, 0, plantedByNobody.stderr);
+  const before = readdirSync(join(attackerHome, '.cache/appd'));
+  const environments: Record<string, string>[] = [{ HOME: attackerHome }, { HOME: rootHome, XDG_CACHE_HOME: join(attackerHome, '.cache') }];
+  for (const environment of environments) {
+    const run = await statusWith(installation.appctl, sockets, environment);
+    t.log(`${JSON.stringify(environment)}: exit ${run.code}\n${run.stdout}${run.stderr}`);
+    t.false(run.stdout.includes('PWNED'), `appctl ran nobody's code cache (${JSON.stringify(environment)})`);
+    t.is(run.code, 3);
+    t.regex(run.stderr, NO_DAEMON);
+  }
+  t.deepEqual(readdirSync(join(attackerHome, '.cache/appd')), before, "root wrote nothing into nobody's cache directory");
+});
+
+test("root's appctl does not take a code cache from a directory of its own that its group may write", async (t) => {
+  const home = tempDirectory(t);
+  const planted = await runCommand([process.execPath, PLANT, join(PROJECT_ROOT, 'dist/ctl/appctl-main.cjs'), join(home, '.cache/appd')]);
+  t.is(planted.code, 0, planted.stderr);
+  chmodSync(join(home, '.cache/appd'), 0o775);
+  const run = await statusWith(APPCTL, home, { HOME: home });
+  t.false(run.stdout.includes('PWNED'), 'appctl ran a cache from a group-writable directory');
+  t.is(run.code, 3);
+  t.regex(run.stderr, NO_DAEMON);
+});
+
+test('appctl keeps its code cache private, reuses it, and runs without one when it cannot keep one', async (t) => {
+  const home = tempDirectory(t);
+  const first = await statusWith(APPCTL, home, { HOME: home });
+  t.is(first.code, 3);
+  const directory = join(home, '.cache/appd');
+  t.is(lstatSync(directory).mode & 0o777, 0o700);
+  const [cache, ...others] = readdirSync(directory);
+  t.deepEqual(others, [], 'one file');
+  t.regex(cache ?? '', new RegExp(`^appctl-${process.version}-${process.arch}-\\d+-\\d+-\\d+\\.v8$`));
+  const path = join(directory, cache ?? '');
+  const written = statSync(path);
+  t.is(written.mode & 0o777, 0o600);
+  t.true(written.size > 10_000, 'it holds compiled code');
+  // A second run reads it and, finding it valid, writes nothing (a rejected or missing cache is rewritten).
+  const second = await statusWith(APPCTL, home, { HOME: home });
+  t.is(second.code, 3);
+  t.is(statSync(path).mtimeMs, written.mtimeMs);
+  t.is(statSync(path).ino, written.ino);
+
+  const disabled = tempDirectory(t);
+  const off = await statusWith(APPCTL, disabled, { HOME: disabled, NODE_DISABLE_COMPILE_CACHE: '1' });
+  t.is(off.code, 3);
+  t.deepEqual(readdirSync(disabled), [], 'NODE_DISABLE_COMPILE_CACHE=1: no cache directory');
+
+  // No home at all, or a file where it should be: the command runs as ever, uncached.
+  const elsewhere = tempDirectory(t);
+  for (const home of [join(elsewhere, 'missing'), join(PROJECT_ROOT, 'package.json')]) {
+    const run = await statusWith(APPCTL, elsewhere, { HOME: home });
+    t.is(run.code, 3, run.stderr);
+    t.regex(run.stderr, NO_DAEMON);
+  }
+});
