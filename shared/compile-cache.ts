@@ -1,18 +1,22 @@
 // Runs a CommonJS bundle with V8's code cache for it kept in a directory only this user can write, so a
-// command's start does not compile the same functions on every run. Run by appctl (its bin, ctl/bin.ts).
+// process's start does not compile the same functions every time. Run by appctl (ctl/bin.ts) and by each
+// HTTP worker serving an app module (daemon/worker/bin.ts).
 //
 // Why: a plain `appctl status` runs once per call, and what it runs (the control client, the msgpack codec,
 // the renderer) V8 compiles lazily, function by function, on every call. From the code cache those come
 // compiled: origin to output 24.1 -> 22.0 ms (min of 40 interleaved runs; median 30.6 -> 27.9), against
-// 19.1 for a script that only connects and sends prebuilt bytes (Node 20). Node 22's
+// 19.1 for a script that only connects and sends prebuilt bytes (Node 20). A worker compiles its 86 KB
+// runtime on every spawn (2 ms) before the app loads. Node 22's
 // module.enableCompileCache does the same but not on Node 20, and loads node:module, the ES loader with it.
 //
 // Trust: V8 deserializes the cache as compiled code, so a cache someone else could write would run as
-// whoever runs appctl (root). The directory is $XDG_CACHE_HOME/appd or ~/.cache/appd, used only when it
+// whoever runs appctl or the worker (root). The directory is $XDG_CACHE_HOME/appd or ~/.cache/appd, used only when it
 // is this user's and no one else may write it, reached through its descriptor (no path swap between the
 // check and the open), and every file in it is opened without following a link and checked the same way.
 // Anything unexpected means running without the cache, never failing the command. The file name carries
-// the Node version and the bundle's size, mtime and inode: V8 itself only compares the source's length.
+// the Node version and options and the bundle's size, mtime and inode: V8 itself only compares the
+// source's length. It is written at exit, holding what the process compiled: a worker's, when it is
+// retired (a reload, a scale-down), serves the workers started after it.
 // NODE_DISABLE_COMPILE_CACHE=1 (Node's own switch for its cache) turns it off.
 
 import {
@@ -32,6 +36,16 @@ import type { Stats } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Script } from 'node:vm';
 import { hasErrorCode } from './errors.js';
+
+/** FNV-1a of the node options, as 8 hex digits: a name part, not a secret (node:crypto costs ~15 ms to load). */
+function optionsHash(options: readonly string[]): string {
+  let hash = 0x811c9dc5;
+  for (const character of options.join('\0')) {
+    hash ^= character.codePointAt(0) ?? 0;
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash.toString(16).padStart(8, '0');
+}
 
 /** Errors that mean "no cache this time": missing, read-only or full file systems, a foreign or odd entry. */
 const CACHE_UNAVAILABLE = ['ENOENT', 'EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'EDQUOT', 'ELOOP', 'ENOTDIR', 'EEXIST', 'EISDIR', 'EMLINK'];
@@ -132,17 +146,25 @@ function writeCache(directoryFd: number, prefix: string, name: string, data: Buf
   }
 }
 
+export type BundleImport = (specifier: string) => Promise<unknown>;
+
 export interface CachedBundle {
   /** The bundle's absolute path. */
   readonly file: string;
-  /** Names its cache files: `${label}-${node version}-${arch}-${size}-${mtime}-${inode}.v8`. */
+  /** Names its cache files: `${label}-${node version}-${arch}-${options hash}-${size}-${mtime}-${inode}.v8`. */
   readonly label: string;
   /** The require the bundle gets (the caller's own: the bundle sits in the same folder). */
   readonly require: NodeJS.Require;
   readonly module: NodeJS.Module;
+  /** import() as the caller's module does it (Node's own loader), for a bundle that imports ES modules. */
+  readonly importModule?: BundleImport;
 }
 
-/** Runs the bundle as Node would require it, through the code cache when one can be trusted. */
+/**
+ * Runs the bundle as Node would require it, through the code cache when one can be trusted. A vm.Script
+ * has no ES loader for its import() (vm's USE_MAIN_CONTEXT_DEFAULT_LOADER prints an ExperimentalWarning
+ * at the first use, Node 20 and 24), so the bundle gets the caller's import() as `appdImport`.
+ */
 export function runCachedBundle(bundle: CachedBundle, environment: NodeJS.ProcessEnv = process.env): void {
   const bundleFd = openSync(bundle.file, constants.O_RDONLY);
   let source: string;
@@ -154,8 +176,11 @@ export function runCachedBundle(bundle: CachedBundle, environment: NodeJS.Proces
   } finally {
     closeSync(bundleFd);
   }
-  // One cache per bundle and Node: a new build replaces its own, while two Node versions in turn keep theirs.
-  const prefix = `${bundle.label}-${process.version}-${process.arch}-`;
+  // One cache per bundle, Node and node options (V8 refuses a cache made under other V8 flags; a pool's
+  // --node-args are such flags): a new build replaces its own, two Nodes or pools in turn keep theirs.
+  // --title (a worker's name, slot and generation) changes nothing V8 compiles.
+  const options = process.execArgv.filter((option) => !option.startsWith('--title'));
+  const prefix = `${bundle.label}-${process.version}-${process.arch}-${optionsHash(options)}-`;
   const name = `${prefix}${identity}.v8`;
   const self = process.geteuid?.() ?? 0;
   let directoryFd: number | null = null;
@@ -170,7 +195,7 @@ export function runCachedBundle(bundle: CachedBundle, environment: NodeJS.Proces
   const cached = directoryFd === null ? undefined : readCache(directoryFd, name, self);
   // Node's CommonJS wrapper, on the bundle's first line so its line numbers stay; a shebang becomes a comment.
   const body = source.startsWith('#!') ? `//${source.slice(2)}` : source;
-  const script = new Script(`(function (exports, require, module, __filename, __dirname) { ${body}\n})`, {
+  const script = new Script(`(function (exports, require, module, __filename, __dirname, appdImport) { ${body}\n})`, {
     filename: bundle.file,
     cachedData: cached,
   });
@@ -185,6 +210,7 @@ export function runCachedBundle(bundle: CachedBundle, environment: NodeJS.Proces
     module: NodeJS.Module,
     filename: string,
     dirname: string,
+    appdImport: BundleImport | undefined,
   ) => void;
-  wrapper(bundle.module.exports, bundle.require, bundle.module, bundle.file, dirname(bundle.file));
+  wrapper(bundle.module.exports, bundle.require, bundle.module, bundle.file, dirname(bundle.file), bundle.importModule);
 }

@@ -31,11 +31,6 @@ export interface BundleEntry {
    * shorter source string held in the heap for the process's life, and less code compiled from it.
    */
   readonly compact?: boolean;
-  /**
-   * Run through runCachedBundle (shared/compile-cache.ts), whose vm.Script has no loader for import():
-   * the build fails if one is left in the bundle.
-   */
-  readonly compileCached?: boolean;
 }
 
 /** Every bundle `npm run build` makes. */
@@ -57,7 +52,6 @@ export const BUNDLES = {
     // Everything but a plain `appctl status` (commander, help, the other subcommands): compiling it with
     // the rest cost appctl status 6-10 ms of CPU (median of 41 interleaved runs, Node 20 and 24).
     loadedApart: ['appctlProgram'],
-    compileCached: true,
   },
   appctlProgram: {
     entryPoint: 'dist/ctl/program.js',
@@ -78,7 +72,13 @@ export const BUNDLES = {
     // (57.2 -> 56.8 on Node 24), median of 5 interleaved starts.
     compact: true,
   },
-  // What the master forks for an HTTP worker serving an app module: one file instead of appd's ES modules.
+  // What the master forks for an HTTP worker serving an app module: runs worker.cjs through V8's code cache.
+  workerBin: {
+    entryPoint: 'dist/daemon/worker/bin.js',
+    outfile: 'dist/daemon/worker/worker-bin.cjs',
+    external: [],
+  },
+  // The HTTP worker's runtime: one file instead of appd's ES modules.
   worker: {
     entryPoint: 'dist/daemon/worker/main.js',
     outfile: 'dist/daemon/worker/worker.cjs',
@@ -128,8 +128,6 @@ export async function bundle(name: BundleName, root = PROJECT_ROOT): Promise<str
     // the map only with that flag.
     sourcemap: 'linked',
   });
-  if (entry.compileCached === true && /\bimport\(/.test(await readFile(outfile, 'utf8')))
-    throw new Error(`${entry.outfile} calls import(), which a bundle run from the code cache cannot (see compileCached)`);
   return outfile;
 }
 

@@ -117,6 +117,17 @@ function isModuleNamespace(value: unknown): value is Record<string, unknown> {
   return Object.prototype.toString.call(value) === '[object Module]';
 }
 
+/**
+ * The worker runtime runs from V8's code cache in a vm.Script (worker/bin.ts), whose own import() has no
+ * ES loader: bin.ts hands in Node's as appdImport. The compiled ES modules the tests import have none.
+ */
+declare const appdImport: ((specifier: string) => Promise<unknown>) | undefined;
+
+function importFile(absolute: string): Promise<unknown> {
+  const url = pathToFileURL(absolute).href;
+  return typeof appdImport === 'function' ? appdImport(url) : import(url);
+}
+
 /** require() cannot take an ES module with top-level await (any Node), or any ES module (Node < 20.19). */
 const NEEDS_IMPORT = ['ERR_REQUIRE_ASYNC_MODULE', 'ERR_REQUIRE_ESM'];
 
@@ -137,12 +148,12 @@ async function importApp(absolute: string): Promise<Record<string, unknown>> {
       exported = requireFile(absolute);
     } catch (error) {
       if (!hasErrorCode(error, ...NEEDS_IMPORT)) throw error;
-      return (await import(pathToFileURL(absolute).href)) as Record<string, unknown>;
+      return (await importFile(absolute)) as Record<string, unknown>;
     }
     // Named exports are read from the default export (loadApp looks there too), so onDrain runs on it.
     return isModuleNamespace(exported) ? exported : { default: exported };
   }
-  return (await import(pathToFileURL(absolute).href)) as Record<string, unknown>;
+  return (await importFile(absolute)) as Record<string, unknown>;
 }
 
 export async function loadApp(text: string, directory: string): Promise<LoadedApp> {

@@ -1,5 +1,5 @@
 // Keeps a worker's own start from arming V8's memory reducer, which would leave the worker slower for
-// the rest of its life. Runs in each HTTP worker, before anything else: main.ts's first import in worker.cjs
+// the rest of its life. Runs in each HTTP worker, before the runtime: bin.ts's first import in worker-bin.cjs
 // for an app module; for a --script worker, as memory-reducer.cjs preloaded with node --require.
 //
 // Why: V8 arms its memory reducer when the old generation grows by 1 MB over its size after bootstrap

@@ -72,7 +72,7 @@ test('appctl keeps its code cache private, reuses it, and runs without one when 
   t.is(lstatSync(directory).mode & 0o777, 0o700);
   const [cache, ...others] = readdirSync(directory);
   t.deepEqual(others, [], 'one file');
-  t.regex(cache ?? '', new RegExp(`^appctl-${process.version}-${process.arch}-\\d+-\\d+-\\d+\\.v8$`));
+  t.regex(cache ?? '', new RegExp(`^appctl-${process.version}-${process.arch}-[0-9a-f]{8}-\\d+-\\d+-\\d+\\.v8$`));
   const path = join(directory, cache ?? '');
   const written = statSync(path);
   t.is(written.mode & 0o777, 0o600);

@@ -13,10 +13,10 @@ import { channelFd, WORKER_SPEC_VARIABLE, type WorkerSpec } from '../../contract
 
 /**
  * worker/main.ts and all it imports as one CommonJS file (tools/bundle.ts): no ES modules to resolve, link
- * and evaluate one by one before the app loads. Beside this file's compiled tree, so a master started from
- * a new binary (appctl upgrade) forks its own build's worker.
+ * and evaluate one by one before the app loads, started by worker/bin.ts through V8's code cache. Beside
+ * this file's compiled tree, so a master started from a new binary (appctl upgrade) forks its own build's worker.
  */
-const WORKER_MAIN = fileURLToPath(new URL('../../worker/worker.cjs', import.meta.url));
+const WORKER_MAIN = fileURLToPath(new URL('../../worker/worker-bin.cjs', import.meta.url));
 /** Preloaded (node --import) before a script, so the script's own listen() is adopted. */
 const ADOPT_PRELOAD = new URL('../../worker/script/adopt-listen.js', import.meta.url).href;
 /**
