@@ -39,7 +39,12 @@ testAsNobody("root's appctl never runs a code cache another user planted in its 
   const attackerHome = join(temporary, 'attacker-home');
   const made = await runAsNobody(['/bin/mkdir', '-m', '0755', attackerHome]);
   t.is(made.code, 0, made.stderr);
-  const plantedByNobody = await runAsNobody([process.execPath, PLANT, bundle, join(attackerHome, '.cache/appd')]);
+  const plantedByNobody = await runAsNobody([
+    process.execPath,
+    installation.fixture('security/plant-code-cache.cjs'),
+    bundle,
+    join(attackerHome, '.cache/appd'),
+  ]);
   t.is(plantedByNobody.code, 0, plantedByNobody.stderr);
   const before = readdirSync(join(attackerHome, '.cache/appd'));
   const environments: Record<string, string>[] = [{ HOME: attackerHome }, { HOME: rootHome, XDG_CACHE_HOME: join(attackerHome, '.cache') }];
