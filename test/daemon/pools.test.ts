@@ -215,7 +215,11 @@ test('a reload adds a pool with its own socket, and removing it closes the socke
   await run(daemon, 'reload');
   const extraPort = Number(/Listening at: http:\/\/127\.0\.0\.1:(\d+) \(fd \d+, bound on reload, pool extra\)/.exec(daemon.output)?.[1]);
   await waitFor('extra to serve', async () => (await get(`http://127.0.0.1:${extraPort}/`).catch(() => null))?.body === 'esm default\n');
-  t.is((await statusOf(daemon.directory)).pools.find((pool) => pool.name === 'extra')?.ready, 2);
+  // One worker serving says nothing of the other, which may still be loading the app (CI, Node 24).
+  await waitFor(
+    'both extra workers ready',
+    async () => (await statusOf(daemon.directory)).pools.find((pool) => pool.name === 'extra')?.ready === 2,
+  );
   t.is((await get(web)).status, 200);
 
   writeFileSync(`${daemon.directory}/appd.config.mjs`, one);
