@@ -65,13 +65,15 @@ function openCacheDirectory(environment: NodeJS.ProcessEnv, self: number): numbe
   const xdg = environment['XDG_CACHE_HOME'];
   const home = environment['HOME'];
   let base: string;
-  if (xdg !== undefined && xdg.startsWith('/')) base = xdg;
-  else if (home !== undefined && home.startsWith('/')) {
+  if (xdg !== undefined && xdg.startsWith('/')) {
+    // Used only as it is: an XDG_CACHE_HOME that is missing or another user's (sudo -E) gets nothing made in it.
+    base = xdg;
+  } else if (home !== undefined && home.startsWith('/')) {
     // Under sudo HOME may still be the invoking user's: root then creates nothing in it.
     if (lstatSync(home).uid !== self) return null;
     base = join(home, '.cache');
+    if (lstatSync(base, { throwIfNoEntry: false }) === undefined) mkdirSync(base, { mode: 0o700 });
   } else return null;
-  if (lstatSync(base, { throwIfNoEntry: false }) === undefined) mkdirSync(base, { mode: 0o700 });
   if (lstatSync(base).uid !== self) return null;
   const directory = join(base, 'appd');
   mkdirSync(directory, { recursive: true, mode: 0o700 });

@@ -5,7 +5,7 @@
 // appctl runs without one when it cannot be kept. Runs in the ava test process.
 
 import test from 'ava';
-import { chmodSync, lstatSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { APPCTL, PROJECT_ROOT, tempDirectory } from '../helpers/daemon.js';
 import { installationForOthers, runAsNobody, runCommand, testAsNobody } from '../helpers/other-users.js';
@@ -93,6 +93,11 @@ test('appctl keeps its code cache private, reuses it, and runs without one when 
   t.is(off.code, 3);
   t.deepEqual(readdirSync(disabled), [], 'NODE_DISABLE_COMPILE_CACHE=1: no cache directory');
 
+  // An XDG_CACHE_HOME that does not exist is not made (it may sit in another user's home, under sudo -E).
+  const missingXdg = join(tempDirectory(t), 'cache');
+  const xdgRun = await statusWith(APPCTL, tempDirectory(t), { HOME: tempDirectory(t), XDG_CACHE_HOME: missingXdg });
+  t.is(xdgRun.code, 3, xdgRun.stderr);
+  t.false(existsSync(missingXdg), 'appctl made the missing XDG_CACHE_HOME');
   // No home at all, or a file where it should be: the command runs as ever, uncached.
   const elsewhere = tempDirectory(t);
   for (const home of [join(elsewhere, 'missing'), join(PROJECT_ROOT, 'package.json')]) {
