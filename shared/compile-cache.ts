@@ -19,23 +19,12 @@
 // retired (a reload, a scale-down), serves the workers started after it.
 // NODE_DISABLE_COMPILE_CACHE=1 (Node's own switch for its cache) turns it off.
 
-import {
-  closeSync,
-  constants,
-  fstatSync,
-  lstatSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readSync,
-  renameSync,
-  unlinkSync,
-  writeSync,
-} from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, writeSync } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Script } from 'node:vm';
 import { hasErrorCode } from './errors.js';
+import { unlinkIfPresent } from './unlink-if-present.js';
 
 /** FNV-1a of the node options, as 8 hex digits: a name part, not a secret (node:crypto costs ~15 ms to load). */
 function optionsHash(options: readonly string[]): string {
@@ -113,14 +102,6 @@ function readCache(directoryFd: number, name: string, self: number): Buffer | un
   }
 }
 
-function removeIfPresent(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch (error) {
-    if (!hasErrorCode(error, 'ENOENT')) throw error; // never created: nothing to remove
-  }
-}
-
 /** Replaces the cache for `prefix` with `data` (written aside, then renamed: a concurrent run reads old or new). */
 function writeCache(directoryFd: number, prefix: string, name: string, data: Buffer): void {
   const directory = `/proc/self/fd/${directoryFd}`;
@@ -139,12 +120,12 @@ function writeCache(directoryFd: number, prefix: string, name: string, data: Buf
     renameSync(join(directory, temporary), join(directory, name));
     // The caches of earlier builds of this bundle, for this Node, are dead weight now.
     for (const entry of readdirSync(directory)) {
-      if (entry.startsWith(prefix) && entry !== name && !entry.endsWith('.tmp')) unlinkSync(join(directory, entry));
+      if (entry.startsWith(prefix) && entry !== name && !entry.endsWith('.tmp')) unlinkIfPresent(join(directory, entry));
     }
   } catch (error) {
     if (!hasErrorCode(error, ...CACHE_UNAVAILABLE)) throw error;
     // No room, a read-only home, a racing run that removed it: the next run compiles and tries again.
-    removeIfPresent(join(directory, temporary));
+    unlinkIfPresent(join(directory, temporary));
   }
 }
 

@@ -9,6 +9,7 @@ import { encodeFrame, FrameDecoder } from '../../shared/control/frame-codec.js';
 import { parseServerMessage } from '../../shared/control/message-guards.js';
 import { PROTOCOL_VERSION, type DaemonIdentity } from '../../shared/control/protocol.js';
 import { AlreadyRunningError, ConfigError, hasErrorCode } from '../../shared/errors.js';
+import { unlinkIfPresent } from '../../shared/unlink-if-present.js';
 
 /** Connections the kernel queues before the master accepts them (capped by net.core.somaxconn). */
 const CONTROL_BACKLOG = 1024;
@@ -27,14 +28,6 @@ function lstatOrNull(path: string): Stats | null {
   } catch (error) {
     if (hasErrorCode(error, 'ENOENT')) return null;
     throw error;
-  }
-}
-
-function unlinkIfPresent(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch (error) {
-    if (!hasErrorCode(error, 'ENOENT')) throw error; // already gone is what we wanted
   }
 }
 

@@ -4,9 +4,10 @@
 // chmod or chown by path after bind(2) raced: in a directory another user can write, the name could be
 // swapped for a symlink in between and root would change the mode or owner of any file (issue 13).
 
-import { chownSync, closeSync, constants, fstatSync, mkdtempSync, openSync, renameSync, rmdirSync, unlinkSync } from 'node:fs';
+import { chownSync, closeSync, constants, fstatSync, mkdtempSync, openSync, renameSync, rmdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { BindError, ConfigError, hasErrorCode } from '../../shared/errors.js';
+import { unlinkIfPresent } from '../../shared/unlink-if-present.js';
 import { unpredictableHex } from '../../shared/trust/unpredictable-name.js';
 import { groupIdOf, userIdOf } from '../workers/spawn/identity.js';
 import { BindFailure, bindUnixWithoutListening, type RawServerHandle } from './server-handle.js';
@@ -68,7 +69,7 @@ export function bindUnixSocketFile(path: string, file: UnixSocketFile, text: str
       renameSync(inner, path);
     } catch (error) {
       handle.close();
-      unlinkQuietly(inner);
+      unlinkIfPresent(inner);
       if (hasErrorCode(error, 'EPERM'))
         throw new BindError(
           `cannot listen on ${text}: cannot give the socket to ${file.owner ?? ''}${file.group === null ? '' : `:${file.group}`} (operation not permitted; only root may give files away) [EPERM]`,
@@ -79,14 +80,6 @@ export function bindUnixSocketFile(path: string, file: UnixSocketFile, text: str
   } finally {
     if (directoryFd >= 0) closeSync(directoryFd);
     rmdirQuietly(directory);
-  }
-}
-
-function unlinkQuietly(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch (error) {
-    if (!hasErrorCode(error, 'ENOENT')) throw error; // already gone: what we wanted
   }
 }
 
