@@ -1,8 +1,7 @@
-// Entry point of an HTTP worker that serves an app module: loads the app, serves it on the inherited
-// sockets, reports readiness. Runs in each HTTP worker process (script workers start in adopt-listen.ts).
+// The runtime of an HTTP worker that serves an app module (bin.ts starts it, after the memory-reducer
+// setting): loads the app, serves it on the inherited sockets, reports readiness. Runs in each HTTP
+// worker process (script workers start in adopt-listen.ts).
 
-// First: before the runtime and the app load (memory-reducer.ts says why).
-import './memory-reducer.js';
 import { serveApp } from './http-servers.js';
 import { ListenFailure } from './inherited-listeners.js';
 import { AppBootFailure, loadApp } from './load-app.js';
