@@ -3,7 +3,7 @@
 
 import type { Plugin } from 'esbuild';
 import { readFile } from 'node:fs/promises';
-import { dirname, relative, resolve } from 'node:path';
+import { basename, dirname, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -22,8 +22,9 @@ export interface BundleEntry {
   readonly external: readonly string[];
   /**
    * Other rows whose entry point this bundle leaves out: its imports of that compiled file require the
-   * other row's bundle at run time instead. V8 parses a whole file before running any of it, so code
-   * that a run rarely needs costs less in a file of its own.
+   * other row's bundle at run time instead, through the code cache as the bin runs this one
+   * (shared/compile-cache.ts). V8 parses a whole file before running any of it, so code that a run
+   * rarely needs costs less in a file of its own.
    */
   readonly loadedApart?: readonly string[];
   /**
@@ -153,6 +154,7 @@ function moduleUrls(bundleDirectory: string): Plugin {
  */
 function loadApart(rows: readonly string[], outfile: string, root: string): Plugin {
   const namespace = 'loaded-apart';
+  const compileCache = resolve(root, 'dist/shared/compile-cache.js');
   const requirePaths = new Map<string, string>();
   for (const row of rows) {
     if (!Object.hasOwn(BUNDLES, row)) throw new Error(`loadedApart names ${row}, which is no row of BUNDLES`);
@@ -167,12 +169,22 @@ function loadApart(rows: readonly string[], outfile: string, root: string): Plug
         const requirePath = requirePaths.get(resolve(args.resolveDir, args.path));
         return requirePath === undefined ? undefined : { path: requirePath, namespace };
       });
+      // Through the code cache, as the bin runs the bundle that requires it (shared/compile-cache.ts).
       build.onLoad({ filter: /.*/, namespace }, (args) => ({
-        contents: `module.exports = require(${JSON.stringify(args.path)});`,
+        contents: [
+          `const { requireCachedBundle } = require(${JSON.stringify(compileCache)});`,
+          `module.exports = requireCachedBundle(require('node:path').join(__dirname, ${JSON.stringify(args.path)}), ${JSON.stringify(cacheLabel(args.path))}, require);`,
+        ].join('\n'),
+        resolveDir: root,
         loader: 'js',
       }));
     },
   };
+}
+
+/** The code cache's label of a bundle loaded apart: its file name without .cjs (./appctl-program.cjs: appctl-program). */
+function cacheLabel(requirePath: string): string {
+  return basename(requirePath, '.cjs');
 }
 
 /** Builds every bundle of the table, one after another (esbuild is fast; parallel runs gain nothing). */

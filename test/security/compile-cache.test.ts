@@ -106,3 +106,35 @@ test('appctl keeps its code cache private, reuses it, and runs without one when 
     t.regex(run.stderr, NO_DAEMON);
   }
 });
+
+test("appctl's commander program (every command but a plain status) runs from a cache of its own, trusted the same way", async (t) => {
+  const home = tempDirectory(t);
+  const version = (environment: Record<string, string>) =>
+    runCommand([process.execPath, APPCTL, '--version'], { env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...environment } });
+  const first = await version({ HOME: home });
+  t.is(first.code, 0, first.stderr);
+  const directory = join(home, '.cache/appd');
+  const program = readdirSync(directory).filter((name) => name.startsWith('appctl-program-'));
+  t.is(program.length, 1, `one cache of the program among ${readdirSync(directory).join(', ')}`);
+  const path = join(directory, program[0] ?? '');
+  const written = statSync(path);
+  t.is(written.mode & 0o777, 0o600);
+  t.true(written.size > 10_000, 'it holds compiled code');
+  const second = await version({ HOME: home });
+  t.is(second.stdout, first.stdout);
+  t.is(statSync(path).ino, written.ino, 'a valid cache is reused, not rewritten');
+
+  // Control: a planted program cache in a private directory of root's is run (so the program is loaded
+  // through the cache); the same file in a directory its group may write is not.
+  const plantedHome = tempDirectory(t);
+  const bundle = join(PROJECT_ROOT, 'dist/ctl/appctl-program.cjs');
+  const planted = await runCommand([process.execPath, PLANT, bundle, join(plantedHome, '.cache/appd'), 'appctl-program']);
+  t.is(planted.code, 0, planted.stderr);
+  t.is((await version({ HOME: plantedHome })).stdout, 'PWNED\n', 'the control run: appctl loads the program from this cache');
+  const groupHome = tempDirectory(t);
+  t.is((await runCommand([process.execPath, PLANT, bundle, join(groupHome, '.cache/appd'), 'appctl-program'])).code, 0);
+  chmodSync(join(groupHome, '.cache/appd'), 0o775);
+  const refused = await version({ HOME: groupHome });
+  t.is(refused.code, 0, refused.stderr);
+  t.is(refused.stdout, first.stdout, 'appctl ran a program cache from a group-writable directory');
+});
