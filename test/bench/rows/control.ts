@@ -12,6 +12,8 @@ import { APPCTL, type AppdContender } from '../contenders/appd.js';
 import { BENCH_FIXTURES, PROJECT_ROOT, freePort, spawnServer, stopGroup } from '../contenders/contender.js';
 import { PM2_APP_NAME, type Pm2Contender } from '../contenders/pm2.js';
 import { round, type QuietGate } from '../quiet-machine.js';
+import { encodeFrame } from '../../../shared/control/frame-codec.js';
+import { PROTOCOL_VERSION } from '../../../shared/control/protocol.js';
 import { cleanEnvironment, lastLine, runCommand, type CommandResult } from '../run-command.js';
 import { median } from '../statistics.js';
 
@@ -24,6 +26,14 @@ export interface Timings {
   readonly bestMs: number;
   readonly medianMs: number;
   readonly failure: string | null;
+}
+
+/** The status row's commands; connectOnly is missing from results saved before it was measured. */
+export interface StatusTimings {
+  readonly appd: Timings;
+  readonly bareNode: Timings;
+  readonly connectOnly?: Timings;
+  readonly pm2: Timings | null;
 }
 
 function timings(samplesMs: readonly number[], failure: string | null = null): Timings {
@@ -47,21 +57,36 @@ function commandFailure(what: string, result: CommandResult): string | null {
 }
 
 /**
- * appctl status, `node -e 0` (what any node command costs at least: the baseline of the target) and pm2
- * jlist, alternating, each run a whole process from spawn to exit.
+ * appctl's hello and a status request, as appctl sends them (one write): what connect-only-client.cjs
+ * sends without encoding anything.
+ */
+function statusRequestBytes(): string {
+  const hello = encodeFrame({ type: 'hello', protocol: PROTOCOL_VERSION, client: 'appctl', pid: process.pid });
+  const request = encodeFrame({ type: 'request', id: 'bench-status-request1', request: { command: 'status' } });
+  return Buffer.concat([hello, request]).toString('hex');
+}
+
+/**
+ * appctl status, `node -e 0` (what any node command costs at least: the baseline of the target), a client
+ * that only connects and exchanges prebuilt frames (what any Node client of the socket costs at least:
+ * node:net, a connection, the daemon's answer) and pm2 jlist, alternating, each run a whole process from
+ * spawn to exit.
  */
 export async function measureStatus(
   appd: AppdContender,
   pm2: Pm2Contender | null,
   repeats: number,
   gate: QuietGate,
-): Promise<{ appd: Timings; bareNode: Timings; pm2: Timings | null }> {
+): Promise<StatusTimings> {
   const appdSamples: number[] = [];
   const bareNodeSamples: number[] = [];
+  const connectOnlySamples: number[] = [];
   const pm2Samples: number[] = [];
   let appdFailure = appctlMissing();
   let bareNodeFailure: string | null = null;
+  let connectOnlyFailure: string | null = null;
   let pm2Failure: string | null = null;
+  const connectOnly = [join(BENCH_FIXTURES, 'connect-only-client.cjs'), appd.controlSocket, statusRequestBytes()];
   for (let index = 0; index < repeats; index += 1) {
     await gate.wait();
     if (bareNodeFailure === null) {
@@ -74,6 +99,11 @@ export async function measureStatus(
       appdFailure = commandFailure('appctl status', result);
       if (appdFailure === null) appdSamples.push(result.wallMs);
     }
+    if (connectOnlyFailure === null) {
+      const result = await runCommand(process.execPath, connectOnly, { timeoutMs: 30_000 });
+      connectOnlyFailure = commandFailure('the connect-only client', result);
+      if (connectOnlyFailure === null) connectOnlySamples.push(result.wallMs);
+    }
     if (pm2 !== null && pm2Failure === null) {
       const result = await pm2.pm2(['jlist'], 30_000);
       pm2Failure = commandFailure('pm2 jlist', result);
@@ -83,6 +113,7 @@ export async function measureStatus(
   return {
     appd: timings(appdSamples, appdFailure),
     bareNode: timings(bareNodeSamples, bareNodeFailure),
+    connectOnly: timings(connectOnlySamples, connectOnlyFailure),
     pm2: pm2 === null ? null : timings(pm2Samples, pm2Failure),
   };
 }
