@@ -48,6 +48,9 @@ test('workers start from one code cache that an exiting worker wrote, and ES mod
   // A new generation (another title, the same node options) uses the same file.
   daemon.signal('SIGHUP');
   await waitFor('the worker of generation 2 ready', () => / g2 \(pid \d+\) ready in/.test(daemon.output), 30_000);
+  // The first worker started without a cache, so it writes one as it exits (aside, then renamed over
+  // this one): looked at while it is still writing, the directory also held its temporary file (CI).
+  await waitFor('the worker of generation 1 gone', () => /web\.0 g1 \(pid \d+\) exited/.test(daemon.output), 30_000);
   t.deepEqual(workerCaches(home), [cache]);
   const response = await fetch(daemon.url);
   t.is(response.status, 200);
