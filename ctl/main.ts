@@ -3,32 +3,9 @@
 // 2 usage, 3 no daemon.
 
 import { AppdError, describeError } from '../shared/errors.js';
-import { CommandContext, GLOBAL_OPTIONS_WITH_VALUE, isOutputQueued, writeOutput, type GlobalOptions } from './commands/context.js';
+import { CommandContext, isOutputQueued, writeOutput, type GlobalOptions } from './commands/context.js';
+import { plainStatusOptions } from './plain-status.js';
 import { CTL_EXIT } from './client/errors.js';
-
-/**
- * The options of `appctl [-n NAME | -s SOCKET] [--json] [--raw] [--timeout S] status` when argv is exactly
- * that (each option spelled as a separate word), else null and commander parses. Health checks run
- * status every few seconds: commander is a sixth of its start-up.
- */
-function plainStatusOptions(argv: readonly string[]): GlobalOptions | null {
-  const options: { name?: string; socket?: string; json?: boolean; raw?: boolean; timeout?: string } = {};
-  let sawStatus = false;
-  for (let index = 0; index < argv.length; index += 1) {
-    const word = argv[index] ?? '';
-    const value = argv[index + 1];
-    if (word === 'status' && !sawStatus) sawStatus = true;
-    else if (word === '--json') options.json = true;
-    else if (word === '--raw') options.raw = true;
-    else if (GLOBAL_OPTIONS_WITH_VALUE.has(word) && value !== undefined && !value.startsWith('-') && !sawStatus) {
-      if (word === '-n' || word === '--name') options.name = value;
-      else if (word === '-s' || word === '--socket') options.socket = value;
-      else options.timeout = value;
-      index += 1;
-    } else return null;
-  }
-  return sawStatus ? options : null;
-}
 
 async function main(argv: readonly string[]): Promise<number> {
   const plainStatus = plainStatusOptions(argv);

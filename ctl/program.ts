@@ -3,15 +3,9 @@
 
 import type { Command } from 'commander';
 import { AppdError } from '../shared/errors.js';
+import { GLOBAL_OPTIONS_WITH_VALUE } from './plain-status.js';
 import { readPackageVersion } from '../shared/version.js';
-import {
-  CommandContext,
-  exitQuietlyOnBrokenPipe,
-  GLOBAL_OPTIONS_WITH_VALUE,
-  writeOutput,
-  type GlobalOptions,
-  type Register,
-} from './commands/context.js';
+import { CommandContext, exitQuietlyOnBrokenPipe, writeOutput, type GlobalOptions, type Register } from './commands/context.js';
 import { CTL_EXIT } from './client/errors.js';
 
 /**

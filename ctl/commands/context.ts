@@ -18,9 +18,6 @@ export interface GlobalOptions {
   readonly raw?: boolean;
 }
 
-/** Global options that take a value as the next word (commander also accepts --name=X and -nX). */
-export const GLOBAL_OPTIONS_WITH_VALUE: ReadonlySet<string> = new Set(['-n', '--name', '-s', '--socket', '--timeout']);
-
 /** Quick commands fail after this long without an answer (a health check must not hang). */
 export const QUICK_TIMEOUT_MS = 10_000;
 

@@ -30,7 +30,7 @@ testAsNobody("root's appctl never runs a code cache another user planted in its 
   // Control: the same file in root's own private cache directory is taken, and its code runs.
   const rootHome = join(temporary, 'root-home');
   mkdirSync(rootHome, { mode: 0o700 });
-  const planted = await runCommand([process.execPath, PLANT, bundle, join(rootHome, '.cache/appd')]);
+  const planted = await runCommand([process.execPath, PLANT, bundle, join(rootHome, '.cache/appd'), 'appctl-status']);
   t.is(planted.code, 0, planted.stderr);
   const taken = await statusWith(installation.appctl, sockets, { HOME: rootHome });
   t.is(taken.stdout, 'PWNED\n', 'a cache appctl trusts is run as code: the control run shows the planted file is one appctl loads');
@@ -44,6 +44,7 @@ testAsNobody("root's appctl never runs a code cache another user planted in its 
     installation.fixture('security/plant-code-cache.cjs'),
     bundle,
     join(attackerHome, '.cache/appd'),
+    'appctl-status',
   ]);
   t.is(plantedByNobody.code, 0, plantedByNobody.stderr);
   const before = readdirSync(join(attackerHome, '.cache/appd'));
@@ -60,7 +61,13 @@ testAsNobody("root's appctl never runs a code cache another user planted in its 
 
 test("root's appctl does not take a code cache from a directory of its own that its group may write", async (t) => {
   const home = tempDirectory(t);
-  const planted = await runCommand([process.execPath, PLANT, join(PROJECT_ROOT, 'dist/ctl/appctl-main.cjs'), join(home, '.cache/appd')]);
+  const planted = await runCommand([
+    process.execPath,
+    PLANT,
+    join(PROJECT_ROOT, 'dist/ctl/appctl-main.cjs'),
+    join(home, '.cache/appd'),
+    'appctl-status',
+  ]);
   t.is(planted.code, 0, planted.stderr);
   chmodSync(join(home, '.cache/appd'), 0o775);
   const run = await statusWith(APPCTL, home, { HOME: home });
@@ -77,7 +84,7 @@ test('appctl keeps its code cache private, reuses it, and runs without one when 
   t.is(lstatSync(directory).mode & 0o777, 0o700);
   const [cache, ...others] = readdirSync(directory);
   t.deepEqual(others, [], 'one file');
-  t.regex(cache ?? '', new RegExp(`^appctl-${process.version}-${process.arch}-[0-9a-f]{8}-\\d+-\\d+-\\d+\\.v8$`));
+  t.regex(cache ?? '', new RegExp(`^appctl-status-${process.version}-${process.arch}-[0-9a-f]{8}-\\d+-\\d+-\\d+\\.v8$`));
   const path = join(directory, cache ?? '');
   const written = statSync(path);
   t.is(written.mode & 0o777, 0o600);
@@ -123,6 +130,12 @@ test("appctl's commander program (every command but a plain status) runs from a 
   const second = await version({ HOME: home });
   t.is(second.stdout, first.stdout);
   t.is(statSync(path).ino, written.ino, 'a valid cache is reused, not rewritten');
+  // A plain status after it keeps a cache of its own route: the one --version wrote holds none of the
+  // status client's code, and a status run taking it would compile that code on every run.
+  const status = await statusWith(APPCTL, home, { HOME: home });
+  t.is(status.code, 3, status.stderr);
+  const routes = readdirSync(directory).map((name) => name.replace(/-v\d.*$/, ''));
+  t.deepEqual(routes.sort(), ['appctl', 'appctl-program', 'appctl-status']);
 
   // Control: a planted program cache in a private directory of root's is run (so the program is loaded
   // through the cache); the same file in a directory its group may write is not.
