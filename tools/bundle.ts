@@ -148,9 +148,9 @@ function moduleUrls(bundleDirectory: string): Plugin {
 }
 
 /**
- * Each import of a `rows` entry point becomes a module holding only `require('<that row's bundle>')`:
- * esbuild evaluates it when the import runs, as it does a bundled module, and Node loads the file with
- * require, not as an ES module (an import() of a file would start the ESM loader).
+ * Each import of a `rows` entry point becomes a module holding only a requireCachedBundle of that row's
+ * bundle: esbuild evaluates it when the import runs, as it does a bundled module, and the file runs as
+ * CommonJS through the code cache, not as an ES module (an import() of a file would start the ESM loader).
  */
 function loadApart(rows: readonly string[], outfile: string, root: string): Plugin {
   const namespace = 'loaded-apart';
