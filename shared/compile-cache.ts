@@ -104,6 +104,19 @@ function readCache(directoryFd: number, name: string, self: number): Buffer | un
 }
 
 /** Replaces the cache for `prefix` with `data` (written aside, then renamed: a concurrent run reads old or new). */
+/**
+ * How old a temporary file is before it counts as abandoned. A writer renames its own within
+ * milliseconds of creating it; one left behind belongs to a process killed in between (a worker
+ * SIGKILLed at its graceful timeout while it wrote at exit), and nothing else would ever remove it.
+ */
+const ABANDONED_TEMPORARY_MS = 60_000;
+
+/** Removes a temporary file left by a writer that died before renaming it; a young one may be being written. */
+function removeIfAbandoned(path: string): void {
+  const stats = lstatSync(path, { throwIfNoEntry: false });
+  if (stats !== undefined && Date.now() - stats.mtimeMs > ABANDONED_TEMPORARY_MS) unlinkIfPresent(path);
+}
+
 function writeCache(directoryFd: number, prefix: string, name: string, data: Buffer): void {
   const directory = `/proc/self/fd/${directoryFd}`;
   const temporary = `${name}.${process.pid}.tmp`;
@@ -119,9 +132,10 @@ function writeCache(directoryFd: number, prefix: string, name: string, data: Buf
       closeSync(fd);
     }
     renameSync(join(directory, temporary), join(directory, name));
-    // The caches of earlier builds of this bundle, for this Node, are dead weight now.
     for (const entry of readdirSync(directory)) {
-      if (entry.startsWith(prefix) && entry !== name && !entry.endsWith('.tmp')) unlinkIfPresent(join(directory, entry));
+      if (entry.endsWith('.tmp')) removeIfAbandoned(join(directory, entry));
+      // The caches of earlier builds of this bundle, for this Node, are dead weight now.
+      else if (entry.startsWith(prefix) && entry !== name) unlinkIfPresent(join(directory, entry));
     }
   } catch (error) {
     if (!hasErrorCode(error, ...CACHE_UNAVAILABLE)) throw error;

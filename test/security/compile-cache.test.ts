@@ -5,7 +5,7 @@
 // appctl runs without one when it cannot be kept. Runs in the ava test process.
 
 import test from 'ava';
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { APPCTL, PROJECT_ROOT, tempDirectory } from '../helpers/daemon.js';
 import { installationForOthers, runAsNobody, runCommand, testAsNobody } from '../helpers/other-users.js';
@@ -112,6 +112,24 @@ test('appctl keeps its code cache private, reuses it, and runs without one when 
     t.is(run.code, 3, run.stderr);
     t.regex(run.stderr, NO_DAEMON);
   }
+});
+
+test('a temporary cache file a killed writer left is removed by the next write; a young one is left to its writer', async (t) => {
+  const home = tempDirectory(t);
+  const directory = join(home, '.cache/appd');
+  mkdirSync(directory, { recursive: true, mode: 0o700 });
+  // What a worker SIGKILLed while writing its cache at exit leaves: its temporary file, never renamed.
+  const abandoned = join(directory, `worker-${process.version}-x64-0-1-2-3.v8.4242.tmp`);
+  const young = join(directory, `worker-${process.version}-x64-0-1-2-3.v8.4243.tmp`);
+  writeFileSync(abandoned, '');
+  writeFileSync(young, '');
+  const twoMinutesAgo = new Date(Date.now() - 120_000);
+  utimesSync(abandoned, twoMinutesAgo, twoMinutesAgo);
+  const run = await statusWith(APPCTL, home, { HOME: home });
+  t.is(run.code, 3, run.stderr);
+  t.false(existsSync(abandoned), 'the abandoned temporary file is still there');
+  t.true(existsSync(young), 'a temporary file another writer may still be writing was removed');
+  t.is(readdirSync(directory).filter((name) => name.startsWith('appctl-status-')).length, 1, 'the cache was written');
 });
 
 test("appctl's commander program (every command but a plain status) runs from a cache of its own, trusted the same way", async (t) => {
