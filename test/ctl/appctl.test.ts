@@ -3,8 +3,9 @@
 
 import test from 'ava';
 import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { candidateControlDirectories } from '../../shared/control/socket-path.js';
+import { candidateControlDirectories, temporaryDirectoryOf } from '../../shared/control/socket-path.js';
 import { NoDaemonError } from '../../ctl/client/errors.js';
 import { connectToDaemon } from '../../ctl/client/find-daemon.js';
 import { appctl, followAppctl, spawnAppctl, statusOf } from '../helpers/appctl.js';
@@ -478,6 +479,37 @@ test(
     ]);
   }),
 );
+
+test('the temporary directory appctl and the master look in is what os.tmpdir() answers, for every environment', (t) => {
+  const names = ['TMPDIR', 'TMP', 'TEMP'] as const;
+  const saved = names.map((name) => process.env[name]);
+  const cases: Array<Partial<Record<(typeof names)[number], string>>> = [
+    {},
+    { TMPDIR: '/var/tmp' },
+    { TMPDIR: '/var/tmp/' },
+    { TMPDIR: '/' },
+    { TMPDIR: '', TMP: '/scratch//' },
+    { TEMP: '/temp' },
+    { TMP: '/a', TEMP: '/b' },
+  ];
+  try {
+    for (const values of cases) {
+      // os.tmpdir() reads process.env when called: set it synchronously, so no other test sees it.
+      for (const name of names) {
+        const value = values[name];
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+      t.is(temporaryDirectoryOf(process.env), tmpdir(), JSON.stringify(values));
+    }
+  } finally {
+    names.forEach((name, index) => {
+      const value = saved[index];
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    });
+  }
+});
 
 test(
   'one daemon needs no -n; several are listed; -n, -s and APPD_SOCKET choose; a stale socket is replaced',
