@@ -17,7 +17,7 @@ import { loadAverage } from './proc-usage.js';
 import { QuietGate, round } from './quiet-machine.js';
 import { renderTable } from './report.js';
 import type { BenchResults } from './results.js';
-import { appctlMissing, measureBareNodeSpawn, measureScale, measureStatus, measureWorkerSpawn } from './rows/control.js';
+import { appctlMissing, measureScale, measureSpawnToReady, measureStatus, SPAWN_REPEATS } from './rows/control.js';
 import { IDLE_SETTLE_MS, memoryOfFreshPool, readMemory } from './rows/memory.js';
 import { runThroughput, summarize, MODES } from './rows/throughput.js';
 import { measureSwaps } from './rows/swaps.js';
@@ -213,14 +213,9 @@ async function main(): Promise<void> {
 
     if (appd && wants('control')) {
       results.status = await section('status', () => measureStatus(appd, pm2, settings.commandRepeats, gate));
-      results.workerSpawn = await section('worker spawn', async () => {
-        const measured = await measureWorkerSpawn(appd, settings.workers, 5, gate);
-        return {
-          appdMasterMs: measured.masterMs,
-          appdSignalToLogMs: measured.signalToLogMs,
-          bareNodeMs: await measureBareNodeSpawn(settings.scratch, 5, gate),
-        };
-      });
+      results.workerSpawn = await section('worker spawn', () =>
+        measureSpawnToReady(appd, settings.scratch, settings.workers, SPAWN_REPEATS, gate),
+      );
       results.scale = await section('scale', () => measureScale(appd, pm2, settings.workers, 2, gate));
     }
     for (const contender of [single, roundRobin, schedNone]) await stopContender(contender);

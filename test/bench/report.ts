@@ -3,7 +3,7 @@
 // whether appd met it, then the machine, the load and the footnotes. Runs in the bench process.
 
 import { CONTENDER_LABELS, type ContenderKey } from './contenders/contender.js';
-import type { Timings } from './rows/control.js';
+import { SPAWN_REPEATS, type Timings } from './rows/control.js';
 import type { FeatureVariant } from './rows/features.js';
 import { IDLE_SETTLE_MS, type MemoryReading } from './rows/memory.js';
 import type { SwapMeasurement } from './rows/under-load.js';
@@ -245,7 +245,7 @@ export function buildRows(results: BenchResults, notes: Footnotes): Row[] {
   const spawnCells = { appd: timingCell(spawn?.appdMasterMs, notes), node: timingCell(spawn?.bareNodeMs, notes) };
   const spawnRatio = ratioOf(spawnCells.appd, spawnCells.node);
   rows.push({
-    title: 'spawn to ready, one worker, best of 5 (appd: TTIN, master clock; node: bare process until it accepts)',
+    title: `spawn to ready, one worker, best of ${spawn?.bareNodeMs.samplesMs.length ?? SPAWN_REPEATS} each, taking turns (appd: TTIN, master clock; node: bare process until it accepts)`,
     cells: spawnCells,
     target: `<= 1.10x bare node: ${verdict(spawnRatio === null ? null : spawnRatio <= 1.1, spawnRatio)}`,
   });

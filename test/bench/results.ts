@@ -4,7 +4,7 @@
 import type { Baselines } from './baselines.js';
 import type { ContenderKey } from './contenders/contender.js';
 import type { MemoryReading } from './rows/memory.js';
-import type { StatusTimings, Timings } from './rows/control.js';
+import type { SpawnTimings, StatusTimings, Timings } from './rows/control.js';
 import type { SwapMeasurement } from './rows/under-load.js';
 import type { AdminListenerMeasurement } from './rows/admin-listener.js';
 import type { FeatureMeasurement } from './rows/features.js';
@@ -36,7 +36,7 @@ export interface BenchResults {
   /** Keyed by the row: "appd HUP", "appd appctl reload", "pm2 reload", "gunicorn HUP", "appd appctl upgrade", "pm2 update". */
   swaps: Record<string, SwapMeasurement>;
   status: StatusTimings | null;
-  workerSpawn: { appdMasterMs: Timings; appdSignalToLogMs: Timings; bareNodeMs: Timings } | null;
+  workerSpawn: SpawnTimings | null;
   scale: { appd: Timings; pm2: Timings | null } | null;
   /** The app under wrk with the admin listener (--metrics-bind) idle and scraped every second. */
   adminListener: AdminListenerMeasurement | null;
