@@ -103,7 +103,6 @@ function readCache(directoryFd: number, name: string, self: number): Buffer | un
   }
 }
 
-/** Replaces the cache for `prefix` with `data` (written aside, then renamed: a concurrent run reads old or new). */
 /**
  * How old a temporary file is before it counts as abandoned. A writer renames its own within
  * milliseconds of creating it; one left behind belongs to a process killed in between (a worker
@@ -117,6 +116,7 @@ function removeIfAbandoned(path: string): void {
   if (stats !== undefined && Date.now() - stats.mtimeMs > ABANDONED_TEMPORARY_MS) unlinkIfPresent(path);
 }
 
+/** Replaces the cache for `prefix` with `data` (written aside, then renamed: a concurrent run reads old or new). */
 function writeCache(directoryFd: number, prefix: string, name: string, data: Buffer): void {
   const directory = `/proc/self/fd/${directoryFd}`;
   const temporary = `${name}.${process.pid}.tmp`;
