@@ -100,7 +100,9 @@ test("a worker's built-ins load from Node's own code cache: the memory-reducer f
     files: { 'cache-recorder.cjs': CACHE_USAGE_RECORDER },
   });
   const [workerPid] = await daemon.waitForWorkers(1);
-  const uncached = readFileSync(join(daemon.directory, `uncached-builtins-${workerPid}.txt`), 'utf8').split('\n').filter(Boolean);
+  const uncached = readFileSync(join(daemon.directory, `uncached-builtins-${workerPid}.txt`), 'utf8')
+    .split('\n')
+    .filter(Boolean);
   for (const name of ['http', '_http_server', 'vm', 'cluster']) {
     t.false(uncached.includes(name), `node:${name} was compiled without Node's code cache (compiled without it: ${uncached.join(', ')})`);
   }
