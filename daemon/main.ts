@@ -2,7 +2,8 @@
 // Entry point of the `appd` command: reads the configuration, then runs the master (in the foreground,
 // or detached with --daemon). The one boundary where errors become messages and exit codes.
 
-import './master/optimizing-compilers.js'; // first: before any of the master's code can get hot
+import './master/master-builtins.js'; // first: before V8's flags change (master-builtins.ts says why)
+import './master/optimizing-compilers.js'; // before any of the master's code can get hot
 import './master/young-generation.js'; // second: before the master allocates anything of note
 import { AppdError, describeError, EXIT } from '../shared/errors.js';
 import { CommandLineAnswered } from './config/cli-arguments.js';

@@ -19,15 +19,11 @@
 // A --script worker loads it with --require, not in its --import preload: Node's ES module loader, which
 // runs that preload, had already armed the reducer (measured); a CommonJS preload runs before the loader
 // starts. Not as a command-line flag, which a Node whose V8 lacks it refuses (exit 9, no worker).
-//
-// The built-ins every worker loads before it is ready are loaded first, while V8's flags are still
-// Node's own. Any V8 flag set differently (at run time or on the command line) changes V8's flag hash,
-// and Node's built-in modules loaded after that are compiled from source instead of from the code
-// cache built into Node: node:net took 6.1-9.3 ms instead of 1.6-3.0 (Node 20, 6 runs each), and a
-// forked child with an IPC channel reached its require('node:http') 3.4 ms later with the flag set
-// first, 0.3 ms later with it set after (medians of 30 interleaved forks). A bare server pays neither.
+// The built-ins every worker loads before it is ready are loaded first, from Node's own code cache,
+// which the flag would turn off for them (shared/builtins-before-flags.ts says why).
 
 import { setFlagsFromString } from 'node:v8';
+import { loadBuiltins } from '../../shared/builtins-before-flags.js';
 
 /** V8's flags that say what the memory reducer does; a worker started with any of them is left as told. */
 const REDUCER_FLAG = /^--(no-)?memory[-_]reducer/;
@@ -40,9 +36,7 @@ const REDUCER_FLAG = /^--(no-)?memory[-_]reducer/;
 const BUILTINS_WORKERS_LOAD = ['node:vm', 'node:http', 'node:cluster'] as const;
 
 if (!process.execArgv.some((argument) => REDUCER_FLAG.test(argument))) {
-  // process.getBuiltinModule (Node 20.16, 22.3), not an ES import: on Node 24 an import of node:http reads
-  // every export and loads undici with it (builtin-modules.ts). This file only runs as CommonJS bundles.
-  for (const id of BUILTINS_WORKERS_LOAD) process.getBuiltinModule?.(id) ?? require(id);
+  loadBuiltins(BUILTINS_WORKERS_LOAD);
   // Read by V8 each time the old generation grows, so setting it now, before the runtime and the app load,
   // is in time. A V8 without the flag prints one line to stderr and goes on. execArgv holds the pool's node-args.
   setFlagsFromString('--no-memory-reducer-for-small-heaps');

@@ -62,6 +62,23 @@ test('an idle master with default settings loads neither node:http, node:crypto,
 
 // Its flags are in the plain forms daemon/config/cli-arguments.ts reads: commander, which reads the others,
 // stays on disk (Node 24: idle master 51.9 -> 51.3 MB RSS, Node 20: 43.3 -> 43.1, median of 5 interleaved starts).
+test("the master's built-ins load from Node's own code cache: its V8 flags are set after them", async (t) => {
+  // The flags (no optimizing compilers, a fixed young generation) change V8's flag hash, after which Node
+  // compiled every built-in it loaded from source: 38 of them at each start (master-builtins.ts).
+  const daemon = await startDaemon(t, {
+    args: [fixture('pid-app.mjs'), '-b', '127.0.0.1:0', '-w', '1'],
+    nodeArguments: ['--expose-internals', '--require', fixture('builtin-cache-recorder.cjs')],
+  });
+  daemon.signal('SIGTERM');
+  await daemon.exited();
+  const uncached = readFileSync(join(daemon.directory, `uncached-builtins-${daemon.pid}.txt`), 'utf8')
+    .split('\n')
+    .filter(Boolean);
+  for (const name of ['net', 'child_process', 'cluster', 'stream', 'internal/streams/readable', 'os']) {
+    t.false(uncached.includes(name), `node:${name} was compiled without Node's code cache (compiled without it: ${uncached.join(', ')})`);
+  }
+});
+
 test('a master started with plain flags never requires commander', async (t) => {
   const { required } = await masterModules(t, ['--name', 'plain', '--graceful-timeout=5', '--no-daemon']);
   t.true(
