@@ -15,7 +15,7 @@
 // is this user's and no one else may write it, reached through its descriptor (no path swap between the
 // check and the open), and every file in it is opened without following a link and checked the same way.
 // Anything unexpected means running without the cache, never failing the command. The file name carries
-// the Node version and options and the bundle's size, mtime and inode: V8 itself only compares the
+// the Node version and options, the bundle's path, size, mtime and inode: V8 itself only compares the
 // source's length. It is written at exit, holding what the process compiled: a worker's, when it is
 // retired (a reload, a scale-down), serves the workers started after it.
 // NODE_DISABLE_COMPILE_CACHE=1 (Node's own switch for its cache) turns it off.
@@ -27,10 +27,10 @@ import { Script } from 'node:vm';
 import { hasErrorCode } from './errors.js';
 import { unlinkIfPresent } from './unlink-if-present.js';
 
-/** FNV-1a of the node options, as 8 hex digits: a name part, not a secret (node:crypto costs ~15 ms to load). */
-function optionsHash(options: readonly string[]): string {
+/** FNV-1a of a text, as 8 hex digits: a name part, not a secret (node:crypto costs ~15 ms to load). */
+function nameHash(text: string): string {
   let hash = 0x811c9dc5;
-  for (const character of options.join('\0')) {
+  for (const character of text) {
     hash ^= character.codePointAt(0) ?? 0;
     hash = Math.imul(hash, 0x01000193) >>> 0;
   }
@@ -110,10 +110,31 @@ function readCache(directoryFd: number, name: string, self: number): Buffer | un
  */
 const ABANDONED_TEMPORARY_MS = 60_000;
 
-/** Removes a temporary file left by a writer that died before renaming it; a young one may be being written. */
-function removeIfAbandoned(path: string): void {
+/** Removes a file last written over `ageMs` ago; a young temporary file may still be being written. */
+function removeIfOlderThan(path: string, ageMs: number): void {
   const stats = lstatSync(path, { throwIfNoEntry: false });
-  if (stats !== undefined && Date.now() - stats.mtimeMs > ABANDONED_TEMPORARY_MS) unlinkIfPresent(path);
+  if (stats !== undefined && Date.now() - stats.mtimeMs > ageMs) unlinkIfPresent(path);
+}
+
+/**
+ * How long a cache file of another installation (another path, Node or set of options) is kept unused
+ * since it was written. One still in use and older is rewritten by its installation's next run.
+ */
+const UNUSED_CACHE_MS = 30 * 24 * 3600 * 1000;
+
+/**
+ * Removes what the write of `name` makes dead: abandoned temporary files, the caches of earlier builds at
+ * the same path (an upgrade in place) and other caches written over UNUSED_CACHE_MS ago (installations
+ * since removed). Another installation's recent cache is kept: two installs of appd used by one user in
+ * turn (a global appctl and a project's, two apps' workers) each removed the other's at every write, and
+ * both then ran uncached every time.
+ */
+function removeDeadEntries(directory: string, prefix: string, name: string): void {
+  for (const entry of readdirSync(directory)) {
+    if (entry.endsWith('.tmp')) removeIfOlderThan(join(directory, entry), ABANDONED_TEMPORARY_MS);
+    else if (entry.startsWith(prefix) && entry !== name) unlinkIfPresent(join(directory, entry));
+    else if (entry.endsWith('.v8') && entry !== name) removeIfOlderThan(join(directory, entry), UNUSED_CACHE_MS);
+  }
 }
 
 /** Replaces the cache for `prefix` with `data` (written aside, then renamed: a concurrent run reads old or new). */
@@ -132,11 +153,7 @@ function writeCache(directoryFd: number, prefix: string, name: string, data: Buf
       closeSync(fd);
     }
     renameSync(join(directory, temporary), join(directory, name));
-    for (const entry of readdirSync(directory)) {
-      if (entry.endsWith('.tmp')) removeIfAbandoned(join(directory, entry));
-      // The caches of earlier builds of this bundle, for this Node, are dead weight now.
-      else if (entry.startsWith(prefix) && entry !== name) unlinkIfPresent(join(directory, entry));
-    }
+    removeDeadEntries(directory, prefix, name);
   } catch (error) {
     if (!hasErrorCode(error, ...CACHE_UNAVAILABLE)) throw error;
     // No room, a read-only home, a racing run that removed it: the next run compiles and tries again.
@@ -149,7 +166,7 @@ export type BundleImport = (specifier: string) => Promise<unknown>;
 export interface CachedBundle {
   /** The bundle's absolute path. */
   readonly file: string;
-  /** Names its cache files: `${label}-${node version}-${arch}-${options hash}-${size}-${mtime}-${inode}.v8`. */
+  /** Names its cache files: `${label}-${node version}-${arch}-${options hash}-${path hash}-${size}-${mtime}-${inode}.v8`. */
   readonly label: string;
   /** The require the bundle gets (the caller's own: the bundle sits in the same folder). */
   readonly require: NodeJS.Require;
@@ -174,11 +191,11 @@ export function runCachedBundle(bundle: CachedBundle, environment: NodeJS.Proces
   } finally {
     closeSync(bundleFd);
   }
-  // One cache per bundle, Node and node options (V8 refuses a cache made under other V8 flags; a pool's
-  // --node-args are such flags): a new build replaces its own, two Nodes or pools in turn keep theirs.
-  // --title (a worker's name, slot and generation) changes nothing V8 compiles.
+  // One cache per bundle, Node, node options (V8 refuses a cache made under other V8 flags; a pool's
+  // --node-args are such flags) and installation: a new build replaces its own, two Nodes, pools or
+  // installations in turn keep theirs. --title (a worker's name, slot and generation) changes nothing V8 compiles.
   const options = process.execArgv.filter((option) => !option.startsWith('--title'));
-  const prefix = `${bundle.label}-${process.version}-${process.arch}-${optionsHash(options)}-`;
+  const prefix = `${bundle.label}-${process.version}-${process.arch}-${nameHash(options.join('\0'))}-${nameHash(bundle.file)}-`;
   const name = `${prefix}${identity}.v8`;
   const self = process.geteuid?.() ?? 0;
   let directoryFd: number | null = null;

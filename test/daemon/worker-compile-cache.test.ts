@@ -37,7 +37,7 @@ test('workers start from one code cache that an exiting worker wrote, and ES mod
   await addAndRetire();
   const [cache, ...others] = workerCaches(home);
   t.deepEqual(others, []);
-  t.regex(cache ?? '', new RegExp(`^worker-${process.version}-${process.arch}-[0-9a-f]{8}-\\d+-\\d+-\\d+\\.v8$`));
+  t.regex(cache ?? '', new RegExp(`^worker-${process.version}-${process.arch}-[0-9a-f]{8}-[0-9a-f]{8}-\\d+-\\d+-\\d+\\.v8$`));
   const path = join(home, '.cache/appd', cache ?? '');
   const written = statSync(path);
   t.is(written.mode & 0o777, 0o600);

@@ -4,8 +4,8 @@
 // the same file printing PWNED when appctl does take it. Also: the cache is made private and reused, and
 // appctl runs without one when it cannot be kept. Runs in the ava test process.
 
-import test from 'ava';
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import test, { type ExecutionContext } from 'ava';
+import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { APPCTL, PROJECT_ROOT, tempDirectory } from '../helpers/daemon.js';
 import { installationForOthers, runAsNobody, runCommand, testAsNobody } from '../helpers/other-users.js';
@@ -84,7 +84,7 @@ test('appctl keeps its code cache private, reuses it, and runs without one when 
   t.is(lstatSync(directory).mode & 0o777, 0o700);
   const [cache, ...others] = readdirSync(directory);
   t.deepEqual(others, [], 'one file');
-  t.regex(cache ?? '', new RegExp(`^appctl-status-${process.version}-${process.arch}-[0-9a-f]{8}-\\d+-\\d+-\\d+\\.v8$`));
+  t.regex(cache ?? '', new RegExp(`^appctl-status-${process.version}-${process.arch}-[0-9a-f]{8}-[0-9a-f]{8}-\\d+-\\d+-\\d+\\.v8$`));
   const path = join(directory, cache ?? '');
   const written = statSync(path);
   t.is(written.mode & 0o777, 0o600);
@@ -130,6 +130,47 @@ test('a temporary cache file a killed writer left is removed by the next write; 
   t.false(existsSync(abandoned), 'the abandoned temporary file is still there');
   t.true(existsSync(young), 'a temporary file another writer may still be writing was removed');
   t.is(readdirSync(directory).filter((name) => name.startsWith('appctl-status-')).length, 1, 'the cache was written');
+});
+
+/** A copy of appctl's bundles (and the package.json they read) in its own directory: another installation. */
+function appctlInstallation(t: ExecutionContext): string {
+  const root = tempDirectory(t);
+  mkdirSync(join(root, 'dist/ctl'), { recursive: true });
+  copyFileSync(join(PROJECT_ROOT, 'package.json'), join(root, 'package.json'));
+  for (const bundle of ['appctl.cjs', 'appctl-main.cjs', 'appctl-program.cjs']) {
+    copyFileSync(join(PROJECT_ROOT, 'dist/ctl', bundle), join(root, 'dist/ctl', bundle));
+  }
+  return join(root, 'dist/ctl/appctl.cjs');
+}
+
+test("two installations of appctl used in turn keep a cache each; another's written over 30 days ago is removed", async (t) => {
+  const home = tempDirectory(t);
+  const directory = join(home, '.cache/appd');
+  const [first, second] = [appctlInstallation(t), appctlInstallation(t)];
+  const caches = (): string[] => readdirSync(directory).filter((name) => name.startsWith('appctl-status-'));
+  t.is((await statusWith(first, home, { HOME: home })).code, 3);
+  const [firstCache] = caches();
+  const written = statSync(join(directory, firstCache ?? ''));
+  // Caches of installations gone or idle: one written 31 days ago, one 29 days ago.
+  const stale = join(directory, `appctl-status-${process.version}-${process.arch}-00000000-00000000-1-2-3.v8`);
+  const recent = join(directory, `appctl-status-${process.version}-${process.arch}-00000000-00000000-4-5-6.v8`);
+  const day = 24 * 3600 * 1000;
+  for (const [path, age] of [
+    [stale, 31 * day],
+    [recent, 29 * day],
+  ] as const) {
+    writeFileSync(path, 'x', { mode: 0o600 });
+    utimesSync(path, new Date(Date.now() - age), new Date(Date.now() - age));
+  }
+  t.is((await statusWith(second, home, { HOME: home })).code, 3);
+  t.true(existsSync(join(directory, firstCache ?? '')), "the second installation's write removed the first's cache");
+  t.is(caches().length, 3, `the caches of both installations and the recent one (${caches().join(', ')})`);
+  t.false(existsSync(stale), 'a cache written 31 days ago is still there');
+  t.true(existsSync(recent), 'a cache written 29 days ago was removed');
+  // The first installation's next run takes its cache as it was: not removed, not written again.
+  t.is((await statusWith(first, home, { HOME: home })).code, 3);
+  const again = statSync(join(directory, firstCache ?? ''));
+  t.deepEqual([again.ino, again.mtimeMs], [written.ino, written.mtimeMs], "the first installation's cache was rewritten");
 });
 
 test("appctl's commander program (every command but a plain status) runs from a cache of its own, trusted the same way", async (t) => {
