@@ -6,7 +6,10 @@
 
 import { loadBuiltins } from '../../shared/builtins-before-flags.js';
 
-/** With what they bring: streams, node:net's socket internals, node:cluster's and node:child_process's. */
+/**
+ * With what they bring: streams, node:net's socket internals, node:cluster's and node:child_process's.
+ * Only what an idle master loads anyway (node:vm, for its heap collection after exits, waits for one).
+ */
 loadBuiltins([
   'node:net',
   'node:child_process',
@@ -15,5 +18,4 @@ loadBuiltins([
   'node:stream/promises',
   'node:diagnostics_channel',
   'node:string_decoder',
-  'node:vm',
 ]);
