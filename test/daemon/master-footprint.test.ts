@@ -60,8 +60,6 @@ test('an idle master with default settings loads neither node:http, node:crypto,
   for (const name of unwanted) t.false(builtins.includes(name), `the master loaded ${name}`);
 });
 
-// Its flags are in the plain forms daemon/config/cli-arguments.ts reads: commander, which reads the others,
-// stays on disk (Node 24: idle master 51.9 -> 51.3 MB RSS, Node 20: 43.3 -> 43.1, median of 5 interleaved starts).
 test("the master's built-ins load from Node's own code cache: its V8 flags are set after them", async (t) => {
   // The flags (no optimizing compilers, a fixed young generation) change V8's flag hash, after which Node
   // compiled every built-in it loaded from source: 38 of them at each start (master-builtins.ts).
@@ -79,6 +77,8 @@ test("the master's built-ins load from Node's own code cache: its V8 flags are s
   }
 });
 
+// Its flags are in the plain forms daemon/config/cli-arguments.ts reads: commander, which reads the others,
+// stays on disk (Node 24: idle master 51.9 -> 51.3 MB RSS, Node 20: 43.3 -> 43.1, median of 5 interleaved starts).
 test('a master started with plain flags never requires commander', async (t) => {
   const { required } = await masterModules(t, ['--name', 'plain', '--graceful-timeout=5', '--no-daemon']);
   t.true(

@@ -72,34 +72,26 @@ test('a worker serving a CommonJS app is ready without more of the ES module loa
   }
 });
 
-/**
- * A CommonJS preload run with --expose-internals (a Node option, not a V8 flag: V8's flag hash stays as
- * Node built it): at 'ready' it writes which of Node's built-in modules were compiled from source
- * rather than from the code cache inside Node (Node's own test of that cache reads the same counters).
- */
-const CACHE_USAGE_RECORDER = `'use strict';
-const send = process.send;
-process.send = function (message, ...rest) {
-  if (message && message.type === 'ready') {
-    const { internalBinding } = require('internal/test/binding');
-    const usage = internalBinding('builtins').getCacheUsage();
-    require('node:fs').writeFileSync('uncached-builtins-' + process.pid + '.txt', [...usage.compiledWithoutCache].join('\\n') + '\\n');
-  }
-  return send.call(this, message, ...rest);
-};
-`;
-
 test("a worker's built-ins load from Node's own code cache: the memory-reducer flag is set after them", async (t) => {
   // The flag changes V8's flag hash, after which Node compiles every built-in it loads from source:
-  // node:http's dozen modules took a worker's start ~3 ms more (memory-reducer.ts).
+  // node:http's dozen modules took a worker's start ~3 ms more (memory-reducer.ts). --expose-internals
+  // is a Node option, not a V8 flag: the recorder it lets in leaves V8's flag hash as Node built it.
   const daemon = await startDaemon(t, {
     args: [
       fixture('bench/hello-app.cjs'),
-      ...['-b', '127.0.0.1:0', '-w', '1', '--node-args=--expose-internals', '--node-args=--require=./cache-recorder.cjs'],
+      ...[
+        '-b',
+        '127.0.0.1:0',
+        '-w',
+        '1',
+        '--node-args=--expose-internals',
+        `--node-args=--require=${fixture('builtin-cache-recorder.cjs')}`,
+      ],
     ],
-    files: { 'cache-recorder.cjs': CACHE_USAGE_RECORDER },
   });
   const [workerPid] = await daemon.waitForWorkers(1);
+  daemon.signal('SIGTERM');
+  await daemon.exited();
   const uncached = readFileSync(join(daemon.directory, `uncached-builtins-${workerPid}.txt`), 'utf8')
     .split('\n')
     .filter(Boolean);
