@@ -76,17 +76,16 @@ test("a worker's built-ins load from Node's own code cache: the memory-reducer f
   // The flag changes V8's flag hash, after which Node compiles every built-in it loads from source:
   // node:http's dozen modules took a worker's start ~3 ms more (memory-reducer.ts). --expose-internals
   // is a Node option, not a V8 flag: the recorder it lets in leaves V8's flag hash as Node built it.
+  const recorder = fixture('builtin-cache-recorder.cjs');
   const daemon = await startDaemon(t, {
     args: [
       fixture('bench/hello-app.cjs'),
-      ...[
-        '-b',
-        '127.0.0.1:0',
-        '-w',
-        '1',
-        '--node-args=--expose-internals',
-        `--node-args=--require=${fixture('builtin-cache-recorder.cjs')}`,
-      ],
+      '-b',
+      '127.0.0.1:0',
+      '-w',
+      '1',
+      '--node-args=--expose-internals',
+      `--node-args=--require=${recorder}`,
     ],
   });
   const [workerPid] = await daemon.waitForWorkers(1);
