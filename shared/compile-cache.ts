@@ -50,6 +50,21 @@ function ownPrivate(stats: Stats, self: number): boolean {
   return stats.uid === self && (stats.mode & 0o022) === 0;
 }
 
+/**
+ * Opens `directory`, made (0700) first if missing: made only on a first run, since trying to make it
+ * on every run cost appctl status a system call and a first run of mkdirSync's code.
+ */
+function openOrMakeDirectory(directory: string): number {
+  try {
+    return openSync(directory, OPEN_DIRECTORY);
+  } catch (error) {
+    if (!hasErrorCode(error, 'ENOENT')) throw error;
+  }
+  // recursive: another run making it at the same moment is no error.
+  mkdirSync(directory, { recursive: true, mode: 0o700 });
+  return openSync(directory, OPEN_DIRECTORY);
+}
+
 /** The cache directory's descriptor, created if need be under a base this user owns; null when there is none to trust. */
 function openCacheDirectory(environment: NodeJS.ProcessEnv, self: number): number | null {
   const xdg = environment['XDG_CACHE_HOME'];
@@ -65,9 +80,7 @@ function openCacheDirectory(environment: NodeJS.ProcessEnv, self: number): numbe
     if (lstatSync(base, { throwIfNoEntry: false }) === undefined) mkdirSync(base, { mode: 0o700 });
   } else return null;
   if (lstatSync(base).uid !== self) return null;
-  const directory = join(base, 'appd');
-  mkdirSync(directory, { recursive: true, mode: 0o700 });
-  const fd = openSync(directory, OPEN_DIRECTORY);
+  const fd = openOrMakeDirectory(join(base, 'appd'));
   if (ownPrivate(fstatSync(fd), self)) return fd;
   closeSync(fd);
   return null;

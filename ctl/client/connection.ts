@@ -61,6 +61,19 @@ function connectError(path: string, error: unknown): Error {
   return new ControlFailure(`cannot connect to ${path}: ${error instanceof Error ? error.message : String(error)}`, code);
 }
 
+/** How connect() talks to the daemon. */
+export interface ConnectOptions {
+  /** Server text as sent, not escaped for the terminal (--raw). */
+  readonly raw?: boolean;
+  /** A small request without handlers (status), sent in the same write as the hello. */
+  readonly request?: Request;
+  /**
+   * For a quick exchange: unless the daemon has answered the hello and every request made until then
+   * within this many ms of the hello, the connection breaks with a "timeout" error (null: no limit).
+   */
+  readonly deadlineMs?: number | null;
+}
+
 export class ControlClient {
   readonly path: string;
   readonly #socket: Socket;
@@ -69,6 +82,8 @@ export class ControlClient {
   #daemon: DaemonIdentity | null = null;
   #welcome: { settle: () => void; fail: (error: Error) => void } | null = null;
   #broken: Error | null = null;
+  /** The timer of connect()'s deadlineMs, until close() or a broken connection. */
+  #deadline: NodeJS.Timeout | null = null;
   /** The request connect() sent with the hello, until request() hands out its outcome. */
   #sentWithHello: { readonly request: Request; readonly outcome: Promise<Outcome> } | null = null;
 
@@ -105,7 +120,7 @@ export class ControlClient {
    * request, and connect() rejects with that error as before. Every daemon since the control protocol
    * began reads all frames of a read in order, so an older daemon of protocol 1 answers both.
    */
-  static async connect(path: string, options: { raw?: boolean; request?: Request } = {}): Promise<ControlClient> {
+  static async connect(path: string, options: ConnectOptions = {}): Promise<ControlClient> {
     // Refuses a socket someone else could have put there; connects through the directory it checked.
     const trusted = trustSocket(path);
     try {
@@ -114,7 +129,7 @@ export class ControlClient {
         try {
           await new Promise<void>((settle, fail) => {
             client.#welcome = { settle, fail };
-            client.#socket.once('connect', () => client.#sayHello(options.request));
+            client.#socket.once('connect', () => client.#sayHello(options.request, options.deadlineMs ?? null));
           });
           return client;
         } catch (error) {
@@ -166,6 +181,7 @@ export class ControlClient {
   }
 
   close(): void {
+    this.#stopDeadline();
     this.#pending.clear();
     this.#socket.destroy();
   }
@@ -175,18 +191,37 @@ export class ControlClient {
   }
 
   /** The hello, and `request` after it in the same write (one system call, usually one read by the daemon). */
-  #sayHello(request: Request | undefined): void {
+  #sayHello(request: Request | undefined, deadlineMs: number | null): void {
     const hello = encodeFrame({ type: 'hello', protocol: PROTOCOL_VERSION, client: 'appctl', pid: process.pid });
-    if (request === undefined) {
-      this.#socket.write(hello);
-      return;
+    if (request === undefined) this.#socket.write(hello);
+    else {
+      const id = nanoid();
+      const outcome = new Promise<Outcome>((settle, fail) => this.#pending.set(id, { handlers: {}, settle, fail }));
+      // A refused hello fails this too, but connect() reports that error; nobody may be waiting here yet.
+      outcome.catch(() => undefined);
+      this.#sentWithHello = { request, outcome };
+      this.#socket.write(Buffer.concat([hello, encodeFrame({ type: 'request', id, request })]));
     }
-    const id = nanoid();
-    const outcome = new Promise<Outcome>((settle, fail) => this.#pending.set(id, { handlers: {}, settle, fail }));
-    // A refused hello fails this too, but connect() reports that error; nobody may be waiting here yet.
-    outcome.catch(() => undefined);
-    this.#sentWithHello = { request, outcome };
-    this.#socket.write(Buffer.concat([hello, encodeFrame({ type: 'request', id, request })]));
+    // Started after the write, while the daemon works on the answer: its first timer costs appctl
+    // 0.3 ms of Node's timer code. The kernel accepts connections for a master whose loop is stuck
+    // (SIGSTOP, a busy loop in it): without a deadline the hello would wait for a welcome forever.
+    if (deadlineMs !== null) this.#deadline = setTimeout(() => this.#expire(deadlineMs), deadlineMs);
+  }
+
+  #expire(deadlineMs: number): void {
+    const daemon = this.#daemon === null ? `the daemon at ${this.path}` : `appd '${this.#daemon.name}' (pid ${this.#daemon.pid})`;
+    this.#breakWith(
+      new ControlFailure(
+        `no answer from ${daemon} within ${deadlineMs / 1000}s; is its master stuck? (--timeout changes the limit)`,
+        'timeout',
+      ),
+    );
+  }
+
+  #stopDeadline(): void {
+    if (this.#deadline === null) return;
+    clearTimeout(this.#deadline);
+    this.#deadline = null;
   }
 
   #onData(chunk: Buffer): void {
@@ -244,6 +279,7 @@ export class ControlClient {
   #breakWith(error: Error): void {
     if (this.#broken) return;
     this.#broken = error;
+    this.#stopDeadline();
     this.#welcome?.fail(error);
     this.#welcome = null;
     for (const pending of this.#pending.values()) pending.fail(error);

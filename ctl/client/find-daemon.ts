@@ -5,8 +5,7 @@ import { lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { candidateControlDirectories, SOCKET_SUFFIX, type PathContext } from '../../shared/control/socket-path.js';
 import { hasErrorCode } from '../../shared/errors.js';
-import type { Request } from '../../shared/control/protocol.js';
-import { ControlClient } from './connection.js';
+import { ControlClient, type ConnectOptions } from './connection.js';
 import { NoDaemonError, UsageError } from './errors.js';
 import { checkSocketDirectory } from './socket-trust.js';
 import { UntrustedPathError } from '../../shared/trust/file-trust.js';
@@ -45,12 +44,11 @@ function socketsIn(directory: string): string[] {
  */
 async function liveDaemons(
   paths: readonly string[],
-  raw: boolean,
-  request: Request | undefined,
+  options: ConnectOptions,
   notStale: (error: Error) => void = () => undefined,
 ): Promise<ControlClient[]> {
-  const options = { raw, request: paths.length === 1 ? request : undefined };
-  const attempts = await Promise.allSettled(paths.map((path) => ControlClient.connect(path, options)));
+  const each = { ...options, request: paths.length === 1 ? options.request : undefined };
+  const attempts = await Promise.allSettled(paths.map((path) => ControlClient.connect(path, each)));
   for (const attempt of attempts) {
     // Something is there but failed (closed before its hello, permission denied): told to the caller.
     if (attempt.status === 'rejected' && attempt.reason instanceof Error && !(attempt.reason instanceof NoDaemonError))
@@ -67,17 +65,17 @@ async function liveDaemons(
 
 /**
  * Returns a connected client, or throws NoDaemonError (exit 3) / UsageError (exit 2) saying what to do.
- * `request`, when the daemon is known before connecting, is sent with the hello (ControlClient.connect).
+ * `options.request`, when the daemon is known before connecting, is sent with the hello (ControlClient.connect).
  */
-export async function connectToDaemon(choice: DaemonChoice, context: PathContext, raw = false, request?: Request): Promise<ControlClient> {
+export async function connectToDaemon(choice: DaemonChoice, context: PathContext, options: ConnectOptions = {}): Promise<ControlClient> {
   const explicit = choice.socket ?? context.environment['APPD_SOCKET'];
-  if (explicit) return ControlClient.connect(explicit, { raw, request });
+  if (explicit) return ControlClient.connect(explicit, options);
   const directories = candidateControlDirectories(context);
   if (choice.name !== undefined) {
     const candidates = directories.map((directory) => join(directory, `${choice.name}${SOCKET_SUFFIX}`));
     const existing = candidates.filter(isSocket);
     let notStale: Error | undefined;
-    const [client, ...others] = await liveDaemons(existing, raw, request, (error) => (notStale ??= error));
+    const [client, ...others] = await liveDaemons(existing, options, (error) => (notStale ??= error));
     for (const other of others) other.close();
     if (client) return client;
     // A socket where something answered and then failed (closed before its hello, permission denied)
@@ -92,7 +90,7 @@ export async function connectToDaemon(choice: DaemonChoice, context: PathContext
   // shell's own environment are never mixed up with a system service's.
   let clients: ControlClient[] = [];
   for (const directory of directories) {
-    clients = await liveDaemons(socketsIn(directory), raw, request);
+    clients = await liveDaemons(socketsIn(directory), options);
     if (clients.length > 0) break;
   }
   const [only, ...more] = clients;

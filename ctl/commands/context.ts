@@ -41,10 +41,13 @@ export class CommandContext {
     return seconds === 0 ? null : seconds * 1000;
   }
 
-  /** `request` (small, no handlers) is sent with the hello; `client.request(request)` gives its outcome. */
-  connect(request?: Request): Promise<ControlClient> {
+  /**
+   * `request` (small, no handlers) is sent with the hello; `client.request(request)` gives its outcome.
+   * `deadlineMs`: the daemon must have answered the hello and the requests made until then within it.
+   */
+  connect(request?: Request, deadlineMs: number | null = null): Promise<ControlClient> {
     const choice = { name: this.options.name, socket: this.options.socket };
-    return connectToDaemon(choice, currentPathContext(), this.options.raw === true, request);
+    return connectToDaemon(choice, currentPathContext(), { raw: this.options.raw === true, request, deadlineMs });
   }
 
   print(text: string): void {

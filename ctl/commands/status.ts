@@ -3,32 +3,43 @@
 
 import { STATUS_FORMAT } from '../../shared/control/status.js';
 import { isStatusSnapshot, replyData } from '../client/reply-data.js';
-import { QUICK_TIMEOUT_MS, withTimeout, type CommandContext, type Register } from './context.js';
+import { QUICK_TIMEOUT_MS, type CommandContext, type Register } from './context.js';
 import { CTL_EXIT, ControlFailure } from '../client/errors.js';
 import { renderStatus } from '../render/status.js';
+import type { ControlClient } from '../client/connection.js';
 
-/** What `appctl status` does; appctl's main calls it directly, without commander, for the plain form. */
+/** The status request; sent with the hello: one round trip to the daemon instead of two. */
+export const STATUS_REQUEST = { command: 'status' } as const;
+
+/** What `appctl status` does (through commander): connects, prints the status, closes. */
 export async function showStatus(context: CommandContext): Promise<number> {
-  // Sent with the hello: one round trip to the daemon instead of two.
-  const request = { command: 'status' } as const;
-  const client = await context.connect(request);
+  const client = await context.connect(STATUS_REQUEST, context.timeoutMs(QUICK_TIMEOUT_MS));
   try {
-    const outcome = await withTimeout(client.request(request), context.timeoutMs(QUICK_TIMEOUT_MS), client);
-    if (outcome.status !== 'completed') throw new ControlFailure(outcome.message);
-    const format: unknown =
-      typeof outcome.data === 'object' && outcome.data !== null && 'format' in outcome.data ? outcome.data.format : undefined;
-    if (format !== undefined && format !== STATUS_FORMAT) {
-      throw new ControlFailure(
-        `the daemon sent status format ${String(format)}, this appctl reads ${STATUS_FORMAT}: use the appctl installed with the daemon`,
-      );
-    }
-    const snapshot = replyData(outcome, 'status', isStatusSnapshot, `a status snapshot (format ${STATUS_FORMAT})`);
-    if (context.json) context.printJson(snapshot);
-    else context.print(renderStatus(snapshot));
-    return CTL_EXIT.ok;
+    return await printStatus(context, client);
   } finally {
     client.close();
   }
+}
+
+/**
+ * Prints the status answering STATUS_REQUEST on `client`, connected with it and with the deadline
+ * (--timeout) that bounds its answer; leaves the connection open. appctl's main calls it directly for
+ * the plain form, without commander, and exits instead of closing.
+ */
+export async function printStatus(context: CommandContext, client: ControlClient): Promise<number> {
+  const outcome = await client.request(STATUS_REQUEST);
+  if (outcome.status !== 'completed') throw new ControlFailure(outcome.message);
+  const format: unknown =
+    typeof outcome.data === 'object' && outcome.data !== null && 'format' in outcome.data ? outcome.data.format : undefined;
+  if (format !== undefined && format !== STATUS_FORMAT) {
+    throw new ControlFailure(
+      `the daemon sent status format ${String(format)}, this appctl reads ${STATUS_FORMAT}: use the appctl installed with the daemon`,
+    );
+  }
+  const snapshot = replyData(outcome, 'status', isStatusSnapshot, `a status snapshot (format ${STATUS_FORMAT})`);
+  if (context.json) context.printJson(snapshot);
+  else context.print(renderStatus(snapshot));
+  return CTL_EXIT.ok;
 }
 
 export const registerStatus: Register = (program, run) => {

@@ -89,3 +89,27 @@ test('appctl -n NAME against a socket that accepts and closes at once (a master 
   );
   t.notRegex(result.stderr, /stale/);
 });
+
+// Both routes: the plain form main answers itself (options before the command) and commander's.
+for (const args of [
+  ['--timeout', '1', 'status'],
+  ['status', '--timeout', '1'],
+]) {
+  test(`appctl ${args.join(' ')} against a stopped master: a one-line timeout, not a wait for ever`, async (t) => {
+    const daemon = await startDaemon(t, { args: [fixture('pid-app.mjs'), '-w', '1', '-b', '127.0.0.1:0', '--name', 'stopped'] });
+    // The kernel still accepts connections for a stopped master (its listen backlog): the connect
+    // succeeds and only the welcome never comes. Before the deadline covered the hello, this hung.
+    t.teardown(() => process.kill(daemon.pid, 'SIGCONT'));
+    process.kill(daemon.pid, 'SIGSTOP');
+    const stopped = await appctl(['-n', 'stopped', ...args], { runtimeDirectory: daemon.directory, timeoutMs: 20_000 });
+    t.is(stopped.code, 1, stopped.stderr);
+    t.regex(
+      stopped.stderr,
+      /^appctl: no answer from the daemon at \S+\/stopped\.sock within 1s; is its master stuck\? \(--timeout changes the limit\)\n$/,
+    );
+    process.kill(daemon.pid, 'SIGCONT');
+    const resumed = await appctl(['-n', 'stopped', ...args], { runtimeDirectory: daemon.directory });
+    t.is(resumed.code, 0, resumed.stderr);
+    t.regex(resumed.stdout, /^appd 'stopped': master pid \d+, running/);
+  });
+}
