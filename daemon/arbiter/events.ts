@@ -70,6 +70,8 @@ export type ArbiterEvent =
   | { readonly type: 'stop-workers'; readonly requester: Requester }
   | { readonly type: 'ping'; readonly requester: Requester }
   | { readonly type: 'status'; readonly requester: Requester }
+  /** A control client connected: its request, most often a status, comes a moment later. */
+  | { readonly type: 'control-connected' }
   | { readonly type: 'show-config'; readonly requester: Requester }
   | { readonly type: 'read-logs'; readonly reader: LogReader; readonly requester: Requester }
   | { readonly type: 'watch-events'; readonly reader: EventReader; readonly requester: Requester }

@@ -16,7 +16,7 @@ import type { ResolvedConfig } from '../../shared/config/resolve.js';
 import type { Config } from '../../shared/settings/table.js';
 import type { Listener } from '../sockets/listeners.js';
 import type { MasterCounters } from '../metrics/counters.js';
-import { backlogOf } from '../metrics/listen-queue.js';
+import { backlogOf, ListenQueueSampler, readListenQueues, type ListenQueue } from '../metrics/listen-queue.js';
 import { settingRows } from '../config/print-config.js';
 
 export interface QuerySources {
@@ -25,8 +25,12 @@ export interface QuerySources {
   name(): string;
   phase(): string;
   uptimeMs(): number;
-  /** What a status snapshot is built from (the CPU and RSS samples are this object's). */
-  snapshotSources(): Omit<SnapshotSources, 'usage'>;
+  /** What a status snapshot is built from (the CPU and RSS samples and the accept queues are this object's). */
+  snapshotSources(): Omit<SnapshotSources, 'usage' | 'listenQueues'>;
+  /** Reads every TCP listener's accept queue (from /proc: see ListenQueueSampler). */
+  readListenQueues(): ListenQueue[];
+  /** The monotonic clock, in ms. */
+  now(): number;
   settingRows(): SettingStatus[];
 }
 
@@ -51,18 +55,25 @@ export class ControlQueries {
   /** Control clients watching status snapshots (appctl top). */
   readonly #statusFeed = new StatusFeed();
   readonly #usage = new ProcessUsage();
+  readonly #listenQueues: ListenQueueSampler;
 
-  readonly handlers: HandlersFor<'ping' | 'status' | 'show-config' | 'read-logs' | 'watch-events' | 'watch-status'> = {
-    ping: (event) => this.ping(event),
-    status: ({ requester }) => requester.done?.({ status: 'completed', message: 'status', data: this.snapshot() }),
-    'watch-status': ({ watcher }) => watcher.begin(this.#statusFeed.add(watcher)),
-    'show-config': (event) => this.showConfig(event),
-    'read-logs': (event) => this.readLogs(event),
-    'watch-events': (event) => this.watchEvents(event),
-  };
+  readonly handlers: HandlersFor<'ping' | 'status' | 'show-config' | 'read-logs' | 'watch-events' | 'watch-status' | 'control-connected'> =
+    {
+      ping: (event) => this.ping(event),
+      'control-connected': () => this.#listenQueues.prefetch(),
+      status: ({ requester }) => requester.done?.({ status: 'completed', message: 'status', data: this.snapshot() }),
+      'watch-status': ({ watcher }) => watcher.begin(this.#statusFeed.add(watcher)),
+      'show-config': (event) => this.showConfig(event),
+      'read-logs': (event) => this.readLogs(event),
+      'watch-events': (event) => this.watchEvents(event),
+    };
 
   constructor(sources: QuerySources) {
     this.#sources = sources;
+    this.#listenQueues = new ListenQueueSampler(
+      () => sources.readListenQueues(),
+      () => sources.now(),
+    );
   }
 
   ping({ requester }: EventOf<'ping'>): void {
@@ -77,7 +88,7 @@ export class ControlQueries {
 
   /** Pools, workers and their stats, as `appctl status` shows them. */
   snapshot(): StatusSnapshot {
-    return buildStatusSnapshot({ ...this.#sources.snapshotSources(), usage: this.#usage });
+    return buildStatusSnapshot({ ...this.#sources.snapshotSources(), usage: this.#usage, listenQueues: this.#listenQueues.current() });
   }
 
   /**
@@ -171,8 +182,10 @@ export function controlQueriesOf(
       controlSocket: context.controlSocket,
       configFile: arbiter.resolved.configFile,
       metrics: arbiter.metrics,
-      backlogOf: (listener) => backlogOf(listener, arbiter.supervisor, arbiter.config.backlog),
     }),
+    readListenQueues: () =>
+      readListenQueues(arbiter.listeners, (listener) => backlogOf(listener, arbiter.supervisor, arbiter.config.backlog)),
+    now: () => arbiter.now(),
     settingRows: () => settingRows(context.startingConfig, arbiter.resolved),
   });
 }

@@ -17,7 +17,7 @@ import { SlotRecord, slotState } from '../pools/slot.js';
 import type { Supervisor } from '../workers/supervisor.js';
 import type { WorkerHandle } from '../workers/handle.js';
 import type { MasterCounters } from '../metrics/counters.js';
-import { readListenQueues } from '../metrics/listen-queue.js';
+import type { ListenQueue } from '../metrics/listen-queue.js';
 import { poolRequests, restartsByReason } from '../metrics/status-figures.js';
 
 export interface SnapshotSources {
@@ -34,8 +34,8 @@ export interface SnapshotSources {
   readonly configFile: string | null;
   /** The never-decreasing counters (/metrics): request figures and restarts by reason. */
   readonly metrics: MasterCounters;
-  /** The listen() backlog of a listener's sockets. */
-  backlogOf(listener: Listener): number;
+  /** Each TCP listener's accept queue (ListenQueueSampler). */
+  readonly listenQueues: readonly ListenQueue[];
 }
 
 /** Which worker, in the fields' order of `status --json` and `events --json` (scripts may read them in order). */
@@ -137,7 +137,7 @@ export function buildStatusSnapshot(sources: SnapshotSources): StatusSnapshot {
       cpuPercent: master?.cpuPercent ?? null,
       controlSocket: sources.controlSocket,
       listeners: sources.listeners.map((listener) => listener.url),
-      listenQueues: readListenQueues(sources.listeners, sources.backlogOf),
+      listenQueues: sources.listenQueues,
       configFile: sources.configFile,
     },
     pools,

@@ -119,6 +119,8 @@ export class ControlServer {
       socket.destroy();
       return;
     }
+    // The arbiter reads what a status shows from /proc now, while the client prepares its request.
+    this.#options.enqueue({ type: 'control-connected' });
     if (this.#ungreeted.size >= MAX_UNGREETED) {
       const oldest = this.#ungreeted.values().next().value;
       oldest?.fail('timeout', `closed to make room: more than ${MAX_UNGREETED} connections were waiting to say hello`);
