@@ -3,7 +3,7 @@
 
 import type { SettingStatus } from '../../shared/control/status.js';
 import { isSettingRows, replyData } from '../client/reply-data.js';
-import { QUICK_TIMEOUT_MS, withTimeout, type Register } from './context.js';
+import { QUICK_TIMEOUT_MS, type Register } from './context.js';
 import { CTL_EXIT, ControlFailure } from '../client/errors.js';
 import { renderTable } from '../render/table.js';
 
@@ -17,9 +17,9 @@ export const registerConfig: Register = (program, run) => {
     .description('show the effective settings and their sources (default, config file, APPD_CMD_ARGS, command line)')
     .action(() =>
       run(async (context) => {
-        const client = await context.connect();
+        const client = await context.connect(undefined, context.timeoutMs(QUICK_TIMEOUT_MS));
         try {
-          const outcome = await withTimeout(client.request({ command: 'config' }), context.timeoutMs(QUICK_TIMEOUT_MS), client);
+          const outcome = await client.request({ command: 'config' });
           if (outcome.status !== 'completed') throw new ControlFailure(outcome.message);
           const rows = replyData(outcome, 'config', isSettingRows, 'a list of settings');
           if (context.json) {

@@ -7,7 +7,7 @@ import type { Outcome, Request } from '../../shared/control/protocol.js';
 import { hasErrorCode } from '../../shared/errors.js';
 import { currentPathContext } from '../../shared/control/socket-path.js';
 import type { ControlClient, RequestHandlers } from '../client/connection.js';
-import { CTL_EXIT, ControlFailure, UsageError } from '../client/errors.js';
+import { CTL_EXIT, UsageError } from '../client/errors.js';
 import { connectToDaemon } from '../client/find-daemon.js';
 
 export interface GlobalOptions {
@@ -107,28 +107,6 @@ export function writeOutput(text: string): void {
   }
 }
 
-/** Waits for `work`, failing after `timeoutMs` with a message naming the daemon. */
-export async function withTimeout<T>(work: Promise<T>, timeoutMs: number | null, client: ControlClient): Promise<T> {
-  if (timeoutMs === null) return work;
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_settle, fail) => {
-    timer = setTimeout(() => {
-      const { name, pid } = client.daemon;
-      fail(
-        new ControlFailure(
-          `no answer from appd '${name}' (pid ${pid}) within ${timeoutMs / 1000}s; is its master stuck? (--timeout changes the limit)`,
-          'timeout',
-        ),
-      );
-    }, timeoutMs);
-  });
-  try {
-    return await Promise.race([work, expired]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /** For streams (logs -f, events): --timeout means "follow this long", then exit 0; null: forever. */
 export function followFor(timeoutMs: number | null): Promise<number> {
   if (timeoutMs === null) return new Promise<number>(() => undefined);
@@ -147,7 +125,7 @@ export async function runJob(
     readonly afterCompleted?: (client: ControlClient) => Promise<void>;
   },
 ): Promise<number> {
-  const client = await context.connect();
+  const client = await context.connect(undefined, context.timeoutMs(options.timeoutMs));
   const shown: string[] = [];
   try {
     const handlers: RequestHandlers = {
@@ -157,7 +135,7 @@ export async function runJob(
       },
       ...options.handlers,
     };
-    const outcome = await withTimeout(client.request(request, handlers), context.timeoutMs(options.timeoutMs), client);
+    const outcome = await client.request(request, handlers);
     if (outcome.status === 'completed') await options.afterCompleted?.(client);
     if (context.json) context.printJson(outcome);
     // A job's outcome repeats what it reported as progress (each pool's result): print only the rest.

@@ -1,7 +1,7 @@
 // `appctl logs [-f] [POOL]`: recent lines from the daemon's ring buffer, then (with -f) every new line
 // until interrupted or the daemon stops; --json prints one JSON object per line. Run by appctl.
 
-import { followFor, QUICK_TIMEOUT_MS, withTimeout, type Register } from './context.js';
+import { followFor, QUICK_TIMEOUT_MS, type Register } from './context.js';
 import { CTL_EXIT, UsageError } from '../client/errors.js';
 import { renderLogLine } from '../render/log-line.js';
 
@@ -22,7 +22,8 @@ export const registerLogs: Register = (program, run) => {
         const lines = options.lines === undefined ? DEFAULT_LINES : Number(options.lines);
         if (!Number.isInteger(lines) || lines < 0) throw new UsageError(`--lines expects a whole number, got "${options.lines}"`);
         const follow = options.follow === true;
-        const client = await context.connect();
+        // Following, --timeout says how long to follow; otherwise how long to wait for the lines.
+        const client = await context.connect(undefined, follow ? null : context.timeoutMs(QUICK_TIMEOUT_MS));
         // Ctrl-C ends following: that is the normal way out, so exit 0.
         const interrupted = new Promise<number>((settle) => process.once('SIGINT', () => settle(CTL_EXIT.ok)));
         try {
@@ -40,8 +41,7 @@ export const registerLogs: Register = (program, run) => {
               },
             },
           );
-          // Following, --timeout says how long to follow; otherwise how long to wait for the lines.
-          const finished = withTimeout(request, follow ? null : context.timeoutMs(QUICK_TIMEOUT_MS), client).then((outcome) => {
+          const finished = request.then((outcome) => {
             if (outcome.status === 'completed') return CTL_EXIT.ok;
             process.stderr.write(`appctl: ${outcome.message}\n`);
             return CTL_EXIT.failed;
