@@ -1,6 +1,7 @@
 // How many connections wait in each listening TCP socket's accept queue, read from /proc/net/tcp{,6} by
 // socket inode (for a listening socket the kernel shows its accept queue as rx_queue; the limit is not
-// there, it is the backlog capped by somaxconn). Unix sockets have no such figure in /proc. Run by the appd master.
+// there, it is the backlog capped by somaxconn), for /metrics and, read as a control client connects, for
+// status. Unix sockets have no such figure in /proc. Run by the appd master.
 
 import { closeSync, openSync, readlinkSync, readSync } from 'node:fs';
 import { hasErrorCode } from '../../shared/errors.js';
