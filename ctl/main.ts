@@ -3,7 +3,7 @@
 // 2 usage, 3 no daemon.
 
 import { AppdError, describeError } from '../shared/errors.js';
-import { CommandContext, isOutputQueued, QUICK_TIMEOUT_MS, writeOutput, type GlobalOptions } from './commands/context.js';
+import { CommandContext, isOutputQueued, writeOutput, type GlobalOptions } from './commands/context.js';
 import { plainStatusOptions } from './plain-status.js';
 import { CTL_EXIT } from './client/errors.js';
 import type { ControlClient } from './client/connection.js';
@@ -19,11 +19,11 @@ async function main(argv: readonly string[]): Promise<number> {
 
 /** `appctl status` without commander; errors end the same way as in main's boundary below. */
 async function runPlainStatus(options: GlobalOptions): Promise<number> {
-  const { STATUS_REQUEST, printStatus } = await import('./commands/status.js');
+  const { connectForStatus, printStatus } = await import('./commands/status.js');
   const context = new CommandContext(options);
   let client: ControlClient | null = null;
   try {
-    client = await context.connect(STATUS_REQUEST, context.timeoutMs(QUICK_TIMEOUT_MS));
+    client = await connectForStatus(context);
     const code = await printStatus(context, client);
     // The status is written (by writeSync): exiting now, with the connection open (the daemon sees it
     // end with the process), skips destroying the socket (Node's stream teardown, run for the first

@@ -11,9 +11,14 @@ import type { ControlClient } from '../client/connection.js';
 /** The status request; sent with the hello: one round trip to the daemon instead of two. */
 export const STATUS_REQUEST = { command: 'status' } as const;
 
+/** Connects with STATUS_REQUEST sent with the hello, and --timeout (10 s by default) for its answer. */
+export function connectForStatus(context: CommandContext): Promise<ControlClient> {
+  return context.connect(STATUS_REQUEST, context.timeoutMs(QUICK_TIMEOUT_MS));
+}
+
 /** What `appctl status` does (through commander): connects, prints the status, closes. */
 export async function showStatus(context: CommandContext): Promise<number> {
-  const client = await context.connect(STATUS_REQUEST, context.timeoutMs(QUICK_TIMEOUT_MS));
+  const client = await connectForStatus(context);
   try {
     return await printStatus(context, client);
   } finally {
@@ -22,9 +27,9 @@ export async function showStatus(context: CommandContext): Promise<number> {
 }
 
 /**
- * Prints the status answering STATUS_REQUEST on `client`, connected with it and with the deadline
- * (--timeout) that bounds its answer; leaves the connection open. appctl's main calls it directly for
- * the plain form, without commander, and exits instead of closing.
+ * Prints the status answering STATUS_REQUEST on `client` (from connectForStatus); leaves the
+ * connection open. appctl's main calls it directly for the plain form, without commander, and exits
+ * instead of closing.
  */
 export async function printStatus(context: CommandContext, client: ControlClient): Promise<number> {
   const outcome = await client.request(STATUS_REQUEST);
