@@ -1,9 +1,6 @@
 // appctl's side of the control protocol: connect, hello, send requests with nanoid ids, and route the
 // daemon's progress, log lines and replies back to each request by id. Run by appctl.
 
-// Named, not the default export: esbuild's interop for a default import copies every export of node:net
-// into a new object, 0.5 ms of each appctl run (CPU profiles, Node 20).
-import { createConnection, type Socket } from 'node:net';
 // Request ids only tell one connection's replies apart: unpredictability buys nothing, and the secure
 // variant's node:crypto costs appctl about 15 ms of start-up.
 import { nanoid } from 'nanoid/non-secure';
@@ -23,6 +20,7 @@ import type { StatusSnapshot } from '../../shared/control/status.js';
 import { hasErrorCode } from '../../shared/errors.js';
 import { ControlFailure, NoDaemonError } from './errors.js';
 import { trustSocket } from './socket-trust.js';
+import { openTransport, type Transport, type TransportKind, type TransportListeners } from './transport.js';
 import { escapeStringsForTerminal } from '../../shared/trust/escape-text.js';
 
 export interface RequestHandlers {
@@ -72,11 +70,16 @@ export interface ConnectOptions {
    * within this many ms of the hello, the connection breaks with a "timeout" error (null: no limit).
    */
   readonly deadlineMs?: number | null;
+  /** The byte stream under the connection (transport.ts); tests name one to cover each. */
+  readonly transport?: TransportKind;
 }
 
 export class ControlClient {
   readonly path: string;
-  readonly #socket: Socket;
+  /** Set by #open, before anything is sent. */
+  #transport: Transport | null = null;
+  /** closed()'s callers, until the transport closes. */
+  readonly #closeWaiters: Array<() => void> = [];
   readonly #decoder = new FrameDecoder(MAX_FRAME_BYTES);
   readonly #pending = new Map<string, Pending>();
   #daemon: DaemonIdentity | null = null;
@@ -90,23 +93,35 @@ export class ControlClient {
   /** Server text is escaped for the terminal unless the user asked for it raw (--raw). */
   readonly #raw: boolean;
 
-  private constructor(path: string, connectPath: string, raw: boolean) {
+  private constructor(path: string, raw: boolean) {
     this.path = path;
     this.#raw = raw;
-    this.#socket = createConnection(connectPath);
-    this.#socket.on('data', (chunk: Buffer) => this.#onData(chunk));
-    this.#socket.on('error', (error) =>
-      this.#breakWith(this.#daemon ? new ControlFailure(`connection to ${path} failed: ${error.message}`) : connectError(path, error)),
-    );
-    this.#socket.on('close', () =>
-      this.#breakWith(
-        new ControlFailure(
-          this.#daemon
-            ? `the daemon closed the connection before answering (it may have stopped or crashed; see its log)`
-            : closedBeforeHello(path),
-        ),
-      ),
-    );
+  }
+
+  /** Connects through `connectPath`; resolves once the daemon has welcomed the hello. */
+  async #open(connectPath: string, options: ConnectOptions): Promise<void> {
+    const welcomed = new Promise<void>((settle, fail) => {
+      this.#welcome = { settle, fail };
+    });
+    const path = this.path;
+    const listeners: TransportListeners = {
+      connect: () => this.#sayHello(options.request, options.deadlineMs ?? null),
+      data: (chunk) => this.#onData(chunk),
+      error: (error) =>
+        this.#breakWith(this.#daemon ? new ControlFailure(`connection to ${path} failed: ${error.message}`) : connectError(path, error)),
+      close: () => {
+        this.#breakWith(
+          new ControlFailure(
+            this.#daemon
+              ? `the daemon closed the connection before answering (it may have stopped or crashed; see its log)`
+              : closedBeforeHello(path),
+          ),
+        );
+        for (const waiter of this.#closeWaiters.splice(0)) waiter();
+      },
+    };
+    this.#transport = await openTransport(connectPath, listeners, options.transport);
+    await welcomed;
   }
 
   /**
@@ -125,12 +140,9 @@ export class ControlClient {
     const trusted = trustSocket(path);
     try {
       for (let attempt = 1; ; attempt += 1) {
-        const client = new ControlClient(path, trusted?.connectPath ?? path, options.raw === true);
+        const client = new ControlClient(path, options.raw === true);
         try {
-          await new Promise<void>((settle, fail) => {
-            client.#welcome = { settle, fail };
-            client.#socket.once('connect', () => client.#sayHello(options.request, options.deadlineMs ?? null));
-          });
+          await client.#open(trusted?.connectPath ?? path, options);
           return client;
         } catch (error) {
           if (!(error instanceof ControlFailure && error.code === 'EAGAIN') || attempt >= CONNECT_ATTEMPTS) throw error;
@@ -167,40 +179,40 @@ export class ControlClient {
 
   /** Stops reading the socket (backpressure from a slow stdout). */
   pause(): void {
-    this.#socket.pause();
+    this.#transport?.pause();
   }
 
   resume(): void {
-    this.#socket.resume();
+    this.#transport?.resume();
   }
 
   /** Resolves when the daemon closes the connection (after `stop`, once the master has let go of everything). */
   closed(): Promise<void> {
-    if (this.#socket.closed) return Promise.resolve();
-    return new Promise((settle) => this.#socket.once('close', () => settle()));
+    if (this.#transport?.closed !== false) return Promise.resolve();
+    return new Promise((settle) => this.#closeWaiters.push(settle));
   }
 
   close(): void {
     this.#stopDeadline();
     this.#pending.clear();
-    this.#socket.destroy();
+    this.#transport?.destroy();
   }
 
   #send(message: unknown): void {
-    this.#socket.write(encodeFrame(message));
+    this.#transport?.write(encodeFrame(message));
   }
 
   /** The hello, and `request` after it in the same write (one system call, usually one read by the daemon). */
   #sayHello(request: Request | undefined, deadlineMs: number | null): void {
     const hello = encodeFrame({ type: 'hello', protocol: PROTOCOL_VERSION, client: 'appctl', pid: process.pid });
-    if (request === undefined) this.#socket.write(hello);
+    if (request === undefined) this.#transport?.write(hello);
     else {
       const id = nanoid();
       const outcome = new Promise<Outcome>((settle, fail) => this.#pending.set(id, { handlers: {}, settle, fail }));
       // A refused hello fails this too, but connect() reports that error; nobody may be waiting here yet.
       outcome.catch(() => undefined);
       this.#sentWithHello = { request, outcome };
-      this.#socket.write(Buffer.concat([hello, encodeFrame({ type: 'request', id, request })]));
+      this.#transport?.write(Buffer.concat([hello, encodeFrame({ type: 'request', id, request })]));
     }
     // Started after the write, while the daemon works on the answer: its first timer costs appctl
     // 0.3 ms of Node's timer code. The kernel accepts connections for a master whose loop is stuck
@@ -284,6 +296,6 @@ export class ControlClient {
     this.#welcome = null;
     for (const pending of this.#pending.values()) pending.fail(error);
     this.#pending.clear();
-    this.#socket.destroy();
+    this.#transport?.destroy();
   }
 }

@@ -1,6 +1,8 @@
 // Sets V8 flags in the running master, by the cheapest way each Node version offers: node:v8 where it
 // comes cheaply, Node's internal binding on Node 20. Run by the appd master.
 
+import { nodeBinding } from '../../shared/node-binding.js';
+
 const FIRST_V8_WITH_MAGLEV = 12;
 
 /**
@@ -25,14 +27,8 @@ export function setV8Flags(flags: string): boolean {
   // Node 20 (V8 11): the internal binding through process.binding, because loading node:v8 costs Node 20's
   // master 0.4 MB RSS (median of 7 starts). Only here: Node 22 and later give node:v8 cheaply, and Node 24
   // no longer lets process.binding reach v8. Node 20 warns at run time about any process.binding('v8')
-  // (DEP0111); the warning would be about appd's own access, not the user's code, so it is held back for
-  // this one call (a user's own call still warns: Node only counts a shown warning).
-  const noDeprecation = process.noDeprecation;
-  process.noDeprecation = true;
-  try {
-    (process as unknown as { binding(name: 'v8'): V8Binding }).binding('v8').setFlagsFromString(flags);
-  } finally {
-    process.noDeprecation = noDeprecation;
-  }
-  return true;
+  // (DEP0111): nodeBinding holds that warning back.
+  const binding = nodeBinding<V8Binding>('v8');
+  binding?.setFlagsFromString(flags);
+  return binding !== null;
 }
