@@ -168,14 +168,15 @@ function timingCell(timing: Timings | null | undefined, notes: Footnotes, suffix
 }
 
 /**
- * What a client that only connects and exchanges prebuilt frames costs against node -e 0: the least any
- * Node client of the control socket pays (node:net, a connection, the daemon's answer), under the target.
+ * What a node:net client that only connects and exchanges prebuilt frames costs against node -e 0: node:net,
+ * a connection and the daemon's answer. appctl talks through Node's pipe binding under node:net
+ * (ctl/client/transport.ts), so it may come in under this one.
  */
 function connectOnlyFloor(timing: Timings | undefined, node: Cell | undefined): string[] {
   if (timing === undefined) return [];
   if (timing.failure !== null) return [`connect-only client: n/a (${timing.failure})`];
   const ratio = ratioOf({ text: '', value: timing.bestMs }, node);
-  return [`a connect-only client, Node's floor: ${timing.bestMs.toFixed(0)} ms${ratio === null ? '' : ` = ${ratio.toFixed(2)}x`}`];
+  return [`a node:net client sending the same bytes: ${timing.bestMs.toFixed(0)} ms${ratio === null ? '' : ` = ${ratio.toFixed(2)}x`}`];
 }
 
 function memoryRow(readings: readonly MemoryReading[], workers: number): Row {
