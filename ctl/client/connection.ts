@@ -105,6 +105,7 @@ export class ControlClient {
     });
     const path = this.path;
     const listeners: TransportListeners = {
+      // Reported from a later turn of the loop (libuv's callback), by when #transport below is set.
       connect: () => this.#sayHello(options.request, options.deadlineMs ?? null),
       data: (chunk) => this.#onData(chunk),
       error: (error) =>

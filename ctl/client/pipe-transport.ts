@@ -165,10 +165,8 @@ class PipeTransport implements Transport {
     if (this.#closing) return;
     const state = this.#stream.streamBaseState;
     const read = state[this.#stream.kReadBytesOrError] ?? 0;
-    if (read === 0 || arrayBuffer === undefined) {
-      if (read < 0) this.#end(read);
-      return;
-    }
+    if (read < 0) return this.#end(read);
+    if (read === 0 || arrayBuffer === undefined) return;
     // A view of the bytes read, as node:net hands them out (the ArrayBuffer is this read's own).
     this.#listeners.data(Buffer.from(arrayBuffer, state[this.#stream.kArrayBufferOffset] ?? 0, read));
   }
