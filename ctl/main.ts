@@ -26,8 +26,8 @@ async function runPlainStatus(options: GlobalOptions): Promise<number> {
     client = await connectForStatus(context);
     const code = await printStatus(context, client);
     // The status is written (by writeSync): exiting now, with the connection open (the daemon sees it
-    // end with the process), skips destroying the socket (Node's stream teardown, run for the first
-    // time: 0.2-0.3 ms), the loop turn that waits for its close and Node's teardown of the heap, 2-4 ms
+    // end with the process), skips closing the connection (over node:net, its stream teardown run for
+    // the first time: 0.2-0.3 ms), the loop turn that waits for its close and Node's teardown of the heap, 2-4 ms
     // of wall time after the output (medians, Node 20 and 24). Not when output is queued on a full stdout.
     if (!isOutputQueued()) process.exit(code);
     return code;

@@ -37,7 +37,9 @@ function collector(): Collect | { readonly why: string } {
   const exposed = (globalThis as { gc?: unknown }).gc;
   if (typeof exposed === 'function') return (collect = exposed as Collect);
   const vm = process.getBuiltinModule?.('node:vm');
-  if (!vm || !setV8Flags('--expose-gc')) return { why: `Node ${process.version} has no process.getBuiltinModule (Node >= 20.16, >= 22.3)` };
+  if (!vm) return { why: `Node ${process.version} has no process.getBuiltinModule (Node >= 20.16, >= 22.3)` };
+  // False on Node 20 when its process.binding is refused (the permission model), since nodeBinding.
+  if (!setV8Flags('--expose-gc')) return { why: `Node ${process.version} lets the master set no V8 flag (process.binding refused)` };
   try {
     // gc exists only in contexts made while the flag is on (the master's own context predates it).
     const made: unknown = vm.runInNewContext('typeof gc === "function" ? gc : null');
