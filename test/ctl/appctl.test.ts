@@ -36,11 +36,15 @@ test(
     const run = (...args: string[]) => appctl(args, { runtimeDirectory: daemon.directory });
     for (let index = 0; index < 4; index += 1) await get(daemon.url);
 
-    // Stats arrive with heartbeats (one a second): wait until the four requests are counted.
+    // Stats arrive with heartbeats (one a second): wait until the four requests are counted and every
+    // worker has sent one. Race: one worker can answer all four before the other's first heartbeat,
+    // whose stats (inFlight among them) are then still null.
     const snapshot = await waitFor('the requests in the status', async () => {
       const current = await statusOf(daemon.directory);
-      const counted = current.pools[0]?.workers.reduce((sum, worker) => sum + (worker.requests ?? 0), 0) ?? 0;
-      return counted >= 4 ? current : null;
+      const workers = current.pools[0]?.workers ?? [];
+      const counted = workers.reduce((sum, worker) => sum + (worker.requests ?? 0), 0);
+      const everyReported = workers.length === 2 && workers.every((worker) => worker.inFlight !== null);
+      return counted >= 4 && everyReported ? current : null;
     });
     t.like(snapshot, { format: 1, name: 'appd', master: { pid: daemon.pid, phase: 'running', controlSocket: socketOf(daemon, 'appd') } });
     t.deepEqual(snapshot.master.listeners, [daemon.url]);
