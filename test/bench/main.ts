@@ -148,17 +148,19 @@ async function main(): Promise<void> {
       if (!availability.available) results.notes[name] = `skipped: ${availability.reason}`;
 
     const profileArgs = settings.masterProfileDirectory ? ['--cpu-prof', `--cpu-prof-dir=${settings.masterProfileDirectory}`] : [];
-    const appd = await startContender('appd', () =>
+    const startAppd = () =>
       AppdContender.start({
         scratch: settings.scratch,
         workers: settings.workers,
         extraArgs: settings.appdArgs,
         masterNodeArgs: profileArgs,
-      }),
-    );
+      });
+    const startSchedNone = () => startCluster(settings.scratch, 'none', settings.workers);
+    // Reassigned when the throughput rows start the pair afresh (FreshPair): later rows use the latest.
+    let appd = await startContender('appd', startAppd);
     const single = await startContender('node', () => startSingleNode(settings.scratch));
     const roundRobin = await startContender('cluster-rr', () => startCluster(settings.scratch, 'rr', settings.workers));
-    const schedNone = await startContender('cluster-none', () => startCluster(settings.scratch, 'none', settings.workers));
+    let schedNone = await startContender('cluster-none', startSchedNone);
     const pm2 = baselines.pm2.available
       ? await startContender('pm2', () =>
           Pm2Contender.start(baselines.pm2.available ? baselines.pm2.path : '', settings.scratch, settings.workers),
@@ -178,6 +180,22 @@ async function main(): Promise<void> {
         }
       });
 
+    /** Stops one of the compared pair and starts its successor in its place (in `running` too). */
+    const replaceCompared = async (stale: Contender): Promise<Contender> => {
+      const index = running.indexOf(stale);
+      await stale.stop();
+      if (stale.key === 'appd') {
+        appd = await startAppd();
+        running.splice(index, 1, appd);
+        return appd;
+      }
+      if (stale.key === 'cluster-none') {
+        schedNone = await startSchedNone();
+        running.splice(index, 1, schedNone);
+        return schedNone;
+      }
+      throw new Error(`only appd and SCHED_NONE are started afresh, not ${stale.key}`);
+    };
     if (baselines.wrk.available && wants('throughput')) {
       const wrkPath = baselines.wrk.path;
       await section('throughput', async () => {
@@ -197,6 +215,7 @@ async function main(): Promise<void> {
             results.throughputRuns.push(run);
             savePartial();
           },
+          { every: settings.freshPairEvery, replace: replaceCompared },
         );
       });
       results.throughput = running
@@ -211,12 +230,13 @@ async function main(): Promise<void> {
       });
     }
 
-    if (appd && wants('control')) {
-      results.status = await section('status', () => measureStatus(appd, pm2, settings.commandRepeats, gate));
+    const servingAppd = appd;
+    if (servingAppd && wants('control')) {
+      results.status = await section('status', () => measureStatus(servingAppd, pm2, settings.commandRepeats, gate));
       results.workerSpawn = await section('worker spawn', () =>
-        measureSpawnToReady(appd, settings.scratch, settings.workers, SPAWN_REPEATS, gate),
+        measureSpawnToReady(servingAppd, settings.scratch, settings.workers, SPAWN_REPEATS, gate),
       );
-      results.scale = await section('scale', () => measureScale(appd, pm2, settings.workers, 2, gate));
+      results.scale = await section('scale', () => measureScale(servingAppd, pm2, settings.workers, 2, gate));
     }
     for (const contender of [single, roundRobin, schedNone]) await stopContender(contender);
 

@@ -31,6 +31,8 @@ export interface BenchSettings {
   readonly appdArgs: readonly string[];
   /** When set, the appd master of the throughput run writes a V8 CPU profile into this directory. */
   readonly masterProfileDirectory: string | null;
+  /** Every how many throughput rounds appd and SCHED_NONE are started afresh (0: never); see FreshPair. */
+  readonly freshPairEvery: number;
 }
 
 function numberFrom(name: string, fallback: number): number {
@@ -53,7 +55,8 @@ export const SETTINGS_HELP = `Environment (defaults in brackets):
   BENCH_CONTENDERS=appd,cluster-none,...  a subset of appd,node,cluster-rr,cluster-none,pm2,gunicorn
   BENCH_SECTIONS=throughput,control,swaps,memory,admin,reuseport,features,reloads  a subset of the row groups
   BENCH_APPD_ARGS='--no-timeout-stack'     extra flags for the appd under test
-  BENCH_PROFILE_MASTER=DIR  write a --cpu-prof profile of appd's master during the throughput run`;
+  BENCH_PROFILE_MASTER=DIR  write a --cpu-prof profile of appd's master during the throughput run
+  BENCH_FRESH_PAIR [1]     start appd and SCHED_NONE afresh every N throughput rounds (0: one pair for the run)`;
 
 export const SECTIONS = ['throughput', 'control', 'swaps', 'memory', 'admin', 'reuseport', 'features', 'reloads'] as const;
 export type Section = (typeof SECTIONS)[number];
@@ -106,5 +109,6 @@ export function readSettings(): BenchSettings {
     sections: sectionsFrom(process.env.BENCH_SECTIONS),
     appdArgs: (process.env.BENCH_APPD_ARGS ?? '').split(' ').filter(Boolean),
     masterProfileDirectory: process.env.BENCH_PROFILE_MASTER ? resolve(process.env.BENCH_PROFILE_MASTER) : null,
+    freshPairEvery: Math.round(numberFrom('BENCH_FRESH_PAIR', 1)),
   };
 }

@@ -164,10 +164,28 @@ export function roundOrder(keys: readonly ContenderKey[], roundIndex: number): C
   return [...rotated.slice(0, at), ...pair, ...rotated.slice(at + 1)];
 }
 
+/** The two contenders the throughput targets compare, which FreshPair starts afresh. */
+export const COMPARED_PAIR: readonly ContenderKey[] = ['appd', 'cluster-none'];
+
+/**
+ * Every `every` rounds, appd and SCHED_NONE are stopped and started afresh (`replace` stops the one it
+ * is given and returns its successor, same key and settings). Why: a set of processes keeps whatever
+ * luck it started with for as long as it lives (where its pages and code landed), and the pair the
+ * targets compare was measured on one set for the whole run: on the same worker code, whole 31-round
+ * runs came out at a median per-round keep-alive ratio of 1.15x, 1.04x, 0.83x and 0.94x, appd ahead in
+ * 24 of 31 rounds in one run and in 6 of 31 in another, far more than the rounds' own spread allows.
+ * Fresh processes each round turn that luck into one more thing the median of the rounds averages over.
+ */
+export interface FreshPair {
+  readonly every: number;
+  readonly replace: (stale: Contender) => Promise<Contender>;
+}
+
 /**
  * Warms every contender up, then runs `rounds` rounds; each round measures one mode on every contender
  * (roundOrder), then the other mode (the first mode alternates by round). `onRun` gets each run as it
- * ends, so a bench that dies later keeps it.
+ * ends, so a bench that dies later keeps it. With `fresh`, the compared pair is started afresh (and
+ * warmed up) before each `fresh.every`-th round after the first.
  */
 export async function runThroughput(
   contenders: readonly Contender[],
@@ -176,10 +194,21 @@ export async function runThroughput(
   ourPids: () => readonly number[],
   log: (line: string) => void,
   onRun: (run: ThroughputRun) => void,
+  fresh: FreshPair | null,
 ): Promise<void> {
   await warmUp(contenders, settings);
   const byKey = new Map(contenders.map((contender) => [contender.key, contender]));
   for (let roundIndex = 0; roundIndex < settings.rounds; roundIndex += 1) {
+    if (fresh !== null && fresh.every > 0 && roundIndex > 0 && roundIndex % fresh.every === 0) {
+      for (const key of COMPARED_PAIR) {
+        const stale = byKey.get(key);
+        if (stale === undefined) continue;
+        const successor = await fresh.replace(stale);
+        byKey.set(key, successor);
+        await warmUp([successor], settings);
+      }
+      log(`round ${roundIndex + 1}: ${COMPARED_PAIR.filter((key) => byKey.has(key)).join(' and ')} started afresh`);
+    }
     const order = roundOrder(
       contenders.map((contender) => contender.key),
       roundIndex,
