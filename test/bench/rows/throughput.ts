@@ -169,12 +169,12 @@ export const COMPARED_PAIR: readonly ContenderKey[] = ['appd', 'cluster-none'];
 
 /**
  * Every `every` rounds, appd and SCHED_NONE are stopped and started afresh (`replace` stops the one it
- * is given and returns its successor, same key and settings). Why: a set of processes keeps whatever
- * luck it started with for as long as it lives (where its pages and code landed), and the pair the
- * targets compare was measured on one set for the whole run: on the same worker code, whole 31-round
- * runs came out at a median per-round keep-alive ratio of 1.15x, 1.04x, 0.83x and 0.94x, appd ahead in
- * 24 of 31 rounds in one run and in 6 of 31 in another, far more than the rounds' own spread allows.
- * Fresh processes each round turn that luck into one more thing the median of the rounds averages over.
+ * is given and returns its successor, same key and settings). Why: the pair the targets compare was
+ * measured on one set of processes for the whole run, and on the same worker code whole 31-round runs
+ * came out at a median per-round keep-alive ratio of 1.15x, 1.04x, 0.83x and 0.94x (appd ahead in 24
+ * of 31 rounds in one run, in 6 of 31 in another), far more than the rounds' own spread allows. What
+ * carries over from round to round is not known; whatever the processes keep for as long as they live,
+ * fresh ones each round make it one more thing the median of the rounds averages over.
  */
 export interface FreshPair {
   readonly every: number;
