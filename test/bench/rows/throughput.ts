@@ -148,6 +148,9 @@ export async function warmUp(servers: readonly { readonly url: string }[], setti
   }
 }
 
+/** The two contenders the throughput targets compare: side by side in every round (roundOrder), started afresh by FreshPair. */
+export const COMPARED_PAIR: readonly ContenderKey[] = ['appd', 'cluster-none'];
+
 /**
  * The order of a round's runs in one mode: every contender, rotating by round, with appd and SCHED_NONE
  * side by side (appd first in rounds 1, 3, 5..., whose roundIndex is even). The targets compare those
@@ -155,7 +158,7 @@ export async function warmUp(servers: readonly { readonly url: string }[], setti
  * runs half a round apart (other contenders, the other mode) do not.
  */
 export function roundOrder(keys: readonly ContenderKey[], roundIndex: number): ContenderKey[] {
-  const paired = keys.includes('appd') && keys.includes('cluster-none');
+  const paired = COMPARED_PAIR.every((key) => keys.includes(key));
   const others = paired ? keys.filter((key) => key !== 'cluster-none') : [...keys];
   const rotated = others.map((_unused, index) => others[(index + roundIndex) % others.length] as ContenderKey);
   if (!paired) return rotated;
@@ -163,9 +166,6 @@ export function roundOrder(keys: readonly ContenderKey[], roundIndex: number): C
   const pair: ContenderKey[] = roundIndex % 2 === 0 ? ['appd', 'cluster-none'] : ['cluster-none', 'appd'];
   return [...rotated.slice(0, at), ...pair, ...rotated.slice(at + 1)];
 }
-
-/** The two contenders the throughput targets compare, which FreshPair starts afresh. */
-export const COMPARED_PAIR: readonly ContenderKey[] = ['appd', 'cluster-none'];
 
 /**
  * Every `every` rounds, appd and SCHED_NONE are stopped and started afresh (`replace` stops the one it
