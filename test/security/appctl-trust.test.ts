@@ -50,6 +50,16 @@ testAsNobody("root's appctl refuses a socket directory another user planted in $
   });
   t.is(explicit.code, 2);
   t.is(explicit.stderr, refusal, '-s is checked the same way');
+  // A plain status starts its connection in appctl's bin, before the rest loads (early-connection.ts).
+  for (const args of [
+    ['-n', 'x', 'status'],
+    ['-s', join(planted, 'x.sock'), 'status'],
+  ]) {
+    const status = await runCommand([process.execPath, APPCTL, ...args], { env: appctlEnvironment(temporary) });
+    t.is(status.code, 2, args.join(' '));
+    t.is(status.stderr, refusal, `appctl ${args.join(' ')} is refused the same way`);
+    t.is(status.stdout, '');
+  }
 });
 
 test("a daemon's text reaches the terminal escaped (window title, colours, clipboard), raw only with --raw", async (t) => {
