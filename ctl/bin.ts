@@ -1,22 +1,15 @@
 #!/usr/bin/env node
-// appctl's executable (package.json's bin): for a plain status, starts connecting first; then runs the appctl
-// bundle (main.ts) through V8's code cache (shared/compile-cache.ts says why and how it is kept safe). Runs as the appctl process.
+// appctl's executable (package.json's bin): runs the appctl bundle (main.ts) through V8's code cache
+// (shared/compile-cache.ts says why and how it is kept safe). Runs as the appctl process.
 
 import { runCachedBundle } from '../shared/compile-cache.js';
-import { currentPathContext } from '../shared/control/socket-path.js';
-import { startEarlyConnections } from './client/early-connection.js';
 import { plainStatusOptions } from './plain-status.js';
 
 // A cache holds what the run that wrote it compiled, and is not written again while V8 takes it. A plain
 // status (answered in the bundle itself) and every other command (through commander's program) compile
 // different functions of it: one cache per route, or a first `appctl --version` would leave every later
 // status compiling its client, codec and renderer on each run (a 41 KB cache against 82 KB).
-const statusOptions = plainStatusOptions(process.argv.slice(2));
-const label = statusOptions === null ? 'appctl' : 'appctl-status';
-
-// Connected before the bundle is read and compiled: the daemon's work on a new client overlaps that
-// (early-connection.ts says why); main's client takes the connection over.
-if (statusOptions !== null) startEarlyConnections(statusOptions, currentPathContext());
+const label = plainStatusOptions(process.argv.slice(2)) === null ? 'appctl' : 'appctl-status';
 
 // This file runs only as the CommonJS bundle dist/ctl/appctl.cjs (tools/bundle.ts), where Node defines
 // require, module and __dirname; appctl-main.cjs sits beside it and resolves its requires from there too.

@@ -19,7 +19,6 @@ import {
 import type { StatusSnapshot } from '../../shared/control/status.js';
 import { hasErrorCode } from '../../shared/errors.js';
 import { ControlFailure, NoDaemonError } from './errors.js';
-import { takeEarlyConnection, type EarlyConnection } from './early-connection.js';
 import { trustSocket } from './socket-trust.js';
 import { openTransport, type Transport, type TransportKind, type TransportListeners } from './transport.js';
 import { escapeStringsForTerminal } from '../../shared/trust/escape-text.js';
@@ -99,15 +98,14 @@ export class ControlClient {
     this.#raw = raw;
   }
 
-  /** Connects through `connectPath`, or takes over `early`; resolves once the daemon has welcomed the hello. */
-  async #open(connectPath: string, options: ConnectOptions, early: EarlyConnection | null): Promise<void> {
+  /** Connects through `connectPath`; resolves once the daemon has welcomed the hello. */
+  async #open(connectPath: string, options: ConnectOptions): Promise<void> {
     const welcomed = new Promise<void>((settle, fail) => {
       this.#welcome = { settle, fail };
     });
     const path = this.path;
     const listeners: TransportListeners = {
-      // Reported from a later turn of the loop (libuv's callback), or a microtask later by an early
-      // connection's adopt(): by when #transport below is set.
+      // Reported from a later turn of the loop (libuv's callback), by when #transport below is set.
       connect: () => this.#sayHello(options.request, options.deadlineMs ?? null),
       data: (chunk) => this.#onData(chunk),
       error: (error) =>
@@ -123,7 +121,7 @@ export class ControlClient {
         for (const waiter of this.#closeWaiters.splice(0)) waiter();
       },
     };
-    this.#transport = early !== null ? early.adopt(listeners) : await openTransport(connectPath, listeners, options.transport);
+    this.#transport = await openTransport(connectPath, listeners, options.transport);
     await welcomed;
   }
 
@@ -139,16 +137,13 @@ export class ControlClient {
    * began reads all frames of a read in order, so an older daemon of protocol 1 answers both.
    */
   static async connect(path: string, options: ConnectOptions = {}): Promise<ControlClient> {
-    // A plain status's bin connected already (early-connection.ts), through the same check; a test
-    // naming its transport gets that one.
-    const early = (options.transport ?? 'auto') === 'auto' ? takeEarlyConnection(path) : null;
     // Refuses a socket someone else could have put there; connects through the directory it checked.
-    const trusted = early?.trusted ?? trustSocket(path);
+    const trusted = trustSocket(path);
     try {
       for (let attempt = 1; ; attempt += 1) {
         const client = new ControlClient(path, options.raw === true);
         try {
-          await client.#open(trusted?.connectPath ?? path, options, attempt === 1 ? early : null);
+          await client.#open(trusted?.connectPath ?? path, options);
           return client;
         } catch (error) {
           if (!(error instanceof ControlFailure && error.code === 'EAGAIN') || attempt >= CONNECT_ATTEMPTS) throw error;

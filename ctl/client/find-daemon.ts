@@ -1,15 +1,41 @@
 // Finds the daemon appctl should talk to: -s PATH, else $APPD_SOCKET, else -n NAME in the socket
 // directories, else the only daemon running (several: list them and ask for -n). Run by appctl.
 
-import { candidateControlDirectories, type PathContext } from '../../shared/control/socket-path.js';
+import { lstatSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { candidateControlDirectories, SOCKET_SUFFIX, type PathContext } from '../../shared/control/socket-path.js';
+import { hasErrorCode } from '../../shared/errors.js';
 import { ControlClient, type ConnectOptions } from './connection.js';
 import { NoDaemonError, UsageError } from './errors.js';
-import { isSocket, namedSockets, socketsIn } from './socket-candidates.js';
+import { checkSocketDirectory } from './socket-trust.js';
 import { UntrustedPathError } from '../../shared/trust/file-trust.js';
 
 export interface DaemonChoice {
   readonly name?: string | undefined;
   readonly socket?: string | undefined;
+}
+
+function isSocket(path: string): boolean {
+  try {
+    return lstatSync(path).isSocket();
+  } catch (error) {
+    if (hasErrorCode(error, 'ENOENT', 'ENOTDIR', 'EACCES')) return false; // nothing usable there
+    throw error;
+  }
+}
+
+function socketsIn(directory: string): string[] {
+  // Reached only when no earlier directory had a live daemon: one planted by someone else is refused aloud.
+  checkSocketDirectory(directory);
+  try {
+    return readdirSync(directory)
+      .filter((entry) => entry.endsWith(SOCKET_SUFFIX) && !entry.startsWith('.'))
+      .map((entry) => join(directory, entry))
+      .filter(isSocket);
+  } catch (error) {
+    if (hasErrorCode(error, 'ENOENT', 'ENOTDIR', 'EACCES')) return []; // no daemon ever ran here
+    throw error;
+  }
 }
 
 /**
@@ -46,7 +72,7 @@ export async function connectToDaemon(choice: DaemonChoice, context: PathContext
   if (explicit) return ControlClient.connect(explicit, options);
   const directories = candidateControlDirectories(context);
   if (choice.name !== undefined) {
-    const candidates = namedSockets(choice.name, directories);
+    const candidates = directories.map((directory) => join(directory, `${choice.name}${SOCKET_SUFFIX}`));
     const existing = candidates.filter(isSocket);
     let notStale: Error | undefined;
     const [client, ...others] = await liveDaemons(existing, options, (error) => (notStale ??= error));

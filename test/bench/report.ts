@@ -170,8 +170,7 @@ function timingCell(timing: Timings | null | undefined, notes: Footnotes, suffix
 /**
  * What a node:net client that only connects and exchanges prebuilt frames costs against node -e 0: node:net,
  * a connection and the daemon's answer. appctl talks through Node's pipe binding under node:net
- * (ctl/client/transport.ts) and connects before its main code loads (ctl/client/early-connection.ts), so
- * it may come in under this one.
+ * (ctl/client/transport.ts), so it may come in under this one.
  */
 function connectOnlyFloor(timing: Timings | undefined, node: Cell | undefined): string[] {
   if (timing === undefined) return [];

@@ -1,21 +1,15 @@
 // appctl's two transports of the control connection, each driven against a real UNIX socket server:
 // Node's pipe binding (what appctl takes when this Node gives it) and node:net (its fallback). Then the
 // real appctl: a plain status loads neither node:net nor node:stream, prints no deprecation warning under
-// --pending-deprecation, and still answers where the binding is refused (the permission model). And a
-// plain status's connection started early by appctl's bin (early-connection.ts), then taken over.
+// --pending-deprecation, and still answers where the binding is refused (the permission model).
 
 import test, { type ExecutionContext } from 'ava';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { ControlClient } from '../../ctl/client/connection.js';
-import { startEarlyConnections, takeEarlyConnection } from '../../ctl/client/early-connection.js';
 import { NoDaemonError } from '../../ctl/client/errors.js';
 import { openTransport, type Transport, type TransportKind } from '../../ctl/client/transport.js';
-import { encodeFrame, FrameDecoder } from '../../shared/control/frame-codec.js';
-import { PROTOCOL_VERSION } from '../../shared/control/protocol.js';
-import { currentPathContext } from '../../shared/control/socket-path.js';
-import { UntrustedPathError } from '../../shared/trust/file-trust.js';
 import { appctl } from '../helpers/appctl.js';
 import { APPCTL, fixture, startDaemon, tempDirectory } from '../helpers/daemon.js';
 import { runCommand } from '../helpers/other-users.js';
@@ -58,15 +52,9 @@ class Recorder {
   }
 }
 
-interface Peer {
-  readonly path: string;
-  accepted(): Promise<net.Socket>;
-  /** Connections accepted and not yet taken by accepted(). */
-  waiting(): number;
-}
-
-/** A UNIX socket server in `directory` (a fresh one by default); hands each accepted connection to the test. */
-async function server(t: ExecutionContext, directory = tempDirectory(t)): Promise<Peer> {
+/** A UNIX socket server in a fresh directory; hands each accepted connection to the test. */
+async function server(t: ExecutionContext): Promise<{ path: string; accepted: () => Promise<net.Socket> }> {
+  const directory = tempDirectory(t);
   const path = join(directory, 'peer.sock');
   const queue: net.Socket[] = [];
   const waiting: Array<(socket: net.Socket) => void> = [];
@@ -88,7 +76,7 @@ async function server(t: ExecutionContext, directory = tempDirectory(t)): Promis
     const socket = queue.shift();
     return socket ? Promise.resolve(socket) : new Promise<net.Socket>((settle) => waiting.push(settle));
   };
-  return { path, accepted, waiting: () => queue.length };
+  return { path, accepted };
 }
 
 /** Two turns of the loop: data already in the socket's receive queue would have been read by then. */
@@ -233,83 +221,4 @@ test("appctl status answers through node:net where Node's permission model refus
   );
   t.is(result.code, 0, result.stderr);
   t.regex(result.stdout, /^appd 'appd': master pid \d+[^]*\nweb\.0 g1 +\d+ +ready/);
-});
-
-/** Answers like a daemon: a welcome for the hello, a "pong" reply for each request. */
-function answerLikeADaemon(connection: net.Socket): void {
-  const decoder = new FrameDecoder();
-  connection.on('data', (chunk: Buffer) => {
-    for (const message of decoder.push(chunk) as Array<{ type?: unknown; id?: unknown }>) {
-      if (message.type === 'hello') {
-        const daemon = { name: 'fake', pid: process.pid, version: '0.0.0', node: process.version };
-        connection.write(encodeFrame({ type: 'welcome', protocol: PROTOCOL_VERSION, daemon }));
-      } else if (message.type === 'request') {
-        connection.write(encodeFrame({ type: 'reply', id: message.id, outcome: { status: 'completed', message: 'pong' } }));
-      }
-    }
-  });
-}
-
-test("a plain status's early connection is the one ControlClient.connect talks over: connected before the client exists, none other made", async (t) => {
-  const peer = await server(t);
-  startEarlyConnections({ socket: peer.path }, currentPathContext());
-  // Accepted with no ControlClient in existence yet: the bin's connect.
-  const connection = await peer.accepted();
-  answerLikeADaemon(connection);
-  const request = { command: 'ping' } as const;
-  const client = await ControlClient.connect(peer.path, { request, deadlineMs: 30_000 });
-  t.teardown(() => client.close());
-  t.is(client.daemon.name, 'fake', 'the welcome came over the early connection');
-  t.like(await client.request(request), { status: 'completed', message: 'pong' });
-  t.like(await client.request({ command: 'ping' }), { status: 'completed', message: 'pong' }, 'and a second request after it');
-  await twoLoopTurns();
-  t.is(peer.waiting(), 0, 'no second connection');
-  t.is(takeEarlyConnection(peer.path), null, 'taken once');
-});
-
-test('an early connection to a stale socket fails as a direct one does: "no daemon", exit 3', async (t) => {
-  const directory = tempDirectory(t);
-  const stalePath = join(directory, 'stale.sock');
-  const bound = await runCommand(['python3', '-c', 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])', stalePath]);
-  t.is(bound.code, 0, bound.stderr);
-  startEarlyConnections({ socket: stalePath }, currentPathContext());
-  const error = await t.throwsAsync(ControlClient.connect(stalePath, { deadlineMs: 30_000 }));
-  t.true(error instanceof NoDaemonError, String(error));
-  t.regex(error?.message ?? '', /a stale socket: its daemon is gone/);
-});
-
-test('no early connection to a socket in a directory others may write: the client refuses it aloud instead', async (t) => {
-  const open = join(tempDirectory(t), 'open');
-  mkdirSync(open);
-  chmodSync(open, 0o777);
-  const peer = await server(t, open);
-  startEarlyConnections({ socket: peer.path }, currentPathContext());
-  // A connect is one system call, queued at the listener at once: it would be accepted by now.
-  await twoLoopTurns();
-  t.is(peer.waiting(), 0, 'nothing connected to it');
-  t.is(takeEarlyConnection(peer.path), null);
-  const error = await t.throwsAsync(ControlClient.connect(peer.path));
-  t.true(error instanceof UntrustedPathError, String(error));
-});
-
-test('appctl status connects before it reads its main bundle', async (t) => {
-  const peer = await server(t);
-  const directory = tempDirectory(t);
-  const preload = join(directory, 'stop-at-main.cjs');
-  // Loaded before appctl (--require): the process ends as its bin opens appctl-main.cjs.
-  writeFileSync(
-    preload,
-    `const fs = require('node:fs');
-const openSync = fs.openSync;
-fs.openSync = function (path, ...rest) {
-  if (String(path).endsWith('appctl-main.cjs')) process.exit(7);
-  return openSync.call(this, path, ...rest);
-};
-`,
-  );
-  const result = await runCommand([process.execPath, '--require', preload, APPCTL, '-s', peer.path, 'status'], { timeoutMs: 60_000 });
-  t.is(result.code, 7, `stopped at the main bundle: ${result.stderr}`);
-  // The connection waits in the listener's queue even though its client has exited.
-  await twoLoopTurns();
-  t.is(peer.waiting(), 1, 'one connection was made before the main bundle was opened');
 });

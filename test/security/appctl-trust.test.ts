@@ -50,7 +50,7 @@ testAsNobody("root's appctl refuses a socket directory another user planted in $
   });
   t.is(explicit.code, 2);
   t.is(explicit.stderr, refusal, '-s is checked the same way');
-  // A plain status starts its connection in appctl's bin, before the rest loads (early-connection.ts).
+  // A plain status takes its own route through appctl (main.ts, without commander): checked the same way.
   for (const args of [
     ['-n', 'x', 'status'],
     ['-s', join(planted, 'x.sock'), 'status'],
