@@ -168,6 +168,19 @@ export function roundOrder(keys: readonly ContenderKey[], roundIndex: number): C
 }
 
 /**
+ * The order in which FreshPair starts (and warms up) the pair before round `roundIndex`: the order they
+ * run in (roundOrder), so each is about as old as the other when it is measured (the one started first
+ * runs first, while the other is measured one warm-up and one run later). Started appd first in every
+ * round, appd was ~3 s older at its runs in half the rounds and the first to take the memory the last
+ * round's processes gave back. Outside the bench (session 22, 12 fresh pairs started in turns, 36
+ * keep-alive runs each way): appd's CPU per request 1.015x SCHED_NONE's when started first, 1.000x when
+ * started second; a small difference, but one the rounds should not all lean the same way on.
+ */
+export function pairStartOrder(roundIndex: number): ContenderKey[] {
+  return roundIndex % 2 === 0 ? [...COMPARED_PAIR] : [...COMPARED_PAIR].reverse();
+}
+
+/**
  * Every `every` rounds, appd and SCHED_NONE are stopped and started afresh (`replace` stops the one it
  * is given and returns its successor, same key and settings). Why: the pair the targets compare was
  * measured on one set of processes for the whole run, and on the same worker code whole 31-round runs
@@ -200,7 +213,7 @@ export async function runThroughput(
   const byKey = new Map(contenders.map((contender) => [contender.key, contender]));
   for (let roundIndex = 0; roundIndex < settings.rounds; roundIndex += 1) {
     if (fresh !== null && fresh.every > 0 && roundIndex > 0 && roundIndex % fresh.every === 0) {
-      for (const key of COMPARED_PAIR) {
+      for (const key of pairStartOrder(roundIndex)) {
         const stale = byKey.get(key);
         if (stale === undefined) continue;
         const successor = await fresh.replace(stale);
