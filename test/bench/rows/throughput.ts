@@ -213,14 +213,15 @@ export async function runThroughput(
   const byKey = new Map(contenders.map((contender) => [contender.key, contender]));
   for (let roundIndex = 0; roundIndex < settings.rounds; roundIndex += 1) {
     if (fresh !== null && fresh.every > 0 && roundIndex > 0 && roundIndex % fresh.every === 0) {
-      for (const key of pairStartOrder(roundIndex)) {
+      const startOrder = pairStartOrder(roundIndex).filter((key) => byKey.has(key));
+      for (const key of startOrder) {
         const stale = byKey.get(key);
         if (stale === undefined) continue;
         const successor = await fresh.replace(stale);
         byKey.set(key, successor);
         await warmUp([successor], settings);
       }
-      log(`round ${roundIndex + 1}: ${COMPARED_PAIR.filter((key) => byKey.has(key)).join(' and ')} started afresh`);
+      log(`round ${roundIndex + 1}: ${startOrder.join(' and then ')} started afresh`);
     }
     const order = roundOrder(
       contenders.map((contender) => contender.key),
