@@ -5,7 +5,7 @@ import test from 'ava';
 import type { ContenderKey } from './contenders/contender.js';
 import { perRoundRatios } from './report.js';
 import { lowsOfHalves } from './rows/reload-memory.js';
-import { pairStartOrder, roundOrder, type ThroughputRun } from './rows/throughput.js';
+import { pairOrder, roundOrder, type ThroughputRun } from './rows/throughput.js';
 import { averageByPosition, median, medianInterval } from './statistics.js';
 import { spreadBetween } from './worker-stats.js';
 import { parseWrkReport } from './wrk.js';
@@ -132,9 +132,9 @@ test('a fresh pair is started in the order it runs in, so neither is always the 
   const keys: ContenderKey[] = ['appd', 'node', 'cluster-rr', 'cluster-none', 'pm2'];
   for (const round of [1, 2, 3, 4]) {
     const runOrder = roundOrder(keys, round).filter((key) => key === 'appd' || key === 'cluster-none');
-    t.deepEqual(pairStartOrder(round), runOrder, `round ${round}`);
+    t.deepEqual(pairOrder(round), runOrder, `round ${round}`);
   }
-  t.deepEqual(pairStartOrder(1), ['cluster-none', 'appd']);
+  t.deepEqual(pairOrder(1), ['cluster-none', 'appd']);
 });
 
 test('the interval of a median is read from order statistics, and refused for too few values', (t) => {

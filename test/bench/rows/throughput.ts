@@ -163,20 +163,20 @@ export function roundOrder(keys: readonly ContenderKey[], roundIndex: number): C
   const rotated = others.map((_unused, index) => others[(index + roundIndex) % others.length] as ContenderKey);
   if (!paired) return rotated;
   const at = rotated.indexOf('appd');
-  const pair: ContenderKey[] = roundIndex % 2 === 0 ? ['appd', 'cluster-none'] : ['cluster-none', 'appd'];
-  return [...rotated.slice(0, at), ...pair, ...rotated.slice(at + 1)];
+  return [...rotated.slice(0, at), ...pairOrder(roundIndex), ...rotated.slice(at + 1)];
 }
 
 /**
- * The order in which FreshPair starts (and warms up) the pair before round `roundIndex`: the order they
- * run in (roundOrder), so each is about as old as the other when it is measured (the one started first
- * runs first, while the other is measured one warm-up and one run later). Started appd first in every
- * round, appd was ~3 s older at its runs in half the rounds and the first to take the memory the last
- * round's processes gave back. Outside the bench (session 22, 12 fresh pairs started in turns, 36
- * keep-alive runs each way): appd's CPU per request 1.015x SCHED_NONE's when started first, 1.000x when
- * started second; a small difference, but one the rounds should not all lean the same way on.
+ * The order of appd and SCHED_NONE in round `roundIndex` (appd first when roundIndex is even): the order
+ * they run in (roundOrder), and the order in which FreshPair starts and warms them up before it, so each
+ * is about as old as the other when it is measured (the one started first runs first, while the other is
+ * measured one warm-up and one run later). Started appd first in every round, appd was ~3 s older at its
+ * runs in half the rounds and the first to take the memory the last round's processes gave back. Outside
+ * the bench (session 22, 12 fresh pairs started in turns, 36 keep-alive runs each way): appd's CPU per
+ * request 1.015x SCHED_NONE's when started first, 1.000x when started second; a small difference, but one
+ * the rounds should not all lean the same way on.
  */
-export function pairStartOrder(roundIndex: number): ContenderKey[] {
+export function pairOrder(roundIndex: number): ContenderKey[] {
   return roundIndex % 2 === 0 ? [...COMPARED_PAIR] : [...COMPARED_PAIR].reverse();
 }
 
@@ -213,7 +213,7 @@ export async function runThroughput(
   const byKey = new Map(contenders.map((contender) => [contender.key, contender]));
   for (let roundIndex = 0; roundIndex < settings.rounds; roundIndex += 1) {
     if (fresh !== null && fresh.every > 0 && roundIndex > 0 && roundIndex % fresh.every === 0) {
-      const startOrder = pairStartOrder(roundIndex).filter((key) => byKey.has(key));
+      const startOrder = pairOrder(roundIndex).filter((key) => byKey.has(key));
       for (const key of startOrder) {
         const stale = byKey.get(key);
         if (stale === undefined) continue;
