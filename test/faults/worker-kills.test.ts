@@ -6,7 +6,7 @@ import test from 'ava';
 import { fixture, startDaemon } from '../helpers/daemon.js';
 import { describeLoad, runLoad, type LoadFailure } from '../helpers/load-client.js';
 import { establishedPeerPorts } from '../helpers/ports.js';
-import { isAlive, killQuietly, sleep } from '../helpers/processes.js';
+import { isAlive, killQuietly, sleep, stopProcess } from '../helpers/processes.js';
 import { followWorkerEvents } from '../helpers/worker-events.js';
 
 const WORKERS = 4;
@@ -33,8 +33,8 @@ test('workers SIGKILLed at random every 200 ms for 10 s under load', async (t) =
   t.teardown(() => stopLoad.abort());
   await sleep(500);
 
-  // Client ports of every connection a victim held when it died: stopped first, so it cannot accept
-  // another connection between the look in /proc and the SIGKILL.
+  // Client ports of every connection a victim held when it died: stopped first (and seen stopped), so it
+  // cannot accept another connection between the look in /proc and the SIGKILL.
   const heldByVictims = new Set<number>();
   const victims: number[] = [];
   const port = daemon.port;
@@ -46,7 +46,7 @@ test('workers SIGKILLed at random every 200 ms for 10 s under load', async (t) =
     const workers = daemon.workers();
     const victim = workers[Math.floor(Math.random() * workers.length)];
     if (victim !== undefined) {
-      killQuietly(victim, 'SIGSTOP');
+      await stopProcess(victim);
       for (const peer of await establishedPeerPorts(victim, port)) heldByVictims.add(peer);
       killQuietly(victim, 'SIGKILL');
       victims.push(victim);

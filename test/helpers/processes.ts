@@ -103,6 +103,25 @@ export function killQuietly(pid: number, signal: NodeJS.Signals = 'SIGKILL'): vo
   }
 }
 
+/**
+ * SIGSTOPs `pid` and returns once the kernel shows it stopped ('T' in /proc/PID/stat) or gone. kill()
+ * only queues the signal: a process preempted inside a system call finishes it before it stops (race
+ * seen in CI: a worker's accept4 installed a connection after the test had listed its sockets, and that
+ * connection's reset was counted as unexplained), so what it holds is fixed only once it has stopped.
+ */
+export async function stopProcess(pid: number, timeoutMs = 5000): Promise<void> {
+  killQuietly(pid, 'SIGSTOP');
+  await waitFor(
+    `pid ${pid} to stop`,
+    () => {
+      const state = readStat(pid)?.state;
+      return state === undefined || state === 'T' || state === 'Z' || state === 'X';
+    },
+    timeoutMs,
+    1,
+  );
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((settle) => setTimeout(settle, ms));
 }

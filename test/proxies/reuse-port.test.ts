@@ -12,7 +12,7 @@ import { appctl } from '../helpers/appctl.js';
 import { fixture, startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { request } from '../helpers/http.js';
 import { establishedPeerPorts, freePort } from '../helpers/ports.js';
-import { killQuietly, waitFor } from '../helpers/processes.js';
+import { killQuietly, stopProcess, waitFor } from '../helpers/processes.js';
 import { reloadAndWait } from '../helpers/reload.js';
 import { serialTestWith } from '../helpers/installed-tool.js';
 import { nodeHasReusePort } from '../../shared/config/reuse-port.js';
@@ -121,7 +121,7 @@ onNewNode(
     const [, victim] = await daemon.waitForWorkers(2);
     if (victim === undefined) throw new Error('no worker for slot 1');
     // Stopped, slot 1's worker accepts nothing: about half of these queue on its socket (hash placement).
-    killQuietly(victim, 'SIGSTOP');
+    await stopProcess(victim);
     const requests = Array.from({ length: 20 }, () => rawRequest(port));
     await Promise.all(requests.map((sent) => sent.connected));
     killQuietly(victim, 'SIGKILL');
@@ -145,7 +145,7 @@ onNewNode('two reloads and a crash under load: no request fails but those the cr
   // the SIGKILL (race seen in CI: one ECONNRESET in 269 when the kill landed mid-request).
   let held = new Set<number>();
   if (victim !== undefined) {
-    killQuietly(victim, 'SIGSTOP');
+    await stopProcess(victim);
     held = await establishedPeerPorts(victim, port);
     killQuietly(victim, 'SIGKILL');
   }
