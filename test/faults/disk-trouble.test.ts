@@ -4,14 +4,14 @@
 // the access-log lines it drops, and says how many when the disk has room again.
 
 import test, { type ExecutionContext } from 'ava';
-import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, truncateSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, readFileSync, renameSync, rmSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { appctl } from '../helpers/appctl.js';
 import { fixture, startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { get } from '../helpers/http.js';
 import { describeLoad, runLoad } from '../helpers/load-client.js';
 import { AS_NOBODY, installationForOthers, NOBODY, runAsNobody, testAsNobody } from '../helpers/other-users.js';
-import { isAlive, waitFor } from '../helpers/processes.js';
+import { isAlive, stopProcess, waitFor } from '../helpers/processes.js';
 
 const asRoot = process.getuid?.() === 0;
 
@@ -179,13 +179,6 @@ test('log directory removed, then USR1: reported, still serving; recreated, then
   },
 );
 
-/** Every thread of the process is in group stop (state T), so none is inside a write. */
-function isStopped(pid: number): boolean {
-  return readdirSync(`/proc/${pid}/task`).every((thread) =>
-    / T /.test(readFileSync(`/proc/${pid}/task/${thread}/stat`, 'utf8').replace(/^.*\)/s, ')')),
-  );
-}
-
 (asRoot ? test : test.skip)(
   'disk full under the access log: one line per worker, the lost lines counted, logging again once there is room',
   async (t) => {
@@ -229,8 +222,7 @@ function isStopped(pid: number): boolean {
     // truncating, and vanish uncounted: the workers are stopped (every thread) while the file is read
     // and emptied; what they hold goes into the emptied file afterwards and is counted there.
     const workers = daemon.workers();
-    for (const pid of workers) process.kill(pid, 'SIGSTOP');
-    await waitFor('the workers to be stopped', () => workers.every(isStopped));
+    await Promise.all(workers.map((pid) => stopProcess(pid, 30_000)));
     const keptWhileFull = newlines(accessLog);
     truncateSync(accessLog, 0);
     for (const pid of workers) process.kill(pid, 'SIGCONT');

@@ -103,23 +103,32 @@ export function killQuietly(pid: number, signal: NodeJS.Signals = 'SIGKILL'): vo
   }
 }
 
+/** Every thread of `pid` stopped ('T' in its /proc stat: SIGSTOP took effect in each), or the process gone. */
+export function isStoppedOrGone(pid: number): boolean {
+  let threads: string[];
+  try {
+    threads = readdirSync(`/proc/${pid}/task`);
+  } catch (error) {
+    if (hasErrorCode(error, 'ENOENT', 'ESRCH')) return true; // gone, or reaped while we looked
+    throw error;
+  }
+  return threads.every((thread) => {
+    const text = readProc(`/proc/${pid}/task/${thread}/stat`);
+    const state = text === null ? 'X' : (text.slice(text.lastIndexOf(')') + 2).split(' ')[0] ?? '?');
+    return state === 'T' || state === 'Z' || state === 'X';
+  });
+}
+
 /**
- * SIGSTOPs `pid` and returns once the kernel shows it stopped ('T' in /proc/PID/stat) or gone. kill()
- * only queues the signal: a process preempted inside a system call finishes it before it stops (race
- * seen in CI: a worker's accept4 installed a connection after the test had listed its sockets, and that
- * connection's reset was counted as unexplained), so what it holds is fixed only once it has stopped.
+ * SIGSTOPs `pid` and returns once the kernel shows every thread of it stopped, or it is gone. kill() only
+ * queues the signal: a thread preempted inside a system call finishes that call before it stops, so what
+ * the process holds is fixed only once it has stopped. The race this guards, inferred from a CI failure
+ * (one reset on a connection missing from a stopped worker's list, faults/worker-kills): a worker's
+ * accept4 installing a connection after the test had listed its sockets.
  */
 export async function stopProcess(pid: number, timeoutMs = 5000): Promise<void> {
   killQuietly(pid, 'SIGSTOP');
-  await waitFor(
-    `pid ${pid} to stop`,
-    () => {
-      const state = readStat(pid)?.state;
-      return state === undefined || state === 'T' || state === 'Z' || state === 'X';
-    },
-    timeoutMs,
-    1,
-  );
+  await waitFor(`pid ${pid} to stop`, () => isStoppedOrGone(pid), timeoutMs, 1);
 }
 
 export function sleep(ms: number): Promise<void> {

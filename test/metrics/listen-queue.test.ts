@@ -10,7 +10,7 @@ import { statusOf } from '../helpers/appctl.js';
 import { fixture, startDaemon, tempDirectory } from '../helpers/daemon.js';
 import { get } from '../helpers/http.js';
 import { metricsAddress } from '../helpers/metrics.js';
-import { killQuietly, waitFor } from '../helpers/processes.js';
+import { killQuietly, stopProcess, waitFor } from '../helpers/processes.js';
 import { ListenQueueSampler } from '../../daemon/metrics/listen-queue.js';
 
 test('connections nobody accepts show in appd_listen_queue and status, and leave it once a worker accepts again', async (t) => {
@@ -21,7 +21,7 @@ test('connections nobody accepts show in appd_listen_queue and status, and leave
   const [worker = -1] = await daemon.waitForWorkers(1);
   const queueLine = (): RegExp => new RegExp(`^appd_listen_queue\\{bind="127\\.0\\.0\\.1:${daemon.port}"\\} (\\d+)$`, 'm');
   t.regex((await get(`http://${admin}/metrics`)).body, /^appd_listen_queue_max\{bind="127\.0\.0\.1:\d+"\} 32$/m);
-  process.kill(worker, 'SIGSTOP');
+  await stopProcess(worker);
   t.teardown(() => killQuietly(worker, 'SIGCONT'));
   const clients = await Promise.all(
     Array.from(
