@@ -213,15 +213,13 @@ export async function runThroughput(
   const byKey = new Map(contenders.map((contender) => [contender.key, contender]));
   for (let roundIndex = 0; roundIndex < settings.rounds; roundIndex += 1) {
     if (fresh !== null && fresh.every > 0 && roundIndex > 0 && roundIndex % fresh.every === 0) {
-      const startOrder = pairOrder(roundIndex).filter((key) => byKey.has(key));
-      for (const key of startOrder) {
-        const stale = byKey.get(key);
-        if (stale === undefined) continue;
-        const successor = await fresh.replace(stale);
-        byKey.set(key, successor);
+      const stale = pairOrder(roundIndex).flatMap((key) => byKey.get(key) ?? []);
+      for (const contender of stale) {
+        const successor = await fresh.replace(contender);
+        byKey.set(contender.key, successor);
         await warmUp([successor], settings);
       }
-      log(`round ${roundIndex + 1}: ${startOrder.join(' and then ')} started afresh`);
+      log(`round ${roundIndex + 1}: ${stale.map((contender) => contender.key).join(' and then ')} started afresh`);
     }
     const order = roundOrder(
       contenders.map((contender) => contender.key),
