@@ -13,7 +13,12 @@ interface ProcStat {
 }
 
 export function readStat(pid: number): ProcStat | null {
-  const text = readProc(`/proc/${pid}/stat`);
+  return readStatFile(`/proc/${pid}/stat`, pid);
+}
+
+/** A stat file of /proc: a process's, or one of its threads' (/proc/PID/task/TID/stat, `pid` the thread's id). */
+function readStatFile(path: string, pid: number): ProcStat | null {
+  const text = readProc(path);
   if (text === null) return null;
   // comm is in parentheses and may contain spaces; the fields after the last ")" are fixed.
   const close = text.lastIndexOf(')');
@@ -113,8 +118,7 @@ export function isStoppedOrGone(pid: number): boolean {
     throw error;
   }
   return threads.every((thread) => {
-    const text = readProc(`/proc/${pid}/task/${thread}/stat`);
-    const state = text === null ? 'X' : (text.slice(text.lastIndexOf(')') + 2).split(' ')[0] ?? '?');
+    const state = readStatFile(`/proc/${pid}/task/${thread}/stat`, Number(thread))?.state ?? 'X';
     return state === 'T' || state === 'Z' || state === 'X';
   });
 }
