@@ -26,6 +26,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Performance } from 'node:perf_hooks';
 import { builtinModule } from './builtin-modules.js';
 import { RequestStats } from './request-stats.js';
 
@@ -35,6 +36,19 @@ const http = builtinModule('node:http');
 /** The shortest idle time after which a draining worker closes a socket (keep-alive 0 means no limit in Node). */
 const MINIMUM_DRAIN_IDLE_MS = 1000;
 const REAP_INTERVAL_MS = 100;
+
+/**
+ * Node's Performance, read from the global once. The global `performance` is an accessor (Node loads
+ * node:perf_hooks on its first read), so every read of it runs a getter: two JavaScript calls per request
+ * on top of the clock reads themselves. Read at the first connection, not at load: the worker must not
+ * load perf_hooks before it is ready (worker.ts says why).
+ */
+let clock: Performance | undefined;
+
+/** The monotonic clock of every timestamp here (performance.now(), milliseconds). */
+function monotonicNow(): number {
+  return (clock ??= performance).now();
+}
 
 /**
  * Where a tracked socket keeps its Connection. On the socket, not in a Map keyed by sockets: a Map
@@ -54,7 +68,7 @@ class Connection {
   /** Closed: no longer in the list. */
   closed = false;
   /**
-   * Its oldest request not answered yet (null: none), and performance.now() when it arrived. Requests
+   * Its oldest request not answered yet (null: none), and monotonicNow() when it arrived. Requests
    * pipelined behind it wait in `queued`, created only for a client that pipelines: two arrays per
    * connection cost Connection: close traffic an allocation of ~300 bytes per request. Not fields on
    * the response: properties added to every ServerResponse change its shape.
@@ -69,7 +83,7 @@ class Connection {
   pipelined = false;
   /** While draining: the response marked Connection: close (taken back if the client starts pipelining). */
   closing: ServerResponse | null = null;
-  /** performance.now() (monotonic) when it was accepted or last answered a request. */
+  /** monotonicNow() when it was accepted or last answered a request. */
   lastActivity: number;
   /** socket.bytesRead when it last became idle: more since means a request is arriving. */
   bytesAtIdle: number;
@@ -80,7 +94,7 @@ class Connection {
 
   constructor(socket: Socket) {
     this.socket = socket;
-    this.lastActivity = performance.now();
+    this.lastActivity = monotonicNow();
     this.bytesAtIdle = socket.bytesRead;
   }
 
@@ -295,7 +309,7 @@ export class ConnectionTracker {
       this.#inFlight -= connection.open;
       // These never finish. The one on the socket is counted as it was answered so far; the ones node:http
       // queued behind it (pipelining) were never started and are not counted.
-      const now = performance.now();
+      const now = monotonicNow();
       const oldest = connection.oldest;
       if (oldest !== null && oldest.socket !== null) this.stats.record(oldest.statusCode, connection.oldestStartedAt, now);
       connection.clear();
@@ -319,7 +333,7 @@ export class ConnectionTracker {
     }
     if (!connection.pipelined && arrivedPipelined(connection)) connection.pipelined = true;
     if (this.#draining) this.#markClosing(connection, response);
-    connection.add(response, performance.now());
+    connection.add(response, monotonicNow());
     this.#inFlight += 1;
   }
 
@@ -327,7 +341,7 @@ export class ConnectionTracker {
   responseFinished(connection: Connection, response: ServerResponse): void {
     const startedAt = connection.remove(response);
     if (startedAt < 0) return;
-    const now = performance.now();
+    const now = monotonicNow();
     this.stats.record(response.statusCode, startedAt, now);
     this.#inFlight -= 1;
     connection.answered = true;
@@ -378,7 +392,7 @@ export class ConnectionTracker {
   }
 
   #reapIdle(): void {
-    const now = performance.now();
+    const now = monotonicNow();
     // A destroyed socket closes later (its 'close' comes from the event loop), so the list holds still here.
     for (let connection = this.#first; connection !== null; connection = connection.next) {
       // Bytes after the last response are a request on its way (its headers not complete yet): it

@@ -16,8 +16,8 @@ export class RequestStats {
   readonly #buckets = new Float64Array(BOUNDS.length + 1);
   #sumSeconds = 0;
 
-  /** A response ended at `now`: both are performance.now() values, `startedAt` when its request arrived. */
-  record(statusCode: number, startedAt: number, now: number = performance.now()): void {
+  /** A response ended at `now`: both are performance.now() values (connection-tracker.ts reads them), `startedAt` when its request arrived. */
+  record(statusCode: number, startedAt: number, now: number): void {
     const seconds = (now - startedAt) / 1000;
     const index = ((statusCode / 100) | 0) - 1;
     increment(this.#byClass, index < 0 || index > LAST_CLASS ? LAST_CLASS : index);

@@ -49,11 +49,11 @@ test('quantiles interpolate inside the bucket, and stop at the last bound', (t) 
 
 test('a worker counts by status class and duration bucket; the master takes only well-formed counts', (t) => {
   const stats = new RequestStats();
-  const now = performance.now();
-  stats.record(200, now);
-  stats.record(404, now);
-  stats.record(503, now - 20);
-  stats.record(999, now);
+  const now = 5000; // performance.now() milliseconds: when each response ended
+  stats.record(200, now, now);
+  stats.record(404, now - 1, now);
+  stats.record(503, now - 20, now);
+  stats.record(999, now, now);
   stats.recordUpgrade();
   const counts = stats.snapshot();
   t.deepEqual(counts.byClass, [1, 1, 0, 1, 2]);
@@ -61,7 +61,9 @@ test('a worker counts by status class and duration bucket; the master takes only
     counts.durationBuckets.reduce((sum, count) => sum + count, 0),
     4,
   );
-  t.true((counts.durationBuckets[2] ?? 0) + (counts.durationBuckets[3] ?? 0) >= 1, 'the 20 ms request is past the 10 ms bucket');
+  t.is(counts.durationBuckets[0], 3, 'the 0 and 1 ms requests are in the first bucket');
+  t.is(counts.durationBuckets[2], 1, 'the 20 ms request is past the 10 ms bucket');
+  t.is(counts.durationSumSeconds, 0.021);
   t.deepEqual(readRequestCounts({ counts }), counts);
   t.is(readRequestCounts({ counts: { ...counts, byClass: [1, 2, 3] } }), null);
   t.is(readRequestCounts({ counts: { ...counts, byClass: [1, 2, 3, 4, -5] } }), null);
