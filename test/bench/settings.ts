@@ -45,7 +45,7 @@ function numberFrom(name: string, fallback: number): number {
 
 export const SETTINGS_HELP = `Environment (defaults in brackets):
   BENCH_SECONDS [2]        one wrk run        BENCH_ROUNDS [5]       runs per throughput cell (median)
-  BENCH_CONNECTIONS [64]   wrk connections    BENCH_WARMUP [1]       warm-up seconds per contender and mode
+  BENCH_CONNECTIONS [64]   wrk connections    BENCH_WARMUP [4]       warm-up seconds per contender and mode
   BENCH_LOAD_LIMIT [1.5]   before each measurement, wait while the 1-minute load is at or above this,
   BENCH_IDLE_CORES [0.4]     unless the machine used fewer cores than this in each of the last 2 seconds
   BENCH_MAX_WAIT [10]      longest wait (s)   BENCH_WAIT_BUDGET [60] total waiting (s) for the whole run
@@ -96,7 +96,12 @@ export function readSettings(): BenchSettings {
     wrkSeconds: numberFrom('BENCH_SECONDS', 2),
     rounds: Math.max(1, Math.round(numberFrom('BENCH_ROUNDS', 5))),
     connections: Math.max(1, Math.round(numberFrom('BENCH_CONNECTIONS', 64))),
-    warmUpSeconds: numberFrom('BENCH_WARMUP', 1),
+    // 4 s, not 1: a worker's JIT is still compiling and deoptimizing after 1 s per mode (V8's --trace-opt
+    // in both contenders' workers: 5-49 compilations and 2-28 deoptimizations inside a measured 2 s run),
+    // and appd's worker has more request-path code to compile. Session 24, throughput rows only, 31 fresh
+    // pairs each, back to back: appd's CPU per keep-alive request 1.046x SCHED_NONE's after 1 s, 1.028x after
+    // 4 s, throughput 0.959x and 0.989x; Connection: close 1.031x and 1.046x either way (within its spread).
+    warmUpSeconds: numberFrom('BENCH_WARMUP', 4),
     loadLimit: numberFrom('BENCH_LOAD_LIMIT', 1.5),
     idleCores: numberFrom('BENCH_IDLE_CORES', 0.4),
     maxWaitSeconds: numberFrom('BENCH_MAX_WAIT', 10),
