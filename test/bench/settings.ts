@@ -96,11 +96,13 @@ export function readSettings(): BenchSettings {
     wrkSeconds: numberFrom('BENCH_SECONDS', 2),
     rounds: Math.max(1, Math.round(numberFrom('BENCH_ROUNDS', 5))),
     connections: Math.max(1, Math.round(numberFrom('BENCH_CONNECTIONS', 64))),
-    // 4 s, not 1: a worker's JIT is still compiling and deoptimizing after 1 s per mode (V8's --trace-opt
-    // in both contenders' workers: 5-49 compilations and 2-28 deoptimizations inside a measured 2 s run),
-    // and appd's worker has more request-path code to compile. Session 24, throughput rows only, 31 fresh
-    // pairs each, back to back: appd's CPU per keep-alive request 1.046x SCHED_NONE's after 1 s, 1.028x after
-    // 4 s, throughput 0.959x and 0.989x; Connection: close 1.031x and 1.046x either way (within its spread).
+    // 4 s, not 1: a young worker's JIT is still compiling and deoptimizing (V8's --trace-opt and
+    // --trace-deopt in both contenders' workers: 5-63 compilations and 0-28 deoptimizations inside a
+    // measured 2 s run after 1 s per mode, about as many after 4 s), and appd's worker has more
+    // request-path code to compile. Session 24, throughput rows only, 31 fresh pairs each, back to back:
+    // appd's CPU per keep-alive request 1.046x SCHED_NONE's after 1 s, 1.028x after 4 s (a whole run after
+    // 4 s: 1.033x; the 1 s runs of sessions 22-24: 1.01x-1.06x, all but one 1.04x or more); Connection:
+    // close 1.031x and 1.046x, within its spread. It adds 6 minutes to a 31-round run.
     warmUpSeconds: numberFrom('BENCH_WARMUP', 4),
     loadLimit: numberFrom('BENCH_LOAD_LIMIT', 1.5),
     idleCores: numberFrom('BENCH_IDLE_CORES', 0.4),
