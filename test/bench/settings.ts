@@ -100,9 +100,10 @@ export function readSettings(): BenchSettings {
     // --trace-deopt in both contenders' workers: 5-63 compilations and 0-28 deoptimizations inside a
     // measured 2 s run after 1 s per mode, about as many after 4 s), and appd's worker has more
     // request-path code to compile. Session 24, throughput rows only, 31 fresh pairs each, back to back:
-    // appd's CPU per keep-alive request 1.046x SCHED_NONE's after 1 s, 1.028x after 4 s (a whole run after
-    // 4 s: 1.033x; the 1 s runs of sessions 22-24: 1.01x-1.06x, all but one 1.04x or more); Connection:
-    // close 1.031x and 1.046x, within its spread. It adds 6 minutes to a 31-round run.
+    // appd's CPU per keep-alive request 1.046x SCHED_NONE's after 1 s, 1.028x after 4 s; two more runs after
+    // 4 s: 1.033x and 1.047x (the 1 s runs of sessions 22-24: 1.01x-1.06x, all but one 1.04x or more), so
+    // not shown to move the ratio; kept because it measures the workers closer to their steady state.
+    // Connection: close 1.016x-1.046x either way. It adds 6 minutes to a 31-round run.
     warmUpSeconds: numberFrom('BENCH_WARMUP', 4),
     loadLimit: numberFrom('BENCH_LOAD_LIMIT', 1.5),
     idleCores: numberFrom('BENCH_IDLE_CORES', 0.4),
